@@ -1,0 +1,37 @@
+# patgate: make run · make test · make ci · make openapi
+CARGO ?= cargo
+
+.PHONY: run test test-rust test-octokit ci fmt clippy openapi check-postgres
+
+## Serve the demo on http://127.0.0.1:8080 from an embedded SQLite file (data/).
+run:
+	$(CARGO) run -- demo
+
+## Every test: unit, property, persistence and end-to-end on SQLite and PostgreSQL, then
+## the @octokit/rest conformance check.
+test: check-postgres test-rust test-octokit
+
+test-rust:
+	$(CARGO) test --workspace --all-targets
+
+test-octokit:
+	$(CARGO) build
+	cd tests/octokit && npm ci --no-audit --no-fund --loglevel=error && node conformance.mjs
+
+check-postgres:
+	@command -v initdb >/dev/null 2>&1 || test -x "$$(pg_config --bindir 2>/dev/null)/initdb" || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+	  echo "PostgreSQL server binaries (initdb, pg_ctl) are required by the test suite."; \
+	  echo "Install them with: apt-get update && apt-get install -y postgresql"; exit 1; }
+
+fmt:
+	$(CARGO) fmt --all -- --check
+
+clippy:
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+## What CI runs.
+ci: fmt clippy test
+
+## Regenerate the committed OpenAPI document.
+openapi:
+	$(CARGO) run -q -- openapi > openapi/openapi.json

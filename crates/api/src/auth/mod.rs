@@ -1,0 +1,165 @@
+//! Authentication extractors: an app (by its JWT) or an installation (by its access token) becomes a principal; handlers never read tokens.
+
+pub mod app_jwt;
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{web, FromRequest, HttpRequest};
+use patgate_domain::{
+    classify, parse_authorization, AuthScheme, CredentialKind, Operation, PermissionSet,
+};
+use patgate_persistence::directory;
+use patgate_persistence::models::App;
+
+use crate::error::ApiError;
+use crate::keys::InstallationClaims;
+use crate::state::AppState;
+
+/// An app that proved itself with a JWT signed by one of its registered keys.
+#[derive(Debug, Clone)]
+pub struct AppCaller {
+    pub app: App,
+}
+
+/// An installation that presented a valid access token issued by this server.
+#[derive(Debug, Clone)]
+pub struct InstallationCaller {
+    pub claims: InstallationClaims,
+    pub permissions: PermissionSet,
+}
+
+impl InstallationCaller {
+    pub fn installation_id(&self) -> i64 {
+        self.claims.inst
+    }
+
+    pub fn app_id(&self) -> i64 {
+        self.claims.app
+    }
+
+    pub fn org_id(&self) -> i64 {
+        self.claims.org
+    }
+
+    /// Refuses the operation unless the token holds its permission at its level.
+    pub fn authorize(&self, op: Operation) -> Result<(), ApiError> {
+        if op.is_allowed_by(&self.permissions) {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden(
+                "Resource not accessible by integration",
+            ))
+        }
+    }
+}
+
+fn authorization(req: &HttpRequest) -> Result<(AuthScheme, String), ApiError> {
+    let value = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .ok_or_else(|| ApiError::unauthorized("Requires authentication"))?;
+    let text = value
+        .to_str()
+        .map_err(|_| ApiError::unauthorized("Bad credentials"))?;
+    let (scheme, credential) =
+        parse_authorization(text).ok_or_else(|| ApiError::unauthorized("Bad credentials"))?;
+    Ok((scheme, credential.to_owned()))
+}
+
+fn state(req: &HttpRequest) -> Result<web::Data<AppState>, ApiError> {
+    req.app_data::<web::Data<AppState>>()
+        .cloned()
+        .ok_or_else(|| ApiError::internal(std::io::Error::other("application state missing")))
+}
+
+fn refused_kind(kind: CredentialKind) -> ApiError {
+    ApiError::forbidden(format!("Resource not accessible by {}", kind.describe()))
+}
+
+/// Verifies an app JWT against the app's registered keys (a database read).
+async fn verify_app_jwt(state: &web::Data<AppState>, jwt: String) -> Result<App, ApiError> {
+    let issuer =
+        app_jwt::unverified_issuer(&jwt).map_err(|e| ApiError::unauthorized(e.to_string()))?;
+    let db = state.db.clone();
+    let now = chrono::Utc::now().timestamp();
+    web::block(move || -> Result<App, ApiError> {
+        let mut conn = db.conn()?;
+        let undecodable = || ApiError::unauthorized(app_jwt::AppJwtError::Undecodable.to_string());
+        let app = directory::app_by_issuer(&mut conn, &issuer)?.ok_or_else(undecodable)?;
+        let keys = directory::app_public_keys(&mut conn, app.id)?;
+        app_jwt::verify(&jwt, &keys, now).map_err(|e| ApiError::unauthorized(e.to_string()))?;
+        Ok(app)
+    })
+    .await?
+}
+
+impl FromRequest for AppCaller {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let parsed = authorization(req).and_then(|auth| Ok((state(req)?, auth)));
+        Box::pin(async move {
+            let (state, (scheme, credential)) = parsed?;
+            let classified = classify(&credential);
+            match (classified.kind, classified.jwt) {
+                (CredentialKind::AppJwt, Some(jwt)) if scheme == AuthScheme::Bearer => {
+                    let app = verify_app_jwt(&state, jwt.to_owned()).await?;
+                    Ok(AppCaller { app })
+                }
+                (CredentialKind::AppJwt, _) => Err(ApiError::unauthorized(
+                    "An app JWT must be sent as 'Authorization: Bearer <JWT>'",
+                )),
+                (CredentialKind::Installation, _) => Err(ApiError::forbidden(
+                    "This endpoint requires the app's JWT, not an installation access token",
+                )),
+                (kind, _) if kind.is_refused_kind() => Err(refused_kind(kind)),
+                _ => Err(ApiError::unauthorized(
+                    app_jwt::AppJwtError::Undecodable.to_string(),
+                )),
+            }
+        })
+    }
+}
+
+impl FromRequest for InstallationCaller {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let parsed = authorization(req).and_then(|auth| Ok((state(req)?, auth)));
+        Box::pin(async move {
+            let (state, (scheme, credential)) = parsed?;
+            if !matches!(scheme, AuthScheme::Bearer | AuthScheme::Token) {
+                return Err(ApiError::unauthorized("Bad credentials"));
+            }
+            let classified = classify(&credential);
+            match (classified.kind, classified.jwt) {
+                (CredentialKind::Installation, Some(jwt)) => {
+                    let claims = state
+                        .keys
+                        .verify(jwt)
+                        .ok_or_else(|| ApiError::unauthorized("Bad credentials"))?;
+                    let permissions = PermissionSet::from_pairs(claims.perms.clone())
+                        .map_err(|_| ApiError::unauthorized("Bad credentials"))?;
+                    Ok(InstallationCaller {
+                        claims,
+                        permissions,
+                    })
+                }
+                (CredentialKind::AppJwt, Some(jwt)) => {
+                    // A forged JWT is a bad credential; a genuine one is the wrong kind.
+                    verify_app_jwt(&state, jwt.to_owned()).await?;
+                    Err(ApiError::forbidden(
+                        "An app JWT cannot call this endpoint: exchange it for an installation access token with POST /app/installations/{installation_id}/access_tokens",
+                    ))
+                }
+                (kind, _) if kind.is_refused_kind() => Err(refused_kind(kind)),
+                _ => Err(ApiError::unauthorized("Bad credentials")),
+            }
+        })
+    }
+}

@@ -1,0 +1,87 @@
+//! Reading JSON request bodies by hand, so that every malformed body gets GitHub's status and message rather than a framework default.
+
+use serde_json::{Map, Value};
+
+use crate::error::ApiError;
+
+/// Parses a body that must be a JSON object. An empty body counts as `{}` when `optional`.
+pub fn json_object(bytes: &[u8], optional: bool) -> Result<Map<String, Value>, ApiError> {
+    if optional && bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Map::new());
+    }
+    match serde_json::from_slice::<Value>(bytes) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err(ApiError::BadRequest("Body should be a JSON object".into())),
+        Err(_) => Err(ApiError::BadRequest("Problems parsing JSON".into())),
+    }
+}
+
+/// A required string field.
+pub fn required_str<'a>(
+    map: &'a Map<String, Value>,
+    resource: &str,
+    field: &str,
+) -> Result<&'a str, ApiError> {
+    match map.get(field) {
+        None | Some(Value::Null) => Err(ApiError::invalid(
+            resource,
+            field,
+            "missing_field",
+            format!("{field} is missing"),
+        )),
+        Some(Value::String(s)) => Ok(s),
+        Some(_) => Err(ApiError::invalid(
+            resource,
+            field,
+            "invalid",
+            format!("{field} must be a string"),
+        )),
+    }
+}
+
+/// An optional, nullable string field.
+pub fn optional_str<'a>(
+    map: &'a Map<String, Value>,
+    resource: &str,
+    field: &str,
+) -> Result<Option<&'a str>, ApiError> {
+    match map.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(ApiError::invalid(
+            resource,
+            field,
+            "invalid",
+            format!("{field} must be a string or null"),
+        )),
+    }
+}
+
+/// A required array of integers.
+pub fn required_ids(
+    map: &Map<String, Value>,
+    resource: &str,
+    field: &str,
+) -> Result<Vec<i64>, ApiError> {
+    let invalid = || {
+        ApiError::invalid(
+            resource,
+            field,
+            "invalid",
+            format!("{field} must be an array of integers"),
+        )
+    };
+    match map.get(field) {
+        None | Some(Value::Null) => Err(ApiError::invalid(
+            resource,
+            field,
+            "missing_field",
+            format!("{field} is missing"),
+        )),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|v| v.as_i64().ok_or_else(invalid))
+            .collect(),
+        Some(_) => Err(invalid()),
+    }
+}

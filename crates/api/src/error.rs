@@ -1,0 +1,168 @@
+//! The one error type of the API and the GitHub-shaped bodies it becomes.
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{HttpResponse, ResponseError};
+use patgate_persistence::StoreError;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// Where GitHub documents its REST API; used when no page is more specific.
+pub const DOCS_ROOT: &str = "https://docs.github.com/rest";
+
+/// GitHub's `basic-error` body.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"message": "Not Found", "documentation_url": "https://docs.github.com/rest", "status": "404"}))]
+pub struct BasicError {
+    pub message: String,
+    pub documentation_url: String,
+    /// The HTTP status as a string, as GitHub sends it.
+    pub status: String,
+}
+
+/// One item of a 422 body's `errors`.
+#[derive(Debug, Clone, Serialize, ToSchema, PartialEq, Eq)]
+pub struct FieldError {
+    pub resource: String,
+    pub field: String,
+    /// One of GitHub's codes: `missing`, `missing_field`, `invalid`, `already_exists`,
+    /// `unprocessable`, `custom`.
+    pub code: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+impl FieldError {
+    pub fn new(resource: &str, field: &str, code: &str, message: impl Into<String>) -> Self {
+        Self {
+            resource: resource.to_owned(),
+            field: field.to_owned(),
+            code: code.to_owned(),
+            message: Some(message.into()),
+        }
+    }
+}
+
+/// GitHub's `validation-error` body (status 422).
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"message": "Validation Failed", "documentation_url": "https://docs.github.com/rest", "status": "422", "errors": [{"resource": "PersonalAccessTokenRequest", "field": "action", "code": "invalid", "message": "action must be one of: approve, deny"}]}))]
+pub struct ValidationError {
+    pub message: String,
+    pub documentation_url: String,
+    pub status: String,
+    pub errors: Vec<FieldError>,
+}
+
+/// Every way a request can fail, each with exactly one status.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("Not Found")]
+    NotFound,
+    #[error("{message}")]
+    Unprocessable {
+        message: String,
+        errors: Vec<FieldError>,
+    },
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    #[error("Service unavailable")]
+    Unavailable(#[source] StoreError),
+    #[error("Internal server error")]
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl ApiError {
+    pub fn unauthorized(msg: impl Into<String>) -> Self {
+        Self::Unauthorized(msg.into())
+    }
+
+    pub fn forbidden(msg: impl Into<String>) -> Self {
+        Self::Forbidden(msg.into())
+    }
+
+    /// A 422 with one field error.
+    pub fn invalid(resource: &str, field: &str, code: &str, message: impl Into<String>) -> Self {
+        let message = message.into();
+        Self::Unprocessable {
+            message: message.clone(),
+            errors: vec![FieldError::new(resource, field, code, message)],
+        }
+    }
+
+    pub fn internal(e: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self::Internal(Box::new(e))
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound => Self::NotFound,
+            StoreError::Pool(_) | StoreError::Connect(_) => Self::Unavailable(e),
+            other => Self::internal(other),
+        }
+    }
+}
+
+impl From<actix_web::error::BlockingError> for ApiError {
+    fn from(e: actix_web::error::BlockingError) -> Self {
+        Self::internal(e)
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let status = self.status_code();
+        let mut builder = HttpResponse::build(status);
+        builder.insert_header((header::CONTENT_TYPE, "application/json; charset=utf-8"));
+        if matches!(self, Self::Unavailable(_)) {
+            builder.insert_header((header::RETRY_AFTER, "1"));
+        }
+        // Internals never reach the body; the middleware logs the chain with the request id.
+        let message = self.to_string();
+        let status_text = status.as_u16().to_string();
+        match self {
+            Self::Unprocessable { errors, .. } => builder.json(ValidationError {
+                message,
+                documentation_url: DOCS_ROOT.to_owned(),
+                status: status_text,
+                errors: errors.clone(),
+            }),
+            _ => builder.json(BasicError {
+                message,
+                documentation_url: DOCS_ROOT.to_owned(),
+                status: status_text,
+            }),
+        }
+    }
+}
+
+/// The full `source()` chain of an error, for logs.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(inner) = source {
+        out.push_str(": ");
+        out.push_str(&inner.to_string());
+        source = inner.source();
+    }
+    out
+}

@@ -1,0 +1,329 @@
+//! App endpoints, called with the app's JWT: the app itself, its installations, and installation access tokens.
+
+use std::collections::BTreeMap;
+
+use actix_web::http::header;
+use actix_web::{get, post, web, HttpRequest, HttpResponse};
+use patgate_domain::{AccessLevel, PermissionSet, RepoName};
+use patgate_persistence::directory;
+use patgate_persistence::models::{Installation, Organization};
+
+use super::blocking;
+use crate::auth::AppCaller;
+use crate::body;
+use crate::dto::{
+    timestamp, AppDto, CreateInstallationTokenBody, InstallationDto, InstallationToken,
+};
+use crate::error::{ApiError, BasicError, ValidationError as ValidationBody};
+use crate::keys::{random_hex, InstallationClaims};
+use crate::pagination::{link_header, page_from_query};
+use crate::state::AppState;
+
+/// How long an installation access token lives.
+pub const TOKEN_LIFETIME_SECS: i64 = 3600;
+const RESOURCE: &str = "InstallationToken";
+
+/// Get the authenticated app
+#[utoipa::path(
+    operation_id = "apps/get-authenticated",
+    tag = "apps",
+    responses(
+        (status = 200, description = "Response", body = AppDto),
+        (status = 401, description = "Requires authentication", body = BasicError),
+        (status = 403, description = "Forbidden", body = BasicError),
+    ),
+    security(("app_jwt" = []))
+)]
+#[get("/app")]
+pub async fn get_authenticated(
+    state: web::Data<AppState>,
+    caller: AppCaller,
+) -> Result<HttpResponse, ApiError> {
+    let db = state.db.clone();
+    let app = caller.app.clone();
+    let (owner, count) = blocking(move || {
+        let mut conn = db.conn()?;
+        let owner = match app.owner_org_id {
+            Some(id) => directory::org_by_id(&mut conn, id)?,
+            None => None,
+        };
+        Ok((owner, directory::installation_count(&mut conn, app.id)?))
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(AppDto::build(
+        &state.base_url,
+        &caller.app,
+        owner.as_ref(),
+        count,
+    )))
+}
+
+/// List installations for the authenticated app
+#[utoipa::path(
+    operation_id = "apps/list-installations",
+    tag = "apps",
+    params(
+        ("per_page" = Option<i64>, Query, minimum = 1, maximum = 100, description = "Results per page (max 100)"),
+        ("page" = Option<i64>, Query, minimum = 1, description = "Page number"),
+    ),
+    responses(
+        (status = 200, description = "The permissions the installation has are included under the `permissions` key.", body = Vec<InstallationDto>,
+            headers(("Link" = String, description = "Pagination links"))),
+        (status = 401, description = "Requires authentication", body = BasicError),
+        (status = 403, description = "Forbidden", body = BasicError),
+        (status = 422, description = "Invalid pagination parameters", body = ValidationBody),
+    ),
+    security(("app_jwt" = []))
+)]
+#[get("/app/installations")]
+pub async fn list_installations(
+    state: web::Data<AppState>,
+    caller: AppCaller,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let page = page_from_query(req.query_string())?;
+    let db = state.db.clone();
+    let app_id = caller.app.id;
+    let (rows, total) = blocking(move || {
+        let mut conn = db.conn()?;
+        Ok(directory::installations_of_app(&mut conn, app_id, page)?)
+    })
+    .await?;
+    let items: Vec<InstallationDto> = rows
+        .iter()
+        .map(|(inst, org)| InstallationDto::build(&state.base_url, &caller.app, inst, org))
+        .collect();
+    let mut res = HttpResponse::Ok();
+    if let Some(link) = link_header(&state.base_url, req.path(), req.query_string(), page, total) {
+        res.insert_header((header::LINK, link));
+    }
+    Ok(res.json(items))
+}
+
+/// Get an installation for the authenticated app
+#[utoipa::path(
+    operation_id = "apps/get-installation",
+    tag = "apps",
+    params(("installation_id" = i64, Path, description = "The unique identifier of the installation")),
+    responses(
+        (status = 200, description = "Response", body = InstallationDto),
+        (status = 401, description = "Requires authentication", body = BasicError),
+        (status = 403, description = "Forbidden", body = BasicError),
+        (status = 404, description = "Resource not found", body = BasicError),
+    ),
+    security(("app_jwt" = []))
+)]
+#[get("/app/installations/{installation_id}")]
+pub async fn get_installation(
+    state: web::Data<AppState>,
+    caller: AppCaller,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    let (inst, org) = installation(&state, caller.app.id, path.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(InstallationDto::build(
+        &state.base_url,
+        &caller.app,
+        &inst,
+        &org,
+    )))
+}
+
+/// Get an organization installation for the authenticated app
+#[utoipa::path(
+    operation_id = "apps/get-org-installation",
+    tag = "apps",
+    params(("org" = String, Path, description = "The organization name (not case sensitive)")),
+    responses(
+        (status = 200, description = "Response", body = InstallationDto),
+        (status = 401, description = "Requires authentication", body = BasicError),
+        (status = 403, description = "Forbidden", body = BasicError),
+        (status = 404, description = "Resource not found", body = BasicError),
+    ),
+    security(("app_jwt" = []))
+)]
+#[get("/orgs/{org}/installation")]
+pub async fn get_org_installation(
+    state: web::Data<AppState>,
+    caller: AppCaller,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let db = state.db.clone();
+    let app_id = caller.app.id;
+    let login = path.into_inner();
+    let (inst, org) = blocking(move || {
+        let mut conn = db.conn()?;
+        directory::installation_for_org(&mut conn, app_id, &login)?.ok_or(ApiError::NotFound)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(InstallationDto::build(
+        &state.base_url,
+        &caller.app,
+        &inst,
+        &org,
+    )))
+}
+
+async fn installation(
+    state: &web::Data<AppState>,
+    app_id: i64,
+    installation_id: i64,
+) -> Result<(Installation, Organization), ApiError> {
+    let db = state.db.clone();
+    blocking(move || {
+        let mut conn = db.conn()?;
+        directory::installation_of_app(&mut conn, app_id, installation_id)?
+            .ok_or(ApiError::NotFound)
+    })
+    .await
+}
+
+/// Create an installation access token for an app
+///
+/// Creates a token an installation uses to call the organization endpoints. It expires after
+/// one hour. `permissions` may narrow the installation's permissions, never widen them.
+#[utoipa::path(
+    operation_id = "apps/create-installation-access-token",
+    tag = "apps",
+    params(("installation_id" = i64, Path, description = "The unique identifier of the installation")),
+    request_body(content = Option<CreateInstallationTokenBody>, description = "Optional narrowing of the token"),
+    responses(
+        (status = 201, description = "Response", body = InstallationToken),
+        (status = 400, description = "Malformed JSON", body = BasicError),
+        (status = 401, description = "Requires authentication", body = BasicError),
+        (status = 403, description = "Forbidden", body = BasicError),
+        (status = 404, description = "Resource not found", body = BasicError),
+        (status = 422, description = "Validation failed", body = ValidationBody),
+    ),
+    security(("app_jwt" = []))
+)]
+#[post("/app/installations/{installation_id}/access_tokens")]
+pub async fn create_installation_access_token(
+    state: web::Data<AppState>,
+    caller: AppCaller,
+    path: web::Path<i64>,
+    payload: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let map = body::json_object(&payload, true)?;
+    let request: CreateInstallationTokenBody =
+        serde_json::from_value(serde_json::Value::Object(map)).map_err(|e| {
+            ApiError::invalid(RESOURCE, "body", "invalid", format!("Invalid request: {e}"))
+        })?;
+    let (inst, org) = installation(&state, caller.app.id, path.into_inner()).await?;
+    if inst.suspended_at.is_some() {
+        return Err(ApiError::forbidden("This installation has been suspended"));
+    }
+    let held: BTreeMap<String, String> =
+        serde_json::from_str(&inst.permissions).map_err(|e| ApiError::internal(e))?;
+    let held = permission_set(&held, "installation")?;
+    let granted = match &request.permissions {
+        Some(asked) => held
+            .narrow(&permission_set(asked, "permissions")?)
+            .map_err(|e| {
+                ApiError::invalid(
+                    RESOURCE,
+                    "permissions",
+                    "invalid",
+                    format!("The permissions requested are not granted to this installation ({e})"),
+                )
+            })?,
+        None => held,
+    };
+    let selection = check_repositories(&state, &request, org.id).await?;
+    let now = chrono::Utc::now();
+    let exp = now.timestamp() + TOKEN_LIFETIME_SECS;
+    let perms: BTreeMap<String, AccessLevel> =
+        granted.iter().map(|(k, l)| (k.to_owned(), l)).collect();
+    let claims = InstallationClaims {
+        iss: String::new(),
+        aud: String::new(),
+        sub: inst.id.to_string(),
+        app: caller.app.id,
+        inst: inst.id,
+        org: org.id,
+        perms: perms.clone(),
+        iat: now.timestamp(),
+        exp,
+        jti: random_hex(),
+    };
+    let token = state.keys.issue(claims).map_err(ApiError::internal)?;
+    let expires_at = chrono::DateTime::from_timestamp(exp, 0)
+        .map(|t| timestamp(t.naive_utc()))
+        .unwrap_or_default();
+    tracing::info!(
+        app_id = caller.app.id,
+        installation_id = inst.id,
+        "installation token issued"
+    );
+    Ok(HttpResponse::Created().json(InstallationToken {
+        token,
+        expires_at,
+        permissions: perms
+            .into_iter()
+            .map(|(k, l)| (k, l.as_str().to_owned()))
+            .collect(),
+        repository_selection: selection,
+    }))
+}
+
+fn permission_set(map: &BTreeMap<String, String>, field: &str) -> Result<PermissionSet, ApiError> {
+    let mut pairs = Vec::new();
+    for (key, level) in map {
+        let level = AccessLevel::parse(level).ok_or_else(|| {
+            ApiError::invalid(
+                RESOURCE,
+                field,
+                "invalid",
+                format!("{key}: level must be read, write or admin"),
+            )
+        })?;
+        pairs.push((key.clone(), level));
+    }
+    PermissionSet::from_pairs(pairs)
+        .map_err(|e| ApiError::invalid(RESOURCE, field, "invalid", e.to_string()))
+}
+
+/// Checks that the repositories a token is limited to exist in the organization (at most 500);
+/// returns the resulting repository selection.
+async fn check_repositories(
+    state: &web::Data<AppState>,
+    request: &CreateInstallationTokenBody,
+    org_id: i64,
+) -> Result<String, ApiError> {
+    let names = request.repositories.clone().unwrap_or_default();
+    let mut ids = request.repository_ids.clone().unwrap_or_default();
+    ids.sort_unstable();
+    ids.dedup();
+    if names.is_empty() && ids.is_empty() {
+        return Ok("all".to_owned());
+    }
+    if names.len() + ids.len() > 500 {
+        return Err(ApiError::invalid(
+            RESOURCE,
+            "repositories",
+            "invalid",
+            "at most 500 repositories may be listed",
+        ));
+    }
+    let mut keys = Vec::new();
+    for name in &names {
+        let name = RepoName::parse(name).map_err(|e| {
+            ApiError::invalid(RESOURCE, "repositories", "invalid", format!("{name:?} {e}"))
+        })?;
+        keys.push(name.key());
+    }
+    keys.sort();
+    keys.dedup();
+    let expected = (keys.len() + ids.len()) as i64;
+    let db = state.db.clone();
+    let found = blocking(move || {
+        let mut conn = db.conn()?;
+        Ok(directory::count_repositories(
+            &mut conn, org_id, &keys, &ids,
+        )?)
+    })
+    .await?;
+    if found != expected {
+        return Err(ApiError::invalid(RESOURCE, "repositories", "invalid", "There is at least one repository that does not exist or is not accessible to the parent installation."));
+    }
+    Ok("selected".to_owned())
+}

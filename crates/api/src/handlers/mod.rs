@@ -1,0 +1,33 @@
+//! Route handlers, one module per resource.
+
+pub mod apps;
+pub mod requests;
+
+use actix_web::web;
+use patgate_persistence::models::Organization;
+use patgate_persistence::{directory, DbConnection};
+
+use crate::auth::InstallationCaller;
+use crate::error::ApiError;
+
+/// The organization named in the path, if it is the caller's own; any other organization,
+/// existing or not, is "Not Found" so that nothing leaks.
+pub(crate) fn caller_org(
+    conn: &mut DbConnection,
+    caller: &InstallationCaller,
+    login: &str,
+) -> Result<Organization, ApiError> {
+    match directory::org_by_login(conn, login)? {
+        Some(org) if org.id == caller.org_id() => Ok(org),
+        _ => Err(ApiError::NotFound),
+    }
+}
+
+/// Runs blocking database work off the async workers.
+pub(crate) async fn blocking<T, F>(f: F) -> Result<T, ApiError>
+where
+    F: FnOnce() -> Result<T, ApiError> + Send + 'static,
+    T: Send + 'static,
+{
+    web::block(f).await?
+}

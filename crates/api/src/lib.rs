@@ -1,0 +1,109 @@
+//! patgate's HTTP API: GitHub-compatible routes for reviewing fine-grained token requests, app authentication, errors, pagination and the OpenAPI document.
+
+pub mod auth;
+mod body;
+pub mod dto;
+pub mod error;
+pub mod handlers;
+pub mod keys;
+pub mod list_query;
+pub mod middleware;
+pub mod openapi;
+pub mod pagination;
+pub mod state;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::middleware::from_fn;
+use actix_web::{web, HttpResponse};
+use utoipa::OpenApi;
+use utoipa_actix_web::service_config::ServiceConfig;
+use utoipa_actix_web::AppExt;
+
+pub use error::ApiError;
+pub use state::AppState;
+
+/// Largest request body accepted: a bulk review of 100 ids with a 1024-character reason is
+/// far below it.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// Registers every documented route once; the same registration feeds the OpenAPI document.
+fn routes(cfg: &mut ServiceConfig) {
+    cfg.service(handlers::apps::get_authenticated)
+        .service(handlers::apps::list_installations)
+        .service(handlers::apps::get_installation)
+        .service(handlers::apps::create_installation_access_token)
+        .service(handlers::apps::get_org_installation)
+        .service(handlers::requests::list_pat_grant_requests)
+        .service(handlers::requests::review_pat_grant_requests_in_bulk)
+        .service(handlers::requests::review_pat_grant_request)
+        .service(handlers::requests::list_pat_grant_request_repositories);
+}
+
+/// The OpenAPI document as served and committed.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let (_, doc) = actix_web::App::new()
+        .into_utoipa_app()
+        .openapi(openapi::ApiDoc::openapi())
+        .configure(routes)
+        .split_for_parts();
+    doc
+}
+
+/// The pretty-printed JSON of [`openapi`], exactly as committed under `openapi/`.
+pub fn openapi_json() -> String {
+    let mut text = openapi().to_pretty_json().unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+/// The whole application: routes, error handlers and middleware. Used by the server and by
+/// tests alike.
+pub fn build_app(
+    state: AppState,
+) -> actix_web::App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    let (app, _) = actix_web::App::new()
+        .into_utoipa_app()
+        .openapi(openapi::ApiDoc::openapi())
+        .map(|app| {
+            app.wrap(from_fn(middleware::github_headers))
+                .wrap(from_fn(middleware::request_log))
+                .app_data(web::Data::new(state))
+                .app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
+                .app_data(
+                    web::PathConfig::default().error_handler(|_, _| ApiError::NotFound.into()),
+                )
+        })
+        .configure(routes)
+        .split_for_parts();
+    app.route("/openapi.json", web::get().to(openapi_document))
+        .route("/", web::get().to(root))
+        .default_service(web::to(not_found))
+}
+
+async fn openapi_document() -> HttpResponse {
+    static DOC: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(DOC.get_or_init(openapi_json).clone())
+}
+
+async fn root(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({
+        "name": "patgate",
+        "version": env!("CARGO_PKG_VERSION"),
+        "openapi_url": format!("{}/openapi.json", state.base_url),
+    }))
+}
+
+async fn not_found() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::NotFound)
+}

@@ -1,0 +1,88 @@
+//! Cross-cutting request handling: request ids, access logs, and GitHub's header rules.
+
+use std::time::Instant;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::middleware::Next;
+use actix_web::{Error, ResponseError};
+
+use crate::error::{error_chain, ApiError};
+use crate::keys::random_hex;
+
+/// API versions a client may ask for in `X-GitHub-Api-Version`.
+pub const API_VERSIONS: [&str; 2] = ["2022-11-28", "2026-03-10"];
+pub const REQUEST_ID_HEADER: &str = "x-github-request-id";
+
+/// Gives every request an id (sent back as `X-GitHub-Request-Id`), logs one line per request,
+/// and logs the error chain of every 5xx with that id.
+pub async fn request_log(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    let request_id = random_hex()[..16].to_ascii_uppercase();
+    let started = Instant::now();
+    let method = req.method().clone();
+    let path = req.path().to_owned();
+    let mut res = next.call(req).await?;
+    let status = res.status();
+    if status.is_server_error() {
+        if let Some(err) = res.response().error() {
+            let chain = match err.as_error::<ApiError>() {
+                Some(api) => error_chain(api),
+                None => err.to_string(),
+            };
+            tracing::error!(request_id, %method, path, status = status.as_u16(), error = chain, "request failed");
+        }
+    }
+    tracing::info!(
+        request_id,
+        %method,
+        path,
+        status = status.as_u16(),
+        elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
+        "request"
+    );
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        res.headers_mut()
+            .insert(HeaderName::from_static(REQUEST_ID_HEADER), value);
+    }
+    Ok(res)
+}
+
+/// GitHub's header rules: an unknown `X-GitHub-Api-Version` is 400, and a request without a
+/// `User-Agent` is refused.
+pub async fn github_headers(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<actix_web::body::EitherBody<impl MessageBody>>, Error> {
+    let refusal = if let Some(version) = req.headers().get("x-github-api-version") {
+        let known = version
+            .to_str()
+            .is_ok_and(|v| API_VERSIONS.contains(&v.trim()));
+        (!known).then(|| {
+            ApiError::BadRequest(format!(
+                "Unsupported 'X-GitHub-Api-Version': {}. Supported versions: {}",
+                version.to_str().unwrap_or("(not text)"),
+                API_VERSIONS.join(", ")
+            ))
+        })
+    } else {
+        None
+    }
+    .or_else(|| {
+        (!req.headers().contains_key(actix_web::http::header::USER_AGENT)).then(|| {
+            ApiError::Forbidden(
+                "Request forbidden by administrative rules. Please make sure your request has a User-Agent header".into(),
+            )
+        })
+    });
+    match refusal {
+        Some(err) => {
+            let res = err.error_response();
+            Ok(req.into_response(res).map_into_right_body())
+        }
+        None => Ok(next.call(req).await?.map_into_left_body()),
+    }
+}

@@ -1,0 +1,16 @@
+//! patgate's rules with no I/O: validated names, permissions, the request and grant state machines, review validation and credential classification.
+
+pub mod credential;
+pub mod names;
+pub mod permissions;
+pub mod review;
+pub mod state;
+
+pub use credential::{classify, parse_authorization, AuthScheme, Credential, CredentialKind};
+pub use names::{Login, NameError, RepoName};
+pub use permissions::{
+    AccessLevel, NarrowError, Operation, PermissionFilter, PermissionSet, RequestedPermissions,
+    PAT_GRANTS_PERMISSION, PAT_REQUESTS_PERMISSION,
+};
+pub use review::{IdList, ReviewAction, ReviewReason, ValidationError, MAX_IDS, MAX_REASON_CHARS};
+pub use state::{GrantEvent, GrantState, RequestEvent, RequestState, TransitionError};

@@ -1,0 +1,405 @@
+//! Fine-grained token requests: filtered listing, their repositories, and reviews as one conditional transaction.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::NaiveDateTime;
+use diesel::dsl::sql;
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Nullable, Text, Timestamp};
+use patgate_domain::{RequestEvent, RequestState, ReviewAction, TransitionError};
+
+use crate::db::{DbConnection, MultiBackend};
+use crate::models::{PatRequest, Repository, Token, User};
+use crate::schema::{
+    pat_grants, pat_request_permissions, pat_request_repositories, pat_request_reviews,
+    pat_requests, repositories, tokens, users,
+};
+use crate::{Page, StoreError};
+
+/// The list filters of `GET /orgs/{org}/personal-access-token-requests` (and of grants).
+/// Logins and repository names are case-folded keys.
+#[derive(Debug, Clone, Default)]
+pub struct ListFilter {
+    pub owner_keys: Vec<String>,
+    pub repository_key: Option<String>,
+    /// `<permission>_<level>`, e.g. `issues_read`.
+    pub permission: Option<String>,
+    pub last_used_before: Option<NaiveDateTime>,
+    pub last_used_after: Option<NaiveDateTime>,
+    pub token_ids: Vec<i64>,
+    pub ascending: bool,
+}
+
+/// A request with the token and owner the API shows with it.
+#[derive(Debug, Clone)]
+pub struct RequestView {
+    pub request: PatRequest,
+    pub token: Token,
+    pub owner: User,
+}
+
+type BoxedRequests<'a> = pat_requests::BoxedQuery<'a, MultiBackend>;
+
+/// Pending requests of `org_id` that pass `filter`, as a boxed query on `pat_requests`, so the
+/// page and the count use the very same conditions. `None` when the filter names a repository
+/// the organization does not have (nothing can match).
+fn pending_matching<'a>(
+    conn: &mut DbConnection,
+    org_id: i64,
+    filter: &'a ListFilter,
+) -> Result<Option<BoxedRequests<'a>>, StoreError> {
+    let mut query = pat_requests::table
+        .filter(pat_requests::org_id.eq(org_id))
+        .filter(pat_requests::status.eq(RequestState::Pending.as_str()))
+        .into_boxed();
+    if !filter.owner_keys.is_empty() {
+        let owners = users::table
+            .filter(users::login_key.eq_any(&filter.owner_keys))
+            .select(users::id);
+        query = query.filter(pat_requests::owner_id.eq_any(owners));
+    }
+    if !filter.token_ids.is_empty() {
+        query = query.filter(pat_requests::token_id.eq_any(&filter.token_ids));
+    }
+    if let Some(before) = filter.last_used_before {
+        query = query.filter(pat_requests::token_last_used_at.lt(before));
+    }
+    if let Some(after) = filter.last_used_after {
+        query = query.filter(pat_requests::token_last_used_at.gt(after));
+    }
+    if let Some(permission) = &filter.permission {
+        let ids = pat_request_permissions::table
+            .filter(pat_request_permissions::org_id.eq(org_id))
+            .filter(pat_request_permissions::permission.eq(permission))
+            .select(pat_request_permissions::request_id);
+        query = query.filter(pat_requests::id.eq_any(ids));
+    }
+    if let Some(key) = &filter.repository_key {
+        let repo_id: Option<i64> = repositories::table
+            .filter(repositories::org_id.eq(org_id))
+            .filter(repositories::name_key.eq(key))
+            .select(repositories::id)
+            .first(conn)
+            .optional()?;
+        let Some(repo_id) = repo_id else {
+            return Ok(None);
+        };
+        // A token with access to all repositories can reach this one too.
+        let ids = pat_request_repositories::table
+            .filter(pat_request_repositories::repository_id.eq(repo_id))
+            .select(pat_request_repositories::request_id);
+        query = query.filter(
+            pat_requests::repository_selection
+                .eq("all")
+                .or(pat_requests::id.eq_any(ids)),
+        );
+    }
+    Ok(Some(query))
+}
+
+/// One page of pending requests, newest first unless `filter.ascending`, with the total.
+pub fn list_pending(
+    conn: &mut DbConnection,
+    org_id: i64,
+    filter: &ListFilter,
+    page: Page,
+) -> Result<(Vec<RequestView>, i64), StoreError> {
+    let Some(total_query) = pending_matching(conn, org_id, filter)? else {
+        return Ok((Vec::new(), 0));
+    };
+    let total: i64 = total_query.count().get_result(conn)?;
+    if total == 0 || page.offset() >= total {
+        return Ok((Vec::new(), total));
+    }
+    let Some(query) = pending_matching(conn, org_id, filter)? else {
+        return Ok((Vec::new(), 0));
+    };
+    let query = if filter.ascending {
+        query.order((pat_requests::created_at.asc(), pat_requests::id.asc()))
+    } else {
+        query.order((pat_requests::created_at.desc(), pat_requests::id.desc()))
+    };
+    let ids: Vec<i64> = query
+        .select(pat_requests::id)
+        .limit(page.per_page)
+        .offset(page.offset())
+        .load(conn)?;
+    let views = load_views(conn, &ids)?;
+    Ok((views, total))
+}
+
+/// Requests with their token and owner, in the order of `ids`; one query for the whole page.
+fn load_views(conn: &mut DbConnection, ids: &[i64]) -> Result<Vec<RequestView>, StoreError> {
+    let rows: Vec<(PatRequest, Token, User)> = pat_requests::table
+        .inner_join(tokens::table)
+        .inner_join(users::table.on(users::id.eq(pat_requests::owner_id)))
+        .filter(pat_requests::id.eq_any(ids))
+        .select((
+            pat_requests::all_columns,
+            tokens::all_columns,
+            users::all_columns,
+        ))
+        .load(conn)?;
+    let mut by_id: HashMap<i64, RequestView> = rows
+        .into_iter()
+        .map(|(request, token, owner)| {
+            (
+                request.id,
+                RequestView {
+                    request,
+                    token,
+                    owner,
+                },
+            )
+        })
+        .collect();
+    Ok(ids.iter().filter_map(|id| by_id.remove(id)).collect())
+}
+
+/// The request with this id in this organization, whatever its state.
+pub fn find(
+    conn: &mut DbConnection,
+    org_id: i64,
+    request_id: i64,
+) -> Result<Option<PatRequest>, StoreError> {
+    Ok(pat_requests::table
+        .filter(pat_requests::id.eq(request_id))
+        .filter(pat_requests::org_id.eq(org_id))
+        .first(conn)
+        .optional()?)
+}
+
+/// A page of the repositories a request asks for, by id, with the total: the listed ones for
+/// `subset`, every repository of the organization for `all`, none for `none`.
+pub fn repositories_of(
+    conn: &mut DbConnection,
+    request: &PatRequest,
+    page: Page,
+) -> Result<(Vec<Repository>, i64), StoreError> {
+    match request.repository_selection.as_str() {
+        "subset" => {
+            let total = pat_request_repositories::table
+                .filter(pat_request_repositories::request_id.eq(request.id))
+                .count()
+                .get_result(conn)?;
+            let rows = pat_request_repositories::table
+                .inner_join(repositories::table)
+                .filter(pat_request_repositories::request_id.eq(request.id))
+                .order(repositories::id)
+                .limit(page.per_page)
+                .offset(page.offset())
+                .select(repositories::all_columns)
+                .load(conn)?;
+            Ok((rows, total))
+        }
+        "all" => {
+            let total = repositories::table
+                .filter(repositories::org_id.eq(request.org_id))
+                .count()
+                .get_result(conn)?;
+            let rows = repositories::table
+                .filter(repositories::org_id.eq(request.org_id))
+                .order(repositories::id)
+                .limit(page.per_page)
+                .offset(page.offset())
+                .load(conn)?;
+            Ok((rows, total))
+        }
+        _ => Ok((Vec::new(), 0)),
+    }
+}
+
+/// Who reviews, on whose behalf, and what they decided.
+#[derive(Debug, Clone)]
+pub struct Review<'a> {
+    pub org_id: i64,
+    pub request_ids: &'a [i64],
+    pub action: ReviewAction,
+    pub reason: Option<&'a str>,
+    pub app_id: i64,
+    pub installation_id: i64,
+    pub at: NaiveDateTime,
+}
+
+/// Why a review changed nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum ReviewError {
+    /// Ids that are not requests of this organization.
+    #[error("unknown request ids: {0:?}")]
+    Unknown(Vec<i64>),
+    /// Requests the state machine refuses to move, with the reason for each.
+    #[error("requests not pending: {}", .0.iter().map(|(id, e)| format!("{id}: {e}")).collect::<Vec<_>>().join("; "))]
+    NotPending(Vec<(i64, TransitionError)>),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<diesel::result::Error> for ReviewError {
+    fn from(e: diesel::result::Error) -> Self {
+        Self::Store(e.into())
+    }
+}
+
+/// Approves or denies every named request in one transaction, all or nothing: each must be a
+/// pending request of the organization. The update is conditional on `status = 'pending'`, so
+/// of concurrent reviews of one request exactly one succeeds. Approval creates exactly one
+/// grant per request; every review is recorded with its reviewer.
+pub fn review(conn: &mut DbConnection, review: &Review<'_>) -> Result<(), ReviewError> {
+    let ids = review.request_ids;
+    let event = RequestEvent::from_review(review.action);
+    let current: BTreeMap<i64, String> = pat_requests::table
+        .filter(pat_requests::org_id.eq(review.org_id))
+        .filter(pat_requests::id.eq_any(ids))
+        .select((pat_requests::id, pat_requests::status))
+        .load::<(i64, String)>(conn)?
+        .into_iter()
+        .collect();
+    let unknown: Vec<i64> = ids
+        .iter()
+        .copied()
+        .filter(|id| !current.contains_key(id))
+        .collect();
+    if !unknown.is_empty() {
+        return Err(ReviewError::Unknown(unknown));
+    }
+    let target = transition_all(ids, &current, event)?;
+
+    let updated = diesel::update(
+        pat_requests::table
+            .filter(pat_requests::org_id.eq(review.org_id))
+            .filter(pat_requests::id.eq_any(ids))
+            .filter(pat_requests::status.eq(RequestState::Pending.as_str())),
+    )
+    .set((
+        pat_requests::status.eq(target.as_str()),
+        pat_requests::reviewed_at.eq(review.at),
+    ))
+    .execute(conn)?;
+    if updated != ids.len() {
+        // Another reviewer won the race after our read: report what they did, change nothing.
+        return Err(lost_race(conn, review.org_id, ids, event));
+    }
+
+    if target.creates_grant() {
+        insert_grants(conn, ids, review.at)?;
+    }
+    insert_reviews(conn, review)?;
+    Ok(())
+}
+
+/// The one state every request moves to, or every refusal the state machine gives.
+fn transition_all(
+    ids: &[i64],
+    current: &BTreeMap<i64, String>,
+    event: RequestEvent,
+) -> Result<RequestState, ReviewError> {
+    let mut refused = Vec::new();
+    let mut target = None;
+    for id in ids {
+        let state = current
+            .get(id)
+            .and_then(|s| RequestState::parse(s))
+            .ok_or_else(|| StoreError::Corrupt(format!("request {id} has an unknown status")))?;
+        match state.apply(event) {
+            Ok(next) => target = Some(next),
+            Err(e) => refused.push((*id, e)),
+        }
+    }
+    match target {
+        Some(next) if refused.is_empty() => Ok(next),
+        _ => Err(ReviewError::NotPending(refused)),
+    }
+}
+
+fn lost_race(
+    conn: &mut DbConnection,
+    org_id: i64,
+    ids: &[i64],
+    event: RequestEvent,
+) -> ReviewError {
+    let states: Result<Vec<(i64, String)>, _> = pat_requests::table
+        .filter(pat_requests::org_id.eq(org_id))
+        .filter(pat_requests::id.eq_any(ids))
+        .select((pat_requests::id, pat_requests::status))
+        .load(conn);
+    let refused = match states {
+        Ok(rows) => rows
+            .into_iter()
+            .filter_map(|(id, s)| {
+                let state = RequestState::parse(&s)?;
+                state.apply(event).err().map(|e| (id, e))
+            })
+            .collect(),
+        Err(e) => return e.into(),
+    };
+    ReviewError::NotPending(refused)
+}
+
+/// One grant per approved request, copied from the request in a single statement.
+fn insert_grants(
+    conn: &mut DbConnection,
+    ids: &[i64],
+    at: NaiveDateTime,
+) -> Result<(), StoreError> {
+    let source = pat_requests::table
+        .filter(pat_requests::id.eq_any(ids))
+        .select((
+            pat_requests::org_id,
+            pat_requests::id,
+            pat_requests::token_id,
+            pat_requests::owner_id,
+            sql::<Text>("'active'"),
+            pat_requests::repository_selection,
+            pat_requests::permissions,
+            at.into_sql::<Timestamp>(),
+            pat_requests::token_expires_at,
+            pat_requests::token_last_used_at,
+        ));
+    diesel::insert_into(pat_grants::table)
+        .values(source)
+        .into_columns((
+            pat_grants::org_id,
+            pat_grants::request_id,
+            pat_grants::token_id,
+            pat_grants::owner_id,
+            pat_grants::status,
+            pat_grants::repository_selection,
+            pat_grants::permissions,
+            pat_grants::access_granted_at,
+            pat_grants::token_expires_at,
+            pat_grants::token_last_used_at,
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// The append-only review record, one row per request, in a single statement.
+fn insert_reviews(conn: &mut DbConnection, review: &Review<'_>) -> Result<(), StoreError> {
+    let source = pat_requests::table
+        .filter(pat_requests::id.eq_any(review.request_ids))
+        .select((
+            pat_requests::id,
+            pat_requests::org_id,
+            review.app_id.into_sql::<BigInt>(),
+            review.installation_id.into_sql::<BigInt>(),
+            review.action.as_str().into_sql::<Text>(),
+            review
+                .reason
+                .map(str::to_owned)
+                .into_sql::<Nullable<Text>>(),
+            review.at.into_sql::<Timestamp>(),
+        ));
+    diesel::insert_into(pat_request_reviews::table)
+        .values(source)
+        .into_columns((
+            pat_request_reviews::request_id,
+            pat_request_reviews::org_id,
+            pat_request_reviews::app_id,
+            pat_request_reviews::installation_id,
+            pat_request_reviews::action,
+            pat_request_reviews::reason,
+            pat_request_reviews::created_at,
+        ))
+        .execute(conn)?;
+    Ok(())
+}

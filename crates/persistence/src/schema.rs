@@ -1,0 +1,172 @@
+// @generated-equivalent: matches `diesel print-schema` against the PostgreSQL migrations
+// (migrations/postgres). The SQLite migrations define the same columns with SQLite's types.
+
+diesel::table! {
+    organizations (id) {
+        id -> BigInt,
+        login -> Text,
+        login_key -> Text,
+        name -> Nullable<Text>,
+        description -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    users (id) {
+        id -> BigInt,
+        login -> Text,
+        login_key -> Text,
+        name -> Nullable<Text>,
+        email -> Nullable<Text>,
+        site_admin -> Bool,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    repositories (id) {
+        id -> BigInt,
+        org_id -> BigInt,
+        name -> Text,
+        name_key -> Text,
+        private -> Bool,
+        description -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    apps (id) {
+        id -> BigInt,
+        slug -> Text,
+        client_id -> Text,
+        name -> Text,
+        description -> Nullable<Text>,
+        owner_org_id -> Nullable<BigInt>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    app_keys (id) {
+        id -> BigInt,
+        app_id -> BigInt,
+        public_key_pem -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    installations (id) {
+        id -> BigInt,
+        app_id -> BigInt,
+        org_id -> BigInt,
+        permissions -> Text,
+        events -> Text,
+        repository_selection -> Text,
+        suspended_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    tokens (id) {
+        id -> BigInt,
+        owner_id -> BigInt,
+        name -> Text,
+        expires_at -> Nullable<Timestamp>,
+        last_used_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    pat_requests (id) {
+        id -> BigInt,
+        org_id -> BigInt,
+        token_id -> BigInt,
+        owner_id -> BigInt,
+        status -> Text,
+        reason -> Nullable<Text>,
+        repository_selection -> Text,
+        permissions -> Text,
+        created_at -> Timestamp,
+        reviewed_at -> Nullable<Timestamp>,
+        token_expires_at -> Nullable<Timestamp>,
+        token_last_used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    pat_request_repositories (request_id, repository_id) {
+        request_id -> BigInt,
+        repository_id -> BigInt,
+    }
+}
+
+diesel::table! {
+    pat_request_permissions (request_id, permission) {
+        request_id -> BigInt,
+        org_id -> BigInt,
+        permission -> Text,
+    }
+}
+
+diesel::table! {
+    pat_grants (id) {
+        id -> BigInt,
+        org_id -> BigInt,
+        request_id -> BigInt,
+        token_id -> BigInt,
+        owner_id -> BigInt,
+        status -> Text,
+        repository_selection -> Text,
+        permissions -> Text,
+        access_granted_at -> Timestamp,
+        ended_at -> Nullable<Timestamp>,
+        token_expires_at -> Nullable<Timestamp>,
+        token_last_used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    pat_request_reviews (id) {
+        id -> BigInt,
+        request_id -> BigInt,
+        org_id -> BigInt,
+        app_id -> BigInt,
+        installation_id -> BigInt,
+        action -> Text,
+        reason -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(repositories -> organizations (org_id));
+diesel::joinable!(app_keys -> apps (app_id));
+diesel::joinable!(installations -> apps (app_id));
+diesel::joinable!(installations -> organizations (org_id));
+diesel::joinable!(tokens -> users (owner_id));
+diesel::joinable!(pat_requests -> tokens (token_id));
+diesel::joinable!(pat_requests -> users (owner_id));
+diesel::joinable!(pat_request_repositories -> pat_requests (request_id));
+diesel::joinable!(pat_request_repositories -> repositories (repository_id));
+diesel::joinable!(pat_grants -> tokens (token_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    organizations,
+    users,
+    repositories,
+    apps,
+    app_keys,
+    installations,
+    tokens,
+    pat_requests,
+    pat_request_repositories,
+    pat_request_permissions,
+    pat_grants,
+    pat_request_reviews,
+);

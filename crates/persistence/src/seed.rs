@@ -1,0 +1,242 @@
+//! Idempotent get-or-create writes used by `patgate seed` and `patgate demo`: running them twice changes nothing.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use patgate_domain::{RequestState, RequestedPermissions};
+
+use crate::db::DbConnection;
+use crate::models::*;
+use crate::schema::*;
+use crate::StoreError;
+
+pub fn ensure_org(
+    conn: &mut DbConnection,
+    login: &str,
+    name: Option<&str>,
+    at: NaiveDateTime,
+) -> Result<Organization, StoreError> {
+    let key = login.to_ascii_lowercase();
+    if let Some(org) = organizations::table
+        .filter(organizations::login_key.eq(&key))
+        .first(conn)
+        .optional()?
+    {
+        return Ok(org);
+    }
+    Ok(diesel::insert_into(organizations::table)
+        .values(NewOrganization {
+            login,
+            login_key: &key,
+            name,
+            description: None,
+            created_at: at,
+        })
+        .returning(organizations::all_columns)
+        .get_result(conn)?)
+}
+
+pub fn ensure_user(
+    conn: &mut DbConnection,
+    login: &str,
+    name: Option<&str>,
+    email: Option<&str>,
+    at: NaiveDateTime,
+) -> Result<User, StoreError> {
+    let key = login.to_ascii_lowercase();
+    if let Some(user) = users::table
+        .filter(users::login_key.eq(&key))
+        .first(conn)
+        .optional()?
+    {
+        return Ok(user);
+    }
+    Ok(diesel::insert_into(users::table)
+        .values(NewUser {
+            login,
+            login_key: &key,
+            name,
+            email,
+            site_admin: false,
+            created_at: at,
+        })
+        .returning(users::all_columns)
+        .get_result(conn)?)
+}
+
+pub fn ensure_repo(
+    conn: &mut DbConnection,
+    org_id: i64,
+    name: &str,
+    private: bool,
+    at: NaiveDateTime,
+) -> Result<Repository, StoreError> {
+    let key = name.to_ascii_lowercase();
+    if let Some(repo) = repositories::table
+        .filter(repositories::org_id.eq(org_id))
+        .filter(repositories::name_key.eq(&key))
+        .first(conn)
+        .optional()?
+    {
+        return Ok(repo);
+    }
+    Ok(diesel::insert_into(repositories::table)
+        .values(NewRepository {
+            org_id,
+            name,
+            name_key: &key,
+            private,
+            description: None,
+            created_at: at,
+        })
+        .returning(repositories::all_columns)
+        .get_result(conn)?)
+}
+
+/// The app with this slug, created if absent; `public_key_pem` is added to its keys if new.
+pub fn ensure_app(
+    conn: &mut DbConnection,
+    new: NewApp<'_>,
+    public_key_pem: &str,
+) -> Result<App, StoreError> {
+    let app: App = match apps::table
+        .filter(apps::slug.eq(new.slug))
+        .first(conn)
+        .optional()?
+    {
+        Some(app) => app,
+        None => diesel::insert_into(apps::table)
+            .values(&new)
+            .returning(apps::all_columns)
+            .get_result(conn)?,
+    };
+    let known: i64 = app_keys::table
+        .filter(app_keys::app_id.eq(app.id))
+        .filter(app_keys::public_key_pem.eq(public_key_pem))
+        .count()
+        .get_result(conn)?;
+    if known == 0 {
+        diesel::insert_into(app_keys::table)
+            .values(NewAppKey {
+                app_id: app.id,
+                public_key_pem,
+                created_at: new.created_at,
+            })
+            .execute(conn)?;
+    }
+    Ok(app)
+}
+
+/// The app's installation on the organization, created if absent; its permissions and
+/// repository selection are set to the given ones either way.
+pub fn ensure_installation(
+    conn: &mut DbConnection,
+    new: NewInstallation<'_>,
+) -> Result<Installation, StoreError> {
+    let existing: Option<Installation> = installations::table
+        .filter(installations::app_id.eq(new.app_id))
+        .filter(installations::org_id.eq(new.org_id))
+        .first(conn)
+        .optional()?;
+    match existing {
+        Some(inst) => Ok(diesel::update(installations::table.find(inst.id))
+            .set((
+                installations::permissions.eq(new.permissions),
+                installations::events.eq(new.events),
+                installations::repository_selection.eq(new.repository_selection),
+                installations::updated_at.eq(new.updated_at),
+            ))
+            .returning(installations::all_columns)
+            .get_result(conn)?),
+        None => Ok(diesel::insert_into(installations::table)
+            .values(&new)
+            .returning(installations::all_columns)
+            .get_result(conn)?),
+    }
+}
+
+pub fn ensure_token(conn: &mut DbConnection, new: NewToken<'_>) -> Result<Token, StoreError> {
+    if let Some(token) = tokens::table
+        .filter(tokens::owner_id.eq(new.owner_id))
+        .filter(tokens::name.eq(new.name))
+        .first(conn)
+        .optional()?
+    {
+        return Ok(token);
+    }
+    Ok(diesel::insert_into(tokens::table)
+        .values(&new)
+        .returning(tokens::all_columns)
+        .get_result(conn)?)
+}
+
+/// What a token asks of an organization.
+#[derive(Debug, Clone)]
+pub struct RequestSeed<'a> {
+    pub org_id: i64,
+    pub token: &'a Token,
+    pub reason: Option<&'a str>,
+    pub repository_selection: &'a str,
+    pub repository_ids: &'a [i64],
+    pub permissions: &'a RequestedPermissions,
+    pub created_at: NaiveDateTime,
+}
+
+/// The token's pending request to the organization, created (with its repositories and
+/// permission index rows) if the token has none.
+pub fn ensure_pending_request(
+    conn: &mut DbConnection,
+    seed: &RequestSeed<'_>,
+) -> Result<PatRequest, StoreError> {
+    let pending = RequestState::Pending.as_str();
+    if let Some(existing) = pat_requests::table
+        .filter(pat_requests::org_id.eq(seed.org_id))
+        .filter(pat_requests::token_id.eq(seed.token.id))
+        .filter(pat_requests::status.eq(pending))
+        .first(conn)
+        .optional()?
+    {
+        return Ok(existing);
+    }
+    let permissions =
+        serde_json::to_string(seed.permissions).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let request: PatRequest = diesel::insert_into(pat_requests::table)
+        .values(NewPatRequest {
+            org_id: seed.org_id,
+            token_id: seed.token.id,
+            owner_id: seed.token.owner_id,
+            status: pending,
+            reason: seed.reason,
+            repository_selection: seed.repository_selection,
+            permissions: &permissions,
+            created_at: seed.created_at,
+            token_expires_at: seed.token.expires_at,
+            token_last_used_at: seed.token.last_used_at,
+        })
+        .returning(pat_requests::all_columns)
+        .get_result(conn)?;
+    for repository_id in seed.repository_ids {
+        diesel::insert_into(pat_request_repositories::table)
+            .values((
+                pat_request_repositories::request_id.eq(request.id),
+                pat_request_repositories::repository_id.eq(repository_id),
+            ))
+            .execute(conn)?;
+    }
+    let mut names: Vec<String> = seed
+        .permissions
+        .entries()
+        .map(|(key, level)| format!("{key}_{level}"))
+        .collect();
+    names.sort();
+    names.dedup();
+    for permission in names {
+        diesel::insert_into(pat_request_permissions::table)
+            .values((
+                pat_request_permissions::request_id.eq(request.id),
+                pat_request_permissions::org_id.eq(seed.org_id),
+                pat_request_permissions::permission.eq(permission),
+            ))
+            .execute(conn)?;
+    }
+    Ok(request)
+}

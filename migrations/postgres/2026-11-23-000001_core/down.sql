@@ -1,0 +1,13 @@
+DROP TABLE pat_request_reviews;
+DROP FUNCTION patgate_refuse_change();
+DROP TABLE pat_grants;
+DROP TABLE pat_request_permissions;
+DROP TABLE pat_request_repositories;
+DROP TABLE pat_requests;
+DROP TABLE tokens;
+DROP TABLE installations;
+DROP TABLE app_keys;
+DROP TABLE apps;
+DROP TABLE repositories;
+DROP TABLE users;
+DROP TABLE organizations;

@@ -1,0 +1,117 @@
+//! Configuration: flags, then `PATGATE_*` environment variables, then defaults. Secrets are never printed.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "patgate", version, about = "Governs fine-grained personal access token requests for organizations, over GitHub's REST API.")]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Directory for the default SQLite database and signing key.
+    #[arg(long, env = "PATGATE_DATA_DIR", default_value = "data", global = true)]
+    pub data_dir: PathBuf,
+    /// Database: a SQLite file path (default: DATA_DIR/patgate.db) or a postgres:// URL.
+    #[arg(long, env = "PATGATE_DATABASE_URL", global = true, hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// PEM file of the Ed25519 key that signs installation tokens (default:
+    /// DATA_DIR/signing-key.pem, created if missing). Every instance of one deployment must
+    /// share it.
+    #[arg(long, env = "PATGATE_SIGNING_KEY_FILE", global = true)]
+    pub signing_key_file: Option<PathBuf>,
+    /// Database connections per process.
+    #[arg(long, env = "PATGATE_POOL_SIZE", default_value_t = 16, global = true)]
+    pub pool_size: u32,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct ServeArgs {
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long, env = "PATGATE_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: String,
+    /// URL clients reach this server at, used in links and `*_url` fields (default:
+    /// http://BIND).
+    #[arg(long, env = "PATGATE_BASE_URL")]
+    pub base_url: Option<String>,
+    /// HTTP worker threads (default: one per core).
+    #[arg(long, env = "PATGATE_WORKERS")]
+    pub workers: Option<usize>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the API.
+    Serve(ServeArgs),
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Load a seed file (JSON; see docs/SEED.md). Running it twice changes nothing.
+    Seed {
+        /// The seed file.
+        file: PathBuf,
+    },
+    /// Seed the demo organization, write DATA_DIR/demo.json and DATA_DIR/demo-app.pem, then serve.
+    Demo(ServeArgs),
+    /// Print the OpenAPI document.
+    Openapi,
+    /// Print an app JWT (valid for 9 minutes), for trying the API with curl.
+    AppJwt {
+        /// The app id or client id (the JWT's `iss`).
+        #[arg(long)]
+        app_id: String,
+        /// The app's private key (PEM).
+        #[arg(long)]
+        private_key: PathBuf,
+    },
+}
+
+/// Everything the server needs, resolved from the command line and environment.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub database_url: String,
+    pub signing_key_file: PathBuf,
+    pub pool_size: u32,
+    pub bind: String,
+    pub base_url: Option<String>,
+    pub workers: Option<usize>,
+}
+
+impl Settings {
+    pub fn new(global: &GlobalArgs, serve: Option<&ServeArgs>) -> Self {
+        let default_db = global.data_dir.join("patgate.db").display().to_string();
+        Self {
+            database_url: global.database_url.clone().unwrap_or(default_db),
+            signing_key_file: global
+                .signing_key_file
+                .clone()
+                .unwrap_or_else(|| global.data_dir.join("signing-key.pem")),
+            pool_size: global.pool_size,
+            bind: serve.map_or_else(|| "127.0.0.1:8080".to_owned(), |s| s.bind.clone()),
+            base_url: serve.and_then(|s| s.base_url.clone()),
+            workers: serve.and_then(|s| s.workers),
+        }
+    }
+
+    /// The directory of the SQLite file, to create before opening it.
+    pub fn sqlite_dir(&self) -> Option<PathBuf> {
+        if patgate_persistence::Backend::of_url(&self.database_url)
+            == patgate_persistence::Backend::Postgres
+        {
+            return None;
+        }
+        let path = self
+            .database_url
+            .strip_prefix("sqlite://")
+            .unwrap_or(&self.database_url);
+        PathBuf::from(path)
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .map(PathBuf::from)
+    }
+}

@@ -1,0 +1,191 @@
+//! The demo data set behind `make run`: one organization, its members and repositories, a reviewer app with its private key on disk, and about fifty pending requests.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use chrono::{Duration, Utc};
+use patgate_domain::{AccessLevel, RequestedPermissions};
+use serde::Serialize;
+
+use crate::seed::{
+    AppSeed, InstallationSeed, OrgSeed, RepoSeed, RequestSeed, SeedFile, TokenSeed, UserSeed,
+};
+
+pub const ORG: &str = "octo-org";
+pub const APP_SLUG: &str = "patgate-demo-reviewer";
+pub const APP_CLIENT_ID: &str = "Iv1.patgatedemo0001";
+const OWNERS: [&str; 5] = ["alice", "bob", "carol", "dave", "erin"];
+const REPOS: [&str; 8] = [
+    "api", "web", "infra", "docs", "mobile", "billing", "search", "Hello-World",
+];
+
+/// What `demo.json` holds: all a client needs to authenticate as the demo app.
+#[derive(Debug, Serialize)]
+pub struct DemoInfo {
+    pub base_url: String,
+    pub org: String,
+    pub app_id: i64,
+    pub client_id: String,
+    pub installation_id: i64,
+    pub private_key_path: String,
+}
+
+/// The app's private key at `path`, generated if the file does not exist yet.
+pub fn app_private_key(path: &Path) -> Result<String, Box<dyn std::error::Error>> {
+    if !path.exists() {
+        let pem = patgate_api::keys::generate_rsa_private_pem()?;
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        std::fs::write(path, &pem)?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+        }
+    }
+    Ok(std::fs::read_to_string(path)?)
+}
+
+fn perms(pairs: &[(&str, AccessLevel)]) -> BTreeMap<String, AccessLevel> {
+    pairs.iter().map(|(k, l)| ((*k).to_owned(), *l)).collect()
+}
+
+/// The demo as a seed file; `public_key_pem` is the app's key.
+pub fn seed(public_key_pem: &str) -> SeedFile {
+    use AccessLevel::*;
+    let now = Utc::now();
+    let repo_perms = [
+        perms(&[("metadata", Read), ("contents", Read)]),
+        perms(&[("metadata", Read), ("issues", Write)]),
+        perms(&[("metadata", Read), ("pull_requests", Write), ("contents", Write)]),
+        perms(&[("metadata", Read), ("actions", Read)]),
+    ];
+    let org_perms = [
+        BTreeMap::new(),
+        perms(&[("members", Read)]),
+        perms(&[("organization_projects", Admin)]),
+    ];
+    let mut tokens = Vec::new();
+    let mut requests = Vec::new();
+    for i in 0..50usize {
+        let owner = OWNERS[i % OWNERS.len()];
+        let name = format!("{owner}-token-{i}");
+        let expires = match i % 7 {
+            0 => None,
+            3 => Some(now - Duration::days(2)),
+            _ => Some(now + Duration::days(30 + i as i64)),
+        };
+        let last_used = (i % 3 != 0).then(|| now - Duration::hours(i as i64 * 5));
+        tokens.push(TokenSeed {
+            owner: owner.to_owned(),
+            name: name.clone(),
+            expires_at: expires.map(|t| t.to_rfc3339()),
+            last_used_at: last_used.map(|t| t.to_rfc3339()),
+        });
+        let selection = ["none", "all", "subset"][i % 3];
+        let repositories = if selection == "subset" {
+            (0..1 + i % 3).map(|k| REPOS[(i + k) % REPOS.len()].to_owned()).collect()
+        } else {
+            Vec::new()
+        };
+        let repository = if selection == "none" {
+            BTreeMap::new()
+        } else {
+            repo_perms[i % repo_perms.len()].clone()
+        };
+        requests.push(RequestSeed {
+            org: ORG.to_owned(),
+            owner: owner.to_owned(),
+            token: name,
+            reason: (i % 4 != 0).then(|| format!("Needed for task #{}", 100 + i)),
+            repository_selection: selection.to_owned(),
+            repositories,
+            permissions: RequestedPermissions {
+                organization: org_perms[i % org_perms.len()].clone(),
+                repository,
+                other: BTreeMap::new(),
+            },
+            created_at: Some((now - Duration::minutes(37 * (50 - i as i64))).to_rfc3339()),
+        });
+    }
+    SeedFile {
+        organizations: vec![OrgSeed {
+            login: ORG.to_owned(),
+            name: Some("Octo Org (demo)".to_owned()),
+        }],
+        users: OWNERS
+            .iter()
+            .map(|l| UserSeed {
+                login: (*l).to_owned(),
+                name: None,
+                email: Some(format!("{l}@example.com")),
+            })
+            .collect(),
+        repositories: REPOS
+            .iter()
+            .enumerate()
+            .map(|(i, r)| RepoSeed {
+                org: ORG.to_owned(),
+                name: (*r).to_owned(),
+                private: i % 4 != 3,
+            })
+            .collect(),
+        apps: vec![AppSeed {
+            slug: APP_SLUG.to_owned(),
+            name: "patgate demo reviewer".to_owned(),
+            client_id: APP_CLIENT_ID.to_owned(),
+            owner: Some(ORG.to_owned()),
+            public_key_pem: public_key_pem.to_owned(),
+        }],
+        installations: vec![InstallationSeed {
+            app: APP_SLUG.to_owned(),
+            org: ORG.to_owned(),
+            permissions: perms(&[
+                (patgate_domain::PAT_REQUESTS_PERMISSION, Write),
+                (patgate_domain::PAT_GRANTS_PERMISSION, Write),
+                ("members", Read),
+            ]),
+            events: vec!["personal_access_token_request".to_owned()],
+            repository_selection: "all".to_owned(),
+        }],
+        tokens,
+        requests,
+    }
+}
+
+/// Where the demo files go.
+pub fn key_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("demo-app.pem")
+}
+
+/// The copy-paste example printed after `patgate demo` starts.
+pub fn example(info: &DemoInfo) -> String {
+    format!(
+        r#"
+patgate demo is serving {base} (organization "{org}", app id {app}, installation {inst}).
+Details: {dir}/demo.json
+
+Try it with curl:
+  JWT=$(cargo run -q -- app-jwt --app-id {app} --private-key {key})
+  TOKEN=$(curl -s -X POST -H "Authorization: Bearer $JWT" {base}/app/installations/{inst}/access_tokens \
+          | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+  curl -s -H "Authorization: Bearer $TOKEN" "{base}/orgs/{org}/personal-access-token-requests?per_page=5"
+  curl -s -X POST -H "Authorization: Bearer $TOKEN" -d '{{"action":"deny","reason":"Too broad"}}' \
+       {base}/orgs/{org}/personal-access-token-requests/1
+
+Or with @octokit/rest + @octokit/auth-app:
+  new Octokit({{ authStrategy: createAppAuth, baseUrl: "{base}",
+                auth: {{ appId: {app}, privateKey: fs.readFileSync("{key}", "utf8"), installationId: {inst} }} }})
+"#,
+        base = info.base_url,
+        org = info.org,
+        app = info.app_id,
+        inst = info.installation_id,
+        key = info.private_key_path,
+        dir = Path::new(&info.private_key_path)
+            .parent()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default(),
+    )
+}

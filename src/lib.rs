@@ -1,0 +1,119 @@
+//! The `patgate` binary's library: configuration, the seed file, the demo data set, and `Application`, which binds the server for `main` and for tests alike.
+
+pub mod config;
+pub mod demo;
+pub mod seed;
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use patgate_api::keys::ServerKeys;
+use patgate_api::AppState;
+use patgate_persistence::{Db, PoolOptions};
+
+use crate::config::Settings;
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("database")]
+    Store(#[from] patgate_persistence::StoreError),
+    #[error("signing key")]
+    Key(#[from] patgate_api::keys::KeyError),
+    #[error("cannot listen on {addr}")]
+    Bind {
+        addr: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Opens the database and applies pending migrations.
+pub fn open_db(settings: &Settings) -> Result<Db, StartError> {
+    if let Some(dir) = settings.sqlite_dir() {
+        std::fs::create_dir_all(&dir).map_err(|source| StartError::Bind {
+            addr: dir.display().to_string(),
+            source,
+        })?;
+    }
+    let db = Db::connect(
+        &settings.database_url,
+        &PoolOptions {
+            max_size: settings.pool_size,
+            ..PoolOptions::default()
+        },
+    )?;
+    let applied = db.migrate()?;
+    if !applied.is_empty() {
+        tracing::info!(backend = db.backend().as_str(), migrations = ?applied, "migrations applied");
+    }
+    Ok(db)
+}
+
+/// A bound, ready-to-run server.
+pub struct Application {
+    port: u16,
+    base_url: String,
+    server: actix_web::dev::Server,
+}
+
+impl std::fmt::Debug for Application {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Application")
+            .field("base_url", &self.base_url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Application {
+    /// Binds the listener and builds the server; `bind` may use port 0.
+    pub fn build(settings: &Settings, db: Db) -> Result<Self, StartError> {
+        let keys = Arc::new(ServerKeys::load_or_generate(&settings.signing_key_file)?);
+        let listener = TcpListener::bind(&settings.bind).map_err(|source| StartError::Bind {
+            addr: settings.bind.clone(),
+            source,
+        })?;
+        let addr = listener.local_addr().map_err(|source| StartError::Bind {
+            addr: settings.bind.clone(),
+            source,
+        })?;
+        let base_url = settings
+            .base_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{addr}"))
+            .trim_end_matches('/')
+            .to_owned();
+        let state = AppState {
+            db,
+            keys,
+            base_url: base_url.clone(),
+        };
+        let mut server = actix_web::HttpServer::new(move || patgate_api::build_app(state.clone()))
+            .listen(listener)
+            .map_err(|source| StartError::Bind {
+                addr: addr.to_string(),
+                source,
+            })?;
+        if let Some(workers) = settings.workers {
+            server = server.workers(workers);
+        }
+        Ok(Self {
+            port: addr.port(),
+            base_url,
+            server: server.run(),
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// Serves until SIGINT/SIGTERM, then finishes in-flight requests.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}

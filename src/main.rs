@@ -1,0 +1,115 @@
+//! `patgate`: serve the API, migrate, seed, run the demo, print the OpenAPI document.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use patgate::config::{Cli, Command, Settings};
+use patgate::{demo, open_db, seed, Application};
+use tracing_subscriber::EnvFilter;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_env("PATGATE_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("patgate: {}", chain(e.as_ref()));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(inner) = source {
+        out.push_str(": ");
+        out.push_str(&inner.to_string());
+        source = inner.source();
+    }
+    out
+}
+
+type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
+
+fn run(cli: Cli) -> Result<()> {
+    match &cli.command {
+        Command::Openapi => {
+            print!("{}", patgate_api::openapi_json());
+            Ok(())
+        }
+        Command::Migrate => {
+            let db = open_db(&Settings::new(&cli.global, None))?;
+            println!("migrations up to date ({})", db.backend().as_str());
+            Ok(())
+        }
+        Command::Seed { file } => {
+            let db = open_db(&Settings::new(&cli.global, None))?;
+            let loaded = seed::load(&db, &seed::read(file)?)?;
+            println!(
+                "seeded {} organizations, {} apps, {} installations, {} requests",
+                loaded.organizations, loaded.apps, loaded.installations, loaded.requests
+            );
+            Ok(())
+        }
+        Command::AppJwt { app_id, private_key } => {
+            let pem = std::fs::read_to_string(private_key)?;
+            println!("{}", patgate_api::keys::app_jwt(app_id, &pem, chrono::Utc::now().timestamp())?);
+            Ok(())
+        }
+        Command::Serve(args) => serve(Settings::new(&cli.global, Some(args)), None),
+        Command::Demo(args) => {
+            let settings = Settings::new(&cli.global, Some(args));
+            serve(settings, Some(cli.global.data_dir.clone()))
+        }
+    }
+}
+
+/// Serves; with `demo_dir`, first seeds the demo and writes its files there.
+fn serve(settings: Settings, demo_dir: Option<std::path::PathBuf>) -> Result<()> {
+    let db = open_db(&settings)?;
+    let runtime = actix_web::rt::System::new();
+    runtime.block_on(async move {
+        let app = Application::build(&settings, db.clone())?;
+        if let Some(dir) = demo_dir {
+            write_demo(&db, &dir, app.base_url())?;
+        }
+        // The first line on stdout tells scripts and tests where the server listens.
+        println!("listening on {}", app.base_url());
+        tracing::info!(base_url = app.base_url(), backend = db.backend().as_str(), "serving");
+        app.run_until_stopped().await?;
+        Ok(())
+    })
+}
+
+fn write_demo(db: &patgate_persistence::Db, dir: &std::path::Path, base_url: &str) -> Result<()> {
+    let key_path = demo::key_path(dir);
+    let private = demo::app_private_key(&key_path)?;
+    let public = patgate_api::keys::rsa_public_pem(&private)?;
+    seed::load(db, &demo::seed(&public))?;
+    let mut conn = db.conn()?;
+    let (inst, _) = patgate_persistence::directory::app_by_issuer(&mut conn, demo::APP_CLIENT_ID)?
+        .and_then(|app| {
+            patgate_persistence::directory::installation_for_org(&mut conn, app.id, demo::ORG)
+                .ok()
+                .flatten()
+        })
+        .ok_or("demo installation missing after seeding")?;
+    let key_abs = std::fs::canonicalize(&key_path)?;
+    let info = demo::DemoInfo {
+        base_url: base_url.to_owned(),
+        org: demo::ORG.to_owned(),
+        app_id: inst.app_id,
+        client_id: demo::APP_CLIENT_ID.to_owned(),
+        installation_id: inst.id,
+        private_key_path: key_abs.display().to_string(),
+    };
+    std::fs::write(dir.join("demo.json"), serde_json::to_string_pretty(&info)? + "\n")?;
+    eprintln!("{}", demo::example(&info));
+    Ok(())
+}

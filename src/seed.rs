@@ -1,0 +1,303 @@
+//! The seed file: organizations, users, repositories, apps with public keys, installations, tokens and requests, loaded idempotently in one transaction.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use chrono::{DateTime, NaiveDateTime};
+use patgate_domain::{AccessLevel, Login, PermissionSet, RepoName, RequestedPermissions};
+use patgate_persistence::models::{NewApp, NewInstallation, NewToken};
+use patgate_persistence::seed as store;
+use patgate_persistence::{Db, DbConnection, StoreError};
+use serde::Deserialize;
+
+/// The whole file. Every section is optional; entities refer to each other by name.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeedFile {
+    #[serde(default)]
+    pub organizations: Vec<OrgSeed>,
+    #[serde(default)]
+    pub users: Vec<UserSeed>,
+    #[serde(default)]
+    pub repositories: Vec<RepoSeed>,
+    #[serde(default)]
+    pub apps: Vec<AppSeed>,
+    #[serde(default)]
+    pub installations: Vec<InstallationSeed>,
+    #[serde(default)]
+    pub tokens: Vec<TokenSeed>,
+    #[serde(default)]
+    pub requests: Vec<RequestSeed>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrgSeed {
+    pub login: String,
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserSeed {
+    pub login: String,
+    pub name: Option<String>,
+    pub email: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RepoSeed {
+    pub org: String,
+    pub name: String,
+    #[serde(default = "yes")]
+    pub private: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppSeed {
+    pub slug: String,
+    pub name: String,
+    pub client_id: String,
+    /// Organization that owns the app.
+    pub owner: Option<String>,
+    /// The app's public key (PEM, `BEGIN PUBLIC KEY`).
+    pub public_key_pem: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InstallationSeed {
+    /// The app's slug.
+    pub app: String,
+    pub org: String,
+    pub permissions: BTreeMap<String, AccessLevel>,
+    #[serde(default)]
+    pub events: Vec<String>,
+    #[serde(default = "all")]
+    pub repository_selection: String,
+}
+
+fn all() -> String {
+    "all".to_owned()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenSeed {
+    pub owner: String,
+    pub name: String,
+    /// RFC 3339 time, or absent for a token that never expires.
+    pub expires_at: Option<String>,
+    pub last_used_at: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequestSeed {
+    pub org: String,
+    pub owner: String,
+    /// The token's name (unique per owner).
+    pub token: String,
+    pub reason: Option<String>,
+    /// `none`, `all` or `subset`.
+    pub repository_selection: String,
+    #[serde(default)]
+    pub repositories: Vec<String>,
+    pub permissions: RequestedPermissions,
+    /// RFC 3339 time; default: now.
+    pub created_at: Option<String>,
+}
+
+/// Why a seed file was refused; nothing is written when it is.
+#[derive(Debug, thiserror::Error)]
+pub enum SeedError {
+    #[error("cannot read {0}")]
+    Read(String, #[source] std::io::Error),
+    #[error("{0} is not a valid seed file")]
+    Parse(String, #[source] serde_json::Error),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("database")]
+    Store(#[from] StoreError),
+}
+
+impl From<diesel::result::Error> for SeedError {
+    fn from(e: diesel::result::Error) -> Self {
+        Self::Store(e.into())
+    }
+}
+
+/// What was loaded.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Loaded {
+    pub organizations: usize,
+    pub apps: usize,
+    pub installations: usize,
+    pub requests: usize,
+}
+
+pub fn read(path: &Path) -> Result<SeedFile, SeedError> {
+    let name = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| SeedError::Read(name.clone(), e))?;
+    serde_json::from_str(&text).map_err(|e| SeedError::Parse(name, e))
+}
+
+fn time(raw: &Option<String>, what: &str) -> Result<Option<NaiveDateTime>, SeedError> {
+    raw.as_deref()
+        .map(|s| {
+            DateTime::parse_from_rfc3339(s)
+                .map(|t| patgate_persistence::truncate(t.naive_utc()))
+                .map_err(|_| SeedError::Invalid(format!("{what}: {s:?} is not an RFC 3339 time")))
+        })
+        .transpose()
+}
+
+fn login(raw: &str, what: &str) -> Result<Login, SeedError> {
+    Login::parse(raw).map_err(|e| SeedError::Invalid(format!("{what} {raw:?} {e}")))
+}
+
+/// Loads the file in one transaction: all of it or none.
+pub fn load(db: &Db, seed: &SeedFile) -> Result<Loaded, SeedError> {
+    db.write(|conn| apply(conn, seed))
+}
+
+fn apply(conn: &mut DbConnection, seed: &SeedFile) -> Result<Loaded, SeedError> {
+    let now = patgate_persistence::now();
+    let mut orgs = BTreeMap::new();
+    for o in &seed.organizations {
+        let l = login(&o.login, "organization")?;
+        let org = store::ensure_org(conn, l.as_str(), o.name.as_deref(), now)?;
+        orgs.insert(l.key(), org);
+    }
+    let org_id = |name: &str| {
+        orgs.get(&name.to_ascii_lowercase())
+            .map(|o| o.id)
+            .ok_or_else(|| SeedError::Invalid(format!("unknown organization {name:?}")))
+    };
+    let mut users = BTreeMap::new();
+    for u in &seed.users {
+        let l = login(&u.login, "user")?;
+        let user = store::ensure_user(conn, l.as_str(), u.name.as_deref(), u.email.as_deref(), now)?;
+        users.insert(l.key(), user);
+    }
+    let mut repos = BTreeMap::new();
+    for r in &seed.repositories {
+        let name = RepoName::parse(&r.name)
+            .map_err(|e| SeedError::Invalid(format!("repository {:?} {e}", r.name)))?;
+        let org = org_id(&r.org)?;
+        let repo = store::ensure_repo(conn, org, name.as_str(), r.private, now)?;
+        repos.insert((org, name.key()), repo.id);
+    }
+    let mut apps = BTreeMap::new();
+    for a in &seed.apps {
+        let owner = a.owner.as_deref().map(&org_id).transpose()?;
+        patgate_api::keys::rsa_public_key_check(&a.public_key_pem)
+            .map_err(|_| SeedError::Invalid(format!("app {:?}: public_key_pem is not an RSA public key", a.slug)))?;
+        let app = store::ensure_app(
+            conn,
+            NewApp {
+                slug: &a.slug,
+                client_id: &a.client_id,
+                name: &a.name,
+                description: None,
+                owner_org_id: owner,
+                created_at: now,
+                updated_at: now,
+            },
+            a.public_key_pem.trim(),
+        )?;
+        apps.insert(a.slug.clone(), app.id);
+    }
+    for i in &seed.installations {
+        let app_id = *apps
+            .get(&i.app)
+            .ok_or_else(|| SeedError::Invalid(format!("unknown app {:?}", i.app)))?;
+        if !matches!(i.repository_selection.as_str(), "all" | "selected") {
+            return Err(SeedError::Invalid("installation repository_selection must be all or selected".into()));
+        }
+        let permissions = PermissionSet::from_pairs(i.permissions.clone())
+            .map_err(|e| SeedError::Invalid(format!("installation permissions: {e}")))?;
+        let permissions = serde_json::to_string(&permissions).map_err(|e| SeedError::Invalid(e.to_string()))?;
+        let events = serde_json::to_string(&i.events).map_err(|e| SeedError::Invalid(e.to_string()))?;
+        store::ensure_installation(
+            conn,
+            NewInstallation {
+                app_id,
+                org_id: org_id(&i.org)?,
+                permissions: &permissions,
+                events: &events,
+                repository_selection: &i.repository_selection,
+                created_at: now,
+                updated_at: now,
+            },
+        )?;
+    }
+    let user_id = |name: &str| {
+        users
+            .get(&name.to_ascii_lowercase())
+            .map(|u| u.id)
+            .ok_or_else(|| SeedError::Invalid(format!("unknown user {name:?}")))
+    };
+    let mut tokens = BTreeMap::new();
+    for t in &seed.tokens {
+        let owner_id = user_id(&t.owner)?;
+        let token = store::ensure_token(
+            conn,
+            NewToken {
+                owner_id,
+                name: &t.name,
+                expires_at: time(&t.expires_at, "token expires_at")?,
+                last_used_at: time(&t.last_used_at, "token last_used_at")?,
+                created_at: now,
+            },
+        )?;
+        tokens.insert((owner_id, t.name.clone()), token);
+    }
+    for r in &seed.requests {
+        let org = org_id(&r.org)?;
+        let owner_id = user_id(&r.owner)?;
+        let token = tokens
+            .get(&(owner_id, r.token.clone()))
+            .ok_or_else(|| SeedError::Invalid(format!("unknown token {:?} of {:?}", r.token, r.owner)))?;
+        if !matches!(r.repository_selection.as_str(), "none" | "all" | "subset") {
+            return Err(SeedError::Invalid("request repository_selection must be none, all or subset".into()));
+        }
+        if (r.repository_selection == "subset") == r.repositories.is_empty() {
+            return Err(SeedError::Invalid("a request lists repositories exactly when its selection is subset".into()));
+        }
+        if !r.permissions.is_well_formed() {
+            return Err(SeedError::Invalid("request permissions have a malformed name".into()));
+        }
+        let mut repository_ids = Vec::new();
+        for name in &r.repositories {
+            let id = repos
+                .get(&(org, name.to_ascii_lowercase()))
+                .ok_or_else(|| SeedError::Invalid(format!("unknown repository {name:?} in {:?}", r.org)))?;
+            repository_ids.push(*id);
+        }
+        store::ensure_pending_request(
+            conn,
+            &store::RequestSeed {
+                org_id: org,
+                token,
+                reason: r.reason.as_deref(),
+                repository_selection: &r.repository_selection,
+                repository_ids: &repository_ids,
+                permissions: &r.permissions,
+                created_at: time(&r.created_at, "request created_at")?.unwrap_or(now),
+            },
+        )?;
+    }
+    Ok(Loaded {
+        organizations: seed.organizations.len(),
+        apps: seed.apps.len(),
+        installations: seed.installations.len(),
+        requests: seed.requests.len(),
+    })
+}
