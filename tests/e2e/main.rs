@@ -1,1 +1,9 @@
-//! e2e
+//! End-to-end tests: each starts the real `patgate` binary on a free port against a fresh SQLite file or PostgreSQL database and talks HTTP to it.
+
+mod helpers;
+
+mod apps;
+mod auth;
+mod openapi_doc;
+mod requests;
+mod review;

@@ -90,6 +90,10 @@ pub struct PgCluster {
 
 /// A cluster started by this process.
 #[derive(Debug)]
+#[allow(
+    dead_code,
+    reason = "read by tests and shown by Debug; `reaper` keeps the handle of the detached process"
+)]
 struct LocalCluster {
     /// Temporary directory holding `data/`, the server log and the socket.
     dir: PathBuf,
@@ -491,19 +495,51 @@ mod tests {
         assert_eq!(sh_quote("it's"), r"'it'\''s'");
     }
 
+    /// Where file descriptor `fd` of process `pid` points, if `/proc` tells.
+    fn fd_target(pid: u32, fd: u32) -> Option<PathBuf> {
+        fs::read_link(format!("/proc/{pid}/fd/{fd}")).ok()
+    }
+
     #[test]
-    fn shared_cluster_has_a_live_reaper() {
+    fn shared_cluster_has_a_live_reaper_that_holds_no_pipes() {
         let cluster = PgCluster::shared();
-        if let Some(local) = &cluster.local {
-            assert!(local.dir.join("data").is_dir(), "data directory exists");
-            assert!(cluster
-                .admin_url()
-                .ends_with(&format!(":{}/postgres", local.port)));
-            let alive = Command::new("kill")
-                .args(["-0", &local.reaper.id().to_string()])
-                .status()
-                .expect("run kill -0");
-            assert!(alive.success(), "reaper process is running");
+        let Some(local) = &cluster.local else {
+            return; // external server: nothing started, nothing to reap
+        };
+        assert!(local.dir.join("data").is_dir(), "data directory exists");
+        assert!(cluster
+            .admin_url()
+            .ends_with(&format!(":{}/postgres", local.port)));
+        let reaper = local.reaper.id();
+        let alive = Command::new("kill")
+            .args(["-0", &reaper.to_string()])
+            .status()
+            .expect("run kill -0");
+        assert!(alive.success(), "reaper process is running");
+
+        if Path::new("/proc/self/fd").is_dir() {
+            // The reaper and the server must not keep the test harness's pipes open.
+            for fd in 0..3 {
+                assert_eq!(
+                    fd_target(reaper, fd),
+                    Some(PathBuf::from("/dev/null")),
+                    "reaper fd {fd}"
+                );
+            }
+            let pid_file = fs::read_to_string(local.dir.join("data/postmaster.pid"))
+                .expect("read postmaster.pid");
+            let postmaster: u32 = pid_file
+                .lines()
+                .next()
+                .and_then(|l| l.trim().parse().ok())
+                .expect("postmaster.pid starts with the PID");
+            for fd in 0..3 {
+                let target = fd_target(postmaster, fd).expect("postmaster fd");
+                assert!(
+                    !target.to_string_lossy().starts_with("pipe:"),
+                    "postmaster fd {fd}: {target:?}"
+                );
+            }
         }
     }
 }

@@ -49,9 +49,9 @@ fn child_process_starts_a_cluster() {
     println!("{MARKER} {postmaster} {data}");
     std::io::stdout().flush().expect("flush stdout");
     if mode == "hang" {
-        loop {
-            std::thread::sleep(Duration::from_secs(60));
-        }
+        // Wait to be killed; give up eventually so a broken parent cannot leave us behind.
+        std::thread::sleep(Duration::from_secs(120));
+        panic!("child was not killed by the parent test within 120s");
     }
 }
 
@@ -75,9 +75,11 @@ fn spawn_child(mode: &str) -> Child {
         .expect("spawn child test process")
 }
 
-/// Parses the child's report line, if `line` is one.
+/// Parses the child's report, if `line` holds one.
 fn parse_report(line: &str) -> Option<ChildCluster> {
-    let rest = line.strip_prefix(MARKER)?.trim();
+    // libtest prints "test NAME ... " before the output on the same line.
+    let (_, rest) = line.split_once(MARKER)?;
+    let rest = rest.trim();
     let (pid, data) = rest.split_once(' ')?;
     Some(ChildCluster {
         postmaster: pid.parse().ok()?,
@@ -92,7 +94,7 @@ fn process_alive(pid: u32) -> bool {
             // State is the first field after the parenthesised command name.
             Ok(stat) => stat
                 .rsplit_once(')')
-                .is_some_and(|(_, rest)| rest.trim_start().chars().next() != Some('Z')),
+                .is_some_and(|(_, rest)| !rest.trim_start().starts_with('Z')),
             Err(_) => false,
         }
     } else {

@@ -1,0 +1,127 @@
+//! App endpoints: the app, its installations, and exchanging the app's JWT for installation tokens.
+
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::both_backends;
+use crate::helpers::*;
+
+async fn the_app_and_its_installations_are_visible_with_its_jwt(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let jwt = app_jwt(REVIEWER);
+    let res = app.get("/app", &jwt).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    assert_eq!(res.json["slug"], "reviewer");
+    assert_eq!(res.json["installations_count"], 1);
+    assert_eq!(res.json["owner"]["login"], ORG);
+
+    let res = app.get("/app/installations", &jwt).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    let list = res.json.as_array().expect("array");
+    assert_eq!(list.len(), 1);
+    let installation = &list[0];
+    assert_eq!(installation["account"]["login"], ORG);
+    assert_eq!(installation["target_type"], "Organization");
+    assert_eq!(
+        installation["permissions"]["organization_personal_access_token_requests"],
+        "write"
+    );
+    let id = installation["id"].as_i64().expect("id");
+
+    let res = app.get(&format!("/app/installations/{id}"), &jwt).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    assert_eq!(res.json["id"], id);
+    let res = app.get("/orgs/ACME/installation", &jwt).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    assert_eq!(res.json["id"], id);
+}
+
+async fn another_apps_installation_is_not_found(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let theirs = app.installation_id(OUTSIDER).await;
+    let jwt = app_jwt(REVIEWER);
+    for path in [
+        format!("/app/installations/{theirs}"),
+        "/app/installations/999999".to_owned(),
+        "/orgs/globex/installation".to_owned(),
+        "/orgs/no-such-org/installation".to_owned(),
+    ] {
+        let res = app.get(&path, &jwt).await;
+        res.assert_error(StatusCode::NOT_FOUND, "Not Found");
+    }
+    let res = app
+        .post(&format!("/app/installations/{theirs}/access_tokens"), &jwt, &json!({}))
+        .await;
+    res.assert_error(StatusCode::NOT_FOUND, "Not Found");
+}
+
+async fn a_token_carries_the_installations_permissions_for_an_hour(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let id = app.installation_id(REVIEWER).await;
+    let path = format!("/app/installations/{id}/access_tokens");
+    // No body at all, as octokit sends it.
+    let res = app
+        .send(reqwest::Method::POST, &path, Some(&format!("Bearer {}", app_jwt(REVIEWER))), None)
+        .await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+    assert_eq!(res.json["repository_selection"], "all");
+    assert_eq!(
+        res.json["permissions"],
+        json!({
+            "members": "read",
+            "organization_personal_access_token_requests": "write",
+            "organization_personal_access_tokens": "write",
+        })
+    );
+    let expires = chrono::DateTime::parse_from_rfc3339(res.json["expires_at"].as_str().expect("expires_at"))
+        .expect("RFC 3339");
+    let lifetime = expires.timestamp() - now();
+    assert!((3590..=3600).contains(&lifetime), "lifetime {lifetime}");
+}
+
+async fn a_token_may_be_narrowed_but_never_widened(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let narrow = app
+        .token_with(
+            REVIEWER,
+            &json!({"permissions": {"organization_personal_access_token_requests": "read"}}),
+        )
+        .await;
+    let list = "/orgs/acme/personal-access-token-requests";
+    let res = app.get(list, &narrow).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    let id = ids(&res.json)[0];
+    let res = app.post(&format!("{list}/{id}"), &narrow, &json!({"action": "approve"})).await;
+    res.assert_error(StatusCode::FORBIDDEN, "Resource not accessible by integration");
+
+    let reader = app.installation_id(READER).await;
+    let path = format!("/app/installations/{reader}/access_tokens");
+    for body in [
+        json!({"permissions": {"organization_personal_access_token_requests": "write"}}),
+        json!({"permissions": {"contents": "read"}}),
+        json!({"permissions": {"organization_personal_access_token_requests": "sudo"}}),
+        json!({"repositories": ["no-such-repo"]}),
+        json!({"repository_ids": [999999]}),
+        json!({"unknown_field": true}),
+    ] {
+        let res = app.post(&path, &app_jwt(READER), &body).await;
+        assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {}", res.body);
+        assert!(res.json["errors"].is_array(), "{}", res.body);
+    }
+    let res = app.post(&path, &app_jwt(READER), &json!({"repositories": ["api", "API"]})).await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+    assert_eq!(res.json["repository_selection"], "selected");
+    for bad in ["{", "[1]"] {
+        let res = app
+            .send(reqwest::Method::POST, &path, Some(&format!("Bearer {}", app_jwt(READER))), Some(bad))
+            .await;
+        assert_eq!(res.status, StatusCode::BAD_REQUEST, "{bad}: {}", res.body);
+    }
+}
+
+both_backends!(
+    the_app_and_its_installations_are_visible_with_its_jwt,
+    another_apps_installation_is_not_found,
+    a_token_carries_the_installations_permissions_for_an_hour,
+    a_token_may_be_narrowed_but_never_widened,
+);

@@ -1,0 +1,307 @@
+//! The credential matrix: who may call what, and the status and body of every refusal.
+
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+use crate::both_backends;
+use crate::helpers::*;
+
+const LIST: &str = "/orgs/acme/personal-access-token-requests";
+
+/// Operations of the document whose refusal without credentials is checked here (by
+/// operation id); `openapi_doc` fails if a secured operation is missing.
+pub const OPERATIONS_WITH_401_TESTS: [&str; 9] = [
+    "orgs/list-pat-grant-requests",
+    "orgs/review-pat-grant-requests-in-bulk",
+    "orgs/review-pat-grant-request",
+    "orgs/list-pat-grant-request-repositories",
+    "apps/get-authenticated",
+    "apps/list-installations",
+    "apps/get-installation",
+    "apps/get-org-installation",
+    "apps/create-installation-access-token",
+];
+
+async fn every_secured_operation_without_credentials_is_401(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let calls = [
+        (Method::GET, "/orgs/acme/personal-access-token-requests"),
+        (Method::POST, "/orgs/acme/personal-access-token-requests"),
+        (Method::POST, "/orgs/acme/personal-access-token-requests/1"),
+        (Method::GET, "/orgs/acme/personal-access-token-requests/1/repositories"),
+        (Method::GET, "/app"),
+        (Method::GET, "/app/installations"),
+        (Method::GET, "/app/installations/1"),
+        (Method::GET, "/orgs/acme/installation"),
+        (Method::POST, "/app/installations/1/access_tokens"),
+    ];
+    assert_eq!(calls.len(), OPERATIONS_WITH_401_TESTS.len());
+    for (method, path) in calls {
+        let res = app.send(method.clone(), path, None, Some("{}")).await;
+        res.assert_error(StatusCode::UNAUTHORIZED, "Requires authentication");
+    }
+}
+
+async fn basic_auth_garbage_and_foreign_tokens_are_bad_credentials(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    for auth in [
+        "Basic YWxpY2U6c2VjcmV0",
+        "Bearer",
+        "Bearer not-a-token",
+        "Digest abc",
+        "token ghs_16C7e42F292c6912E7710c838347Ae178B4a",
+        "Bearer ghs_eyJhbGciOiJFZERTQSJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl",
+    ] {
+        let res = app.send(Method::GET, LIST, Some(auth), None).await;
+        res.assert_error(StatusCode::UNAUTHORIZED, "Bad credentials");
+    }
+}
+
+async fn personal_oauth_user_and_refresh_tokens_are_refused_by_kind(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let body36 = "16C7e42F292c6912E7710c838347Ae178B4a";
+    let fine = "github_pat_11ABCDEFG0123456789abc_0123456789abcdefghijABCDEFGHIJ0123456789abcdefghijABCDEFGHI";
+    let cases = [
+        (format!("ghp_{body36}"), "Resource not accessible by personal access token"),
+        (fine.to_owned(), "Resource not accessible by personal access token"),
+        (format!("gho_{body36}"), "Resource not accessible by OAuth access token"),
+        (format!("ghu_{body36}"), "Resource not accessible by user access token"),
+        (format!("ghr_{body36}"), "Resource not accessible by refresh token"),
+    ];
+    for (token, message) in cases {
+        for scheme in ["Bearer", "token"] {
+            let res = app
+                .send(Method::GET, LIST, Some(&format!("{scheme} {token}")), None)
+                .await;
+            res.assert_error(StatusCode::FORBIDDEN, message);
+        }
+        let res = app.get("/app", &token).await;
+        res.assert_error(StatusCode::FORBIDDEN, message);
+    }
+}
+
+async fn installation_tokens_work_as_bearer_or_token(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let token = app.token_for(REVIEWER).await;
+    assert!(token.starts_with("ghs_"));
+    for scheme in ["Bearer", "token", "TOKEN", "bearer"] {
+        let res = app
+            .send(Method::GET, LIST, Some(&format!("{scheme} {token}")), None)
+            .await;
+        assert_eq!(res.status, StatusCode::OK, "{scheme}: {}", res.body);
+    }
+}
+
+async fn forged_expired_and_foreign_installation_tokens_are_401(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let token = app.token_for(REVIEWER).await;
+    // Flip one character of the signature.
+    let mut forged = token.clone();
+    let last = forged.pop().expect("non-empty");
+    forged.push(if last == 'A' { 'B' } else { 'A' });
+    // Claims changed without re-signing: more permissions, same signature.
+    let parts: Vec<&str> = token.trim_start_matches("ghs_").split('.').collect();
+    let tampered_claims = {
+        let keys = app.server_keys();
+        let minted = keys.verify(&token[4..]).expect("own token verifies");
+        let mut claims = minted.clone();
+        claims.org += 1;
+        let other = keys.issue(claims).expect("issue");
+        let other_parts: Vec<&str> = other.trim_start_matches("ghs_").split('.').collect();
+        format!("ghs_{}.{}.{}", parts[0], other_parts[1], parts[2])
+    };
+    // Signed by a different server's key.
+    let stranger = patgate_api::keys::ServerKeys::from_pem(
+        &patgate_api::keys::generate_ed25519_pem().expect("key"),
+    )
+    .expect("key");
+    let claims = app.server_keys().verify(&token[4..]).expect("verifies");
+    let foreign = stranger.issue(claims.clone()).expect("issue");
+    // Expired an hour ago, signed by this server.
+    let mut old = claims.clone();
+    old.iat -= 7200;
+    old.exp = now() - 3600;
+    let expired = app.server_keys().issue(old).expect("issue");
+    // `alg: none` with the same claims.
+    let none = format!("ghs_eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.{}.", parts[1]);
+    for (what, bad) in [
+        ("forged", forged),
+        ("tampered", tampered_claims),
+        ("foreign", foreign),
+        ("expired", expired),
+        ("alg none", none),
+    ] {
+        let res = app.get(LIST, &bad).await;
+        assert_eq!(res.status, StatusCode::UNAUTHORIZED, "{what}: {}", res.body);
+        res.assert_error(StatusCode::UNAUTHORIZED, "Bad credentials");
+    }
+}
+
+async fn an_app_jwt_cannot_call_organization_endpoints(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let res = app.get(LIST, &app_jwt(REVIEWER)).await;
+    assert_eq!(res.status, StatusCode::FORBIDDEN, "{}", res.body);
+    assert!(res.json["message"].as_str().expect("message").contains("installation access token"));
+    // A JWT signed with an unregistered key is a bad credential, not the wrong kind.
+    let forged = sign_app_jwt(
+        &json!({"iat": now() - 30, "exp": now() + 500, "iss": REVIEWER}),
+        stranger_private_key(),
+    );
+    let res = app.get(LIST, &forged).await;
+    res.assert_error(StatusCode::UNAUTHORIZED, "A JSON web token could not be decoded");
+}
+
+async fn an_installation_token_cannot_call_app_endpoints(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let token = app.token_for(REVIEWER).await;
+    for path in ["/app", "/app/installations", "/orgs/acme/installation"] {
+        let res = app.get(path, &token).await;
+        assert_eq!(res.status, StatusCode::FORBIDDEN, "{path}: {}", res.body);
+    }
+}
+
+async fn app_jwts_follow_githubs_claim_rules(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let key = app_private_key();
+    let t = now();
+    let cases = [
+        (json!({"iat": t - 30, "exp": t + 1200, "iss": REVIEWER}), "'Expiration time' claim ('exp') is too far in the future"),
+        (json!({"iat": t - 700, "exp": t - 100, "iss": REVIEWER}), "'Expiration time' claim ('exp') must be a numeric value representing the future time at which the assertion expires"),
+        (json!({"iat": t - 30, "exp": "later", "iss": REVIEWER}), "'Expiration time' claim ('exp') must be a numeric value representing the future time at which the assertion expires"),
+        (json!({"iat": t + 300, "exp": t + 500, "iss": REVIEWER}), "'Issued at' claim ('iat') must be an Integer representing the time that the assertion was issued"),
+        (json!({"iat": (t - 30) as f64 + 0.5, "exp": t + 500, "iss": REVIEWER}), "'Issued at' claim ('iat') must be an Integer representing the time that the assertion was issued"),
+        (json!({"iat": t - 30, "exp": t + 500, "iss": "Iv1.nobody"}), "A JSON web token could not be decoded"),
+        (json!({"iat": t - 30, "exp": t + 500}), "A JSON web token could not be decoded"),
+    ];
+    for (claims, message) in cases {
+        let res = app.get("/app", &sign_app_jwt(&claims, key)).await;
+        res.assert_error(StatusCode::UNAUTHORIZED, message);
+    }
+    // An unregistered key, an HS256 token keyed with the public key, and `alg: none`.
+    let claims = json!({"iat": t - 30, "exp": t + 500, "iss": REVIEWER});
+    let public = patgate_api::keys::rsa_public_pem(key).expect("public");
+    let hs256 = jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(public.as_bytes()),
+    )
+    .expect("sign");
+    let payload = sign_app_jwt(&claims, key).split('.').nth(1).expect("payload").to_owned();
+    let none = format!("eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.{payload}.");
+    for bad in [sign_app_jwt(&claims, stranger_private_key()), hs256, none] {
+        let res = app.get("/app", &bad).await;
+        res.assert_error(StatusCode::UNAUTHORIZED, "A JSON web token could not be decoded");
+    }
+    // A JWT must come as Bearer.
+    let res = app
+        .send(Method::GET, "/app", Some(&format!("token {}", app_jwt(REVIEWER))), None)
+        .await;
+    assert_eq!(res.status, StatusCode::UNAUTHORIZED, "{}", res.body);
+}
+
+async fn the_issuer_may_be_the_app_id_or_the_client_id(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let res = app.get("/app", &app_jwt(REVIEWER)).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    let id = res.json["id"].as_i64().expect("id");
+    let t = now();
+    for iss in [json!(id), json!(id.to_string())] {
+        let jwt = sign_app_jwt(&json!({"iat": t - 30, "exp": t + 500, "iss": iss}), app_private_key());
+        let res = app.get("/app", &jwt).await;
+        assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+        assert_eq!(res.json["client_id"], REVIEWER);
+    }
+}
+
+async fn permissions_are_enforced_per_operation_and_level(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let reader = app.token_for(READER).await;
+    let res = app.get(LIST, &reader).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    let id = ids(&res.json)[0];
+    let res = app.get(&format!("{LIST}/{id}/repositories"), &reader).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    let res = app.post(&format!("{LIST}/{id}"), &reader, &json!({"action": "approve"})).await;
+    res.assert_error(StatusCode::FORBIDDEN, "Resource not accessible by integration");
+    let res = app.post(LIST, &reader, &json!({"action": "deny", "pat_request_ids": [id]})).await;
+    res.assert_error(StatusCode::FORBIDDEN, "Resource not accessible by integration");
+
+    let bystander = app.token_for(BYSTANDER).await;
+    let res = app.get(LIST, &bystander).await;
+    res.assert_error(StatusCode::FORBIDDEN, "Resource not accessible by integration");
+    let res = app.get(&format!("{LIST}/{id}/repositories"), &bystander).await;
+    res.assert_error(StatusCode::FORBIDDEN, "Resource not accessible by integration");
+
+    // The request is untouched.
+    let reviewer = app.token_for(REVIEWER).await;
+    assert!(app.pending_ids(&reviewer).await.contains(&id));
+}
+
+async fn another_organizations_installation_sees_nothing(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let reviewer = app.token_for(REVIEWER).await;
+    let id = app.pending_ids(&reviewer).await[0];
+    let outsider = app.token_for(OUTSIDER).await;
+    for path in [
+        LIST.to_owned(),
+        format!("{LIST}/{id}/repositories"),
+        "/orgs/ACME/personal-access-token-requests".to_owned(),
+        "/orgs/no-such-org/personal-access-token-requests".to_owned(),
+    ] {
+        let res = app.get(&path, &outsider).await;
+        res.assert_error(StatusCode::NOT_FOUND, "Not Found");
+    }
+    let res = app.post(&format!("{LIST}/{id}"), &outsider, &json!({"action": "deny"})).await;
+    res.assert_error(StatusCode::NOT_FOUND, "Not Found");
+    let res = app.post(LIST, &outsider, &json!({"action": "deny", "pat_request_ids": [id]})).await;
+    res.assert_error(StatusCode::NOT_FOUND, "Not Found");
+    // Its own organization works, and shows only its own requests.
+    let res = app.get("/orgs/globex/personal-access-token-requests", &outsider).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    assert_eq!(res.json.as_array().expect("array").len(), 3);
+    // And acme's request is still pending.
+    assert!(app.pending_ids(&reviewer).await.contains(&id));
+}
+
+async fn github_header_rules_apply(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let token = app.token_for(REVIEWER).await;
+    let client = reqwest::Client::new();
+    let res = client
+        .get(format!("{}{LIST}", app.base))
+        .header("Authorization", format!("Bearer {token}"))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(res.status(), StatusCode::FORBIDDEN, "no User-Agent");
+    let with = |version: &'static str| {
+        client
+            .get(format!("{}{LIST}", app.base))
+            .header("Authorization", format!("Bearer {token}"))
+            .header("User-Agent", "e2e")
+            .header("X-GitHub-Api-Version", version)
+            .send()
+    };
+    assert_eq!(with("2022-11-28").await.expect("send").status(), StatusCode::OK);
+    assert_eq!(with("2026-03-10").await.expect("send").status(), StatusCode::OK);
+    let res = with("1999-01-01").await.expect("send");
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let res = app.get(LIST, &token).await;
+    let id = res.header("x-github-request-id").expect("request id header");
+    assert_eq!(id.len(), 16);
+}
+
+both_backends!(
+    every_secured_operation_without_credentials_is_401,
+    basic_auth_garbage_and_foreign_tokens_are_bad_credentials,
+    personal_oauth_user_and_refresh_tokens_are_refused_by_kind,
+    installation_tokens_work_as_bearer_or_token,
+    forged_expired_and_foreign_installation_tokens_are_401,
+    an_app_jwt_cannot_call_organization_endpoints,
+    an_installation_token_cannot_call_app_endpoints,
+    app_jwts_follow_githubs_claim_rules,
+    the_issuer_may_be_the_app_id_or_the_client_id,
+    permissions_are_enforced_per_operation_and_level,
+    another_organizations_installation_sees_nothing,
+    github_header_rules_apply,
+);

@@ -1,0 +1,1068 @@
+#!/usr/bin/env node
+// Conformance check: an unmodified @octokit/rest + @octokit/auth-app client
+// against patgate, with every body validated against GitHub's own OpenAPI
+// schemas (vendored in ./github-schemas.json by ./vendor-schemas.mjs).
+//
+//   cd tests/octokit && npm ci && node conformance.mjs
+//
+// Environment:
+//   PATGATE_BIN        server binary (default ../../target/debug/patgate,
+//                      relative to this folder)
+//   PATGATE_KEEP_TMP=1 keep the temporary data dir (printed at the end)
+//   PATGATE_SHOW_LOG=1 always print the tail of the server log
+//
+// Output: one "ok - ..." / "not ok - ..." line per check (details of a failure
+// on following lines starting with "  # "), then "N passed, M failed".
+// Exit code 1 when anything failed.
+
+import { spawn } from "node:child_process";
+import { generateKeyPairSync } from "node:crypto";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { dirname, isAbsolute, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Octokit } from "@octokit/rest";
+import { createAppAuth } from "@octokit/auth-app";
+import { loadSchemas } from "./schemas.mjs";
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const REPO_ROOT = resolve(HERE, "../..");
+const BIN = process.env.PATGATE_BIN
+  ? resolve(process.cwd(), process.env.PATGATE_BIN)
+  : resolve(HERE, "../../target/debug/patgate");
+const STARTUP_TIMEOUT_MS = 60_000;
+const REQUEST_TIMEOUT_MS = 20_000;
+const WATCHDOG_MS = 300_000;
+const UNKNOWN_ORG = "no-such-org";
+
+// ===================================================================== report
+let passed = 0;
+let failed = 0;
+const failedNames = [];
+
+function j(value, max = 400) {
+  let s;
+  try {
+    s = JSON.stringify(value, (_k, v) => (typeof v === "bigint" ? `${v}n` : v));
+  } catch {
+    s = String(value);
+  }
+  if (s === undefined) s = String(value);
+  return s.length > max ? `${s.slice(0, max)}…(${s.length} chars)` : s;
+}
+
+function emit(ok, name, details = []) {
+  if (ok) passed++;
+  else {
+    failed++;
+    failedNames.push(name);
+  }
+  console.log(`${ok ? "ok" : "not ok"} - ${name}`);
+  for (const d of details) {
+    for (const line of String(d).split("\n")) console.log(`  # ${line}`);
+  }
+}
+
+// Every HTTP exchange octokit makes goes through this fetch, so a failing
+// check can show exactly which requests it made.
+const trace = [];
+async function tracingFetch(url, init = {}) {
+  const entry = { method: (init.method || "GET").toUpperCase(), url: String(url), status: "(no response)" };
+  trace.push(entry);
+  const signal = init.signal ?? AbortSignal.timeout(REQUEST_TIMEOUT_MS);
+  const res = await fetch(url, { ...init, signal });
+  entry.status = res.status;
+  return res;
+}
+
+class Problems {
+  constructor() {
+    this.list = [];
+  }
+  // record a failure: what was expected, what we got, optional JSON excerpt
+  fail(message, { expected, got, excerpt } = {}) {
+    const p = [message];
+    if (expected !== undefined) p.push(`expected: ${typeof expected === "string" ? expected : j(expected)}`);
+    if (got !== undefined) p.push(`got: ${typeof got === "string" ? got : j(got)}`);
+    if (excerpt !== undefined) p.push(`excerpt: ${typeof excerpt === "string" ? excerpt : j(excerpt, 600)}`);
+    this.list.push(p.join("\n  "));
+    return false;
+  }
+  ok(cond, message, extra) {
+    if (!cond) this.fail(message, extra);
+    return !!cond;
+  }
+  note(message) {
+    this.list.push(`(note) ${message}`);
+  }
+  get failed() {
+    return this.list.some((p) => !p.startsWith("(note)"));
+  }
+}
+
+// Runs one check. fn(t) records problems on t; a throw is also a failure.
+// `needs` lists values computed by earlier checks; if one is missing the
+// check is reported as failed (never silently skipped).
+async function check(name, needs, fn) {
+  if (typeof needs === "function") {
+    fn = needs;
+    needs = [];
+  }
+  const missing = needs.filter(([, v]) => v === undefined || v === null || v === false).map(([n]) => n);
+  if (missing.length) {
+    emit(false, name, [`not run: prerequisite missing (${missing.join(", ")})`]);
+    return undefined;
+  }
+  const t = new Problems();
+  currentCheck = name;
+  const traceStart = trace.length;
+  let value;
+  try {
+    value = await fn(t);
+  } catch (e) {
+    t.fail(`unexpected exception: ${describeError(e)}`);
+  }
+  const details = [...t.list];
+  if (t.failed) {
+    const reqs = trace.slice(traceStart);
+    const shown = reqs.slice(-6);
+    if (reqs.length) {
+      details.push(
+        `requests (${reqs.length}${reqs.length > shown.length ? `, last ${shown.length}` : ""}): ` +
+          shown.map((r) => `${r.method} ${r.url} -> ${r.status}`).join("; "),
+      );
+    }
+  }
+  emit(!t.failed, name, t.failed ? details : details.filter((d) => d.startsWith("(note)")));
+  // The value (data for later checks) is handed on even when this check
+  // failed, so one server bug does not hide the rest; fn returns undefined
+  // when it has nothing usable.
+  return value;
+}
+
+function describeError(e) {
+  if (e && typeof e === "object" && "status" in e && e.response) {
+    return `HTTP ${e.status} from ${e.request?.method} ${e.request?.url}: ${j(e.response.data, 500)}`;
+  }
+  if (e && typeof e === "object" && "status" in e) {
+    return `${e.name} status=${e.status}: ${e.message}`;
+  }
+  return e && e.stack ? e.stack.split("\n").slice(0, 4).join(" | ") : String(e);
+}
+
+// ================================================================= schemas
+const S = loadSchemas();
+
+function pointerGet(obj, pointer) {
+  if (!pointer) return obj;
+  let cur = obj;
+  for (const raw of pointer.split("/").slice(1)) {
+    const k = raw.replace(/~1/g, "/").replace(/~0/g, "~");
+    if (cur == null) return undefined;
+    cur = cur[k];
+  }
+  return cur;
+}
+
+// Validates `data` with an ajv validator; records one problem per distinct
+// schema violation (with how many array items it affects and an excerpt).
+// A violation already reported by an earlier check (same schema, same place,
+// same message) is only noted again, so one server bug fails one check
+// instead of every later check that happens to list requests.
+const reportedViolations = new Map(); // key -> { check, msg, again }
+let currentCheck = "";
+function schemaProblems(t, label, validate, data) {
+  if (validate(data)) return true;
+  const groups = new Map();
+  for (const e of validate.errors || []) {
+    // anyOf [{type: null}, X] wrappers (from `nullable`) add a "must be null"
+    // and a "must match a schema in anyOf" on top of the real error.
+    if (e.keyword === "type" && e.params?.type === "null") continue;
+    if (e.keyword === "anyOf" && (validate.errors || []).length > 1) continue;
+    const genericPath = e.instancePath.replace(/^\/\d+/, "/*");
+    const key = `${genericPath}|${e.schemaPath}|${e.message}|${j(e.params)}`;
+    if (!groups.has(key)) groups.set(key, { e, genericPath, count: 0 });
+    groups.get(key).count++;
+  }
+  if (groups.size === 0) {
+    for (const e of validate.errors || []) groups.set(j(e), { e, genericPath: e.instancePath, count: 1 });
+  }
+  let n = 0;
+  for (const { e, genericPath, count } of groups.values()) {
+    if (++n > 8) {
+      t.fail(`${label}: … ${groups.size - 8} more schema violations`);
+      break;
+    }
+    const params = e.params && Object.keys(e.params).length ? ` ${j(e.params)}` : "";
+    const where = Array.isArray(data) && /^\/\d+/.test(e.instancePath) ? ` (in ${count} of ${data.length} items)` : "";
+    const itemIdx = /^\/(\d+)/.exec(e.instancePath);
+    const item = Array.isArray(data) && itemIdx ? data[Number(itemIdx[1])] : undefined;
+    const value = pointerGet(data, e.instancePath);
+    const vkey = `${validate.__id || (validate.__id = Math.random())}|${genericPath}|${e.schemaPath}|${e.message}|${j(e.params)}`;
+    const msg = `${label}: schema violation at ${genericPath || "/"}: ${e.message}${params}${where}`;
+    if (reportedViolations.has(vkey)) {
+      reportedViolations.get(vkey).again++;
+      continue;
+    }
+    reportedViolations.set(vkey, { check: currentCheck, msg, again: 0 });
+    const shown =
+      e.keyword === "required" && value && typeof value === "object" && !Array.isArray(value)
+        ? `${e.instancePath || "/"} has keys ${j(Object.keys(value), 600)}`
+        : `${e.instancePath || "/"} = ${j(value, 300)}`;
+    t.fail(msg, {
+      expected: `GitHub schema ${e.schemaPath}`,
+      got: shown,
+      excerpt: item && typeof item === "object" && "id" in item ? `item id=${j(item.id)}: ${j(item, 300)}` : undefined,
+    });
+  }
+  return false;
+}
+
+const installationValidator = S.component("installation");
+const basicErrorValidator = S.component("basic-error");
+
+// Calls fn (an octokit call) and expects a 2xx with `status`; validates the
+// body against the operation's GitHub response schema (or `validator`).
+async function expectOk(t, label, operationId, status, fn, { validator } = {}) {
+  let res;
+  try {
+    res = await fn();
+  } catch (e) {
+    t.fail(`${label}: expected HTTP ${status}`, {
+      expected: status,
+      got: e?.status ?? describeError(e),
+      excerpt: e?.response ? e.response.data : undefined,
+    });
+    return undefined;
+  }
+  t.ok(res.status === status, `${label}: wrong status`, { expected: status, got: res.status, excerpt: res.data });
+  const spec = S.response(operationId, status);
+  if (validator) {
+    schemaProblems(t, label, validator, res.data);
+  } else if (spec && spec.validate) {
+    schemaProblems(t, label, spec.validate, res.data);
+  } else if (spec && spec.validate === null) {
+    t.ok(res.data === "" || res.data === undefined, `${label}: GitHub documents no body for ${status}`, {
+      expected: "empty body",
+      got: res.data,
+    });
+  }
+  return res;
+}
+
+// Calls fn and expects octokit to throw a RequestError with `status`; the
+// error body must validate against the operation's schema for that status
+// (basic-error when GitHub documents none) and carry a message.
+async function expectError(t, label, operationId, status, fn) {
+  let res;
+  try {
+    res = await fn();
+  } catch (e) {
+    if (!e || typeof e !== "object" || !("status" in e) || !e.response) {
+      t.fail(`${label}: expected an HTTP ${status} RequestError`, { got: describeError(e) });
+      return undefined;
+    }
+    t.ok(e.name === "HttpError", `${label}: octokit should throw its RequestError (HttpError)`, { got: e.name });
+    t.ok(e.status === status, `${label}: wrong status`, { expected: status, got: e.status, excerpt: e.response.data });
+    const data = e.response.data;
+    const spec = S.response(operationId, e.status);
+    const validator = spec && spec.validate ? spec.validate : basicErrorValidator;
+    const schemaName = spec && spec.validate ? spec.component || "documented schema" : "basic-error";
+    schemaProblems(t, `${label} (${e.status} body vs ${schemaName})`, validator, data);
+    t.ok(
+      data && typeof data === "object" && typeof data.message === "string" && data.message.length > 0,
+      `${label}: error body must be a JSON object with a non-empty "message"`,
+      { got: data, excerpt: `content-type: ${e.response.headers?.["content-type"]}` },
+    );
+    return e;
+  }
+  t.fail(`${label}: expected octokit to throw HTTP ${status}`, { expected: status, got: res.status, excerpt: res.data });
+  return undefined;
+}
+
+function parseLink(header) {
+  const rels = {};
+  if (!header) return rels;
+  for (const m of header.matchAll(/<([^<>]*)>\s*;\s*rel="([^"]+)"/g)) {
+    for (const rel of m[2].split(/\s+/)) rels[rel] = m[1];
+  }
+  return rels;
+}
+function qp(url, name) {
+  try {
+    return new URL(url).searchParams.get(name);
+  } catch {
+    return undefined;
+  }
+}
+
+function sameIds(a, b) {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+function setEq(a, b) {
+  const A = new Set(a);
+  const B = new Set(b);
+  return A.size === B.size && [...A].every((x) => B.has(x));
+}
+function diffSets(expected, got) {
+  const E = new Set(expected);
+  const G = new Set(got);
+  return {
+    missing: [...E].filter((x) => !G.has(x)),
+    unexpected: [...G].filter((x) => !E.has(x)),
+  };
+}
+function ts(s) {
+  return typeof s === "string" ? Date.parse(s) : NaN;
+}
+function checkOrder(t, label, items, dir) {
+  for (let i = 0; i + 1 < items.length; i++) {
+    const a = ts(items[i].created_at);
+    const b = ts(items[i + 1].created_at);
+    if (Number.isNaN(a) || Number.isNaN(b)) {
+      return t.fail(`${label}: created_at is not a parseable timestamp`, {
+        got: [items[i].created_at, items[i + 1].created_at],
+      });
+    }
+    if (dir === "desc" ? a < b : a > b) {
+      return t.fail(`${label}: not ordered by created_at ${dir}`, {
+        got: `index ${i}: id=${j(items[i].id)} created_at=${items[i].created_at}, index ${i + 1}: id=${j(items[i + 1].id)} created_at=${items[i + 1].created_at}`,
+      });
+    }
+  }
+  return true;
+}
+
+// ================================================================== server
+async function freePort() {
+  return await new Promise((res, rej) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on("error", rej);
+    srv.listen(0, "127.0.0.1", () => {
+      const { port } = srv.address();
+      srv.close(() => res(port));
+    });
+  });
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+async function startServer() {
+  const port = await freePort();
+  const tmp = mkdtempSync(join(tmpdir(), "patgate-octokit-"));
+  const args = ["demo", "--data-dir", tmp, "--bind", `127.0.0.1:${port}`];
+  const server = { tmp, port, args, child: null, log: [], exited: null, demo: null };
+  const push = (chunk) => {
+    for (const line of chunk.toString("utf8").split("\n")) {
+      if (line.length) server.log.push(line);
+    }
+    if (server.log.length > 2000) server.log.splice(0, server.log.length - 2000);
+  };
+  if (!existsSync(BIN)) {
+    server.error = `server binary not found: ${BIN} (set PATGATE_BIN)`;
+    return server;
+  }
+  const child = spawn(BIN, args, { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "pipe"], env: process.env });
+  server.child = child;
+  child.stdout.on("data", push);
+  child.stderr.on("data", push);
+  child.on("error", (e) => {
+    server.exited = `spawn error: ${e.message}`;
+  });
+  child.on("exit", (code, signal) => {
+    server.exited = server.exited || `exited with code ${code} signal ${signal}`;
+  });
+
+  const demoPath = join(tmp, "demo.json");
+  const deadline = Date.now() + STARTUP_TIMEOUT_MS;
+  let lastErr = "demo.json not written yet";
+  while (Date.now() < deadline) {
+    if (server.exited) {
+      server.error = `server ${server.exited} before it was ready (${lastErr})`;
+      return server;
+    }
+    if (existsSync(demoPath)) {
+      try {
+        const demo = JSON.parse(readFileSync(demoPath, "utf8"));
+        if (typeof demo.base_url !== "string") throw new Error(`demo.json has no base_url: ${j(demo)}`);
+        const r = await fetch(demo.base_url.replace(/\/+$/, "") + "/", { signal: AbortSignal.timeout(2000) });
+        await r.arrayBuffer().catch(() => {});
+        server.demo = demo;
+        server.rootStatus = r.status;
+        return server;
+      } catch (e) {
+        lastErr = e.message;
+      }
+    }
+    await sleep(250);
+  }
+  server.error = `server not ready after ${STARTUP_TIMEOUT_MS / 1000}s (${lastErr})`;
+  return server;
+}
+
+async function stopServer(server) {
+  const child = server && server.child;
+  if (child && child.exitCode === null && child.signalCode === null) {
+    const gone = new Promise((r) => child.once("exit", r));
+    child.kill("SIGTERM");
+    const t = await Promise.race([gone.then(() => "exited"), sleep(5000).then(() => "timeout")]);
+    if (t === "timeout") {
+      child.kill("SIGKILL");
+      await Promise.race([gone, sleep(2000)]);
+    }
+  }
+}
+
+// ==================================================================== main
+let SERVER = null;
+function hardCleanup() {
+  try {
+    if (SERVER && SERVER.child && SERVER.child.exitCode === null) SERVER.child.kill("SIGKILL");
+  } catch {}
+}
+process.on("exit", hardCleanup);
+for (const sig of ["SIGINT", "SIGTERM"]) {
+  process.on(sig, () => {
+    hardCleanup();
+    process.exit(130);
+  });
+}
+const watchdog = setTimeout(() => {
+  emit(false, `whole run finished within ${WATCHDOG_MS / 1000}s`, ["watchdog fired; the server probably hangs"]);
+  console.log(`${passed} passed, ${failed} failed`);
+  hardCleanup();
+  process.exit(1);
+}, WATCHDOG_MS);
+watchdog.unref();
+
+const warnings = [];
+function keepWarning(m) {
+  if (!/ - \d{3} with id /.test(m)) warnings.push(m);
+}
+function makeOctokit(baseUrl, options) {
+  return new Octokit({
+    baseUrl,
+    userAgent: "patgate-octokit-conformance",
+    log: {
+      debug() {},
+      info() {},
+      // @octokit/plugin-request-log warns about every 4xx ("GET /x - 404 with
+      // id …"); the expected errors would drown the interesting warnings.
+      warn: (...a) => keepWarning(a.join(" ")),
+      error: (...a) => keepWarning(a.join(" ")),
+    },
+    request: { fetch: tracingFetch },
+    ...options,
+  });
+}
+
+async function run(server) {
+  const demo = server.demo;
+  const baseUrl = String(demo.base_url).replace(/\/+$/, "");
+  const org = demo.org;
+  const appId = demo.app_id;
+  const installationId = demo.installation_id;
+  let privateKey;
+
+  await check("demo.json describes the demo app (base_url, org, app_id, installation_id, private_key_path)", (t) => {
+    t.ok(/^https?:\/\//.test(baseUrl), "base_url must be an http(s) URL", { got: demo.base_url });
+    t.ok(baseUrl.endsWith(`:${server.port}`), "base_url should use the --bind port", { expected: server.port, got: demo.base_url });
+    t.ok(typeof org === "string" && org.length > 0, "org must be a non-empty string", { got: org });
+    t.ok(Number.isInteger(appId) && appId > 0, "app_id must be a positive integer", { got: appId });
+    t.ok(Number.isInteger(installationId) && installationId > 0, "installation_id must be a positive integer", { got: installationId });
+    const p = demo.private_key_path;
+    const path = typeof p === "string" ? (isAbsolute(p) ? p : join(server.tmp, p)) : null;
+    if (t.ok(path && existsSync(path), "private_key_path must point at an existing file", { got: p })) {
+      privateKey = readFileSync(path, "utf8");
+      t.ok(/-----BEGIN (RSA )?PRIVATE KEY-----/.test(privateKey), "private key must be a PEM RSA key", {
+        got: privateKey.slice(0, 40),
+      });
+    }
+  });
+  if (!privateKey) return;
+
+  const octokit = makeOctokit(baseUrl, {
+    authStrategy: createAppAuth,
+    auth: { appId, privateKey, installationId },
+  });
+  const R = octokit.rest;
+
+  // ------------------------------------------------------------ app / JWT
+  await check("apps.getAuthenticated() with the app JWT -> 200, body is GitHub's integration schema", async (t) => {
+    const res = await expectOk(t, "GET /app", "apps/get-authenticated", 200, () => R.apps.getAuthenticated());
+    if (res && res.data && typeof res.data === "object") {
+      t.ok(res.data.id === appId, "app id must equal demo.json app_id", { expected: appId, got: res.data.id });
+    }
+  });
+
+  const tokenData = await check(
+    "apps.createInstallationAccessToken({installation_id}) -> 201, body is GitHub's installation-token schema",
+    async (t) => {
+      const res = await expectOk(t, "POST /app/installations/{id}/access_tokens", "apps/create-installation-access-token", 201, () =>
+        R.apps.createInstallationAccessToken({ installation_id: installationId }),
+      );
+      if (!res) return undefined;
+      const d = res.data || {};
+      t.ok(typeof d.token === "string" && d.token.length > 0, "token must be a non-empty string", { got: d.token });
+      t.ok(ts(d.expires_at) > Date.now(), "expires_at must be a timestamp in the future", { got: d.expires_at });
+      return d;
+    },
+  );
+
+  await check("the installation token has GitHub's installation-token prefix ghs_", [["token", tokenData]], (t) => {
+    const tok = tokenData.token;
+    t.ok(typeof tok === "string" && tok.startsWith("ghs_"), "installation tokens start with ghs_", {
+      got: typeof tok === "string" ? `${tok.slice(0, 6)}… (${tok.length} chars)` : tok,
+    });
+  });
+
+  await check("apps.getInstallation({installation_id}) -> 200, body is GitHub's installation schema", async (t) => {
+    const res = await expectOk(t, "GET /app/installations/{id}", "apps/get-installation", 200, () =>
+      R.apps.getInstallation({ installation_id: installationId }),
+    );
+    if (!res || !res.data || typeof res.data !== "object") return;
+    const d = res.data;
+    t.ok(d.id === installationId, "installation id must equal demo.json installation_id", { expected: installationId, got: d.id });
+    t.ok(d.app_id === appId, "installation app_id must equal demo.json app_id", { expected: appId, got: d.app_id });
+    t.ok(
+      d.account && typeof d.account.login === "string" && d.account.login.toLowerCase() === String(org).toLowerCase(),
+      "installation account.login must be the demo org",
+      { expected: org, got: d.account && d.account.login },
+    );
+    t.ok(
+      d.permissions && d.permissions.organization_personal_access_token_requests === "write",
+      "installation must grant organization_personal_access_token_requests: write (needed by the review endpoints)",
+      { got: d.permissions },
+    );
+  });
+
+  await check("apps.listInstallations() -> 200, items are GitHub's installation schema, demo installation listed", async (t) => {
+    // GitHub's apps/list-installations operation carries an old inline copy of
+    // `installation` whose `account` is allOf[simple-user, enterprise] (GitHub's
+    // own example fails it); items are validated against the `installation`
+    // component, as for apps.getInstallation.
+    const res = await expectOk(t, "GET /app/installations", "apps/list-installations", 200, () => R.apps.listInstallations(), {
+      validator: S.ajv.compile({ type: "array", items: { $ref: `${S.doc.schema_id}#/definitions/installation` } }),
+    });
+    if (!res || !Array.isArray(res.data)) return t.fail("body must be an array", { got: res && res.data });
+    t.ok(
+      res.data.some((i) => i && i.id === installationId),
+      "the demo installation must be listed",
+      { expected: installationId, got: res.data.map((i) => i && i.id) },
+    );
+  });
+
+  await check("apps.getOrgInstallation({org}) -> 200, body is GitHub's installation schema", async (t) => {
+    const res = await expectOk(t, "GET /orgs/{org}/installation", "apps/get-org-installation", 200, () =>
+      R.apps.getOrgInstallation({ org }),
+    );
+    if (res && res.data && typeof res.data === "object") {
+      t.ok(res.data.id === installationId, "must return the demo installation", { expected: installationId, got: res.data.id });
+    }
+  });
+
+  await check(`apps.getOrgInstallation({org: '${UNKNOWN_ORG}'}) -> 404 basic-error`, async (t) => {
+    await expectError(t, "GET /orgs/no-such-org/installation", "apps/get-org-installation", 404, () =>
+      R.apps.getOrgInstallation({ org: UNKNOWN_ORG }),
+    );
+  });
+
+  // ------------------------------------------------------------- listing
+  const LIST = "orgs/list-pat-grant-requests";
+  const listSchema = S.response(LIST, 200).validate;
+
+  // paginate with per_page, validating every page; returns { items, pages }
+  async function listAll(t, label, params) {
+    const pages = [];
+    const items = await octokit.paginate(R.orgs.listPatGrantRequests, { org, ...params }, (response, done) => {
+      pages.push(response);
+      if (pages.length >= 60) {
+        t.fail(`${label}: still following rel="next" after 60 pages; stopped`, { got: response.headers.link });
+        done();
+      }
+      return response.data;
+    });
+    pages.forEach((p, i) => {
+      t.ok(p.status === 200, `${label}: page ${i + 1} status`, { expected: 200, got: p.status });
+      schemaProblems(t, `${label} page ${i + 1}`, listSchema, p.data);
+    });
+    return { items, pages };
+  }
+
+  const all = await check("orgs.listPatGrantRequests({org, per_page: 100}) -> 200, items are GitHub's organization-programmatic-access-grant-request schema", async (t) => {
+    const res = await expectOk(t, "GET /orgs/{org}/personal-access-token-requests?per_page=100", LIST, 200, () =>
+      R.orgs.listPatGrantRequests({ org, per_page: 100 }),
+    );
+    if (!res) return undefined;
+    if (!Array.isArray(res.data)) return t.fail("body must be a JSON array", { got: res.data });
+    t.ok(res.data.length >= 15, "the demo should seed enough pending requests to paginate by 7 over >= 3 pages (brief: about 50)", {
+      expected: ">= 15",
+      got: res.data.length,
+    });
+    t.ok(!parseLink(res.headers.link).next, "more than 100 pending requests: this check assumes the demo fits in one per_page=100 page", {
+      got: res.headers.link,
+    });
+    return res;
+  });
+  const allItems = all && all.data;
+  const allIds = allItems && allItems.map((r) => r.id);
+  const allLink = all && all.headers.link;
+
+  await check("default order is created_at descending", [["list", allItems]], (t) => {
+    checkOrder(t, "per_page=100 list", allItems, "desc");
+  });
+
+  await check("single page result (per_page 100): no Link header (GitHub omits it when everything fits)", [["list", allItems]], (t) => {
+    const rels = parseLink(allLink);
+    t.ok(!rels.next && !rels.prev, "no rel=next / rel=prev on a complete single page", { got: allLink });
+    t.ok(allLink === undefined || allLink === "", "Link header should be absent", { got: allLink });
+  });
+
+  let pages7;
+  await check(
+    "octokit.paginate(listPatGrantRequests, {per_page: 7}): no duplicates, created_at desc, equals the per_page=100 list",
+    [["list", allItems]],
+    async (t) => {
+      const { items, pages } = await listAll(t, "per_page=7", { per_page: 7 });
+      pages7 = pages;
+      const ids = items.map((r) => r.id);
+      const dups = ids.filter((id, i) => ids.indexOf(id) !== i);
+      t.ok(dups.length === 0, "duplicate ids across pages", { got: dups });
+      checkOrder(t, "paginated list", items, "desc");
+      t.ok(sameIds(ids, allIds), "paginated ids must equal the single per_page=100 call (same order)", {
+        expected: allIds,
+        got: ids,
+      });
+      const expectedPages = Math.ceil(allIds.length / 7);
+      t.ok(pages.length === expectedPages, "number of pages", { expected: expectedPages, got: pages.length });
+      pages.forEach((p, i) => {
+        const n = Array.isArray(p.data) ? p.data.length : -1;
+        if (i < pages.length - 1) t.ok(n === 7, `page ${i + 1} must hold exactly per_page items`, { expected: 7, got: n });
+        else t.ok(n >= 1 && n <= 7, `last page must hold 1..7 items`, { got: n });
+      });
+    },
+  );
+
+  const lastPageNo = allIds ? Math.ceil(allIds.length / 7) : undefined;
+  await check('Link of page 1 (per_page 7): rel="next" (page=2) and rel="last", no rel="prev"', [["pages", pages7]], (t) => {
+    const link = pages7[0].headers.link;
+    const rels = parseLink(link);
+    t.ok(rels.next && qp(rels.next, "page") === "2", 'rel="next" must point at page=2', { got: link });
+    t.ok(rels.last && qp(rels.last, "page") === String(lastPageNo), `rel="last" must point at page=${lastPageNo}`, { got: link });
+    t.ok(!rels.prev, 'page 1 must not have rel="prev"', { got: link });
+    for (const [rel, url] of Object.entries(rels)) {
+      t.ok(qp(url, "per_page") === "7", `rel="${rel}" must carry per_page=7`, { got: url });
+      let origin;
+      try {
+        origin = new URL(url).origin;
+      } catch {}
+      t.ok(origin === new URL(baseUrl).origin, `rel="${rel}" must be an absolute URL on base_url (octokit follows it verbatim)`, {
+        expected: baseUrl,
+        got: url,
+      });
+    }
+  });
+
+  await check('Link of a middle page (page 2, per_page 7): rel="first", "prev", "next", "last"', [["pages", pages7]], (t) => {
+    if (!t.ok(pages7.length >= 3, "need at least 3 pages", { got: pages7.length })) return;
+    const link = pages7[1].headers.link;
+    const rels = parseLink(link);
+    t.ok(rels.first && qp(rels.first, "page") === "1", 'rel="first" -> page=1', { got: link });
+    t.ok(rels.prev && qp(rels.prev, "page") === "1", 'rel="prev" -> page=1', { got: link });
+    t.ok(rels.next && qp(rels.next, "page") === "3", 'rel="next" -> page=3', { got: link });
+    t.ok(rels.last && qp(rels.last, "page") === String(lastPageNo), `rel="last" -> page=${lastPageNo}`, { got: link });
+  });
+
+  await check('Link of the last page (per_page 7): rel="first" and "prev", no rel="next"', [["pages", pages7]], (t) => {
+    const link = pages7[pages7.length - 1].headers.link;
+    const rels = parseLink(link);
+    t.ok(rels.prev && qp(rels.prev, "page") === String(lastPageNo - 1), `rel="prev" -> page=${lastPageNo - 1}`, { got: link });
+    t.ok(rels.first && qp(rels.first, "page") === "1", 'rel="first" -> page=1', { got: link });
+    t.ok(!rels.next, 'last page must not have rel="next"', { got: link });
+  });
+
+  // -------------------------------------------------------------- filters
+  await check("filter owner=[a,b] (octokit sends owner=a,b): only those owners, same count as client-side", [["list", allItems]], async (t) => {
+    const logins = [...new Set(allItems.map((r) => r.owner && r.owner.login).filter(Boolean))];
+    if (!t.ok(logins.length >= 2, "the demo needs requests from at least two owners", { got: logins })) return;
+    // prefer two owners that together do not cover the whole list
+    const pick = logins.length > 2 ? [logins[0], logins[logins.length - 1]] : logins.slice(0, 2);
+    const want = new Set(pick);
+    const expected = allItems.filter((r) => want.has(r.owner.login)).map((r) => r.id);
+    const { items, pages } = await listAll(t, `owner=${pick.join(",")}`, { owner: pick, per_page: 100 });
+    t.note(`owner=${pick.join(",")} sent as ${pages[0] ? new URL(pages[0].url).search : "?"}; expected ${expected.length} of ${allItems.length}`);
+    const bad = items.filter((r) => !(r.owner && want.has(r.owner.login)));
+    t.ok(bad.length === 0, "every returned owner.login must be in the requested set", {
+      expected: pick,
+      got: bad.slice(0, 5).map((r) => ({ id: r.id, owner: r.owner && r.owner.login })),
+    });
+    t.ok(items.length === expected.length, "count must equal the client-side count", { expected: expected.length, got: items.length });
+    const d = diffSets(expected, items.map((r) => r.id));
+    t.ok(!d.missing.length && !d.unexpected.length, "id set must equal the client-side filter", { got: d });
+  });
+
+  // repositories of every subset request (used by the repository filter)
+  const subsetItems = allItems ? allItems.filter((r) => r.repository_selection === "subset") : undefined;
+  const firstSubset = subsetItems && subsetItems[0];
+
+  const subsetRepos = await check(
+    "orgs.listPatGrantRequestRepositories({org, pat_request_id}) for a subset request -> 200, items are GitHub's minimal-repository schema",
+    [["a request with repository_selection=subset", firstSubset]],
+    async (t) => {
+      const res = await expectOk(t, "GET /orgs/{org}/personal-access-token-requests/{id}/repositories", "orgs/list-pat-grant-request-repositories", 200, () =>
+        R.orgs.listPatGrantRequestRepositories({ org, pat_request_id: firstSubset.id, per_page: 100 }),
+      );
+      if (!res) return undefined;
+      if (!Array.isArray(res.data)) return t.fail("body must be an array", { got: res.data });
+      t.ok(res.data.length >= 1, "a subset request must list at least one repository", { got: res.data.length });
+      return res.data;
+    },
+  );
+
+  await check(
+    "filter repository=<name>: every subset result includes that repository, all matching subset requests returned",
+    [["repositories of a subset request", subsetRepos && subsetRepos.length ? subsetRepos : undefined]],
+    async (t) => {
+      const repoName = subsetRepos[0].name;
+      const reposOf = new Map();
+      for (const r of subsetItems) {
+        const data = await octokit.paginate(R.orgs.listPatGrantRequestRepositories, { org, pat_request_id: r.id, per_page: 100 });
+        reposOf.set(r.id, new Set(data.map((x) => x.name)));
+      }
+      const expectedSubset = subsetItems.filter((r) => reposOf.get(r.id).has(repoName)).map((r) => r.id);
+      const { items } = await listAll(t, `repository=${repoName}`, { repository: repoName, per_page: 100 });
+      const gotIds = items.map((r) => r.id);
+      t.ok(gotIds.includes(firstSubset.id), "the request the repository was taken from must match", {
+        expected: firstSubset.id,
+        got: gotIds,
+      });
+      const missing = expectedSubset.filter((id) => !gotIds.includes(id));
+      t.ok(!missing.length, "subset requests that include the repository are missing", { got: missing });
+      const wrongSubset = items.filter((r) => r.repository_selection === "subset" && !(reposOf.get(r.id) || new Set()).has(repoName));
+      t.ok(!wrongSubset.length, "subset requests that do NOT include the repository were returned", {
+        got: wrongSubset.map((r) => r.id),
+      });
+      const none = items.filter((r) => r.repository_selection === "none");
+      t.ok(!none.length, 'requests with repository_selection "none" cannot match a repository filter', { got: none.map((r) => r.id) });
+      const allSel = items.filter((r) => r.repository_selection === "all").length;
+      t.note(`repository=${repoName}: ${items.length} results (${expectedSubset.length} subset expected, ${allSel} with selection "all")`);
+    },
+  );
+
+  await check("filter permission=<key>_<level>: exactly the requests asking for that permission", [["list", allItems]], async (t) => {
+    const CATS = ["repository", "organization", "other"];
+    const levelsByKey = new Map(); // key -> Map(level -> count)
+    for (const r of allItems) {
+      for (const c of CATS) {
+        for (const [k, lvl] of Object.entries((r.permissions && r.permissions[c]) || {})) {
+          if (!levelsByKey.has(k)) levelsByKey.set(k, new Map());
+          const m = levelsByKey.get(k);
+          m.set(lvl, (m.get(lvl) || 0) + 1);
+        }
+      }
+    }
+    if (!t.ok(levelsByKey.size > 0, "no request has any repository/organization permission", {})) return;
+    // Prefer a key requested at one level only (so "exact level" and "at
+    // least that level" agree) and by some but not all requests.
+    const candidates = [...levelsByKey.entries()]
+      .filter(([k]) => ["repository", "organization"].some((c) => allItems.some((r) => r.permissions?.[c]?.[k] !== undefined)))
+      .map(([k, m]) => ({ k, levels: [...m.keys()], count: [...m.values()].reduce((a, b) => a + b, 0) }));
+    candidates.sort(
+      (a, b) =>
+        (a.levels.length === 1 ? 0 : 1) - (b.levels.length === 1 ? 0 : 1) ||
+        (a.count < allItems.length ? 0 : 1) - (b.count < allItems.length ? 0 : 1) ||
+        b.count - a.count,
+    );
+    const { k, levels } = candidates[0];
+    const level = levels[0];
+    const param = `${k}_${level}`;
+    const expected = allItems.filter((r) => CATS.some((c) => r.permissions?.[c]?.[k] === level)).map((r) => r.id);
+    const { items } = await listAll(t, `permission=${param}`, { permission: param, per_page: 100 });
+    t.note(`permission=${param}: expected ${expected.length} of ${allItems.length}${levels.length > 1 ? ` (key also requested at ${levels.slice(1).join(",")})` : ""}`);
+    const bad = items.filter((r) => !CATS.some((c) => r.permissions?.[c]?.[k] === level));
+    t.ok(!bad.length, `every result must request ${k}: ${level}`, { got: bad.slice(0, 3).map((r) => ({ id: r.id, permissions: r.permissions })) });
+    t.ok(items.length === expected.length, "count must equal the client-side count", { expected: expected.length, got: items.length });
+  });
+
+  await check("direction: 'asc' -> same requests, created_at ascending", [["list", allItems]], async (t) => {
+    const { items } = await listAll(t, "direction=asc", { direction: "asc", per_page: 100 });
+    const ids = items.map((r) => r.id);
+    t.ok(setEq(ids, allIds) && ids.length === allIds.length, "must return the same requests as the default order", {
+      got: diffSets(allIds, ids),
+    });
+    checkOrder(t, "direction=asc", items, "asc");
+    const distinct = new Set(allItems.map((r) => ts(r.created_at))).size === allItems.length;
+    if (distinct) {
+      t.ok(sameIds(ids, [...allIds].reverse()), "with distinct created_at, asc must be the exact reverse of desc", {
+        expected: [...allIds].reverse(),
+        got: ids,
+      });
+    }
+  });
+
+  await check("sort: 'created_at', direction: 'desc' (explicit) -> same as the default", [["list", allItems]], async (t) => {
+    const { items } = await listAll(t, "sort=created_at&direction=desc", { sort: "created_at", direction: "desc", per_page: 100 });
+    t.ok(sameIds(items.map((r) => r.id), allIds), "must equal the default listing", { expected: allIds, got: items.map((r) => r.id) });
+  });
+
+  await check("filter token_id=[t1,t2] (strings, sent as token_id=t1,t2): only those tokens, same count as client-side", [["list", allItems]], async (t) => {
+    const tokens = [...new Set(allItems.map((r) => r.token_id))];
+    const pick = tokens.length > 1 ? [tokens[0], tokens[tokens.length - 1]] : tokens.slice(0, 1);
+    const want = new Set(pick.map(String));
+    const expected = allItems.filter((r) => want.has(String(r.token_id))).map((r) => r.id);
+    const { items } = await listAll(t, `token_id=${pick.join(",")}`, { token_id: pick.map(String), per_page: 100 });
+    const bad = items.filter((r) => !want.has(String(r.token_id)));
+    t.ok(!bad.length, "every result's token_id must be in the requested set", {
+      expected: [...want],
+      got: bad.slice(0, 5).map((r) => ({ id: r.id, token_id: r.token_id })),
+    });
+    t.ok(items.length === expected.length, "count must equal the client-side count", { expected: expected.length, got: items.length });
+    // single value too
+    const one = await listAll(t, `token_id=${pick[0]}`, { token_id: [String(pick[0])], per_page: 100 });
+    const exp1 = allItems.filter((r) => String(r.token_id) === String(pick[0])).length;
+    t.ok(
+      one.items.length === exp1 && one.items.every((r) => String(r.token_id) === String(pick[0])),
+      "single token_id filter",
+      { expected: exp1, got: one.items.map((r) => r.token_id) },
+    );
+  });
+
+  // ------------------------------------------------------ errors (reads)
+  const maxId = allIds && allIds.length ? Math.max(...allIds.map(Number)) : undefined;
+  const missingId = maxId !== undefined ? maxId + 1_000_000 : undefined;
+
+  await check("listPatGrantRequestRepositories for an unknown pat_request_id -> 404 basic-error", [["list", allItems]], async (t) => {
+    await expectError(t, "GET …/personal-access-token-requests/{unknown}/repositories", "orgs/list-pat-grant-request-repositories", 404, () =>
+      R.orgs.listPatGrantRequestRepositories({ org, pat_request_id: missingId }),
+    );
+  });
+
+  await check(`orgs.listPatGrantRequests({org: '${UNKNOWN_ORG}'}) -> 404 basic-error`, async (t) => {
+    await expectError(t, "GET /orgs/no-such-org/personal-access-token-requests", LIST, 404, () =>
+      R.orgs.listPatGrantRequests({ org: UNKNOWN_ORG }),
+    );
+  });
+
+  await check("a bogus installation token (ghs_ + 36 chars) -> 401 basic-error", async (t) => {
+    const bogus = makeOctokit(baseUrl, { auth: `ghs_${"0".repeat(36)}` });
+    await expectError(t, "GET /orgs/{org}/personal-access-token-requests (bad token)", LIST, 401, () =>
+      bogus.rest.orgs.listPatGrantRequests({ org }),
+    );
+  });
+
+  await check("an app JWT signed with a different RSA key -> 401 basic-error", async (t) => {
+    const { privateKey: otherKey } = generateKeyPairSync("rsa", {
+      modulusLength: 2048,
+      privateKeyEncoding: { type: "pkcs8", format: "pem" },
+      publicKeyEncoding: { type: "spki", format: "pem" },
+    });
+    const forged = makeOctokit(baseUrl, { authStrategy: createAppAuth, auth: { appId, privateKey: otherKey, installationId } });
+    await expectError(t, "GET /app (forged JWT)", "apps/get-authenticated", 401, () => forged.rest.apps.getAuthenticated());
+  });
+
+  // ------------------------------------------------------------- reviews
+  // distinct pending ids for the state-changing checks (the subset request
+  // used above is kept out so its repositories stay readable)
+  const pool = allItems ? allItems.map((r) => r.id).filter((id) => !firstSubset || id !== firstSubset.id) : [];
+  const [approveId, denyId, bulkA, bulkB, mixPending, forbidId, invalidId] = pool.length >= 7 ? pool : [];
+
+  async function pendingIds(t) {
+    const { items } = await listAll(t, "pending list", { per_page: 100 });
+    return items.map((r) => r.id);
+  }
+
+  const approved = await check(
+    "orgs.reviewPatGrantRequest({action: 'approve'}) -> 204 without body",
+    [["seven pending requests", approveId]],
+    async (t) => {
+      const res = await expectOk(t, "POST …/personal-access-token-requests/{id} approve", "orgs/review-pat-grant-request", 204, () =>
+        R.orgs.reviewPatGrantRequest({ org, pat_request_id: approveId, action: "approve" }),
+      );
+      return res ? true : undefined;
+    },
+  );
+
+  await check("the approved request is no longer in the pending list", [["approve", approved]], async (t) => {
+    const ids = await pendingIds(t);
+    t.ok(!ids.includes(approveId), "approved id still listed", { got: approveId });
+    t.ok(ids.length === allIds.length - 1, "exactly one request left the list", { expected: allIds.length - 1, got: ids.length });
+  });
+
+  await check(
+    "reviewing an already approved request again -> 422 validation-error (message + documentation_url)",
+    [["approve", approved]],
+    async (t) => {
+      for (const action of ["approve", "deny"]) {
+        const e = await expectError(t, `review again (${action})`, "orgs/review-pat-grant-request", 422, () =>
+          R.orgs.reviewPatGrantRequest({ org, pat_request_id: approveId, action }),
+        );
+        if (e) {
+          const d = e.response.data || {};
+          t.ok(typeof d.message === "string" && typeof d.documentation_url === "string", "422 body needs message and documentation_url", {
+            got: d,
+          });
+        }
+      }
+    },
+  );
+
+  const denied = await check(
+    "orgs.reviewPatGrantRequest({action: 'deny', reason}) -> 204, request leaves the pending list",
+    [["seven pending requests", denyId]],
+    async (t) => {
+      const res = await expectOk(t, "POST …/personal-access-token-requests/{id} deny", "orgs/review-pat-grant-request", 204, () =>
+        R.orgs.reviewPatGrantRequest({ org, pat_request_id: denyId, action: "deny", reason: "Access is too broad." }),
+      );
+      if (!res) return undefined;
+      const ids = await pendingIds(t);
+      t.ok(!ids.includes(denyId), "denied id still listed", { got: denyId });
+      return true;
+    },
+  );
+
+  await check(
+    "orgs.reviewPatGrantRequestsInBulk({pat_request_ids: [a, b], action: 'deny', reason}) -> 202 with body {}",
+    [["seven pending requests", bulkA]],
+    async (t) => {
+      const res = await expectOk(t, "POST /orgs/{org}/personal-access-token-requests (bulk deny)", "orgs/review-pat-grant-requests-in-bulk", 202, () =>
+        R.orgs.reviewPatGrantRequestsInBulk({ org, pat_request_ids: [bulkA, bulkB], action: "deny", reason: "Bulk cleanup." }),
+      );
+      if (!res) return;
+      t.ok(
+        res.data && typeof res.data === "object" && !Array.isArray(res.data) && Object.keys(res.data).length === 0,
+        "202 body must be the JSON object {}",
+        { got: res.data, excerpt: `content-type: ${res.headers["content-type"]}` },
+      );
+      const ids = await pendingIds(t);
+      t.ok(!ids.includes(bulkA) && !ids.includes(bulkB), "bulk-denied ids must leave the pending list", {
+        got: [bulkA, bulkB].filter((x) => ids.includes(x)),
+      });
+    },
+  );
+
+  await check(
+    "bulk review mixing a pending and an already reviewed id -> 422 validation-error, nothing changes",
+    [["approve", approved], ["pending id", mixPending]],
+    async (t) => {
+      await expectError(t, "POST /orgs/{org}/personal-access-token-requests (mixed)", "orgs/review-pat-grant-requests-in-bulk", 422, () =>
+        R.orgs.reviewPatGrantRequestsInBulk({ org, pat_request_ids: [mixPending, approveId], action: "approve" }),
+      );
+      const ids = await pendingIds(t);
+      t.ok(ids.includes(mixPending), "the pending id must still be pending (the bulk call is all-or-nothing)", { expected: mixPending });
+      t.ok(!ids.includes(approveId), "the approved id must stay reviewed", { got: approveId });
+    },
+  );
+
+  await check("reviewPatGrantRequest for an unknown pat_request_id -> 404 basic-error", [["list", allItems]], async (t) => {
+    await expectError(t, "POST …/personal-access-token-requests/{unknown}", "orgs/review-pat-grant-request", 404, () =>
+      R.orgs.reviewPatGrantRequest({ org, pat_request_id: missingId, action: "approve" }),
+    );
+  });
+
+  await check(
+    `review calls for org '${UNKNOWN_ORG}' -> 404 basic-error, nothing changes`,
+    [["pending id", mixPending]],
+    async (t) => {
+      await expectError(t, "POST /orgs/no-such-org/personal-access-token-requests/{id}", "orgs/review-pat-grant-request", 404, () =>
+        R.orgs.reviewPatGrantRequest({ org: UNKNOWN_ORG, pat_request_id: mixPending, action: "deny" }),
+      );
+      await expectError(t, "POST /orgs/no-such-org/personal-access-token-requests", "orgs/review-pat-grant-requests-in-bulk", 404, () =>
+        R.orgs.reviewPatGrantRequestsInBulk({ org: UNKNOWN_ORG, pat_request_ids: [mixPending], action: "deny" }),
+      );
+      const ids = await pendingIds(t);
+      t.ok(ids.includes(mixPending), "request must still be pending", { expected: mixPending });
+    },
+  );
+
+  await check(
+    "invalid review bodies (action 'maybe'; pat_request_ids: []) -> 422 validation-error, nothing changes",
+    [["pending id", invalidId]],
+    async (t) => {
+      await expectError(t, "review with action=maybe", "orgs/review-pat-grant-request", 422, () =>
+        R.orgs.reviewPatGrantRequest({ org, pat_request_id: invalidId, action: "maybe" }),
+      );
+      await expectError(t, "bulk review with pat_request_ids=[]", "orgs/review-pat-grant-requests-in-bulk", 422, () =>
+        R.orgs.reviewPatGrantRequestsInBulk({ org, pat_request_ids: [], action: "approve" }),
+      );
+      const ids = await pendingIds(t);
+      t.ok(ids.includes(invalidId), "request must still be pending", { expected: invalidId });
+    },
+  );
+
+  await check(
+    "installation token narrowed to organization_personal_access_token_requests: read -> can list, review is 403 basic-error",
+    [["pending id", forbidId]],
+    async (t) => {
+      const perms = { organization_personal_access_token_requests: "read" };
+      const res = await expectOk(t, "POST /app/installations/{id}/access_tokens (narrowed)", "apps/create-installation-access-token", 201, () =>
+        R.apps.createInstallationAccessToken({ installation_id: installationId, permissions: perms }),
+      );
+      if (!res || !res.data || typeof res.data.token !== "string") return;
+      t.ok(
+        res.data.permissions && JSON.stringify(res.data.permissions) === JSON.stringify(perms),
+        "the narrowed token's permissions must be exactly the requested ones",
+        { expected: perms, got: res.data.permissions },
+      );
+      const ro = makeOctokit(baseUrl, { auth: res.data.token });
+      await expectOk(t, "list with read-only token", LIST, 200, () => ro.rest.orgs.listPatGrantRequests({ org, per_page: 1 }));
+      await expectError(t, "review with read-only token", "orgs/review-pat-grant-request", 403, () =>
+        ro.rest.orgs.reviewPatGrantRequest({ org, pat_request_id: forbidId, action: "deny" }),
+      );
+      const ids = await pendingIds(t);
+      t.ok(ids.includes(forbidId), "request must still be pending after the 403", { expected: forbidId });
+    },
+  );
+
+  await check("final pending list = initial list minus exactly the reviewed requests", [["list", allItems], ["approve", approved], ["deny", denied]], async (t) => {
+    const ids = await pendingIds(t);
+    const reviewed = new Set([approveId, denyId, bulkA, bulkB]);
+    const expected = allIds.filter((id) => !reviewed.has(id));
+    t.ok(sameIds(ids, expected), "pending ids (in order)", { expected, got: ids });
+  });
+}
+
+async function main() {
+  console.log(`# patgate binary: ${BIN}`);
+  const server = await startServer();
+  SERVER = server;
+  try {
+    const started = !server.error;
+    emit(
+      started,
+      `server starts: ${BIN} ${server.args.join(" ")} writes demo.json and answers GET /`,
+      started ? [] : [server.error, ...server.log.slice(-30).map((l) => `server: ${l}`)],
+    );
+    if (started) {
+      console.log(`# base_url ${server.demo.base_url}, GET / -> ${server.rootStatus}`);
+      await run(server);
+    }
+  } catch (e) {
+    emit(false, "conformance run finished without an internal error", [describeError(e)]);
+  } finally {
+    await stopServer(server);
+    if (server.exited && !/signal SIG(TERM|KILL)|code 0/.test(server.exited) && !server.error) {
+      console.log(`# server ${server.exited}`);
+    }
+    for (const w of warnings.slice(0, 10)) console.log(`# octokit warning: ${w}`);
+    for (const v of reportedViolations.values()) {
+      if (v.again) console.log(`# the schema violation reported by "${v.check}" recurred in ${v.again} later response(s)`);
+    }
+    if ((failed && server.log.length) || process.env.PATGATE_SHOW_LOG) {
+      console.log(`# server log (last 25 of ${server.log.length} lines):`);
+      for (const l of server.log.slice(-25)) console.log(`#   ${l.slice(0, 300)}`);
+    }
+    if (process.env.PATGATE_KEEP_TMP) {
+      writeFileSync(join(server.tmp, "server.log"), server.log.join("\n") + "\n");
+      console.log(`# kept ${server.tmp}`);
+    } else {
+      rmSync(server.tmp, { recursive: true, force: true });
+    }
+  }
+  if (failedNames.length) console.log(`# failed: ${failedNames.length}`);
+  console.log(`${passed} passed, ${failed} failed`);
+  process.exitCode = failed ? 1 : 0;
+}
+
+await main();

@@ -1,0 +1,264 @@
+#!/usr/bin/env node
+// A tiny in-memory stand-in for `patgate demo`, written from the wire contract
+// (github-pat-requests-api.md). It exists only to self-test conformance.mjs
+// while the real server is not available:
+//
+//   PATGATE_BIN=selftest/mock-patgate.mjs node conformance.mjs   # expect 0 failed
+//
+// MOCK_BUGS=a,b,... injects deliberate deviations so the harness can be seen
+// to catch them (see BUGS below).
+
+import { createPrivateKey, generateKeyPairSync, randomBytes, verify } from "node:crypto";
+import { createServer } from "node:http";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+
+const BUGS = new Set((process.env.MOCK_BUGS || "").split(",").filter(Boolean));
+// known bug switches: nullreason-missing, owner-one-only, link-relative,
+// bulk-partial, review-again-404, bulk-empty-body
+
+const argv = process.argv.slice(2);
+if (argv[0] !== "demo") {
+  console.log("usage: mock-patgate demo --data-dir DIR --bind HOST:PORT");
+  process.exit(argv[0] === "--help" ? 0 : 2);
+}
+const opt = (n) => argv[argv.indexOf(n) + 1];
+const dataDir = opt("--data-dir");
+const [host, portS] = opt("--bind").split(":");
+const port = Number(portS);
+const BASE = `http://${host}:${port}`;
+mkdirSync(dataDir, { recursive: true });
+
+const { privateKey, publicKey } = generateKeyPairSync("rsa", {
+  modulusLength: 2048,
+  privateKeyEncoding: { type: "pkcs1", format: "pem" },
+  publicKeyEncoding: { type: "spki", format: "pem" },
+});
+const keyPath = join(dataDir, "demo-app.pem");
+writeFileSync(keyPath, privateKey);
+createPrivateKey(privateKey);
+
+const ORG = "acme-demo";
+const ORG_ID = 4242;
+const APP_ID = 1001;
+const INSTALLATION_ID = 5005;
+const APP_PERMS = { organization_personal_access_token_requests: "write", organization_personal_access_tokens: "write", members: "read" };
+
+const user = (login, id) => ({
+  login,
+  id,
+  node_id: `U_${id}`,
+  avatar_url: `${BASE}/avatars/${login}`,
+  gravatar_id: "",
+  url: `${BASE}/users/${login}`,
+  html_url: `${BASE}/${login}`,
+  followers_url: `${BASE}/users/${login}/followers`,
+  following_url: `${BASE}/users/${login}/following{/other_user}`,
+  gists_url: `${BASE}/users/${login}/gists{/gist_id}`,
+  starred_url: `${BASE}/users/${login}/starred{/owner}{/repo}`,
+  subscriptions_url: `${BASE}/users/${login}/subscriptions`,
+  organizations_url: `${BASE}/users/${login}/orgs`,
+  repos_url: `${BASE}/users/${login}/repos`,
+  events_url: `${BASE}/users/${login}/events{/privacy}`,
+  received_events_url: `${BASE}/users/${login}/received_events`,
+  type: "User",
+  site_admin: false,
+});
+const orgUser = { ...user(ORG, ORG_ID), type: "Organization" };
+const repo = (name, id) => {
+  const u = `${BASE}/repos/${ORG}/${name}`;
+  const r = { id, node_id: `R_${id}`, name, full_name: `${ORG}/${name}`, owner: orgUser, private: true, html_url: `${BASE}/${ORG}/${name}`, description: null, fork: false, url: u };
+  for (const k of ["archive", "assignees", "blobs", "branches", "collaborators", "comments", "commits", "compare", "contents", "git_commits", "git_refs", "git_tags", "issue_comment", "issue_events", "issues", "keys", "labels", "milestones", "notifications", "pulls", "releases", "statuses", "trees"]) r[`${k}_url`] = `${u}/${k}{/x}`;
+  for (const k of ["contributors", "deployments", "downloads", "events", "forks", "hooks", "languages", "merges", "stargazers", "subscribers", "subscription", "tags", "teams"]) r[`${k}_url`] = `${u}/${k}`;
+  return r;
+};
+const REPOS = ["api", "web", "infra", "docs", "mobile"].map((n, i) => repo(n, 9000 + i));
+const USERS = ["alice", "bob", "carol", "dave", "erin"].map((l, i) => user(l, 100 + i));
+const PERMS = [
+  { repository: { contents: "read", metadata: "read" } },
+  { repository: { issues: "write", metadata: "read" } },
+  { organization: { members: "read" }, repository: { metadata: "read" } },
+  { repository: { pull_requests: "write", metadata: "read" } },
+  { organization: { organization_projects: "admin" } },
+];
+const SEL = ["subset", "all", "none"];
+
+const requests = [];
+const t0 = Date.parse("2025-01-01T00:00:00Z");
+for (let i = 0; i < 50; i++) {
+  const sel = SEL[i % 3];
+  requests.push({
+    id: 3000 + i,
+    reason: i % 4 === 0 ? null : `need access #${i}`,
+    owner: USERS[i % 5],
+    repository_selection: sel,
+    repositories_url: `${BASE}/organizations/${ORG_ID}/personal-access-token-requests/${3000 + i}/repositories`,
+    permissions: PERMS[i % 5],
+    created_at: new Date(t0 + i * 3600_000).toISOString().replace(/\.\d{3}Z$/, "Z"),
+    token_id: 7000 + (i % 17),
+    token_name: `token-${i % 17}`,
+    token_expired: false,
+    token_expires_at: i % 2 ? null : "2026-12-31T00:00:00Z",
+    token_last_used_at: null,
+    _repos: sel === "subset" ? [REPOS[i % 5], REPOS[(i + 1) % 5]] : [],
+    _state: "pending",
+  });
+}
+
+const tokens = new Map(); // token -> permissions
+const installation = () => ({
+  id: INSTALLATION_ID,
+  account: orgUser,
+  repository_selection: "all",
+  access_tokens_url: `${BASE}/app/installations/${INSTALLATION_ID}/access_tokens`,
+  repositories_url: `${BASE}/installation/repositories`,
+  html_url: `${BASE}/organizations/${ORG}/settings/installations/${INSTALLATION_ID}`,
+  app_id: APP_ID,
+  app_slug: "patgate-demo",
+  target_id: ORG_ID,
+  target_type: "Organization",
+  permissions: APP_PERMS,
+  events: ["personal_access_token_request"],
+  created_at: "2025-01-01T00:00:00Z",
+  updated_at: "2025-01-01T00:00:00Z",
+  single_file_name: null,
+  suspended_by: null,
+  suspended_at: null,
+});
+
+function send(res, status, body, headers = {}) {
+  const h = { ...headers };
+  if (body !== undefined) h["content-type"] = "application/json; charset=utf-8";
+  res.writeHead(status, h);
+  res.end(body === undefined ? undefined : JSON.stringify(body));
+}
+const err = (res, status, message, extra = {}) =>
+  send(res, status, { message, documentation_url: "https://docs.github.com/rest/orgs/personal-access-tokens", status: String(status), ...extra });
+
+function verifyJwt(tok) {
+  const parts = tok.split(".");
+  if (parts.length !== 3) return false;
+  const ok = verify("RSA-SHA256", Buffer.from(`${parts[0]}.${parts[1]}`), publicKey, Buffer.from(parts[2], "base64url"));
+  if (!ok) return false;
+  const p = JSON.parse(Buffer.from(parts[1], "base64url").toString());
+  return String(p.iss) === String(APP_ID);
+}
+
+function paginate(req, res, url, items) {
+  const per = Math.min(Number(url.searchParams.get("per_page") || 30), 100);
+  const page = Number(url.searchParams.get("page") || 1);
+  const last = Math.max(1, Math.ceil(items.length / per));
+  const mk = (p) => {
+    const u = new URL(url.pathname + url.search, BUGS.has("link-relative") ? "http://api.github.com" : BASE);
+    u.searchParams.set("page", String(p));
+    u.searchParams.set("per_page", String(per));
+    return `<${u}>`;
+  };
+  const links = [];
+  if (page > 1) links.push(`${mk(page - 1)}; rel="prev"`);
+  if (page < last) links.push(`${mk(page + 1)}; rel="next"`, `${mk(last)}; rel="last"`);
+  if (page > 1) links.push(`${mk(1)}; rel="first"`);
+  const body = items.slice((page - 1) * per, page * per);
+  send(res, 200, body, links.length ? { link: links.join(", ") } : {});
+}
+const pub = (r) => {
+  const { _repos, _state, ...rest } = r;
+  if (BUGS.has("nullreason-missing") && rest.reason === null) delete rest.reason;
+  return rest;
+};
+const list = (q) => (q ? q.split(",").filter(Boolean) : null);
+
+async function body(req) {
+  let s = "";
+  for await (const c of req) s += c;
+  return s ? JSON.parse(s) : {};
+}
+
+createServer(async (req, res) => {
+  const url = new URL(req.url, BASE);
+  const p = url.pathname;
+  const auth = req.headers.authorization || "";
+  const [scheme, cred] = auth.split(" ");
+  try {
+    if (p === "/") return send(res, 200, { current_user_url: `${BASE}/user` });
+    let m;
+    if (p.startsWith("/app") || /^\/orgs\/[^/]+\/installation$/.test(p)) {
+      if (scheme?.toLowerCase() !== "bearer" || !verifyJwt(cred || "")) return err(res, 401, "A JSON web token could not be decoded");
+      if (p === "/app")
+        return send(res, 200, {
+          id: APP_ID, slug: "patgate-demo", node_id: "A_1", owner: orgUser, name: "patgate demo", description: null,
+          external_url: BASE, html_url: `${BASE}/apps/patgate-demo`, created_at: "2025-01-01T00:00:00Z", updated_at: "2025-01-01T00:00:00Z",
+          permissions: APP_PERMS, events: ["personal_access_token_request"],
+        });
+      if (p === "/app/installations") return send(res, 200, [installation()]);
+      if (p === `/app/installations/${INSTALLATION_ID}`) return send(res, 200, installation());
+      if ((m = /^\/orgs\/([^/]+)\/installation$/.exec(p))) return m[1].toLowerCase() === ORG ? send(res, 200, installation()) : err(res, 404, "Not Found");
+      if (p === `/app/installations/${INSTALLATION_ID}/access_tokens` && req.method === "POST") {
+        const b = await body(req);
+        const perms = b.permissions || APP_PERMS;
+        const tok = `ghs_${randomBytes(18).toString("hex")}`;
+        tokens.set(tok, perms);
+        return send(res, 201, { token: tok, expires_at: new Date(Date.now() + 3600_000).toISOString(), permissions: perms, repository_selection: "all" });
+      }
+      return err(res, 404, "Not Found");
+    }
+    const perms = tokens.get(cred);
+    if (!perms) return err(res, 401, "Bad credentials");
+    if (!(m = /^\/orgs\/([^/]+)\/personal-access-token-requests(?:\/(\d+)(\/repositories)?)?$/.exec(p))) return err(res, 404, "Not Found");
+    if (m[1].toLowerCase() !== ORG) return err(res, 404, "Not Found");
+    const level = perms.organization_personal_access_token_requests;
+    const forbidden = () => err(res, 403, "Resource not accessible by integration");
+    if (req.method === "GET" && !m[2]) {
+      if (!level) return forbidden();
+      let items = requests.filter((r) => r._state === "pending");
+      const owners = list(url.searchParams.get("owner"));
+      if (owners) items = items.filter((r) => (BUGS.has("owner-one-only") ? owners.slice(0, 1) : owners).includes(r.owner.login));
+      const tids = list(url.searchParams.get("token_id"));
+      if (tids) items = items.filter((r) => tids.includes(String(r.token_id)));
+      const repoQ = url.searchParams.get("repository");
+      if (repoQ) items = items.filter((r) => r.repository_selection === "all" || r._repos.some((x) => x.name === repoQ));
+      const perm = url.searchParams.get("permission");
+      if (perm) {
+        const i = perm.lastIndexOf("_");
+        const k = perm.slice(0, i);
+        const l = perm.slice(i + 1);
+        items = items.filter((r) => Object.values(r.permissions).some((c) => c[k] === l));
+      }
+      items.sort((a, b) => Date.parse(b.created_at) - Date.parse(a.created_at));
+      if (url.searchParams.get("direction") === "asc") items.reverse();
+      return paginate(req, res, url, items.map(pub));
+    }
+    if (req.method === "GET" && m[3]) {
+      if (!level) return forbidden();
+      const r = requests.find((x) => x.id === Number(m[2]));
+      if (!r) return err(res, 404, "Not Found");
+      return paginate(req, res, url, r._repos);
+    }
+    if (req.method === "POST") {
+      if (level !== "write") return forbidden();
+      const b = await body(req);
+      if (!["approve", "deny"].includes(b.action)) return err(res, 422, "Invalid request.", { errors: [{ resource: "PatRequest", field: "action", code: "invalid" }] });
+      const ids = m[2] ? [Number(m[2])] : b.pat_request_ids;
+      if (!Array.isArray(ids) || ids.length < 1 || ids.length > 100) return err(res, 422, "Invalid request.", { errors: [{ field: "pat_request_ids", code: "invalid" }] });
+      const found = ids.map((id) => requests.find((x) => x.id === id));
+      if (m[2] && !found[0]) return err(res, 404, "Not Found");
+      const notPending = found.filter((r) => !r || r._state !== "pending");
+      if (notPending.length && !BUGS.has("bulk-partial")) {
+        if (BUGS.has("review-again-404")) return err(res, 404, "Not Found");
+        return err(res, 422, "Validation Failed", { errors: [{ resource: "PatRequest", field: "pat_request_ids", code: "invalid" }] });
+      }
+      for (const r of found) if (r && r._state === "pending") r._state = b.action === "approve" ? "approved" : "denied";
+      if (m[2]) return send(res, 204);
+      return BUGS.has("bulk-empty-body") ? send(res, 202) : send(res, 202, {});
+    }
+    return err(res, 404, "Not Found");
+  } catch (e) {
+    return err(res, 500, String(e));
+  }
+}).listen(port, host, () => {
+  writeFileSync(
+    join(dataDir, "demo.json"),
+    JSON.stringify({ base_url: BASE, org: ORG, app_id: APP_ID, installation_id: INSTALLATION_ID, private_key_path: keyPath }, null, 2),
+  );
+  console.log(`mock patgate listening on ${BASE}`);
+});
