@@ -5,7 +5,11 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(name = "patgate", version, about = "Governs fine-grained personal access token requests for organizations, over GitHub's REST API.")]
+#[command(
+    name = "patgate",
+    version,
+    about = "Governs fine-grained personal access token requests for organizations, over GitHub's REST API."
+)]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
@@ -19,7 +23,12 @@ pub struct GlobalArgs {
     #[arg(long, env = "PATGATE_DATA_DIR", default_value = "data", global = true)]
     pub data_dir: PathBuf,
     /// Database: a SQLite file path (default: DATA_DIR/patgate.db) or a postgres:// URL.
-    #[arg(long, env = "PATGATE_DATABASE_URL", global = true, hide_env_values = true)]
+    #[arg(
+        long,
+        env = "PATGATE_DATABASE_URL",
+        global = true,
+        hide_env_values = true
+    )]
     pub database_url: Option<String>,
     /// PEM file of the Ed25519 key that signs installation tokens (default:
     /// DATA_DIR/signing-key.pem, created if missing). Every instance of one deployment must

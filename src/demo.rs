@@ -16,7 +16,14 @@ pub const APP_SLUG: &str = "patgate-demo-reviewer";
 pub const APP_CLIENT_ID: &str = "Iv1.patgatedemo0001";
 const OWNERS: [&str; 5] = ["alice", "bob", "carol", "dave", "erin"];
 const REPOS: [&str; 8] = [
-    "api", "web", "infra", "docs", "mobile", "billing", "search", "Hello-World",
+    "api",
+    "web",
+    "infra",
+    "docs",
+    "mobile",
+    "billing",
+    "search",
+    "Hello-World",
 ];
 
 /// What `demo.json` holds: all a client needs to authenticate as the demo app.
@@ -58,7 +65,11 @@ pub fn seed(public_key_pem: &str) -> SeedFile {
     let repo_perms = [
         perms(&[("metadata", Read), ("contents", Read)]),
         perms(&[("metadata", Read), ("issues", Write)]),
-        perms(&[("metadata", Read), ("pull_requests", Write), ("contents", Write)]),
+        perms(&[
+            ("metadata", Read),
+            ("pull_requests", Write),
+            ("contents", Write),
+        ]),
         perms(&[("metadata", Read), ("actions", Read)]),
     ];
     let org_perms = [
@@ -76,7 +87,7 @@ pub fn seed(public_key_pem: &str) -> SeedFile {
             3 => Some(now - Duration::days(2)),
             _ => Some(now + Duration::days(30 + i as i64)),
         };
-        let last_used = (i % 3 != 0).then(|| now - Duration::hours(i as i64 * 5));
+        let last_used = (!i.is_multiple_of(3)).then(|| now - Duration::hours(i as i64 * 5));
         tokens.push(TokenSeed {
             owner: owner.to_owned(),
             name: name.clone(),
@@ -85,7 +96,9 @@ pub fn seed(public_key_pem: &str) -> SeedFile {
         });
         let selection = ["none", "all", "subset"][i % 3];
         let repositories = if selection == "subset" {
-            (0..1 + i % 3).map(|k| REPOS[(i + k) % REPOS.len()].to_owned()).collect()
+            (0..1 + i % 3)
+                .map(|k| REPOS[(i + k) % REPOS.len()].to_owned())
+                .collect()
         } else {
             Vec::new()
         };
@@ -98,7 +111,7 @@ pub fn seed(public_key_pem: &str) -> SeedFile {
             org: ORG.to_owned(),
             owner: owner.to_owned(),
             token: name,
-            reason: (i % 4 != 0).then(|| format!("Needed for task #{}", 100 + i)),
+            reason: (!i.is_multiple_of(4)).then(|| format!("Needed for task #{}", 100 + i)),
             repository_selection: selection.to_owned(),
             repositories,
             permissions: RequestedPermissions {

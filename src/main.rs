@@ -57,9 +57,15 @@ fn run(cli: Cli) -> Result<()> {
             );
             Ok(())
         }
-        Command::AppJwt { app_id, private_key } => {
+        Command::AppJwt {
+            app_id,
+            private_key,
+        } => {
             let pem = std::fs::read_to_string(private_key)?;
-            println!("{}", patgate_api::keys::app_jwt(app_id, &pem, chrono::Utc::now().timestamp())?);
+            println!(
+                "{}",
+                patgate_api::keys::app_jwt(app_id, &pem, chrono::Utc::now().timestamp())?
+            );
             Ok(())
         }
         Command::Serve(args) => serve(Settings::new(&cli.global, Some(args)), None),
@@ -81,7 +87,11 @@ fn serve(settings: Settings, demo_dir: Option<std::path::PathBuf>) -> Result<()>
         }
         // The first line on stdout tells scripts and tests where the server listens.
         println!("listening on {}", app.base_url());
-        tracing::info!(base_url = app.base_url(), backend = db.backend().as_str(), "serving");
+        tracing::info!(
+            base_url = app.base_url(),
+            backend = db.backend().as_str(),
+            "serving"
+        );
         app.run_until_stopped().await?;
         Ok(())
     })
@@ -109,7 +119,10 @@ fn write_demo(db: &patgate_persistence::Db, dir: &std::path::Path, base_url: &st
         installation_id: inst.id,
         private_key_path: key_abs.display().to_string(),
     };
-    std::fs::write(dir.join("demo.json"), serde_json::to_string_pretty(&info)? + "\n")?;
+    std::fs::write(
+        dir.join("demo.json"),
+        serde_json::to_string_pretty(&info)? + "\n",
+    )?;
     eprintln!("{}", demo::example(&info));
     Ok(())
 }

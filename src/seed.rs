@@ -183,7 +183,8 @@ fn apply(conn: &mut DbConnection, seed: &SeedFile) -> Result<Loaded, SeedError> 
     let mut users = BTreeMap::new();
     for u in &seed.users {
         let l = login(&u.login, "user")?;
-        let user = store::ensure_user(conn, l.as_str(), u.name.as_deref(), u.email.as_deref(), now)?;
+        let user =
+            store::ensure_user(conn, l.as_str(), u.name.as_deref(), u.email.as_deref(), now)?;
         users.insert(l.key(), user);
     }
     let mut repos = BTreeMap::new();
@@ -197,8 +198,12 @@ fn apply(conn: &mut DbConnection, seed: &SeedFile) -> Result<Loaded, SeedError> 
     let mut apps = BTreeMap::new();
     for a in &seed.apps {
         let owner = a.owner.as_deref().map(&org_id).transpose()?;
-        patgate_api::keys::rsa_public_key_check(&a.public_key_pem)
-            .map_err(|_| SeedError::Invalid(format!("app {:?}: public_key_pem is not an RSA public key", a.slug)))?;
+        patgate_api::keys::rsa_public_key_check(&a.public_key_pem).map_err(|_| {
+            SeedError::Invalid(format!(
+                "app {:?}: public_key_pem is not an RSA public key",
+                a.slug
+            ))
+        })?;
         let app = store::ensure_app(
             conn,
             NewApp {
@@ -219,12 +224,16 @@ fn apply(conn: &mut DbConnection, seed: &SeedFile) -> Result<Loaded, SeedError> 
             .get(&i.app)
             .ok_or_else(|| SeedError::Invalid(format!("unknown app {:?}", i.app)))?;
         if !matches!(i.repository_selection.as_str(), "all" | "selected") {
-            return Err(SeedError::Invalid("installation repository_selection must be all or selected".into()));
+            return Err(SeedError::Invalid(
+                "installation repository_selection must be all or selected".into(),
+            ));
         }
         let permissions = PermissionSet::from_pairs(i.permissions.clone())
             .map_err(|e| SeedError::Invalid(format!("installation permissions: {e}")))?;
-        let permissions = serde_json::to_string(&permissions).map_err(|e| SeedError::Invalid(e.to_string()))?;
-        let events = serde_json::to_string(&i.events).map_err(|e| SeedError::Invalid(e.to_string()))?;
+        let permissions =
+            serde_json::to_string(&permissions).map_err(|e| SeedError::Invalid(e.to_string()))?;
+        let events =
+            serde_json::to_string(&i.events).map_err(|e| SeedError::Invalid(e.to_string()))?;
         store::ensure_installation(
             conn,
             NewInstallation {
@@ -262,23 +271,31 @@ fn apply(conn: &mut DbConnection, seed: &SeedFile) -> Result<Loaded, SeedError> 
     for r in &seed.requests {
         let org = org_id(&r.org)?;
         let owner_id = user_id(&r.owner)?;
-        let token = tokens
-            .get(&(owner_id, r.token.clone()))
-            .ok_or_else(|| SeedError::Invalid(format!("unknown token {:?} of {:?}", r.token, r.owner)))?;
+        let token = tokens.get(&(owner_id, r.token.clone())).ok_or_else(|| {
+            SeedError::Invalid(format!("unknown token {:?} of {:?}", r.token, r.owner))
+        })?;
         if !matches!(r.repository_selection.as_str(), "none" | "all" | "subset") {
-            return Err(SeedError::Invalid("request repository_selection must be none, all or subset".into()));
+            return Err(SeedError::Invalid(
+                "request repository_selection must be none, all or subset".into(),
+            ));
         }
         if (r.repository_selection == "subset") == r.repositories.is_empty() {
-            return Err(SeedError::Invalid("a request lists repositories exactly when its selection is subset".into()));
+            return Err(SeedError::Invalid(
+                "a request lists repositories exactly when its selection is subset".into(),
+            ));
         }
         if !r.permissions.is_well_formed() {
-            return Err(SeedError::Invalid("request permissions have a malformed name".into()));
+            return Err(SeedError::Invalid(
+                "request permissions have a malformed name".into(),
+            ));
         }
         let mut repository_ids = Vec::new();
         for name in &r.repositories {
             let id = repos
                 .get(&(org, name.to_ascii_lowercase()))
-                .ok_or_else(|| SeedError::Invalid(format!("unknown repository {name:?} in {:?}", r.org)))?;
+                .ok_or_else(|| {
+                    SeedError::Invalid(format!("unknown repository {name:?} in {:?}", r.org))
+                })?;
             repository_ids.push(*id);
         }
         store::ensure_pending_request(

@@ -50,7 +50,11 @@ async fn another_apps_installation_is_not_found(backend: Backend) {
         res.assert_error(StatusCode::NOT_FOUND, "Not Found");
     }
     let res = app
-        .post(&format!("/app/installations/{theirs}/access_tokens"), &jwt, &json!({}))
+        .post(
+            &format!("/app/installations/{theirs}/access_tokens"),
+            &jwt,
+            &json!({}),
+        )
         .await;
     res.assert_error(StatusCode::NOT_FOUND, "Not Found");
 }
@@ -61,7 +65,12 @@ async fn a_token_carries_the_installations_permissions_for_an_hour(backend: Back
     let path = format!("/app/installations/{id}/access_tokens");
     // No body at all, as octokit sends it.
     let res = app
-        .send(reqwest::Method::POST, &path, Some(&format!("Bearer {}", app_jwt(REVIEWER))), None)
+        .send(
+            reqwest::Method::POST,
+            &path,
+            Some(&format!("Bearer {}", app_jwt(REVIEWER))),
+            None,
+        )
         .await;
     assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
     assert_eq!(res.json["repository_selection"], "all");
@@ -73,8 +82,9 @@ async fn a_token_carries_the_installations_permissions_for_an_hour(backend: Back
             "organization_personal_access_tokens": "write",
         })
     );
-    let expires = chrono::DateTime::parse_from_rfc3339(res.json["expires_at"].as_str().expect("expires_at"))
-        .expect("RFC 3339");
+    let expires =
+        chrono::DateTime::parse_from_rfc3339(res.json["expires_at"].as_str().expect("expires_at"))
+            .expect("RFC 3339");
     let lifetime = expires.timestamp() - now();
     assert!((3590..=3600).contains(&lifetime), "lifetime {lifetime}");
 }
@@ -91,8 +101,17 @@ async fn a_token_may_be_narrowed_but_never_widened(backend: Backend) {
     let res = app.get(list, &narrow).await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.body);
     let id = ids(&res.json)[0];
-    let res = app.post(&format!("{list}/{id}"), &narrow, &json!({"action": "approve"})).await;
-    res.assert_error(StatusCode::FORBIDDEN, "Resource not accessible by integration");
+    let res = app
+        .post(
+            &format!("{list}/{id}"),
+            &narrow,
+            &json!({"action": "approve"}),
+        )
+        .await;
+    res.assert_error(
+        StatusCode::FORBIDDEN,
+        "Resource not accessible by integration",
+    );
 
     let reader = app.installation_id(READER).await;
     let path = format!("/app/installations/{reader}/access_tokens");
@@ -105,15 +124,31 @@ async fn a_token_may_be_narrowed_but_never_widened(backend: Backend) {
         json!({"unknown_field": true}),
     ] {
         let res = app.post(&path, &app_jwt(READER), &body).await;
-        assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {}", res.body);
+        assert_eq!(
+            res.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{body}: {}",
+            res.body
+        );
         assert!(res.json["errors"].is_array(), "{}", res.body);
     }
-    let res = app.post(&path, &app_jwt(READER), &json!({"repositories": ["api", "API"]})).await;
+    let res = app
+        .post(
+            &path,
+            &app_jwt(READER),
+            &json!({"repositories": ["api", "API"]}),
+        )
+        .await;
     assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
     assert_eq!(res.json["repository_selection"], "selected");
     for bad in ["{", "[1]"] {
         let res = app
-            .send(reqwest::Method::POST, &path, Some(&format!("Bearer {}", app_jwt(READER))), Some(bad))
+            .send(
+                reqwest::Method::POST,
+                &path,
+                Some(&format!("Bearer {}", app_jwt(READER))),
+                Some(bad),
+            )
             .await;
         assert_eq!(res.status, StatusCode::BAD_REQUEST, "{bad}: {}", res.body);
     }

@@ -28,7 +28,10 @@ async fn every_secured_operation_without_credentials_is_401(backend: Backend) {
         (Method::GET, "/orgs/acme/personal-access-token-requests"),
         (Method::POST, "/orgs/acme/personal-access-token-requests"),
         (Method::POST, "/orgs/acme/personal-access-token-requests/1"),
-        (Method::GET, "/orgs/acme/personal-access-token-requests/1/repositories"),
+        (
+            Method::GET,
+            "/orgs/acme/personal-access-token-requests/1/repositories",
+        ),
         (Method::GET, "/app"),
         (Method::GET, "/app/installations"),
         (Method::GET, "/app/installations/1"),
@@ -62,11 +65,26 @@ async fn personal_oauth_user_and_refresh_tokens_are_refused_by_kind(backend: Bac
     let body36 = "16C7e42F292c6912E7710c838347Ae178B4a";
     let fine = "github_pat_11ABCDEFG0123456789abc_0123456789abcdefghijABCDEFGHIJ0123456789abcdefghijABCDEFGHI";
     let cases = [
-        (format!("ghp_{body36}"), "Resource not accessible by personal access token"),
-        (fine.to_owned(), "Resource not accessible by personal access token"),
-        (format!("gho_{body36}"), "Resource not accessible by OAuth access token"),
-        (format!("ghu_{body36}"), "Resource not accessible by user access token"),
-        (format!("ghr_{body36}"), "Resource not accessible by refresh token"),
+        (
+            format!("ghp_{body36}"),
+            "Resource not accessible by personal access token",
+        ),
+        (
+            fine.to_owned(),
+            "Resource not accessible by personal access token",
+        ),
+        (
+            format!("gho_{body36}"),
+            "Resource not accessible by OAuth access token",
+        ),
+        (
+            format!("ghu_{body36}"),
+            "Resource not accessible by user access token",
+        ),
+        (
+            format!("ghr_{body36}"),
+            "Resource not accessible by refresh token",
+        ),
     ];
     for (token, message) in cases {
         for scheme in ["Bearer", "token"] {
@@ -141,14 +159,20 @@ async fn an_app_jwt_cannot_call_organization_endpoints(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let res = app.get(LIST, &app_jwt(REVIEWER)).await;
     assert_eq!(res.status, StatusCode::FORBIDDEN, "{}", res.body);
-    assert!(res.json["message"].as_str().expect("message").contains("installation access token"));
+    assert!(res.json["message"]
+        .as_str()
+        .expect("message")
+        .contains("installation access token"));
     // A JWT signed with an unregistered key is a bad credential, not the wrong kind.
     let forged = sign_app_jwt(
         &json!({"iat": now() - 30, "exp": now() + 500, "iss": REVIEWER}),
         stranger_private_key(),
     );
     let res = app.get(LIST, &forged).await;
-    res.assert_error(StatusCode::UNAUTHORIZED, "A JSON web token could not be decoded");
+    res.assert_error(
+        StatusCode::UNAUTHORIZED,
+        "A JSON web token could not be decoded",
+    );
 }
 
 async fn an_installation_token_cannot_call_app_endpoints(backend: Backend) {
@@ -186,15 +210,27 @@ async fn app_jwts_follow_githubs_claim_rules(backend: Backend) {
         &jsonwebtoken::EncodingKey::from_secret(public.as_bytes()),
     )
     .expect("sign");
-    let payload = sign_app_jwt(&claims, key).split('.').nth(1).expect("payload").to_owned();
+    let payload = sign_app_jwt(&claims, key)
+        .split('.')
+        .nth(1)
+        .expect("payload")
+        .to_owned();
     let none = format!("eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.{payload}.");
     for bad in [sign_app_jwt(&claims, stranger_private_key()), hs256, none] {
         let res = app.get("/app", &bad).await;
-        res.assert_error(StatusCode::UNAUTHORIZED, "A JSON web token could not be decoded");
+        res.assert_error(
+            StatusCode::UNAUTHORIZED,
+            "A JSON web token could not be decoded",
+        );
     }
     // A JWT must come as Bearer.
     let res = app
-        .send(Method::GET, "/app", Some(&format!("token {}", app_jwt(REVIEWER))), None)
+        .send(
+            Method::GET,
+            "/app",
+            Some(&format!("token {}", app_jwt(REVIEWER))),
+            None,
+        )
         .await;
     assert_eq!(res.status, StatusCode::UNAUTHORIZED, "{}", res.body);
 }
@@ -206,7 +242,10 @@ async fn the_issuer_may_be_the_app_id_or_the_client_id(backend: Backend) {
     let id = res.json["id"].as_i64().expect("id");
     let t = now();
     for iss in [json!(id), json!(id.to_string())] {
-        let jwt = sign_app_jwt(&json!({"iat": t - 30, "exp": t + 500, "iss": iss}), app_private_key());
+        let jwt = sign_app_jwt(
+            &json!({"iat": t - 30, "exp": t + 500, "iss": iss}),
+            app_private_key(),
+        );
         let res = app.get("/app", &jwt).await;
         assert_eq!(res.status, StatusCode::OK, "{}", res.body);
         assert_eq!(res.json["client_id"], REVIEWER);
@@ -221,16 +260,42 @@ async fn permissions_are_enforced_per_operation_and_level(backend: Backend) {
     let id = ids(&res.json)[0];
     let res = app.get(&format!("{LIST}/{id}/repositories"), &reader).await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.body);
-    let res = app.post(&format!("{LIST}/{id}"), &reader, &json!({"action": "approve"})).await;
-    res.assert_error(StatusCode::FORBIDDEN, "Resource not accessible by integration");
-    let res = app.post(LIST, &reader, &json!({"action": "deny", "pat_request_ids": [id]})).await;
-    res.assert_error(StatusCode::FORBIDDEN, "Resource not accessible by integration");
+    let res = app
+        .post(
+            &format!("{LIST}/{id}"),
+            &reader,
+            &json!({"action": "approve"}),
+        )
+        .await;
+    res.assert_error(
+        StatusCode::FORBIDDEN,
+        "Resource not accessible by integration",
+    );
+    let res = app
+        .post(
+            LIST,
+            &reader,
+            &json!({"action": "deny", "pat_request_ids": [id]}),
+        )
+        .await;
+    res.assert_error(
+        StatusCode::FORBIDDEN,
+        "Resource not accessible by integration",
+    );
 
     let bystander = app.token_for(BYSTANDER).await;
     let res = app.get(LIST, &bystander).await;
-    res.assert_error(StatusCode::FORBIDDEN, "Resource not accessible by integration");
-    let res = app.get(&format!("{LIST}/{id}/repositories"), &bystander).await;
-    res.assert_error(StatusCode::FORBIDDEN, "Resource not accessible by integration");
+    res.assert_error(
+        StatusCode::FORBIDDEN,
+        "Resource not accessible by integration",
+    );
+    let res = app
+        .get(&format!("{LIST}/{id}/repositories"), &bystander)
+        .await;
+    res.assert_error(
+        StatusCode::FORBIDDEN,
+        "Resource not accessible by integration",
+    );
 
     // The request is untouched.
     let reviewer = app.token_for(REVIEWER).await;
@@ -251,12 +316,26 @@ async fn another_organizations_installation_sees_nothing(backend: Backend) {
         let res = app.get(&path, &outsider).await;
         res.assert_error(StatusCode::NOT_FOUND, "Not Found");
     }
-    let res = app.post(&format!("{LIST}/{id}"), &outsider, &json!({"action": "deny"})).await;
+    let res = app
+        .post(
+            &format!("{LIST}/{id}"),
+            &outsider,
+            &json!({"action": "deny"}),
+        )
+        .await;
     res.assert_error(StatusCode::NOT_FOUND, "Not Found");
-    let res = app.post(LIST, &outsider, &json!({"action": "deny", "pat_request_ids": [id]})).await;
+    let res = app
+        .post(
+            LIST,
+            &outsider,
+            &json!({"action": "deny", "pat_request_ids": [id]}),
+        )
+        .await;
     res.assert_error(StatusCode::NOT_FOUND, "Not Found");
     // Its own organization works, and shows only its own requests.
-    let res = app.get("/orgs/globex/personal-access-token-requests", &outsider).await;
+    let res = app
+        .get("/orgs/globex/personal-access-token-requests", &outsider)
+        .await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.body);
     assert_eq!(res.json.as_array().expect("array").len(), 3);
     // And acme's request is still pending.
@@ -282,12 +361,20 @@ async fn github_header_rules_apply(backend: Backend) {
             .header("X-GitHub-Api-Version", version)
             .send()
     };
-    assert_eq!(with("2022-11-28").await.expect("send").status(), StatusCode::OK);
-    assert_eq!(with("2026-03-10").await.expect("send").status(), StatusCode::OK);
+    assert_eq!(
+        with("2022-11-28").await.expect("send").status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        with("2026-03-10").await.expect("send").status(),
+        StatusCode::OK
+    );
     let res = with("1999-01-01").await.expect("send");
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
     let res = app.get(LIST, &token).await;
-    let id = res.header("x-github-request-id").expect("request id header");
+    let id = res
+        .header("x-github-request-id")
+        .expect("request id header");
     assert_eq!(id.len(), 16);
 }
 

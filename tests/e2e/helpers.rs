@@ -94,15 +94,14 @@ pub fn fixture_request(i: usize) -> Value {
 
 /// Last use of fixture token `i`: never for every fifth, else a day in January 2026.
 pub fn fixture_last_used(i: usize) -> Option<String> {
-    (i % 5 != 0).then(|| format!("2026-01-{:02}T12:00:00Z", 1 + i % 28))
+    (!i.is_multiple_of(5)).then(|| format!("2026-01-{:02}T12:00:00Z", 1 + i % 28))
 }
 
 fn fixture_seed() -> Value {
     let public = patgate_api::keys::rsa_public_pem(app_private_key()).expect("public key");
-    let app = |slug: &str, client_id: &str| {
-        json!({"slug": slug, "name": slug, "client_id": client_id, "owner": ORG, "public_key_pem": public})
-    };
-    let install = |app: &str, org: &str, perms: Value| json!({"app": app, "org": org, "permissions": perms});
+    let app = |slug: &str, client_id: &str| json!({"slug": slug, "name": slug, "client_id": client_id, "owner": ORG, "public_key_pem": public});
+    let install =
+        |app: &str, org: &str, perms: Value| json!({"app": app, "org": org, "permissions": perms});
     let mut tokens = Vec::new();
     let mut requests = Vec::new();
     for i in 0..REQUESTS {
@@ -123,7 +122,10 @@ fn fixture_seed() -> Value {
             "permissions": {"repository": {"contents": "read"}},
         }));
     }
-    let mut repositories: Vec<Value> = REPOS.iter().map(|r| json!({"org": ORG, "name": r})).collect();
+    let mut repositories: Vec<Value> = REPOS
+        .iter()
+        .map(|r| json!({"org": ORG, "name": r}))
+        .collect();
     repositories.push(json!({"org": OTHER_ORG, "name": "secret"}));
     let mut users: Vec<Value> = OWNERS.iter().map(|o| json!({"login": o})).collect();
     users.push(json!({"login": "eve"}));
@@ -158,7 +160,6 @@ fn binary() -> &'static str {
 pub struct TestApp {
     pub base: String,
     pub dir: PathBuf,
-    pub database_url: String,
     child: Child,
     client: reqwest::Client,
 }
@@ -206,8 +207,16 @@ impl TestApp {
         };
         let seed_path = dir.join("seed.json");
         std::fs::write(&seed_path, fixture_seed().to_string()).expect("write seed");
-        let out = run_cli(&dir, &database_url, &["seed", seed_path.to_str().expect("utf-8 path")]);
-        assert!(out.status.success(), "seed failed: {}", String::from_utf8_lossy(&out.stderr));
+        let out = run_cli(
+            &dir,
+            &database_url,
+            &["seed", seed_path.to_str().expect("utf-8 path")],
+        );
+        assert!(
+            out.status.success(),
+            "seed failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         Self::start(dir, database_url)
     }
 
@@ -226,7 +235,9 @@ impl TestApp {
             .expect("start patgate");
         let stdout = child.stdout.take().expect("stdout");
         let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).expect("read listening line");
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("read listening line");
         let base = line
             .trim()
             .strip_prefix("listening on ")
@@ -235,7 +246,6 @@ impl TestApp {
         TestApp {
             base,
             dir,
-            database_url,
             child,
             client: reqwest::Client::builder()
                 .user_agent("patgate-e2e")
@@ -251,24 +261,38 @@ impl TestApp {
     }
 
     /// A raw request with an optional `Authorization` header value.
-    pub async fn send(&self, method: Method, path: &str, auth: Option<&str>, body: Option<&str>) -> Response {
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        auth: Option<&str>,
+        body: Option<&str>,
+    ) -> Response {
         let mut req = self.client.request(method, format!("{}{path}", self.base));
         if let Some(auth) = auth {
             req = req.header("Authorization", auth);
         }
         if let Some(body) = body {
-            req = req.header("Content-Type", "application/json").body(body.to_owned());
+            req = req
+                .header("Content-Type", "application/json")
+                .body(body.to_owned());
         }
         Response::read(req.send().await.expect("request")).await
     }
 
     pub async fn get(&self, path: &str, token: &str) -> Response {
-        self.send(Method::GET, path, Some(&format!("Bearer {token}")), None).await
+        self.send(Method::GET, path, Some(&format!("Bearer {token}")), None)
+            .await
     }
 
     pub async fn post(&self, path: &str, token: &str, body: &Value) -> Response {
-        self.send(Method::POST, path, Some(&format!("Bearer {token}")), Some(&body.to_string()))
-            .await
+        self.send(
+            Method::POST,
+            path,
+            Some(&format!("Bearer {token}")),
+            Some(&body.to_string()),
+        )
+        .await
     }
 
     /// An installation access token of the app with this client id (its first installation).
@@ -281,7 +305,11 @@ impl TestApp {
         let jwt = app_jwt(client_id);
         let installation = self.installation_id(client_id).await;
         let res = self
-            .post(&format!("/app/installations/{installation}/access_tokens"), &jwt, body)
+            .post(
+                &format!("/app/installations/{installation}/access_tokens"),
+                &jwt,
+                body,
+            )
             .await;
         assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
         res.json["token"].as_str().expect("token").to_owned()
@@ -296,7 +324,10 @@ impl TestApp {
     /// Every pending request id of `acme`, newest first.
     pub async fn pending_ids(&self, token: &str) -> Vec<i64> {
         let res = self
-            .get(&format!("/orgs/{ORG}/personal-access-token-requests?per_page=100"), token)
+            .get(
+                &format!("/orgs/{ORG}/personal-access-token-requests?per_page=100"),
+                token,
+            )
             .await;
         assert_eq!(res.status, StatusCode::OK, "{}", res.body);
         ids(&res.json)
@@ -343,9 +374,16 @@ impl Response {
     pub fn assert_error(&self, status: StatusCode, message: &str) {
         assert_eq!(self.status, status, "{}", self.body);
         assert_eq!(self.json["message"], message, "{}", self.body);
-        assert_eq!(self.json["status"], status.as_u16().to_string(), "{}", self.body);
+        assert_eq!(
+            self.json["status"],
+            status.as_u16().to_string(),
+            "{}",
+            self.body
+        );
         assert!(
-            self.json["documentation_url"].as_str().is_some_and(|u| u.starts_with("https://")),
+            self.json["documentation_url"]
+                .as_str()
+                .is_some_and(|u| u.starts_with("https://")),
             "{}",
             self.body
         );
@@ -358,7 +396,10 @@ pub fn now() -> i64 {
 
 /// An app JWT as `@octokit/auth-app` makes it, signed with the fixture key.
 pub fn app_jwt(iss: &str) -> String {
-    sign_app_jwt(&json!({"iat": now() - 30, "exp": now() + 570, "iss": iss}), app_private_key())
+    sign_app_jwt(
+        &json!({"iat": now() - 30, "exp": now() + 570, "iss": iss}),
+        app_private_key(),
+    )
 }
 
 /// An RS256 JWT with arbitrary claims.

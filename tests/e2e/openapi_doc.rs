@@ -6,8 +6,9 @@ use serde_json::Value;
 
 #[test]
 fn the_committed_openapi_document_is_up_to_date() {
-    let committed = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/openapi/openapi.json"))
-        .expect("openapi/openapi.json exists");
+    let committed =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/openapi/openapi.json"))
+            .expect("openapi/openapi.json exists");
     let generated = patgate_api::openapi_json();
     assert!(
         committed == generated,
@@ -29,16 +30,33 @@ fn operations(doc: &Value) -> Vec<(String, String, &Value)> {
 fn every_operation_has_an_id_a_tag_security_and_error_responses() {
     let doc: Value = serde_json::from_str(&patgate_api::openapi_json()).expect("JSON");
     assert!(doc["openapi"].as_str().expect("version").starts_with("3.1"));
-    let schemes = doc["components"]["securitySchemes"].as_object().expect("security schemes");
+    let schemes = doc["components"]["securitySchemes"]
+        .as_object()
+        .expect("security schemes");
     let ops = operations(&doc);
-    assert_eq!(ops.len(), 9, "operations: {:?}", ops.iter().map(|o| &o.1).collect::<Vec<_>>());
+    assert_eq!(
+        ops.len(),
+        9,
+        "operations: {:?}",
+        ops.iter().map(|o| &o.1).collect::<Vec<_>>()
+    );
     let mut ids = BTreeSet::new();
     for (method, path, op) in ops {
         let what = format!("{method} {path}");
-        let id = op["operationId"].as_str().unwrap_or_else(|| panic!("{what}: no operationId"));
-        assert!(ids.insert(id.to_owned()), "{what}: duplicate operationId {id}");
-        assert!(op["tags"].as_array().is_some_and(|t| !t.is_empty()), "{what}: no tag");
-        let security = op["security"].as_array().unwrap_or_else(|| panic!("{what}: no security"));
+        let id = op["operationId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{what}: no operationId"));
+        assert!(
+            ids.insert(id.to_owned()),
+            "{what}: duplicate operationId {id}"
+        );
+        assert!(
+            op["tags"].as_array().is_some_and(|t| !t.is_empty()),
+            "{what}: no tag"
+        );
+        let security = op["security"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{what}: no security"));
         for requirement in security {
             for name in requirement.as_object().expect("requirement").keys() {
                 assert!(schemes.contains_key(name), "{what}: unknown scheme {name}");
@@ -51,7 +69,10 @@ fn every_operation_has_an_id_a_tag_security_and_error_responses() {
             "{what}: no other error response"
         );
         for (status, response) in responses {
-            assert!(response["description"].is_string(), "{what} {status}: no description");
+            assert!(
+                response["description"].is_string(),
+                "{what} {status}: no description"
+            );
         }
         assert!(
             crate::auth::OPERATIONS_WITH_401_TESTS.contains(&id),
@@ -64,17 +85,48 @@ fn every_operation_has_an_id_a_tag_security_and_error_responses() {
 fn operation_ids_match_githubs() {
     let doc: Value = serde_json::from_str(&patgate_api::openapi_json()).expect("JSON");
     let expected = [
-        ("get", "/orgs/{org}/personal-access-token-requests", "orgs/list-pat-grant-requests"),
-        ("post", "/orgs/{org}/personal-access-token-requests", "orgs/review-pat-grant-requests-in-bulk"),
-        ("post", "/orgs/{org}/personal-access-token-requests/{pat_request_id}", "orgs/review-pat-grant-request"),
-        ("get", "/orgs/{org}/personal-access-token-requests/{pat_request_id}/repositories", "orgs/list-pat-grant-request-repositories"),
-        ("post", "/app/installations/{installation_id}/access_tokens", "apps/create-installation-access-token"),
-        ("get", "/app/installations/{installation_id}", "apps/get-installation"),
-        ("get", "/orgs/{org}/installation", "apps/get-org-installation"),
+        (
+            "get",
+            "/orgs/{org}/personal-access-token-requests",
+            "orgs/list-pat-grant-requests",
+        ),
+        (
+            "post",
+            "/orgs/{org}/personal-access-token-requests",
+            "orgs/review-pat-grant-requests-in-bulk",
+        ),
+        (
+            "post",
+            "/orgs/{org}/personal-access-token-requests/{pat_request_id}",
+            "orgs/review-pat-grant-request",
+        ),
+        (
+            "get",
+            "/orgs/{org}/personal-access-token-requests/{pat_request_id}/repositories",
+            "orgs/list-pat-grant-request-repositories",
+        ),
+        (
+            "post",
+            "/app/installations/{installation_id}/access_tokens",
+            "apps/create-installation-access-token",
+        ),
+        (
+            "get",
+            "/app/installations/{installation_id}",
+            "apps/get-installation",
+        ),
+        (
+            "get",
+            "/orgs/{org}/installation",
+            "apps/get-org-installation",
+        ),
         ("get", "/app/installations", "apps/list-installations"),
         ("get", "/app", "apps/get-authenticated"),
     ];
     for (method, path, id) in expected {
-        assert_eq!(doc["paths"][path][method]["operationId"], id, "{method} {path}");
+        assert_eq!(
+            doc["paths"][path][method]["operationId"], id,
+            "{method} {path}"
+        );
     }
 }

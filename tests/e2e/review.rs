@@ -15,23 +15,59 @@ async fn approving_and_denying_remove_a_request_from_the_pending_list(backend: B
     let token = app.token_for(REVIEWER).await;
     let pending = app.pending_ids(&token).await;
     let (a, b) = (pending[0], pending[1]);
-    let res = app.post(&format!("{LIST}/{a}"), &token, &json!({"action": "approve"})).await;
+    let res = app
+        .post(
+            &format!("{LIST}/{a}"),
+            &token,
+            &json!({"action": "approve"}),
+        )
+        .await;
     assert_eq!(res.status, StatusCode::NO_CONTENT, "{}", res.body);
     assert!(res.body.is_empty());
     let res = app
-        .post(&format!("{LIST}/{b}"), &token, &json!({"action": "deny", "reason": "Access is too broad."}))
+        .post(
+            &format!("{LIST}/{b}"),
+            &token,
+            &json!({"action": "deny", "reason": "Access is too broad."}),
+        )
         .await;
     assert_eq!(res.status, StatusCode::NO_CONTENT, "{}", res.body);
     let now_pending = app.pending_ids(&token).await;
     assert_eq!(now_pending, pending[2..].to_vec());
 
-    let res = app.post(&format!("{LIST}/{a}"), &token, &json!({"action": "deny"})).await;
-    res.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "This request is already approved");
-    let res = app.post(&format!("{LIST}/{b}"), &token, &json!({"action": "approve"})).await;
-    res.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "This request is already denied");
-    let res = app.post(&format!("{LIST}/999999"), &token, &json!({"action": "approve"})).await;
+    let res = app
+        .post(&format!("{LIST}/{a}"), &token, &json!({"action": "deny"}))
+        .await;
+    res.assert_error(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "This request is already approved",
+    );
+    let res = app
+        .post(
+            &format!("{LIST}/{b}"),
+            &token,
+            &json!({"action": "approve"}),
+        )
+        .await;
+    res.assert_error(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "This request is already denied",
+    );
+    let res = app
+        .post(
+            &format!("{LIST}/999999"),
+            &token,
+            &json!({"action": "approve"}),
+        )
+        .await;
     res.assert_error(StatusCode::NOT_FOUND, "Not Found");
-    let res = app.post(&format!("{LIST}/abc"), &token, &json!({"action": "approve"})).await;
+    let res = app
+        .post(
+            &format!("{LIST}/abc"),
+            &token,
+            &json!({"action": "approve"}),
+        )
+        .await;
     res.assert_error(StatusCode::NOT_FOUND, "Not Found");
 }
 
@@ -41,13 +77,23 @@ async fn a_bulk_review_answers_202_and_changes_every_request(backend: Backend) {
     let pending = app.pending_ids(&token).await;
     let ids: Vec<i64> = pending[..5].to_vec();
     let res = app
-        .post(LIST, &token, &json!({"pat_request_ids": ids, "action": "deny", "reason": "Not now"}))
+        .post(
+            LIST,
+            &token,
+            &json!({"pat_request_ids": ids, "action": "deny", "reason": "Not now"}),
+        )
         .await;
     assert_eq!(res.status, StatusCode::ACCEPTED, "{}", res.body);
     assert_eq!(res.json, json!({}));
     assert_eq!(app.pending_ids(&token).await, pending[5..].to_vec());
     let hundred: Vec<i64> = pending[5..].to_vec();
-    let res = app.post(LIST, &token, &json!({"pat_request_ids": hundred, "action": "approve"})).await;
+    let res = app
+        .post(
+            LIST,
+            &token,
+            &json!({"pat_request_ids": hundred, "action": "approve"}),
+        )
+        .await;
     assert_eq!(res.status, StatusCode::ACCEPTED, "{}", res.body);
     assert!(app.pending_ids(&token).await.is_empty());
 }
@@ -57,19 +103,40 @@ async fn a_bulk_review_naming_an_unknown_or_reviewed_id_changes_nothing(backend:
     let token = app.token_for(REVIEWER).await;
     let pending = app.pending_ids(&token).await;
     let reviewed = pending[0];
-    let res = app.post(&format!("{LIST}/{reviewed}"), &token, &json!({"action": "approve"})).await;
+    let res = app
+        .post(
+            &format!("{LIST}/{reviewed}"),
+            &token,
+            &json!({"action": "approve"}),
+        )
+        .await;
     assert_eq!(res.status, StatusCode::NO_CONTENT);
     let before = app.pending_ids(&token).await;
 
     let res = app
-        .post(LIST, &token, &json!({"pat_request_ids": [pending[1], 999999, pending[2]], "action": "approve"}))
+        .post(
+            LIST,
+            &token,
+            &json!({"pat_request_ids": [pending[1], 999999, pending[2]], "action": "approve"}),
+        )
         .await;
     assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", res.body);
-    assert!(res.json["message"].as_str().expect("message").contains("999999"), "{}", res.body);
+    assert!(
+        res.json["message"]
+            .as_str()
+            .expect("message")
+            .contains("999999"),
+        "{}",
+        res.body
+    );
     assert_eq!(res.json["errors"][0]["code"], "missing");
 
     let res = app
-        .post(LIST, &token, &json!({"pat_request_ids": [pending[1], reviewed, pending[2]], "action": "deny"}))
+        .post(
+            LIST,
+            &token,
+            &json!({"pat_request_ids": [pending[1], reviewed, pending[2]], "action": "deny"}),
+        )
         .await;
     assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", res.body);
     let message = res.json["message"].as_str().expect("message");
@@ -78,15 +145,25 @@ async fn a_bulk_review_naming_an_unknown_or_reviewed_id_changes_nothing(backend:
 
     // globex's request is unknown to acme.
     let outsider = app.token_for(OUTSIDER).await;
-    let theirs = ids(&app.get("/orgs/globex/personal-access-token-requests", &outsider).await.json);
+    let theirs = ids(&app
+        .get("/orgs/globex/personal-access-token-requests", &outsider)
+        .await
+        .json);
     let res = app
-        .post(LIST, &token, &json!({"pat_request_ids": [pending[1], theirs[0]], "action": "deny"}))
+        .post(
+            LIST,
+            &token,
+            &json!({"pat_request_ids": [pending[1], theirs[0]], "action": "deny"}),
+        )
         .await;
     assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", res.body);
 
     assert_eq!(app.pending_ids(&token).await, before, "nothing changed");
     assert_eq!(
-        ids(&app.get("/orgs/globex/personal-access-token-requests", &outsider).await.json),
+        ids(&app
+            .get("/orgs/globex/personal-access-token-requests", &outsider)
+            .await
+            .json),
         theirs
     );
 }
@@ -101,7 +178,11 @@ async fn malformed_review_bodies_get_githubs_errors(backend: Backend) {
         (&one, "{\"action\": ", "Problems parsing JSON"),
         (&one, "", "Problems parsing JSON"),
         (&one, "[\"approve\"]", "Body should be a JSON object"),
-        (&LIST.to_owned(), "\"approve\"", "Body should be a JSON object"),
+        (
+            &LIST.to_owned(),
+            "\"approve\"",
+            "Body should be a JSON object",
+        ),
     ] {
         let res = app.send(Method::POST, path, Some(&auth), Some(body)).await;
         res.assert_error(StatusCode::BAD_REQUEST, message);
@@ -112,32 +193,114 @@ async fn malformed_review_bodies_get_githubs_errors(backend: Backend) {
         (&one, json!({}), "action", "missing_field"),
         (&one, json!({"action": "revoke"}), "action", "invalid"),
         (&one, json!({"action": 1}), "action", "invalid"),
-        (&one, json!({"action": "deny", "reason": long}), "reason", "invalid"),
-        (&one, json!({"action": "deny", "reason": 5}), "reason", "invalid"),
-        (LIST, json!({"action": "approve"}), "pat_request_ids", "missing_field"),
-        (LIST, json!({"action": "approve", "pat_request_ids": []}), "pat_request_ids", "invalid"),
-        (LIST, json!({"action": "approve", "pat_request_ids": too_many}), "pat_request_ids", "invalid"),
-        (LIST, json!({"action": "approve", "pat_request_ids": [pending[0], pending[0]]}), "pat_request_ids", "invalid"),
-        (LIST, json!({"action": "approve", "pat_request_ids": ["1"]}), "pat_request_ids", "invalid"),
-        (LIST, json!({"action": "approve", "pat_request_ids": "1,2"}), "pat_request_ids", "invalid"),
-        (LIST, json!({"action": "approve", "pat_request_ids": [0]}), "pat_request_ids", "invalid"),
-        (LIST, json!({"action": "maybe", "pat_request_ids": [pending[0]]}), "action", "invalid"),
+        (
+            &one,
+            json!({"action": "deny", "reason": long}),
+            "reason",
+            "invalid",
+        ),
+        (
+            &one,
+            json!({"action": "deny", "reason": 5}),
+            "reason",
+            "invalid",
+        ),
+        (
+            LIST,
+            json!({"action": "approve"}),
+            "pat_request_ids",
+            "missing_field",
+        ),
+        (
+            LIST,
+            json!({"action": "approve", "pat_request_ids": []}),
+            "pat_request_ids",
+            "invalid",
+        ),
+        (
+            LIST,
+            json!({"action": "approve", "pat_request_ids": too_many}),
+            "pat_request_ids",
+            "invalid",
+        ),
+        (
+            LIST,
+            json!({"action": "approve", "pat_request_ids": [pending[0], pending[0]]}),
+            "pat_request_ids",
+            "invalid",
+        ),
+        (
+            LIST,
+            json!({"action": "approve", "pat_request_ids": ["1"]}),
+            "pat_request_ids",
+            "invalid",
+        ),
+        (
+            LIST,
+            json!({"action": "approve", "pat_request_ids": "1,2"}),
+            "pat_request_ids",
+            "invalid",
+        ),
+        (
+            LIST,
+            json!({"action": "approve", "pat_request_ids": [0]}),
+            "pat_request_ids",
+            "invalid",
+        ),
+        (
+            LIST,
+            json!({"action": "maybe", "pat_request_ids": [pending[0]]}),
+            "action",
+            "invalid",
+        ),
     ];
     for (path, body, field, code) in cases {
         let res = app.post(path, &token, &body).await;
-        assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {}", res.body);
+        assert_eq!(
+            res.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{body}: {}",
+            res.body
+        );
         assert_eq!(res.json["status"], "422");
         assert!(res.json["documentation_url"].is_string());
-        assert_eq!(res.json["errors"][0]["field"], field, "{body}: {}", res.body);
+        assert_eq!(
+            res.json["errors"][0]["field"], field,
+            "{body}: {}",
+            res.body
+        );
         assert_eq!(res.json["errors"][0]["code"], code, "{body}: {}", res.body);
     }
     // Exactly 1024 characters is allowed.
-    let res = app.post(&one, &token, &json!({"action": "deny", "reason": "é".repeat(1024)})).await;
+    let res = app
+        .post(
+            &one,
+            &token,
+            &json!({"action": "deny", "reason": "é".repeat(1024)}),
+        )
+        .await;
     assert_eq!(res.status, StatusCode::NO_CONTENT, "{}", res.body);
-    let huge = format!("{{\"action\":\"deny\",\"reason\":\"{}\"}}", "x".repeat(100_000));
-    let res = app.send(Method::POST, &format!("{LIST}/{}", pending[1]), Some(&auth), Some(&huge)).await;
-    assert_eq!(res.status, StatusCode::PAYLOAD_TOO_LARGE, "{}", res.body);
-    assert_eq!(app.pending_ids(&token).await, pending[1..].to_vec(), "only the valid review changed anything");
+    let huge = format!(
+        "{{\"action\":\"deny\",\"reason\":\"{}\"}}",
+        "x".repeat(100_000)
+    );
+    let res = app
+        .send(
+            Method::POST,
+            &format!("{LIST}/{}", pending[1]),
+            Some(&auth),
+            Some(&huge),
+        )
+        .await;
+    res.assert_error(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "Request body is larger than 65536 bytes",
+    );
+    assert_eq!(
+        app.pending_ids(&token).await,
+        pending[1..].to_vec(),
+        "only the valid review changed anything"
+    );
 }
 
 async fn twenty_concurrent_reviews_of_one_request_have_exactly_one_winner(backend: Backend) {
@@ -161,7 +324,11 @@ async fn twenty_concurrent_reviews_of_one_request_have_exactly_one_winner(backen
             assert!(message.starts_with("This request is already "), "{message}");
         }
     }
-    assert_eq!(statuses, BTreeMap::from([(204, 1), (422, 19)]), "{results:?}");
+    assert_eq!(
+        statuses,
+        BTreeMap::from([(204, 1), (422, 19)]),
+        "{results:?}"
+    );
     assert!(!app.pending_ids(&token).await.contains(&target));
 }
 
@@ -190,7 +357,8 @@ async fn concurrent_bulk_reviews_over_shared_ids_are_all_or_nothing(backend: Bac
         }
     }
     assert!(!reviewed.is_empty());
-    let still: std::collections::BTreeSet<i64> = app.pending_ids(&token).await.into_iter().collect();
+    let still: std::collections::BTreeSet<i64> =
+        app.pending_ids(&token).await.into_iter().collect();
     for id in pending.iter().take(26) {
         assert_eq!(still.contains(id), !reviewed.contains(id), "request {id}");
     }

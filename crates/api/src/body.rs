@@ -85,3 +85,34 @@ pub fn required_ids(
         Some(_) => Err(invalid()),
     }
 }
+
+/// A request body read whole, at most [`crate::MAX_BODY_BYTES`]; a larger one is 413 with
+/// GitHub's error body rather than the framework's plain text.
+#[derive(Debug)]
+pub struct RawBody(pub actix_web::web::Bytes);
+
+impl actix_web::FromRequest for RawBody {
+    type Error = ApiError;
+    type Future = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(
+        req: &actix_web::HttpRequest,
+        payload: &mut actix_web::dev::Payload,
+    ) -> Self::Future {
+        let bytes = actix_web::web::Bytes::from_request(req, payload);
+        Box::pin(async move {
+            bytes.await.map(RawBody).map_err(|e| {
+                if e.as_response_error().status_code()
+                    == actix_web::http::StatusCode::PAYLOAD_TOO_LARGE
+                {
+                    ApiError::PayloadTooLarge(format!(
+                        "Request body is larger than {} bytes",
+                        crate::MAX_BODY_BYTES
+                    ))
+                } else {
+                    ApiError::BadRequest("Problems parsing JSON".into())
+                }
+            })
+        })
+    }
+}

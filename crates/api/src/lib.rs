@@ -1,7 +1,7 @@
 //! patgate's HTTP API: GitHub-compatible routes for reviewing fine-grained token requests, app authentication, errors, pagination and the OpenAPI document.
 
 pub mod auth;
-mod body;
+pub mod body;
 pub mod dto;
 pub mod error;
 pub mod handlers;

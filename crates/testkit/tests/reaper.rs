@@ -55,6 +55,18 @@ fn child_process_starts_a_cluster() {
     }
 }
 
+/// Kills and reaps the child process when dropped, so a failing test leaves nothing behind.
+#[derive(Debug)]
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    /// Kills the child (an error means it already ended) and reaps it.
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// Starts this test binary again, running only the helper test, in `mode`.
 fn spawn_child(mode: &str) -> Child {
     Command::new(std::env::current_exe().expect("current_exe"))
@@ -142,8 +154,8 @@ fn cluster_is_stopped_after_the_process_exits() {
 
 #[test]
 fn cluster_is_stopped_after_the_process_is_killed() {
-    let mut child = spawn_child("hang");
-    let stdout = child.stdout.take().expect("child stdout");
+    let mut child = KillOnDrop(spawn_child("hang"));
+    let stdout = child.0.stdout.take().expect("child stdout");
     let mut lines = BufReader::new(stdout).lines();
     let cluster = loop {
         match lines.next() {
@@ -154,7 +166,7 @@ fn cluster_is_stopped_after_the_process_is_killed() {
             }
             None => {
                 let mut stderr = String::new();
-                if let Some(mut pipe) = child.stderr.take() {
+                if let Some(mut pipe) = child.0.stderr.take() {
                     pipe.read_to_string(&mut stderr).expect("read child stderr");
                 }
                 panic!("child ended without a report: {stderr}");
@@ -165,7 +177,7 @@ fn cluster_is_stopped_after_the_process_is_killed() {
         process_alive(cluster.postmaster),
         "cluster runs while its process lives"
     );
-    child.kill().expect("SIGKILL the child");
-    child.wait().expect("reap the child");
+    child.0.kill().expect("SIGKILL the child");
+    child.0.wait().expect("reap the child");
     assert_cleaned_up(&cluster);
 }

@@ -201,9 +201,9 @@ pub async fn create_installation_access_token(
     state: web::Data<AppState>,
     caller: AppCaller,
     path: web::Path<i64>,
-    payload: web::Bytes,
+    payload: body::RawBody,
 ) -> Result<HttpResponse, ApiError> {
-    let map = body::json_object(&payload, true)?;
+    let map = body::json_object(&payload.0, true)?;
     let request: CreateInstallationTokenBody =
         serde_json::from_value(serde_json::Value::Object(map)).map_err(|e| {
             ApiError::invalid(RESOURCE, "body", "invalid", format!("Invalid request: {e}"))
@@ -213,7 +213,7 @@ pub async fn create_installation_access_token(
         return Err(ApiError::forbidden("This installation has been suspended"));
     }
     let held: BTreeMap<String, String> =
-        serde_json::from_str(&inst.permissions).map_err(|e| ApiError::internal(e))?;
+        serde_json::from_str(&inst.permissions).map_err(ApiError::internal)?;
     let held = permission_set(&held, "installation")?;
     let granted = match &request.permissions {
         Some(asked) => held

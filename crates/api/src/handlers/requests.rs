@@ -151,10 +151,10 @@ pub async fn review_pat_grant_request(
     state: web::Data<AppState>,
     caller: InstallationCaller,
     path: web::Path<(String, i64)>,
-    payload: web::Bytes,
+    payload: body::RawBody,
 ) -> Result<HttpResponse, ApiError> {
     let (org, request_id) = path.into_inner();
-    let (action, reason) = read_review(&payload)?;
+    let (action, reason) = read_review(&payload.0)?;
     review(&state, caller, org, vec![request_id], action, reason, false).await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -185,9 +185,9 @@ pub async fn review_pat_grant_requests_in_bulk(
     state: web::Data<AppState>,
     caller: InstallationCaller,
     org: web::Path<String>,
-    payload: web::Bytes,
+    payload: body::RawBody,
 ) -> Result<HttpResponse, ApiError> {
-    let map = body::json_object(&payload, false)?;
+    let map = body::json_object(&payload.0, false)?;
     let ids = body::required_ids(&map, RESOURCE, "pat_request_ids")?;
     let ids = IdList::parse(ids).map_err(|e| validation(&e, "pat_request_ids"))?;
     let (action, reason) = review_fields(&map)?;
