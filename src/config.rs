@@ -109,15 +109,10 @@ impl Settings {
 
     /// The directory of the SQLite file, to create before opening it.
     pub fn sqlite_dir(&self) -> Option<PathBuf> {
-        if patgate_persistence::Backend::of_url(&self.database_url)
-            == patgate_persistence::Backend::Postgres
-        {
+        let (backend, path) = patgate_persistence::Backend::parse_url(&self.database_url).ok()?;
+        if backend == patgate_persistence::Backend::Postgres {
             return None;
         }
-        let path = self
-            .database_url
-            .strip_prefix("sqlite://")
-            .unwrap_or(&self.database_url);
         PathBuf::from(path)
             .parent()
             .filter(|p| !p.as_os_str().is_empty())

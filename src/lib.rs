@@ -52,7 +52,7 @@ pub fn open_db(settings: &Settings) -> Result<Db, StartError> {
 
 /// A bound, ready-to-run server.
 pub struct Application {
-    port: u16,
+    addr: std::net::SocketAddr,
     base_url: String,
     server: actix_web::dev::Server,
 }
@@ -98,14 +98,15 @@ impl Application {
             server = server.workers(workers);
         }
         Ok(Self {
-            port: addr.port(),
+            addr,
             base_url,
             server: server.run(),
         })
     }
 
-    pub fn port(&self) -> u16 {
-        self.port
+    /// The address the listener is bound to (the real port when 0 was asked for).
+    pub fn local_addr(&self) -> std::net::SocketAddr {
+        self.addr
     }
 
     pub fn base_url(&self) -> &str {

@@ -86,7 +86,7 @@ fn serve(settings: Settings, demo_dir: Option<std::path::PathBuf>) -> Result<()>
             write_demo(&db, &dir, app.base_url())?;
         }
         // The first line on stdout tells scripts and tests where the server listens.
-        println!("listening on {}", app.base_url());
+        println!("listening on http://{}", app.local_addr());
         tracing::info!(
             base_url = app.base_url(),
             backend = db.backend().as_str(),

@@ -167,37 +167,108 @@ pub fn load(db: &Db, seed: &SeedFile) -> Result<Loaded, SeedError> {
     db.write(|conn| apply(conn, seed))
 }
 
+/// Resolves names to ids: entities of this file first, then what the database already holds.
+struct Names {
+    orgs: BTreeMap<String, i64>,
+    users: BTreeMap<String, i64>,
+    repos: BTreeMap<(i64, String), i64>,
+    apps: BTreeMap<String, i64>,
+    tokens: BTreeMap<(i64, String), patgate_persistence::models::Token>,
+}
+
+impl Names {
+    fn org(&mut self, conn: &mut DbConnection, login: &str) -> Result<i64, SeedError> {
+        let key = login.to_ascii_lowercase();
+        if let Some(id) = self.orgs.get(&key) {
+            return Ok(*id);
+        }
+        let org = store::find_org(conn, login)?
+            .ok_or_else(|| SeedError::Invalid(format!("unknown organization {login:?}")))?;
+        self.orgs.insert(key, org.id);
+        Ok(org.id)
+    }
+
+    fn user(&mut self, conn: &mut DbConnection, login: &str) -> Result<i64, SeedError> {
+        let key = login.to_ascii_lowercase();
+        if let Some(id) = self.users.get(&key) {
+            return Ok(*id);
+        }
+        let user = store::find_user(conn, login)?
+            .ok_or_else(|| SeedError::Invalid(format!("unknown user {login:?}")))?;
+        self.users.insert(key, user.id);
+        Ok(user.id)
+    }
+
+    fn repo(&mut self, conn: &mut DbConnection, org_id: i64, name: &str) -> Result<i64, SeedError> {
+        let key = (org_id, name.to_ascii_lowercase());
+        if let Some(id) = self.repos.get(&key) {
+            return Ok(*id);
+        }
+        let repo = store::find_repo(conn, org_id, name)?
+            .ok_or_else(|| SeedError::Invalid(format!("unknown repository {name:?}")))?;
+        self.repos.insert(key, repo.id);
+        Ok(repo.id)
+    }
+
+    fn app(&mut self, conn: &mut DbConnection, slug: &str) -> Result<i64, SeedError> {
+        if let Some(id) = self.apps.get(slug) {
+            return Ok(*id);
+        }
+        let app = store::find_app(conn, slug)?
+            .ok_or_else(|| SeedError::Invalid(format!("unknown app {slug:?}")))?;
+        self.apps.insert(slug.to_owned(), app.id);
+        Ok(app.id)
+    }
+
+    fn token(
+        &mut self,
+        conn: &mut DbConnection,
+        owner_id: i64,
+        name: &str,
+    ) -> Result<patgate_persistence::models::Token, SeedError> {
+        let key = (owner_id, name.to_owned());
+        if let Some(token) = self.tokens.get(&key) {
+            return Ok(token.clone());
+        }
+        let token = store::find_token(conn, owner_id, name)?
+            .ok_or_else(|| SeedError::Invalid(format!("unknown token {name:?}")))?;
+        self.tokens.insert(key, token.clone());
+        Ok(token)
+    }
+}
+
 fn apply(conn: &mut DbConnection, seed: &SeedFile) -> Result<Loaded, SeedError> {
     let now = patgate_persistence::now();
-    let mut orgs = BTreeMap::new();
+    let mut names = Names {
+        orgs: BTreeMap::new(),
+        users: BTreeMap::new(),
+        repos: BTreeMap::new(),
+        apps: BTreeMap::new(),
+        tokens: BTreeMap::new(),
+    };
     for o in &seed.organizations {
         let l = login(&o.login, "organization")?;
         let org = store::ensure_org(conn, l.as_str(), o.name.as_deref(), now)?;
-        orgs.insert(l.key(), org);
+        names.orgs.insert(l.key(), org.id);
     }
-    let org_id = |name: &str| {
-        orgs.get(&name.to_ascii_lowercase())
-            .map(|o| o.id)
-            .ok_or_else(|| SeedError::Invalid(format!("unknown organization {name:?}")))
-    };
-    let mut users = BTreeMap::new();
     for u in &seed.users {
         let l = login(&u.login, "user")?;
         let user =
             store::ensure_user(conn, l.as_str(), u.name.as_deref(), u.email.as_deref(), now)?;
-        users.insert(l.key(), user);
+        names.users.insert(l.key(), user.id);
     }
-    let mut repos = BTreeMap::new();
     for r in &seed.repositories {
         let name = RepoName::parse(&r.name)
             .map_err(|e| SeedError::Invalid(format!("repository {:?} {e}", r.name)))?;
-        let org = org_id(&r.org)?;
+        let org = names.org(conn, &r.org)?;
         let repo = store::ensure_repo(conn, org, name.as_str(), r.private, now)?;
-        repos.insert((org, name.key()), repo.id);
+        names.repos.insert((org, name.key()), repo.id);
     }
-    let mut apps = BTreeMap::new();
     for a in &seed.apps {
-        let owner = a.owner.as_deref().map(&org_id).transpose()?;
+        let owner = match a.owner.as_deref() {
+            Some(o) => Some(names.org(conn, o)?),
+            None => None,
+        };
         patgate_api::keys::rsa_public_key_check(&a.public_key_pem).map_err(|_| {
             SeedError::Invalid(format!(
                 "app {:?}: public_key_pem is not an RSA public key",
@@ -217,12 +288,10 @@ fn apply(conn: &mut DbConnection, seed: &SeedFile) -> Result<Loaded, SeedError> 
             },
             a.public_key_pem.trim(),
         )?;
-        apps.insert(a.slug.clone(), app.id);
+        names.apps.insert(a.slug.clone(), app.id);
     }
     for i in &seed.installations {
-        let app_id = *apps
-            .get(&i.app)
-            .ok_or_else(|| SeedError::Invalid(format!("unknown app {:?}", i.app)))?;
+        let app_id = names.app(conn, &i.app)?;
         if !matches!(i.repository_selection.as_str(), "all" | "selected") {
             return Err(SeedError::Invalid(
                 "installation repository_selection must be all or selected".into(),
@@ -234,11 +303,12 @@ fn apply(conn: &mut DbConnection, seed: &SeedFile) -> Result<Loaded, SeedError> 
             serde_json::to_string(&permissions).map_err(|e| SeedError::Invalid(e.to_string()))?;
         let events =
             serde_json::to_string(&i.events).map_err(|e| SeedError::Invalid(e.to_string()))?;
+        let org_id = names.org(conn, &i.org)?;
         store::ensure_installation(
             conn,
             NewInstallation {
                 app_id,
-                org_id: org_id(&i.org)?,
+                org_id,
                 permissions: &permissions,
                 events: &events,
                 repository_selection: &i.repository_selection,
@@ -247,15 +317,8 @@ fn apply(conn: &mut DbConnection, seed: &SeedFile) -> Result<Loaded, SeedError> 
             },
         )?;
     }
-    let user_id = |name: &str| {
-        users
-            .get(&name.to_ascii_lowercase())
-            .map(|u| u.id)
-            .ok_or_else(|| SeedError::Invalid(format!("unknown user {name:?}")))
-    };
-    let mut tokens = BTreeMap::new();
     for t in &seed.tokens {
-        let owner_id = user_id(&t.owner)?;
+        let owner_id = names.user(conn, &t.owner)?;
         let token = store::ensure_token(
             conn,
             NewToken {
@@ -266,14 +329,12 @@ fn apply(conn: &mut DbConnection, seed: &SeedFile) -> Result<Loaded, SeedError> 
                 created_at: now,
             },
         )?;
-        tokens.insert((owner_id, t.name.clone()), token);
+        names.tokens.insert((owner_id, t.name.clone()), token);
     }
     for r in &seed.requests {
-        let org = org_id(&r.org)?;
-        let owner_id = user_id(&r.owner)?;
-        let token = tokens.get(&(owner_id, r.token.clone())).ok_or_else(|| {
-            SeedError::Invalid(format!("unknown token {:?} of {:?}", r.token, r.owner))
-        })?;
+        let org = names.org(conn, &r.org)?;
+        let owner_id = names.user(conn, &r.owner)?;
+        let token = names.token(conn, owner_id, &r.token)?;
         if !matches!(r.repository_selection.as_str(), "none" | "all" | "subset") {
             return Err(SeedError::Invalid(
                 "request repository_selection must be none, all or subset".into(),
@@ -291,18 +352,13 @@ fn apply(conn: &mut DbConnection, seed: &SeedFile) -> Result<Loaded, SeedError> 
         }
         let mut repository_ids = Vec::new();
         for name in &r.repositories {
-            let id = repos
-                .get(&(org, name.to_ascii_lowercase()))
-                .ok_or_else(|| {
-                    SeedError::Invalid(format!("unknown repository {name:?} in {:?}", r.org))
-                })?;
-            repository_ids.push(*id);
+            repository_ids.push(names.repo(conn, org, name)?);
         }
         store::ensure_pending_request(
             conn,
             &store::RequestSeed {
                 org_id: org,
-                token,
+                token: &token,
                 reason: r.reason.as_deref(),
                 repository_selection: &r.repository_selection,
                 repository_ids: &repository_ids,

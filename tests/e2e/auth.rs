@@ -58,6 +58,15 @@ async fn basic_auth_garbage_and_foreign_tokens_are_bad_credentials(backend: Back
         let res = app.send(Method::GET, LIST, Some(auth), None).await;
         res.assert_error(StatusCode::UNAUTHORIZED, "Bad credentials");
     }
+    // The same schemes are refused on the app endpoints, whatever credential follows them.
+    for auth in [
+        "Basic YWxpY2U6c2VjcmV0",
+        "Basic ghp_16C7e42F292c6912E7710c838347Ae178B4a",
+        "Digest abc",
+    ] {
+        let res = app.send(Method::GET, "/app", Some(auth), None).await;
+        res.assert_error(StatusCode::UNAUTHORIZED, "Bad credentials");
+    }
 }
 
 async fn personal_oauth_user_and_refresh_tokens_are_refused_by_kind(backend: Backend) {
@@ -282,6 +291,14 @@ async fn permissions_are_enforced_per_operation_and_level(backend: Backend) {
         StatusCode::FORBIDDEN,
         "Resource not accessible by integration",
     );
+    // The permission is checked before the body.
+    let res = app
+        .post(LIST, &reader, &json!({"action": "sideways"}))
+        .await;
+    res.assert_error(
+        StatusCode::FORBIDDEN,
+        "Resource not accessible by integration",
+    );
 
     let bystander = app.token_for(BYSTANDER).await;
     let res = app.get(LIST, &bystander).await;
@@ -330,6 +347,15 @@ async fn another_organizations_installation_sees_nothing(backend: Backend) {
             &outsider,
             &json!({"action": "deny", "pat_request_ids": [id]}),
         )
+        .await;
+    res.assert_error(StatusCode::NOT_FOUND, "Not Found");
+    // Invalid input changes nothing about that: the organization is checked first.
+    let res = app
+        .post(LIST, &outsider, &json!({"action": "sideways"}))
+        .await;
+    res.assert_error(StatusCode::NOT_FOUND, "Not Found");
+    let res = app
+        .get(&format!("{LIST}?direction=sideways"), &outsider)
         .await;
     res.assert_error(StatusCode::NOT_FOUND, "Not Found");
     // Its own organization works, and shows only its own requests.

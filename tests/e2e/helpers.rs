@@ -160,6 +160,7 @@ fn binary() -> &'static str {
 pub struct TestApp {
     pub base: String,
     pub dir: PathBuf,
+    pub database_url: String,
     child: Child,
     client: reqwest::Client,
 }
@@ -246,6 +247,7 @@ impl TestApp {
         TestApp {
             base,
             dir,
+            database_url,
             child,
             client: reqwest::Client::builder()
                 .user_agent("patgate-e2e")

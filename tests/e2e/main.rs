@@ -4,6 +4,7 @@ mod helpers;
 
 mod apps;
 mod auth;
+mod cli;
 mod openapi_doc;
 mod requests;
 mod review;

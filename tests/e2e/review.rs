@@ -262,6 +262,7 @@ async fn malformed_review_bodies_get_githubs_errors(backend: Backend) {
             "{body}: {}",
             res.body
         );
+        assert_eq!(res.json["message"], "Validation Failed");
         assert_eq!(res.json["status"], "422");
         assert!(res.json["documentation_url"].is_string());
         assert_eq!(

@@ -61,6 +61,10 @@ pub enum ApiError {
     Unauthorized(String),
     #[error("{0}")]
     Forbidden(String),
+    /// The installation lacks the permission; `accepted` is what would do, sent as
+    /// `X-Accepted-GitHub-Permissions` (e.g. `organization_personal_access_token_requests=write`).
+    #[error("Resource not accessible by integration")]
+    MissingPermission { accepted: String },
     #[error("Not Found")]
     NotFound,
     #[error("{message}")]
@@ -85,11 +89,10 @@ impl ApiError {
         Self::Forbidden(msg.into())
     }
 
-    /// A 422 with one field error.
+    /// A 422 "Validation Failed" with one field error that says what is wrong.
     pub fn invalid(resource: &str, field: &str, code: &str, message: impl Into<String>) -> Self {
-        let message = message.into();
         Self::Unprocessable {
-            message: message.clone(),
+            message: "Validation Failed".to_owned(),
             errors: vec![FieldError::new(resource, field, code, message)],
         }
     }
@@ -120,7 +123,7 @@ impl ResponseError for ApiError {
         match self {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::Forbidden(_) | Self::MissingPermission { .. } => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
@@ -133,8 +136,14 @@ impl ResponseError for ApiError {
         let status = self.status_code();
         let mut builder = HttpResponse::build(status);
         builder.insert_header((header::CONTENT_TYPE, "application/json; charset=utf-8"));
-        if matches!(self, Self::Unavailable(_)) {
-            builder.insert_header((header::RETRY_AFTER, "1"));
+        match self {
+            Self::Unavailable(_) => {
+                builder.insert_header((header::RETRY_AFTER, "1"));
+            }
+            Self::MissingPermission { accepted } => {
+                builder.insert_header(("x-accepted-github-permissions", accepted.as_str()));
+            }
+            _ => {}
         }
         // Internals never reach the body; the middleware logs the chain with the request id.
         let message = self.to_string();

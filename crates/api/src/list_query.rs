@@ -119,19 +119,20 @@ pub fn parse_list_query(query: &str) -> Result<(ListFilter, Page), ApiError> {
             _ => {}
         }
     }
-    owners.sort();
-    owners.dedup();
-    if owners.len() > MAX_OWNERS {
-        errors.push(bad(
-            "owner",
-            format!("at most {MAX_OWNERS} owners may be given"),
-        ));
-    }
     for owner in owners {
         match Login::parse(&owner) {
             Ok(login) => filter.owner_keys.push(login.key()),
             Err(e) => errors.push(bad("owner", format!("owner {owner:?} {e}"))),
         }
+    }
+    // Logins are case-insensitive: `alice` and `ALICE` are one owner.
+    filter.owner_keys.sort();
+    filter.owner_keys.dedup();
+    if filter.owner_keys.len() > MAX_OWNERS {
+        errors.push(bad(
+            "owner",
+            format!("at most {MAX_OWNERS} owners may be given"),
+        ));
     }
     token_ids.sort();
     token_ids.dedup();
@@ -175,10 +176,19 @@ mod tests {
             "owner[]=a&owner[]=b",
             "owner=a&owner=b",
             "owner%5B%5D=a%2Cb",
+            "owner=A,b,a",
         ] {
             let (f, _) = parse_list_query(q).expect(q);
             assert_eq!(f.owner_keys, vec!["a", "b"], "{q}");
         }
+    }
+
+    #[test]
+    fn one_owner_spelled_in_many_cases_counts_once_toward_the_limit() {
+        let mut owners: Vec<String> = (0..10).map(|i| format!("u{i}")).collect();
+        owners.extend(["U0".to_owned(), "U1".to_owned()]);
+        let (f, _) = parse_list_query(&format!("owner={}", owners.join(","))).expect("ten owners");
+        assert_eq!(f.owner_keys.len(), 10);
     }
 
     #[test]

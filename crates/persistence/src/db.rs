@@ -31,8 +31,9 @@ impl std::fmt::Debug for DbConnection {
     }
 }
 
-/// Which database a URL names: `postgres://` or `postgresql://` is PostgreSQL, anything else
-/// a SQLite file path (an optional `sqlite://` prefix is removed).
+/// Which database a URL names: `postgres://` or `postgresql://` is PostgreSQL; a plain path
+/// or `sqlite://path` is a SQLite file. Any other `scheme://` is refused, so that a mistyped
+/// PostgreSQL URL is reported instead of becoming a SQLite file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
     Postgres,
@@ -40,11 +41,21 @@ pub enum Backend {
 }
 
 impl Backend {
-    pub fn of_url(url: &str) -> Self {
+    /// The backend and the location to open: the URL itself for PostgreSQL, the file path for
+    /// SQLite.
+    pub fn parse_url(url: &str) -> Result<(Self, String), StoreError> {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            Self::Postgres
-        } else {
-            Self::Sqlite
+            return Ok((Self::Postgres, url.to_owned()));
+        }
+        if let Some(path) = url.strip_prefix("sqlite://") {
+            return Ok((Self::Sqlite, path.to_owned()));
+        }
+        match url.split_once("://") {
+            Some((scheme, _)) => Err(StoreError::Connect(format!(
+                "unsupported database URL scheme {scheme:?}: use postgres://… for PostgreSQL, or a file path (optionally sqlite://…) for SQLite"
+            ))),
+            None if url.is_empty() => Err(StoreError::Connect("the database URL is empty".into())),
+            None => Ok((Self::Sqlite, url.to_owned())),
         }
     }
 
@@ -56,8 +67,7 @@ impl Backend {
     }
 }
 
-/// Opens connections for the pool, choosing the backend from the URL rather than by trial,
-/// so that a mistyped PostgreSQL URL is reported instead of becoming a SQLite file.
+/// Opens connections for the pool, choosing the backend from the URL rather than by trial.
 #[derive(Debug, Clone)]
 pub struct Manager {
     url: String,
@@ -65,13 +75,9 @@ pub struct Manager {
 }
 
 impl Manager {
-    pub fn new(url: &str) -> Self {
-        let backend = Backend::of_url(url);
-        let url = match backend {
-            Backend::Sqlite => url.strip_prefix("sqlite://").unwrap_or(url).to_owned(),
-            Backend::Postgres => url.to_owned(),
-        };
-        Self { url, backend }
+    pub fn new(url: &str) -> Result<Self, StoreError> {
+        let (backend, url) = Backend::parse_url(url)?;
+        Ok(Self { url, backend })
     }
 
     fn establish(&self) -> Result<DbConnection, diesel::ConnectionError> {
@@ -142,7 +148,7 @@ impl Db {
     /// Connects, checking the URL with one direct connection first so that the real error
     /// (not the pool's time-out) is what the operator sees.
     pub fn connect(url: &str, options: &PoolOptions) -> Result<Self, StoreError> {
-        let manager = Manager::new(url);
+        let manager = Manager::new(url)?;
         let mut first = manager
             .establish()
             .map_err(|e| StoreError::Connect(e.to_string()))?;
@@ -177,11 +183,13 @@ impl Db {
         F: FnOnce(&mut DbConnection) -> Result<T, E>,
         E: From<diesel::result::Error> + From<StoreError>,
     {
-        let mut conn = self.conn()?;
+        // Take the writer lock before a connection, so that writers queued on SQLite do not
+        // hold pool connections that readers need.
         let _guard = match self.backend {
             Backend::Sqlite => Some(self.write_lock.lock().unwrap_or_else(|p| p.into_inner())),
             Backend::Postgres => None,
         };
+        let mut conn = self.conn()?;
         let conn: &mut DbConnection = &mut conn;
         conn.transaction(f)
     }

@@ -264,7 +264,7 @@ pub fn review(conn: &mut DbConnection, review: &Review<'_>) -> Result<(), Review
     }
     let target = transition_all(ids, &current, event)?;
 
-    let updated = diesel::update(
+    let updated: Vec<i64> = diesel::update(
         pat_requests::table
             .filter(pat_requests::org_id.eq(review.org_id))
             .filter(pat_requests::id.eq_any(ids))
@@ -274,10 +274,17 @@ pub fn review(conn: &mut DbConnection, review: &Review<'_>) -> Result<(), Review
         pat_requests::status.eq(target.as_str()),
         pat_requests::reviewed_at.eq(review.at),
     ))
-    .execute(conn)?;
-    if updated != ids.len() {
-        // Another reviewer won the race after our read: report what they did, change nothing.
-        return Err(lost_race(conn, review.org_id, ids, event));
+    .returning(pat_requests::id)
+    .get_results(conn)?;
+    if updated.len() != ids.len() {
+        // Another reviewer won the race after our read: report what they did to the requests
+        // this transaction could not move; the caller rolls everything back.
+        let lost: Vec<i64> = ids
+            .iter()
+            .copied()
+            .filter(|id| !updated.contains(id))
+            .collect();
+        return Err(lost_race(conn, review.org_id, &lost, event));
     }
 
     if target.creates_grant() {

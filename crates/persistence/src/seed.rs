@@ -181,8 +181,9 @@ pub struct RequestSeed<'a> {
     pub created_at: NaiveDateTime,
 }
 
-/// The token's pending request to the organization, created (with its repositories and
-/// permission index rows) if the token has none.
+/// The token's request to the organization, created pending (with its repositories and
+/// permission index rows) if the token has never asked this organization; a request already
+/// reviewed is left as it is, so that seeding again changes nothing.
 pub fn ensure_pending_request(
     conn: &mut DbConnection,
     seed: &RequestSeed<'_>,
@@ -191,7 +192,7 @@ pub fn ensure_pending_request(
     if let Some(existing) = pat_requests::table
         .filter(pat_requests::org_id.eq(seed.org_id))
         .filter(pat_requests::token_id.eq(seed.token.id))
-        .filter(pat_requests::status.eq(pending))
+        .order(pat_requests::id.desc())
         .first(conn)
         .optional()?
     {
@@ -239,4 +240,47 @@ pub fn ensure_pending_request(
             .execute(conn)?;
     }
     Ok(request)
+}
+
+/// Look-ups by natural key, so that a seed file may refer to what an earlier one created.
+pub fn find_org(conn: &mut DbConnection, login: &str) -> Result<Option<Organization>, StoreError> {
+    crate::directory::org_by_login(conn, login)
+}
+
+pub fn find_user(conn: &mut DbConnection, login: &str) -> Result<Option<User>, StoreError> {
+    Ok(users::table
+        .filter(users::login_key.eq(login.to_ascii_lowercase()))
+        .first(conn)
+        .optional()?)
+}
+
+pub fn find_repo(
+    conn: &mut DbConnection,
+    org_id: i64,
+    name: &str,
+) -> Result<Option<Repository>, StoreError> {
+    Ok(repositories::table
+        .filter(repositories::org_id.eq(org_id))
+        .filter(repositories::name_key.eq(name.to_ascii_lowercase()))
+        .first(conn)
+        .optional()?)
+}
+
+pub fn find_app(conn: &mut DbConnection, slug: &str) -> Result<Option<App>, StoreError> {
+    Ok(apps::table
+        .filter(apps::slug.eq(slug))
+        .first(conn)
+        .optional()?)
+}
+
+pub fn find_token(
+    conn: &mut DbConnection,
+    owner_id: i64,
+    name: &str,
+) -> Result<Option<Token>, StoreError> {
+    Ok(tokens::table
+        .filter(tokens::owner_id.eq(owner_id))
+        .filter(tokens::name.eq(name))
+        .first(conn)
+        .optional()?)
 }

@@ -115,6 +115,7 @@ fn resolve(path: &Path) -> PathBuf {
 mod tests {
     use super::*;
 
+    /// Version directory names compare numerically, not as strings.
     #[test]
     fn versions_parse_and_order_numerically() {
         assert_eq!(parse_version("15"), Some(vec![15]));

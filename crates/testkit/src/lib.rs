@@ -33,7 +33,7 @@
 //! # Shutdown
 //!
 //! Statics are never dropped, so right after start a detached reaper
-//! (`sh -c`, in its own process group, with null stdio) is spawned: it polls
+//! (`/bin/sh -c`, in its own process group, with null stdio) is spawned: it polls
 //! the test process's PID and, once that process is gone — normal exit, panic,
 //! Ctrl-C or `SIGKILL` — stops the cluster with `pg_ctl -m immediate` and
 //! deletes its directory.
@@ -314,9 +314,17 @@ else
   "$2" -D "$3" -m immediate -w stop
 fi
 rm -rf "$4""#;
-    let mut command = Command::new("sh");
+    // The reaper runs after this process is gone, when its PATH may no longer
+    // make sense: look in the standard system directories first.
+    let mut path = std::ffi::OsString::from("/usr/sbin:/usr/bin:/sbin:/bin");
+    if let Some(inherited) = std::env::var_os("PATH") {
+        path.push(":");
+        path.push(inherited);
+    }
+    let mut command = Command::new("/bin/sh");
     remove_pg_env(&mut command);
     command
+        .env("PATH", path)
         .arg("-c")
         .arg(SCRIPT)
         .arg("patgate-testkit-reaper") // $0
@@ -472,6 +480,7 @@ fn parse_base_url(raw: &str) -> Option<(String, Option<String>)> {
 mod tests {
     use super::*;
 
+    /// The external base URL loses any database path but keeps its query string.
     #[test]
     fn base_url_drops_database_and_keeps_query() {
         assert_eq!(
@@ -489,6 +498,7 @@ mod tests {
         assert_eq!(parse_base_url("postgres:///db"), None);
     }
 
+    /// Paths are quoted safely for the shell that pg_ctl runs.
     #[test]
     fn shell_quoting_survives_quotes() {
         assert_eq!(sh_quote("/tmp/a b"), "'/tmp/a b'");
@@ -500,6 +510,7 @@ mod tests {
         fs::read_link(format!("/proc/{pid}/fd/{fd}")).ok()
     }
 
+    /// The shared cluster runs, its reaper is alive, and neither holds the harness pipes.
     #[test]
     fn shared_cluster_has_a_live_reaper_that_holds_no_pipes() {
         let cluster = PgCluster::shared();

@@ -25,6 +25,7 @@ fn database_name(url: &str) -> &str {
     path.rsplit('/').next().expect("rsplit yields a last part")
 }
 
+/// Two databases have different URLs, accept connections, and do not share tables.
 #[test]
 fn two_databases_are_distinct_and_connectable() {
     let cluster = PgCluster::shared();
@@ -49,6 +50,7 @@ fn two_databases_are_distinct_and_connectable() {
     assert_eq!(psql(&b, "select to_regclass('only_in_a') is null"), "t");
 }
 
+/// The admin URL connects to `postgres` and sees the created databases.
 #[test]
 fn admin_url_reaches_the_maintenance_database() {
     let cluster = PgCluster::shared();
@@ -61,6 +63,7 @@ fn admin_url_reaches_the_maintenance_database() {
     assert_eq!(psql(&admin, &sql), "1");
 }
 
+/// URLs and names follow the documented format.
 #[test]
 fn urls_have_the_documented_shape() {
     let cluster = PgCluster::shared();
@@ -79,6 +82,7 @@ fn urls_have_the_documented_shape() {
     }
 }
 
+/// Databases created from many threads at once are all distinct and usable.
 #[test]
 fn concurrent_creation_yields_unique_databases() {
     let cluster = PgCluster::shared();

@@ -23,6 +23,7 @@ struct ChildCluster {
     dir: PathBuf,
 }
 
+/// Helper run in a child process: starts a cluster, reports it, then exits or waits to be killed.
 #[test]
 #[ignore = "helper: run in a child process by the other tests in this file"]
 fn child_process_starts_a_cluster() {
@@ -134,6 +135,7 @@ fn assert_cleaned_up(cluster: &ChildCluster) {
     }
 }
 
+/// After a test process exits normally, its cluster is stopped and its directory removed.
 #[test]
 fn cluster_is_stopped_after_the_process_exits() {
     let output = spawn_child("exit")
@@ -152,6 +154,7 @@ fn cluster_is_stopped_after_the_process_exits() {
     assert_cleaned_up(&cluster);
 }
 
+/// After a test process is killed with SIGKILL, its cluster is stopped and its directory removed.
 #[test]
 fn cluster_is_stopped_after_the_process_is_killed() {
     let mut child = KillOnDrop(spawn_child("hang"));

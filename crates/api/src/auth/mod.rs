@@ -104,6 +104,9 @@ impl FromRequest for AppCaller {
         let parsed = authorization(req).and_then(|auth| Ok((state(req)?, auth)));
         Box::pin(async move {
             let (state, (scheme, credential)) = parsed?;
+            if !matches!(scheme, AuthScheme::Bearer | AuthScheme::Token) {
+                return Err(ApiError::unauthorized("Bad credentials"));
+            }
             let classified = classify(&credential);
             match (classified.kind, classified.jwt) {
                 (CredentialKind::AppJwt, Some(jwt)) if scheme == AuthScheme::Bearer => {

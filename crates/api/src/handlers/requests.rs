@@ -54,14 +54,15 @@ pub async fn list_pat_grant_requests(
     org: web::Path<String>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let (filter, page) = parse_list_query(req.query_string())?;
+    let query = parse_list_query(req.query_string());
     let db = state.db.clone();
-    let (org, (views, total)) = blocking(move || {
+    let (org, page, (views, total)) = blocking(move || {
         let mut conn = db.conn()?;
         let org = caller_org(&mut conn, &caller, &org)?;
         caller.authorize(Operation::ListRequests)?;
+        let (filter, page) = query?;
         let found = requests::list_pending(&mut conn, org.id, &filter, page)?;
-        Ok((org, found))
+        Ok((org, page, found))
     })
     .await?;
     let items: Vec<PatGrantRequest> = views
@@ -104,15 +105,16 @@ pub async fn list_pat_grant_request_repositories(
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let (org, request_id) = path.into_inner();
-    let page = page_from_query(req.query_string())?;
+    let page = page_from_query(req.query_string());
     let db = state.db.clone();
-    let (org, (repos, total)) = blocking(move || {
+    let (org, page, (repos, total)) = blocking(move || {
         let mut conn = db.conn()?;
         let org = caller_org(&mut conn, &caller, &org)?;
         caller.authorize(Operation::ListRequestRepositories)?;
+        let page = page?;
         let request = requests::find(&mut conn, org.id, request_id)?.ok_or(ApiError::NotFound)?;
         let found = requests::repositories_of(&mut conn, &request, page)?;
-        Ok((org, found))
+        Ok((org, page, found))
     })
     .await?;
     let items: Vec<MinimalRepository> = repos
@@ -154,8 +156,10 @@ pub async fn review_pat_grant_request(
     payload: body::RawBody,
 ) -> Result<HttpResponse, ApiError> {
     let (org, request_id) = path.into_inner();
-    let (action, reason) = read_review(&payload.0)?;
-    review(&state, caller, org, vec![request_id], action, reason, false).await?;
+    let input = body::json_object(&payload.0, false)
+        .and_then(|map| review_fields(&map))
+        .map(|(action, reason)| (vec![request_id], action, reason));
+    review(&state, caller, org, input, false).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -187,20 +191,13 @@ pub async fn review_pat_grant_requests_in_bulk(
     org: web::Path<String>,
     payload: body::RawBody,
 ) -> Result<HttpResponse, ApiError> {
-    let map = body::json_object(&payload.0, false)?;
-    let ids = body::required_ids(&map, RESOURCE, "pat_request_ids")?;
-    let ids = IdList::parse(ids).map_err(|e| validation(&e, "pat_request_ids"))?;
-    let (action, reason) = review_fields(&map)?;
-    review(
-        &state,
-        caller,
-        org.into_inner(),
-        ids.as_slice().to_vec(),
-        action,
-        reason,
-        true,
-    )
-    .await?;
+    let input = body::json_object(&payload.0, false).and_then(|map| {
+        let ids = body::required_ids(&map, RESOURCE, "pat_request_ids")?;
+        let ids = IdList::parse(ids).map_err(|e| validation(&e, "pat_request_ids"))?;
+        let (action, reason) = review_fields(&map)?;
+        Ok((ids.as_slice().to_vec(), action, reason))
+    });
+    review(&state, caller, org.into_inner(), input, true).await?;
     Ok(HttpResponse::Accepted().json(Accepted {}))
 }
 
@@ -208,10 +205,8 @@ fn validation(e: &ValidationError, field: &str) -> ApiError {
     ApiError::invalid(RESOURCE, field, "invalid", e.to_string())
 }
 
-fn read_review(payload: &[u8]) -> Result<(ReviewAction, Option<ReviewReason>), ApiError> {
-    let map = body::json_object(payload, false)?;
-    review_fields(&map)
-}
+/// The parsed review: request ids, action and reason, or why the body was refused.
+type ReviewInput = Result<(Vec<i64>, ReviewAction, Option<ReviewReason>), ApiError>;
 
 fn review_fields(
     map: &serde_json::Map<String, serde_json::Value>,
@@ -227,22 +222,29 @@ fn review_fields(
 
 /// Runs the review transaction and maps its refusals: an unknown id is 404 for a single
 /// review and 422 naming it in bulk; a request that is not pending is 422.
+///
+/// The organization and the permission are checked before the body, so that a caller who may
+/// not review learns nothing from validation errors.
 async fn review(
     state: &web::Data<AppState>,
     caller: InstallationCaller,
     org: String,
-    ids: Vec<i64>,
-    action: ReviewAction,
-    reason: Option<ReviewReason>,
+    input: ReviewInput,
     bulk: bool,
 ) -> Result<(), ApiError> {
     let db = state.db.clone();
+    let ids_field = if bulk {
+        "pat_request_ids"
+    } else {
+        "pat_request_id"
+    };
     blocking(move || {
         let org = {
             let mut conn = db.conn()?;
             caller_org(&mut conn, &caller, &org)?
         };
         caller.authorize(Operation::ReviewRequests)?;
+        let (ids, action, reason) = input?;
         let review = Review {
             org_id: org.id,
             request_ids: &ids,
@@ -278,7 +280,7 @@ async fn review(
                     message,
                     errors: refused
                         .iter()
-                        .map(|(id, e)| FieldError::new(RESOURCE, "pat_request_ids", "unprocessable", format!("request {id}: {e}")))
+                        .map(|(id, e)| FieldError::new(RESOURCE, ids_field, "unprocessable", format!("request {id}: {e}")))
                         .collect(),
                 })
             }
