@@ -2,7 +2,10 @@
 
 pub mod db;
 pub mod directory;
+mod filters;
+pub mod grants;
 pub mod models;
+pub mod repositories;
 pub mod requests;
 pub mod schema;
 pub mod seed;

@@ -8,27 +8,12 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Nullable, Text, Timestamp};
 use patgate_domain::{RequestEvent, RequestState, ReviewAction, TransitionError};
 
-use crate::db::{DbConnection, MultiBackend};
-use crate::models::{PatRequest, Repository, Token, User};
-use crate::schema::{
-    pat_grants, pat_request_permissions, pat_request_repositories, pat_request_reviews,
-    pat_requests, repositories, tokens, users,
-};
+use crate::db::DbConnection;
+pub use crate::filters::ListFilter;
+use crate::filters::{filtered, Resolved};
+use crate::models::{PatRequest, Token, User};
+use crate::schema::{pat_grants, pat_request_reviews, pat_requests, tokens, users};
 use crate::{Page, StoreError};
-
-/// The list filters of `GET /orgs/{org}/personal-access-token-requests` (and of grants).
-/// Logins and repository names are case-folded keys.
-#[derive(Debug, Clone, Default)]
-pub struct ListFilter {
-    pub owner_keys: Vec<String>,
-    pub repository_key: Option<String>,
-    /// `<permission>_<level>`, e.g. `issues_read`.
-    pub permission: Option<String>,
-    pub last_used_before: Option<NaiveDateTime>,
-    pub last_used_after: Option<NaiveDateTime>,
-    pub token_ids: Vec<i64>,
-    pub ascending: bool,
-}
 
 /// A request with the token and owner the API shows with it.
 #[derive(Debug, Clone)]
@@ -38,65 +23,6 @@ pub struct RequestView {
     pub owner: User,
 }
 
-type BoxedRequests<'a> = pat_requests::BoxedQuery<'a, MultiBackend>;
-
-/// Pending requests of `org_id` that pass `filter`, as a boxed query on `pat_requests`, so the
-/// page and the count use the very same conditions. `None` when the filter names a repository
-/// the organization does not have (nothing can match).
-fn pending_matching<'a>(
-    conn: &mut DbConnection,
-    org_id: i64,
-    filter: &'a ListFilter,
-) -> Result<Option<BoxedRequests<'a>>, StoreError> {
-    let mut query = pat_requests::table
-        .filter(pat_requests::org_id.eq(org_id))
-        .filter(pat_requests::status.eq(RequestState::Pending.as_str()))
-        .into_boxed();
-    if !filter.owner_keys.is_empty() {
-        let owners = users::table
-            .filter(users::login_key.eq_any(&filter.owner_keys))
-            .select(users::id);
-        query = query.filter(pat_requests::owner_id.eq_any(owners));
-    }
-    if !filter.token_ids.is_empty() {
-        query = query.filter(pat_requests::token_id.eq_any(&filter.token_ids));
-    }
-    if let Some(before) = filter.last_used_before {
-        query = query.filter(pat_requests::token_last_used_at.lt(before));
-    }
-    if let Some(after) = filter.last_used_after {
-        query = query.filter(pat_requests::token_last_used_at.gt(after));
-    }
-    if let Some(permission) = &filter.permission {
-        let ids = pat_request_permissions::table
-            .filter(pat_request_permissions::org_id.eq(org_id))
-            .filter(pat_request_permissions::permission.eq(permission))
-            .select(pat_request_permissions::request_id);
-        query = query.filter(pat_requests::id.eq_any(ids));
-    }
-    if let Some(key) = &filter.repository_key {
-        let repo_id: Option<i64> = repositories::table
-            .filter(repositories::org_id.eq(org_id))
-            .filter(repositories::name_key.eq(key))
-            .select(repositories::id)
-            .first(conn)
-            .optional()?;
-        let Some(repo_id) = repo_id else {
-            return Ok(None);
-        };
-        // A token with access to all repositories can reach this one too.
-        let ids = pat_request_repositories::table
-            .filter(pat_request_repositories::repository_id.eq(repo_id))
-            .select(pat_request_repositories::request_id);
-        query = query.filter(
-            pat_requests::repository_selection
-                .eq("all")
-                .or(pat_requests::id.eq_any(ids)),
-        );
-    }
-    Ok(Some(query))
-}
-
 /// One page of pending requests, newest first unless `filter.ascending`, with the total.
 pub fn list_pending(
     conn: &mut DbConnection,
@@ -104,16 +30,17 @@ pub fn list_pending(
     filter: &ListFilter,
     page: Page,
 ) -> Result<(Vec<RequestView>, i64), StoreError> {
-    let Some(total_query) = pending_matching(conn, org_id, filter)? else {
+    let Some(resolved) = Resolved::new(conn, org_id, filter)? else {
         return Ok((Vec::new(), 0));
     };
-    let total: i64 = total_query.count().get_result(conn)?;
+    let pending = RequestState::Pending.as_str();
+    let total: i64 = filtered!(pat_requests, pat_requests::id, pending, resolved)
+        .count()
+        .get_result(conn)?;
     if total == 0 || page.offset() >= total {
         return Ok((Vec::new(), total));
     }
-    let Some(query) = pending_matching(conn, org_id, filter)? else {
-        return Ok((Vec::new(), 0));
-    };
+    let query = filtered!(pat_requests, pat_requests::id, pending, resolved);
     let query = if filter.ascending {
         query.order((pat_requests::created_at.asc(), pat_requests::id.asc()))
     } else {
@@ -167,46 +94,6 @@ pub fn find(
         .filter(pat_requests::org_id.eq(org_id))
         .first(conn)
         .optional()?)
-}
-
-/// A page of the repositories a request asks for, by id, with the total: the listed ones for
-/// `subset`, every repository of the organization for `all`, none for `none`.
-pub fn repositories_of(
-    conn: &mut DbConnection,
-    request: &PatRequest,
-    page: Page,
-) -> Result<(Vec<Repository>, i64), StoreError> {
-    match request.repository_selection.as_str() {
-        "subset" => {
-            let total = pat_request_repositories::table
-                .filter(pat_request_repositories::request_id.eq(request.id))
-                .count()
-                .get_result(conn)?;
-            let rows = pat_request_repositories::table
-                .inner_join(repositories::table)
-                .filter(pat_request_repositories::request_id.eq(request.id))
-                .order(repositories::id)
-                .limit(page.per_page)
-                .offset(page.offset())
-                .select(repositories::all_columns)
-                .load(conn)?;
-            Ok((rows, total))
-        }
-        "all" => {
-            let total = repositories::table
-                .filter(repositories::org_id.eq(request.org_id))
-                .count()
-                .get_result(conn)?;
-            let rows = repositories::table
-                .filter(repositories::org_id.eq(request.org_id))
-                .order(repositories::id)
-                .limit(page.per_page)
-                .offset(page.offset())
-                .load(conn)?;
-            Ok((rows, total))
-        }
-        _ => Ok((Vec::new(), 0)),
-    }
 }
 
 /// Who reviews, on whose behalf, and what they decided.

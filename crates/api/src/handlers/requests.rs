@@ -3,6 +3,7 @@
 use actix_web::http::header;
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use patgate_domain::{IdList, Operation, ReviewAction, ReviewReason, ValidationError};
+use patgate_persistence::repositories::{self, Access};
 use patgate_persistence::requests::{self, Review, ReviewError};
 
 use super::{blocking, caller_org};
@@ -113,7 +114,12 @@ pub async fn list_pat_grant_request_repositories(
         caller.authorize(Operation::ListRequestRepositories)?;
         let page = page?;
         let request = requests::find(&mut conn, org.id, request_id)?.ok_or(ApiError::NotFound)?;
-        let found = requests::repositories_of(&mut conn, &request, page)?;
+        let access = Access {
+            org_id: request.org_id,
+            request_id: request.id,
+            repository_selection: &request.repository_selection,
+        };
+        let found = repositories::repositories_of(&mut conn, access, page)?;
         Ok((org, page, found))
     })
     .await?;
