@@ -10,11 +10,15 @@ const LIST: &str = "/orgs/acme/personal-access-token-requests";
 
 /// Operations of the document whose refusal without credentials is checked here (by
 /// operation id); `openapi_doc` fails if a secured operation is missing.
-pub const OPERATIONS_WITH_401_TESTS: [&str; 9] = [
+pub const OPERATIONS_WITH_401_TESTS: [&str; 13] = [
     "orgs/list-pat-grant-requests",
     "orgs/review-pat-grant-requests-in-bulk",
     "orgs/review-pat-grant-request",
     "orgs/list-pat-grant-request-repositories",
+    "orgs/list-pat-grants",
+    "orgs/update-pat-accesses",
+    "orgs/update-pat-access",
+    "orgs/list-pat-grant-repositories",
     "apps/get-authenticated",
     "apps/list-installations",
     "apps/get-installation",
@@ -31,6 +35,13 @@ async fn every_secured_operation_without_credentials_is_401(backend: Backend) {
         (
             Method::GET,
             "/orgs/acme/personal-access-token-requests/1/repositories",
+        ),
+        (Method::GET, "/orgs/acme/personal-access-tokens"),
+        (Method::POST, "/orgs/acme/personal-access-tokens"),
+        (Method::POST, "/orgs/acme/personal-access-tokens/1"),
+        (
+            Method::GET,
+            "/orgs/acme/personal-access-tokens/1/repositories",
         ),
         (Method::GET, "/app"),
         (Method::GET, "/app/installations"),
@@ -280,6 +291,10 @@ async fn permissions_are_enforced_per_operation_and_level(backend: Backend) {
         StatusCode::FORBIDDEN,
         "Resource not accessible by integration",
     );
+    assert_eq!(
+        res.header("x-accepted-github-permissions"),
+        Some("organization_personal_access_token_requests=write")
+    );
     let res = app
         .post(
             LIST,
@@ -305,6 +320,10 @@ async fn permissions_are_enforced_per_operation_and_level(backend: Backend) {
     res.assert_error(
         StatusCode::FORBIDDEN,
         "Resource not accessible by integration",
+    );
+    assert_eq!(
+        res.header("x-accepted-github-permissions"),
+        Some("organization_personal_access_token_requests=read")
     );
     let res = app
         .get(&format!("{LIST}/{id}/repositories"), &bystander)

@@ -5,6 +5,7 @@ mod helpers;
 mod apps;
 mod auth;
 mod cli;
+mod grants;
 mod openapi_doc;
 mod requests;
 mod review;

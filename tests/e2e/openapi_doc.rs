@@ -36,7 +36,7 @@ fn every_operation_has_an_id_a_tag_security_and_error_responses() {
     let ops = operations(&doc);
     assert_eq!(
         ops.len(),
-        9,
+        13,
         "operations: {:?}",
         ops.iter().map(|o| &o.1).collect::<Vec<_>>()
     );
@@ -85,6 +85,26 @@ fn every_operation_has_an_id_a_tag_security_and_error_responses() {
 fn operation_ids_match_githubs() {
     let doc: Value = serde_json::from_str(&patgate_api::openapi_json()).expect("JSON");
     let expected = [
+        (
+            "get",
+            "/orgs/{org}/personal-access-tokens",
+            "orgs/list-pat-grants",
+        ),
+        (
+            "post",
+            "/orgs/{org}/personal-access-tokens",
+            "orgs/update-pat-accesses",
+        ),
+        (
+            "post",
+            "/orgs/{org}/personal-access-tokens/{pat_id}",
+            "orgs/update-pat-access",
+        ),
+        (
+            "get",
+            "/orgs/{org}/personal-access-tokens/{pat_id}/repositories",
+            "orgs/list-pat-grant-repositories",
+        ),
         (
             "get",
             "/orgs/{org}/personal-access-token-requests",

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use chrono::{NaiveDateTime, Utc};
 use patgate_domain::RequestedPermissions;
+use patgate_persistence::grants::GrantView;
 use patgate_persistence::models::{App, Installation, Organization, Repository, User};
 use patgate_persistence::requests::RequestView;
 use serde::{Deserialize, Serialize};
@@ -444,3 +445,72 @@ pub enum ReviewActionName {
 /// The `{}` body of a 202 Accepted.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Accepted {}
+
+/// GitHub's `organization-programmatic-access-grant`: a fine-grained token's approved access
+/// to the organization.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PatGrant {
+    /// The grant's id (`pat_id`).
+    pub id: i64,
+    pub owner: SimpleUser,
+    /// `none`, `all` or `subset` of the organization's repositories.
+    #[schema(example = "subset")]
+    pub repository_selection: String,
+    /// Lists the repositories; only meaningful when `repository_selection` is `subset`.
+    pub repositories_url: String,
+    pub permissions: TokenPermissions,
+    /// When the access was granted.
+    pub access_granted_at: String,
+    pub token_id: i64,
+    pub token_name: String,
+    pub token_expired: bool,
+    pub token_expires_at: Option<String>,
+    pub token_last_used_at: Option<String>,
+}
+
+impl PatGrant {
+    pub fn build(base: &str, org_login: &str, view: &GrantView) -> Self {
+        let g = &view.grant;
+        let permissions: RequestedPermissions =
+            serde_json::from_str(&g.permissions).unwrap_or_default();
+        let now = Utc::now().naive_utc();
+        Self {
+            id: g.id,
+            owner: SimpleUser::of_user(base, &view.owner),
+            repository_selection: g.repository_selection.clone(),
+            repositories_url: format!(
+                "{base}/orgs/{org_login}/personal-access-tokens/{}/repositories",
+                g.id
+            ),
+            permissions: TokenPermissions::from(&permissions),
+            access_granted_at: timestamp(g.access_granted_at),
+            token_id: view.token.id,
+            token_name: view.token.name.clone(),
+            token_expired: g.token_expires_at.is_some_and(|t| t <= now),
+            token_expires_at: g.token_expires_at.map(timestamp),
+            token_last_used_at: g.token_last_used_at.map(timestamp),
+        }
+    }
+}
+
+/// `revoke`, the one action on a grant.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum GrantActionName {
+    Revoke,
+}
+
+/// Body of `POST /orgs/{org}/personal-access-tokens/{pat_id}`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct UpdatePatAccessBody {
+    pub action: GrantActionName,
+}
+
+/// Body of `POST /orgs/{org}/personal-access-tokens`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct UpdatePatAccessesBody {
+    pub action: GrantActionName,
+    /// The grants to revoke, all active; the call revokes all of them or none.
+    #[schema(min_items = 1, max_items = 100)]
+    pub pat_ids: Vec<i64>,
+}

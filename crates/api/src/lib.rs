@@ -37,7 +37,11 @@ fn routes(cfg: &mut ServiceConfig) {
         .service(handlers::requests::list_pat_grant_requests)
         .service(handlers::requests::review_pat_grant_requests_in_bulk)
         .service(handlers::requests::review_pat_grant_request)
-        .service(handlers::requests::list_pat_grant_request_repositories);
+        .service(handlers::requests::list_pat_grant_request_repositories)
+        .service(handlers::grants::list_pat_grants)
+        .service(handlers::grants::update_pat_accesses)
+        .service(handlers::grants::update_pat_access)
+        .service(handlers::grants::list_pat_grant_repositories);
 }
 
 /// The OpenAPI document as served and committed.

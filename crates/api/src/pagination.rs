@@ -51,6 +51,15 @@ pub fn read_page(pairs: &[(String, String)], errors: &mut Vec<FieldError>) -> Pa
     page
 }
 
+/// A 200 response builder with the `Link` header, when there is one.
+pub fn ok_with_link(link: Option<String>) -> actix_web::HttpResponseBuilder {
+    let mut res = actix_web::HttpResponse::Ok();
+    if let Some(link) = link {
+        res.insert_header((actix_web::http::header::LINK, link));
+    }
+    res
+}
+
 /// A 422 "Invalid request" carrying the given field errors.
 pub fn invalid_request(errors: Vec<FieldError>) -> ApiError {
     ApiError::Unprocessable {

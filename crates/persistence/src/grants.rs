@@ -1,1 +1,202 @@
-//! grants
+//! Grants, the access approval gives a token: filtered listing and revocation as one conditional transaction.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Nullable, Text, Timestamp};
+use patgate_domain::{GrantEvent, GrantState};
+
+use crate::audit::insert_audit_from;
+use crate::db::DbConnection;
+use crate::filters::{filtered, ListFilter, Resolved};
+use crate::models::{PatGrant, Token, User};
+use crate::schema::{pat_grants, tokens, users};
+use crate::{Page, StoreError};
+
+/// A grant with the token and owner the API shows with it.
+#[derive(Debug, Clone)]
+pub struct GrantView {
+    pub grant: PatGrant,
+    pub token: Token,
+    pub owner: User,
+}
+
+/// One page of active grants, most recently granted first unless `filter.ascending`, with
+/// the total.
+pub fn list_active(
+    conn: &mut DbConnection,
+    org_id: i64,
+    filter: &ListFilter,
+    page: Page,
+) -> Result<(Vec<GrantView>, i64), StoreError> {
+    let Some(resolved) = Resolved::new(conn, org_id, filter)? else {
+        return Ok((Vec::new(), 0));
+    };
+    let active = GrantState::Active.as_str();
+    let total: i64 = filtered!(pat_grants, pat_grants::request_id, active, resolved)
+        .count()
+        .get_result(conn)?;
+    if total == 0 || page.offset() >= total {
+        return Ok((Vec::new(), total));
+    }
+    let query = filtered!(pat_grants, pat_grants::request_id, active, resolved);
+    let query = if filter.ascending {
+        query.order((pat_grants::access_granted_at.asc(), pat_grants::id.asc()))
+    } else {
+        query.order((pat_grants::access_granted_at.desc(), pat_grants::id.desc()))
+    };
+    let ids: Vec<i64> = query
+        .select(pat_grants::id)
+        .limit(page.per_page)
+        .offset(page.offset())
+        .load(conn)?;
+    let rows: Vec<(PatGrant, Token, User)> = pat_grants::table
+        .inner_join(tokens::table)
+        .inner_join(users::table.on(users::id.eq(pat_grants::owner_id)))
+        .filter(pat_grants::id.eq_any(&ids))
+        .select((
+            pat_grants::all_columns,
+            tokens::all_columns,
+            users::all_columns,
+        ))
+        .load(conn)?;
+    let mut by_id: HashMap<i64, GrantView> = rows
+        .into_iter()
+        .map(|(grant, token, owner)| {
+            (
+                grant.id,
+                GrantView {
+                    grant,
+                    token,
+                    owner,
+                },
+            )
+        })
+        .collect();
+    Ok((
+        ids.iter().filter_map(|id| by_id.remove(id)).collect(),
+        total,
+    ))
+}
+
+/// The grant with this id in this organization, whatever its state.
+pub fn find(
+    conn: &mut DbConnection,
+    org_id: i64,
+    grant_id: i64,
+) -> Result<Option<PatGrant>, StoreError> {
+    Ok(pat_grants::table
+        .filter(pat_grants::id.eq(grant_id))
+        .filter(pat_grants::org_id.eq(org_id))
+        .first(conn)
+        .optional()?)
+}
+
+/// Who revokes which grants, on whose behalf.
+#[derive(Debug, Clone)]
+pub struct Revocation<'a> {
+    pub org_id: i64,
+    pub grant_ids: &'a [i64],
+    pub app_id: i64,
+    pub installation_id: i64,
+    pub at: NaiveDateTime,
+}
+
+/// Why a revocation changed nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum RevokeError {
+    /// Ids that are not grants of this organization.
+    #[error("unknown grant ids: {0:?}")]
+    Unknown(Vec<i64>),
+    /// Grants that already ended, with the state each is in.
+    #[error("grants not active: {0:?}")]
+    NotActive(Vec<(i64, GrantState)>),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<diesel::result::Error> for RevokeError {
+    fn from(e: diesel::result::Error) -> Self {
+        Self::Store(e.into())
+    }
+}
+
+/// Revokes every named grant in one transaction, all or nothing: each must be an active grant
+/// of the organization. The update is conditional on `status = 'active'`, so of concurrent
+/// revocations exactly one succeeds per grant. Each revocation goes into the audit trail.
+pub fn revoke(conn: &mut DbConnection, revocation: &Revocation<'_>) -> Result<(), RevokeError> {
+    let ids = revocation.grant_ids;
+    let current = states(conn, revocation.org_id, ids)?;
+    let unknown: Vec<i64> = ids
+        .iter()
+        .copied()
+        .filter(|id| !current.contains_key(id))
+        .collect();
+    if !unknown.is_empty() {
+        return Err(RevokeError::Unknown(unknown));
+    }
+    let ended: Vec<(i64, GrantState)> = current
+        .iter()
+        .filter(|(_, state)| state.apply(GrantEvent::Revoke).is_none())
+        .map(|(id, state)| (*id, *state))
+        .collect();
+    if !ended.is_empty() {
+        return Err(RevokeError::NotActive(ended));
+    }
+    let updated: Vec<i64> = diesel::update(
+        pat_grants::table
+            .filter(pat_grants::org_id.eq(revocation.org_id))
+            .filter(pat_grants::id.eq_any(ids))
+            .filter(pat_grants::status.eq(GrantState::Active.as_str())),
+    )
+    .set((
+        pat_grants::status.eq(GrantState::Revoked.as_str()),
+        pat_grants::ended_at.eq(revocation.at),
+    ))
+    .returning(pat_grants::id)
+    .get_results(conn)?;
+    if updated.len() != ids.len() {
+        // Another caller ended some of them after our read; the caller rolls back.
+        let lost: Vec<i64> = ids
+            .iter()
+            .copied()
+            .filter(|id| !updated.contains(id))
+            .collect();
+        let now = states(conn, revocation.org_id, &lost)?;
+        return Err(RevokeError::NotActive(now.into_iter().collect()));
+    }
+    let source = pat_grants::table
+        .filter(pat_grants::id.eq_any(ids))
+        .select((
+            pat_grants::org_id,
+            "grant.revoked".into_sql::<Text>(),
+            "grant".into_sql::<Text>(),
+            pat_grants::id,
+            Some(revocation.app_id).into_sql::<Nullable<BigInt>>(),
+            Some(revocation.installation_id).into_sql::<Nullable<BigInt>>(),
+            None::<String>.into_sql::<Nullable<Text>>(),
+            revocation.at.into_sql::<Timestamp>(),
+        ));
+    insert_audit_from!(conn, source)?;
+    Ok(())
+}
+
+fn states(
+    conn: &mut DbConnection,
+    org_id: i64,
+    ids: &[i64],
+) -> Result<BTreeMap<i64, GrantState>, StoreError> {
+    pat_grants::table
+        .filter(pat_grants::org_id.eq(org_id))
+        .filter(pat_grants::id.eq_any(ids))
+        .select((pat_grants::id, pat_grants::status))
+        .load::<(i64, String)>(conn)?
+        .into_iter()
+        .map(|(id, s)| {
+            GrantState::parse(&s)
+                .map(|state| (id, state))
+                .ok_or_else(|| StoreError::Corrupt(format!("grant {id} has an unknown status")))
+        })
+        .collect()
+}

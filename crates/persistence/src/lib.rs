@@ -1,5 +1,6 @@
 //! patgate's store: diesel schema, rows, and queries that run unchanged on SQLite and PostgreSQL.
 
+mod audit;
 pub mod db;
 pub mod directory;
 mod filters;

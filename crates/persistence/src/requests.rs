@@ -8,6 +8,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Nullable, Text, Timestamp};
 use patgate_domain::{RequestEvent, RequestState, ReviewAction, TransitionError};
 
+use crate::audit::insert_audit_from;
 use crate::db::DbConnection;
 pub use crate::filters::ListFilter;
 use crate::filters::{filtered, Resolved};
@@ -178,6 +179,33 @@ pub fn review(conn: &mut DbConnection, review: &Review<'_>) -> Result<(), Review
         insert_grants(conn, ids, review.at)?;
     }
     insert_reviews(conn, review)?;
+    insert_audit(conn, review, target)?;
+    Ok(())
+}
+
+/// `request.approved` / `request.denied` in the audit trail, one row per request.
+fn insert_audit(
+    conn: &mut DbConnection,
+    review: &Review<'_>,
+    target: RequestState,
+) -> Result<(), StoreError> {
+    let action = format!("request.{}", target.as_str());
+    let source = pat_requests::table
+        .filter(pat_requests::id.eq_any(review.request_ids))
+        .select((
+            pat_requests::org_id,
+            action.into_sql::<Text>(),
+            "request".into_sql::<Text>(),
+            pat_requests::id,
+            Some(review.app_id).into_sql::<Nullable<BigInt>>(),
+            Some(review.installation_id).into_sql::<Nullable<BigInt>>(),
+            review
+                .reason
+                .map(str::to_owned)
+                .into_sql::<Nullable<Text>>(),
+            review.at.into_sql::<Timestamp>(),
+        ));
+    insert_audit_from!(conn, source)?;
     Ok(())
 }
 

@@ -145,6 +145,20 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    audit_events (id) {
+        id -> BigInt,
+        org_id -> BigInt,
+        action -> Text,
+        subject_type -> Text,
+        subject_id -> BigInt,
+        app_id -> Nullable<BigInt>,
+        installation_id -> Nullable<BigInt>,
+        reason -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(repositories -> organizations (org_id));
 diesel::joinable!(app_keys -> apps (app_id));
 diesel::joinable!(installations -> apps (app_id));
@@ -169,4 +183,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     pat_request_permissions,
     pat_grants,
     pat_request_reviews,
+    audit_events,
 );

@@ -49,9 +49,10 @@ impl InstallationCaller {
         if op.is_allowed_by(&self.permissions) {
             Ok(())
         } else {
-            Err(ApiError::forbidden(
-                "Resource not accessible by integration",
-            ))
+            let (key, level) = op.required();
+            Err(ApiError::MissingPermission {
+                accepted: format!("{key}={level}"),
+            })
         }
     }
 }

@@ -2,7 +2,6 @@
 
 use std::collections::BTreeMap;
 
-use actix_web::http::header;
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use patgate_domain::{AccessLevel, PermissionSet, RepoName};
 use patgate_persistence::directory;
@@ -16,7 +15,7 @@ use crate::dto::{
 };
 use crate::error::{ApiError, BasicError, ValidationError as ValidationBody};
 use crate::keys::{random_hex, InstallationClaims};
-use crate::pagination::{link_header, page_from_query};
+use crate::pagination::{link_header, ok_with_link, page_from_query};
 use crate::state::AppState;
 
 /// How long an installation access token lives.
@@ -93,11 +92,8 @@ pub async fn list_installations(
         .iter()
         .map(|(inst, org)| InstallationDto::build(&state.base_url, &caller.app, inst, org))
         .collect();
-    let mut res = HttpResponse::Ok();
-    if let Some(link) = link_header(&state.base_url, req.path(), req.query_string(), page, total) {
-        res.insert_header((header::LINK, link));
-    }
-    Ok(res.json(items))
+    let link = link_header(&state.base_url, req.path(), req.query_string(), page, total);
+    Ok(ok_with_link(link).json(items))
 }
 
 /// Get an installation for the authenticated app

@@ -1,6 +1,7 @@
 //! Route handlers, one module per resource.
 
 pub mod apps;
+pub mod grants;
 pub mod requests;
 
 use actix_web::web;
@@ -30,4 +31,12 @@ where
     T: Send + 'static,
 {
     web::block(f).await?
+}
+
+/// Ids as a comma-separated list, for messages.
+pub(crate) fn join_ids(ids: &[i64]) -> String {
+    ids.iter()
+        .map(i64::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
 }

@@ -1,12 +1,11 @@
 //! `/orgs/{org}/personal-access-token-requests`: list, review one, review in bulk, and a request's repositories.
 
-use actix_web::http::header;
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use patgate_domain::{IdList, Operation, ReviewAction, ReviewReason, ValidationError};
 use patgate_persistence::repositories::{self, Access};
 use patgate_persistence::requests::{self, Review, ReviewError};
 
-use super::{blocking, caller_org};
+use super::{blocking, caller_org, join_ids};
 use crate::auth::InstallationCaller;
 use crate::body;
 use crate::dto::{
@@ -15,18 +14,10 @@ use crate::dto::{
 };
 use crate::error::{ApiError, BasicError, FieldError, ValidationError as ValidationBody};
 use crate::list_query::{parse_list_query, ListParams};
-use crate::pagination::{link_header, page_from_query};
+use crate::pagination::{link_header, ok_with_link, page_from_query};
 use crate::state::AppState;
 
 const RESOURCE: &str = "PersonalAccessTokenRequest";
-
-fn with_link(link: Option<String>) -> actix_web::HttpResponseBuilder {
-    let mut res = HttpResponse::Ok();
-    if let Some(link) = link {
-        res.insert_header((header::LINK, link));
-    }
-    res
-}
 
 /// List requests to access organization resources with fine-grained personal access tokens
 ///
@@ -71,7 +62,7 @@ pub async fn list_pat_grant_requests(
         .map(|v| PatGrantRequest::build(&state.base_url, &org.login, v))
         .collect();
     let link = link_header(&state.base_url, req.path(), req.query_string(), page, total);
-    Ok(with_link(link).json(items))
+    Ok(ok_with_link(link).json(items))
 }
 
 /// List repositories requested to be accessed by a fine-grained personal access token
@@ -128,7 +119,7 @@ pub async fn list_pat_grant_request_repositories(
         .map(|r| MinimalRepository::build(&state.base_url, &org, r))
         .collect();
     let link = link_header(&state.base_url, req.path(), req.query_string(), page, total);
-    Ok(with_link(link).json(items))
+    Ok(ok_with_link(link).json(items))
 }
 
 /// Review a request to access organization resources with a fine-grained personal access token
@@ -268,7 +259,7 @@ async fn review(
             }
             Err(ReviewError::Unknown(_)) if !bulk => Err(ApiError::NotFound),
             Err(ReviewError::Unknown(unknown)) => Err(ApiError::Unprocessable {
-                message: format!("Unknown personal access token request ids: {}", join(&unknown)),
+                message: format!("Unknown personal access token request ids: {}", join_ids(&unknown)),
                 errors: unknown
                     .iter()
                     .map(|id| FieldError::new(RESOURCE, "pat_request_ids", "missing", format!("request {id} does not exist")))
@@ -277,7 +268,7 @@ async fn review(
             Err(ReviewError::NotPending(refused)) => {
                 let ids: Vec<i64> = refused.iter().map(|(id, _)| *id).collect();
                 let message = if bulk {
-                    format!("These requests are no longer pending: {}", join(&ids))
+                    format!("These requests are no longer pending: {}", join_ids(&ids))
                 } else {
                     let state = refused.first().map(|(_, e)| e.from.to_string()).unwrap_or_default();
                     format!("This request is {state}")
@@ -294,11 +285,4 @@ async fn review(
         }
     })
     .await
-}
-
-fn join(ids: &[i64]) -> String {
-    ids.iter()
-        .map(i64::to_string)
-        .collect::<Vec<_>>()
-        .join(", ")
 }
