@@ -3,6 +3,7 @@
 pub mod credential;
 pub mod names;
 pub mod permissions;
+pub mod policy;
 pub mod review;
 pub mod state;
 

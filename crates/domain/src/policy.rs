@@ -1,0 +1,501 @@
+//! Token policy: whether fine-grained and classic tokens may reach an organization, whether fine-grained tokens need approval, and how long tokens may live; an enterprise's policy bounds its organizations'.
+
+use std::fmt;
+
+/// Longest a fine-grained token may live unless a policy says otherwise, in days.
+pub const DEFAULT_FINE_GRAINED_MAX_DAYS: u32 = 366;
+/// The largest lifetime a policy may set, in days (about 100 years).
+pub const MAX_LIFETIME_DAYS: u32 = 36_500;
+
+/// One level's settings (an enterprise's or an organization's). `None` leaves the decision to
+/// the level below (an enterprise's organizations) or to the default.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PolicySettings {
+    pub fine_grained_allowed: Option<bool>,
+    pub approval_required: Option<bool>,
+    pub classic_allowed: Option<bool>,
+    pub fine_grained_max_days: Option<u32>,
+    pub classic_max_days: Option<u32>,
+}
+
+/// The policy in force for an organization, every question answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EffectivePolicy {
+    pub fine_grained_allowed: bool,
+    pub approval_required: bool,
+    pub classic_allowed: bool,
+    pub fine_grained_max_days: u32,
+    pub classic_max_days: Option<u32>,
+}
+
+impl Default for EffectivePolicy {
+    /// What an organization gets with no policy of its own or of an enterprise: fine-grained
+    /// tokens allowed with approval, classic tokens allowed, fine-grained tokens at most 366
+    /// days.
+    fn default() -> Self {
+        Self {
+            fine_grained_allowed: true,
+            approval_required: true,
+            classic_allowed: true,
+            fine_grained_max_days: DEFAULT_FINE_GRAINED_MAX_DAYS,
+            classic_max_days: None,
+        }
+    }
+}
+
+/// Which rule of a policy refused something; displayed as the reason given to callers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum PolicyViolation {
+    #[error("fine-grained personal access tokens are restricted by the {0} policy")]
+    FineGrainedRestricted(PolicyLevel),
+    #[error("personal access tokens (classic) are restricted by the {0} policy")]
+    ClassicRestricted(PolicyLevel),
+    #[error(
+        "the token's lifetime of {days} days exceeds the {level} policy's maximum of {max} days"
+    )]
+    LifetimeTooLong {
+        level: PolicyLevel,
+        days: u64,
+        max: u32,
+    },
+    #[error("a token without an expiry date exceeds the {level} policy's maximum lifetime of {max} days")]
+    NoExpiry { level: PolicyLevel, max: u32 },
+}
+
+/// Where a rule comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PolicyLevel {
+    Enterprise,
+    Organization,
+}
+
+impl fmt::Display for PolicyLevel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Enterprise => "enterprise",
+            Self::Organization => "organization",
+        })
+    }
+}
+
+/// Why an organization's settings were refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PolicyError {
+    #[error("{field} cannot loosen the enterprise policy: {detail}")]
+    LoosensEnterprise { field: &'static str, detail: String },
+    #[error("{field} must be between 1 and {MAX_LIFETIME_DAYS} days")]
+    BadLifetime { field: &'static str },
+}
+
+/// The kind of token a decision is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenKind {
+    FineGrained,
+    Classic,
+}
+
+/// What the policy says about a fine-grained token's request for access.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IntakeDecision {
+    /// Refused outright.
+    Refused(PolicyViolation),
+    /// Granted without review (approval not required).
+    Granted,
+    /// Waits for a reviewer.
+    Pending,
+}
+
+fn lifetime_ok(days: u32) -> bool {
+    (1..=MAX_LIFETIME_DAYS).contains(&days)
+}
+
+impl PolicySettings {
+    /// Checks the lifetimes' ranges.
+    pub fn validate(&self) -> Result<(), PolicyError> {
+        if self.fine_grained_max_days.is_some_and(|d| !lifetime_ok(d)) {
+            return Err(PolicyError::BadLifetime {
+                field: "fine_grained_max_lifetime_days",
+            });
+        }
+        if self.classic_max_days.is_some_and(|d| !lifetime_ok(d)) {
+            return Err(PolicyError::BadLifetime {
+                field: "classic_max_lifetime_days",
+            });
+        }
+        Ok(())
+    }
+
+    /// Checks that an organization's settings stay within its enterprise's: a restriction the
+    /// enterprise set cannot be lifted, and no lifetime may exceed the enterprise's.
+    pub fn check_within(&self, enterprise: &PolicySettings) -> Result<(), PolicyError> {
+        let loosens = |field, detail: &str| {
+            Err(PolicyError::LoosensEnterprise {
+                field,
+                detail: detail.to_owned(),
+            })
+        };
+        if enterprise.fine_grained_allowed == Some(false) && self.fine_grained_allowed == Some(true)
+        {
+            return loosens(
+                "fine_grained_tokens",
+                "the enterprise restricts fine-grained tokens",
+            );
+        }
+        if enterprise.approval_required == Some(true) && self.approval_required == Some(false) {
+            return loosens("fine_grained_approval", "the enterprise requires approval");
+        }
+        if enterprise.classic_allowed == Some(false) && self.classic_allowed == Some(true) {
+            return loosens("classic_tokens", "the enterprise restricts classic tokens");
+        }
+        if let (Some(max), Some(days)) =
+            (enterprise.fine_grained_max_days, self.fine_grained_max_days)
+        {
+            if days > max {
+                return loosens(
+                    "fine_grained_max_lifetime_days",
+                    &format!("the enterprise allows at most {max} days"),
+                );
+            }
+        }
+        if let (Some(max), Some(days)) = (enterprise.classic_max_days, self.classic_max_days) {
+            if days > max {
+                return loosens(
+                    "classic_max_lifetime_days",
+                    &format!("the enterprise allows at most {max} days"),
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A setting with the level that decided it, for refusals that name their policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Resolved<T> {
+    pub value: T,
+    pub level: Option<PolicyLevel>,
+}
+
+/// The enterprise's and the organization's settings together.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PolicyStack {
+    pub enterprise: Option<PolicySettings>,
+    pub organization: PolicySettings,
+}
+
+impl PolicyStack {
+    fn pick<T: Copy>(
+        &self,
+        field: impl Fn(&PolicySettings) -> Option<T>,
+        enterprise_wins: impl Fn(T) -> bool,
+        default: T,
+    ) -> Resolved<T> {
+        let ent = self.enterprise.as_ref().and_then(&field);
+        let org = field(&self.organization);
+        match (ent, org) {
+            (Some(e), _) if enterprise_wins(e) => Resolved {
+                value: e,
+                level: Some(PolicyLevel::Enterprise),
+            },
+            (_, Some(o)) => Resolved {
+                value: o,
+                level: Some(PolicyLevel::Organization),
+            },
+            (Some(e), None) => Resolved {
+                value: e,
+                level: Some(PolicyLevel::Enterprise),
+            },
+            (None, None) => Resolved {
+                value: default,
+                level: None,
+            },
+        }
+    }
+
+    fn fine_grained_allowed(&self) -> Resolved<bool> {
+        let d = EffectivePolicy::default();
+        self.pick(|p| p.fine_grained_allowed, |v| !v, d.fine_grained_allowed)
+    }
+
+    fn approval_required(&self) -> Resolved<bool> {
+        let d = EffectivePolicy::default();
+        self.pick(|p| p.approval_required, |v| v, d.approval_required)
+    }
+
+    fn classic_allowed(&self) -> Resolved<bool> {
+        let d = EffectivePolicy::default();
+        self.pick(|p| p.classic_allowed, |v| !v, d.classic_allowed)
+    }
+
+    /// The lower of the two maxima, with the level it comes from.
+    fn max_days(
+        &self,
+        field: impl Fn(&PolicySettings) -> Option<u32>,
+        default: Option<u32>,
+    ) -> Resolved<Option<u32>> {
+        let ent = self.enterprise.as_ref().and_then(&field);
+        let org = field(&self.organization);
+        match (ent, org) {
+            (Some(e), Some(o)) if o < e => Resolved {
+                value: Some(o),
+                level: Some(PolicyLevel::Organization),
+            },
+            (Some(e), _) => Resolved {
+                value: Some(e),
+                level: Some(PolicyLevel::Enterprise),
+            },
+            (None, Some(o)) => Resolved {
+                value: Some(o),
+                level: Some(PolicyLevel::Organization),
+            },
+            (None, None) => Resolved {
+                value: default,
+                level: None,
+            },
+        }
+    }
+
+    fn fine_grained_max_days(&self) -> Resolved<u32> {
+        let r = self.max_days(
+            |p| p.fine_grained_max_days,
+            Some(DEFAULT_FINE_GRAINED_MAX_DAYS),
+        );
+        Resolved {
+            value: r.value.unwrap_or(DEFAULT_FINE_GRAINED_MAX_DAYS),
+            level: r.level,
+        }
+    }
+
+    fn classic_max_days(&self) -> Resolved<Option<u32>> {
+        self.max_days(|p| p.classic_max_days, None)
+    }
+
+    /// The policy in force: the enterprise's restrictions win, organizations inherit what
+    /// they do not set, and the lower lifetime applies.
+    pub fn effective(&self) -> EffectivePolicy {
+        EffectivePolicy {
+            fine_grained_allowed: self.fine_grained_allowed().value,
+            approval_required: self.approval_required().value,
+            classic_allowed: self.classic_allowed().value,
+            fine_grained_max_days: self.fine_grained_max_days().value,
+            classic_max_days: self.classic_max_days().value,
+        }
+    }
+
+    /// Whether a token of `kind` whose lifetime is `lifetime_days` (None: never expires) may
+    /// reach the organization at all; the refusal names the rule and its level.
+    pub fn admits(
+        &self,
+        kind: TokenKind,
+        lifetime_days: Option<u64>,
+    ) -> Result<(), PolicyViolation> {
+        let level = |r: Option<PolicyLevel>| r.unwrap_or(PolicyLevel::Organization);
+        let max = match kind {
+            TokenKind::FineGrained => {
+                let allowed = self.fine_grained_allowed();
+                if !allowed.value {
+                    return Err(PolicyViolation::FineGrainedRestricted(level(allowed.level)));
+                }
+                let max = self.fine_grained_max_days();
+                Resolved {
+                    value: Some(max.value),
+                    level: max.level,
+                }
+            }
+            TokenKind::Classic => {
+                let allowed = self.classic_allowed();
+                if !allowed.value {
+                    return Err(PolicyViolation::ClassicRestricted(level(allowed.level)));
+                }
+                self.classic_max_days()
+            }
+        };
+        match (max.value, lifetime_days) {
+            (Some(max_days), None) => Err(PolicyViolation::NoExpiry {
+                level: level(max.level),
+                max: max_days,
+            }),
+            (Some(max_days), Some(days)) if days > u64::from(max_days) => {
+                Err(PolicyViolation::LifetimeTooLong {
+                    level: level(max.level),
+                    days,
+                    max: max_days,
+                })
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// What happens to a fine-grained token's request for access.
+    pub fn decide_intake(&self, lifetime_days: Option<u64>) -> IntakeDecision {
+        match self.admits(TokenKind::FineGrained, lifetime_days) {
+            Err(violation) => IntakeDecision::Refused(violation),
+            Ok(()) if self.approval_required().value => IntakeDecision::Pending,
+            Ok(()) => IntakeDecision::Granted,
+        }
+    }
+}
+
+/// Whole days from `created` to `expires` (both Unix seconds), rounded up; `None` when the
+/// token never expires.
+pub fn lifetime_days(created: i64, expires: Option<i64>) -> Option<u64> {
+    expires.map(|e| {
+        let secs = e.saturating_sub(created).max(0) as u64;
+        secs.div_ceil(86_400)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn org(settings: PolicySettings) -> PolicyStack {
+        PolicyStack {
+            enterprise: None,
+            organization: settings,
+        }
+    }
+
+    #[test]
+    fn defaults_allow_fine_grained_tokens_with_approval_for_at_most_366_days() {
+        let stack = PolicyStack::default();
+        assert_eq!(stack.effective(), EffectivePolicy::default());
+        assert_eq!(stack.decide_intake(Some(30)), IntakeDecision::Pending);
+        assert_eq!(
+            stack.decide_intake(Some(367)),
+            IntakeDecision::Refused(PolicyViolation::LifetimeTooLong {
+                level: PolicyLevel::Organization,
+                days: 367,
+                max: 366
+            })
+        );
+        assert!(matches!(
+            stack.decide_intake(None),
+            IntakeDecision::Refused(PolicyViolation::NoExpiry { .. })
+        ));
+        assert_eq!(stack.admits(TokenKind::Classic, None), Ok(()));
+    }
+
+    #[test]
+    fn an_organization_may_drop_approval_or_restrict_tokens() {
+        let no_approval = org(PolicySettings {
+            approval_required: Some(false),
+            ..Default::default()
+        });
+        assert_eq!(no_approval.decide_intake(Some(10)), IntakeDecision::Granted);
+        let restricted = org(PolicySettings {
+            fine_grained_allowed: Some(false),
+            ..Default::default()
+        });
+        assert_eq!(
+            restricted.decide_intake(Some(10)),
+            IntakeDecision::Refused(PolicyViolation::FineGrainedRestricted(
+                PolicyLevel::Organization
+            ))
+        );
+        let no_classic = org(PolicySettings {
+            classic_allowed: Some(false),
+            ..Default::default()
+        });
+        assert_eq!(
+            no_classic.admits(TokenKind::Classic, Some(1)),
+            Err(PolicyViolation::ClassicRestricted(
+                PolicyLevel::Organization
+            ))
+        );
+    }
+
+    #[test]
+    fn the_enterprise_bounds_its_organizations() {
+        let enterprise = PolicySettings {
+            fine_grained_allowed: Some(true),
+            approval_required: Some(true),
+            classic_allowed: Some(false),
+            fine_grained_max_days: Some(90),
+            classic_max_days: None,
+        };
+        let loosening = PolicySettings {
+            approval_required: Some(false),
+            ..Default::default()
+        };
+        assert!(matches!(
+            loosening.check_within(&enterprise),
+            Err(PolicyError::LoosensEnterprise { .. })
+        ));
+        let longer = PolicySettings {
+            fine_grained_max_days: Some(100),
+            ..Default::default()
+        };
+        assert!(longer.check_within(&enterprise).is_err());
+        let shorter = PolicySettings {
+            fine_grained_max_days: Some(30),
+            ..Default::default()
+        };
+        assert_eq!(shorter.check_within(&enterprise), Ok(()));
+        // Even settings stored before the enterprise tightened cannot loosen it.
+        let stack = PolicyStack {
+            enterprise: Some(enterprise),
+            organization: loosening,
+        };
+        assert_eq!(stack.decide_intake(Some(10)), IntakeDecision::Pending);
+        assert_eq!(
+            stack.decide_intake(Some(91)),
+            IntakeDecision::Refused(PolicyViolation::LifetimeTooLong {
+                level: PolicyLevel::Enterprise,
+                days: 91,
+                max: 90
+            })
+        );
+        assert_eq!(
+            stack.admits(TokenKind::Classic, Some(1)),
+            Err(PolicyViolation::ClassicRestricted(PolicyLevel::Enterprise))
+        );
+        let tighter = PolicyStack {
+            enterprise: Some(enterprise),
+            organization: shorter,
+        };
+        assert_eq!(tighter.effective().fine_grained_max_days, 30);
+    }
+
+    #[test]
+    fn organizations_inherit_the_enterprises_opt_in() {
+        let opted_out = PolicySettings {
+            fine_grained_allowed: Some(false),
+            ..Default::default()
+        };
+        let stack = PolicyStack {
+            enterprise: Some(opted_out),
+            organization: PolicySettings::default(),
+        };
+        assert!(!stack.effective().fine_grained_allowed);
+        let opted_in = PolicySettings {
+            fine_grained_allowed: Some(true),
+            approval_required: Some(false),
+            ..Default::default()
+        };
+        let stack = PolicyStack {
+            enterprise: Some(opted_in),
+            organization: PolicySettings::default(),
+        };
+        assert!(stack.effective().fine_grained_allowed);
+        assert!(!stack.effective().approval_required);
+        // An organization may still restrict what the enterprise allows.
+        let stack = PolicyStack {
+            enterprise: Some(opted_in),
+            organization: PolicySettings {
+                approval_required: Some(true),
+                ..Default::default()
+            },
+        };
+        assert!(stack.effective().approval_required);
+    }
+
+    #[test]
+    fn lifetimes_round_up_to_whole_days() {
+        assert_eq!(lifetime_days(0, None), None);
+        assert_eq!(lifetime_days(0, Some(1)), Some(1));
+        assert_eq!(lifetime_days(0, Some(86_400)), Some(1));
+        assert_eq!(lifetime_days(0, Some(86_401)), Some(2));
+        assert_eq!(lifetime_days(100, Some(50)), Some(0));
+    }
+}
