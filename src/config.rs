@@ -52,6 +52,13 @@ pub struct ServeArgs {
     /// HTTP worker threads (default: one per core).
     #[arg(long, env = "PATGATE_WORKERS")]
     pub workers: Option<usize>,
+    /// Seconds between expiry sweeps (requests and grants whose token expired become
+    /// `expired`); 0 turns the sweeps off.
+    #[arg(long, env = "PATGATE_EXPIRY_INTERVAL", default_value_t = 60)]
+    pub expiry_interval: u64,
+    /// Days after which a request nobody reviewed expires (default: never).
+    #[arg(long, env = "PATGATE_PENDING_REQUEST_TTL_DAYS")]
+    pub pending_request_ttl_days: Option<u32>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -89,6 +96,8 @@ pub struct Settings {
     pub bind: String,
     pub base_url: Option<String>,
     pub workers: Option<usize>,
+    pub expiry_interval: u64,
+    pub pending_request_ttl_days: Option<u32>,
 }
 
 impl Settings {
@@ -104,6 +113,8 @@ impl Settings {
             bind: serve.map_or_else(|| "127.0.0.1:8080".to_owned(), |s| s.bind.clone()),
             base_url: serve.and_then(|s| s.base_url.clone()),
             workers: serve.and_then(|s| s.workers),
+            expiry_interval: serve.map_or(60, |s| s.expiry_interval),
+            pending_request_ttl_days: serve.and_then(|s| s.pending_request_ttl_days),
         }
     }
 

@@ -7,13 +7,23 @@ use chrono::{Duration, Utc};
 use patgate_domain::{AccessLevel, RequestedPermissions};
 use serde::Serialize;
 
+use patgate_api::dto_lifecycle::{Access, Approval, PolicySettingsDto};
+
 use crate::seed::{
-    AppSeed, InstallationSeed, OrgSeed, RepoSeed, RequestSeed, SeedFile, TokenSeed, UserSeed,
+    AppSeed, EnterpriseSeed, InstallationSeed, OrgSeed, RepoSeed, RequestSeed, ReviewSeed,
+    SeedFile, TokenSeed, UserSeed,
 };
 
 pub const ORG: &str = "octo-org";
 pub const APP_SLUG: &str = "patgate-demo-reviewer";
 pub const APP_CLIENT_ID: &str = "Iv1.patgatedemo0001";
+pub const ISSUER_SLUG: &str = "patgate-demo-issuer";
+pub const ISSUER_CLIENT_ID: &str = "Iv1.patgatedemo0002";
+pub const ENTERPRISE: &str = "octo-enterprise";
+/// Requests filed pending in the demo (three of them by tokens that already expired); then
+/// `GRANTED` approved ones.
+const PENDING: usize = 53;
+const GRANTED: usize = 12;
 const OWNERS: [&str; 5] = ["alice", "bob", "carol", "dave", "erin"];
 const REPOS: [&str; 8] = [
     "api",
@@ -35,6 +45,9 @@ pub struct DemoInfo {
     pub client_id: String,
     pub installation_id: i64,
     pub private_key_path: String,
+    /// The token issuer app (same private key).
+    pub issuer_app_id: i64,
+    pub issuer_installation_id: i64,
 }
 
 /// The app's private key at `path`, generated if the file does not exist yet.
@@ -79,12 +92,15 @@ pub fn seed(public_key_pem: &str) -> SeedFile {
     ];
     let mut tokens = Vec::new();
     let mut requests = Vec::new();
-    for i in 0..50usize {
+    for i in 0..(PENDING + GRANTED) {
         let owner = OWNERS[i % OWNERS.len()];
         let name = format!("{owner}-token-{i}");
         let expires = match i % 7 {
+            // The granted tokens are valid, so that the access check allows them.
+            _ if i >= PENDING => Some(now + Duration::days(60)),
             0 => None,
-            3 => Some(now - Duration::days(2)),
+            // A few tokens that already expired: the expiry sweep moves their requests.
+            3 if i < 21 => Some(now - Duration::days(2)),
             _ => Some(now + Duration::days(30 + i as i64)),
         };
         let last_used = (!i.is_multiple_of(3)).then(|| now - Duration::hours(i as i64 * 5));
@@ -119,13 +135,38 @@ pub fn seed(public_key_pem: &str) -> SeedFile {
                 repository,
                 other: BTreeMap::new(),
             },
-            created_at: Some((now - Duration::minutes(37 * (50 - i as i64))).to_rfc3339()),
+            created_at: Some(
+                (now - Duration::minutes(37 * (PENDING + GRANTED - i) as i64)).to_rfc3339(),
+            ),
+            // The last ones are approved by the reviewer app: the demo's active grants.
+            review: (i >= PENDING).then(|| ReviewSeed {
+                action: "approve".to_owned(),
+                by: APP_SLUG.to_owned(),
+                reason: None,
+            }),
         });
     }
     SeedFile {
+        enterprises: vec![EnterpriseSeed {
+            slug: ENTERPRISE.to_owned(),
+            name: Some("Octo Enterprise (demo)".to_owned()),
+            policy: Some(PolicySettingsDto {
+                fine_grained_max_lifetime_days: Some(400),
+                ..Default::default()
+            }),
+        }],
         organizations: vec![OrgSeed {
             login: ORG.to_owned(),
             name: Some("Octo Org (demo)".to_owned()),
+            enterprise: Some(ENTERPRISE.to_owned()),
+            // Not the default: classic tokens restricted, fine-grained ones at most 180 days.
+            policy: Some(PolicySettingsDto {
+                fine_grained_tokens: Some(Access::Allowed),
+                fine_grained_approval: Some(Approval::Required),
+                classic_tokens: Some(Access::Restricted),
+                fine_grained_max_lifetime_days: Some(180),
+                classic_max_lifetime_days: None,
+            }),
         }],
         users: OWNERS
             .iter()
@@ -144,24 +185,44 @@ pub fn seed(public_key_pem: &str) -> SeedFile {
                 private: i % 4 != 3,
             })
             .collect(),
-        apps: vec![AppSeed {
-            slug: APP_SLUG.to_owned(),
-            name: "patgate demo reviewer".to_owned(),
-            client_id: APP_CLIENT_ID.to_owned(),
-            owner: Some(ORG.to_owned()),
-            public_key_pem: public_key_pem.to_owned(),
-        }],
-        installations: vec![InstallationSeed {
-            app: APP_SLUG.to_owned(),
-            org: ORG.to_owned(),
-            permissions: perms(&[
-                (patgate_domain::PAT_REQUESTS_PERMISSION, Write),
-                (patgate_domain::PAT_GRANTS_PERMISSION, Write),
-                ("members", Read),
-            ]),
-            events: vec!["personal_access_token_request".to_owned()],
-            repository_selection: "all".to_owned(),
-        }],
+        apps: vec![
+            AppSeed {
+                slug: APP_SLUG.to_owned(),
+                name: "patgate demo reviewer".to_owned(),
+                client_id: APP_CLIENT_ID.to_owned(),
+                owner: Some(ORG.to_owned()),
+                public_key_pem: public_key_pem.to_owned(),
+            },
+            // The token issuer shares the demo key, so one key file drives both apps.
+            AppSeed {
+                slug: ISSUER_SLUG.to_owned(),
+                name: "patgate demo token issuer".to_owned(),
+                client_id: ISSUER_CLIENT_ID.to_owned(),
+                owner: Some(ORG.to_owned()),
+                public_key_pem: public_key_pem.to_owned(),
+            },
+        ],
+        installations: vec![
+            InstallationSeed {
+                app: APP_SLUG.to_owned(),
+                org: ORG.to_owned(),
+                permissions: perms(&[
+                    (patgate_domain::PAT_REQUESTS_PERMISSION, Write),
+                    (patgate_domain::PAT_GRANTS_PERMISSION, Write),
+                    (patgate_domain::ORG_ADMIN_PERMISSION, Write),
+                    ("members", Read),
+                ]),
+                events: vec!["personal_access_token_request".to_owned()],
+                repository_selection: "all".to_owned(),
+            },
+            InstallationSeed {
+                app: ISSUER_SLUG.to_owned(),
+                org: ORG.to_owned(),
+                permissions: perms(&[(patgate_domain::PAT_INTAKE_PERMISSION, Write)]),
+                events: Vec::new(),
+                repository_selection: "all".to_owned(),
+            },
+        ],
         tokens,
         requests,
     }

@@ -2,6 +2,7 @@
 
 pub mod config;
 pub mod demo;
+pub mod expiry;
 pub mod seed;
 
 use std::net::TcpListener;
@@ -53,6 +54,9 @@ pub fn open_db(settings: &Settings) -> Result<Db, StartError> {
 /// A bound, ready-to-run server.
 pub struct Application {
     addr: std::net::SocketAddr,
+    db: Db,
+    expiry_interval: u64,
+    pending_request_ttl_days: Option<u32>,
     base_url: String,
     server: actix_web::dev::Server,
 }
@@ -84,7 +88,7 @@ impl Application {
             .trim_end_matches('/')
             .to_owned();
         let state = AppState {
-            db,
+            db: db.clone(),
             keys,
             base_url: base_url.clone(),
         };
@@ -99,6 +103,9 @@ impl Application {
         }
         Ok(Self {
             addr,
+            db,
+            expiry_interval: settings.expiry_interval,
+            pending_request_ttl_days: settings.pending_request_ttl_days,
             base_url,
             server: server.run(),
         })
@@ -113,8 +120,20 @@ impl Application {
         &self.base_url
     }
 
-    /// Serves until SIGINT/SIGTERM, then finishes in-flight requests.
+    /// Serves until SIGINT/SIGTERM, then finishes in-flight requests. Expiry sweeps run
+    /// alongside.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let sweeper = (self.expiry_interval > 0).then(|| {
+            actix_web::rt::spawn(expiry::run(
+                self.db.clone(),
+                std::time::Duration::from_secs(self.expiry_interval),
+                self.pending_request_ttl_days,
+            ))
+        });
+        let result = self.server.await;
+        if let Some(sweeper) = sweeper {
+            sweeper.abort();
+        }
+        result
     }
 }

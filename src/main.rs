@@ -110,6 +110,14 @@ fn write_demo(db: &patgate_persistence::Db, dir: &std::path::Path, base_url: &st
                 .flatten()
         })
         .ok_or("demo installation missing after seeding")?;
+    let (issuer, _) =
+        patgate_persistence::directory::app_by_issuer(&mut conn, demo::ISSUER_CLIENT_ID)?
+            .and_then(|app| {
+                patgate_persistence::directory::installation_for_org(&mut conn, app.id, demo::ORG)
+                    .ok()
+                    .flatten()
+            })
+            .ok_or("demo issuer installation missing after seeding")?;
     let key_abs = std::fs::canonicalize(&key_path)?;
     let info = demo::DemoInfo {
         base_url: base_url.to_owned(),
@@ -118,6 +126,8 @@ fn write_demo(db: &patgate_persistence::Db, dir: &std::path::Path, base_url: &st
         client_id: demo::APP_CLIENT_ID.to_owned(),
         installation_id: inst.id,
         private_key_path: key_abs.display().to_string(),
+        issuer_app_id: issuer.app_id,
+        issuer_installation_id: issuer.id,
     };
     std::fs::write(
         dir.join("demo.json"),

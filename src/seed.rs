@@ -4,8 +4,13 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use chrono::{DateTime, NaiveDateTime};
-use patgate_domain::{AccessLevel, Login, PermissionSet, RepoName, RequestedPermissions};
+use patgate_api::dto_lifecycle::PolicySettingsDto;
+use patgate_domain::policy::PolicySettings;
+use patgate_domain::{
+    AccessLevel, Login, PermissionSet, RepoName, RequestedPermissions, ReviewAction,
+};
 use patgate_persistence::models::{NewApp, NewInstallation, NewToken};
+use patgate_persistence::policy::{self as policy_store, Owner};
 use patgate_persistence::seed as store;
 use patgate_persistence::{Db, DbConnection, StoreError};
 use serde::Deserialize;
@@ -14,6 +19,8 @@ use serde::Deserialize;
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SeedFile {
+    #[serde(default)]
+    pub enterprises: Vec<EnterpriseSeed>,
     #[serde(default)]
     pub organizations: Vec<OrgSeed>,
     #[serde(default)]
@@ -35,6 +42,30 @@ pub struct SeedFile {
 pub struct OrgSeed {
     pub login: String,
     pub name: Option<String>,
+    /// The enterprise's slug, if the organization belongs to one.
+    pub enterprise: Option<String>,
+    /// The organization's token policy (as `PUT /orgs/{org}/personal-access-token-policy`).
+    pub policy: Option<PolicySettingsDto>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnterpriseSeed {
+    pub slug: String,
+    pub name: Option<String>,
+    /// The enterprise's token policy, which bounds its organizations'.
+    pub policy: Option<PolicySettingsDto>,
+}
+
+/// A review to apply to a seeded request when it is created.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReviewSeed {
+    /// `approve` or `deny`.
+    pub action: String,
+    /// The reviewing app's slug; its installation on the request's organization reviews.
+    pub by: String,
+    pub reason: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -112,6 +143,8 @@ pub struct RequestSeed {
     pub permissions: RequestedPermissions,
     /// RFC 3339 time; default: now.
     pub created_at: Option<String>,
+    /// A review applied when the request is created (an approval makes a grant).
+    pub review: Option<ReviewSeed>,
 }
 
 /// Why a seed file was refused; nothing is written when it is.
@@ -237,6 +270,42 @@ impl Names {
     }
 }
 
+/// Reviews a freshly seeded request as the named app's installation on the organization.
+fn apply_review(
+    conn: &mut DbConnection,
+    names: &mut Names,
+    org_id: i64,
+    request_id: i64,
+    review: &ReviewSeed,
+    at: NaiveDateTime,
+) -> Result<(), SeedError> {
+    let action = ReviewAction::parse(&review.action)
+        .map_err(|e| SeedError::Invalid(format!("request review: {e}")))?;
+    let app_id = names.app(conn, &review.by)?;
+    let installation = patgate_persistence::directory::installation_of_org(conn, app_id, org_id)?
+        .ok_or_else(|| {
+        SeedError::Invalid(format!(
+            "app {:?} is not installed on the request's organization",
+            review.by
+        ))
+    })?;
+    let ids = [request_id];
+    patgate_persistence::requests::review(
+        conn,
+        &patgate_persistence::requests::Review {
+            org_id,
+            request_ids: &ids,
+            action,
+            reason: review.reason.as_deref(),
+            app_id,
+            installation_id: installation.id,
+            at,
+        },
+    )
+    .map_err(|e| SeedError::Invalid(format!("request review: {e}")))?;
+    Ok(())
+}
+
 fn apply(conn: &mut DbConnection, seed: &SeedFile) -> Result<Loaded, SeedError> {
     let now = patgate_persistence::now();
     let mut names = Names {
@@ -246,10 +315,44 @@ fn apply(conn: &mut DbConnection, seed: &SeedFile) -> Result<Loaded, SeedError> 
         apps: BTreeMap::new(),
         tokens: BTreeMap::new(),
     };
+    let mut enterprises = BTreeMap::new();
+    for e in &seed.enterprises {
+        let enterprise = policy_store::ensure_enterprise(conn, &e.slug, e.name.as_deref(), now)?;
+        if let Some(p) = &e.policy {
+            let settings = PolicySettings::from(p);
+            settings
+                .validate()
+                .map_err(|err| SeedError::Invalid(format!("enterprise {:?}: {err}", e.slug)))?;
+            policy_store::save(conn, Owner::Enterprise(enterprise.id), &settings, now)?;
+        }
+        enterprises.insert(
+            e.slug.clone(),
+            (enterprise.id, e.policy.as_ref().map(PolicySettings::from)),
+        );
+    }
     for o in &seed.organizations {
         let l = login(&o.login, "organization")?;
         let org = store::ensure_org(conn, l.as_str(), o.name.as_deref(), now)?;
         names.orgs.insert(l.key(), org.id);
+        let mut bound = None;
+        if let Some(slug) = &o.enterprise {
+            let (id, policy) = enterprises
+                .get(slug)
+                .cloned()
+                .ok_or_else(|| SeedError::Invalid(format!("unknown enterprise {slug:?}")))?;
+            policy_store::join_enterprise(conn, org.id, id)?;
+            bound = policy;
+        }
+        if let Some(p) = &o.policy {
+            let settings = PolicySettings::from(p);
+            let checked = settings.validate().and_then(|()| match &bound {
+                Some(enterprise) => settings.check_within(enterprise),
+                None => Ok(()),
+            });
+            checked
+                .map_err(|err| SeedError::Invalid(format!("organization {:?}: {err}", o.login)))?;
+            policy_store::save(conn, Owner::Organization(org.id), &settings, now)?;
+        }
     }
     for u in &seed.users {
         let l = login(&u.login, "user")?;
@@ -354,7 +457,8 @@ fn apply(conn: &mut DbConnection, seed: &SeedFile) -> Result<Loaded, SeedError> 
         for name in &r.repositories {
             repository_ids.push(names.repo(conn, org, name)?);
         }
-        store::ensure_pending_request(
+        let created_at = time(&r.created_at, "request created_at")?.unwrap_or(now);
+        let request = store::ensure_pending_request(
             conn,
             &store::RequestSeed {
                 org_id: org,
@@ -363,9 +467,14 @@ fn apply(conn: &mut DbConnection, seed: &SeedFile) -> Result<Loaded, SeedError> 
                 repository_selection: &r.repository_selection,
                 repository_ids: &repository_ids,
                 permissions: &r.permissions,
-                created_at: time(&r.created_at, "request created_at")?.unwrap_or(now),
+                created_at,
             },
         )?;
+        if let Some(review) = &r.review {
+            if request.status == patgate_domain::RequestState::Pending.as_str() {
+                apply_review(conn, &mut names, org, request.id, review, created_at)?;
+            }
+        }
     }
     Ok(Loaded {
         organizations: seed.organizations.len(),

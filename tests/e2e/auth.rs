@@ -10,7 +10,7 @@ const LIST: &str = "/orgs/acme/personal-access-token-requests";
 
 /// Operations of the document whose refusal without credentials is checked here (by
 /// operation id); `openapi_doc` fails if a secured operation is missing.
-pub const OPERATIONS_WITH_401_TESTS: [&str; 13] = [
+pub const OPERATIONS_WITH_401_TESTS: [&str; 21] = [
     "orgs/list-pat-grant-requests",
     "orgs/review-pat-grant-requests-in-bulk",
     "orgs/review-pat-grant-request",
@@ -19,6 +19,14 @@ pub const OPERATIONS_WITH_401_TESTS: [&str; 13] = [
     "orgs/update-pat-accesses",
     "orgs/update-pat-access",
     "orgs/list-pat-grant-repositories",
+    "patgate/get-token-policy",
+    "patgate/set-token-policy",
+    "patgate/list-audit-events",
+    "patgate/submit-token-request",
+    "patgate/get-token-request",
+    "patgate/cancel-token-request",
+    "patgate/report-token-use",
+    "patgate/check-token-access",
     "apps/get-authenticated",
     "apps/list-installations",
     "apps/get-installation",
@@ -42,6 +50,29 @@ async fn every_secured_operation_without_credentials_is_401(backend: Backend) {
         (
             Method::GET,
             "/orgs/acme/personal-access-tokens/1/repositories",
+        ),
+        (Method::GET, "/orgs/acme/personal-access-token-policy"),
+        (Method::PUT, "/orgs/acme/personal-access-token-policy"),
+        (Method::GET, "/orgs/acme/personal-access-token-audit-log"),
+        (
+            Method::POST,
+            "/orgs/acme/personal-access-token-intake/requests",
+        ),
+        (
+            Method::GET,
+            "/orgs/acme/personal-access-token-intake/requests/1",
+        ),
+        (
+            Method::DELETE,
+            "/orgs/acme/personal-access-token-intake/requests/1",
+        ),
+        (
+            Method::POST,
+            "/orgs/acme/personal-access-token-intake/usage",
+        ),
+        (
+            Method::POST,
+            "/orgs/acme/personal-access-token-access-checks",
         ),
         (Method::GET, "/app"),
         (Method::GET, "/app/installations"),

@@ -47,6 +47,8 @@ pub const READER: &str = "Iv1.reader";
 pub const BYSTANDER: &str = "Iv1.bystander";
 /// Installation on `globex` with write on requests.
 pub const OUTSIDER: &str = "Iv1.outsider";
+/// Installation on `acme` of the token issuer (intake write).
+pub const ISSUER: &str = "Iv1.issuer";
 pub const OWNERS: [&str; 4] = ["alice", "bob", "carol", "dave"];
 pub const REPOS: [&str; 5] = ["api", "web", "infra", "docs", "Hello-World"];
 /// Pending requests of `acme` in the fixture.
@@ -135,17 +137,22 @@ fn fixture_seed() -> Value {
         "repositories": repositories,
         "apps": [
             app("reviewer", REVIEWER), app("reader", READER),
-            app("bystander", BYSTANDER), app("outsider", OUTSIDER),
+            app("bystander", BYSTANDER), app("outsider", OUTSIDER), app("issuer", ISSUER),
         ],
         "installations": [
             install("reviewer", ORG, json!({
                 "organization_personal_access_token_requests": "write",
                 "organization_personal_access_tokens": "write",
+                "organization_administration": "write",
                 "members": "read",
             })),
+            install("issuer", ORG, json!({"organization_personal_access_token_intake": "write"})),
             install("reader", ORG, json!({"organization_personal_access_token_requests": "read"})),
             install("bystander", ORG, json!({"members": "read"})),
-            install("outsider", OTHER_ORG, json!({"organization_personal_access_token_requests": "write"})),
+            install("outsider", OTHER_ORG, json!({
+                "organization_personal_access_token_requests": "write",
+                "organization_administration": "read",
+            })),
         ],
         "tokens": tokens,
         "requests": requests,
@@ -201,6 +208,12 @@ pub fn run_cli(dir: &std::path::Path, database_url: &str, args: &[&str]) -> std:
 impl TestApp {
     /// Seeds the fixture into a fresh database of `backend` and starts the server.
     pub async fn spawn(backend: Backend) -> TestApp {
+        let (dir, database_url) = Self::prepare(backend);
+        Self::start(dir, database_url)
+    }
+
+    /// Seeds the fixture into a fresh database; returns the data directory and database URL.
+    pub fn prepare(backend: Backend) -> (PathBuf, String) {
         let dir = temp_dir();
         let database_url = match backend {
             Backend::Sqlite => dir.join("patgate.db").display().to_string(),
@@ -218,17 +231,24 @@ impl TestApp {
             "seed failed: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        Self::start(dir, database_url)
+        (dir, database_url)
     }
 
-    /// Starts the server on an already prepared data directory and database.
+    /// Starts the server on an already prepared data directory and database, with expiry
+    /// sweeps off so that the fixture stays as seeded.
     pub fn start(dir: PathBuf, database_url: String) -> TestApp {
+        Self::start_with(dir, database_url, &["--expiry-interval", "0"])
+    }
+
+    /// Starts the server with extra `serve` arguments.
+    pub fn start_with(dir: PathBuf, database_url: String, extra: &[&str]) -> TestApp {
         let mut child = Command::new(binary())
             .arg("--data-dir")
             .arg(&dir)
             .arg("--database-url")
             .arg(&database_url)
             .args(["serve", "--bind", "127.0.0.1:0", "--workers", "2"])
+            .args(extra)
             .env("PATGATE_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())

@@ -6,6 +6,7 @@ mod apps;
 mod auth;
 mod cli;
 mod grants;
+mod lifecycle;
 mod openapi_doc;
 mod requests;
 mod review;

@@ -36,7 +36,7 @@ fn every_operation_has_an_id_a_tag_security_and_error_responses() {
     let ops = operations(&doc);
     assert_eq!(
         ops.len(),
-        13,
+        21,
         "operations: {:?}",
         ops.iter().map(|o| &o.1).collect::<Vec<_>>()
     );

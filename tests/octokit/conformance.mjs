@@ -316,18 +316,19 @@ function diffSets(expected, got) {
 function ts(s) {
   return typeof s === "string" ? Date.parse(s) : NaN;
 }
-function checkOrder(t, label, items, dir) {
+// `field`: created_at for requests, access_granted_at for grants.
+function checkOrder(t, label, items, dir, field = "created_at") {
   for (let i = 0; i + 1 < items.length; i++) {
-    const a = ts(items[i].created_at);
-    const b = ts(items[i + 1].created_at);
+    const a = ts(items[i][field]);
+    const b = ts(items[i + 1][field]);
     if (Number.isNaN(a) || Number.isNaN(b)) {
-      return t.fail(`${label}: created_at is not a parseable timestamp`, {
-        got: [items[i].created_at, items[i + 1].created_at],
+      return t.fail(`${label}: ${field} is not a parseable timestamp`, {
+        got: [items[i][field], items[i + 1][field]],
       });
     }
     if (dir === "desc" ? a < b : a > b) {
-      return t.fail(`${label}: not ordered by created_at ${dir}`, {
-        got: `index ${i}: id=${j(items[i].id)} created_at=${items[i].created_at}, index ${i + 1}: id=${j(items[i + 1].id)} created_at=${items[i + 1].created_at}`,
+      return t.fail(`${label}: not ordered by ${field} ${dir}`, {
+        got: `index ${i}: id=${j(items[i].id)} ${field}=${items[i][field]}, index ${i + 1}: id=${j(items[i + 1].id)} ${field}=${items[i + 1][field]}`,
       });
     }
   }
@@ -1021,6 +1022,402 @@ async function run(server) {
     const expected = allIds.filter((id) => !reviewed.has(id));
     t.ok(sameIds(ids, expected), "pending ids (in order)", { expected, got: ids });
   });
+
+  // ============================================================== grants
+  // Approving a request creates a grant. GET /orgs/{org}/personal-access-tokens
+  // lists the ACTIVE grants, newest access_granted_at first, with the same
+  // filters / sort / paging as the request list. Grants are matched to the
+  // requests they came from by token_id (the grant object has no request id).
+  const GRANTS = "orgs/list-pat-grants";
+  const grantListSchema = S.response(GRANTS, 200).validate;
+  const reqById = new Map((allItems || []).map((r) => [r.id, r]));
+  const ACCEPTED_HEADER = "x-accepted-github-permissions";
+
+  async function listAllGrants(t, label, params, octo = octokit) {
+    const pages = [];
+    const items = await octo.paginate(octo.rest.orgs.listPatGrants, { org, ...params }, (response, done) => {
+      pages.push(response);
+      if (pages.length >= 60) {
+        t.fail(`${label}: still following rel="next" after 60 pages; stopped`, { got: response.headers.link });
+        done();
+      }
+      return response.data;
+    });
+    pages.forEach((p, i) => {
+      t.ok(p.status === 200, `${label}: page ${i + 1} status`, { expected: 200, got: p.status });
+      schemaProblems(t, `${label} page ${i + 1}`, grantListSchema, p.data);
+    });
+    return { items, pages };
+  }
+  async function grantIds(t, label = "grant list") {
+    const { items } = await listAllGrants(t, label, { per_page: 100 });
+    return items.map((g) => g.id);
+  }
+  // X-Accepted-GitHub-Permissions: "a=read,b=write; c=read" (alternatives separated by ";")
+  function acceptedPermissions(t, label, e, want) {
+    const h = e && e.response && e.response.headers ? e.response.headers[ACCEPTED_HEADER] : undefined;
+    const sets = typeof h === "string" ? h.split(";").map((alt) => alt.split(",").map((x) => x.trim()).filter(Boolean)) : [];
+    t.ok(
+      sets.some((s) => s.includes(want)),
+      `${label}: the 403 must carry X-Accepted-GitHub-Permissions naming ${want}`,
+      { expected: want, got: h === undefined ? "(header absent)" : h },
+    );
+  }
+
+  const grantsBefore = await check(
+    "orgs.listPatGrants({org, per_page: 100}) -> 200, items are GitHub's organization-programmatic-access-grant schema; the request approved above is a grant with its token_id",
+    [["list", allItems]],
+    async (t) => {
+      const res = await expectOk(t, "GET /orgs/{org}/personal-access-tokens?per_page=100", GRANTS, 200, () =>
+        R.orgs.listPatGrants({ org, per_page: 100 }),
+      );
+      if (!res) return undefined;
+      if (!Array.isArray(res.data)) return t.fail("body must be a JSON array", { got: res.data });
+      if (approved) {
+        const tok = reqById.get(approveId).token_id;
+        t.ok(
+          res.data.some((g) => g.token_id === tok),
+          "the request approved by reviewPatGrantRequest must be listed as a grant with the same token_id",
+          { expected: { token_id: tok }, got: res.data.map((g) => ({ id: g.id, token_id: g.token_id })) },
+        );
+      } else {
+        t.note("the single approval above failed; only the bulk approval below is checked");
+      }
+      return res.data;
+    },
+  );
+
+  const N_GRANTS = 8;
+  const grantedReqs = await check(
+    `orgs.reviewPatGrantRequestsInBulk({action: 'approve'}) for ${N_GRANTS} pending requests (distinct tokens, incl. a subset one) -> 202 {}, they leave the pending list`,
+    [["grant list", grantsBefore], ["a request with repository_selection=subset", firstSubset]],
+    async (t) => {
+      // access_granted_at has one-second resolution: make these grants
+      // strictly newer than the one approved above.
+      await sleep(1100);
+      const pending = new Set(await pendingIds(t));
+      const taken = new Set(grantsBefore.map((g) => String(g.token_id)));
+      const chosen = [];
+      for (const r of [firstSubset, ...allItems]) {
+        if (chosen.length >= N_GRANTS || !pending.has(r.id) || chosen.includes(r) || taken.has(String(r.token_id))) continue;
+        taken.add(String(r.token_id));
+        chosen.push(r);
+      }
+      if (!t.ok(chosen.length === N_GRANTS && chosen[0] === firstSubset, `need ${N_GRANTS} pending requests with distinct, not yet granted tokens`, {
+        got: chosen.map((r) => ({ id: r.id, token_id: r.token_id })),
+      }))
+        return undefined;
+      const res = await expectOk(t, "POST /orgs/{org}/personal-access-token-requests (bulk approve)", "orgs/review-pat-grant-requests-in-bulk", 202, () =>
+        R.orgs.reviewPatGrantRequestsInBulk({ org, pat_request_ids: chosen.map((r) => r.id), action: "approve" }),
+      );
+      if (!res) return undefined;
+      t.ok(res.data && typeof res.data === "object" && !Array.isArray(res.data) && Object.keys(res.data).length === 0, "202 body must be {}", {
+        got: res.data,
+      });
+      const after = await pendingIds(t);
+      const still = chosen.filter((r) => after.includes(r.id)).map((r) => r.id);
+      t.ok(!still.length, "approved requests must leave the pending list", { got: still });
+      return chosen;
+    },
+  );
+
+  // grant objects of the bulk-approved requests (by request id), and the full list
+  const grantState = await check(
+    "after the approvals: listPatGrants = previous grants + one new grant per approved request (same token_id, owner, repository_selection, permissions, token_name)",
+    [["approved requests", grantedReqs]],
+    async (t) => {
+      const res = await expectOk(t, "GET /orgs/{org}/personal-access-tokens?per_page=100", GRANTS, 200, () =>
+        R.orgs.listPatGrants({ org, per_page: 100 }),
+      );
+      if (!res || !Array.isArray(res.data)) return t.fail("body must be a JSON array", { got: res && res.data });
+      const items = res.data;
+      const beforeIds = grantsBefore.map((g) => g.id);
+      const ids = items.map((g) => g.id);
+      const lost = beforeIds.filter((id) => !ids.includes(id));
+      t.ok(!lost.length, "grants listed before the approval must still be listed", { got: lost });
+      const fresh = items.filter((g) => !beforeIds.includes(g.id));
+      t.ok(fresh.length === grantedReqs.length, "exactly one new grant per approved request", {
+        expected: grantedReqs.length,
+        got: fresh.map((g) => ({ id: g.id, token_id: g.token_id })),
+      });
+      const grantOf = new Map();
+      for (const r of grantedReqs) {
+        const matches = fresh.filter((g) => g.token_id === r.token_id);
+        if (!t.ok(matches.length === 1, `request ${r.id}: exactly one new grant with its token_id`, {
+          expected: { token_id: r.token_id },
+          got: matches.map((g) => g.id),
+        }))
+          continue;
+        const g = matches[0];
+        grantOf.set(r.id, g);
+        const same = (k, a, b) => t.ok(JSON.stringify(a) === JSON.stringify(b), `grant ${g.id} (request ${r.id}): ${k} must equal the request's`, { expected: b, got: a });
+        same("owner.login", g.owner && g.owner.login, r.owner && r.owner.login);
+        same("repository_selection", g.repository_selection, r.repository_selection);
+        same("token_name", g.token_name, r.token_name);
+        const norm = (p) => Object.fromEntries(["organization", "repository", "other"].map((c) => [c, Object.entries((p && p[c]) || {}).sort()]));
+        same("permissions", norm(g.permissions), norm(r.permissions));
+        let u;
+        try {
+          u = new URL(g.repositories_url);
+        } catch {}
+        t.ok(
+          u && u.origin === new URL(baseUrl).origin && u.pathname.endsWith(`/personal-access-tokens/${g.id}/repositories`),
+          `grant ${g.id}: repositories_url must be an absolute URL on base_url ending in /personal-access-tokens/${g.id}/repositories`,
+          { got: g.repositories_url },
+        );
+      }
+      t.ok(!res.headers.link, "everything fits in per_page=100: no Link header", { got: res.headers.link });
+      return { items, grantOf };
+    },
+  );
+  const grantItems = grantState && grantState.items;
+  const grantIdsAll = grantItems && grantItems.map((g) => g.id);
+  const grantOfReq = (r) => (grantState && r ? grantState.grantOf.get(r.id) : undefined);
+  const [gSubset, gRevoke, gBulkA, gBulkB, gMix, gForbid] = (grantedReqs || []).map(grantOfReq);
+
+  await check("grants are ordered by access_granted_at descending (the bulk-approved grants before the one approved earlier)", [["grant list", grantItems]], (t) => {
+    checkOrder(t, "grant list", grantItems, "desc", "access_granted_at");
+    const old = approved ? grantItems.find((g) => g.token_id === reqById.get(approveId).token_id) : undefined;
+    if (old) {
+      const fresh = [...grantState.grantOf.values()];
+      const notNewer = fresh.filter((g) => !(ts(g.access_granted_at) > ts(old.access_granted_at)));
+      t.ok(!notNewer.length, "grants approved >1s later must have a later access_granted_at", {
+        expected: `> ${old.access_granted_at}`,
+        got: notNewer.map((g) => ({ id: g.id, access_granted_at: g.access_granted_at })),
+      });
+      const idx = grantItems.indexOf(old);
+      const after = fresh.filter((g) => grantItems.indexOf(g) > idx).map((g) => g.id);
+      t.ok(!after.length, "the older grant must come after the newer ones", { got: { older: old.id, listed_after_it: after } });
+    }
+  });
+
+  await check(
+    "octokit.paginate(listPatGrants, {per_page: 4}): every page validates, no duplicates, Link rel=next/last, equals the per_page=100 list",
+    [["grant list", grantItems]],
+    async (t) => {
+      const { items, pages } = await listAllGrants(t, "grants per_page=4", { per_page: 4 });
+      const ids = items.map((g) => g.id);
+      const dups = ids.filter((id, i) => ids.indexOf(id) !== i);
+      t.ok(!dups.length, "duplicate ids across pages", { got: dups });
+      t.ok(sameIds(ids, grantIdsAll), "paginated ids must equal the per_page=100 call (same order)", { expected: grantIdsAll, got: ids });
+      const expectedPages = Math.ceil(grantIdsAll.length / 4);
+      t.ok(pages.length === expectedPages, "number of pages", { expected: expectedPages, got: pages.length });
+      if (pages.length >= 2) {
+        const rels = parseLink(pages[0].headers.link);
+        t.ok(rels.next && qp(rels.next, "page") === "2" && qp(rels.next, "per_page") === "4", 'page 1: rel="next" -> page=2&per_page=4', {
+          got: pages[0].headers.link,
+        });
+        t.ok(rels.last && qp(rels.last, "page") === String(expectedPages), `page 1: rel="last" -> page=${expectedPages}`, { got: pages[0].headers.link });
+        t.ok(!rels.prev, 'page 1: no rel="prev"', { got: pages[0].headers.link });
+        const lastRels = parseLink(pages[pages.length - 1].headers.link);
+        t.ok(!lastRels.next && lastRels.prev, 'last page: rel="prev", no rel="next"', { got: pages[pages.length - 1].headers.link });
+      }
+    },
+  );
+
+  await check("grant filters owner=[…] and token_id=[…]: exactly the matching grants (client-side count)", [["grant list", grantItems]], async (t) => {
+    const logins = [...new Set(grantItems.map((g) => g.owner && g.owner.login).filter(Boolean))];
+    if (!t.ok(logins.length >= 2, "the grants should come from at least two owners", { got: logins })) return;
+    const pick = logins.length > 2 ? [logins[0], logins[logins.length - 1]] : logins.slice(0, 1);
+    const want = new Set(pick);
+    const expected = grantItems.filter((g) => want.has(g.owner.login)).map((g) => g.id);
+    const { items, pages } = await listAllGrants(t, `grants owner=${pick.join(",")}`, { owner: pick, per_page: 100 });
+    t.note(`owner=${pick.join(",")} sent as ${pages[0] ? new URL(pages[0].url).search : "?"}; expected ${expected.length} of ${grantItems.length}`);
+    t.ok(sameIds(items.map((g) => g.id), expected), "owner filter: ids (in order) must equal the client-side filter", {
+      expected,
+      got: items.map((g) => ({ id: g.id, owner: g.owner && g.owner.login })),
+    });
+    const toks = [grantItems[0], grantItems[grantItems.length - 1]].map((g) => String(g.token_id));
+    const expT = grantItems.filter((g) => toks.includes(String(g.token_id))).map((g) => g.id);
+    const byTok = await listAllGrants(t, `grants token_id=${toks.join(",")}`, { token_id: toks, per_page: 100 });
+    t.ok(sameIds(byTok.items.map((g) => g.id), expT), "token_id filter: ids (in order) must equal the client-side filter", {
+      expected: expT,
+      got: byTok.items.map((g) => ({ id: g.id, token_id: g.token_id })),
+    });
+  });
+
+  await check(
+    "orgs.listPatGrantRepositories({org, pat_id}) for the subset grant -> 200, items are GitHub's minimal-repository schema, same repositories as the request; repositories_url serves the same list",
+    [["subset grant", gSubset], ["repositories of the subset request", subsetRepos]],
+    async (t) => {
+      const res = await expectOk(t, "GET /orgs/{org}/personal-access-tokens/{pat_id}/repositories", "orgs/list-pat-grant-repositories", 200, () =>
+        R.orgs.listPatGrantRepositories({ org, pat_id: gSubset.id, per_page: 100 }),
+      );
+      if (!res) return;
+      if (!Array.isArray(res.data)) return t.fail("body must be an array", { got: res.data });
+      const names = res.data.map((r) => r.full_name);
+      const expected = subsetRepos.map((r) => r.full_name);
+      t.ok(setEq(names, expected) && names.length === expected.length, "the grant's repositories must be the approved request's repositories", {
+        expected,
+        got: names,
+      });
+      const viaUrl = await expectOk(t, `GET repositories_url (${gSubset.repositories_url})`, "orgs/list-pat-grant-repositories", 200, () =>
+        octokit.request(`GET ${gSubset.repositories_url}`, { per_page: 100 }),
+      );
+      if (viaUrl && Array.isArray(viaUrl.data)) {
+        t.ok(sameIds(viaUrl.data.map((r) => r.id), res.data.map((r) => r.id)), "repositories_url must serve the same list", {
+          expected: res.data.map((r) => r.id),
+          got: viaUrl.data.map((r) => r.id),
+        });
+      }
+    },
+  );
+
+  const missingGrant = grantIdsAll && grantIdsAll.length ? Math.max(...grantIdsAll) + 1_000_000 : undefined;
+  await check(
+    `unknown grant / org: listPatGrantRepositories({pat_id: unknown}) and listPatGrants({org: '${UNKNOWN_ORG}'}) -> 404 basic-error`,
+    [["grant list", grantItems]],
+    async (t) => {
+      await expectError(t, "GET …/personal-access-tokens/{unknown}/repositories", "orgs/list-pat-grant-repositories", 404, () =>
+        R.orgs.listPatGrantRepositories({ org, pat_id: missingGrant }),
+      );
+      await expectError(t, "GET /orgs/no-such-org/personal-access-tokens", GRANTS, 404, () => R.orgs.listPatGrants({ org: UNKNOWN_ORG }));
+    },
+  );
+
+  const revokedOne = await check(
+    "orgs.updatePatAccess({pat_id, action: 'revoke'}) -> 204 without body; the grant leaves the list, the others stay in order",
+    [["grant to revoke", gRevoke]],
+    async (t) => {
+      const before = await grantIds(t, "grants before");
+      const res = await expectOk(t, "POST /orgs/{org}/personal-access-tokens/{pat_id} revoke", "orgs/update-pat-access", 204, () =>
+        R.orgs.updatePatAccess({ org, pat_id: gRevoke.id, action: "revoke" }),
+      );
+      if (!res) return undefined;
+      const after = await grantIds(t, "grants after");
+      const expected = before.filter((id) => id !== gRevoke.id);
+      t.ok(sameIds(after, expected), "list after = list before minus the revoked grant", { expected, got: after });
+      return true;
+    },
+  );
+
+  await check(
+    "revoking the revoked grant again -> 422 validation-error; unknown pat_id -> 404 basic-error; nothing changes",
+    [["revoked grant", revokedOne]],
+    async (t) => {
+      const before = await grantIds(t, "grants before");
+      const e = await expectError(t, "POST …/personal-access-tokens/{revoked} revoke", "orgs/update-pat-access", 422, () =>
+        R.orgs.updatePatAccess({ org, pat_id: gRevoke.id, action: "revoke" }),
+      );
+      if (e) {
+        const d = e.response.data || {};
+        t.ok(typeof d.message === "string" && typeof d.documentation_url === "string", "422 body needs message and documentation_url", { got: d });
+      }
+      await expectError(t, "POST …/personal-access-tokens/{unknown} revoke", "orgs/update-pat-access", 404, () =>
+        R.orgs.updatePatAccess({ org, pat_id: missingGrant, action: "revoke" }),
+      );
+      const after = await grantIds(t, "grants after");
+      t.ok(sameIds(after, before), "grant list must be unchanged", { expected: before, got: after });
+    },
+  );
+
+  const bulkRevoked = await check(
+    "orgs.updatePatAccesses({pat_ids: [a, b], action: 'revoke'}) -> 202 with body {}; both grants leave the list",
+    [["grants to revoke", gBulkA && gBulkB]],
+    async (t) => {
+      const before = await grantIds(t, "grants before");
+      const res = await expectOk(t, "POST /orgs/{org}/personal-access-tokens (bulk revoke)", "orgs/update-pat-accesses", 202, () =>
+        R.orgs.updatePatAccesses({ org, pat_ids: [gBulkA.id, gBulkB.id], action: "revoke" }),
+      );
+      if (!res) return undefined;
+      t.ok(
+        res.data && typeof res.data === "object" && !Array.isArray(res.data) && Object.keys(res.data).length === 0,
+        "202 body must be the JSON object {}",
+        { got: res.data, excerpt: `content-type: ${res.headers["content-type"]}` },
+      );
+      const after = await grantIds(t, "grants after");
+      const expected = before.filter((id) => id !== gBulkA.id && id !== gBulkB.id);
+      t.ok(sameIds(after, expected), "list after = list before minus the two revoked grants", { expected, got: after });
+      return true;
+    },
+  );
+
+  await check(
+    "bulk revoke mixing an active and a revoked grant (and an active and an unknown one) -> 422 validation-error, nothing changes",
+    [["revoked grant", revokedOne], ["active grant", gMix]],
+    async (t) => {
+      const before = await grantIds(t, "grants before");
+      t.ok(before.includes(gMix.id), "the active grant must be listed before the call", { expected: gMix.id });
+      await expectError(t, "POST /orgs/{org}/personal-access-tokens [active, revoked]", "orgs/update-pat-accesses", 422, () =>
+        R.orgs.updatePatAccesses({ org, pat_ids: [gMix.id, gRevoke.id], action: "revoke" }),
+      );
+      await expectError(t, "POST /orgs/{org}/personal-access-tokens [active, unknown]", "orgs/update-pat-accesses", 422, () =>
+        R.orgs.updatePatAccesses({ org, pat_ids: [gMix.id, missingGrant], action: "revoke" }),
+      );
+      const after = await grantIds(t, "grants after");
+      t.ok(after.includes(gMix.id), "the active grant must stay active (the bulk call is all-or-nothing)", { expected: gMix.id });
+      t.ok(sameIds(after, before), "grant list must be unchanged", { expected: before, got: after });
+    },
+  );
+
+  await check(
+    "invalid revoke bodies (action 'approve'; pat_ids: []) -> 422 validation-error, nothing changes",
+    [["active grant", gMix]],
+    async (t) => {
+      const before = await grantIds(t, "grants before");
+      await expectError(t, "updatePatAccess with action=approve", "orgs/update-pat-access", 422, () =>
+        R.orgs.updatePatAccess({ org, pat_id: gMix.id, action: "approve" }),
+      );
+      await expectError(t, "updatePatAccesses with pat_ids=[]", "orgs/update-pat-accesses", 422, () =>
+        R.orgs.updatePatAccesses({ org, pat_ids: [], action: "revoke" }),
+      );
+      const after = await grantIds(t, "grants after");
+      t.ok(sameIds(after, before), "grant list must be unchanged", { expected: before, got: after });
+    },
+  );
+
+  await check(
+    "token narrowed to organization_personal_access_tokens: read -> can list grants and their repositories; revoke is 403 basic-error with X-Accepted-GitHub-Permissions",
+    [["active grant", gForbid], ["subset grant", gSubset]],
+    async (t) => {
+      const perms = { organization_personal_access_tokens: "read" };
+      const res = await expectOk(t, "POST /app/installations/{id}/access_tokens (tokens: read)", "apps/create-installation-access-token", 201, () =>
+        R.apps.createInstallationAccessToken({ installation_id: installationId, permissions: perms }),
+      );
+      if (!res || !res.data || typeof res.data.token !== "string") return;
+      const ro = makeOctokit(baseUrl, { auth: res.data.token });
+      await expectOk(t, "listPatGrants with read-only token", GRANTS, 200, () => ro.rest.orgs.listPatGrants({ org, per_page: 1 }));
+      await expectOk(t, "listPatGrantRepositories with read-only token", "orgs/list-pat-grant-repositories", 200, () =>
+        ro.rest.orgs.listPatGrantRepositories({ org, pat_id: gSubset.id }),
+      );
+      const e1 = await expectError(t, "updatePatAccess with read-only token", "orgs/update-pat-access", 403, () =>
+        ro.rest.orgs.updatePatAccess({ org, pat_id: gForbid.id, action: "revoke" }),
+      );
+      if (e1) acceptedPermissions(t, "updatePatAccess", e1, "organization_personal_access_tokens=write");
+      const e2 = await expectError(t, "updatePatAccesses with read-only token", "orgs/update-pat-accesses", 403, () =>
+        ro.rest.orgs.updatePatAccesses({ org, pat_ids: [gForbid.id], action: "revoke" }),
+      );
+      if (e2) acceptedPermissions(t, "updatePatAccesses", e2, "organization_personal_access_tokens=write");
+      const ids = await grantIds(t, "grants after");
+      t.ok(ids.includes(gForbid.id), "the grant must still be active after the 403s", { expected: gForbid.id });
+    },
+  );
+
+  await check(
+    "token with organization_personal_access_token_requests: write only -> listPatGrants is 403 basic-error with X-Accepted-GitHub-Permissions",
+    [["grant list", grantItems]],
+    async (t) => {
+      const perms = { organization_personal_access_token_requests: "write" };
+      const res = await expectOk(t, "POST /app/installations/{id}/access_tokens (requests: write)", "apps/create-installation-access-token", 201, () =>
+        R.apps.createInstallationAccessToken({ installation_id: installationId, permissions: perms }),
+      );
+      if (!res || !res.data || typeof res.data.token !== "string") return;
+      const rq = makeOctokit(baseUrl, { auth: res.data.token });
+      const e = await expectError(t, "listPatGrants without organization_personal_access_tokens", GRANTS, 403, () => rq.rest.orgs.listPatGrants({ org }));
+      if (e) acceptedPermissions(t, "listPatGrants", e, "organization_personal_access_tokens=read");
+    },
+  );
+
+  await check(
+    "final grant list = grants after the approvals minus exactly the revoked ones (in order)",
+    [["grant list", grantItems], ["single revoke", revokedOne], ["bulk revoke", bulkRevoked]],
+    async (t) => {
+      const ids = await grantIds(t, "final grants");
+      const gone = new Set([gRevoke.id, gBulkA.id, gBulkB.id]);
+      const expected = grantIdsAll.filter((id) => !gone.has(id));
+      t.ok(sameIds(ids, expected), "active grant ids (in order)", { expected, got: ids });
+    },
+  );
 }
 
 async function main() {

@@ -97,6 +97,7 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
       ["orgs/list-pat-grant-requests", 200, "org-pat-grant-request-paginated"],
       ["orgs/list-pat-grants", 200, "org-pat-grant-paginated"],
       ["orgs/list-pat-grant-request-repositories", 200, "minimal-repository-items"],
+      ["orgs/list-pat-grant-repositories", 200, "minimal-repository-items"],
       ["apps/get-installation", 200, "base-installation"],
       ["apps/create-installation-access-token", 201, "installation-token"],
       ["apps/get-authenticated", 200, "integration"],
@@ -131,6 +132,7 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
       [ve, { message: "m", documentation_url: "d", errors: [{ code: "invalid", value: 3.5 }] }, false],
       [ve, { message: "m" }, false],
       [s.component("organization-programmatic-access-grant-request"), {}, false],
+      [s.component("organization-programmatic-access-grant"), {}, false],
       [s.component("basic-error"), { message: "Not Found", status: 404 }, false],
     ];
     probes.forEach(([v, value, expect], i) => {

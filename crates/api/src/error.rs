@@ -2,7 +2,7 @@
 
 use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
-use patgate_persistence::StoreError;
+use patgate_persistence::{diesel_error, StoreError};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -109,6 +109,12 @@ impl From<StoreError> for ApiError {
             StoreError::Pool(_) | StoreError::Connect(_) => Self::Unavailable(e),
             other => Self::internal(other),
         }
+    }
+}
+
+impl From<diesel_error::Error> for ApiError {
+    fn from(e: diesel_error::Error) -> Self {
+        StoreError::from(e).into()
     }
 }
 

@@ -3,6 +3,7 @@
 pub mod auth;
 pub mod body;
 pub mod dto;
+pub mod dto_lifecycle;
 pub mod error;
 pub mod handlers;
 pub mod keys;
@@ -41,7 +42,15 @@ fn routes(cfg: &mut ServiceConfig) {
         .service(handlers::grants::list_pat_grants)
         .service(handlers::grants::update_pat_accesses)
         .service(handlers::grants::update_pat_access)
-        .service(handlers::grants::list_pat_grant_repositories);
+        .service(handlers::grants::list_pat_grant_repositories)
+        .service(handlers::policy::get_token_policy)
+        .service(handlers::policy::set_token_policy)
+        .service(handlers::policy::list_audit_events)
+        .service(handlers::intake::submit_token_request)
+        .service(handlers::intake::get_token_request)
+        .service(handlers::intake::cancel_token_request)
+        .service(handlers::intake::report_token_use)
+        .service(handlers::intake::check_token_access);
 }
 
 /// The OpenAPI document as served and committed.

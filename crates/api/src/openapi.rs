@@ -14,6 +14,7 @@ use utoipa::{Modify, OpenApi};
     tags(
         (name = "orgs", description = "Fine-grained personal access token requests of an organization"),
         (name = "apps", description = "App authentication: the app's JWT and installation access tokens"),
+        (name = "patgate", description = "patgate's own endpoints: token policy, intake from the token issuer, the access check, the audit trail"),
     )
 )]
 pub struct ApiDoc;

@@ -7,8 +7,15 @@ use serde::{Deserialize, Serialize};
 
 /// App permission that covers reviewing fine-grained token requests (read: list, write: review).
 pub const PAT_REQUESTS_PERMISSION: &str = "organization_personal_access_token_requests";
-/// App permission that covers approved tokens, i.e. grants (read: list, write: revoke).
+/// App permission that covers approved tokens, i.e. grants (read: list and check access,
+/// write: revoke).
 pub const PAT_GRANTS_PERMISSION: &str = "organization_personal_access_tokens";
+/// App permission of the token issuer (write: file, refile and withdraw requests and report
+/// last use; read: read verdicts). Distinct from reviewing.
+pub const PAT_INTAKE_PERMISSION: &str = "organization_personal_access_token_intake";
+/// GitHub's permission for organization settings (read: read the token policy and the audit
+/// trail; write: change the policy).
+pub const ORG_ADMIN_PERMISSION: &str = "organization_administration";
 
 /// A permission level, ordered so that a higher level includes the lower ones.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -131,6 +138,12 @@ pub enum Operation {
     ListGrants,
     RevokeGrants,
     ListGrantRepositories,
+    CheckAccess,
+    SubmitRequests,
+    ReadVerdicts,
+    ReadPolicy,
+    WritePolicy,
+    ReadAudit,
 }
 
 impl Operation {
@@ -145,6 +158,11 @@ impl Operation {
                 (PAT_GRANTS_PERMISSION, AccessLevel::Read)
             }
             Self::RevokeGrants => (PAT_GRANTS_PERMISSION, AccessLevel::Write),
+            Self::CheckAccess => (PAT_GRANTS_PERMISSION, AccessLevel::Read),
+            Self::SubmitRequests => (PAT_INTAKE_PERMISSION, AccessLevel::Write),
+            Self::ReadVerdicts => (PAT_INTAKE_PERMISSION, AccessLevel::Read),
+            Self::ReadPolicy | Self::ReadAudit => (ORG_ADMIN_PERMISSION, AccessLevel::Read),
+            Self::WritePolicy => (ORG_ADMIN_PERMISSION, AccessLevel::Write),
         }
     }
 
@@ -180,6 +198,59 @@ impl RequestedPermissions {
     /// Whether every key is a well-formed permission name.
     pub fn is_well_formed(&self) -> bool {
         self.entries().all(|(k, _)| is_permission_key(k))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.organization.is_empty() && self.repository.is_empty() && self.other.is_empty()
+    }
+
+    /// What `self` asks for beyond `held`, GitHub's `permissions_added` (keys `held` lacks)
+    /// and `permissions_upgraded` (keys `held` has at a lower level).
+    pub fn beyond(
+        &self,
+        held: &RequestedPermissions,
+    ) -> (RequestedPermissions, RequestedPermissions) {
+        let mut added = RequestedPermissions::default();
+        let mut upgraded = RequestedPermissions::default();
+        let groups = [
+            (
+                &self.organization,
+                &held.organization,
+                &mut added.organization,
+                &mut upgraded.organization,
+            ),
+            (
+                &self.repository,
+                &held.repository,
+                &mut added.repository,
+                &mut upgraded.repository,
+            ),
+            (
+                &self.other,
+                &held.other,
+                &mut added.other,
+                &mut upgraded.other,
+            ),
+        ];
+        for (asked, had, add, up) in groups {
+            for (key, level) in asked {
+                match had.get(key) {
+                    None => {
+                        add.insert(key.clone(), *level);
+                    }
+                    Some(old) if old < level => {
+                        up.insert(key.clone(), *level);
+                    }
+                    Some(_) => {}
+                }
+            }
+        }
+        (added, upgraded)
+    }
+
+    /// Whether the request asks for `key` at `level` or higher, in any group.
+    pub fn allows(&self, key: &str, level: AccessLevel) -> bool {
+        self.entries().any(|(k, l)| k == key && l >= level)
     }
 
     /// Whether the request asks for `filter`'s permission at exactly its level.
@@ -274,6 +345,30 @@ mod tests {
         assert_eq!(PermissionFilter::parse("issues_owner"), None);
         assert_eq!(PermissionFilter::parse("_read"), None);
         assert_eq!(PermissionFilter::parse("Issues_read"), None);
+    }
+
+    #[test]
+    fn a_resubmission_reports_what_it_adds_and_upgrades() {
+        let held: RequestedPermissions =
+            serde_json::from_str(r#"{"repository":{"metadata":"read","issues":"read"}}"#)
+                .expect("valid");
+        let asked: RequestedPermissions = serde_json::from_str(
+            r#"{"organization":{"members":"read"},"repository":{"metadata":"read","issues":"write"}}"#,
+        )
+        .expect("valid");
+        let (added, upgraded) = asked.beyond(&held);
+        assert_eq!(
+            serde_json::to_string(&added).expect("json"),
+            r#"{"organization":{"members":"read"}}"#
+        );
+        assert_eq!(
+            serde_json::to_string(&upgraded).expect("json"),
+            r#"{"repository":{"issues":"write"}}"#
+        );
+        let (added, upgraded) = held.beyond(&asked);
+        assert!(added.is_empty() && upgraded.is_empty());
+        assert!(asked.allows("issues", AccessLevel::Read));
+        assert!(!held.allows("issues", AccessLevel::Write));
     }
 
     #[test]

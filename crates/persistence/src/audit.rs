@@ -23,3 +23,57 @@ macro_rules! insert_audit_from {
 }
 
 pub(crate) use insert_audit_from;
+
+use diesel::prelude::*;
+
+use crate::db::DbConnection;
+use crate::models::AuditEvent;
+use crate::schema::audit_events;
+use crate::{Page, StoreError};
+
+/// Filters of the audit trail listing.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    pub action: Option<String>,
+    pub subject_type: Option<String>,
+    pub subject_id: Option<i64>,
+    pub after: Option<chrono::NaiveDateTime>,
+    pub before: Option<chrono::NaiveDateTime>,
+}
+
+/// A page of the organization's audit events, newest first, with the total.
+pub fn list(
+    conn: &mut DbConnection,
+    org_id: i64,
+    filter: &AuditFilter,
+    page: Page,
+) -> Result<(Vec<AuditEvent>, i64), StoreError> {
+    let build = || {
+        let mut q = audit_events::table
+            .filter(audit_events::org_id.eq(org_id))
+            .into_boxed::<crate::db::MultiBackend>();
+        if let Some(action) = &filter.action {
+            q = q.filter(audit_events::action.eq(action.clone()));
+        }
+        if let Some(kind) = &filter.subject_type {
+            q = q.filter(audit_events::subject_type.eq(kind.clone()));
+        }
+        if let Some(id) = filter.subject_id {
+            q = q.filter(audit_events::subject_id.eq(id));
+        }
+        if let Some(after) = filter.after {
+            q = q.filter(audit_events::created_at.gt(after));
+        }
+        if let Some(before) = filter.before {
+            q = q.filter(audit_events::created_at.lt(before));
+        }
+        q
+    };
+    let total: i64 = build().count().get_result(conn)?;
+    let rows = build()
+        .order((audit_events::created_at.desc(), audit_events::id.desc()))
+        .limit(page.per_page)
+        .offset(page.offset())
+        .load(conn)?;
+    Ok((rows, total))
+}

@@ -96,6 +96,27 @@ impl Manager {
     }
 }
 
+impl Manager {
+    /// An exclusive lock shared by every process that opens the same SQLite file, held while
+    /// the file is set up or migrated (`None` for PostgreSQL and in-memory databases). Released
+    /// when dropped, or when the process dies.
+    fn process_lock(&self) -> Result<Option<std::fs::File>, StoreError> {
+        if self.backend != Backend::Sqlite || self.url == ":memory:" || self.url.is_empty() {
+            return Ok(None);
+        }
+        let path = format!("{}.lock", self.url);
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| StoreError::Connect(format!("cannot open the lock file {path}: {e}")))?;
+        file.lock()
+            .map_err(|e| StoreError::Connect(format!("cannot lock {path}: {e}")))?;
+        Ok(Some(file))
+    }
+}
+
 impl ManageConnection for Manager {
     type Connection = DbConnection;
     type Error = r2d2::Error;
@@ -121,6 +142,7 @@ pub type PooledConn = r2d2::PooledConnection<Manager>;
 #[derive(Debug, Clone)]
 pub struct Db {
     pool: Pool,
+    manager: Manager,
     backend: Backend,
     /// SQLite allows one writer at a time; a deferred transaction that reads and then writes
     /// fails with "database is locked" when another writer got there first. Serialising
@@ -149,13 +171,17 @@ impl Db {
     /// (not the pool's time-out) is what the operator sees.
     pub fn connect(url: &str, options: &PoolOptions) -> Result<Self, StoreError> {
         let manager = Manager::new(url)?;
-        let mut first = manager
-            .establish()
-            .map_err(|e| StoreError::Connect(e.to_string()))?;
-        if let DbConnection::Sqlite(conn) = &mut first {
-            conn.batch_execute("PRAGMA journal_mode = WAL;")?;
+        {
+            // Switching a new file to WAL needs it to itself: other processes opening it at the
+            // same moment wait on the lock file instead of failing with "database is locked".
+            let _lock = manager.process_lock()?;
+            let mut first = manager
+                .establish()
+                .map_err(|e| StoreError::Connect(e.to_string()))?;
+            if let DbConnection::Sqlite(conn) = &mut first {
+                conn.batch_execute("PRAGMA journal_mode = WAL;")?;
+            }
         }
-        drop(first);
         let pool = r2d2::Pool::builder()
             .max_size(options.max_size)
             .connection_timeout(options.connection_timeout)
@@ -163,6 +189,7 @@ impl Db {
             .map_err(|e| StoreError::Connect(e.to_string()))?;
         Ok(Self {
             pool,
+            manager: manager.clone(),
             backend: manager.backend,
             write_lock: Arc::new(Mutex::new(())),
         })
@@ -196,8 +223,11 @@ impl Db {
 
     /// Applies every pending migration of the backend; returns the versions applied.
     pub fn migrate(&self) -> Result<Vec<String>, StoreError> {
-        let mut conn = self.conn()?;
+        // Other processes on the same SQLite file wait on the lock file; other threads of this
+        // one on the writer lock.
+        let _process = self.manager.process_lock()?;
         let _guard = self.write_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let mut conn = self.conn()?;
         let migrations = match self.backend {
             Backend::Postgres => PG_MIGRATIONS,
             Backend::Sqlite => SQLITE_MIGRATIONS,

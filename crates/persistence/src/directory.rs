@@ -133,3 +133,16 @@ pub fn count_repositories(
     };
     Ok(by_name + by_id)
 }
+
+/// The app's installation on the organization with this id.
+pub fn installation_of_org(
+    conn: &mut DbConnection,
+    app_id: i64,
+    org_id: i64,
+) -> Result<Option<Installation>, StoreError> {
+    Ok(installations::table
+        .filter(installations::app_id.eq(app_id))
+        .filter(installations::org_id.eq(org_id))
+        .first(conn)
+        .optional()?)
+}

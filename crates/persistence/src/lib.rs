@@ -1,17 +1,23 @@
 //! patgate's store: diesel schema, rows, and queries that run unchanged on SQLite and PostgreSQL.
 
-mod audit;
+pub mod access;
+pub mod audit;
 pub mod db;
 pub mod directory;
+pub mod expiry;
 mod filters;
 pub mod grants;
+pub mod intake;
 pub mod models;
+pub mod policy;
 pub mod repositories;
 pub mod requests;
 pub mod schema;
 pub mod seed;
 
 pub use db::{Backend, Db, DbConnection, PoolOptions};
+/// diesel's error type, for callers' `From` conversions.
+pub use diesel::result as diesel_error;
 
 /// What can go wrong below the API, whatever the operation.
 #[derive(Debug, thiserror::Error)]

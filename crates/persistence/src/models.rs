@@ -14,6 +14,7 @@ pub struct Organization {
     pub name: Option<String>,
     pub description: Option<String>,
     pub created_at: NaiveDateTime,
+    pub enterprise_id: Option<i64>,
 }
 
 #[derive(Debug, Insertable)]
@@ -167,6 +168,8 @@ pub struct PatRequest {
     pub reviewed_at: Option<NaiveDateTime>,
     pub token_expires_at: Option<NaiveDateTime>,
     pub token_last_used_at: Option<NaiveDateTime>,
+    pub permissions_added: Option<String>,
+    pub permissions_upgraded: Option<String>,
 }
 
 #[derive(Debug, Insertable)]
@@ -210,6 +213,43 @@ pub struct PatRequestReview {
     pub app_id: i64,
     pub installation_id: i64,
     pub action: String,
+    pub reason: Option<String>,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Identifiable)]
+#[diesel(table_name = enterprises)]
+pub struct Enterprise {
+    pub id: i64,
+    pub slug: String,
+    pub name: Option<String>,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Identifiable)]
+#[diesel(table_name = token_policies)]
+pub struct TokenPolicy {
+    pub id: i64,
+    pub enterprise_id: Option<i64>,
+    pub org_id: Option<i64>,
+    pub fine_grained_allowed: Option<bool>,
+    pub approval_required: Option<bool>,
+    pub classic_allowed: Option<bool>,
+    pub fine_grained_max_days: Option<i32>,
+    pub classic_max_days: Option<i32>,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Identifiable)]
+#[diesel(table_name = audit_events)]
+pub struct AuditEvent {
+    pub id: i64,
+    pub org_id: i64,
+    pub action: String,
+    pub subject_type: String,
+    pub subject_id: i64,
+    pub app_id: Option<i64>,
+    pub installation_id: Option<i64>,
     pub reason: Option<String>,
     pub created_at: NaiveDateTime,
 }

@@ -6,14 +6,20 @@ use chrono::NaiveDateTime;
 use diesel::dsl::sql;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Nullable, Text, Timestamp};
-use patgate_domain::{RequestEvent, RequestState, ReviewAction, TransitionError};
+use patgate_domain::{
+    GrantState, RequestEvent, RequestState, RequestedPermissions, ReviewAction, TransitionError,
+};
 
 use crate::audit::insert_audit_from;
 use crate::db::DbConnection;
 pub use crate::filters::ListFilter;
 use crate::filters::{filtered, Resolved};
+use crate::models::NewPatRequest;
 use crate::models::{PatRequest, Token, User};
-use crate::schema::{pat_grants, pat_request_reviews, pat_requests, tokens, users};
+use crate::schema::{
+    pat_grants, pat_request_permissions, pat_request_repositories, pat_request_reviews,
+    pat_requests, tokens, users,
+};
 use crate::{Page, StoreError};
 
 /// A request with the token and owner the API shows with it.
@@ -82,6 +88,118 @@ fn load_views(conn: &mut DbConnection, ids: &[i64]) -> Result<Vec<RequestView>, 
         })
         .collect();
     Ok(ids.iter().filter_map(|id| by_id.remove(id)).collect())
+}
+
+/// A request as a token files it: the row, its repositories and its permission index.
+#[derive(Debug, Clone)]
+pub struct Filing<'a> {
+    pub org_id: i64,
+    pub token: &'a Token,
+    pub status: RequestState,
+    pub reason: Option<&'a str>,
+    /// `none`, `all` or `subset`.
+    pub repository_selection: &'a str,
+    pub repository_ids: &'a [i64],
+    pub permissions: &'a RequestedPermissions,
+    /// For a resubmission: what it adds to and upgrades in the access the token had.
+    pub beyond: Option<(&'a RequestedPermissions, &'a RequestedPermissions)>,
+    pub at: NaiveDateTime,
+}
+
+fn json(p: &RequestedPermissions) -> Result<String, StoreError> {
+    serde_json::to_string(p).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+/// Inserts a request with its repositories and permission index rows.
+pub fn file(conn: &mut DbConnection, f: &Filing<'_>) -> Result<PatRequest, StoreError> {
+    let permissions = json(f.permissions)?;
+    let added = f.beyond.map(|(a, _)| json(a)).transpose()?;
+    let upgraded = f.beyond.map(|(_, u)| json(u)).transpose()?;
+    let request: PatRequest = diesel::insert_into(pat_requests::table)
+        .values((
+            NewPatRequest {
+                org_id: f.org_id,
+                token_id: f.token.id,
+                owner_id: f.token.owner_id,
+                status: f.status.as_str(),
+                reason: f.reason,
+                repository_selection: f.repository_selection,
+                permissions: &permissions,
+                created_at: f.at,
+                token_expires_at: f.token.expires_at,
+                token_last_used_at: f.token.last_used_at,
+            },
+            pat_requests::permissions_added.eq(added),
+            pat_requests::permissions_upgraded.eq(upgraded),
+        ))
+        .returning(pat_requests::all_columns)
+        .get_result(conn)?;
+    write_details(conn, &request, f.repository_ids, f.permissions)?;
+    Ok(request)
+}
+
+/// Replaces a pending request's content with a resubmission's.
+pub fn refile(
+    conn: &mut DbConnection,
+    request: &PatRequest,
+    f: &Filing<'_>,
+) -> Result<PatRequest, StoreError> {
+    let permissions = json(f.permissions)?;
+    let added = f.beyond.map(|(a, _)| json(a)).transpose()?;
+    let upgraded = f.beyond.map(|(_, u)| json(u)).transpose()?;
+    let updated: PatRequest = diesel::update(pat_requests::table.find(request.id))
+        .set((
+            pat_requests::reason.eq(f.reason),
+            pat_requests::repository_selection.eq(f.repository_selection),
+            pat_requests::permissions.eq(&permissions),
+            pat_requests::permissions_added.eq(added),
+            pat_requests::permissions_upgraded.eq(upgraded),
+            pat_requests::token_expires_at.eq(f.token.expires_at),
+        ))
+        .returning(pat_requests::all_columns)
+        .get_result(conn)?;
+    diesel::delete(
+        pat_request_repositories::table.filter(pat_request_repositories::request_id.eq(request.id)),
+    )
+    .execute(conn)?;
+    diesel::delete(
+        pat_request_permissions::table.filter(pat_request_permissions::request_id.eq(request.id)),
+    )
+    .execute(conn)?;
+    write_details(conn, &updated, f.repository_ids, f.permissions)?;
+    Ok(updated)
+}
+
+fn write_details(
+    conn: &mut DbConnection,
+    request: &PatRequest,
+    repository_ids: &[i64],
+    permissions: &RequestedPermissions,
+) -> Result<(), StoreError> {
+    for repository_id in repository_ids {
+        diesel::insert_into(pat_request_repositories::table)
+            .values((
+                pat_request_repositories::request_id.eq(request.id),
+                pat_request_repositories::repository_id.eq(repository_id),
+            ))
+            .execute(conn)?;
+    }
+    let mut names: Vec<String> = permissions
+        .entries()
+        .map(|(key, level)| format!("{key}_{level}"))
+        .collect();
+    names.sort();
+    names.dedup();
+    for permission in names {
+        diesel::insert_into(pat_request_permissions::table)
+            .values((
+                pat_request_permissions::request_id.eq(request.id),
+                pat_request_permissions::org_id.eq(request.org_id),
+                pat_request_permissions::permission.eq(permission),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
 }
 
 /// The request with this id in this organization, whatever its state.
@@ -176,6 +294,7 @@ pub fn review(conn: &mut DbConnection, review: &Review<'_>) -> Result<(), Review
     }
 
     if target.creates_grant() {
+        supersede_grants(conn, review)?;
         insert_grants(conn, ids, review.at)?;
     }
     insert_reviews(conn, review)?;
@@ -255,6 +374,43 @@ fn lost_race(
         Err(e) => return e.into(),
     };
     ReviewError::NotPending(refused)
+}
+
+/// Ends the grants the approved requests' tokens held before: a resubmission's approval
+/// replaces the token's access, it does not add a second grant.
+fn supersede_grants(conn: &mut DbConnection, review: &Review<'_>) -> Result<(), StoreError> {
+    let tokens_of = pat_requests::table
+        .filter(pat_requests::id.eq_any(review.request_ids))
+        .select(pat_requests::token_id);
+    let ended: Vec<i64> = diesel::update(
+        pat_grants::table
+            .filter(pat_grants::org_id.eq(review.org_id))
+            .filter(pat_grants::status.eq(GrantState::Active.as_str()))
+            .filter(pat_grants::token_id.eq_any(tokens_of)),
+    )
+    .set((
+        pat_grants::status.eq(GrantState::Revoked.as_str()),
+        pat_grants::ended_at.eq(review.at),
+    ))
+    .returning(pat_grants::id)
+    .get_results(conn)?;
+    if ended.is_empty() {
+        return Ok(());
+    }
+    let source = pat_grants::table
+        .filter(pat_grants::id.eq_any(&ended))
+        .select((
+            pat_grants::org_id,
+            "grant.superseded".into_sql::<Text>(),
+            "grant".into_sql::<Text>(),
+            pat_grants::id,
+            Some(review.app_id).into_sql::<Nullable<BigInt>>(),
+            Some(review.installation_id).into_sql::<Nullable<BigInt>>(),
+            None::<String>.into_sql::<Nullable<Text>>(),
+            review.at.into_sql::<Timestamp>(),
+        ));
+    insert_audit_from!(conn, source)?;
+    Ok(())
 }
 
 /// One grant per approved request, copied from the request in a single statement.

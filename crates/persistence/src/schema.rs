@@ -9,6 +9,7 @@ diesel::table! {
         name -> Nullable<Text>,
         description -> Nullable<Text>,
         created_at -> Timestamp,
+        enterprise_id -> Nullable<BigInt>,
     }
 }
 
@@ -97,6 +98,8 @@ diesel::table! {
         reviewed_at -> Nullable<Timestamp>,
         token_expires_at -> Nullable<Timestamp>,
         token_last_used_at -> Nullable<Timestamp>,
+        permissions_added -> Nullable<Text>,
+        permissions_upgraded -> Nullable<Text>,
     }
 }
 
@@ -159,6 +162,29 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    enterprises (id) {
+        id -> BigInt,
+        slug -> Text,
+        name -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    token_policies (id) {
+        id -> BigInt,
+        enterprise_id -> Nullable<BigInt>,
+        org_id -> Nullable<BigInt>,
+        fine_grained_allowed -> Nullable<Bool>,
+        approval_required -> Nullable<Bool>,
+        classic_allowed -> Nullable<Bool>,
+        fine_grained_max_days -> Nullable<Integer>,
+        classic_max_days -> Nullable<Integer>,
+        updated_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(repositories -> organizations (org_id));
 diesel::joinable!(app_keys -> apps (app_id));
 diesel::joinable!(installations -> apps (app_id));
@@ -184,4 +210,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     pat_grants,
     pat_request_reviews,
     audit_events,
+    enterprises,
+    token_policies,
 );

@@ -188,7 +188,6 @@ pub fn ensure_pending_request(
     conn: &mut DbConnection,
     seed: &RequestSeed<'_>,
 ) -> Result<PatRequest, StoreError> {
-    let pending = RequestState::Pending.as_str();
     if let Some(existing) = pat_requests::table
         .filter(pat_requests::org_id.eq(seed.org_id))
         .filter(pat_requests::token_id.eq(seed.token.id))
@@ -198,48 +197,20 @@ pub fn ensure_pending_request(
     {
         return Ok(existing);
     }
-    let permissions =
-        serde_json::to_string(seed.permissions).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    let request: PatRequest = diesel::insert_into(pat_requests::table)
-        .values(NewPatRequest {
+    crate::requests::file(
+        conn,
+        &crate::requests::Filing {
             org_id: seed.org_id,
-            token_id: seed.token.id,
-            owner_id: seed.token.owner_id,
-            status: pending,
+            token: seed.token,
+            status: RequestState::Pending,
             reason: seed.reason,
             repository_selection: seed.repository_selection,
-            permissions: &permissions,
-            created_at: seed.created_at,
-            token_expires_at: seed.token.expires_at,
-            token_last_used_at: seed.token.last_used_at,
-        })
-        .returning(pat_requests::all_columns)
-        .get_result(conn)?;
-    for repository_id in seed.repository_ids {
-        diesel::insert_into(pat_request_repositories::table)
-            .values((
-                pat_request_repositories::request_id.eq(request.id),
-                pat_request_repositories::repository_id.eq(repository_id),
-            ))
-            .execute(conn)?;
-    }
-    let mut names: Vec<String> = seed
-        .permissions
-        .entries()
-        .map(|(key, level)| format!("{key}_{level}"))
-        .collect();
-    names.sort();
-    names.dedup();
-    for permission in names {
-        diesel::insert_into(pat_request_permissions::table)
-            .values((
-                pat_request_permissions::request_id.eq(request.id),
-                pat_request_permissions::org_id.eq(seed.org_id),
-                pat_request_permissions::permission.eq(permission),
-            ))
-            .execute(conn)?;
-    }
-    Ok(request)
+            repository_ids: seed.repository_ids,
+            permissions: seed.permissions,
+            beyond: None,
+            at: seed.created_at,
+        },
+    )
 }
 
 /// Look-ups by natural key, so that a seed file may refer to what an earlier one created.

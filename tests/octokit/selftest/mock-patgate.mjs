@@ -15,7 +15,8 @@ import { join } from "node:path";
 
 const BUGS = new Set((process.env.MOCK_BUGS || "").split(",").filter(Boolean));
 // known bug switches: nullreason-missing, owner-one-only, link-relative,
-// bulk-partial, review-again-404, bulk-empty-body
+// bulk-partial, review-again-404, bulk-empty-body, grant-field-missing,
+// grant-bulk-partial, grant-revoke-again-204, grant-no-accepted-header
 
 const argv = process.argv.slice(2);
 if (argv[0] !== "demo") {
@@ -105,6 +106,29 @@ for (let i = 0; i < 50; i++) {
   });
 }
 
+// grants: created when a request is approved (GET /orgs/{org}/personal-access-tokens)
+const grants = [];
+let nextGrantId = 1;
+const nowSeconds = () => new Date().toISOString().replace(/\.\d{3}Z$/, "Z");
+function grantFrom(r) {
+  const id = nextGrantId++;
+  grants.push({
+    id,
+    owner: r.owner,
+    repository_selection: r.repository_selection,
+    repositories_url: `${BASE}/organizations/${ORG_ID}/personal-access-tokens/${id}/repositories`,
+    permissions: r.permissions,
+    access_granted_at: nowSeconds(),
+    token_id: r.token_id,
+    token_name: r.token_name,
+    token_expired: r.token_expired,
+    token_expires_at: r.token_expires_at,
+    token_last_used_at: r.token_last_used_at,
+    _repos: r._repos,
+    _state: "active",
+  });
+}
+
 const tokens = new Map(); // token -> permissions
 const installation = () => ({
   id: INSTALLATION_ID,
@@ -164,9 +188,30 @@ function paginate(req, res, url, items) {
 const pub = (r) => {
   const { _repos, _state, ...rest } = r;
   if (BUGS.has("nullreason-missing") && rest.reason === null) delete rest.reason;
+  if (BUGS.has("grant-field-missing") && "access_granted_at" in rest) delete rest.token_last_used_at;
   return rest;
 };
 const list = (q) => (q ? q.split(",").filter(Boolean) : null);
+
+// shared list filters / order of the request and grant lists
+function filtered(url, items, dateField) {
+  const owners = list(url.searchParams.get("owner"));
+  if (owners) items = items.filter((r) => (BUGS.has("owner-one-only") ? owners.slice(0, 1) : owners).includes(r.owner.login));
+  const tids = list(url.searchParams.get("token_id"));
+  if (tids) items = items.filter((r) => tids.includes(String(r.token_id)));
+  const repoQ = url.searchParams.get("repository");
+  if (repoQ) items = items.filter((r) => r.repository_selection === "all" || r._repos.some((x) => x.name === repoQ));
+  const perm = url.searchParams.get("permission");
+  if (perm) {
+    const i = perm.lastIndexOf("_");
+    const k = perm.slice(0, i);
+    const l = perm.slice(i + 1);
+    items = items.filter((r) => Object.values(r.permissions).some((c) => c[k] === l));
+  }
+  items.sort((a, b) => Date.parse(b[dateField]) - Date.parse(a[dateField]) || b.id - a.id);
+  if (url.searchParams.get("direction") === "asc") items.reverse();
+  return items;
+}
 
 async function body(req) {
   let s = "";
@@ -174,9 +219,47 @@ async function body(req) {
   return s ? JSON.parse(s) : {};
 }
 
+async function grantRoutes(req, res, url, m, perms) {
+  if (m[1].toLowerCase() !== ORG) return err(res, 404, "Not Found");
+  const level = perms.organization_personal_access_tokens;
+  const forbidden = (need) =>
+    send(
+      res,
+      403,
+      { message: "Resource not accessible by integration", documentation_url: "https://docs.github.com/rest", status: "403" },
+      BUGS.has("grant-no-accepted-header") ? {} : { "x-accepted-github-permissions": `organization_personal_access_tokens=${need}` },
+    );
+  const invalid = (field, message = "Validation Failed") =>
+    err(res, 422, message, { errors: [{ resource: "PersonalAccessToken", field, code: "invalid" }] });
+  if (req.method === "GET" && !m[2]) {
+    if (!level) return forbidden("read");
+    return paginate(req, res, url, filtered(url, grants.filter((g) => g._state === "active"), "access_granted_at").map(pub));
+  }
+  if (req.method === "GET" && m[3]) {
+    if (!level) return forbidden("read");
+    const g = grants.find((x) => x.id === Number(m[2]));
+    if (!g) return err(res, 404, "Not Found");
+    return paginate(req, res, url, g._repos);
+  }
+  if (req.method !== "POST" || m[3]) return err(res, 404, "Not Found");
+  if (level !== "write") return forbidden("write");
+  const b = await body(req);
+  if (b.action !== "revoke") return invalid("action");
+  const ids = m[2] ? [Number(m[2])] : b.pat_ids;
+  if (!Array.isArray(ids) || ids.length < 1 || ids.length > 100) return invalid("pat_ids");
+  const found = ids.map((id) => grants.find((x) => x.id === id));
+  if (m[2] && !found[0]) return err(res, 404, "Not Found");
+  const bad = found.filter((g) => !g || g._state !== "active");
+  const again = BUGS.has("grant-revoke-again-204") && m[2];
+  if (bad.length && !BUGS.has("grant-bulk-partial") && !again) return invalid(m[2] ? "pat_id" : "pat_ids", "This token's access is no longer active");
+  for (const g of found) if (g && g._state === "active") g._state = "revoked";
+  return m[2] ? send(res, 204) : send(res, 202, {});
+}
+
 createServer(async (req, res) => {
   const url = new URL(req.url, BASE);
-  const p = url.pathname;
+  // GitHub also serves /organizations/{numeric id}/… (the form its repositories_url uses)
+  const p = url.pathname.replace(new RegExp(`^/organizations/${ORG_ID}/`), `/orgs/${ORG}/`);
   const auth = req.headers.authorization || "";
   const [scheme, cred] = auth.split(" ");
   try {
@@ -204,28 +287,14 @@ createServer(async (req, res) => {
     }
     const perms = tokens.get(cred);
     if (!perms) return err(res, 401, "Bad credentials");
+    if ((m = /^\/orgs\/([^/]+)\/personal-access-tokens(?:\/(\d+)(\/repositories)?)?$/.exec(p))) return grantRoutes(req, res, url, m, perms);
     if (!(m = /^\/orgs\/([^/]+)\/personal-access-token-requests(?:\/(\d+)(\/repositories)?)?$/.exec(p))) return err(res, 404, "Not Found");
     if (m[1].toLowerCase() !== ORG) return err(res, 404, "Not Found");
     const level = perms.organization_personal_access_token_requests;
     const forbidden = () => err(res, 403, "Resource not accessible by integration");
     if (req.method === "GET" && !m[2]) {
       if (!level) return forbidden();
-      let items = requests.filter((r) => r._state === "pending");
-      const owners = list(url.searchParams.get("owner"));
-      if (owners) items = items.filter((r) => (BUGS.has("owner-one-only") ? owners.slice(0, 1) : owners).includes(r.owner.login));
-      const tids = list(url.searchParams.get("token_id"));
-      if (tids) items = items.filter((r) => tids.includes(String(r.token_id)));
-      const repoQ = url.searchParams.get("repository");
-      if (repoQ) items = items.filter((r) => r.repository_selection === "all" || r._repos.some((x) => x.name === repoQ));
-      const perm = url.searchParams.get("permission");
-      if (perm) {
-        const i = perm.lastIndexOf("_");
-        const k = perm.slice(0, i);
-        const l = perm.slice(i + 1);
-        items = items.filter((r) => Object.values(r.permissions).some((c) => c[k] === l));
-      }
-      items.sort((a, b) => Date.parse(b.created_at) - Date.parse(a.created_at));
-      if (url.searchParams.get("direction") === "asc") items.reverse();
+      const items = filtered(url, requests.filter((r) => r._state === "pending"), "created_at");
       return paginate(req, res, url, items.map(pub));
     }
     if (req.method === "GET" && m[3]) {
@@ -247,7 +316,12 @@ createServer(async (req, res) => {
         if (BUGS.has("review-again-404")) return err(res, 404, "Not Found");
         return err(res, 422, "Validation Failed", { errors: [{ resource: "PatRequest", field: "pat_request_ids", code: "invalid" }] });
       }
-      for (const r of found) if (r && r._state === "pending") r._state = b.action === "approve" ? "approved" : "denied";
+      for (const r of found) {
+        if (r && r._state === "pending") {
+          r._state = b.action === "approve" ? "approved" : "denied";
+          if (r._state === "approved") grantFrom(r);
+        }
+      }
       if (m[2]) return send(res, 204);
       return BUGS.has("bulk-empty-body") ? send(res, 202) : send(res, 202, {});
     }

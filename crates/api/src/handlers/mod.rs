@@ -2,6 +2,8 @@
 
 pub mod apps;
 pub mod grants;
+pub mod intake;
+pub mod policy;
 pub mod requests;
 
 use actix_web::web;

@@ -22,39 +22,42 @@ pub const SMALL_POOL: u32 = 4;
 /// Generates `$name::on_sqlite` and `$name::on_postgres`, each running `$body` on a fresh,
 /// migrated database of that backend. `$body` is a `fn(&Db)` of the enclosing module.
 /// With `url:` in front, `$body` is a `fn(&str)` given the URL of a fresh, empty database.
+/// `pool = n` sets the pool size; `sqlite: #[...]` / `postgres: #[...]` add attributes (such
+/// as `#[ignore = "bug: ..."]`) to one backend's test only.
 macro_rules! both_backends {
-    ($name:ident, $body:ident) => {
-        both_backends!($name, $body, pool = $crate::common::SMALL_POOL);
-    };
-    ($name:ident, $body:ident, pool = $pool:expr) => {
+    (@tests $name:ident, $run:ident, $arg:expr, $body:ident,
+        [$(#[$sqlite:meta])*], [$(#[$postgres:meta])*]) => {
         mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
             #[test]
+            $(#[$sqlite])*
             fn on_sqlite() {
-                $crate::common::with_db(patgate_persistence::Backend::Sqlite, $pool, super::$body);
+                $crate::common::$run(patgate_persistence::Backend::Sqlite, $arg, super::$body);
             }
 
             #[test]
+            $(#[$postgres])*
             fn on_postgres() {
-                $crate::common::with_db(
-                    patgate_persistence::Backend::Postgres,
-                    $pool,
-                    super::$body,
-                );
+                $crate::common::$run(patgate_persistence::Backend::Postgres, $arg, super::$body);
             }
         }
     };
-    (url: $name:ident, $body:ident) => {
-        mod $name {
-            #[test]
-            fn on_sqlite() {
-                $crate::common::with_url(patgate_persistence::Backend::Sqlite, super::$body);
-            }
-
-            #[test]
-            fn on_postgres() {
-                $crate::common::with_url(patgate_persistence::Backend::Postgres, super::$body);
-            }
-        }
+    ($name:ident, $body:ident
+        $(, sqlite: $(#[$sqlite:meta])+)? $(, postgres: $(#[$postgres:meta])+)?) => {
+        both_backends!(@tests $name, with_db, $crate::common::SMALL_POOL, $body,
+            [$($(#[$sqlite])+)?], [$($(#[$postgres])+)?]);
+    };
+    ($name:ident, $body:ident, pool = $pool:expr
+        $(, sqlite: $(#[$sqlite:meta])+)? $(, postgres: $(#[$postgres:meta])+)?) => {
+        both_backends!(@tests $name, with_db, $pool, $body,
+            [$($(#[$sqlite])+)?], [$($(#[$postgres])+)?]);
+    };
+    (url: $name:ident, $body:ident
+        $(, sqlite: $(#[$sqlite:meta])+)? $(, postgres: $(#[$postgres:meta])+)?) => {
+        both_backends!(@tests $name, with_url, (), $body,
+            [$($(#[$sqlite])+)?], [$($(#[$postgres])+)?]);
     };
 }
 
@@ -64,7 +67,7 @@ pub struct SqliteFile(PathBuf);
 
 impl Drop for SqliteFile {
     fn drop(&mut self) {
-        for suffix in ["", "-wal", "-shm", "-journal"] {
+        for suffix in ["", "-wal", "-shm", "-journal", ".lock"] {
             let mut path = self.0.clone().into_os_string();
             path.push(suffix);
             // Best effort: a missing companion file is normal.
@@ -90,10 +93,7 @@ pub fn fresh_url(backend: Backend) -> (String, Option<SqliteFile>) {
             let url = path.to_str().expect("temp dir path is UTF-8").to_owned();
             (url, Some(SqliteFile(path)))
         }
-        Backend::Postgres => (
-            patgate_testkit::PgCluster::shared().create_database(),
-            None,
-        ),
+        Backend::Postgres => (patgate_testkit::PgCluster::shared().create_database(), None),
     }
 }
 
@@ -118,7 +118,7 @@ pub fn with_db(backend: Backend, pool: u32, body: fn(&Db)) {
 }
 
 /// Runs `body` with the URL of a fresh, empty database of `backend`.
-pub fn with_url(backend: Backend, body: fn(&str)) {
+pub fn with_url(backend: Backend, _: (), body: fn(&str)) {
     let (url, guard) = fresh_url(backend);
     body(&url);
     drop(guard);

@@ -2,4 +2,9 @@
 
 #[macro_use]
 mod common;
-mod scratch;
+mod concurrency;
+mod constraints;
+mod list_pending;
+mod migrations;
+mod query_plans;
+mod review;

@@ -1,0 +1,254 @@
+//! Wire shapes of patgate's own endpoints: token policy, intake from the token issuer, the access check and the audit trail.
+
+use std::collections::BTreeMap;
+
+use patgate_domain::policy::{EffectivePolicy, PolicySettings};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::dto::TokenPermissions;
+
+/// `allowed` or `restricted`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Access {
+    Allowed,
+    Restricted,
+}
+
+/// `required` or `not_required`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Approval {
+    Required,
+    NotRequired,
+}
+
+/// One level's token policy. `null` leaves a setting to the enterprise or the default.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PolicySettingsDto {
+    /// Whether fine-grained personal access tokens may reach the organization.
+    pub fine_grained_tokens: Option<Access>,
+    /// Whether their requests wait for a reviewer's approval.
+    pub fine_grained_approval: Option<Approval>,
+    /// Whether personal access tokens (classic) may reach the organization.
+    pub classic_tokens: Option<Access>,
+    /// Longest lifetime of a fine-grained token, in days (1–36500).
+    #[schema(minimum = 1, maximum = 36500)]
+    pub fine_grained_max_lifetime_days: Option<u32>,
+    /// Longest lifetime of a classic token, in days (1–36500).
+    #[schema(minimum = 1, maximum = 36500)]
+    pub classic_max_lifetime_days: Option<u32>,
+}
+
+impl From<&PolicySettings> for PolicySettingsDto {
+    fn from(p: &PolicySettings) -> Self {
+        Self {
+            fine_grained_tokens: p.fine_grained_allowed.map(access),
+            fine_grained_approval: p.approval_required.map(approval),
+            classic_tokens: p.classic_allowed.map(access),
+            fine_grained_max_lifetime_days: p.fine_grained_max_days,
+            classic_max_lifetime_days: p.classic_max_days,
+        }
+    }
+}
+
+impl From<&PolicySettingsDto> for PolicySettings {
+    fn from(p: &PolicySettingsDto) -> Self {
+        Self {
+            fine_grained_allowed: p.fine_grained_tokens.map(|a| a == Access::Allowed),
+            approval_required: p.fine_grained_approval.map(|a| a == Approval::Required),
+            classic_allowed: p.classic_tokens.map(|a| a == Access::Allowed),
+            fine_grained_max_days: p.fine_grained_max_lifetime_days,
+            classic_max_days: p.classic_max_lifetime_days,
+        }
+    }
+}
+
+fn access(allowed: bool) -> Access {
+    if allowed {
+        Access::Allowed
+    } else {
+        Access::Restricted
+    }
+}
+
+fn approval(required: bool) -> Approval {
+    if required {
+        Approval::Required
+    } else {
+        Approval::NotRequired
+    }
+}
+
+/// The policy in force, every setting decided.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EffectivePolicyDto {
+    pub fine_grained_tokens: Access,
+    pub fine_grained_approval: Approval,
+    pub classic_tokens: Access,
+    pub fine_grained_max_lifetime_days: u32,
+    /// `null`: classic tokens may live for ever.
+    pub classic_max_lifetime_days: Option<u32>,
+}
+
+impl From<&EffectivePolicy> for EffectivePolicyDto {
+    fn from(p: &EffectivePolicy) -> Self {
+        Self {
+            fine_grained_tokens: access(p.fine_grained_allowed),
+            fine_grained_approval: approval(p.approval_required),
+            classic_tokens: access(p.classic_allowed),
+            fine_grained_max_lifetime_days: p.fine_grained_max_days,
+            classic_max_lifetime_days: p.classic_max_days,
+        }
+    }
+}
+
+/// An enterprise's policy, which bounds its organizations'.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EnterprisePolicyDto {
+    pub slug: String,
+    pub policy: PolicySettingsDto,
+}
+
+/// The token policy of an organization: its own settings, its enterprise's, and the result.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokenPolicyDto {
+    pub organization: PolicySettingsDto,
+    pub enterprise: Option<EnterprisePolicyDto>,
+    pub effective: EffectivePolicyDto,
+}
+
+/// A token's request as the issuer files it.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SubmitRequestBody {
+    /// The token owner's login (created if patgate does not know it yet).
+    pub owner: String,
+    /// The token's id.
+    #[schema(minimum = 1)]
+    pub token_id: i64,
+    #[schema(max_length = 255)]
+    pub token_name: String,
+    /// When the token expires (`YYYY-MM-DDTHH:MM:SSZ`); `null` for never.
+    pub token_expires_at: Option<String>,
+    /// `none`, `all` or `subset`.
+    pub repository_selection: String,
+    /// Repository names, for `subset`.
+    #[serde(default)]
+    #[schema(max_items = 500)]
+    pub repositories: Vec<String>,
+    pub permissions: TokenPermissions,
+    /// The owner's reason, shown to reviewers.
+    #[schema(max_length = 1024)]
+    pub reason: Option<String>,
+}
+
+/// Where a filed request stands.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokenRequestStatus {
+    /// The request's id (`pat_request_id`).
+    pub id: i64,
+    /// `pending`, `approved`, `denied`, `cancelled` or `expired`.
+    pub status: String,
+    pub token_id: i64,
+    /// The grant, once approved.
+    pub grant_id: Option<i64>,
+    /// The reviewer's reason (a denial's is meant for the token's owner).
+    pub review_reason: Option<String>,
+    pub reviewed_at: Option<String>,
+    pub created_at: String,
+    /// What a resubmission adds to the access the token already had.
+    pub permissions_added: Option<TokenPermissions>,
+    /// What it upgrades in that access.
+    pub permissions_upgraded: Option<TokenPermissions>,
+    /// All the permissions asked for.
+    pub permissions_result: TokenPermissions,
+}
+
+/// A token's last use.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReportUseBody {
+    #[schema(minimum = 1)]
+    pub token_id: i64,
+    /// When it was used (`YYYY-MM-DDTHH:MM:SSZ`); default: now.
+    pub last_used_at: Option<String>,
+}
+
+/// May a token do this now?
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AccessCheckBody {
+    #[schema(minimum = 1)]
+    pub token_id: i64,
+    /// A permission name, e.g. `contents` or `members`.
+    pub permission: String,
+    /// `read`, `write` or `admin`.
+    pub level: String,
+    /// The repository acted on, if any (its name).
+    pub repository: Option<String>,
+}
+
+/// The answer of the access check.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AccessCheckResult {
+    pub allowed: bool,
+    /// `granted`, `no_grant`, `pending`, `denied`, `cancelled`, `revoked`, `expired`, `policy`,
+    /// `repository_not_granted` or `permission_not_granted`.
+    pub reason: String,
+    /// Why, in words (for `policy`, which rule of which level).
+    pub message: String,
+    pub grant_id: Option<i64>,
+    pub request_id: Option<i64>,
+}
+
+/// The app and installation that acted.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditActor {
+    pub app_id: i64,
+    pub installation_id: Option<i64>,
+}
+
+/// One event of the audit trail.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditEventDto {
+    pub id: i64,
+    /// e.g. `request.created`, `request.approved`, `request.denied`, `request.cancelled`,
+    /// `request.expired`, `grant.revoked`, `grant.expired`, `grant.superseded`,
+    /// `policy.updated`.
+    pub action: String,
+    /// `request`, `grant` or `policy`.
+    pub subject_type: String,
+    pub subject_id: i64,
+    /// `null` for the server's own actions (expiry).
+    pub actor: Option<AuditActor>,
+    pub reason: Option<String>,
+    pub created_at: String,
+}
+
+/// Converts the wire permission groups to the domain's, refusing unknown levels.
+pub fn requested_permissions(
+    p: &TokenPermissions,
+) -> Result<patgate_domain::RequestedPermissions, String> {
+    let group = |g: &Option<BTreeMap<String, String>>| {
+        g.iter()
+            .flatten()
+            .map(|(k, v)| {
+                patgate_domain::AccessLevel::parse(v)
+                    .map(|l| (k.clone(), l))
+                    .ok_or_else(|| format!("{k}: level must be read, write or admin"))
+            })
+            .collect::<Result<BTreeMap<_, _>, _>>()
+    };
+    let out = patgate_domain::RequestedPermissions {
+        organization: group(&p.organization)?,
+        repository: group(&p.repository)?,
+        other: group(&p.other)?,
+    };
+    if !out.is_well_formed() {
+        return Err("permission names are lowercase letters, digits and underscores".into());
+    }
+    Ok(out)
+}

@@ -1,0 +1,243 @@
+//! `/orgs/{org}/personal-access-token-policy` and the audit trail: an organization's token policy, bounded by its enterprise's, and the record of what happened.
+
+use actix_web::{get, put, web, HttpRequest, HttpResponse};
+use chrono::DateTime;
+use patgate_domain::policy::{PolicyError, PolicySettings};
+use patgate_domain::Operation;
+use patgate_persistence::audit::{self, AuditFilter};
+use patgate_persistence::policy::{self, Owner};
+
+use super::{blocking, caller_org};
+use crate::auth::InstallationCaller;
+use crate::body;
+use crate::dto::timestamp;
+use crate::dto_lifecycle::{
+    AuditActor, AuditEventDto, EffectivePolicyDto, EnterprisePolicyDto, PolicySettingsDto,
+    TokenPolicyDto,
+};
+use crate::error::{ApiError, BasicError, FieldError, ValidationError as ValidationBody};
+use crate::pagination::{invalid_request, link_header, ok_with_link, query_pairs, read_page};
+use crate::state::AppState;
+
+const RESOURCE: &str = "TokenPolicy";
+
+fn policy_dto(
+    conn: &mut patgate_persistence::DbConnection,
+    org_id: i64,
+) -> Result<TokenPolicyDto, ApiError> {
+    let stack = policy::stack(conn, org_id)?;
+    let enterprise = match (policy::enterprise_of(conn, org_id)?, stack.enterprise) {
+        (Some(e), Some(settings)) => Some(EnterprisePolicyDto {
+            slug: e.slug,
+            policy: PolicySettingsDto::from(&settings),
+        }),
+        _ => None,
+    };
+    Ok(TokenPolicyDto {
+        organization: PolicySettingsDto::from(&stack.organization),
+        enterprise,
+        effective: EffectivePolicyDto::from(&stack.effective()),
+    })
+}
+
+/// Get the personal access token policy of an organization
+///
+/// The organization's own settings, its enterprise's (which bound them), and the policy in
+/// force. Needs `organization_administration: read`.
+#[utoipa::path(
+    operation_id = "patgate/get-token-policy",
+    tag = "patgate",
+    params(("org" = String, Path, description = "The organization name (not case sensitive)")),
+    responses(
+        (status = 200, description = "Response", body = TokenPolicyDto),
+        (status = 401, description = "Requires authentication", body = BasicError),
+        (status = 403, description = "Forbidden", body = BasicError),
+        (status = 404, description = "Resource not found", body = BasicError),
+    ),
+    security(("installation_token" = []))
+)]
+#[get("/orgs/{org}/personal-access-token-policy")]
+pub async fn get_token_policy(
+    state: web::Data<AppState>,
+    caller: InstallationCaller,
+    org: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let db = state.db.clone();
+    let dto = blocking(move || {
+        let mut conn = db.conn()?;
+        let org = caller_org(&mut conn, &caller, &org)?;
+        caller.authorize(Operation::ReadPolicy)?;
+        policy_dto(&mut conn, org.id)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(dto))
+}
+
+/// Set the personal access token policy of an organization
+///
+/// Replaces the organization's settings; `null` leaves a setting to the enterprise or the
+/// default. A setting may not loosen the enterprise's policy (422 naming it). Pending requests
+/// stay reviewable; the change is recorded in the audit trail. Needs
+/// `organization_administration: write`.
+#[utoipa::path(
+    operation_id = "patgate/set-token-policy",
+    tag = "patgate",
+    params(("org" = String, Path, description = "The organization name (not case sensitive)")),
+    request_body = PolicySettingsDto,
+    responses(
+        (status = 200, description = "The policy now in force", body = TokenPolicyDto),
+        (status = 400, description = "Malformed JSON", body = BasicError),
+        (status = 401, description = "Requires authentication", body = BasicError),
+        (status = 403, description = "Forbidden", body = BasicError),
+        (status = 404, description = "Resource not found", body = BasicError),
+        (status = 422, description = "Validation failed, or the setting loosens the enterprise policy", body = ValidationBody),
+    ),
+    security(("installation_token" = []))
+)]
+#[put("/orgs/{org}/personal-access-token-policy")]
+pub async fn set_token_policy(
+    state: web::Data<AppState>,
+    caller: InstallationCaller,
+    org: web::Path<String>,
+    payload: body::RawBody,
+) -> Result<HttpResponse, ApiError> {
+    let input = body::json_object(&payload.0, false).and_then(|map| {
+        serde_json::from_value::<PolicySettingsDto>(serde_json::Value::Object(map))
+            .map_err(|e| ApiError::invalid(RESOURCE, "body", "invalid", e.to_string()))
+    });
+    let db = state.db.clone();
+    let dto = blocking(move || {
+        let org = {
+            let mut conn = db.conn()?;
+            caller_org(&mut conn, &caller, &org)?
+        };
+        caller.authorize(Operation::WritePolicy)?;
+        let wire = input?;
+        let settings = PolicySettings::from(&wire);
+        let description = serde_json::to_string(&wire).unwrap_or_default();
+        db.write(|conn| {
+            let stack = policy::stack(conn, org.id)?;
+            settings.validate().map_err(policy_error)?;
+            if let Some(enterprise) = &stack.enterprise {
+                settings.check_within(enterprise).map_err(policy_error)?;
+            }
+            let at = patgate_persistence::now();
+            policy::save(conn, Owner::Organization(org.id), &settings, at)?;
+            policy::audit_change(
+                conn,
+                org.id,
+                Some((caller.app_id(), caller.installation_id())),
+                &description,
+                at,
+            )?;
+            policy_dto(conn, org.id)
+        })
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(dto))
+}
+
+fn policy_error(e: PolicyError) -> ApiError {
+    let field = match &e {
+        PolicyError::LoosensEnterprise { field, .. } | PolicyError::BadLifetime { field } => *field,
+    };
+    ApiError::invalid(RESOURCE, field, "invalid", e.to_string())
+}
+
+/// List the audit trail of an organization's token governance
+///
+/// Every request created, updated, approved, denied, cancelled or expired, every grant
+/// revoked, expired or superseded, and every policy change, newest first. Filters: `action`,
+/// `subject_type`, `subject_id`, `after`, `before` (ISO 8601). Needs
+/// `organization_administration: read`.
+#[utoipa::path(
+    operation_id = "patgate/list-audit-events",
+    tag = "patgate",
+    params(
+        ("org" = String, Path, description = "The organization name (not case sensitive)"),
+        ("action" = Option<String>, Query, description = "e.g. request.approved"),
+        ("subject_type" = Option<String>, Query, description = "request, grant or policy"),
+        ("subject_id" = Option<i64>, Query, description = "The request's, grant's or organization's id"),
+        ("after" = Option<String>, Query, description = "Only events after this time"),
+        ("before" = Option<String>, Query, description = "Only events before this time"),
+        ("per_page" = Option<i64>, Query, minimum = 1, maximum = 100, description = "Results per page (max 100)"),
+        ("page" = Option<i64>, Query, minimum = 1, description = "Page number"),
+    ),
+    responses(
+        (status = 200, description = "Response", body = Vec<AuditEventDto>,
+            headers(("Link" = String, description = "Pagination links"))),
+        (status = 401, description = "Requires authentication", body = BasicError),
+        (status = 403, description = "Forbidden", body = BasicError),
+        (status = 404, description = "Resource not found", body = BasicError),
+        (status = 422, description = "Invalid parameters", body = ValidationBody),
+    ),
+    security(("installation_token" = []))
+)]
+#[get("/orgs/{org}/personal-access-token-audit-log")]
+pub async fn list_audit_events(
+    state: web::Data<AppState>,
+    caller: InstallationCaller,
+    org: web::Path<String>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let query = parse_audit_query(req.query_string());
+    let db = state.db.clone();
+    let (page, (rows, total)) = blocking(move || {
+        let mut conn = db.conn()?;
+        let org = caller_org(&mut conn, &caller, &org)?;
+        caller.authorize(Operation::ReadAudit)?;
+        let (filter, page) = query?;
+        Ok((page, audit::list(&mut conn, org.id, &filter, page)?))
+    })
+    .await?;
+    let items: Vec<AuditEventDto> = rows
+        .into_iter()
+        .map(|e| AuditEventDto {
+            id: e.id,
+            action: e.action,
+            subject_type: e.subject_type,
+            subject_id: e.subject_id,
+            actor: e.app_id.map(|app_id| AuditActor {
+                app_id,
+                installation_id: e.installation_id,
+            }),
+            reason: e.reason,
+            created_at: timestamp(e.created_at),
+        })
+        .collect();
+    let link = link_header(&state.base_url, req.path(), req.query_string(), page, total);
+    Ok(ok_with_link(link).json(items))
+}
+
+fn parse_audit_query(query: &str) -> Result<(AuditFilter, patgate_persistence::Page), ApiError> {
+    let pairs = query_pairs(query);
+    let mut errors = Vec::new();
+    let page = read_page(&pairs, &mut errors);
+    let mut filter = AuditFilter::default();
+    let bad = |field: &str, message: &str| FieldError::new("AuditEvent", field, "invalid", message);
+    for (key, value) in &pairs {
+        let time = || DateTime::parse_from_rfc3339(value).map(|t| t.naive_utc());
+        match key.as_str() {
+            "action" => filter.action = Some(value.clone()),
+            "subject_type" => filter.subject_type = Some(value.clone()),
+            "subject_id" => match value.parse() {
+                Ok(id) => filter.subject_id = Some(id),
+                Err(_) => errors.push(bad("subject_id", "subject_id must be an integer")),
+            },
+            "after" => match time() {
+                Ok(t) => filter.after = Some(t),
+                Err(_) => errors.push(bad("after", "after must be an ISO 8601 time")),
+            },
+            "before" => match time() {
+                Ok(t) => filter.before = Some(t),
+                Err(_) => errors.push(bad("before", "before must be an ISO 8601 time")),
+            },
+            _ => {}
+        }
+    }
+    if errors.is_empty() {
+        Ok((filter, page))
+    } else {
+        Err(invalid_request(errors))
+    }
+}

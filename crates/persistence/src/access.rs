@@ -1,0 +1,151 @@
+//! The access check for resource servers: may this token act on this organization (and repository) with this permission now, and if not, why.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use patgate_domain::policy::{lifetime_days, PolicyViolation, TokenKind};
+use patgate_domain::{AccessLevel, GrantState, RequestState, RequestedPermissions};
+
+use crate::db::DbConnection;
+use crate::models::{PatGrant, Token};
+use crate::schema::{pat_grants, pat_request_repositories, pat_requests, repositories, tokens};
+use crate::{policy, StoreError};
+
+/// What is asked.
+#[derive(Debug, Clone)]
+pub struct Question<'a> {
+    pub org_id: i64,
+    pub token_id: i64,
+    /// Case-folded repository name, for repository permissions.
+    pub repository_key: Option<&'a str>,
+    pub permission: &'a str,
+    pub level: AccessLevel,
+    pub now: NaiveDateTime,
+}
+
+/// The answer: allowed through a grant, or refused with the reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Answer {
+    Allowed {
+        grant_id: i64,
+    },
+    /// The token never asked this organization (or is unknown).
+    NoGrant,
+    Pending {
+        request_id: i64,
+    },
+    Denied {
+        request_id: i64,
+    },
+    Cancelled {
+        request_id: i64,
+    },
+    Revoked {
+        grant_id: i64,
+    },
+    Expired,
+    /// The policy blocks the token (it is not revoked: lifting the policy restores access).
+    Policy(PolicyViolation),
+    /// The grant does not reach this repository.
+    Repository {
+        grant_id: i64,
+    },
+    /// The grant does not hold this permission at this level.
+    Permission {
+        grant_id: i64,
+    },
+}
+
+pub fn check(conn: &mut DbConnection, q: &Question<'_>) -> Result<Answer, StoreError> {
+    let Some(token) = tokens::table
+        .find(q.token_id)
+        .first::<Token>(conn)
+        .optional()?
+    else {
+        return Ok(Answer::NoGrant);
+    };
+    if token.expires_at.is_some_and(|t| t <= q.now) {
+        return Ok(Answer::Expired);
+    }
+    let grant: Option<PatGrant> = pat_grants::table
+        .filter(pat_grants::org_id.eq(q.org_id))
+        .filter(pat_grants::token_id.eq(q.token_id))
+        .order(pat_grants::id.desc())
+        .first(conn)
+        .optional()?;
+    let Some(grant) = grant else {
+        return why_no_grant(conn, q);
+    };
+    match GrantState::parse(&grant.status) {
+        Some(GrantState::Active) => {}
+        Some(GrantState::Expired) => return Ok(Answer::Expired),
+        _ => return Ok(Answer::Revoked { grant_id: grant.id }),
+    }
+    let stack = policy::stack(conn, q.org_id)?;
+    let lifetime = lifetime_days(
+        token.created_at.and_utc().timestamp(),
+        token.expires_at.map(|t| t.and_utc().timestamp()),
+    );
+    if let Err(violation) = stack.admits(TokenKind::FineGrained, lifetime) {
+        return Ok(Answer::Policy(violation));
+    }
+    let held: RequestedPermissions =
+        serde_json::from_str(&grant.permissions).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    if !held.allows(q.permission, q.level) {
+        return Ok(Answer::Permission { grant_id: grant.id });
+    }
+    if let Some(key) = q.repository_key {
+        if !reaches_repository(conn, &grant, key)? {
+            return Ok(Answer::Repository { grant_id: grant.id });
+        }
+    }
+    Ok(Answer::Allowed { grant_id: grant.id })
+}
+
+fn reaches_repository(
+    conn: &mut DbConnection,
+    grant: &PatGrant,
+    key: &str,
+) -> Result<bool, StoreError> {
+    let repo: Option<i64> = repositories::table
+        .filter(repositories::org_id.eq(grant.org_id))
+        .filter(repositories::name_key.eq(key))
+        .select(repositories::id)
+        .first(conn)
+        .optional()?;
+    let Some(repo) = repo else {
+        return Ok(false);
+    };
+    Ok(match grant.repository_selection.as_str() {
+        "all" => true,
+        "subset" => {
+            pat_request_repositories::table
+                .find((grant.request_id, repo))
+                .count()
+                .get_result::<i64>(conn)?
+                > 0
+        }
+        _ => false,
+    })
+}
+
+/// Without a grant, the token's latest request in the organization says why.
+fn why_no_grant(conn: &mut DbConnection, q: &Question<'_>) -> Result<Answer, StoreError> {
+    let latest: Option<(i64, String)> = pat_requests::table
+        .filter(pat_requests::org_id.eq(q.org_id))
+        .filter(pat_requests::token_id.eq(q.token_id))
+        .order(pat_requests::id.desc())
+        .select((pat_requests::id, pat_requests::status))
+        .first(conn)
+        .optional()?;
+    Ok(match latest {
+        None => Answer::NoGrant,
+        Some((request_id, status)) => match RequestState::parse(&status) {
+            Some(RequestState::Pending) => Answer::Pending { request_id },
+            Some(RequestState::Denied) => Answer::Denied { request_id },
+            Some(RequestState::Cancelled) => Answer::Cancelled { request_id },
+            Some(RequestState::Expired) => Answer::Expired,
+            // Approved always has a grant; reaching here means data was changed by hand.
+            _ => Answer::NoGrant,
+        },
+    })
+}

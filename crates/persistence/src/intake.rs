@@ -1,0 +1,405 @@
+//! Intake from the token issuer: a token files, refiles or withdraws its request for an organization's resources, and reports its last use; policy decides what a filing becomes.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use patgate_domain::policy::{lifetime_days, IntakeDecision, PolicyViolation};
+use patgate_domain::{
+    GrantState, RequestEvent, RequestState, RequestedPermissions, TransitionError,
+};
+
+use crate::db::DbConnection;
+use crate::models::{NewToken, PatGrant, PatRequest, PatRequestReview, Token};
+use crate::requests::{self, Filing};
+use crate::schema::{
+    audit_events, pat_grants, pat_request_repositories, pat_request_reviews, pat_requests, tokens,
+};
+use crate::{policy, StoreError};
+
+/// A token's request as the issuer files it.
+#[derive(Debug, Clone)]
+pub struct Submission<'a> {
+    pub org_id: i64,
+    pub owner_id: i64,
+    /// The token's id, as the issuer knows it.
+    pub token_id: i64,
+    pub token_name: &'a str,
+    pub token_expires_at: Option<NaiveDateTime>,
+    pub reason: Option<&'a str>,
+    /// `none`, `all` or `subset`.
+    pub repository_selection: &'a str,
+    pub repository_ids: &'a [i64],
+    pub permissions: &'a RequestedPermissions,
+    /// The issuer: app and installation.
+    pub actor: (i64, i64),
+    pub at: NaiveDateTime,
+}
+
+/// What a filing became.
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    /// A new pending request, or the pending one replaced by a resubmission asking for more.
+    Pending(PatRequest),
+    /// The same pending request, unchanged: the resubmission asked for nothing new.
+    Unchanged(PatRequest),
+    /// Access granted at once (the policy requires no approval), or already held.
+    Granted {
+        request: PatRequest,
+        grant: PatGrant,
+    },
+}
+
+/// Why a filing changed nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum IntakeError {
+    #[error(transparent)]
+    Policy(PolicyViolation),
+    #[error("token {0} belongs to another user")]
+    TokenOwner(i64),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<diesel::result::Error> for IntakeError {
+    fn from(e: diesel::result::Error) -> Self {
+        Self::Store(e.into())
+    }
+}
+
+fn audit(
+    conn: &mut DbConnection,
+    org_id: i64,
+    action: &str,
+    request_id: i64,
+    actor: (i64, i64),
+    reason: Option<&str>,
+    at: NaiveDateTime,
+) -> Result<(), StoreError> {
+    diesel::insert_into(audit_events::table)
+        .values((
+            audit_events::org_id.eq(org_id),
+            audit_events::action.eq(action),
+            audit_events::subject_type.eq("request"),
+            audit_events::subject_id.eq(request_id),
+            audit_events::app_id.eq(Some(actor.0)),
+            audit_events::installation_id.eq(Some(actor.1)),
+            audit_events::reason.eq(reason),
+            audit_events::created_at.eq(at),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// The token row, created with the issuer's id or updated with its current name and expiry.
+fn upsert_token(conn: &mut DbConnection, s: &Submission<'_>) -> Result<Token, IntakeError> {
+    let existing: Option<Token> = tokens::table.find(s.token_id).first(conn).optional()?;
+    match existing {
+        Some(token) if token.owner_id != s.owner_id => Err(IntakeError::TokenOwner(s.token_id)),
+        Some(token) => Ok(diesel::update(tokens::table.find(token.id))
+            .set((
+                tokens::name.eq(s.token_name),
+                tokens::expires_at.eq(s.token_expires_at),
+            ))
+            .returning(tokens::all_columns)
+            .get_result(conn)?),
+        None => Ok(diesel::insert_into(tokens::table)
+            .values((
+                tokens::id.eq(s.token_id),
+                NewToken {
+                    owner_id: s.owner_id,
+                    name: s.token_name,
+                    expires_at: s.token_expires_at,
+                    last_used_at: None,
+                    created_at: s.at,
+                },
+            ))
+            .returning(tokens::all_columns)
+            .get_result(conn)?),
+    }
+}
+
+fn active_grant(
+    conn: &mut DbConnection,
+    org_id: i64,
+    token_id: i64,
+) -> Result<Option<PatGrant>, StoreError> {
+    Ok(pat_grants::table
+        .filter(pat_grants::org_id.eq(org_id))
+        .filter(pat_grants::token_id.eq(token_id))
+        .filter(pat_grants::status.eq(GrantState::Active.as_str()))
+        .first(conn)
+        .optional()?)
+}
+
+fn pending_request(
+    conn: &mut DbConnection,
+    org_id: i64,
+    token_id: i64,
+) -> Result<Option<PatRequest>, StoreError> {
+    Ok(pat_requests::table
+        .filter(pat_requests::org_id.eq(org_id))
+        .filter(pat_requests::token_id.eq(token_id))
+        .filter(pat_requests::status.eq(RequestState::Pending.as_str()))
+        .first(conn)
+        .optional()?)
+}
+
+fn repository_ids(conn: &mut DbConnection, request_id: i64) -> Result<Vec<i64>, StoreError> {
+    Ok(pat_request_repositories::table
+        .filter(pat_request_repositories::request_id.eq(request_id))
+        .select(pat_request_repositories::repository_id)
+        .order(pat_request_repositories::repository_id)
+        .load(conn)?)
+}
+
+fn parse(permissions: &str) -> Result<RequestedPermissions, StoreError> {
+    serde_json::from_str(permissions).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+/// Whether held access (selection and repositories) reaches everything asked for.
+fn reaches(held_selection: &str, held: &[i64], asked_selection: &str, asked: &[i64]) -> bool {
+    match (held_selection, asked_selection) {
+        ("all", _) | (_, "none") => true,
+        ("subset", "subset") => asked.iter().all(|id| held.contains(id)),
+        _ => false,
+    }
+}
+
+/// Files the token's request: the policy refuses it, grants it at once, or leaves it pending.
+/// A resubmission replaces the pending request when it asks for anything new, and records
+/// what it adds to or upgrades in the access the token already holds.
+pub fn submit(conn: &mut DbConnection, s: &Submission<'_>) -> Result<Outcome, IntakeError> {
+    let token = upsert_token(conn, s)?;
+    let stack = policy::stack(conn, s.org_id)?;
+    let lifetime = lifetime_days(
+        token.created_at.and_utc().timestamp(),
+        token.expires_at.map(|t| t.and_utc().timestamp()),
+    );
+    let decision = stack.decide_intake(lifetime);
+    if let IntakeDecision::Refused(violation) = decision {
+        return Err(IntakeError::Policy(violation));
+    }
+    let mut asked_repos = s.repository_ids.to_vec();
+    asked_repos.sort_unstable();
+    asked_repos.dedup();
+
+    let grant = active_grant(conn, s.org_id, token.id)?;
+    let held = match &grant {
+        Some(g) => parse(&g.permissions)?,
+        None => RequestedPermissions::default(),
+    };
+    let (added, upgraded) = s.permissions.beyond(&held);
+    if let Some(grant) = &grant {
+        let held_repos = repository_ids(conn, grant.request_id)?;
+        let covered = reaches(
+            &grant.repository_selection,
+            &held_repos,
+            s.repository_selection,
+            &asked_repos,
+        );
+        if covered && added.is_empty() && upgraded.is_empty() {
+            let request = pat_requests::table.find(grant.request_id).first(conn)?;
+            return Ok(Outcome::Granted {
+                request,
+                grant: grant.clone(),
+            });
+        }
+    }
+    let filing = Filing {
+        org_id: s.org_id,
+        token: &token,
+        status: RequestState::Pending,
+        reason: s.reason,
+        repository_selection: s.repository_selection,
+        repository_ids: &asked_repos,
+        permissions: s.permissions,
+        beyond: grant.as_ref().map(|_| (&added, &upgraded)),
+        at: s.at,
+    };
+    if let Some(pending) = pending_request(conn, s.org_id, token.id)? {
+        let same = parse(&pending.permissions)? == *s.permissions
+            && pending.repository_selection == s.repository_selection
+            && repository_ids(conn, pending.id)? == asked_repos;
+        if same {
+            return Ok(Outcome::Unchanged(pending));
+        }
+        let refiled = requests::refile(conn, &pending, &filing)?;
+        audit(
+            conn,
+            s.org_id,
+            "request.updated",
+            refiled.id,
+            s.actor,
+            s.reason,
+            s.at,
+        )?;
+        return Ok(Outcome::Pending(refiled));
+    }
+    let request = requests::file(conn, &filing)?;
+    audit(
+        conn,
+        s.org_id,
+        "request.created",
+        request.id,
+        s.actor,
+        s.reason,
+        s.at,
+    )?;
+    if decision == IntakeDecision::Pending {
+        return Ok(Outcome::Pending(request));
+    }
+    // No approval required: the request is approved at once, as a reviewer would.
+    let review = requests::Review {
+        org_id: s.org_id,
+        request_ids: &[request.id],
+        action: patgate_domain::ReviewAction::Approve,
+        reason: Some("approval not required by policy"),
+        app_id: s.actor.0,
+        installation_id: s.actor.1,
+        at: s.at,
+    };
+    requests::review(conn, &review).map_err(|e| match e {
+        requests::ReviewError::Store(e) => IntakeError::Store(e),
+        other => IntakeError::Store(StoreError::Conflict(other.to_string())),
+    })?;
+    let grant: PatGrant = pat_grants::table
+        .filter(pat_grants::request_id.eq(request.id))
+        .first(conn)?;
+    let request = pat_requests::table.find(request.id).first(conn)?;
+    Ok(Outcome::Granted { request, grant })
+}
+
+/// Why a withdrawal changed nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum CancelError {
+    #[error("not found")]
+    NotFound,
+    #[error(transparent)]
+    NotPending(TransitionError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<diesel::result::Error> for CancelError {
+    fn from(e: diesel::result::Error) -> Self {
+        Self::Store(e.into())
+    }
+}
+
+/// Withdraws a pending request (its token was deleted or regenerated): it becomes cancelled.
+pub fn cancel(
+    conn: &mut DbConnection,
+    org_id: i64,
+    request_id: i64,
+    actor: (i64, i64),
+    at: NaiveDateTime,
+) -> Result<PatRequest, CancelError> {
+    let request = requests::find(conn, org_id, request_id)?.ok_or(CancelError::NotFound)?;
+    let state = RequestState::parse(&request.status).ok_or_else(|| {
+        StoreError::Corrupt(format!("request {request_id} has an unknown status"))
+    })?;
+    let next = state
+        .apply(RequestEvent::Cancel)
+        .map_err(CancelError::NotPending)?;
+    let updated: Option<PatRequest> = diesel::update(
+        pat_requests::table
+            .filter(pat_requests::id.eq(request_id))
+            .filter(pat_requests::status.eq(RequestState::Pending.as_str())),
+    )
+    .set((
+        pat_requests::status.eq(next.as_str()),
+        pat_requests::reviewed_at.eq(at),
+    ))
+    .returning(pat_requests::all_columns)
+    .get_result(conn)
+    .optional()?;
+    let Some(updated) = updated else {
+        // Reviewed between our read and our write.
+        let now = requests::find(conn, org_id, request_id)?.ok_or(CancelError::NotFound)?;
+        let from = RequestState::parse(&now.status).unwrap_or(RequestState::Cancelled);
+        return Err(CancelError::NotPending(TransitionError {
+            from,
+            event: RequestEvent::Cancel,
+        }));
+    };
+    audit(
+        conn,
+        org_id,
+        "request.cancelled",
+        request_id,
+        actor,
+        None,
+        at,
+    )?;
+    Ok(updated)
+}
+
+/// A request with its latest review, for the issuer to tell the token's owner.
+#[derive(Debug, Clone)]
+pub struct Verdict {
+    pub request: PatRequest,
+    pub review: Option<PatRequestReview>,
+    pub grant: Option<PatGrant>,
+}
+
+pub fn verdict(
+    conn: &mut DbConnection,
+    org_id: i64,
+    request_id: i64,
+) -> Result<Option<Verdict>, StoreError> {
+    let Some(request) = requests::find(conn, org_id, request_id)? else {
+        return Ok(None);
+    };
+    let review = pat_request_reviews::table
+        .filter(pat_request_reviews::request_id.eq(request_id))
+        .order(pat_request_reviews::id.desc())
+        .first(conn)
+        .optional()?;
+    let grant = pat_grants::table
+        .filter(pat_grants::request_id.eq(request_id))
+        .first(conn)
+        .optional()?;
+    Ok(Some(Verdict {
+        request,
+        review,
+        grant,
+    }))
+}
+
+/// Records the token's last use, on the token and on the copies its requests and grants keep
+/// for filtering. Returns false when the token has never asked this organization.
+pub fn report_use(
+    conn: &mut DbConnection,
+    org_id: i64,
+    token_id: i64,
+    at: NaiveDateTime,
+) -> Result<bool, StoreError> {
+    let known: i64 = pat_requests::table
+        .filter(pat_requests::org_id.eq(org_id))
+        .filter(pat_requests::token_id.eq(token_id))
+        .count()
+        .get_result(conn)?;
+    if known == 0 {
+        return Ok(false);
+    }
+    // Never move last use backwards: reports may arrive out of order.
+    diesel::update(
+        tokens::table.filter(tokens::id.eq(token_id)).filter(
+            tokens::last_used_at
+                .is_null()
+                .or(tokens::last_used_at.lt(at)),
+        ),
+    )
+    .set(tokens::last_used_at.eq(at))
+    .execute(conn)?;
+    let last: Option<NaiveDateTime> = tokens::table
+        .find(token_id)
+        .select(tokens::last_used_at)
+        .first(conn)?;
+    diesel::update(pat_requests::table.filter(pat_requests::token_id.eq(token_id)))
+        .set(pat_requests::token_last_used_at.eq(last))
+        .execute(conn)?;
+    diesel::update(pat_grants::table.filter(pat_grants::token_id.eq(token_id)))
+        .set(pat_grants::token_last_used_at.eq(last))
+        .execute(conn)?;
+    Ok(true)
+}

@@ -1,0 +1,177 @@
+//! Token policies of enterprises and organizations: reading the stack that applies to an organization, and changing it with an audit record.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use patgate_domain::policy::{PolicySettings, PolicyStack};
+
+use crate::db::DbConnection;
+use crate::models::{Enterprise, TokenPolicy};
+use crate::schema::{audit_events, enterprises, organizations, token_policies};
+use crate::StoreError;
+
+fn settings(row: &TokenPolicy) -> PolicySettings {
+    let days = |d: Option<i32>| d.and_then(|d| u32::try_from(d).ok());
+    PolicySettings {
+        fine_grained_allowed: row.fine_grained_allowed,
+        approval_required: row.approval_required,
+        classic_allowed: row.classic_allowed,
+        fine_grained_max_days: days(row.fine_grained_max_days),
+        classic_max_days: days(row.classic_max_days),
+    }
+}
+
+/// The policies that apply to the organization: its enterprise's (if it belongs to one) and
+/// its own, in one query.
+pub fn stack(conn: &mut DbConnection, org_id: i64) -> Result<PolicyStack, StoreError> {
+    let enterprise_id: Option<i64> = organizations::table
+        .find(org_id)
+        .select(organizations::enterprise_id)
+        .first(conn)?;
+    let rows: Vec<TokenPolicy> = token_policies::table
+        .filter(
+            token_policies::org_id
+                .eq(org_id)
+                .or(token_policies::enterprise_id.eq(enterprise_id.unwrap_or(-1))),
+        )
+        .load(conn)?;
+    let mut out = PolicyStack {
+        enterprise: enterprise_id.map(|_| PolicySettings::default()),
+        organization: PolicySettings::default(),
+    };
+    for row in &rows {
+        if row.org_id == Some(org_id) {
+            out.organization = settings(row);
+        } else {
+            out.enterprise = Some(settings(row));
+        }
+    }
+    Ok(out)
+}
+
+/// The enterprise an organization belongs to.
+pub fn enterprise_of(
+    conn: &mut DbConnection,
+    org_id: i64,
+) -> Result<Option<Enterprise>, StoreError> {
+    Ok(organizations::table
+        .inner_join(
+            enterprises::table.on(organizations::enterprise_id.eq(enterprises::id.nullable())),
+        )
+        .filter(organizations::id.eq(org_id))
+        .select(enterprises::all_columns)
+        .first(conn)
+        .optional()?)
+}
+
+/// Whose policy a write is about.
+#[derive(Debug, Clone, Copy)]
+pub enum Owner {
+    Enterprise(i64),
+    Organization(i64),
+}
+
+/// Replaces the owner's settings (creating its row if needed).
+pub fn save(
+    conn: &mut DbConnection,
+    owner: Owner,
+    new: &PolicySettings,
+    at: NaiveDateTime,
+) -> Result<(), StoreError> {
+    let days = |d: Option<u32>| d.and_then(|d| i32::try_from(d).ok());
+    let values = (
+        token_policies::fine_grained_allowed.eq(new.fine_grained_allowed),
+        token_policies::approval_required.eq(new.approval_required),
+        token_policies::classic_allowed.eq(new.classic_allowed),
+        token_policies::fine_grained_max_days.eq(days(new.fine_grained_max_days)),
+        token_policies::classic_max_days.eq(days(new.classic_max_days)),
+        token_policies::updated_at.eq(at),
+    );
+    let (enterprise_id, org_id) = match owner {
+        Owner::Enterprise(id) => (Some(id), None),
+        Owner::Organization(id) => (None, Some(id)),
+    };
+    let query = token_policies::table
+        .select(token_policies::id)
+        .into_boxed();
+    let query = match owner {
+        Owner::Enterprise(id) => query.filter(token_policies::enterprise_id.eq(id)),
+        Owner::Organization(id) => query.filter(token_policies::org_id.eq(id)),
+    };
+    let existing: Option<i64> = query.first(conn).optional()?;
+    match existing {
+        Some(id) => {
+            diesel::update(token_policies::table.find(id))
+                .set(values)
+                .execute(conn)?;
+        }
+        None => {
+            diesel::insert_into(token_policies::table)
+                .values((
+                    token_policies::enterprise_id.eq(enterprise_id),
+                    token_policies::org_id.eq(org_id),
+                    values,
+                ))
+                .execute(conn)?;
+        }
+    }
+    Ok(())
+}
+
+/// Records a policy change of the organization in its audit trail.
+pub fn audit_change(
+    conn: &mut DbConnection,
+    org_id: i64,
+    actor: Option<(i64, i64)>,
+    description: &str,
+    at: NaiveDateTime,
+) -> Result<(), StoreError> {
+    diesel::insert_into(audit_events::table)
+        .values((
+            audit_events::org_id.eq(org_id),
+            audit_events::action.eq("policy.updated"),
+            audit_events::subject_type.eq("policy"),
+            audit_events::subject_id.eq(org_id),
+            audit_events::app_id.eq(actor.map(|a| a.0)),
+            audit_events::installation_id.eq(actor.map(|a| a.1)),
+            audit_events::reason.eq(description),
+            audit_events::created_at.eq(at),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// The enterprise with this slug, created if absent.
+pub fn ensure_enterprise(
+    conn: &mut DbConnection,
+    slug: &str,
+    name: Option<&str>,
+    at: NaiveDateTime,
+) -> Result<Enterprise, StoreError> {
+    if let Some(found) = enterprises::table
+        .filter(enterprises::slug.eq(slug))
+        .first(conn)
+        .optional()?
+    {
+        return Ok(found);
+    }
+    Ok(diesel::insert_into(enterprises::table)
+        .values((
+            enterprises::slug.eq(slug),
+            enterprises::name.eq(name),
+            enterprises::created_at.eq(at),
+        ))
+        .returning(enterprises::all_columns)
+        .get_result(conn)?)
+}
+
+/// Puts the organization in the enterprise.
+pub fn join_enterprise(
+    conn: &mut DbConnection,
+    org_id: i64,
+    enterprise_id: i64,
+) -> Result<(), StoreError> {
+    diesel::update(organizations::table.find(org_id))
+        .set(organizations::enterprise_id.eq(enterprise_id))
+        .execute(conn)?;
+    Ok(())
+}

@@ -1,0 +1,220 @@
+//! Concurrent reviews: of racing reviewers exactly one wins, and overlapping bulk reviews review each request once.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Barrier};
+
+use diesel::prelude::*;
+use patgate_domain::{AccessLevel, RequestEvent, RequestState, ReviewAction, TransitionError};
+use patgate_persistence::requests::{self, ReviewError};
+use patgate_persistence::schema::{pat_grants, pat_request_reviews};
+use patgate_persistence::Db;
+
+use crate::common::{
+    app, grants_of, org, pending, perms, read, request_row, reviews_of, t, token, user, write,
+    OrgFixture,
+};
+
+/// Pool large enough for every thread to hold a connection at once.
+const POOL: u32 = 24;
+const RACERS: usize = 20;
+const ROUNDS: usize = 3;
+
+/// An organization with `n` pending requests, one per token.
+fn requests(db: &Db, n: usize) -> (OrgFixture, Vec<i64>) {
+    write(db, |c| {
+        let app = app(c)?;
+        let acme = org(c, "acme", &app)?;
+        let owner = user(c, "alice")?;
+        let mut ids = Vec::new();
+        for i in 0..n {
+            let tok = token(c, &owner, &format!("token-{i}"), Some(t(1)))?;
+            let minutes = i64::try_from(i).expect("small index");
+            let r = pending(
+                c,
+                acme.id(),
+                &tok,
+                "all",
+                &[],
+                &perms(&[("issues", AccessLevel::Write)], &[]),
+                t(minutes),
+            )?;
+            ids.push(r.id);
+        }
+        Ok((acme, ids))
+    })
+}
+
+fn action_of(thread: usize) -> ReviewAction {
+    if thread.is_multiple_of(2) {
+        ReviewAction::Approve
+    } else {
+        ReviewAction::Deny
+    }
+}
+
+fn state_after(action: ReviewAction) -> RequestState {
+    match action {
+        ReviewAction::Approve => RequestState::Approved,
+        ReviewAction::Deny => RequestState::Denied,
+    }
+}
+
+fn twenty_reviewers_racing_for_one_request_have_exactly_one_winner(db: &Db) {
+    let (acme, ids) = requests(db, ROUNDS);
+    for id in ids {
+        let barrier = Arc::new(Barrier::new(RACERS));
+        let handles: Vec<_> = (0..RACERS)
+            .map(|thread| {
+                let db = db.clone();
+                let acme = acme.clone();
+                let barrier = Arc::clone(&barrier);
+                std::thread::spawn(move || {
+                    let action = action_of(thread);
+                    let reason = format!("reviewer {thread}");
+                    barrier.wait();
+                    let ids = [id];
+                    let review = acme.review(&ids, action, Some(&reason), t(1000));
+                    (action, db.write(|c| requests::review(c, &review)))
+                })
+            })
+            .collect();
+        let outcomes: Vec<(ReviewAction, Result<(), ReviewError>)> = handles
+            .into_iter()
+            .map(|h| h.join().expect("reviewer thread panicked"))
+            .collect();
+
+        let winners: Vec<ReviewAction> = outcomes
+            .iter()
+            .filter(|(_, r)| r.is_ok())
+            .map(|(a, _)| *a)
+            .collect();
+        assert_eq!(winners.len(), 1, "exactly one winner: {outcomes:?}");
+        let won = state_after(winners[0]);
+        for (action, result) in &outcomes {
+            match result {
+                Ok(()) => {}
+                Err(ReviewError::NotPending(refusals)) => assert_eq!(
+                    refusals,
+                    &vec![(
+                        id,
+                        TransitionError {
+                            from: won,
+                            event: RequestEvent::from_review(*action),
+                        }
+                    )],
+                    "a loser is told what the winner did"
+                ),
+                Err(other) => panic!("a loser failed otherwise: {other:?} ({other})"),
+            }
+        }
+
+        assert_eq!(request_row(db, id).status, won.as_str());
+        let grants = grants_of(db, id).len();
+        assert_eq!(grants, usize::from(won == RequestState::Approved));
+        let reviews = reviews_of(db, id);
+        assert_eq!(reviews.len(), 1, "exactly one review row");
+        assert_eq!(reviews[0].action, winners[0].as_str());
+    }
+}
+both_backends!(
+    twenty_reviewers_racing_for_one_request_have_exactly_one_winner,
+    twenty_reviewers_racing_for_one_request_have_exactly_one_winner,
+    pool = POOL
+);
+
+/// What one bulk reviewer achieved: the ids of each successful call, and any unexpected error.
+type BulkOutcome = (ReviewAction, Vec<Vec<i64>>, Vec<String>);
+
+fn overlapping_bulk_reviews_review_every_request_exactly_once(db: &Db) {
+    const REQUESTS: usize = 24;
+    const THREADS: usize = 8;
+    const SPAN: usize = 6;
+    let (acme, ids) = requests(db, REQUESTS);
+    let barrier = Arc::new(Barrier::new(THREADS));
+    let handles: Vec<_> = (0..THREADS)
+        .map(|thread| {
+            let db = db.clone();
+            let acme = acme.clone();
+            let barrier = Arc::clone(&barrier);
+            // Each thread names SPAN requests starting at 3 * thread (wrapping), so every
+            // request is named by two threads; odd threads name theirs in reverse order.
+            let mut mine: Vec<i64> = (0..SPAN)
+                .map(|k| ids[(3 * thread + k) % REQUESTS])
+                .collect();
+            if thread % 2 == 1 {
+                mine.reverse();
+            }
+            std::thread::spawn(move || -> BulkOutcome {
+                let action = action_of(thread);
+                let mut succeeded = Vec::new();
+                let mut errors = Vec::new();
+                barrier.wait();
+                // Retry without whatever someone else reviewed first, until nothing is left.
+                while !mine.is_empty() {
+                    let review = acme.review(&mine, action, None, t(1000));
+                    match db.write(|c| requests::review(c, &review)) {
+                        Ok(()) => {
+                            succeeded.push(std::mem::take(&mut mine));
+                        }
+                        Err(ReviewError::NotPending(refusals)) if !refusals.is_empty() => {
+                            let gone: BTreeSet<i64> = refusals.iter().map(|(id, _)| *id).collect();
+                            mine.retain(|id| !gone.contains(id));
+                        }
+                        Err(other) => {
+                            errors.push(format!("{other:?} ({other})"));
+                            break;
+                        }
+                    }
+                }
+                (action, succeeded, errors)
+            })
+        })
+        .collect();
+
+    let mut reviewed_by: BTreeMap<i64, Vec<ReviewAction>> = BTreeMap::new();
+    for handle in handles {
+        let (action, succeeded, errors) = handle.join().expect("bulk thread panicked");
+        assert!(errors.is_empty(), "unexpected errors: {errors:?}");
+        for call in succeeded {
+            for id in call {
+                reviewed_by.entry(id).or_default().push(action);
+            }
+        }
+    }
+    assert_eq!(
+        reviewed_by.keys().copied().collect::<Vec<_>>(),
+        {
+            let mut sorted = ids.clone();
+            sorted.sort();
+            sorted
+        },
+        "every request was reviewed"
+    );
+    for (id, actions) in &reviewed_by {
+        assert_eq!(
+            actions.len(),
+            1,
+            "request {id} reviewed by one successful call"
+        );
+        let row = request_row(db, *id);
+        assert_eq!(row.status, state_after(actions[0]).as_str());
+        let reviews = reviews_of(db, *id);
+        assert_eq!(reviews.len(), 1, "one review row for {id}");
+        assert_eq!(reviews[0].action, actions[0].as_str());
+        let grants = grants_of(db, *id).len();
+        assert_eq!(grants, usize::from(actions[0] == ReviewAction::Approve));
+    }
+    let approved = reviewed_by
+        .values()
+        .filter(|a| a[0] == ReviewAction::Approve)
+        .count();
+    let grants: i64 = read(db, |c| pat_grants::table.count().get_result(c));
+    let reviews: i64 = read(db, |c| pat_request_reviews::table.count().get_result(c));
+    assert_eq!(grants, i64::try_from(approved).expect("small count"));
+    assert_eq!(reviews, i64::try_from(REQUESTS).expect("small count"));
+}
+both_backends!(
+    overlapping_bulk_reviews_review_every_request_exactly_once,
+    overlapping_bulk_reviews_review_every_request_exactly_once,
+    pool = POOL
+);

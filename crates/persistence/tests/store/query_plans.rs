@@ -1,0 +1,563 @@
+//! Query plans: the statements `list_pending` really sends, captured and EXPLAINed, use an index on `pat_requests` rather than a full scan.
+
+use std::sync::{Arc, Mutex};
+
+use chrono::NaiveDateTime;
+use diesel::connection::{Connection, InstrumentationEvent, SimpleConnection};
+use diesel::pg::Pg;
+use diesel::prelude::*;
+use diesel::query_builder::BoxedSqlQuery;
+use diesel::sql_types::{Array, BigInt, Text, Timestamp};
+use diesel::sqlite::Sqlite;
+use patgate_persistence::requests::{self, ListFilter};
+use patgate_persistence::schema::{
+    pat_request_permissions, pat_request_repositories, pat_requests, repositories, tokens, users,
+};
+use patgate_persistence::{Backend, Db, DbConnection, Page, StoreError};
+
+use crate::common::{app, org, t, write};
+
+const ORGS: usize = 20;
+const TOKENS: usize = 150;
+const REPOS: usize = 10;
+const PERMISSIONS: [&str; 10] = [
+    "issues_read",
+    "issues_write",
+    "contents_read",
+    "contents_write",
+    "metadata_read",
+    "pull_requests_read",
+    "pull_requests_write",
+    "members_read",
+    "administration_write",
+    "actions_read",
+];
+const CHUNK: usize = 500;
+
+/// The organization whose lists are explained (one in the middle).
+const LISTED: usize = 7;
+
+/// What was seeded: every organization's id, and the ids of a few tokens.
+#[derive(Debug)]
+struct Seeded {
+    org_ids: Vec<i64>,
+    token_ids: Vec<i64>,
+}
+
+/// Runs `$body` with `$inner` bound to the backend's own connection (diesel's
+/// `MultiConnection` has no multi-row inserts).
+macro_rules! on_inner {
+    ($conn:expr, |$inner:ident| $body:expr) => {
+        match $conn {
+            DbConnection::Sqlite($inner) => $body,
+            DbConnection::Postgresql($inner) => $body,
+        }
+    };
+}
+
+/// 20 organizations, 150 users with one token each, 10 repositories per organization, and
+/// per organization one pending and one closed request per token (6000 requests), with
+/// their repository and permission rows; all in one transaction.
+fn seed(db: &Db) -> Seeded {
+    write(db, |c| {
+        let app = app(c)?;
+        let mut org_ids = Vec::new();
+        for o in 0..ORGS {
+            org_ids.push(org(c, &format!("org-{o}"), &app)?.id());
+        }
+        let new_users: Vec<_> = (0..TOKENS)
+            .map(|u| {
+                let login = format!("user-{u}");
+                (
+                    users::login.eq(login.clone()),
+                    users::login_key.eq(login),
+                    users::site_admin.eq(false),
+                    users::created_at.eq(t(0)),
+                )
+            })
+            .collect();
+        on_inner!(c, |inner| diesel::insert_into(users::table)
+            .values(&new_users)
+            .execute(inner))?;
+        let user_ids: Vec<i64> = users::table.order(users::id).select(users::id).load(c)?;
+        let new_tokens: Vec<_> = user_ids
+            .iter()
+            .enumerate()
+            .map(|(k, owner_id)| {
+                let last_used = (k % 5 != 0).then(|| t(i64::try_from(k).expect("small") * 10));
+                (
+                    tokens::owner_id.eq(*owner_id),
+                    tokens::name.eq("laptop"),
+                    tokens::last_used_at.eq(last_used),
+                    tokens::created_at.eq(t(0)),
+                )
+            })
+            .collect();
+        on_inner!(c, |inner| diesel::insert_into(tokens::table)
+            .values(&new_tokens)
+            .execute(inner))?;
+        let toks: Vec<(i64, i64, Option<NaiveDateTime>)> = tokens::table
+            .order(tokens::id)
+            .select((tokens::id, tokens::owner_id, tokens::last_used_at))
+            .load(c)?;
+
+        let mut new_repos = Vec::new();
+        for org_id in &org_ids {
+            for r in 0..REPOS {
+                let name = format!("repo-{r}");
+                new_repos.push((
+                    repositories::org_id.eq(*org_id),
+                    repositories::name.eq(name.clone()),
+                    repositories::name_key.eq(name),
+                    repositories::private.eq(true),
+                    repositories::created_at.eq(t(0)),
+                ));
+            }
+        }
+        on_inner!(c, |inner| diesel::insert_into(repositories::table)
+            .values(&new_repos)
+            .execute(inner))?;
+
+        let mut new_requests = Vec::new();
+        for (o, org_id) in org_ids.iter().enumerate() {
+            for (k, (token_id, owner_id, last_used)) in toks.iter().enumerate() {
+                let base = i64::try_from(o * TOKENS + k).expect("small");
+                for (status, minutes) in [
+                    (if k % 2 == 0 { "approved" } else { "denied" }, base),
+                    ("pending", 100_000 + (base * 7919) % 50_000),
+                ] {
+                    new_requests.push((
+                        pat_requests::org_id.eq(*org_id),
+                        pat_requests::token_id.eq(*token_id),
+                        pat_requests::owner_id.eq(*owner_id),
+                        pat_requests::status.eq(status),
+                        pat_requests::repository_selection.eq(["all", "subset", "none"][k % 3]),
+                        pat_requests::permissions
+                            .eq(r#"{"repository":{"issues":"read","contents":"read"}}"#),
+                        pat_requests::created_at.eq(t(minutes)),
+                        pat_requests::token_last_used_at.eq(*last_used),
+                    ));
+                }
+            }
+        }
+        for chunk in new_requests.chunks(CHUNK) {
+            on_inner!(c, |inner| diesel::insert_into(pat_requests::table)
+                .values(chunk)
+                .execute(inner))?;
+        }
+
+        let rows: Vec<(i64, i64, i64, String)> = pat_requests::table
+            .order(pat_requests::id)
+            .select((
+                pat_requests::id,
+                pat_requests::org_id,
+                pat_requests::token_id,
+                pat_requests::repository_selection,
+            ))
+            .load(c)?;
+        let repo_rows: Vec<(i64, i64)> = repositories::table
+            .order(repositories::id)
+            .select((repositories::id, repositories::org_id))
+            .load(c)?;
+        let mut permission_rows = Vec::new();
+        let mut repository_rows = Vec::new();
+        for (id, org_id, token_id, selection) in &rows {
+            let k = usize::try_from(*token_id).expect("positive id");
+            for p in [k % 10, (k + 3) % 10, (k + 7) % 10] {
+                permission_rows.push((
+                    pat_request_permissions::request_id.eq(*id),
+                    pat_request_permissions::org_id.eq(*org_id),
+                    pat_request_permissions::permission.eq(PERMISSIONS[p]),
+                ));
+            }
+            if selection == "subset" {
+                let of_org: Vec<i64> = repo_rows
+                    .iter()
+                    .filter(|(_, o)| o == org_id)
+                    .map(|(r, _)| *r)
+                    .collect();
+                for r in [k % REPOS, (k + 4) % REPOS] {
+                    repository_rows.push((
+                        pat_request_repositories::request_id.eq(*id),
+                        pat_request_repositories::repository_id.eq(of_org[r]),
+                    ));
+                }
+            }
+        }
+        for chunk in permission_rows.chunks(CHUNK) {
+            on_inner!(c, |inner| diesel::insert_into(
+                pat_request_permissions::table
+            )
+            .values(chunk)
+            .execute(inner))?;
+        }
+        for chunk in repository_rows.chunks(CHUNK) {
+            on_inner!(c, |inner| diesel::insert_into(
+                pat_request_repositories::table
+            )
+            .values(chunk)
+            .execute(inner))?;
+        }
+        Ok(Seeded {
+            org_ids,
+            token_ids: toks.iter().map(|(id, _, _)| *id).collect(),
+        })
+    })
+}
+
+/// The filters whose plans are checked, named.
+fn filters(seeded: &Seeded) -> Vec<(&'static str, ListFilter, Page)> {
+    let first = Page {
+        page: 1,
+        per_page: 30,
+    };
+    let tokens = &seeded.token_ids;
+    let none = ListFilter::default();
+    vec![
+        ("no filter", none.clone(), first),
+        (
+            "ascending",
+            ListFilter {
+                ascending: true,
+                ..none.clone()
+            },
+            first,
+        ),
+        (
+            "third page",
+            none.clone(),
+            Page {
+                page: 3,
+                per_page: 30,
+            },
+        ),
+        (
+            "owners",
+            ListFilter {
+                owner_keys: vec!["user-3".into(), "user-42".into()],
+                ..none.clone()
+            },
+            first,
+        ),
+        (
+            "token ids",
+            ListFilter {
+                token_ids: vec![tokens[1], tokens[17], tokens[99], tokens[120], tokens[149]],
+                ..none.clone()
+            },
+            first,
+        ),
+        (
+            "last used before",
+            ListFilter {
+                last_used_before: Some(t(300)),
+                ..none.clone()
+            },
+            first,
+        ),
+        (
+            "last used after",
+            ListFilter {
+                last_used_after: Some(t(1200)),
+                ..none.clone()
+            },
+            first,
+        ),
+        (
+            "permission",
+            ListFilter {
+                permission: Some("issues_read".into()),
+                ..none.clone()
+            },
+            first,
+        ),
+        (
+            "repository",
+            ListFilter {
+                repository_key: Some("repo-3".into()),
+                ..none.clone()
+            },
+            first,
+        ),
+        (
+            "owners and permission",
+            ListFilter {
+                owner_keys: vec!["user-3".into(), "user-42".into(), "user-77".into()],
+                permission: Some("issues_write".into()),
+                ..none.clone()
+            },
+            first,
+        ),
+        (
+            "repository and last used before",
+            ListFilter {
+                repository_key: Some("repo-5".into()),
+                last_used_before: Some(t(700)),
+                ..none.clone()
+            },
+            first,
+        ),
+        (
+            "every filter",
+            ListFilter {
+                owner_keys: vec!["user-3".into(), "user-8".into()],
+                repository_key: Some("repo-3".into()),
+                permission: Some("issues_write".into()),
+                last_used_before: Some(t(1400)),
+                last_used_after: Some(t(10)),
+                token_ids: tokens[..40].to_vec(),
+                ascending: true,
+            },
+            first,
+        ),
+    ]
+}
+
+/// The SQL statements (with their binds, as diesel displays them) that `list_pending` sends.
+fn captured_statements(
+    conn: &mut DbConnection,
+    org_id: i64,
+    filter: &ListFilter,
+    page: Page,
+) -> Vec<String> {
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&log);
+    conn.set_instrumentation(move |event: InstrumentationEvent<'_>| {
+        if let InstrumentationEvent::StartQuery { query, .. } = event {
+            sink.lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(query.to_string());
+        }
+    });
+    let listed = requests::list_pending(conn, org_id, filter, page);
+    conn.set_instrumentation(|_: InstrumentationEvent<'_>| {});
+    let (views, total) = listed.expect("list_pending");
+    assert!(
+        total > 0 && !views.is_empty(),
+        "the filter {filter:?} selects something"
+    );
+    let statements = log.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    assert!(
+        statements.iter().any(|s| s.contains("COUNT(*)")),
+        "the count was captured: {statements:?}"
+    );
+    statements
+}
+
+/// A bind value as diesel displays it after `-- binds: `.
+#[derive(Debug, Clone)]
+enum Bind {
+    Int(i64),
+    Text(String),
+    Time(NaiveDateTime),
+    Ints(Vec<i64>),
+    Texts(Vec<String>),
+}
+
+/// Splits a displayed statement into its SQL and its binds.
+fn split_binds(displayed: &str) -> (String, Vec<Bind>) {
+    let (sql, binds) = displayed
+        .rsplit_once(" -- binds: ")
+        .unwrap_or_else(|| panic!("no binds in {displayed}"));
+    let inner = binds
+        .trim()
+        .strip_prefix('[')
+        .and_then(|b| b.strip_suffix(']'))
+        .unwrap_or_else(|| panic!("binds are not a list: {binds}"));
+    (
+        sql.to_owned(),
+        top_level(inner).iter().map(|b| parse_bind(b)).collect(),
+    )
+}
+
+/// The comma-separated items of a list, ignoring commas inside brackets and strings.
+fn top_level(list: &str) -> Vec<String> {
+    let mut items = Vec::new();
+    let (mut depth, mut quoted, mut current) = (0, false, String::new());
+    for ch in list.chars() {
+        match ch {
+            '"' => quoted = !quoted,
+            '[' if !quoted => depth += 1,
+            ']' if !quoted => depth -= 1,
+            ',' if !quoted && depth == 0 => {
+                items.push(current.trim().to_owned());
+                current.clear();
+                continue;
+            }
+            _ => {}
+        }
+        current.push(ch);
+    }
+    if !current.trim().is_empty() {
+        items.push(current.trim().to_owned());
+    }
+    items
+}
+
+fn parse_bind(raw: &str) -> Bind {
+    if let Some(list) = raw.strip_prefix('[').and_then(|r| r.strip_suffix(']')) {
+        let items = top_level(list);
+        return if items.iter().all(|i| i.starts_with('"')) {
+            Bind::Texts(items.iter().map(|i| unquote(i)).collect())
+        } else {
+            Bind::Ints(
+                items
+                    .iter()
+                    .map(|i| i.parse().unwrap_or_else(|_| panic!("bind {i} in {raw}")))
+                    .collect(),
+            )
+        };
+    }
+    if raw.starts_with('"') {
+        return Bind::Text(unquote(raw));
+    }
+    if let Ok(n) = raw.parse() {
+        return Bind::Int(n);
+    }
+    Bind::Time(
+        raw.parse()
+            .unwrap_or_else(|e| panic!("unexpected bind {raw}: {e}")),
+    )
+}
+
+fn unquote(raw: &str) -> String {
+    let inner = raw
+        .strip_prefix('"')
+        .and_then(|r| r.strip_suffix('"'))
+        .unwrap_or_else(|| panic!("not a string bind: {raw}"));
+    assert!(!inner.contains('\\'), "escapes are not expected: {raw}");
+    inner.to_owned()
+}
+
+#[derive(Debug, QueryableByName)]
+struct SqlitePlanLine {
+    #[diesel(sql_type = Text)]
+    detail: String,
+}
+
+#[derive(Debug, QueryableByName)]
+struct PgPlanLine {
+    #[diesel(sql_type = Text, column_name = "QUERY PLAN")]
+    line: String,
+}
+
+fn explain_sqlite(conn: &mut diesel::SqliteConnection, sql: &str, binds: &[Bind]) -> Vec<String> {
+    let mut query: BoxedSqlQuery<'_, Sqlite, _> =
+        diesel::sql_query(format!("EXPLAIN QUERY PLAN {sql}")).into_boxed();
+    for bind in binds {
+        query = match bind.clone() {
+            Bind::Int(v) => query.bind::<BigInt, _>(v),
+            Bind::Text(v) => query.bind::<Text, _>(v),
+            Bind::Time(v) => query.bind::<Timestamp, _>(v),
+            other => panic!("SQLite statements have no array binds: {other:?}"),
+        };
+    }
+    query
+        .load::<SqlitePlanLine>(conn)
+        .unwrap_or_else(|e| panic!("EXPLAIN QUERY PLAN {sql}: {e}"))
+        .into_iter()
+        .map(|l| l.detail)
+        .collect()
+}
+
+fn explain_postgres(conn: &mut diesel::PgConnection, sql: &str, binds: &[Bind]) -> Vec<String> {
+    let mut query: BoxedSqlQuery<'_, Pg, _> =
+        diesel::sql_query(format!("EXPLAIN (FORMAT TEXT) {sql}")).into_boxed();
+    for bind in binds {
+        query = match bind.clone() {
+            Bind::Int(v) => query.bind::<BigInt, _>(v),
+            Bind::Text(v) => query.bind::<Text, _>(v),
+            Bind::Time(v) => query.bind::<Timestamp, _>(v),
+            Bind::Ints(v) => query.bind::<Array<BigInt>, _>(v),
+            Bind::Texts(v) => query.bind::<Array<Text>, _>(v),
+        };
+    }
+    query
+        .load::<PgPlanLine>(conn)
+        .unwrap_or_else(|e| panic!("EXPLAIN {sql}: {e}"))
+        .into_iter()
+        .map(|l| l.line)
+        .collect()
+}
+
+/// Plan lines that read the whole of `pat_requests` (or the whole of one of its indexes).
+///
+/// SQLite: `SEARCH pat_requests ...` is a bounded lookup; any `SCAN pat_requests`, even
+/// `USING (COVERING) INDEX`, reads the table or a whole index, for every organization.
+/// PostgreSQL: a `Seq Scan on pat_requests`, or an index scan on it without an `Index Cond`
+/// (a full index scan used for its order).
+fn full_scans(backend: Backend, plan: &[String]) -> Vec<String> {
+    let mut found = Vec::new();
+    for (i, line) in plan.iter().enumerate() {
+        let full = match backend {
+            Backend::Sqlite => line.trim().starts_with("SCAN pat_requests"),
+            Backend::Postgres => {
+                let index_scan = (line.contains("Index Scan") || line.contains("Index Only Scan"))
+                    && line.contains(" on pat_requests ");
+                line.contains("Seq Scan on pat_requests")
+                    || (index_scan
+                        && !plan
+                            .get(i + 1)
+                            .is_some_and(|next| next.trim().starts_with("Index Cond:")))
+            }
+        };
+        if full {
+            found.push(line.clone());
+        }
+    }
+    found
+}
+
+/// Explains every statement `list_pending` sends for each filter; returns the offending plans.
+fn offending_plans(db: &Db, seeded: &Seeded, stage: &str) -> Vec<String> {
+    let org_id = seeded.org_ids[LISTED];
+    let mut conn = db.conn().expect("a pooled connection");
+    let conn: &mut DbConnection = &mut conn;
+    let mut offending = Vec::new();
+    for (name, filter, page) in filters(seeded) {
+        for displayed in captured_statements(conn, org_id, &filter, page) {
+            if !displayed.starts_with("SELECT") {
+                continue;
+            }
+            let (sql, binds) = split_binds(&displayed);
+            let plan = match conn {
+                DbConnection::Sqlite(c) => explain_sqlite(c, &sql, &binds),
+                DbConnection::Postgresql(c) => explain_postgres(c, &sql, &binds),
+            };
+            if std::env::var_os("PATGATE_SHOW_PLANS").is_some() {
+                eprintln!("--- {stage} / {name}\n{sql}\n{}\n", plan.join("\n"));
+            }
+            if !full_scans(db.backend(), &plan).is_empty() {
+                offending.push(format!(
+                    "{stage} / {name}:\n{displayed}\n{}",
+                    plan.join("\n")
+                ));
+            }
+        }
+    }
+    offending
+}
+
+fn the_list_queries_use_an_index_for_every_common_filter(db: &Db) {
+    let seeded = seed(db);
+    let mut offending = Vec::new();
+    if db.backend() == Backend::Sqlite {
+        // A new database has no statistics: the plans must already be right.
+        offending.extend(offending_plans(db, &seeded, "before ANALYZE"));
+    }
+    let mut conn = db.conn().expect("a pooled connection");
+    conn.batch_execute("ANALYZE")
+        .map_err(StoreError::from)
+        .expect("ANALYZE");
+    drop(conn);
+    offending.extend(offending_plans(db, &seeded, "after ANALYZE"));
+    assert!(
+        offending.is_empty(),
+        "full scans of pat_requests:\n\n{}",
+        offending.join("\n\n")
+    );
+}
+both_backends!(
+    the_list_queries_use_an_index_for_every_common_filter,
+    the_list_queries_use_an_index_for_every_common_filter
+);

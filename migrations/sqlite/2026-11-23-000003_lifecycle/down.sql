@@ -1,0 +1,10 @@
+DROP INDEX pat_requests_org_token;
+DROP INDEX pat_grants_org_token;
+DROP INDEX pat_grants_status_expires;
+DROP INDEX pat_requests_status_created;
+DROP INDEX pat_requests_status_expires;
+ALTER TABLE pat_requests DROP COLUMN permissions_upgraded;
+ALTER TABLE pat_requests DROP COLUMN permissions_added;
+DROP TABLE token_policies;
+ALTER TABLE organizations DROP COLUMN enterprise_id;
+DROP TABLE enterprises;

@@ -1,0 +1,39 @@
+//! The periodic expiry sweep run by every server instance; the store's conditional updates make concurrent sweeps from several instances safe.
+
+use std::time::Duration;
+
+use patgate_persistence::expiry::{self, Swept};
+use patgate_persistence::{Db, StoreError};
+
+/// Sweeps every `interval` until the task is dropped.
+pub async fn run(db: Db, interval: Duration, pending_ttl_days: Option<u32>) {
+    let mut ticker = actix_web::rt::time::interval(interval);
+    loop {
+        ticker.tick().await;
+        let db = db.clone();
+        let swept = actix_web::web::block(move || sweep_all(&db, pending_ttl_days)).await;
+        match swept {
+            Ok(Ok(total)) if total != Swept::default() => {
+                tracing::info!(requests = total.requests, grants = total.grants, "expired");
+            }
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "expiry sweep failed; retrying next tick"),
+            Err(e) => tracing::warn!(error = %e, "expiry sweep did not run"),
+        }
+    }
+}
+
+/// Expires everything due now, batch by batch, each batch its own transaction.
+pub fn sweep_all(db: &Db, pending_ttl_days: Option<u32>) -> Result<Swept, StoreError> {
+    let mut total = Swept::default();
+    loop {
+        let now = patgate_persistence::now();
+        let cutoff = pending_ttl_days.map(|d| now - chrono::Duration::days(i64::from(d)));
+        let batch = db.write(|conn| expiry::sweep(conn, now, cutoff))?;
+        total.requests += batch.requests;
+        total.grants += batch.grants;
+        if batch == Swept::default() {
+            return Ok(total);
+        }
+    }
+}

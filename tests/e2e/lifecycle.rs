@@ -1,0 +1,874 @@
+//! The token lifecycle: intake from the issuer, policy (with an enterprise above), the access check, resubmission, withdrawal, expiry and the audit trail.
+
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+use crate::both_backends;
+use crate::helpers::*;
+
+const INTAKE: &str = "/orgs/acme/personal-access-token-intake";
+const PAT_REQUESTS: &str = "/orgs/acme/personal-access-token-requests";
+const GRANTS: &str = "/orgs/acme/personal-access-tokens";
+const POLICY: &str = "/orgs/acme/personal-access-token-policy";
+const CHECK: &str = "/orgs/acme/personal-access-token-access-checks";
+const AUDIT: &str = "/orgs/acme/personal-access-token-audit-log";
+
+fn in_days(days: i64) -> String {
+    (chrono::Utc::now() + chrono::Duration::days(days))
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
+}
+
+/// A filing for token `token_id` of `zed`, valid 30 days, asking contents:read on `api`.
+fn filing(token_id: i64) -> Value {
+    json!({
+        "owner": "zed",
+        "token_id": token_id,
+        "token_name": format!("zed-{token_id}"),
+        "token_expires_at": in_days(30),
+        "repository_selection": "subset",
+        "repositories": ["api"],
+        "permissions": {"repository": {"contents": "read", "metadata": "read"}},
+        "reason": "deploys",
+    })
+}
+
+struct Actors {
+    issuer: String,
+    reviewer: String,
+}
+
+async fn actors(app: &TestApp) -> Actors {
+    Actors {
+        issuer: app.token_for(ISSUER).await,
+        reviewer: app.token_for(REVIEWER).await,
+    }
+}
+
+async fn check(app: &TestApp, token: &str, body: Value) -> Value {
+    let res = app.post(CHECK, token, &body).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    res.json
+}
+
+async fn reason(app: &TestApp, token: &str, token_id: i64) -> String {
+    let answer = check(app, token, json!({"token_id": token_id, "permission": "contents", "level": "read", "repository": "api"})).await;
+    answer["reason"].as_str().expect("reason").to_owned()
+}
+
+async fn set_policy(app: &TestApp, token: &str, policy: Value) -> Value {
+    let res = app
+        .send(
+            Method::PUT,
+            POLICY,
+            Some(&format!("Bearer {token}")),
+            Some(&policy.to_string()),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    res.json
+}
+
+async fn an_issuers_request_is_reviewed_and_then_governs_access(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let a = actors(&app).await;
+    assert_eq!(reason(&app, &a.reviewer, 9001).await, "no_grant");
+    let res = app
+        .post(&format!("{INTAKE}/requests"), &a.issuer, &filing(9001))
+        .await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+    assert_eq!(res.json["status"], "pending");
+    let id = res.json["id"].as_i64().expect("id");
+    // Reviewers see it, with the issuer's reason.
+    let listed = app
+        .get(&format!("{PAT_REQUESTS}?token_id=9001"), &a.reviewer)
+        .await;
+    assert_eq!(ids(&listed.json), vec![id]);
+    assert_eq!(listed.json[0]["owner"]["login"], "zed");
+    assert_eq!(listed.json[0]["reason"], "deploys");
+    assert_eq!(reason(&app, &a.reviewer, 9001).await, "pending");
+    // Approval makes a grant the access check allows, for what was asked only.
+    let res = app
+        .post(
+            &format!("{PAT_REQUESTS}/{id}"),
+            &a.reviewer,
+            &json!({"action": "approve"}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::NO_CONTENT, "{}", res.body);
+    let verdict = app.get(&format!("{INTAKE}/requests/{id}"), &a.issuer).await;
+    assert_eq!(verdict.json["status"], "approved", "{}", verdict.body);
+    let grant_id = verdict.json["grant_id"].as_i64().expect("grant");
+    let allowed = check(
+        &app,
+        &a.reviewer,
+        json!({"token_id": 9001, "permission": "contents", "level": "read", "repository": "api"}),
+    )
+    .await;
+    assert_eq!(allowed["allowed"], true);
+    assert_eq!(allowed["grant_id"], grant_id);
+    let write = check(
+        &app,
+        &a.reviewer,
+        json!({"token_id": 9001, "permission": "contents", "level": "write", "repository": "api"}),
+    )
+    .await;
+    assert_eq!(
+        (write["allowed"].clone(), write["reason"].clone()),
+        (json!(false), json!("permission_not_granted"))
+    );
+    let other = check(
+        &app,
+        &a.reviewer,
+        json!({"token_id": 9001, "permission": "contents", "level": "read", "repository": "web"}),
+    )
+    .await;
+    assert_eq!(other["reason"], "repository_not_granted");
+    // Revocation refuses it at once.
+    let res = app
+        .post(
+            &format!("{GRANTS}/{grant_id}"),
+            &a.reviewer,
+            &json!({"action": "revoke"}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::NO_CONTENT);
+    assert_eq!(reason(&app, &a.reviewer, 9001).await, "revoked");
+    // The access check needs its permission, and validates its input.
+    let res = app
+        .post(
+            CHECK,
+            &a.issuer,
+            &json!({"token_id": 9001, "permission": "contents", "level": "read"}),
+        )
+        .await;
+    res.assert_error(
+        StatusCode::FORBIDDEN,
+        "Resource not accessible by integration",
+    );
+    let res = app
+        .post(
+            CHECK,
+            &a.reviewer,
+            &json!({"token_id": 9001, "permission": "contents", "level": "sudo"}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", res.body);
+}
+
+async fn a_denial_reaches_the_issuer_with_its_reason(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let a = actors(&app).await;
+    let res = app
+        .post(&format!("{INTAKE}/requests"), &a.issuer, &filing(9002))
+        .await;
+    let id = res.json["id"].as_i64().expect("id");
+    let res = app
+        .post(
+            &format!("{PAT_REQUESTS}/{id}"),
+            &a.reviewer,
+            &json!({"action": "deny", "reason": "Use the deploy bot"}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::NO_CONTENT);
+    let verdict = app.get(&format!("{INTAKE}/requests/{id}"), &a.issuer).await;
+    assert_eq!(verdict.json["status"], "denied");
+    assert_eq!(verdict.json["review_reason"], "Use the deploy bot");
+    assert!(verdict.json["grant_id"].is_null());
+    assert_eq!(reason(&app, &a.reviewer, 9002).await, "denied");
+    // Another organization's issuer cannot read it.
+    let outsider = app.token_for(OUTSIDER).await;
+    let res = app.get(&format!("{INTAKE}/requests/{id}"), &outsider).await;
+    res.assert_error(StatusCode::NOT_FOUND, "Not Found");
+}
+
+async fn a_resubmission_asking_for_more_replaces_the_pending_request(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let a = actors(&app).await;
+    let path = format!("{INTAKE}/requests");
+    let first = app.post(&path, &a.issuer, &filing(9003)).await;
+    let id = first.json["id"].as_i64().expect("id");
+    // The same filing again changes nothing.
+    let again = app.post(&path, &a.issuer, &filing(9003)).await;
+    assert_eq!(again.status, StatusCode::OK, "{}", again.body);
+    assert_eq!(again.json["id"], id);
+    // Asking for more replaces the pending request in place.
+    let mut more = filing(9003);
+    more["permissions"]["repository"]["issues"] = json!("write");
+    let res = app.post(&path, &a.issuer, &more).await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+    assert_eq!(res.json["id"], id);
+    assert_eq!(
+        res.json["permissions_result"]["repository"]["issues"],
+        "write"
+    );
+    let pending = app
+        .get(&format!("{PAT_REQUESTS}?token_id=9003"), &a.reviewer)
+        .await;
+    assert_eq!(ids(&pending.json), vec![id]);
+    assert_eq!(
+        pending.json[0]["permissions"]["repository"]["issues"],
+        "write"
+    );
+    // Once approved, asking for more files a new request that says what it adds and
+    // upgrades; approving it replaces the grant rather than adding a second one.
+    app.post(
+        &format!("{PAT_REQUESTS}/{id}"),
+        &a.reviewer,
+        &json!({"action": "approve"}),
+    )
+    .await;
+    let mut beyond = more.clone();
+    beyond["permissions"]["repository"]["contents"] = json!("write");
+    beyond["permissions"]["organization"] = json!({"members": "read"});
+    let res = app.post(&path, &a.issuer, &beyond).await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+    let second = res.json["id"].as_i64().expect("id");
+    assert_ne!(second, id);
+    assert_eq!(
+        res.json["permissions_added"],
+        json!({"organization": {"members": "read"}})
+    );
+    assert_eq!(
+        res.json["permissions_upgraded"],
+        json!({"repository": {"contents": "write"}})
+    );
+    // Until then the old grant still applies.
+    assert_eq!(reason(&app, &a.reviewer, 9003).await, "granted");
+    app.post(
+        &format!("{PAT_REQUESTS}/{second}"),
+        &a.reviewer,
+        &json!({"action": "approve"}),
+    )
+    .await;
+    let grants = app
+        .get(&format!("{GRANTS}?token_id=9003"), &a.reviewer)
+        .await;
+    assert_eq!(
+        grants.json.as_array().expect("array").len(),
+        1,
+        "{}",
+        grants.body
+    );
+    assert_eq!(
+        grants.json[0]["permissions"]["repository"]["contents"],
+        "write"
+    );
+    // Asking for no more than the grant holds is already granted.
+    let res = app.post(&path, &a.issuer, &filing(9003)).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    assert_eq!(res.json["status"], "approved");
+}
+
+async fn withdrawing_cancels_a_pending_request_only(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let a = actors(&app).await;
+    let res = app
+        .post(&format!("{INTAKE}/requests"), &a.issuer, &filing(9004))
+        .await;
+    let id = res.json["id"].as_i64().expect("id");
+    let path = format!("{INTAKE}/requests/{id}");
+    let auth = format!("Bearer {}", a.issuer);
+    let res = app.send(Method::DELETE, &path, Some(&auth), None).await;
+    assert_eq!(res.status, StatusCode::NO_CONTENT, "{}", res.body);
+    let res = app.send(Method::DELETE, &path, Some(&auth), None).await;
+    res.assert_error(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "This request is cancelled",
+    );
+    assert_eq!(app.get(&path, &a.issuer).await.json["status"], "cancelled");
+    assert_eq!(reason(&app, &a.reviewer, 9004).await, "cancelled");
+    assert!(app
+        .get(&format!("{PAT_REQUESTS}?token_id=9004"), &a.reviewer)
+        .await
+        .json
+        .as_array()
+        .expect("array")
+        .is_empty());
+    // A cancelled request cannot be reviewed, and an unknown one cannot be withdrawn.
+    let res = app
+        .post(
+            &format!("{PAT_REQUESTS}/{id}"),
+            &a.reviewer,
+            &json!({"action": "approve"}),
+        )
+        .await;
+    res.assert_error(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "This request is cancelled",
+    );
+    let res = app
+        .send(
+            Method::DELETE,
+            &format!("{INTAKE}/requests/999999"),
+            Some(&auth),
+            None,
+        )
+        .await;
+    res.assert_error(StatusCode::NOT_FOUND, "Not Found");
+    // Reviewers cannot file or withdraw: that is the issuer's permission.
+    let res = app
+        .post(&format!("{INTAKE}/requests"), &a.reviewer, &filing(9005))
+        .await;
+    res.assert_error(
+        StatusCode::FORBIDDEN,
+        "Resource not accessible by integration",
+    );
+    assert_eq!(
+        res.header("x-accepted-github-permissions"),
+        Some("organization_personal_access_token_intake=write")
+    );
+}
+
+async fn reported_last_use_feeds_the_lists_and_never_moves_back(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let a = actors(&app).await;
+    app.post(&format!("{INTAKE}/requests"), &a.issuer, &filing(9006))
+        .await;
+    let usage = format!("{INTAKE}/usage");
+    for at in ["2026-03-01T10:00:00Z", "2026-02-01T10:00:00Z"] {
+        let res = app
+            .post(
+                &usage,
+                &a.issuer,
+                &json!({"token_id": 9006, "last_used_at": at}),
+            )
+            .await;
+        assert_eq!(res.status, StatusCode::NO_CONTENT, "{}", res.body);
+    }
+    let listed = app
+        .get(&format!("{PAT_REQUESTS}?token_id=9006"), &a.reviewer)
+        .await;
+    assert_eq!(listed.json[0]["token_last_used_at"], "2026-03-01T10:00:00Z");
+    let after = app
+        .get(
+            &format!("{PAT_REQUESTS}?last_used_after=2026-02-15T00:00:00Z&token_id=9006"),
+            &a.reviewer,
+        )
+        .await;
+    assert_eq!(after.json.as_array().expect("array").len(), 1);
+    let res = app
+        .post(&usage, &a.issuer, &json!({"token_id": 123456}))
+        .await;
+    res.assert_error(StatusCode::NOT_FOUND, "Not Found");
+    let res = app
+        .post(
+            &usage,
+            &a.issuer,
+            &json!({"token_id": 9006, "last_used_at": "yesterday"}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+async fn invalid_filings_are_refused_and_change_nothing(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let a = actors(&app).await;
+    let path = format!("{INTAKE}/requests");
+    let cases = [
+        ("owner", json!("not a login")),
+        ("token_id", json!(0)),
+        ("token_name", json!("")),
+        ("token_expires_at", json!("soon")),
+        ("repository_selection", json!("some")),
+        ("repositories", json!(["no-such-repo"])),
+        ("repositories", json!([])),
+        ("permissions", json!({"repository": {"contents": "sudo"}})),
+        ("reason", json!("x".repeat(1025))),
+        ("surprise", json!(true)),
+    ];
+    for (field, value) in cases {
+        let mut body = filing(9007);
+        body[field] = value;
+        let res = app.post(&path, &a.issuer, &body).await;
+        assert_eq!(
+            res.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{field}: {}",
+            res.body
+        );
+    }
+    // The token belongs to its first owner.
+    app.post(&path, &a.issuer, &filing(9007)).await;
+    let mut stolen = filing(9007);
+    stolen["owner"] = json!("alice");
+    let res = app.post(&path, &a.issuer, &stolen).await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", res.body);
+    let listed = app
+        .get(&format!("{PAT_REQUESTS}?token_id=9007"), &a.reviewer)
+        .await;
+    assert_eq!(listed.json.as_array().expect("array").len(), 1);
+    assert_eq!(listed.json[0]["owner"]["login"], "zed");
+}
+
+async fn the_organization_policy_decides_what_a_filing_becomes(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let a = actors(&app).await;
+    let path = format!("{INTAKE}/requests");
+    let res = app.get(POLICY, &a.reviewer).await;
+    assert_eq!(
+        res.json["effective"],
+        json!({
+            "fine_grained_tokens": "allowed", "fine_grained_approval": "required",
+            "classic_tokens": "allowed", "fine_grained_max_lifetime_days": 366, "classic_max_lifetime_days": null,
+        })
+    );
+    assert!(res.json["enterprise"].is_null());
+    // A pending request filed before the policy changes stays pending and reviewable.
+    let before = app.post(&path, &a.issuer, &filing(9010)).await.json["id"]
+        .as_i64()
+        .expect("id");
+
+    // Approval not required: granted at once, and the access check allows it.
+    set_policy(
+        &app,
+        &a.reviewer,
+        json!({"fine_grained_approval": "not_required"}),
+    )
+    .await;
+    let res = app.post(&path, &a.issuer, &filing(9011)).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    assert_eq!(res.json["status"], "approved");
+    assert!(res.json["grant_id"].is_i64());
+    assert_eq!(reason(&app, &a.reviewer, 9011).await, "granted");
+
+    // Lifetime: at most 30 days, and a token must expire.
+    set_policy(
+        &app,
+        &a.reviewer,
+        json!({"fine_grained_max_lifetime_days": 30}),
+    )
+    .await;
+    let mut long = filing(9012);
+    long["token_expires_at"] = json!(in_days(60));
+    let res = app.post(&path, &a.issuer, &long).await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", res.body);
+    let detail = res.json["errors"][0]["message"].as_str().expect("message");
+    assert!(
+        detail.contains("organization policy's maximum of 30 days"),
+        "{detail}"
+    );
+    long["token_expires_at"] = Value::Null;
+    let res = app.post(&path, &a.issuer, &long).await;
+    assert!(
+        res.json["errors"][0]["message"]
+            .as_str()
+            .expect("message")
+            .contains("without an expiry"),
+        "{}",
+        res.body
+    );
+    // The grant of 9011 (30 days, within the new limit) still applies.
+    assert_eq!(reason(&app, &a.reviewer, 9011).await, "granted");
+
+    // Restricted: refused, and existing grants are blocked (not revoked) until lifted.
+    set_policy(
+        &app,
+        &a.reviewer,
+        json!({"fine_grained_tokens": "restricted"}),
+    )
+    .await;
+    let res = app.post(&path, &a.issuer, &filing(9013)).await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(res.json["errors"][0]["message"]
+        .as_str()
+        .expect("message")
+        .contains("restricted by the organization policy"));
+    let blocked = check(
+        &app,
+        &a.reviewer,
+        json!({"token_id": 9011, "permission": "contents", "level": "read", "repository": "api"}),
+    )
+    .await;
+    assert_eq!(blocked["reason"], "policy");
+    assert!(blocked["message"]
+        .as_str()
+        .expect("message")
+        .contains("organization policy"));
+    assert_eq!(
+        app.get(&format!("{GRANTS}?token_id=9011"), &a.reviewer)
+            .await
+            .json
+            .as_array()
+            .expect("array")
+            .len(),
+        1
+    );
+    set_policy(&app, &a.reviewer, json!({})).await;
+    assert_eq!(reason(&app, &a.reviewer, 9011).await, "granted");
+
+    // History is not rewritten: the early request is still pending and can be approved.
+    assert!(app.pending_ids(&a.reviewer).await.contains(&before));
+    let res = app
+        .post(
+            &format!("{PAT_REQUESTS}/{before}"),
+            &a.reviewer,
+            &json!({"action": "approve"}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::NO_CONTENT);
+    // Every change is in the audit trail.
+    let audit = app
+        .get(
+            &format!("{AUDIT}?action=policy.updated&per_page=100"),
+            &a.reviewer,
+        )
+        .await;
+    assert_eq!(
+        audit.json.as_array().expect("array").len(),
+        4,
+        "{}",
+        audit.body
+    );
+
+    // Bad settings change nothing; reading and writing the policy need their permission.
+    for bad in [
+        json!({"fine_grained_max_lifetime_days": 0}),
+        json!({"classic_tokens": "maybe"}),
+        json!({"surprise": 1}),
+    ] {
+        let res = app
+            .send(
+                Method::PUT,
+                POLICY,
+                Some(&format!("Bearer {}", a.reviewer)),
+                Some(&bad.to_string()),
+            )
+            .await;
+        assert_eq!(
+            res.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{bad}: {}",
+            res.body
+        );
+    }
+    let reader = app.token_for(READER).await;
+    let res = app.get(POLICY, &reader).await;
+    res.assert_error(
+        StatusCode::FORBIDDEN,
+        "Resource not accessible by integration",
+    );
+    assert_eq!(
+        res.header("x-accepted-github-permissions"),
+        Some("organization_administration=read")
+    );
+}
+
+async fn an_enterprise_policy_bounds_its_organizations(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let a = actors(&app).await;
+    let seed = app.dir.join("enterprise.json");
+    std::fs::write(&seed, json!({
+        "enterprises": [{"slug": "megacorp", "policy": {
+            "fine_grained_approval": "required", "classic_tokens": "restricted", "fine_grained_max_lifetime_days": 90,
+        }}],
+        "organizations": [{"login": ORG, "enterprise": "megacorp"}],
+    }).to_string()).expect("write");
+    let out = run_cli(
+        &app.dir,
+        &app.database_url,
+        &["seed", seed.to_str().expect("path")],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let res = app.get(POLICY, &a.reviewer).await;
+    assert_eq!(res.json["enterprise"]["slug"], "megacorp");
+    assert_eq!(res.json["effective"]["fine_grained_max_lifetime_days"], 90);
+    assert_eq!(res.json["effective"]["classic_tokens"], "restricted");
+    // The organization cannot loosen what the enterprise set.
+    for (loosening, field) in [
+        (
+            json!({"fine_grained_approval": "not_required"}),
+            "fine_grained_approval",
+        ),
+        (json!({"classic_tokens": "allowed"}), "classic_tokens"),
+        (
+            json!({"fine_grained_max_lifetime_days": 120}),
+            "fine_grained_max_lifetime_days",
+        ),
+    ] {
+        let res = app
+            .send(
+                Method::PUT,
+                POLICY,
+                Some(&format!("Bearer {}", a.reviewer)),
+                Some(&loosening.to_string()),
+            )
+            .await;
+        assert_eq!(
+            res.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{loosening}: {}",
+            res.body
+        );
+        assert_eq!(res.json["errors"][0]["field"], field);
+        assert!(res.json["errors"][0]["message"]
+            .as_str()
+            .expect("message")
+            .contains("enterprise"));
+    }
+    // The enterprise's maximum applies, named as the enterprise's.
+    let mut long = filing(9020);
+    long["token_expires_at"] = json!(in_days(100));
+    let res = app
+        .post(&format!("{INTAKE}/requests"), &a.issuer, &long)
+        .await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        res.json["errors"][0]["message"]
+            .as_str()
+            .expect("message")
+            .contains("enterprise policy's maximum of 90 days"),
+        "{}",
+        res.body
+    );
+    // It may tighten: 30 days within the enterprise's 90.
+    let res = set_policy(
+        &app,
+        &a.reviewer,
+        json!({"fine_grained_max_lifetime_days": 30}),
+    )
+    .await;
+    assert_eq!(res["effective"]["fine_grained_max_lifetime_days"], 30);
+
+    // Organizations inherit the enterprise's restriction when they set nothing themselves.
+    let seed2 = app.dir.join("opt-out.json");
+    std::fs::write(&seed2, json!({"enterprises": [{"slug": "lockdown", "policy": {"fine_grained_tokens": "restricted"}}],
+        "organizations": [{"login": OTHER_ORG, "enterprise": "lockdown"}]}).to_string()).expect("write");
+    let out = run_cli(
+        &app.dir,
+        &app.database_url,
+        &["seed", seed2.to_str().expect("path")],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let outsider = app.token_for(OUTSIDER).await;
+    let res = app
+        .get("/orgs/globex/personal-access-token-policy", &outsider)
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    assert!(res.json["organization"]["fine_grained_tokens"].is_null());
+    assert_eq!(res.json["effective"]["fine_grained_tokens"], "restricted");
+}
+
+async fn expired_tokens_expire_their_requests_and_grants_on_their_own(backend: Backend) {
+    let (dir, url) = TestApp::prepare(backend);
+    let app = TestApp::start_with(dir, url, &["--expiry-interval", "1"]);
+    let a = actors(&app).await;
+    // The fixture's tokens that expired in 2025 lose their pending requests.
+    let want: Vec<usize> = (0..crate::helpers::REQUESTS)
+        .filter(|i| i % 6 != 5)
+        .collect();
+    let mut pending = Vec::new();
+    for _ in 0..50 {
+        pending = app.pending_ids(&a.reviewer).await;
+        if pending.len() == want.len() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(pending.len(), want.len());
+    let audit = app
+        .get(
+            &format!("{AUDIT}?action=request.expired&per_page=100"),
+            &a.reviewer,
+        )
+        .await;
+    let events = audit.json.as_array().expect("array");
+    assert_eq!(
+        events.len(),
+        crate::helpers::REQUESTS - want.len(),
+        "each expired exactly once: {}",
+        audit.body
+    );
+    assert!(events.iter().all(|e| e["actor"].is_null()));
+    // A grant whose token expires goes too, and the access check says so.
+    set_policy(
+        &app,
+        &a.reviewer,
+        json!({"fine_grained_approval": "not_required"}),
+    )
+    .await;
+    let mut brief = filing(9030);
+    brief["token_expires_at"] = json!((chrono::Utc::now() + chrono::Duration::seconds(2))
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string());
+    let res = app
+        .post(&format!("{INTAKE}/requests"), &a.issuer, &brief)
+        .await;
+    assert_eq!(res.json["status"], "approved", "{}", res.body);
+    let grant = res.json["grant_id"].as_i64().expect("grant");
+    let mut gone = false;
+    for _ in 0..50 {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        if !ids(&app.get(GRANTS, &a.reviewer).await.json).contains(&grant) {
+            gone = true;
+            break;
+        }
+    }
+    assert!(gone, "grant {grant} did not expire");
+    assert_eq!(reason(&app, &a.reviewer, 9030).await, "expired");
+    let audit = app
+        .get(
+            &format!("{AUDIT}?action=grant.expired&subject_id={grant}"),
+            &a.reviewer,
+        )
+        .await;
+    assert_eq!(audit.json.as_array().expect("array").len(), 1);
+}
+
+async fn unreviewed_requests_expire_after_the_configured_days(backend: Backend) {
+    let (dir, url) = TestApp::prepare(backend);
+    // The fixture's requests were filed in January 2026, long before one day ago.
+    let app = TestApp::start_with(
+        dir,
+        url,
+        &["--expiry-interval", "1", "--pending-request-ttl-days", "1"],
+    );
+    let a = actors(&app).await;
+    let mut left = usize::MAX;
+    for _ in 0..50 {
+        left = app.pending_ids(&a.reviewer).await.len();
+        if left == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(left, 0);
+    // A fresh filing is not affected.
+    let res = app
+        .post(&format!("{INTAKE}/requests"), &a.issuer, &filing(9040))
+        .await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(
+        app.pending_ids(&a.reviewer).await,
+        vec![res.json["id"].as_i64().expect("id")]
+    );
+}
+
+async fn approving_a_resubmission_while_revoking_its_grant_leaves_one_outcome(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let a = actors(&app).await;
+    let path = format!("{INTAKE}/requests");
+    let first = app.post(&path, &a.issuer, &filing(9050)).await.json["id"]
+        .as_i64()
+        .expect("id");
+    app.post(
+        &format!("{PAT_REQUESTS}/{first}"),
+        &a.reviewer,
+        &json!({"action": "approve"}),
+    )
+    .await;
+    let grant = ids(&app
+        .get(&format!("{GRANTS}?token_id=9050"), &a.reviewer)
+        .await
+        .json)[0];
+    let mut more = filing(9050);
+    more["permissions"]["repository"]["issues"] = json!("read");
+    let second = app.post(&path, &a.issuer, &more).await.json["id"]
+        .as_i64()
+        .expect("id");
+    let approve = json!({"action": "approve"});
+    let revoke = json!({"action": "revoke"});
+    let (approve_path, revoke_path) = (
+        format!("{PAT_REQUESTS}/{second}"),
+        format!("{GRANTS}/{grant}"),
+    );
+    let (approved, revoked) = tokio::join!(
+        app.post(&approve_path, &a.reviewer, &approve),
+        app.post(&revoke_path, &a.reviewer, &revoke),
+    );
+    assert_eq!(approved.status, StatusCode::NO_CONTENT, "{}", approved.body);
+    // The revocation either came first (204) or found the grant already superseded (422).
+    assert!(
+        matches!(revoked.status.as_u16(), 204 | 422),
+        "{}",
+        revoked.body
+    );
+    let active = app
+        .get(&format!("{GRANTS}?token_id=9050"), &a.reviewer)
+        .await;
+    assert_eq!(
+        active.json.as_array().expect("array").len(),
+        1,
+        "exactly one active grant: {}",
+        active.body
+    );
+    assert_ne!(active.json[0]["id"], grant);
+}
+
+async fn the_audit_trail_records_every_change_with_its_actor(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let a = actors(&app).await;
+    let id = app
+        .post(&format!("{INTAKE}/requests"), &a.issuer, &filing(9060))
+        .await
+        .json["id"]
+        .as_i64()
+        .expect("id");
+    app.post(
+        &format!("{PAT_REQUESTS}/{id}"),
+        &a.reviewer,
+        &json!({"action": "deny", "reason": "no"}),
+    )
+    .await;
+    let res = app
+        .get(
+            &format!("{AUDIT}?subject_type=request&subject_id={id}"),
+            &a.reviewer,
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    let actions: Vec<&str> = res
+        .json
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|e| e["action"].as_str().expect("action"))
+        .collect();
+    assert_eq!(actions, vec!["request.denied", "request.created"]);
+    let issuer_installation = app.installation_id(ISSUER).await;
+    let reviewer_installation = app.installation_id(REVIEWER).await;
+    assert_eq!(
+        res.json[0]["actor"]["installation_id"],
+        reviewer_installation
+    );
+    assert_eq!(res.json[0]["reason"], "no");
+    assert_eq!(res.json[1]["actor"]["installation_id"], issuer_installation);
+    let all = app.get(&format!("{AUDIT}?per_page=1"), &a.reviewer).await;
+    assert!(all
+        .header("link")
+        .is_some_and(|l| l.contains("rel=\"next\"")));
+    let res = app
+        .get(&format!("{AUDIT}?after=yesterday"), &a.reviewer)
+        .await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let outsider = app.token_for(OUTSIDER).await;
+    app.get(AUDIT, &outsider)
+        .await
+        .assert_error(StatusCode::NOT_FOUND, "Not Found");
+}
+
+both_backends!(
+    an_issuers_request_is_reviewed_and_then_governs_access,
+    a_denial_reaches_the_issuer_with_its_reason,
+    a_resubmission_asking_for_more_replaces_the_pending_request,
+    withdrawing_cancels_a_pending_request_only,
+    reported_last_use_feeds_the_lists_and_never_moves_back,
+    invalid_filings_are_refused_and_change_nothing,
+    the_organization_policy_decides_what_a_filing_becomes,
+    an_enterprise_policy_bounds_its_organizations,
+    expired_tokens_expire_their_requests_and_grants_on_their_own,
+    unreviewed_requests_expire_after_the_configured_days,
+    approving_a_resubmission_while_revoking_its_grant_leaves_one_outcome,
+    the_audit_trail_records_every_change_with_its_actor,
+);
