@@ -858,7 +858,91 @@ async fn the_audit_trail_records_every_change_with_its_actor(backend: Backend) {
         .assert_error(StatusCode::NOT_FOUND, "Not Found");
 }
 
+async fn classic_tokens_are_judged_by_the_policy_alone(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let a = actors(&app).await;
+    let classic = |created: i64, expires: Option<i64>| {
+        json!({
+            "token_kind": "classic", "token_id": 1, "permission": "contents", "level": "read",
+            "token_created_at": in_days(created),
+            "token_expires_at": expires.map(in_days),
+        })
+    };
+    let answer = check(&app, &a.reviewer, classic(-1, None)).await;
+    assert_eq!(
+        (answer["allowed"].clone(), answer["reason"].clone()),
+        (json!(true), json!("classic_allowed"))
+    );
+    set_policy(&app, &a.reviewer, json!({"classic_tokens": "restricted"})).await;
+    let answer = check(&app, &a.reviewer, classic(-1, None)).await;
+    assert_eq!(answer["reason"], "policy");
+    assert!(answer["message"]
+        .as_str()
+        .expect("message")
+        .contains("(classic) are restricted by the organization policy"));
+    set_policy(&app, &a.reviewer, json!({"classic_max_lifetime_days": 30})).await;
+    assert_eq!(
+        check(&app, &a.reviewer, classic(-1, Some(10))).await["reason"],
+        "classic_allowed"
+    );
+    assert_eq!(
+        check(&app, &a.reviewer, classic(-1, None)).await["reason"],
+        "policy"
+    );
+    assert_eq!(
+        check(&app, &a.reviewer, classic(-60, Some(10))).await["reason"],
+        "policy"
+    );
+    assert_eq!(
+        check(&app, &a.reviewer, classic(-60, Some(-1))).await["reason"],
+        "expired"
+    );
+    let mut missing = classic(-1, None);
+    missing["token_created_at"] = Value::Null;
+    let res = app.post(CHECK, &a.reviewer, &missing).await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", res.body);
+}
+
+/// Three instances sweep one PostgreSQL database at once: every due request expires once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn several_instances_on_one_postgres_expire_each_request_exactly_once() {
+    let (dir, url) = TestApp::prepare(Backend::Postgres);
+    let instances: Vec<TestApp> = (0..3)
+        .map(|_| TestApp::start_with(dir.clone(), url.clone(), &["--expiry-interval", "1"]))
+        .collect();
+    let app = &instances[0];
+    let reviewer = app.token_for(REVIEWER).await;
+    let want = (0..crate::helpers::REQUESTS).filter(|i| i % 6 != 5).count();
+    let mut pending = 0;
+    for _ in 0..50 {
+        pending = app.pending_ids(&reviewer).await.len();
+        if pending == want {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(pending, want);
+    // Let every instance sweep a few more times, then count.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let audit = app
+        .get(
+            &format!("{AUDIT}?action=request.expired&per_page=100"),
+            &reviewer,
+        )
+        .await;
+    let events = audit.json.as_array().expect("array");
+    assert_eq!(events.len(), crate::helpers::REQUESTS - want);
+    let mut subjects: Vec<i64> = events
+        .iter()
+        .map(|e| e["subject_id"].as_i64().expect("id"))
+        .collect();
+    subjects.sort_unstable();
+    subjects.dedup();
+    assert_eq!(subjects.len(), events.len(), "no request expired twice");
+}
+
 both_backends!(
+    classic_tokens_are_judged_by_the_policy_alone,
     an_issuers_request_is_reviewed_and_then_governs_access,
     a_denial_reaches_the_issuer_with_its_reason,
     a_resubmission_asking_for_more_replaces_the_pending_request,

@@ -181,8 +181,16 @@ pub struct ReportUseBody {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AccessCheckBody {
+    /// `fine_grained` (default) or `classic`. Classic tokens need no grant: only the policy
+    /// (allowed at all, lifetime) decides, from `token_created_at` and `token_expires_at`.
+    pub token_kind: Option<String>,
+    /// The fine-grained token's id (any value for a classic token).
     #[schema(minimum = 1)]
     pub token_id: i64,
+    /// A classic token's creation time (`YYYY-MM-DDTHH:MM:SSZ`).
+    pub token_created_at: Option<String>,
+    /// A classic token's expiry; `null` for never.
+    pub token_expires_at: Option<String>,
     /// A permission name, e.g. `contents` or `members`.
     pub permission: String,
     /// `read`, `write` or `admin`.
@@ -196,7 +204,8 @@ pub struct AccessCheckBody {
 pub struct AccessCheckResult {
     pub allowed: bool,
     /// `granted`, `no_grant`, `pending`, `denied`, `cancelled`, `revoked`, `expired`, `policy`,
-    /// `repository_not_granted` or `permission_not_granted`.
+    /// `repository_not_granted`, `permission_not_granted`, or for classic tokens
+    /// `classic_allowed`.
     pub reason: String,
     /// Why, in words (for `policy`, which rule of which level).
     pub message: String,

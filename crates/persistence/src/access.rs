@@ -53,6 +53,8 @@ pub enum Answer {
     Permission {
         grant_id: i64,
     },
+    /// A classic token, which needs no grant, and the policy lets it through.
+    ClassicAllowed,
 }
 
 pub fn check(conn: &mut DbConnection, q: &Question<'_>) -> Result<Answer, StoreError> {

@@ -2,6 +2,7 @@
 
 use actix_web::{delete, get, post, web, HttpResponse};
 use chrono::DateTime;
+use patgate_domain::policy::{lifetime_days, TokenKind};
 use patgate_domain::{AccessLevel, Login, Operation, RepoName, RequestedPermissions, ReviewReason};
 use patgate_persistence::access::{self, Answer, Question};
 use patgate_persistence::intake::{self, CancelError, IntakeError, Outcome, Submission, Verdict};
@@ -386,6 +387,45 @@ pub async fn check_token_access(
             .map(|r| RepoName::parse(r).map(|n| n.key()))
             .transpose()
             .map_err(|e| invalid("repository", format!("repository {e}")))?;
+        match input.token_kind.as_deref() {
+            None | Some("fine_grained") => {}
+            Some("classic") => {
+                let created = input
+                    .token_created_at
+                    .as_deref()
+                    .map(|t| parse_time("token_created_at", t))
+                    .transpose()?
+                    .ok_or_else(|| {
+                        invalid(
+                            "token_created_at",
+                            "a classic token's creation time is required",
+                        )
+                    })?;
+                let expires = input
+                    .token_expires_at
+                    .as_deref()
+                    .map(|t| parse_time("token_expires_at", t))
+                    .transpose()?;
+                if expires.is_some_and(|t| t <= patgate_persistence::now()) {
+                    return Ok(Answer::Expired);
+                }
+                let stack = patgate_persistence::policy::stack(&mut conn, org.id)?;
+                let lifetime = lifetime_days(
+                    created.and_utc().timestamp(),
+                    expires.map(|t| t.and_utc().timestamp()),
+                );
+                return Ok(match stack.admits(TokenKind::Classic, lifetime) {
+                    Ok(()) => Answer::ClassicAllowed,
+                    Err(v) => Answer::Policy(v),
+                });
+            }
+            Some(_) => {
+                return Err(invalid(
+                    "token_kind",
+                    "token_kind must be fine_grained or classic",
+                ))
+            }
+        }
         let question = Question {
             org_id: org.id,
             token_id: input.token_id,
@@ -457,6 +497,13 @@ fn describe(answer: Answer) -> AccessCheckResult {
             "repository_not_granted",
             "The token's grant does not include this repository.".to_owned(),
             Some(grant_id),
+            None,
+        ),
+        Answer::ClassicAllowed => (
+            true,
+            "classic_allowed",
+            "The policy lets classic tokens reach the organization.".to_owned(),
+            None,
             None,
         ),
         Answer::Permission { grant_id } => (
