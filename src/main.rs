@@ -18,21 +18,10 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("patgate: {}", chain(e.as_ref()));
+            eprintln!("patgate: {}", patgate_api::error::error_chain(e.as_ref()));
             ExitCode::FAILURE
         }
     }
-}
-
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(inner) = source {
-        out.push_str(": ");
-        out.push_str(&inner.to_string());
-        source = inner.source();
-    }
-    out
 }
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;

@@ -162,3 +162,6 @@ $$ LANGUAGE plpgsql;
 CREATE TRIGGER pat_request_reviews_append_only
     BEFORE UPDATE OR DELETE ON pat_request_reviews
     FOR EACH ROW EXECUTE FUNCTION patgate_refuse_change();
+CREATE TRIGGER pat_request_reviews_no_truncate
+    BEFORE TRUNCATE ON pat_request_reviews
+    FOR EACH STATEMENT EXECUTE FUNCTION patgate_refuse_change();

@@ -20,3 +20,6 @@ CREATE INDEX audit_events_subject ON audit_events (subject_type, subject_id);
 CREATE TRIGGER audit_events_append_only
     BEFORE UPDATE OR DELETE ON audit_events
     FOR EACH ROW EXECUTE FUNCTION patgate_refuse_change();
+CREATE TRIGGER audit_events_no_truncate
+    BEFORE TRUNCATE ON audit_events
+    FOR EACH STATEMENT EXECUTE FUNCTION patgate_refuse_change();

@@ -3,8 +3,9 @@
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use patgate_domain::{IdList, Operation};
 use patgate_persistence::grants::{self, Revocation, RevokeError};
-use patgate_persistence::repositories::{self, Access};
 
+use super::listing::{filtered_list, repositories_page};
+use super::FindAccess;
 use super::{blocking, caller_org, join_ids};
 use crate::auth::InstallationCaller;
 use crate::body;
@@ -12,8 +13,7 @@ use crate::dto::{
     Accepted, MinimalRepository, PatGrant, UpdatePatAccessBody, UpdatePatAccessesBody,
 };
 use crate::error::{ApiError, BasicError, FieldError, ValidationError as ValidationBody};
-use crate::list_query::{parse_list_query, ListParams};
-use crate::pagination::{link_header, ok_with_link, page_from_query};
+use crate::list_query::ListParams;
 use crate::state::AppState;
 
 const RESOURCE: &str = "PersonalAccessToken";
@@ -45,23 +45,16 @@ pub async fn list_pat_grants(
     org: web::Path<String>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let query = parse_list_query(req.query_string());
-    let db = state.db.clone();
-    let (org, page, (views, total)) = blocking(move || {
-        let mut conn = db.conn()?;
-        let org = caller_org(&mut conn, &caller, &org)?;
-        caller.authorize(Operation::ListGrants)?;
-        let (filter, page) = query?;
-        let found = grants::list_active(&mut conn, org.id, &filter, page)?;
-        Ok((org, page, found))
-    })
-    .await?;
-    let items: Vec<PatGrant> = views
-        .iter()
-        .map(|v| PatGrant::build(&state.base_url, &org.login, v))
-        .collect();
-    let link = link_header(&state.base_url, req.path(), req.query_string(), page, total);
-    Ok(ok_with_link(link).json(items))
+    filtered_list(
+        state,
+        caller,
+        org.into_inner(),
+        req,
+        Operation::ListGrants,
+        grants::list_active,
+        PatGrant::build,
+    )
+    .await
 }
 
 /// List repositories a fine-grained personal access token has access to
@@ -96,29 +89,19 @@ pub async fn list_pat_grant_repositories(
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let (org, grant_id) = path.into_inner();
-    let page = page_from_query(req.query_string());
-    let db = state.db.clone();
-    let (org, page, (repos, total)) = blocking(move || {
-        let mut conn = db.conn()?;
-        let org = caller_org(&mut conn, &caller, &org)?;
-        caller.authorize(Operation::ListGrantRepositories)?;
-        let page = page?;
-        let grant = grants::find(&mut conn, org.id, grant_id)?.ok_or(ApiError::NotFound)?;
-        let access = Access {
-            org_id: grant.org_id,
-            request_id: grant.request_id,
-            repository_selection: &grant.repository_selection,
-        };
-        let found = repositories::repositories_of(&mut conn, access, page)?;
-        Ok((org, page, found))
-    })
-    .await?;
-    let items: Vec<MinimalRepository> = repos
-        .iter()
-        .map(|r| MinimalRepository::build(&state.base_url, &org, r))
-        .collect();
-    let link = link_header(&state.base_url, req.path(), req.query_string(), page, total);
-    Ok(ok_with_link(link).json(items))
+    let find: FindAccess = |conn, org_id, id| {
+        Ok(grants::find(conn, org_id, id)?.map(|g| (g.request_id, g.repository_selection)))
+    };
+    repositories_page(
+        state,
+        caller,
+        org,
+        grant_id,
+        req,
+        Operation::ListGrantRepositories,
+        find,
+    )
+    .await
 }
 
 /// Update the access a fine-grained personal access token has to organization resources

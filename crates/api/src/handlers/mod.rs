@@ -3,6 +3,7 @@
 pub mod apps;
 pub mod grants;
 pub mod intake;
+mod listing;
 pub mod policy;
 pub mod requests;
 
@@ -42,3 +43,11 @@ pub(crate) fn join_ids(ids: &[i64]) -> String {
         .collect::<Vec<_>>()
         .join(", ")
 }
+
+/// Looks a request or grant up in an organization: the request id whose repositories it
+/// reaches, and its repository selection.
+pub(crate) type FindAccess = fn(
+    &mut patgate_persistence::DbConnection,
+    i64,
+    i64,
+) -> Result<Option<(i64, String)>, patgate_persistence::StoreError>;

@@ -2,9 +2,10 @@
 
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use patgate_domain::{IdList, Operation, ReviewAction, ReviewReason, ValidationError};
-use patgate_persistence::repositories::{self, Access};
 use patgate_persistence::requests::{self, Review, ReviewError};
 
+use super::listing::{filtered_list, repositories_page};
+use super::FindAccess;
 use super::{blocking, caller_org, join_ids};
 use crate::auth::InstallationCaller;
 use crate::body;
@@ -13,8 +14,7 @@ use crate::dto::{
     ReviewPatGrantRequestsInBulkBody,
 };
 use crate::error::{ApiError, BasicError, FieldError, ValidationError as ValidationBody};
-use crate::list_query::{parse_list_query, ListParams};
-use crate::pagination::{link_header, ok_with_link, page_from_query};
+use crate::list_query::ListParams;
 use crate::state::AppState;
 
 const RESOURCE: &str = "PersonalAccessTokenRequest";
@@ -46,23 +46,16 @@ pub async fn list_pat_grant_requests(
     org: web::Path<String>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let query = parse_list_query(req.query_string());
-    let db = state.db.clone();
-    let (org, page, (views, total)) = blocking(move || {
-        let mut conn = db.conn()?;
-        let org = caller_org(&mut conn, &caller, &org)?;
-        caller.authorize(Operation::ListRequests)?;
-        let (filter, page) = query?;
-        let found = requests::list_pending(&mut conn, org.id, &filter, page)?;
-        Ok((org, page, found))
-    })
-    .await?;
-    let items: Vec<PatGrantRequest> = views
-        .iter()
-        .map(|v| PatGrantRequest::build(&state.base_url, &org.login, v))
-        .collect();
-    let link = link_header(&state.base_url, req.path(), req.query_string(), page, total);
-    Ok(ok_with_link(link).json(items))
+    filtered_list(
+        state,
+        caller,
+        org.into_inner(),
+        req,
+        Operation::ListRequests,
+        requests::list_pending,
+        PatGrantRequest::build,
+    )
+    .await
 }
 
 /// List repositories requested to be accessed by a fine-grained personal access token
@@ -97,29 +90,19 @@ pub async fn list_pat_grant_request_repositories(
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let (org, request_id) = path.into_inner();
-    let page = page_from_query(req.query_string());
-    let db = state.db.clone();
-    let (org, page, (repos, total)) = blocking(move || {
-        let mut conn = db.conn()?;
-        let org = caller_org(&mut conn, &caller, &org)?;
-        caller.authorize(Operation::ListRequestRepositories)?;
-        let page = page?;
-        let request = requests::find(&mut conn, org.id, request_id)?.ok_or(ApiError::NotFound)?;
-        let access = Access {
-            org_id: request.org_id,
-            request_id: request.id,
-            repository_selection: &request.repository_selection,
-        };
-        let found = repositories::repositories_of(&mut conn, access, page)?;
-        Ok((org, page, found))
-    })
-    .await?;
-    let items: Vec<MinimalRepository> = repos
-        .iter()
-        .map(|r| MinimalRepository::build(&state.base_url, &org, r))
-        .collect();
-    let link = link_header(&state.base_url, req.path(), req.query_string(), page, total);
-    Ok(ok_with_link(link).json(items))
+    let find: FindAccess = |conn, org_id, id| {
+        Ok(requests::find(conn, org_id, id)?.map(|r| (r.id, r.repository_selection)))
+    };
+    repositories_page(
+        state,
+        caller,
+        org,
+        request_id,
+        req,
+        Operation::ListRequestRepositories,
+        find,
+    )
+    .await
 }
 
 /// Review a request to access organization resources with a fine-grained personal access token

@@ -58,7 +58,7 @@ fn the_review_record_refuses_updates_and_deletes(db: &Db) {
     let first = before[0].id;
     let acme_id = acme.id();
 
-    let attempts: Vec<(&str, Change)> = vec![
+    let mut attempts: Vec<(&str, Change)> = vec![
         (
             "diesel update of one row",
             Box::new(move |c| {
@@ -99,6 +99,24 @@ fn the_review_record_refuses_updates_and_deletes(db: &Db) {
             Box::new(|c| diesel::sql_query("DELETE FROM pat_request_reviews").execute(c)),
         ),
     ];
+    if db.backend() == patgate_persistence::Backend::Postgres {
+        attempts.push((
+            "raw TRUNCATE",
+            Box::new(|c| diesel::sql_query("TRUNCATE pat_request_reviews").execute(c)),
+        ));
+        attempts.push((
+            "raw TRUNCATE of the audit trail",
+            Box::new(|c| diesel::sql_query("TRUNCATE audit_events").execute(c)),
+        ));
+    }
+    attempts.push((
+        "raw UPDATE of the audit trail",
+        Box::new(|c| diesel::sql_query("UPDATE audit_events SET reason = 'raw'").execute(c)),
+    ));
+    attempts.push((
+        "raw DELETE of the audit trail",
+        Box::new(|c| diesel::sql_query("DELETE FROM audit_events").execute(c)),
+    ));
     for (what, change) in attempts {
         let message = refused(db, what, change);
         assert!(

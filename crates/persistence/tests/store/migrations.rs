@@ -114,7 +114,7 @@ fn instances_connecting_together_to_a_new_database_all_succeed(url: &str) {
     // The failure on SQLite is intermittent (a few connections in a thousand): many rounds.
     let (backend, _) = Backend::parse_url(url).expect("a test URL");
     let rounds = match backend {
-        Backend::Sqlite => 400,
+        Backend::Sqlite => 150,
         Backend::Postgres => 3,
     };
     let mut failures = Vec::new();
