@@ -561,3 +561,44 @@ both_backends!(
     the_list_queries_use_an_index_for_every_common_filter,
     the_list_queries_use_an_index_for_every_common_filter
 );
+
+/// The N+1 guard: a page costs the same number of statements whatever its size, and few.
+fn a_page_costs_a_fixed_number_of_statements_whatever_its_size(db: &Db) {
+    let seeded = seed(db);
+    let mut conn = db.conn().expect("a pooled connection");
+    let org = seeded.org_ids[0];
+    for (name, filter, _) in filters(&seeded) {
+        let small = captured_statements(
+            &mut conn,
+            org,
+            &filter,
+            Page {
+                page: 1,
+                per_page: 2,
+            },
+        );
+        let large = captured_statements(
+            &mut conn,
+            org,
+            &filter,
+            Page {
+                page: 1,
+                per_page: 100,
+            },
+        );
+        assert_eq!(
+            small.len(),
+            large.len(),
+            "{name}: statements grow with the page size:\n{large:#?}"
+        );
+        assert!(
+            large.len() <= 4,
+            "{name}: {} statements:\n{large:#?}",
+            large.len()
+        );
+    }
+}
+both_backends!(
+    a_page_costs_a_fixed_number_of_statements_whatever_its_size,
+    a_page_costs_a_fixed_number_of_statements_whatever_its_size
+);
