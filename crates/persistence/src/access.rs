@@ -57,26 +57,23 @@ pub enum Answer {
     ClassicAllowed,
 }
 
+/// Answers with at most three indexed look-ups when access is allowed: the token's latest grant
+/// in the organization with the token, the policy, and the repository.
 pub fn check(conn: &mut DbConnection, q: &Question<'_>) -> Result<Answer, StoreError> {
-    let Some(token) = tokens::table
-        .find(q.token_id)
-        .first::<Token>(conn)
-        .optional()?
-    else {
-        return Ok(Answer::NoGrant);
+    let latest: Option<(PatGrant, Token)> = pat_grants::table
+        .inner_join(tokens::table)
+        .filter(pat_grants::org_id.eq(q.org_id))
+        .filter(pat_grants::token_id.eq(q.token_id))
+        .order(pat_grants::id.desc())
+        .select((pat_grants::all_columns, tokens::all_columns))
+        .first(conn)
+        .optional()?;
+    let Some((grant, token)) = latest else {
+        return why_no_grant(conn, q);
     };
     if token.expires_at.is_some_and(|t| t <= q.now) {
         return Ok(Answer::Expired);
     }
-    let grant: Option<PatGrant> = pat_grants::table
-        .filter(pat_grants::org_id.eq(q.org_id))
-        .filter(pat_grants::token_id.eq(q.token_id))
-        .order(pat_grants::id.desc())
-        .first(conn)
-        .optional()?;
-    let Some(grant) = grant else {
-        return why_no_grant(conn, q);
-    };
     match GrantState::parse(&grant.status) {
         Some(GrantState::Active) => {}
         Some(GrantState::Expired) => return Ok(Answer::Expired),
@@ -108,26 +105,22 @@ fn reaches_repository(
     grant: &PatGrant,
     key: &str,
 ) -> Result<bool, StoreError> {
-    let repo: Option<i64> = repositories::table
+    let in_org = repositories::table
         .filter(repositories::org_id.eq(grant.org_id))
-        .filter(repositories::name_key.eq(key))
-        .select(repositories::id)
-        .first(conn)
-        .optional()?;
-    let Some(repo) = repo else {
-        return Ok(false);
+        .filter(repositories::name_key.eq(key));
+    let found: i64 = match grant.repository_selection.as_str() {
+        "all" => in_org.count().get_result(conn)?,
+        "subset" => in_org
+            .inner_join(
+                pat_request_repositories::table
+                    .on(pat_request_repositories::repository_id.eq(repositories::id)),
+            )
+            .filter(pat_request_repositories::request_id.eq(grant.request_id))
+            .count()
+            .get_result(conn)?,
+        _ => 0,
     };
-    Ok(match grant.repository_selection.as_str() {
-        "all" => true,
-        "subset" => {
-            pat_request_repositories::table
-                .find((grant.request_id, repo))
-                .count()
-                .get_result::<i64>(conn)?
-                > 0
-        }
-        _ => false,
-    })
+    Ok(found > 0)
 }
 
 /// Without a grant, the token's latest request in the organization says why.

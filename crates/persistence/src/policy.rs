@@ -20,24 +20,20 @@ fn settings(row: &TokenPolicy) -> PolicySettings {
     }
 }
 
-/// The policies that apply to the organization: its enterprise's (if it belongs to one) and
-/// its own, in one query.
+/// The policies that apply to the organization: its enterprise's (if it set one) and its own,
+/// in one query.
 pub fn stack(conn: &mut DbConnection, org_id: i64) -> Result<PolicyStack, StoreError> {
-    let enterprise_id: Option<i64> = organizations::table
-        .find(org_id)
-        .select(organizations::enterprise_id)
-        .first(conn)?;
+    let enterprise_of_org = organizations::table
+        .filter(organizations::id.eq(org_id))
+        .select(organizations::enterprise_id);
     let rows: Vec<TokenPolicy> = token_policies::table
         .filter(
             token_policies::org_id
                 .eq(org_id)
-                .or(token_policies::enterprise_id.eq(enterprise_id.unwrap_or(-1))),
+                .or(token_policies::enterprise_id.eq_any(enterprise_of_org)),
         )
         .load(conn)?;
-    let mut out = PolicyStack {
-        enterprise: enterprise_id.map(|_| PolicySettings::default()),
-        organization: PolicySettings::default(),
-    };
+    let mut out = PolicyStack::default();
     for row in &rows {
         if row.org_id == Some(org_id) {
             out.organization = settings(row);

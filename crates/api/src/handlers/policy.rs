@@ -26,13 +26,10 @@ fn policy_dto(
     org_id: i64,
 ) -> Result<TokenPolicyDto, ApiError> {
     let stack = policy::stack(conn, org_id)?;
-    let enterprise = match (policy::enterprise_of(conn, org_id)?, stack.enterprise) {
-        (Some(e), Some(settings)) => Some(EnterprisePolicyDto {
-            slug: e.slug,
-            policy: PolicySettingsDto::from(&settings),
-        }),
-        _ => None,
-    };
+    let enterprise = policy::enterprise_of(conn, org_id)?.map(|e| EnterprisePolicyDto {
+        slug: e.slug,
+        policy: PolicySettingsDto::from(&stack.enterprise.unwrap_or_default()),
+    });
     Ok(TokenPolicyDto {
         organization: PolicySettingsDto::from(&stack.organization),
         enterprise,
