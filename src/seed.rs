@@ -143,7 +143,7 @@ pub struct RequestSeed {
     pub permissions: RequestedPermissions,
     /// RFC 3339 time; default: now.
     pub created_at: Option<String>,
-    /// A review applied when the request is created (an approval makes a grant).
+    /// A review applied while the request is pending (an approval makes a grant).
     pub review: Option<ReviewSeed>,
 }
 
@@ -315,43 +315,43 @@ fn apply(conn: &mut DbConnection, seed: &SeedFile) -> Result<Loaded, SeedError> 
         apps: BTreeMap::new(),
         tokens: BTreeMap::new(),
     };
-    let mut enterprises = BTreeMap::new();
+    // Policies are created once: seeding again never undoes a change made over the API.
     for e in &seed.enterprises {
         let enterprise = policy_store::ensure_enterprise(conn, &e.slug, e.name.as_deref(), now)?;
+        let owner = Owner::Enterprise(enterprise.id);
         if let Some(p) = &e.policy {
-            let settings = PolicySettings::from(p);
-            settings
-                .validate()
-                .map_err(|err| SeedError::Invalid(format!("enterprise {:?}: {err}", e.slug)))?;
-            policy_store::save(conn, Owner::Enterprise(enterprise.id), &settings, now)?;
+            if policy_store::settings_of(conn, owner)?.is_none() {
+                let settings = PolicySettings::from(p);
+                settings
+                    .validate()
+                    .map_err(|err| SeedError::Invalid(format!("enterprise {:?}: {err}", e.slug)))?;
+                policy_store::save(conn, owner, &settings, now)?;
+            }
         }
-        enterprises.insert(
-            e.slug.clone(),
-            (enterprise.id, e.policy.as_ref().map(PolicySettings::from)),
-        );
     }
     for o in &seed.organizations {
         let l = login(&o.login, "organization")?;
         let org = store::ensure_org(conn, l.as_str(), o.name.as_deref(), now)?;
         names.orgs.insert(l.key(), org.id);
-        let mut bound = None;
         if let Some(slug) = &o.enterprise {
-            let (id, policy) = enterprises
-                .get(slug)
-                .cloned()
+            let enterprise = policy_store::find_enterprise(conn, slug)?
                 .ok_or_else(|| SeedError::Invalid(format!("unknown enterprise {slug:?}")))?;
-            policy_store::join_enterprise(conn, org.id, id)?;
-            bound = policy;
+            policy_store::join_enterprise(conn, org.id, enterprise.id)?;
         }
+        let owner = Owner::Organization(org.id);
         if let Some(p) = &o.policy {
-            let settings = PolicySettings::from(p);
-            let checked = settings.validate().and_then(|()| match &bound {
-                Some(enterprise) => settings.check_within(enterprise),
-                None => Ok(()),
-            });
-            checked
-                .map_err(|err| SeedError::Invalid(format!("organization {:?}: {err}", o.login)))?;
-            policy_store::save(conn, Owner::Organization(org.id), &settings, now)?;
+            if policy_store::settings_of(conn, owner)?.is_none() {
+                let settings = PolicySettings::from(p);
+                let bound = policy_store::stack(conn, org.id)?.enterprise;
+                let checked = settings.validate().and_then(|()| match &bound {
+                    Some(enterprise) => settings.check_within(enterprise),
+                    None => Ok(()),
+                });
+                checked.map_err(|err| {
+                    SeedError::Invalid(format!("organization {:?}: {err}", o.login))
+                })?;
+                policy_store::save(conn, owner, &settings, now)?;
+            }
         }
     }
     for u in &seed.users {

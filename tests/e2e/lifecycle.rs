@@ -136,6 +136,19 @@ async fn an_issuers_request_is_reviewed_and_then_governs_access(backend: Backend
         .await;
     assert_eq!(res.status, StatusCode::NO_CONTENT);
     assert_eq!(reason(&app, &a.reviewer, 9001).await, "revoked");
+    // Filing again after the revocation: the new pending request is what the check reports.
+    let res = app
+        .post(&format!("{INTAKE}/requests"), &a.issuer, &filing(9001))
+        .await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+    assert_eq!(reason(&app, &a.reviewer, 9001).await, "pending");
+    // A regenerated token keeps its name under a new id: a request of its own.
+    let mut regenerated = filing(9101);
+    regenerated["token_name"] = json!("zed-9001");
+    let res = app
+        .post(&format!("{INTAKE}/requests"), &a.issuer, &regenerated)
+        .await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
     // The access check needs its permission, and validates its input.
     let res = app
         .post(
@@ -416,6 +429,19 @@ async fn the_organization_policy_decides_what_a_filing_becomes(backend: Backend)
         })
     );
     assert!(res.json["enterprise"].is_null());
+    // A token that never expires exceeds the default maximum lifetime.
+    let mut forever = filing(9009);
+    forever["token_expires_at"] = Value::Null;
+    let res = app.post(&path, &a.issuer, &forever).await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", res.body);
+    assert!(
+        res.json["errors"][0]["message"]
+            .as_str()
+            .expect("message")
+            .contains("default policy's maximum lifetime of 366 days"),
+        "{}",
+        res.body
+    );
     // A pending request filed before the policy changes stays pending and reviewable.
     let before = app.post(&path, &a.issuer, &filing(9010)).await.json["id"]
         .as_i64()
@@ -636,6 +662,23 @@ async fn an_enterprise_policy_bounds_its_organizations(backend: Backend) {
     )
     .await;
     assert_eq!(res["effective"]["fine_grained_max_lifetime_days"], 30);
+    // Seeding again does not undo the change made over the API.
+    let out = run_cli(
+        &app.dir,
+        &app.database_url,
+        &["seed", seed.to_str().expect("path")],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let res = app.get(POLICY, &a.reviewer).await;
+    assert_eq!(res.json["effective"]["fine_grained_max_lifetime_days"], 30);
+    assert_eq!(
+        res.json["enterprise"]["policy"]["fine_grained_max_lifetime_days"],
+        90
+    );
 
     // Organizations inherit the enterprise's restriction when they set nothing themselves.
     let seed2 = app.dir.join("opt-out.json");

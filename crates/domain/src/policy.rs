@@ -67,6 +67,8 @@ pub enum PolicyViolation {
 pub enum PolicyLevel {
     Enterprise,
     Organization,
+    /// Neither set the rule: patgate's default applies.
+    Default,
 }
 
 impl fmt::Display for PolicyLevel {
@@ -74,6 +76,7 @@ impl fmt::Display for PolicyLevel {
         f.write_str(match self {
             Self::Enterprise => "enterprise",
             Self::Organization => "organization",
+            Self::Default => "default",
         })
     }
 }
@@ -289,7 +292,7 @@ impl PolicyStack {
         kind: TokenKind,
         lifetime_days: Option<u64>,
     ) -> Result<(), PolicyViolation> {
-        let level = |r: Option<PolicyLevel>| r.unwrap_or(PolicyLevel::Organization);
+        let level = |r: Option<PolicyLevel>| r.unwrap_or(PolicyLevel::Default);
         let max = match kind {
             TokenKind::FineGrained => {
                 let allowed = self.fine_grained_allowed();
@@ -364,7 +367,7 @@ mod tests {
         assert_eq!(
             stack.decide_intake(Some(367)),
             IntakeDecision::Refused(PolicyViolation::LifetimeTooLong {
-                level: PolicyLevel::Organization,
+                level: PolicyLevel::Default,
                 days: 367,
                 max: 366
             })

@@ -76,8 +76,16 @@ pub fn check(conn: &mut DbConnection, q: &Question<'_>) -> Result<Answer, StoreE
     }
     match GrantState::parse(&grant.status) {
         Some(GrantState::Active) => {}
-        Some(GrantState::Expired) => return Ok(Answer::Expired),
-        _ => return Ok(Answer::Revoked { grant_id: grant.id }),
+        ended => {
+            // A request filed after the grant ended says more than the old grant does.
+            if let pending @ Answer::Pending { .. } = why_no_grant(conn, q)? {
+                return Ok(pending);
+            }
+            return Ok(match ended {
+                Some(GrantState::Expired) => Answer::Expired,
+                _ => Answer::Revoked { grant_id: grant.id },
+            });
+        }
     }
     let stack = policy::stack(conn, q.org_id)?;
     let lifetime = lifetime_days(

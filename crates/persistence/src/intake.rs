@@ -94,26 +94,48 @@ fn upsert_token(conn: &mut DbConnection, s: &Submission<'_>) -> Result<Token, In
     let existing: Option<Token> = tokens::table.find(s.token_id).first(conn).optional()?;
     match existing {
         Some(token) if token.owner_id != s.owner_id => Err(IntakeError::TokenOwner(s.token_id)),
-        Some(token) => Ok(diesel::update(tokens::table.find(token.id))
-            .set((
-                tokens::name.eq(s.token_name),
-                tokens::expires_at.eq(s.token_expires_at),
-            ))
-            .returning(tokens::all_columns)
-            .get_result(conn)?),
-        None => Ok(diesel::insert_into(tokens::table)
-            .values((
-                tokens::id.eq(s.token_id),
-                NewToken {
-                    owner_id: s.owner_id,
-                    name: s.token_name,
-                    expires_at: s.token_expires_at,
-                    last_used_at: None,
-                    created_at: s.at,
-                },
-            ))
-            .returning(tokens::all_columns)
-            .get_result(conn)?),
+        Some(token) => {
+            let token: Token = diesel::update(tokens::table.find(token.id))
+                .set((
+                    tokens::name.eq(s.token_name),
+                    tokens::expires_at.eq(s.token_expires_at),
+                ))
+                .returning(tokens::all_columns)
+                .get_result(conn)?;
+            // Requests and grants keep a copy of the expiry for filtering and sweeping.
+            diesel::update(pat_requests::table.filter(pat_requests::token_id.eq(token.id)))
+                .set(pat_requests::token_expires_at.eq(token.expires_at))
+                .execute(conn)?;
+            diesel::update(pat_grants::table.filter(pat_grants::token_id.eq(token.id)))
+                .set(pat_grants::token_expires_at.eq(token.expires_at))
+                .execute(conn)?;
+            Ok(token)
+        }
+        None => {
+            let token = diesel::insert_into(tokens::table)
+                .values((
+                    tokens::id.eq(s.token_id),
+                    NewToken {
+                        owner_id: s.owner_id,
+                        name: s.token_name,
+                        expires_at: s.token_expires_at,
+                        last_used_at: None,
+                        created_at: s.at,
+                    },
+                ))
+                .returning(tokens::all_columns)
+                .get_result(conn)?;
+            // The issuer chose the id: keep PostgreSQL's sequence ahead of it, so that tokens
+            // created without an id (seeding) never collide with it.
+            if let DbConnection::Postgresql(pg) = conn {
+                diesel::connection::SimpleConnection::batch_execute(
+                    pg,
+                    "SELECT setval(pg_get_serial_sequence('tokens', 'id'), \
+                     GREATEST((SELECT MAX(id) FROM tokens), 1))",
+                )?;
+            }
+            Ok(token)
+        }
     }
 }
 

@@ -171,3 +171,28 @@ pub fn join_enterprise(
         .execute(conn)?;
     Ok(())
 }
+
+/// The settings the owner stored, if it stored any.
+pub fn settings_of(
+    conn: &mut DbConnection,
+    owner: Owner,
+) -> Result<Option<PolicySettings>, StoreError> {
+    let query = token_policies::table.into_boxed();
+    let query = match owner {
+        Owner::Enterprise(id) => query.filter(token_policies::enterprise_id.eq(id)),
+        Owner::Organization(id) => query.filter(token_policies::org_id.eq(id)),
+    };
+    let row: Option<TokenPolicy> = query.first(conn).optional()?;
+    Ok(row.as_ref().map(settings))
+}
+
+/// The enterprise with this slug.
+pub fn find_enterprise(
+    conn: &mut DbConnection,
+    slug: &str,
+) -> Result<Option<Enterprise>, StoreError> {
+    Ok(enterprises::table
+        .filter(enterprises::slug.eq(slug))
+        .first(conn)
+        .optional()?)
+}

@@ -75,9 +75,10 @@ CREATE TABLE tokens (
     name         TEXT NOT NULL,
     expires_at   TIMESTAMP,
     last_used_at TIMESTAMP,
-    created_at   TIMESTAMP NOT NULL,
-    UNIQUE (owner_id, name)
+    created_at   TIMESTAMP NOT NULL
 );
+-- Names are not unique: a regenerated token keeps its name under a new id.
+CREATE INDEX tokens_owner_name ON tokens (owner_id, name);
 
 CREATE TABLE pat_requests (
     id                   BIGSERIAL PRIMARY KEY,
