@@ -97,7 +97,11 @@ pub fn build_app(
         })
         .configure(routes)
         .split_for_parts();
-    app.route("/openapi.json", web::get().to(openapi_document))
+    app.service(
+        utoipa_swagger_ui::SwaggerUi::new("/docs/{_:.*}").url("/docs/openapi.json", openapi()),
+    )
+    .route("/docs", web::get().to(docs_redirect))
+    .route("/openapi.json", web::get().to(openapi_document))
         .route("/", web::get().to(root))
         .default_service(web::to(not_found))
 }
@@ -109,11 +113,19 @@ async fn openapi_document() -> HttpResponse {
         .body(DOC.get_or_init(openapi_json).clone())
 }
 
+/// The human-readable API reference (Swagger UI, served from the binary: no internet needed).
+async fn docs_redirect() -> HttpResponse {
+    HttpResponse::Found()
+        .insert_header((actix_web::http::header::LOCATION, "/docs/"))
+        .finish()
+}
+
 async fn root(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({
         "name": "patgate",
         "version": env!("CARGO_PKG_VERSION"),
         "openapi_url": format!("{}/openapi.json", state.base_url),
+        "docs_url": format!("{}/docs/", state.base_url),
     }))
 }
 
