@@ -1,7 +1,7 @@
 # patgate: make run · make test · make ci · make openapi
 CARGO ?= cargo
 
-.PHONY: run test test-rust test-octokit ci fmt clippy openapi check-postgres
+.PHONY: run test test-rust test-octokit ci fmt clippy openapi check-postgres docs-check fuzz-api
 
 ## Serve the demo on http://127.0.0.1:8080 from an embedded SQLite file (data/).
 run:
@@ -34,4 +34,14 @@ ci: fmt clippy test
 
 ## Regenerate the committed OpenAPI document.
 openapi:
-	$(CARGO) run -q -- openapi > openapi/openapi.json
+	$(CARGO) run -q -- openapi > openapi/openapi.json.tmp && mv openapi/openapi.json.tmp openapi/openapi.json
+
+## Render /docs in headless Chromium (apt-get install chromium) and check every path shows.
+docs-check:
+	$(CARGO) build
+	scripts/check-docs.sh
+
+## Fuzz the live API from the OpenAPI document with schemathesis (installed in target/fuzz-venv).
+fuzz-api:
+	$(CARGO) build
+	scripts/fuzz-api.sh

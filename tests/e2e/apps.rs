@@ -74,6 +74,16 @@ async fn a_token_carries_the_installations_permissions_for_an_hour(backend: Back
         .await;
     assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
     assert_eq!(res.json["repository_selection"], "all");
+    // A JSON `null` body means no narrowing too.
+    let with_null = app
+        .send(
+            reqwest::Method::POST,
+            &path,
+            Some(&format!("Bearer {}", app_jwt(REVIEWER))),
+            Some("null"),
+        )
+        .await;
+    assert_eq!(with_null.status, StatusCode::CREATED, "{}", with_null.body);
     assert_eq!(
         res.json["permissions"],
         json!({

@@ -165,17 +165,39 @@ async fn the_api_reference_is_served_offline_at_docs() {
     let res = get("/docs").await.expect("docs");
     assert_eq!(res.status(), reqwest::StatusCode::FOUND);
     assert_eq!(res.headers()["location"], "/docs/");
-    let page = get("/docs/").await.expect("page").text().await.expect("html");
+    let page = get("/docs/")
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("html");
     assert!(page.contains("swagger-ui"), "{page}");
     // Every asset the page loads comes from this server, not a CDN.
-    assert!(!page.contains("https://"), "the page loads something from the internet: {page}");
-    for asset in ["/docs/swagger-ui.css", "/docs/swagger-ui-bundle.js", "/docs/swagger-initializer.js"] {
+    assert!(
+        !page.contains("https://"),
+        "the page loads something from the internet: {page}"
+    );
+    for asset in [
+        "/docs/swagger-ui.css",
+        "/docs/swagger-ui-bundle.js",
+        "/docs/swagger-initializer.js",
+    ] {
         let res = get(asset).await.expect("asset");
         assert_eq!(res.status(), reqwest::StatusCode::OK, "{asset}");
     }
-    let initializer = get("/docs/swagger-initializer.js").await.expect("js").text().await.expect("text");
+    let initializer = get("/docs/swagger-initializer.js")
+        .await
+        .expect("js")
+        .text()
+        .await
+        .expect("text");
     assert!(initializer.contains("/docs/openapi.json"), "{initializer}");
-    let doc: Value = get("/docs/openapi.json").await.expect("doc").json().await.expect("json");
+    let doc: Value = get("/docs/openapi.json")
+        .await
+        .expect("doc")
+        .json()
+        .await
+        .expect("json");
     let committed: Value = serde_json::from_str(&patgate_api::openapi_json()).expect("json");
     assert_eq!(doc, committed);
 }

@@ -4,13 +4,15 @@ use serde_json::{Map, Value};
 
 use crate::error::ApiError;
 
-/// Parses a body that must be a JSON object. An empty body counts as `{}` when `optional`.
+/// Parses a body that must be a JSON object. An empty body, or `null`, counts as `{}` when
+/// `optional`.
 pub fn json_object(bytes: &[u8], optional: bool) -> Result<Map<String, Value>, ApiError> {
     if optional && bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(Map::new());
     }
     match serde_json::from_slice::<Value>(bytes) {
         Ok(Value::Object(map)) => Ok(map),
+        Ok(Value::Null) if optional => Ok(Map::new()),
         Ok(_) => Err(ApiError::BadRequest("Body should be a JSON object".into())),
         Err(_) => Err(ApiError::BadRequest("Problems parsing JSON".into())),
     }

@@ -120,6 +120,35 @@ pub struct TokenPolicyDto {
     pub effective: EffectivePolicyDto,
 }
 
+/// `read`, `write` or `admin` (documentation of a string field).
+#[derive(Debug, ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[expect(dead_code, reason = "documents the wire format")]
+pub enum LevelName {
+    Read,
+    Write,
+    Admin,
+}
+
+/// `none`, `all` or `subset` (documentation of a string field).
+#[derive(Debug, ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[expect(dead_code, reason = "documents the wire format")]
+pub enum RepositorySelectionName {
+    None,
+    All,
+    Subset,
+}
+
+/// `fine_grained` or `classic` (documentation of a string field).
+#[derive(Debug, ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[expect(dead_code, reason = "documents the wire format")]
+pub enum TokenKindName {
+    FineGrained,
+    Classic,
+}
+
 /// A token's request as the issuer files it.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -129,11 +158,13 @@ pub struct SubmitRequestBody {
     /// The token's id.
     #[schema(minimum = 1)]
     pub token_id: i64,
-    #[schema(max_length = 255)]
+    #[schema(min_length = 1, max_length = 255)]
     pub token_name: String,
     /// When the token expires (`YYYY-MM-DDTHH:MM:SSZ`); `null` for never.
+    #[schema(format = DateTime)]
     pub token_expires_at: Option<String>,
     /// `none`, `all` or `subset`.
+    #[schema(value_type = RepositorySelectionName)]
     pub repository_selection: String,
     /// Repository names, for `subset`.
     #[serde(default)]
@@ -174,6 +205,7 @@ pub struct ReportUseBody {
     #[schema(minimum = 1)]
     pub token_id: i64,
     /// When it was used (`YYYY-MM-DDTHH:MM:SSZ`); default: now.
+    #[schema(format = DateTime)]
     pub last_used_at: Option<String>,
 }
 
@@ -183,17 +215,21 @@ pub struct ReportUseBody {
 pub struct AccessCheckBody {
     /// `fine_grained` (default) or `classic`. Classic tokens need no grant: only the policy
     /// (allowed at all, lifetime) decides, from `token_created_at` and `token_expires_at`.
+    #[schema(value_type = Option<TokenKindName>)]
     pub token_kind: Option<String>,
     /// The fine-grained token's id (any value for a classic token).
     #[schema(minimum = 1)]
     pub token_id: i64,
     /// A classic token's creation time (`YYYY-MM-DDTHH:MM:SSZ`).
+    #[schema(format = DateTime)]
     pub token_created_at: Option<String>,
     /// A classic token's expiry; `null` for never.
+    #[schema(format = DateTime)]
     pub token_expires_at: Option<String>,
     /// A permission name, e.g. `contents` or `members`.
     pub permission: String,
     /// `read`, `write` or `admin`.
+    #[schema(value_type = LevelName)]
     pub level: String,
     /// The repository acted on, if any (its name).
     pub repository: Option<String>,

@@ -102,8 +102,8 @@ pub fn build_app(
     )
     .route("/docs", web::get().to(docs_redirect))
     .route("/openapi.json", web::get().to(openapi_document))
-        .route("/", web::get().to(root))
-        .default_service(web::to(not_found))
+    .route("/", web::get().to(root))
+    .default_service(web::to(not_found))
 }
 
 async fn openapi_document() -> HttpResponse {

@@ -22,13 +22,13 @@ pub struct ListParams {
     #[param(minimum = 1, maximum = 100, default = 30)]
     per_page: Option<i64>,
     /// Page number of the results to fetch.
-    #[param(minimum = 1, default = 1)]
+    #[param(minimum = 1, maximum = 10000000, default = 1)]
     page: Option<i64>,
-    /// The property by which to sort the results.
-    #[param(inline, default = "created_at")]
+    /// The property by which to sort the results (default `created_at`).
+    #[param(inline)]
     sort: Option<SortField>,
-    /// The direction to sort the results by.
-    #[param(inline, default = "desc")]
+    /// The direction to sort the results by (default `desc`).
+    #[param(inline)]
     direction: Option<Direction>,
     /// Only requests from these owners (logins; up to 10). Also accepted as `owner[]`, repeated
     /// or comma-separated.
