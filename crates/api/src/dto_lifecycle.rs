@@ -123,7 +123,6 @@ pub struct TokenPolicyDto {
 /// `read`, `write` or `admin` (documentation of a string field).
 #[derive(Debug, ToSchema)]
 #[schema(rename_all = "lowercase")]
-#[expect(dead_code, reason = "documents the wire format")]
 pub enum LevelName {
     Read,
     Write,
@@ -133,7 +132,6 @@ pub enum LevelName {
 /// `none`, `all` or `subset` (documentation of a string field).
 #[derive(Debug, ToSchema)]
 #[schema(rename_all = "lowercase")]
-#[expect(dead_code, reason = "documents the wire format")]
 pub enum RepositorySelectionName {
     None,
     All,
@@ -143,7 +141,6 @@ pub enum RepositorySelectionName {
 /// `fine_grained` or `classic` (documentation of a string field).
 #[derive(Debug, ToSchema)]
 #[schema(rename_all = "snake_case")]
-#[expect(dead_code, reason = "documents the wire format")]
 pub enum TokenKindName {
     FineGrained,
     Classic,
