@@ -32,9 +32,10 @@ clippy:
 ## What CI runs.
 ci: fmt clippy test
 
-## Regenerate the committed OpenAPI document.
+## Regenerate the committed OpenAPI documents (3.1, and its 3.0 down-conversion).
 openapi:
 	$(CARGO) run -q -- openapi > openapi/openapi.json.tmp && mv openapi/openapi.json.tmp openapi/openapi.json
+	$(CARGO) run -q -- openapi --spec-version 3.0 > openapi/openapi-3.0.json.tmp && mv openapi/openapi-3.0.json.tmp openapi/openapi-3.0.json
 
 ## Render /docs in headless Chromium (apt-get install chromium) and check every path shows.
 docs-check:

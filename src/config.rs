@@ -75,7 +75,11 @@ pub enum Command {
     /// Seed the demo organization, write DATA_DIR/demo.json and DATA_DIR/demo-app.pem, then serve.
     Demo(ServeArgs),
     /// Print the OpenAPI document.
-    Openapi,
+    Openapi {
+        /// `3.1` (what the server serves) or `3.0` (down-converted, for 3.0-only tools).
+        #[arg(long, default_value = "3.1", value_parser = ["3.1", "3.0"])]
+        spec_version: String,
+    },
     /// Print an app JWT (valid for 9 minutes), for trying the API with curl.
     AppJwt {
         /// The app id or client id (the JWT's `iss`).

@@ -28,8 +28,12 @@ type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
 fn run(cli: Cli) -> Result<()> {
     match &cli.command {
-        Command::Openapi => {
-            print!("{}", patgate_api::openapi_json());
+        Command::Openapi { spec_version } => {
+            if spec_version == "3.0" {
+                print!("{}", patgate_api::openapi_json_30());
+            } else {
+                print!("{}", patgate_api::openapi_json());
+            }
             Ok(())
         }
         Command::Migrate => {

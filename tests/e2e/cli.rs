@@ -111,3 +111,23 @@ fn the_openapi_command_prints_the_committed_document() {
             .expect("committed document");
     assert_eq!(String::from_utf8_lossy(&out.stdout), committed);
 }
+
+#[test]
+fn the_openapi_command_prints_the_committed_3_0_document_on_request() {
+    let out = Command::new(env!("CARGO_BIN_EXE_patgate"))
+        .args(["openapi", "--spec-version", "3.0"])
+        .output()
+        .expect("run");
+    assert!(out.status.success());
+    let committed = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/openapi/openapi-3.0.json"
+    ))
+    .expect("committed document");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), committed);
+    let out = Command::new(env!("CARGO_BIN_EXE_patgate"))
+        .args(["openapi", "--spec-version", "2.0"])
+        .output()
+        .expect("run");
+    assert!(!out.status.success(), "an unknown version is refused");
+}

@@ -5,6 +5,7 @@ mod helpers;
 mod apps;
 mod auth;
 mod cli;
+mod client;
 mod grants;
 mod lifecycle;
 mod openapi_doc;

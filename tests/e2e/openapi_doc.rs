@@ -16,6 +16,72 @@ fn the_committed_openapi_document_is_up_to_date() {
     );
 }
 
+#[test]
+fn the_committed_openapi_3_0_document_is_up_to_date() {
+    let committed = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/openapi/openapi-3.0.json"
+    ))
+    .expect("openapi/openapi-3.0.json exists");
+    let generated = patgate_api::openapi_json_30();
+    assert!(
+        committed == generated,
+        "openapi/openapi-3.0.json is stale: run `make openapi` and commit the result"
+    );
+}
+
+/// Every place a 3.1-only construct could hide: `type` arrays or `"null"`, a `null` branch,
+/// `$ref` with siblings (ignored by 3.0 readers), keys 3.0 does not know.
+fn assert_openapi_3_0(value: &Value, at: &str) {
+    match value {
+        Value::Object(map) => {
+            match map.get("type") {
+                Some(Value::String(t)) => assert_ne!(t, "null", "{at}: type null"),
+                Some(Value::Array(_)) => panic!("{at}: a type array"),
+                _ => {}
+            }
+            if map.contains_key("$ref") {
+                assert_eq!(map.len(), 1, "{at}: $ref with siblings");
+            }
+            for key in ["propertyNames", "const", "contentMediaType", "prefixItems"] {
+                assert!(!map.contains_key(key), "{at}: 3.1-only key {key}");
+            }
+            for (key, child) in map {
+                assert_openapi_3_0(child, &format!("{at}/{key}"));
+            }
+        }
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                assert_openapi_3_0(item, &format!("{at}/{i}"));
+            }
+        }
+        _ => {}
+    }
+}
+
+#[test]
+fn the_openapi_3_0_document_is_3_0_3_without_null_types() {
+    let text = patgate_api::openapi_json_30();
+    let doc: Value = serde_json::from_str(&text).expect("JSON");
+    assert_eq!(doc["openapi"], "3.0.3");
+    assert!(doc["info"]["license"].get("identifier").is_none());
+    assert!(!text.contains(r#""null""#), "a \"null\" remains");
+    assert_openapi_3_0(&doc, "");
+    let ops = operations(&doc);
+    assert_eq!(ops.len(), 21);
+    for (method, path, op) in ops {
+        for (status, response) in op["responses"].as_object().expect("responses") {
+            assert!(
+                response["description"].is_string(),
+                "{method} {path} {status}: no description"
+            );
+        }
+    }
+    // Nullable fields stay nullable, in 3.0's words.
+    let grant = &doc["components"]["schemas"]["PatGrant"]["properties"];
+    assert_eq!(grant["token_expires_at"]["nullable"], true);
+}
+
 fn operations(doc: &Value) -> Vec<(String, String, &Value)> {
     let mut out = Vec::new();
     for (path, item) in doc["paths"].as_object().expect("paths") {

@@ -10,6 +10,7 @@ pub mod keys;
 pub mod list_query;
 pub mod middleware;
 pub mod openapi;
+pub mod openapi30;
 pub mod pagination;
 pub mod state;
 
@@ -66,6 +67,15 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 /// The pretty-printed JSON of [`openapi`], exactly as committed under `openapi/`.
 pub fn openapi_json() -> String {
     let mut text = openapi().to_pretty_json().unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+/// The same document down-converted to OpenAPI 3.0.3 (see [`openapi30`]), pretty-printed, as
+/// committed in `openapi/openapi-3.0.json` for 3.0-only tools such as progenitor.
+pub fn openapi_json_30() -> String {
+    let doc = serde_json::to_value(openapi()).unwrap_or_default();
+    let mut text = serde_json::to_string_pretty(&openapi30::down_convert(&doc)).unwrap_or_default();
     text.push('\n');
     text
 }
