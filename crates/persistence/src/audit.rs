@@ -1,13 +1,27 @@
 //! The audit trail: append-only events of an organization's token governance.
 
-/// Inserts audit events from a `SELECT` of
-/// `(org_id, action, subject_type, subject_id, app_id, installation_id, reason, created_at)`,
-/// one statement for any number of rows.
-macro_rules! insert_audit_from {
-    ($conn:expr, $source:expr) => {{
+/// Records one audit event per row of `$table` (`pat_requests` or `pat_grants`) whose id is in
+/// `$ids`, in a single `INSERT … SELECT`: `$action` (e.g. `"grant.revoked"`) about a
+/// `$subject` (`"request"` or `"grant"`), by `$actor` (app and installation, `None` for the
+/// server itself), with `$reason`, at `$at`.
+macro_rules! record_audit {
+    ($conn:expr, $table:ident, $ids:expr, $action:expr, $subject:expr, $actor:expr, $reason:expr, $at:expr) => {{
         use crate::schema::audit_events;
+        use diesel::sql_types::{BigInt, Nullable, Text, Timestamp};
+        let actor: Option<(i64, i64)> = $actor;
+        let reason: Option<String> = $reason;
+        let source = $table::table.filter($table::id.eq_any($ids)).select((
+            $table::org_id,
+            ($action).into_sql::<Text>(),
+            ($subject).into_sql::<Text>(),
+            $table::id,
+            actor.map(|a| a.0).into_sql::<Nullable<BigInt>>(),
+            actor.map(|a| a.1).into_sql::<Nullable<BigInt>>(),
+            reason.into_sql::<Nullable<Text>>(),
+            ($at).into_sql::<Timestamp>(),
+        ));
         diesel::insert_into(audit_events::table)
-            .values($source)
+            .values(source)
             .into_columns((
                 audit_events::org_id,
                 audit_events::action,
@@ -22,7 +36,7 @@ macro_rules! insert_audit_from {
     }};
 }
 
-pub(crate) use insert_audit_from;
+pub(crate) use record_audit;
 
 use diesel::prelude::*;
 

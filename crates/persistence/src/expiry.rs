@@ -2,10 +2,9 @@
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Nullable, Text, Timestamp};
 use patgate_domain::{GrantState, RequestState};
 
-use crate::audit::insert_audit_from;
+use crate::audit::record_audit;
 use crate::db::DbConnection;
 use crate::schema::{pat_grants, pat_requests};
 use crate::StoreError;
@@ -74,19 +73,16 @@ fn expire_requests(
     if moved.is_empty() {
         return Ok(0);
     }
-    let source = pat_requests::table
-        .filter(pat_requests::id.eq_any(&moved))
-        .select((
-            pat_requests::org_id,
-            "request.expired".into_sql::<Text>(),
-            "request".into_sql::<Text>(),
-            pat_requests::id,
-            None::<i64>.into_sql::<Nullable<BigInt>>(),
-            None::<i64>.into_sql::<Nullable<BigInt>>(),
-            None::<String>.into_sql::<Nullable<Text>>(),
-            now.into_sql::<Timestamp>(),
-        ));
-    insert_audit_from!(conn, source)?;
+    record_audit!(
+        conn,
+        pat_requests,
+        &moved,
+        "request.expired",
+        "request",
+        None,
+        None,
+        now
+    )?;
     Ok(moved.len())
 }
 
@@ -115,18 +111,15 @@ fn expire_grants(conn: &mut DbConnection, now: NaiveDateTime) -> Result<usize, S
     if moved.is_empty() {
         return Ok(0);
     }
-    let source = pat_grants::table
-        .filter(pat_grants::id.eq_any(&moved))
-        .select((
-            pat_grants::org_id,
-            "grant.expired".into_sql::<Text>(),
-            "grant".into_sql::<Text>(),
-            pat_grants::id,
-            None::<i64>.into_sql::<Nullable<BigInt>>(),
-            None::<i64>.into_sql::<Nullable<BigInt>>(),
-            None::<String>.into_sql::<Nullable<Text>>(),
-            now.into_sql::<Timestamp>(),
-        ));
-    insert_audit_from!(conn, source)?;
+    record_audit!(
+        conn,
+        pat_grants,
+        &moved,
+        "grant.expired",
+        "grant",
+        None,
+        None,
+        now
+    )?;
     Ok(moved.len())
 }

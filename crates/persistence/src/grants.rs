@@ -4,10 +4,9 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Nullable, Text, Timestamp};
 use patgate_domain::{GrantEvent, GrantState};
 
-use crate::audit::insert_audit_from;
+use crate::audit::record_audit;
 use crate::db::DbConnection;
 use crate::filters::{filtered, ListFilter, Resolved};
 use crate::models::{PatGrant, Token, User};
@@ -166,19 +165,16 @@ pub fn revoke(conn: &mut DbConnection, revocation: &Revocation<'_>) -> Result<()
         let now = states(conn, revocation.org_id, &lost)?;
         return Err(RevokeError::NotActive(now.into_iter().collect()));
     }
-    let source = pat_grants::table
-        .filter(pat_grants::id.eq_any(ids))
-        .select((
-            pat_grants::org_id,
-            "grant.revoked".into_sql::<Text>(),
-            "grant".into_sql::<Text>(),
-            pat_grants::id,
-            Some(revocation.app_id).into_sql::<Nullable<BigInt>>(),
-            Some(revocation.installation_id).into_sql::<Nullable<BigInt>>(),
-            None::<String>.into_sql::<Nullable<Text>>(),
-            revocation.at.into_sql::<Timestamp>(),
-        ));
-    insert_audit_from!(conn, source)?;
+    record_audit!(
+        conn,
+        pat_grants,
+        ids,
+        "grant.revoked",
+        "grant",
+        Some((revocation.app_id, revocation.installation_id)),
+        None,
+        revocation.at
+    )?;
     Ok(())
 }
 

@@ -10,7 +10,7 @@ use patgate_domain::{
     GrantState, RequestEvent, RequestState, RequestedPermissions, ReviewAction, TransitionError,
 };
 
-use crate::audit::insert_audit_from;
+use crate::audit::record_audit;
 use crate::db::DbConnection;
 pub use crate::filters::ListFilter;
 use crate::filters::{filtered, Resolved};
@@ -309,22 +309,16 @@ fn insert_audit(
     target: RequestState,
 ) -> Result<(), StoreError> {
     let action = format!("request.{}", target.as_str());
-    let source = pat_requests::table
-        .filter(pat_requests::id.eq_any(review.request_ids))
-        .select((
-            pat_requests::org_id,
-            action.into_sql::<Text>(),
-            "request".into_sql::<Text>(),
-            pat_requests::id,
-            Some(review.app_id).into_sql::<Nullable<BigInt>>(),
-            Some(review.installation_id).into_sql::<Nullable<BigInt>>(),
-            review
-                .reason
-                .map(str::to_owned)
-                .into_sql::<Nullable<Text>>(),
-            review.at.into_sql::<Timestamp>(),
-        ));
-    insert_audit_from!(conn, source)?;
+    record_audit!(
+        conn,
+        pat_requests,
+        review.request_ids,
+        action,
+        "request",
+        Some((review.app_id, review.installation_id)),
+        review.reason.map(str::to_owned),
+        review.at
+    )?;
     Ok(())
 }
 
@@ -397,19 +391,16 @@ fn supersede_grants(conn: &mut DbConnection, review: &Review<'_>) -> Result<(), 
     if ended.is_empty() {
         return Ok(());
     }
-    let source = pat_grants::table
-        .filter(pat_grants::id.eq_any(&ended))
-        .select((
-            pat_grants::org_id,
-            "grant.superseded".into_sql::<Text>(),
-            "grant".into_sql::<Text>(),
-            pat_grants::id,
-            Some(review.app_id).into_sql::<Nullable<BigInt>>(),
-            Some(review.installation_id).into_sql::<Nullable<BigInt>>(),
-            None::<String>.into_sql::<Nullable<Text>>(),
-            review.at.into_sql::<Timestamp>(),
-        ));
-    insert_audit_from!(conn, source)?;
+    record_audit!(
+        conn,
+        pat_grants,
+        &ended,
+        "grant.superseded",
+        "grant",
+        Some((review.app_id, review.installation_id)),
+        None,
+        review.at
+    )?;
     Ok(())
 }
 
