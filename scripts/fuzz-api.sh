@@ -217,6 +217,12 @@ actions = { values = ["approve", "deny", "revoke"] }
 "body.last_used_at" = { dictionary = "times", probability = 0.6 }
 "body.action" = { dictionary = "actions", probability = 0.3 }
 
+# Revoking the token or suspending the installation would take away the credentials the
+# rest of the run depends on; tests/e2e/revocation.rs covers those operations.
+[[operations]]
+include-path-regex = '^/installation/token$|/suspended$'
+enabled = false
+
 [[operations]]
 include-path-regex = '^/app(/|$)|^/orgs/\{org\}/installation$'
 headers = { "Authorization" = "Bearer $JWT", "User-Agent" = "$UA" }

@@ -59,6 +59,11 @@ pub struct ServeArgs {
     /// Days after which a request nobody reviewed expires (default: never).
     #[arg(long, env = "PATGATE_PENDING_REQUEST_TTL_DAYS")]
     pub pending_request_ttl_days: Option<u32>,
+    /// Milliseconds between reads of the revocations and suspensions other instances made:
+    /// this instance refuses their tokens at most this long after. 0 turns it off (one
+    /// instance only: its own changes apply at once).
+    #[arg(long, env = "PATGATE_REVOCATION_POLL_MS", default_value_t = crate::revocations::DEFAULT_POLL_MS)]
+    pub revocation_poll_ms: u64,
 }
 
 #[derive(Debug, Subcommand)]
@@ -102,6 +107,7 @@ pub struct Settings {
     pub workers: Option<usize>,
     pub expiry_interval: u64,
     pub pending_request_ttl_days: Option<u32>,
+    pub revocation_poll_ms: u64,
 }
 
 impl Settings {
@@ -119,6 +125,9 @@ impl Settings {
             workers: serve.and_then(|s| s.workers),
             expiry_interval: serve.map_or(60, |s| s.expiry_interval),
             pending_request_ttl_days: serve.and_then(|s| s.pending_request_ttl_days),
+            revocation_poll_ms: serve.map_or(crate::revocations::DEFAULT_POLL_MS, |s| {
+                s.revocation_poll_ms
+            }),
         }
     }
 

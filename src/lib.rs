@@ -3,11 +3,14 @@
 pub mod config;
 pub mod demo;
 pub mod expiry;
+pub mod revocations;
 pub mod seed;
 
 use std::net::TcpListener;
 use std::sync::Arc;
 
+use patgate_api::auth::cache::TokenCache;
+use patgate_api::auth::revocation::Revocations;
 use patgate_api::keys::ServerKeys;
 use patgate_api::AppState;
 use patgate_persistence::{Db, PoolOptions};
@@ -57,6 +60,8 @@ pub struct Application {
     db: Db,
     expiry_interval: u64,
     pending_request_ttl_days: Option<u32>,
+    revocations: Arc<Revocations>,
+    revocation_poll_ms: u64,
     base_url: String,
     server: actix_web::dev::Server,
 }
@@ -70,9 +75,11 @@ impl std::fmt::Debug for Application {
 }
 
 impl Application {
-    /// Binds the listener and builds the server; `bind` may use port 0.
+    /// Binds the listener and builds the server; `bind` may use port 0. The revocations and
+    /// suspensions in force are read first, so that none is missed from the first request.
     pub fn build(settings: &Settings, db: Db) -> Result<Self, StartError> {
         let keys = Arc::new(ServerKeys::load_or_generate(&settings.signing_key_file)?);
+        let revocations = Arc::new(Revocations::load(&db)?);
         let listener = TcpListener::bind(&settings.bind).map_err(|source| StartError::Bind {
             addr: settings.bind.clone(),
             source,
@@ -90,6 +97,8 @@ impl Application {
         let state = AppState {
             db: db.clone(),
             keys,
+            tokens: Arc::new(TokenCache::default()),
+            revocations: Arc::clone(&revocations),
             base_url: base_url.clone(),
         };
         let mut server = actix_web::HttpServer::new(move || patgate_api::build_app(state.clone()))
@@ -106,6 +115,8 @@ impl Application {
             db,
             expiry_interval: settings.expiry_interval,
             pending_request_ttl_days: settings.pending_request_ttl_days,
+            revocations,
+            revocation_poll_ms: settings.revocation_poll_ms,
             base_url,
             server: server.run(),
         })
@@ -120,8 +131,8 @@ impl Application {
         &self.base_url
     }
 
-    /// Serves until SIGINT/SIGTERM, then finishes in-flight requests. Expiry sweeps run
-    /// alongside.
+    /// Serves until SIGINT/SIGTERM, then finishes in-flight requests. Expiry sweeps and the
+    /// poll of other instances' revocations and suspensions run alongside.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let sweeper = (self.expiry_interval > 0).then(|| {
             actix_web::rt::spawn(expiry::run(
@@ -130,9 +141,16 @@ impl Application {
                 self.pending_request_ttl_days,
             ))
         });
+        let follower = (self.revocation_poll_ms > 0).then(|| {
+            actix_web::rt::spawn(revocations::run(
+                self.db.clone(),
+                Arc::clone(&self.revocations),
+                std::time::Duration::from_millis(self.revocation_poll_ms),
+            ))
+        });
         let result = self.server.await;
-        if let Some(sweeper) = sweeper {
-            sweeper.abort();
+        for task in [sweeper, follower].into_iter().flatten() {
+            task.abort();
         }
         result
     }

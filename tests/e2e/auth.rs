@@ -10,7 +10,7 @@ const LIST: &str = "/orgs/acme/personal-access-token-requests";
 
 /// Operations of the document whose refusal without credentials is checked here (by
 /// operation id); `openapi_doc` fails if a secured operation is missing.
-pub const OPERATIONS_WITH_401_TESTS: [&str; 21] = [
+pub const OPERATIONS_WITH_401_TESTS: [&str; 24] = [
     "orgs/list-pat-grant-requests",
     "orgs/review-pat-grant-requests-in-bulk",
     "orgs/review-pat-grant-request",
@@ -32,6 +32,9 @@ pub const OPERATIONS_WITH_401_TESTS: [&str; 21] = [
     "apps/get-installation",
     "apps/get-org-installation",
     "apps/create-installation-access-token",
+    "apps/suspend-installation",
+    "apps/unsuspend-installation",
+    "apps/revoke-installation-access-token",
 ];
 
 async fn every_secured_operation_without_credentials_is_401(backend: Backend) {
@@ -79,6 +82,9 @@ async fn every_secured_operation_without_credentials_is_401(backend: Backend) {
         (Method::GET, "/app/installations/1"),
         (Method::GET, "/orgs/acme/installation"),
         (Method::POST, "/app/installations/1/access_tokens"),
+        (Method::PUT, "/app/installations/1/suspended"),
+        (Method::DELETE, "/app/installations/1/suspended"),
+        (Method::DELETE, "/installation/token"),
     ];
     assert_eq!(calls.len(), OPERATIONS_WITH_401_TESTS.len());
     for (method, path) in calls {

@@ -11,3 +11,4 @@ mod lifecycle;
 mod openapi_doc;
 mod requests;
 mod review;
+mod revocation;

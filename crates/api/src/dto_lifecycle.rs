@@ -259,9 +259,9 @@ pub struct AuditEventDto {
     pub id: i64,
     /// e.g. `request.created`, `request.approved`, `request.denied`, `request.cancelled`,
     /// `request.expired`, `grant.revoked`, `grant.expired`, `grant.superseded`,
-    /// `policy.updated`.
+    /// `policy.updated`, `installation.suspended`, `installation.unsuspended`.
     pub action: String,
-    /// `request`, `grant` or `policy`.
+    /// `request`, `grant`, `policy` or `installation`.
     pub subject_type: String,
     pub subject_id: i64,
     /// `null` for the server's own actions (expiry).

@@ -36,6 +36,9 @@ fn routes(cfg: &mut ServiceConfig) {
         .service(handlers::apps::get_installation)
         .service(handlers::apps::create_installation_access_token)
         .service(handlers::apps::get_org_installation)
+        .service(handlers::credentials::suspend_installation)
+        .service(handlers::credentials::unsuspend_installation)
+        .service(handlers::credentials::revoke_installation_access_token)
         .service(handlers::requests::list_pat_grant_requests)
         .service(handlers::requests::review_pat_grant_requests_in_bulk)
         .service(handlers::requests::review_pat_grant_request)
@@ -130,7 +133,10 @@ async fn docs_redirect() -> HttpResponse {
         .finish()
 }
 
-async fn root(state: web::Data<AppState>) -> HttpResponse {
+/// Where the document and the reference are. Without credentials as with them; a credential
+/// that is sent must be a valid installation token (checked without the database once the
+/// token is cached), as GitHub refuses a bad credential on any route.
+async fn root(state: web::Data<AppState>, _caller: auth::OptionalInstallation) -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({
         "name": "patgate",
         "version": env!("CARGO_PKG_VERSION"),

@@ -1,15 +1,21 @@
-//! What every handler shares: the database, the signing keys, and the public base URL.
+//! What every handler shares: the database, the signing keys, the verified-token cache, the revocations in force, and the public base URL.
 
 use std::sync::Arc;
 
 use patgate_persistence::Db;
 
+use crate::auth::cache::TokenCache;
+use crate::auth::revocation::Revocations;
 use crate::keys::ServerKeys;
 
 #[derive(Debug, Clone)]
 pub struct AppState {
     pub db: Db,
     pub keys: Arc<ServerKeys>,
+    /// Installation tokens whose signature verified, so that it is verified once per token.
+    pub tokens: Arc<TokenCache>,
+    /// Revoked tokens and suspended installations, checked on every request.
+    pub revocations: Arc<Revocations>,
     /// The URL clients reach the server at, without a trailing slash; used in `*_url` fields
     /// and `Link` headers.
     pub base_url: String,

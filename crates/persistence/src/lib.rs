@@ -12,6 +12,7 @@ pub mod models;
 pub mod policy;
 pub mod repositories;
 pub mod requests;
+pub mod revocations;
 pub mod schema;
 pub mod seed;
 

@@ -253,3 +253,14 @@ pub struct AuditEvent {
     pub reason: Option<String>,
     pub created_at: NaiveDateTime,
 }
+
+#[derive(Debug, Clone, Queryable, Identifiable)]
+#[diesel(table_name = credential_changes)]
+pub struct CredentialChange {
+    pub id: i64,
+    pub action: String,
+    pub installation_id: i64,
+    pub jti: Option<String>,
+    pub expires_at: Option<NaiveDateTime>,
+    pub created_at: NaiveDateTime,
+}

@@ -185,6 +185,17 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    credential_changes (id) {
+        id -> BigInt,
+        action -> Text,
+        installation_id -> BigInt,
+        jti -> Nullable<Text>,
+        expires_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(repositories -> organizations (org_id));
 diesel::joinable!(app_keys -> apps (app_id));
 diesel::joinable!(installations -> apps (app_id));
@@ -195,6 +206,7 @@ diesel::joinable!(pat_requests -> users (owner_id));
 diesel::joinable!(pat_request_repositories -> pat_requests (request_id));
 diesel::joinable!(pat_request_repositories -> repositories (repository_id));
 diesel::joinable!(pat_grants -> tokens (token_id));
+diesel::joinable!(credential_changes -> installations (installation_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     organizations,
@@ -212,4 +224,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     audit_events,
     enterprises,
     token_policies,
+    credential_changes,
 );

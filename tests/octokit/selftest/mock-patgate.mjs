@@ -130,6 +130,7 @@ function grantFrom(r) {
 }
 
 const tokens = new Map(); // token -> permissions
+let suspendedAt = null; // the installation's suspension, if any
 const installation = () => ({
   id: INSTALLATION_ID,
   account: orgUser,
@@ -147,7 +148,7 @@ const installation = () => ({
   updated_at: "2025-01-01T00:00:00Z",
   single_file_name: null,
   suspended_by: null,
-  suspended_at: null,
+  suspended_at: suspendedAt,
 });
 
 function send(res, status, body, headers = {}) {
@@ -273,10 +274,16 @@ createServer(async (req, res) => {
           external_url: BASE, html_url: `${BASE}/apps/patgate-demo`, created_at: "2025-01-01T00:00:00Z", updated_at: "2025-01-01T00:00:00Z",
           permissions: APP_PERMS, events: ["personal_access_token_request"],
         });
+      if ((m = /^\/app\/installations\/(\d+)\/suspended$/.exec(p)) && ["PUT", "DELETE"].includes(req.method)) {
+        if (Number(m[1]) !== INSTALLATION_ID) return err(res, 404, "Not Found");
+        suspendedAt = req.method === "PUT" ? suspendedAt || new Date().toISOString().replace(/\.\d+Z$/, "Z") : null;
+        return send(res, 204);
+      }
       if (p === "/app/installations") return send(res, 200, [installation()]);
       if (p === `/app/installations/${INSTALLATION_ID}`) return send(res, 200, installation());
       if ((m = /^\/orgs\/([^/]+)\/installation$/.exec(p))) return m[1].toLowerCase() === ORG ? send(res, 200, installation()) : err(res, 404, "Not Found");
       if (p === `/app/installations/${INSTALLATION_ID}/access_tokens` && req.method === "POST") {
+        if (suspendedAt) return err(res, 403, "This installation has been suspended");
         const b = await body(req);
         const perms = b.permissions || APP_PERMS;
         const tok = `ghs_${randomBytes(18).toString("hex")}`;
@@ -287,6 +294,11 @@ createServer(async (req, res) => {
     }
     const perms = tokens.get(cred);
     if (!perms) return err(res, 401, "Bad credentials");
+    if (suspendedAt) return err(res, 403, "This installation has been suspended");
+    if (p === "/installation/token" && req.method === "DELETE") {
+      tokens.delete(cred);
+      return send(res, 204);
+    }
     if ((m = /^\/orgs\/([^/]+)\/personal-access-tokens(?:\/(\d+)(\/repositories)?)?$/.exec(p))) return grantRoutes(req, res, url, m, perms);
     if (!(m = /^\/orgs\/([^/]+)\/personal-access-token-requests(?:\/(\d+)(\/repositories)?)?$/.exec(p))) return err(res, 404, "Not Found");
     if (m[1].toLowerCase() !== ORG) return err(res, 404, "Not Found");

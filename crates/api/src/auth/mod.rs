@@ -1,9 +1,12 @@
 //! Authentication extractors: an app (by its JWT) or an installation (by its access token) becomes a principal; handlers never read tokens.
 
 pub mod app_jwt;
+pub mod cache;
+pub mod revocation;
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 
 use actix_web::dev::Payload;
 use actix_web::http::header;
@@ -18,35 +21,49 @@ use crate::error::ApiError;
 use crate::keys::InstallationClaims;
 use crate::state::AppState;
 
+use self::cache::VerifiedToken;
+use self::revocation::Refusal;
+
+/// GitHub's answer to a suspended installation's credentials.
+pub const SUSPENDED_MESSAGE: &str = "This installation has been suspended";
+
 /// An app that proved itself with a JWT signed by one of its registered keys.
 #[derive(Debug, Clone)]
 pub struct AppCaller {
     pub app: App,
 }
 
-/// An installation that presented a valid access token issued by this server.
+/// An installation that presented a valid access token issued by this server: not expired,
+/// not revoked, its installation not suspended.
 #[derive(Debug, Clone)]
 pub struct InstallationCaller {
-    pub claims: InstallationClaims,
-    pub permissions: PermissionSet,
+    token: Arc<VerifiedToken>,
 }
 
 impl InstallationCaller {
+    pub fn claims(&self) -> &InstallationClaims {
+        &self.token.claims
+    }
+
+    pub fn permissions(&self) -> &PermissionSet {
+        &self.token.permissions
+    }
+
     pub fn installation_id(&self) -> i64 {
-        self.claims.inst
+        self.token.claims.inst
     }
 
     pub fn app_id(&self) -> i64 {
-        self.claims.app
+        self.token.claims.app
     }
 
     pub fn org_id(&self) -> i64 {
-        self.claims.org
+        self.token.claims.org
     }
 
     /// Refuses the operation unless the token holds its permission at its level.
     pub fn authorize(&self, op: Operation) -> Result<(), ApiError> {
-        if op.is_allowed_by(&self.permissions) {
+        if op.is_allowed_by(&self.token.permissions) {
             Ok(())
         } else {
             let (key, level) = op.required();
@@ -137,33 +154,90 @@ impl FromRequest for InstallationCaller {
         let parsed = authorization(req).and_then(|auth| Ok((state(req)?, auth)));
         Box::pin(async move {
             let (state, (scheme, credential)) = parsed?;
-            if !matches!(scheme, AuthScheme::Bearer | AuthScheme::Token) {
-                return Err(ApiError::unauthorized("Bad credentials"));
-            }
-            let classified = classify(&credential);
-            match (classified.kind, classified.jwt) {
-                (CredentialKind::Installation, Some(jwt)) => {
-                    let claims = state
-                        .keys
-                        .verify(jwt)
-                        .ok_or_else(|| ApiError::unauthorized("Bad credentials"))?;
-                    let permissions = PermissionSet::from_pairs(claims.perms.clone())
-                        .map_err(|_| ApiError::unauthorized("Bad credentials"))?;
-                    Ok(InstallationCaller {
-                        claims,
-                        permissions,
-                    })
-                }
-                (CredentialKind::AppJwt, Some(jwt)) => {
-                    // A forged JWT is a bad credential; a genuine one is the wrong kind.
-                    verify_app_jwt(&state, jwt.to_owned()).await?;
-                    Err(ApiError::forbidden(
-                        "An app JWT cannot call this endpoint: exchange it for an installation access token with POST /app/installations/{installation_id}/access_tokens",
-                    ))
-                }
-                (kind, _) if kind.is_refused_kind() => Err(refused_kind(kind)),
-                _ => Err(ApiError::unauthorized("Bad credentials")),
-            }
+            installation_caller(&state, scheme, &credential).await
         })
+    }
+}
+
+/// The installation behind an `Authorization` header's scheme and credential, or the
+/// refusal GitHub gives.
+async fn installation_caller(
+    state: &web::Data<AppState>,
+    scheme: AuthScheme,
+    credential: &str,
+) -> Result<InstallationCaller, ApiError> {
+    if !matches!(scheme, AuthScheme::Bearer | AuthScheme::Token) {
+        return Err(ApiError::unauthorized("Bad credentials"));
+    }
+    let now = chrono::Utc::now().timestamp();
+    // A cached credential is an installation token that verified: no need to classify it.
+    let digest = cache::digest(credential);
+    if let Some(verified) = state.tokens.get(&digest) {
+        return admit(state, verified, now);
+    }
+    let classified = classify(credential);
+    match (classified.kind, classified.jwt) {
+        (CredentialKind::Installation, Some(jwt)) => {
+            let bad = || ApiError::unauthorized("Bad credentials");
+            let claims = state.keys.verify(jwt).ok_or_else(bad)?;
+            let permissions = PermissionSet::from_pairs(claims.perms.clone()).map_err(|_| bad())?;
+            let verified = Arc::new(VerifiedToken {
+                claims,
+                permissions,
+            });
+            state.tokens.insert(digest, Arc::clone(&verified), now);
+            admit(state, verified, now)
+        }
+        (CredentialKind::AppJwt, Some(jwt)) => {
+            // A forged JWT is a bad credential; a genuine one is the wrong kind.
+            verify_app_jwt(state, jwt.to_owned()).await?;
+            Err(ApiError::forbidden(
+                "An app JWT cannot call this endpoint: exchange it for an installation access token with POST /app/installations/{installation_id}/access_tokens",
+            ))
+        }
+        (kind, _) if kind.is_refused_kind() => Err(refused_kind(kind)),
+        _ => Err(ApiError::unauthorized("Bad credentials")),
+    }
+}
+
+/// Admits a verified installation token (just verified, or cached) unless it has expired,
+/// been revoked, or its installation is suspended: checked on every request, against memory
+/// only.
+fn admit(
+    state: &AppState,
+    verified: Arc<VerifiedToken>,
+    now: i64,
+) -> Result<InstallationCaller, ApiError> {
+    // From its `exp` second on, as `token_expired` counts it.
+    if verified.claims.exp <= now {
+        return Err(ApiError::unauthorized("Bad credentials"));
+    }
+    match state
+        .revocations
+        .check(&verified.claims.jti, verified.claims.inst)
+    {
+        Ok(()) => Ok(InstallationCaller { token: verified }),
+        Err(Refusal::Revoked) => Err(ApiError::unauthorized("Bad credentials")),
+        Err(Refusal::Suspended) => Err(ApiError::forbidden(SUSPENDED_MESSAGE)),
+    }
+}
+
+/// An installation when the request has an `Authorization` header, `None` when it has none.
+/// A header that does not hold a valid installation token is refused as
+/// [`InstallationCaller`] refuses it: GitHub answers a bad credential on any route.
+#[derive(Debug, Clone)]
+pub struct OptionalInstallation(pub Option<InstallationCaller>);
+
+impl FromRequest for OptionalInstallation {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        if req.headers().contains_key(header::AUTHORIZATION) {
+            let caller = InstallationCaller::from_request(req, payload);
+            Box::pin(async move { Ok(Self(Some(caller.await?))) })
+        } else {
+            Box::pin(std::future::ready(Ok(Self(None))))
+        }
     }
 }

@@ -206,7 +206,7 @@ pub async fn create_installation_access_token(
         })?;
     let (inst, org) = installation(&state, caller.app.id, path.into_inner()).await?;
     if inst.suspended_at.is_some() {
-        return Err(ApiError::forbidden("This installation has been suspended"));
+        return Err(ApiError::forbidden(crate::auth::SUSPENDED_MESSAGE));
     }
     let held: BTreeMap<String, String> =
         serde_json::from_str(&inst.permissions).map_err(ApiError::internal)?;

@@ -1,6 +1,7 @@
 //! Route handlers, one module per resource.
 
 pub mod apps;
+pub mod credentials;
 pub mod grants;
 pub mod intake;
 mod listing;

@@ -153,7 +153,7 @@ fn policy_error(e: PolicyError) -> ApiError {
     params(
         ("org" = String, Path, description = "The organization name (not case sensitive)"),
         ("action" = Option<String>, Query, description = "e.g. request.approved"),
-        ("subject_type" = Option<String>, Query, description = "request, grant or policy"),
+        ("subject_type" = Option<String>, Query, description = "request, grant, policy or installation"),
         ("subject_id" = Option<i64>, Query, description = "The request's, grant's or organization's id"),
         ("after" = Option<String>, Query, description = "Only events after this time"),
         ("before" = Option<String>, Query, description = "Only events before this time"),

@@ -8,3 +8,4 @@ mod list_pending;
 mod migrations;
 mod query_plans;
 mod review;
+mod revocations;
