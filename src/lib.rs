@@ -110,6 +110,14 @@ impl Application {
         if let Some(workers) = settings.workers {
             server = server.workers(workers);
         }
+        // Database work runs on each worker's blocking threads; more of them than pooled
+        // connections only queue on the pool, each with its own stack and allocator arena.
+        let workers = settings
+            .workers
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from))
+            .max(1);
+        let pool = usize::try_from(settings.pool_size).unwrap_or(usize::MAX);
+        server = server.worker_max_blocking_threads((pool / workers).max(1));
         Ok(Self {
             addr,
             db,

@@ -1,6 +1,6 @@
 //! `page` / `per_page` parameters and GitHub's `Link` header.
 
-use patgate_persistence::Page;
+use patgate_persistence::{Page, Total};
 
 use crate::error::{ApiError, FieldError};
 
@@ -76,8 +76,19 @@ pub fn query_pairs(query: &str) -> Vec<(String, String)> {
 }
 
 /// GitHub's `Link` header for a page of `total` items: `first`/`prev` when not on page 1,
-/// `next`/`last` when not on the last page; `None` when everything fits on one page.
-pub fn link_header(base: &str, path: &str, query: &str, page: Page, total: i64) -> Option<String> {
+/// `next`/`last` when not on the last page; `None` when everything fits on one page. When the
+/// total is only known to be at least some number (a long list read a bounded window ahead,
+/// see [`patgate_persistence::COUNT_AHEAD_PAGES`]), there is a `next` but no `last`.
+pub fn link_header(
+    base: &str,
+    path: &str,
+    query: &str,
+    page: Page,
+    total: impl Into<Total>,
+) -> Option<String> {
+    let total = total.into();
+    let known_last = matches!(total, Total::Exact(_));
+    let total = total.count();
     let last = ((total + page.per_page - 1) / page.per_page).max(1);
     if last <= 1 && page.page <= 1 {
         return None;
@@ -103,7 +114,9 @@ pub fn link_header(base: &str, path: &str, query: &str, page: Page, total: i64) 
     }
     if page.page < last {
         links.push(format!("<{}>; rel=\"next\"", url(page.page + 1)));
-        links.push(format!("<{}>; rel=\"last\"", url(last)));
+        if known_last {
+            links.push(format!("<{}>; rel=\"last\"", url(last)));
+        }
     }
     if page.page > 1 {
         links.push(format!("<{}>; rel=\"first\"", url(1)));
@@ -148,6 +161,17 @@ mod tests {
         assert!(link.contains("page=3>; rel=\"next\""));
         assert!(link.contains("page=3>; rel=\"last\""));
         assert!(link.contains("page=1>; rel=\"first\""));
+    }
+
+    #[test]
+    fn an_open_ended_total_gives_next_but_no_last() {
+        let link =
+            link_header("http://h", "/x", "", page(1, 10), Total::AtLeast(101)).expect("link");
+        assert_eq!(link, "<http://h/x?page=2>; rel=\"next\"");
+        let link =
+            link_header("http://h", "/x", "", page(4, 10), Total::AtLeast(131)).expect("link");
+        assert!(link.contains("page=5>; rel=\"next\"") && !link.contains("last"));
+        assert!(link.contains("page=3>; rel=\"prev\"") && link.contains("rel=\"first\""));
     }
 
     #[test]

@@ -8,6 +8,7 @@ use patgate_domain::{AccessLevel, GrantState, RequestState, RequestedPermissions
 use crate::db::DbConnection;
 use crate::models::{PatGrant, Token};
 use crate::schema::{pat_grants, pat_request_repositories, pat_requests, repositories, tokens};
+use crate::LoadOne;
 use crate::{policy, StoreError};
 
 /// What is asked.
@@ -60,14 +61,20 @@ pub enum Answer {
 /// Answers with at most three indexed look-ups when access is allowed: the token's latest grant
 /// in the organization with the token, the policy, and the repository.
 pub fn check(conn: &mut DbConnection, q: &Question<'_>) -> Result<Answer, StoreError> {
-    let latest: Option<(PatGrant, Token)> = pat_grants::table
-        .inner_join(tokens::table)
+    // The latest by MAX(id) rather than ORDER BY … LIMIT: see `LoadOne`.
+    let latest_id: Option<i64> = pat_grants::table
         .filter(pat_grants::org_id.eq(q.org_id))
         .filter(pat_grants::token_id.eq(q.token_id))
-        .order(pat_grants::id.desc())
-        .select((pat_grants::all_columns, tokens::all_columns))
-        .first(conn)
-        .optional()?;
+        .select(diesel::dsl::max(pat_grants::id))
+        .get_result(conn)?;
+    let latest: Option<(PatGrant, Token)> = match latest_id {
+        Some(id) => pat_grants::table
+            .inner_join(tokens::table)
+            .filter(pat_grants::id.eq(id))
+            .select((pat_grants::all_columns, tokens::all_columns))
+            .load_one(conn)?,
+        None => None,
+    };
     let Some((grant, token)) = latest else {
         return why_no_grant(conn, q);
     };
@@ -133,13 +140,18 @@ fn reaches_repository(
 
 /// Without a grant, the token's latest request in the organization says why.
 fn why_no_grant(conn: &mut DbConnection, q: &Question<'_>) -> Result<Answer, StoreError> {
-    let latest: Option<(i64, String)> = pat_requests::table
+    let latest_id: Option<i64> = pat_requests::table
         .filter(pat_requests::org_id.eq(q.org_id))
         .filter(pat_requests::token_id.eq(q.token_id))
-        .order(pat_requests::id.desc())
-        .select((pat_requests::id, pat_requests::status))
-        .first(conn)
-        .optional()?;
+        .select(diesel::dsl::max(pat_requests::id))
+        .get_result(conn)?;
+    let latest: Option<(i64, String)> = match latest_id {
+        Some(id) => pat_requests::table
+            .filter(pat_requests::id.eq(id))
+            .select((pat_requests::id, pat_requests::status))
+            .load_one(conn)?,
+        None => None,
+    };
     Ok(match latest {
         None => Answer::NoGrant,
         Some((request_id, status)) => match RequestState::parse(&status) {

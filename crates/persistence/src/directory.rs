@@ -2,9 +2,10 @@
 
 use diesel::prelude::*;
 
-use crate::db::DbConnection;
+use crate::db::{on_backend, DbConnection};
 use crate::models::{App, Installation, Organization};
 use crate::schema::{app_keys, apps, installations, organizations};
+use crate::LoadOne;
 use crate::{Page, StoreError};
 
 /// The organization with this login, compared case-insensitively.
@@ -12,14 +13,15 @@ pub fn org_by_login(
     conn: &mut DbConnection,
     login: &str,
 ) -> Result<Option<Organization>, StoreError> {
-    Ok(organizations::table
-        .filter(organizations::login_key.eq(login.to_ascii_lowercase()))
-        .first(conn)
-        .optional()?)
+    let key = login.to_ascii_lowercase();
+    let found: Vec<Organization> = on_backend!(conn, |c| organizations::table
+        .filter(organizations::login_key.eq(&key))
+        .load(c))?;
+    Ok(found.into_iter().next())
 }
 
 pub fn org_by_id(conn: &mut DbConnection, id: i64) -> Result<Option<Organization>, StoreError> {
-    Ok(organizations::table.find(id).first(conn).optional()?)
+    Ok(organizations::table.find(id).load_one(conn)?)
 }
 
 /// The app a JWT's `iss` names: its numeric id, or its client id.
@@ -29,11 +31,11 @@ pub fn app_by_issuer(conn: &mut DbConnection, iss: &str) -> Result<Option<App>, 
         Ok(id) => query.filter(apps::id.eq(id)),
         Err(_) => query.filter(apps::client_id.eq(iss)),
     };
-    Ok(query.first(conn).optional()?)
+    Ok(query.load_one(conn)?)
 }
 
 pub fn app_by_id(conn: &mut DbConnection, id: i64) -> Result<Option<App>, StoreError> {
-    Ok(apps::table.find(id).first(conn).optional()?)
+    Ok(apps::table.find(id).load_one(conn)?)
 }
 
 /// Every public key registered for the app (PEM), oldest first.
@@ -57,8 +59,7 @@ pub fn installation_of_app(
         .filter(installations::id.eq(installation_id))
         .filter(installations::app_id.eq(app_id))
         .select((installations::all_columns, organizations::all_columns))
-        .first(conn)
-        .optional()?)
+        .load_one(conn)?)
 }
 
 /// The app's installation on the organization with this login.
@@ -72,8 +73,7 @@ pub fn installation_for_org(
         .filter(installations::app_id.eq(app_id))
         .filter(organizations::login_key.eq(org_login.to_ascii_lowercase()))
         .select((installations::all_columns, organizations::all_columns))
-        .first(conn)
-        .optional()?)
+        .load_one(conn)?)
 }
 
 /// A page of the app's installations, oldest first, with the total count.
@@ -143,6 +143,5 @@ pub fn installation_of_org(
     Ok(installations::table
         .filter(installations::app_id.eq(app_id))
         .filter(installations::org_id.eq(org_id))
-        .first(conn)
-        .optional()?)
+        .load_one(conn)?)
 }

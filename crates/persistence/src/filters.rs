@@ -4,7 +4,8 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::db::DbConnection;
-use crate::schema::repositories;
+use crate::schema::{repositories, users};
+use crate::LoadOne;
 use crate::StoreError;
 
 /// The list filters of `GET /orgs/{org}/personal-access-token-requests` and of grants.
@@ -27,6 +28,10 @@ pub(crate) struct Resolved<'a> {
     pub org_id: i64,
     pub filter: &'a ListFilter,
     pub repository_id: Option<i64>,
+    /// The owners' user ids, so that the owner index serves both the filter and the order
+    /// (a subquery on logins hides the ids from SQLite's planner, which then scans the whole
+    /// list in creation order looking for them).
+    pub owner_ids: Vec<i64>,
 }
 
 impl<'a> Resolved<'a> {
@@ -44,65 +49,97 @@ impl<'a> Resolved<'a> {
                     .filter(repositories::org_id.eq(org_id))
                     .filter(repositories::name_key.eq(key))
                     .select(repositories::id)
-                    .first(conn)
-                    .optional()?;
+                    .load_one(conn)?;
                 match found {
                     Some(id) => Some(id),
                     None => return Ok(None),
                 }
             }
         };
+        let mut owner_ids = Vec::new();
+        if !filter.owner_keys.is_empty() {
+            owner_ids = users::table
+                .filter(users::login_key.eq_any(&filter.owner_keys))
+                .select(users::id)
+                .load(conn)?;
+            if owner_ids.is_empty() {
+                return Ok(None);
+            }
+        }
         Ok(Some(Self {
             org_id,
             filter,
             repository_id,
+            owner_ids,
         }))
     }
 }
 
 /// The rows of `$table` (`pat_requests` or `pat_grants`) of the organization in `$status`
-/// that pass the resolved filter, as a boxed query. `$request_id` is the column holding the
+/// that pass the resolved filter, as a boxed query. `$request_id_sql` names the column holding the
 /// request id, through which requested repositories and permissions are matched.
 macro_rules! filtered {
-    ($table:ident, $request_id:expr, $status:expr, $resolved:expr) => {{
-        use crate::schema::{pat_request_permissions, pat_request_repositories, users};
+    ($table:ident, $request_id_sql:literal, $status:expr, $resolved:expr) => {{
         let r = &$resolved;
         let f = r.filter;
         let mut query = $table::table
             .filter($table::org_id.eq(r.org_id))
             .filter($table::status.eq($status))
             .into_boxed::<crate::db::MultiBackend>();
-        if !f.owner_keys.is_empty() {
-            let owners = users::table
-                .filter(users::login_key.eq_any(&f.owner_keys))
-                .select(users::id);
-            query = query.filter($table::owner_id.eq_any(owners));
+        if !r.owner_ids.is_empty() {
+            query = query.filter($table::owner_id.eq_any(&r.owner_ids));
         }
         if !f.token_ids.is_empty() {
             query = query.filter($table::token_id.eq_any(&f.token_ids));
         }
+        // Through COALESCE, so that SQLite walks the list in its order and stops when the page
+        // is full, rather than collecting every row in the time range and sorting them all.
         if let Some(before) = f.last_used_before {
-            query = query.filter($table::token_last_used_at.lt(before));
+            query = query.filter(
+                diesel::dsl::sql::<diesel::sql_types::Bool>(concat!(
+                    "COALESCE(",
+                    stringify!($table),
+                    ".token_last_used_at, NULL) < "
+                ))
+                .bind::<diesel::sql_types::Timestamp, _>(before),
+            );
         }
         if let Some(after) = f.last_used_after {
-            query = query.filter($table::token_last_used_at.gt(after));
+            query = query.filter(
+                diesel::dsl::sql::<diesel::sql_types::Bool>(concat!(
+                    "COALESCE(",
+                    stringify!($table),
+                    ".token_last_used_at, NULL) > "
+                ))
+                .bind::<diesel::sql_types::Timestamp, _>(after),
+            );
         }
+        // Correlated EXISTS probes, one primary-key lookup per row walked: the list is read
+        // in its order and the walk stops when the window is full. An `IN (subquery)` makes
+        // both backends collect every matching id of the organization first.
         if let Some(permission) = &f.permission {
-            let ids = pat_request_permissions::table
-                .filter(pat_request_permissions::org_id.eq(r.org_id))
-                .filter(pat_request_permissions::permission.eq(permission))
-                .select(pat_request_permissions::request_id);
-            query = query.filter($request_id.eq_any(ids));
+            query = query.filter(
+                diesel::dsl::sql::<diesel::sql_types::Bool>(concat!(
+                    "EXISTS (SELECT 1 FROM pat_request_permissions p WHERE p.request_id = ",
+                    $request_id_sql,
+                    " AND p.permission = "
+                ))
+                .bind::<diesel::sql_types::Text, _>(permission.clone())
+                .sql(")"),
+            );
         }
         if let Some(repository_id) = r.repository_id {
             // A token with access to all repositories can reach this one too.
-            let ids = pat_request_repositories::table
-                .filter(pat_request_repositories::repository_id.eq(repository_id))
-                .select(pat_request_repositories::request_id);
             query = query.filter(
-                $table::repository_selection
-                    .eq("all")
-                    .or($request_id.eq_any(ids)),
+                diesel::dsl::sql::<diesel::sql_types::Bool>(concat!(
+                    "(",
+                    stringify!($table),
+                    ".repository_selection = 'all' OR EXISTS (SELECT 1 FROM pat_request_repositories rr WHERE rr.request_id = ",
+                    $request_id_sql,
+                    " AND rr.repository_id = "
+                ))
+                .bind::<diesel::sql_types::BigInt, _>(repository_id)
+                .sql("))"),
             );
         }
         query

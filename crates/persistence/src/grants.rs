@@ -7,18 +7,19 @@ use diesel::prelude::*;
 use patgate_domain::{GrantEvent, GrantState};
 
 use crate::audit::record_audit;
-use crate::db::DbConnection;
+use crate::db::{order_with_window, DbConnection};
 use crate::filters::{filtered, ListFilter, Resolved};
-use crate::models::{PatGrant, Token, User};
+use crate::models::{Owner, PatGrant, TokenName};
 use crate::schema::{pat_grants, tokens, users};
-use crate::{Page, StoreError};
+use crate::LoadOne;
+use crate::{Page, StoreError, Total};
 
 /// A grant with the token and owner the API shows with it.
 #[derive(Debug, Clone)]
 pub struct GrantView {
     pub grant: PatGrant,
-    pub token: Token,
-    pub owner: User,
+    pub token: TokenName,
+    pub owner: Owner,
 }
 
 /// One page of active grants, most recently granted first unless `filter.ascending`, with
@@ -28,36 +29,38 @@ pub fn list_active(
     org_id: i64,
     filter: &ListFilter,
     page: Page,
-) -> Result<(Vec<GrantView>, i64), StoreError> {
+) -> Result<(Vec<GrantView>, Total), StoreError> {
     let Some(resolved) = Resolved::new(conn, org_id, filter)? else {
-        return Ok((Vec::new(), 0));
+        return Ok((Vec::new(), Total::Exact(0)));
     };
     let active = GrantState::Active.as_str();
-    let total: i64 = filtered!(pat_grants, pat_grants::request_id, active, resolved)
-        .count()
-        .get_result(conn)?;
-    if total == 0 || page.offset() >= total {
-        return Ok((Vec::new(), total));
-    }
-    let query = filtered!(pat_grants, pat_grants::request_id, active, resolved);
-    let query = if filter.ascending {
-        query.order((pat_grants::access_granted_at.asc(), pat_grants::id.asc()))
+    let query = filtered!(pat_grants, "pat_grants.request_id", active, resolved);
+    let terms = if filter.ascending {
+        "pat_grants.access_granted_at ASC, pat_grants.id ASC"
     } else {
-        query.order((pat_grants::access_granted_at.desc(), pat_grants::id.desc()))
+        "pat_grants.access_granted_at DESC, pat_grants.id DESC"
     };
-    let ids: Vec<i64> = query
+    let mut ids: Vec<i64> = query
         .select(pat_grants::id)
-        .limit(page.per_page)
-        .offset(page.offset())
+        .order(order_with_window(terms, page.window(), page.offset()))
         .load(conn)?;
-    let rows: Vec<(PatGrant, Token, User)> = pat_grants::table
+    if ids.is_empty() && page.offset() > 0 {
+        // Past the end: only a count says where the last page is.
+        let total: i64 = filtered!(pat_grants, "pat_grants.request_id", active, resolved)
+            .count()
+            .get_result(conn)?;
+        return Ok((Vec::new(), Total::Exact(total)));
+    }
+    let total = page.total_after(ids.len());
+    ids.truncate(usize::try_from(page.per_page).unwrap_or(usize::MAX));
+    let rows: Vec<(PatGrant, TokenName, Owner)> = pat_grants::table
         .inner_join(tokens::table)
         .inner_join(users::table.on(users::id.eq(pat_grants::owner_id)))
         .filter(pat_grants::id.eq_any(&ids))
         .select((
             pat_grants::all_columns,
-            tokens::all_columns,
-            users::all_columns,
+            (tokens::id, tokens::name),
+            (users::id, users::login, users::login_key, users::site_admin),
         ))
         .load(conn)?;
     let mut by_id: HashMap<i64, GrantView> = rows
@@ -88,8 +91,7 @@ pub fn find(
     Ok(pat_grants::table
         .filter(pat_grants::id.eq(grant_id))
         .filter(pat_grants::org_id.eq(org_id))
-        .first(conn)
-        .optional()?)
+        .load_one(conn)?)
 }
 
 /// Who revokes which grants, on whose behalf.

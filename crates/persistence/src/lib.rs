@@ -16,7 +16,7 @@ pub mod revocations;
 pub mod schema;
 pub mod seed;
 
-pub use db::{Backend, Db, DbConnection, PoolOptions};
+pub use db::{Backend, Db, DbConnection, LoadOne, PoolOptions};
 /// diesel's error type, for callers' `From` conversions.
 pub use diesel::result as diesel_error;
 
@@ -75,5 +75,58 @@ pub struct Page {
 impl Page {
     pub fn offset(self) -> i64 {
         (self.page - 1).saturating_mul(self.per_page)
+    }
+
+    /// How many rows a list reads from its offset: this page and up to
+    /// [`COUNT_AHEAD_PAGES`] more, plus one to tell whether even more follow.
+    pub fn window(self) -> i64 {
+        self.per_page.saturating_mul(COUNT_AHEAD_PAGES) + 1
+    }
+
+    /// The total implied by `seen` rows read from the offset with [`Page::window`]: exact when
+    /// the window was not filled, a lower bound when it was.
+    pub fn total_after(self, seen: usize) -> Total {
+        let seen = i64::try_from(seen).unwrap_or(i64::MAX);
+        let total = self.offset().saturating_add(seen);
+        if seen >= self.window() {
+            Total::AtLeast(total)
+        } else {
+            Total::Exact(total)
+        }
+    }
+}
+
+/// Pages a list reads beyond the one asked for, to count the rows that follow: within them
+/// the `Link` header names the last page; beyond them it names only the next one. Reading a
+/// bounded window instead of counting every matching row keeps the cost of a page the same
+/// at any list size.
+pub const COUNT_AHEAD_PAGES: i64 = 10;
+
+/// How many rows a list has, as far as it was read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Total {
+    Exact(i64),
+    /// At least this many: more follow than were read.
+    AtLeast(i64),
+}
+
+impl Total {
+    /// The exact or lower-bound count.
+    pub fn count(self) -> i64 {
+        match self {
+            Total::Exact(n) | Total::AtLeast(n) => n,
+        }
+    }
+}
+
+impl From<i64> for Total {
+    fn from(n: i64) -> Self {
+        Total::Exact(n)
+    }
+}
+
+impl PartialEq<i64> for Total {
+    fn eq(&self, other: &i64) -> bool {
+        *self == Total::Exact(*other)
     }
 }

@@ -264,3 +264,19 @@ pub struct CredentialChange {
     pub expires_at: Option<NaiveDateTime>,
     pub created_at: NaiveDateTime,
 }
+
+/// What a listed request or grant shows of its token: the columns it needs, not the row.
+#[derive(Debug, Clone, Queryable)]
+pub struct TokenName {
+    pub id: i64,
+    pub name: String,
+}
+
+/// What a listed request or grant shows of its owner (GitHub's `simple-user` needs no more).
+#[derive(Debug, Clone, Queryable)]
+pub struct Owner {
+    pub id: i64,
+    pub login: String,
+    pub login_key: String,
+    pub site_admin: bool,
+}

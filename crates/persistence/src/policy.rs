@@ -7,6 +7,7 @@ use patgate_domain::policy::{PolicySettings, PolicyStack};
 use crate::db::DbConnection;
 use crate::models::{Enterprise, TokenPolicy};
 use crate::schema::{audit_events, enterprises, organizations, token_policies};
+use crate::LoadOne;
 use crate::StoreError;
 
 fn settings(row: &TokenPolicy) -> PolicySettings {
@@ -55,8 +56,7 @@ pub fn enterprise_of(
         )
         .filter(organizations::id.eq(org_id))
         .select(enterprises::all_columns)
-        .first(conn)
-        .optional()?)
+        .load_one(conn)?)
 }
 
 /// Whose policy a write is about.
@@ -93,7 +93,7 @@ pub fn save(
         Owner::Enterprise(id) => query.filter(token_policies::enterprise_id.eq(id)),
         Owner::Organization(id) => query.filter(token_policies::org_id.eq(id)),
     };
-    let existing: Option<i64> = query.first(conn).optional()?;
+    let existing: Option<i64> = query.load_one(conn)?;
     match existing {
         Some(id) => {
             diesel::update(token_policies::table.find(id))
@@ -145,8 +145,7 @@ pub fn ensure_enterprise(
 ) -> Result<Enterprise, StoreError> {
     if let Some(found) = enterprises::table
         .filter(enterprises::slug.eq(slug))
-        .first(conn)
-        .optional()?
+        .load_one(conn)?
     {
         return Ok(found);
     }
@@ -182,7 +181,7 @@ pub fn settings_of(
         Owner::Enterprise(id) => query.filter(token_policies::enterprise_id.eq(id)),
         Owner::Organization(id) => query.filter(token_policies::org_id.eq(id)),
     };
-    let row: Option<TokenPolicy> = query.first(conn).optional()?;
+    let row: Option<TokenPolicy> = query.load_one(conn)?;
     Ok(row.as_ref().map(settings))
 }
 
@@ -193,6 +192,5 @@ pub fn find_enterprise(
 ) -> Result<Option<Enterprise>, StoreError> {
     Ok(enterprises::table
         .filter(enterprises::slug.eq(slug))
-        .first(conn)
-        .optional()?)
+        .load_one(conn)?)
 }

@@ -11,23 +11,24 @@ use patgate_domain::{
 };
 
 use crate::audit::record_audit;
-use crate::db::DbConnection;
+use crate::db::{order_with_window, DbConnection};
 pub use crate::filters::ListFilter;
 use crate::filters::{filtered, Resolved};
 use crate::models::NewPatRequest;
-use crate::models::{PatRequest, Token, User};
+use crate::models::{Owner, PatRequest, Token, TokenName};
 use crate::schema::{
     pat_grants, pat_request_permissions, pat_request_repositories, pat_request_reviews,
     pat_requests, tokens, users,
 };
-use crate::{Page, StoreError};
+use crate::LoadOne;
+use crate::{Page, StoreError, Total};
 
 /// A request with the token and owner the API shows with it.
 #[derive(Debug, Clone)]
 pub struct RequestView {
     pub request: PatRequest,
-    pub token: Token,
-    pub owner: User,
+    pub token: TokenName,
+    pub owner: Owner,
 }
 
 /// One page of pending requests, newest first unless `filter.ascending`, with the total.
@@ -36,42 +37,44 @@ pub fn list_pending(
     org_id: i64,
     filter: &ListFilter,
     page: Page,
-) -> Result<(Vec<RequestView>, i64), StoreError> {
+) -> Result<(Vec<RequestView>, Total), StoreError> {
     let Some(resolved) = Resolved::new(conn, org_id, filter)? else {
-        return Ok((Vec::new(), 0));
+        return Ok((Vec::new(), Total::Exact(0)));
     };
     let pending = RequestState::Pending.as_str();
-    let total: i64 = filtered!(pat_requests, pat_requests::id, pending, resolved)
-        .count()
-        .get_result(conn)?;
-    if total == 0 || page.offset() >= total {
-        return Ok((Vec::new(), total));
-    }
-    let query = filtered!(pat_requests, pat_requests::id, pending, resolved);
-    let query = if filter.ascending {
-        query.order((pat_requests::created_at.asc(), pat_requests::id.asc()))
+    let query = filtered!(pat_requests, "pat_requests.id", pending, resolved);
+    let terms = if filter.ascending {
+        "pat_requests.created_at ASC, pat_requests.id ASC"
     } else {
-        query.order((pat_requests::created_at.desc(), pat_requests::id.desc()))
+        "pat_requests.created_at DESC, pat_requests.id DESC"
     };
-    let ids: Vec<i64> = query
+    let mut ids: Vec<i64> = query
         .select(pat_requests::id)
-        .limit(page.per_page)
-        .offset(page.offset())
+        .order(order_with_window(terms, page.window(), page.offset()))
         .load(conn)?;
+    if ids.is_empty() && page.offset() > 0 {
+        // Past the end: only a count says where the last page is.
+        let total: i64 = filtered!(pat_requests, "pat_requests.id", pending, resolved)
+            .count()
+            .get_result(conn)?;
+        return Ok((Vec::new(), Total::Exact(total)));
+    }
+    let total = page.total_after(ids.len());
+    ids.truncate(usize::try_from(page.per_page).unwrap_or(usize::MAX));
     let views = load_views(conn, &ids)?;
     Ok((views, total))
 }
 
 /// Requests with their token and owner, in the order of `ids`; one query for the whole page.
 fn load_views(conn: &mut DbConnection, ids: &[i64]) -> Result<Vec<RequestView>, StoreError> {
-    let rows: Vec<(PatRequest, Token, User)> = pat_requests::table
+    let rows: Vec<(PatRequest, TokenName, Owner)> = pat_requests::table
         .inner_join(tokens::table)
         .inner_join(users::table.on(users::id.eq(pat_requests::owner_id)))
         .filter(pat_requests::id.eq_any(ids))
         .select((
             pat_requests::all_columns,
-            tokens::all_columns,
-            users::all_columns,
+            (tokens::id, tokens::name),
+            (users::id, users::login, users::login_key, users::site_admin),
         ))
         .load(conn)?;
     let mut by_id: HashMap<i64, RequestView> = rows
@@ -211,8 +214,7 @@ pub fn find(
     Ok(pat_requests::table
         .filter(pat_requests::id.eq(request_id))
         .filter(pat_requests::org_id.eq(org_id))
-        .first(conn)
-        .optional()?)
+        .load_one(conn)?)
 }
 
 /// Who reviews, on whose behalf, and what they decided.

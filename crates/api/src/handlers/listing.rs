@@ -5,7 +5,7 @@ use patgate_domain::Operation;
 use patgate_persistence::models::{Organization, Repository};
 use patgate_persistence::repositories::{self, Access};
 use patgate_persistence::requests::ListFilter;
-use patgate_persistence::{DbConnection, Page, StoreError};
+use patgate_persistence::{DbConnection, Page, StoreError, Total};
 use serde::Serialize;
 
 use super::{blocking, caller_org};
@@ -18,7 +18,7 @@ use crate::state::AppState;
 
 /// Reads one filtered page of an organization's rows, with the total.
 pub(crate) type FetchPage<V> =
-    fn(&mut DbConnection, i64, &ListFilter, Page) -> Result<(Vec<V>, i64), StoreError>;
+    fn(&mut DbConnection, i64, &ListFilter, Page) -> Result<(Vec<V>, Total), StoreError>;
 
 /// Answers a filtered, paginated list: `fetch` reads one page of rows and the total, `build`
 /// turns a row into its wire shape (given the base URL and the organization's login).
