@@ -37,6 +37,19 @@ macro_rules! on_backend {
 }
 pub(crate) use on_backend;
 
+/// `<column> = <value>`, written (through `COALESCE`) so that SQLite does not answer it from an
+/// index. For statements that pick their rows by primary key (`id IN (…)`): with a plain
+/// `org_id = ?` or `status = ?` beside the ids, SQLite, which plans without statistics, walks
+/// every row of the organization in an `(org_id, status, …)` index instead of fetching the
+/// ids (measured: 42 ms against under 1 ms for 100 ids among 100,000 requests).
+macro_rules! unindexed_eq {
+    ($column:literal, $sql_type:ty, $value:expr) => {
+        diesel::dsl::sql::<diesel::sql_types::Bool>(concat!("COALESCE(", $column, ", NULL) = "))
+            .bind::<$sql_type, _>($value)
+    };
+}
+pub(crate) use unindexed_eq;
+
 /// `ORDER BY` terms followed by a literal `LIMIT … OFFSET …`, for a list's page window: a bound
 /// `LIMIT` would make SQLite compile the statement again on every execution (see [`LoadOne`]);
 /// with literals, the statement of a given page is compiled once and cached. The numbers are

@@ -4,10 +4,11 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Text};
 use patgate_domain::{GrantEvent, GrantState};
 
 use crate::audit::record_audit;
-use crate::db::{order_with_window, DbConnection};
+use crate::db::{order_with_window, unindexed_eq, DbConnection};
 use crate::filters::{filtered, ListFilter, Resolved};
 use crate::models::{Owner, PatGrant, TokenName};
 use crate::schema::{pat_grants, tokens, users};
@@ -147,9 +148,17 @@ pub fn revoke(conn: &mut DbConnection, revocation: &Revocation<'_>) -> Result<()
     }
     let updated: Vec<i64> = diesel::update(
         pat_grants::table
-            .filter(pat_grants::org_id.eq(revocation.org_id))
             .filter(pat_grants::id.eq_any(ids))
-            .filter(pat_grants::status.eq(GrantState::Active.as_str())),
+            .filter(unindexed_eq!(
+                "pat_grants.org_id",
+                BigInt,
+                revocation.org_id
+            ))
+            .filter(unindexed_eq!(
+                "pat_grants.status",
+                Text,
+                GrantState::Active.as_str()
+            )),
     )
     .set((
         pat_grants::status.eq(GrantState::Revoked.as_str()),
@@ -186,8 +195,8 @@ fn states(
     ids: &[i64],
 ) -> Result<BTreeMap<i64, GrantState>, StoreError> {
     pat_grants::table
-        .filter(pat_grants::org_id.eq(org_id))
         .filter(pat_grants::id.eq_any(ids))
+        .filter(unindexed_eq!("pat_grants.org_id", BigInt, org_id))
         .select((pat_grants::id, pat_grants::status))
         .load::<(i64, String)>(conn)?
         .into_iter()

@@ -11,7 +11,7 @@ use patgate_domain::{
 };
 
 use crate::audit::record_audit;
-use crate::db::{order_with_window, DbConnection};
+use crate::db::{order_with_window, unindexed_eq, DbConnection};
 pub use crate::filters::ListFilter;
 use crate::filters::{filtered, Resolved};
 use crate::models::NewPatRequest;
@@ -256,8 +256,8 @@ pub fn review(conn: &mut DbConnection, review: &Review<'_>) -> Result<(), Review
     let ids = review.request_ids;
     let event = RequestEvent::from_review(review.action);
     let current: BTreeMap<i64, String> = pat_requests::table
-        .filter(pat_requests::org_id.eq(review.org_id))
         .filter(pat_requests::id.eq_any(ids))
+        .filter(unindexed_eq!("pat_requests.org_id", BigInt, review.org_id))
         .select((pat_requests::id, pat_requests::status))
         .load::<(i64, String)>(conn)?
         .into_iter()
@@ -274,9 +274,13 @@ pub fn review(conn: &mut DbConnection, review: &Review<'_>) -> Result<(), Review
 
     let updated: Vec<i64> = diesel::update(
         pat_requests::table
-            .filter(pat_requests::org_id.eq(review.org_id))
             .filter(pat_requests::id.eq_any(ids))
-            .filter(pat_requests::status.eq(RequestState::Pending.as_str())),
+            .filter(unindexed_eq!("pat_requests.org_id", BigInt, review.org_id))
+            .filter(unindexed_eq!(
+                "pat_requests.status",
+                Text,
+                RequestState::Pending.as_str()
+            )),
     )
     .set((
         pat_requests::status.eq(target.as_str()),
@@ -355,8 +359,8 @@ fn lost_race(
     event: RequestEvent,
 ) -> ReviewError {
     let states: Result<Vec<(i64, String)>, _> = pat_requests::table
-        .filter(pat_requests::org_id.eq(org_id))
         .filter(pat_requests::id.eq_any(ids))
+        .filter(unindexed_eq!("pat_requests.org_id", BigInt, org_id))
         .select((pat_requests::id, pat_requests::status))
         .load(conn);
     let refused = match states {

@@ -11,7 +11,8 @@ use diesel::sql_types::{Array, BigInt, Text, Timestamp};
 use diesel::sqlite::Sqlite;
 use patgate_persistence::requests::{self, ListFilter};
 use patgate_persistence::schema::{
-    pat_request_permissions, pat_request_repositories, pat_requests, repositories, tokens, users,
+    installations, pat_request_permissions, pat_request_repositories, pat_requests, repositories,
+    tokens, users,
 };
 use patgate_persistence::{Backend, Db, DbConnection, Page, StoreError};
 
@@ -629,4 +630,85 @@ fn a_page_costs_a_fixed_number_of_statements_whatever_its_size(db: &Db) {
 both_backends!(
     a_page_costs_a_fixed_number_of_statements_whatever_its_size,
     a_page_costs_a_fixed_number_of_statements_whatever_its_size
+);
+
+/// Reviews pick their requests by primary key: with `org_id = ?` and `status = ?` beside the
+/// ids, SQLite (without statistics) would walk every pending request of the organization.
+fn a_bulk_review_updates_its_requests_by_primary_key(db: &Db) {
+    let seeded = seed(db);
+    let org_id = seeded.org_ids[LISTED];
+    let mut conn = db.conn().expect("a pooled connection");
+    let conn: &mut DbConnection = &mut conn;
+    let ids: Vec<i64> = pat_requests::table
+        .filter(pat_requests::org_id.eq(org_id))
+        .filter(pat_requests::status.eq("pending"))
+        .select(pat_requests::id)
+        .order(pat_requests::id)
+        .limit(3)
+        .load(conn)
+        .expect("pending requests");
+    assert_eq!(ids.len(), 3);
+    let (app_id, installation_id): (i64, i64) = installations::table
+        .filter(installations::org_id.eq(org_id))
+        .select((installations::app_id, installations::id))
+        .first(conn)
+        .expect("the organization's installation");
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&log);
+    conn.set_instrumentation(move |event: InstrumentationEvent<'_>| {
+        if let InstrumentationEvent::StartQuery { query, .. } = event {
+            sink.lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(query.to_string());
+        }
+    });
+    let reviewed = requests::review(
+        conn,
+        &requests::Review {
+            org_id,
+            request_ids: &ids,
+            action: patgate_domain::ReviewAction::Deny,
+            reason: None,
+            app_id,
+            installation_id,
+            at: t(1),
+        },
+    );
+    conn.set_instrumentation(|_: InstrumentationEvent<'_>| {});
+    reviewed.expect("the review");
+    let statements = log.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    let mut checked = 0;
+    for displayed in statements
+        .iter()
+        .filter(|s| s.starts_with("UPDATE") || s.starts_with("SELECT"))
+    {
+        let (sql, binds) = split_binds(displayed);
+        let plan = match &mut *conn {
+            DbConnection::Sqlite(c) => explain_sqlite(c, &sql, &binds),
+            DbConnection::Postgresql(c) => explain_postgres(c, &sql, &binds),
+        };
+        let touches_requests = sql.contains("FROM `pat_requests`")
+            || sql.contains("FROM \"pat_requests\"")
+            || sql.starts_with("UPDATE");
+        if !touches_requests {
+            continue;
+        }
+        let by_key = plan
+            .iter()
+            .any(|l| l.contains("INTEGER PRIMARY KEY") || l.contains("pat_requests_pkey"));
+        assert!(
+            by_key,
+            "not by primary key:\n{displayed}\n{}",
+            plan.join("\n")
+        );
+        checked += 1;
+    }
+    assert!(
+        checked >= 2,
+        "the read and the update were checked: {statements:#?}"
+    );
+}
+both_backends!(
+    a_bulk_review_updates_its_requests_by_primary_key,
+    a_bulk_review_updates_its_requests_by_primary_key
 );
