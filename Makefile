@@ -1,7 +1,7 @@
 # patgate: make run · make test · make ci · make openapi
 CARGO ?= cargo
 
-.PHONY: run test test-rust test-octokit ci fmt clippy openapi check-postgres docs-check fuzz-api
+.PHONY: run test test-rust test-octokit ci fmt clippy openapi check-postgres docs-check fuzz-api bench
 
 ## Serve the demo on http://127.0.0.1:8080 from an embedded SQLite file (data/).
 run:
@@ -46,3 +46,10 @@ docs-check:
 fuzz-api:
 	$(CARGO) build
 	scripts/fuzz-api.sh
+
+## Benchmarks: seed 10k, 100k and 1M requests and grants into SQLite and a throwaway
+## PostgreSQL, load the release server, write BENCHMARKS.md and benchmarks/throughput.svg.
+## Settings: BENCH_SECONDS, BENCH_CONNECTIONS, BENCH_ROWS, BENCH_BACKENDS (see crates/bench).
+bench: check-postgres
+	$(CARGO) build --release -p patgate -p patgate-bench
+	target/release/patgate-bench

@@ -72,6 +72,12 @@ const BASE_URL_ENV: &str = "PATGATE_TEST_DATABASE_URL_BASE";
 /// How many ports to try before giving up on starting the server.
 const START_ATTEMPTS: usize = 3;
 
+/// Server settings for tests: durability off, for speed.
+const TEST_SETTINGS: &str = "-c fsync=off -c synchronous_commit=off -c full_page_writes=off";
+
+/// Server settings for benchmarks: PostgreSQL's durable defaults, more shared buffers.
+const DURABLE_SETTINGS: &str = "-c shared_buffers=256MB";
+
 /// Counter making database names unique within this process.
 static DATABASE_COUNTER: AtomicUsize = AtomicUsize::new(0);
 
@@ -198,8 +204,20 @@ impl PgCluster {
         Ok(cluster)
     }
 
+    /// Starts a throwaway cluster of this process's own with PostgreSQL's durable defaults
+    /// (`fsync`, `synchronous_commit` and `full_page_writes` on), as a production server
+    /// runs, and 256 MB of shared buffers: for benchmarks, where the test settings would
+    /// flatter every write. Stopped, like the shared one, when this process exits.
+    pub fn start_durable() -> Result<PgCluster, String> {
+        PgCluster::start_local_with(DURABLE_SETTINGS)
+    }
+
     /// Starts a throwaway cluster in a new temporary directory, with its reaper.
     fn start_local() -> Result<PgCluster, String> {
+        PgCluster::start_local_with(TEST_SETTINGS)
+    }
+
+    fn start_local_with(settings: &str) -> Result<PgCluster, String> {
         let bins = find_server_binaries().ok_or_else(|| INSTALL_HINT.to_owned())?;
         let psql = find_psql(Some(&bins)).ok_or_else(|| {
             format!(
@@ -209,7 +227,7 @@ impl PgCluster {
         })?;
         let as_postgres = is_root();
         let dir = create_temp_dir()?;
-        match start_in(&bins, &dir, as_postgres) {
+        match start_in(&bins, &dir, as_postgres, settings) {
             Ok((port, reaper)) => Ok(PgCluster {
                 base_url: format!("postgres://postgres@127.0.0.1:{port}"),
                 query: None,
@@ -227,7 +245,12 @@ impl PgCluster {
 
 /// Runs `initdb` and `pg_ctl start` in `dir` and spawns the reaper; returns the port.
 /// On error, no server is left running (the caller removes `dir`).
-fn start_in(bins: &ServerBinaries, dir: &Path, as_postgres: bool) -> Result<(u16, Child), String> {
+fn start_in(
+    bins: &ServerBinaries,
+    dir: &Path,
+    as_postgres: bool,
+    settings: &str,
+) -> Result<(u16, Child), String> {
     if as_postgres {
         let mut chown = Command::new("chown");
         chown.arg("-R").arg("postgres:postgres").arg(dir);
@@ -258,8 +281,7 @@ fn start_in(bins: &ServerBinaries, dir: &Path, as_postgres: bool) -> Result<(u16
     for _ in 0..START_ATTEMPTS {
         let port = free_port()?;
         let options = format!(
-            "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off \
-             -c full_page_writes=off -c max_connections=200",
+            "-p {port} -k {} -c listen_addresses=127.0.0.1 -c max_connections=200 {settings}",
             sh_quote(&dir.to_string_lossy())
         );
         let mut start = pg_command(&bins.pg_ctl, as_postgres, dir);

@@ -1,0 +1,757 @@
+//! `make bench`: seeds realistic data in stages (10k, 100k, 1M requests and grants) into
+//! SQLite and a throwaway PostgreSQL, drives the real `patgate` server with concurrent
+//! keep-alive connections, measures a baseline server serving the same bytes from memory in
+//! the same run, and writes BENCHMARKS.md (tables) and benchmarks/throughput.svg (plot).
+//!
+//! Settings (environment): BENCH_SECONDS (measured seconds per scenario, default 5),
+//! BENCH_WARMUP (default 1), BENCH_CONNECTIONS (default 32), BENCH_WORKERS (server worker
+//! threads, default 2), BENCH_ROWS (stages, default 10000,100000,1000000), BENCH_BACKENDS
+//! (default sqlite,postgres), BENCH_OUT (default BENCHMARKS.md), BENCH_READ_ONLY=1 (skip the
+//! scenarios that change data). `patgate-bench report` rewrites BENCHMARKS.md and the plot from
+//! the last run's target/bench/results.json without measuring again.
+
+mod load;
+mod report;
+mod seed;
+mod server;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use load::{request, Connection, RequestMaker, RunStats};
+use report::{Measurement, Report, StageInfo};
+use seed::{Backend, Db, BENCH_ORG};
+use server::Server;
+
+/// The raw measurements of the last run, from which `patgate-bench report` redoes the tables.
+const RESULTS: &str = "target/bench/results.json";
+/// The plot the report links.
+const PLOT: &str = "benchmarks/throughput.svg";
+
+/// What a run is configured with.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct Config {
+    pub seconds: f64,
+    pub warmup: f64,
+    pub connections: usize,
+    pub workers: usize,
+    pub stages: Vec<i64>,
+    pub backends: Vec<Backend>,
+    pub out: PathBuf,
+    /// Skip the scenarios that change data (reviews, revocations), e.g. to profile the server
+    /// on the seeded data afterwards.
+    pub read_only: bool,
+}
+
+impl Config {
+    fn from_env() -> Result<Self, String> {
+        fn var<T: std::str::FromStr>(name: &str, default: T) -> Result<T, String> {
+            match std::env::var(name) {
+                Ok(v) if !v.trim().is_empty() => v
+                    .trim()
+                    .parse()
+                    .map_err(|_| format!("{name}={v:?} is not valid")),
+                _ => Ok(default),
+            }
+        }
+        let stages: Vec<i64> = var("BENCH_ROWS", "10000,100000,1000000".to_owned())?
+            .split(',')
+            .map(|s| {
+                s.trim()
+                    .parse::<i64>()
+                    .map_err(|_| format!("bad BENCH_ROWS entry {s:?}"))
+            })
+            .collect::<Result<_, _>>()?;
+        if stages.is_empty() || stages.windows(2).any(|w| w[0] >= w[1]) || stages[0] < 1000 {
+            return Err("BENCH_ROWS must be increasing sizes of at least 1000".into());
+        }
+        let backends = var("BENCH_BACKENDS", "sqlite,postgres".to_owned())?
+            .split(',')
+            .map(|s| match s.trim() {
+                "sqlite" => Ok(Backend::Sqlite),
+                "postgres" => Ok(Backend::Postgres),
+                other => Err(format!("unknown backend {other:?} in BENCH_BACKENDS")),
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Config {
+            seconds: var("BENCH_SECONDS", 5.0)?,
+            warmup: var("BENCH_WARMUP", 1.0)?,
+            connections: var("BENCH_CONNECTIONS", 32)?,
+            workers: var("BENCH_WORKERS", 2)?,
+            stages,
+            backends,
+            out: PathBuf::from(var("BENCH_OUT", "BENCHMARKS.md".to_owned())?),
+            read_only: var("BENCH_READ_ONLY", 0u8)? == 1,
+        })
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("baseline") => server::run_baseline(&args[1..]),
+        Some("report") => Report::load(Path::new(RESULTS)).and_then(|report| {
+            let out = report.out().to_owned();
+            report.write(&out, Path::new(PLOT))
+        }),
+        None => run(),
+        Some(other) => Err(format!(
+            "unknown argument {other:?}: run without arguments (settings come from BENCH_* variables)"
+        )),
+    };
+    if let Err(e) = result {
+        eprintln!("patgate-bench: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn run() -> Result<(), String> {
+    let config = Config::from_env()?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    let work = PathBuf::from("target/bench");
+    std::fs::create_dir_all(&work).map_err(|e| e.to_string())?;
+    let binary = server::patgate_binary()?;
+    let mut report = Report::new(config.clone());
+    for backend in config.backends.clone() {
+        runtime.block_on(bench_backend(&config, backend, &binary, &work, &mut report))?;
+        // Kept after each backend, so that `patgate-bench report` can redo the tables.
+        report.save(Path::new(RESULTS))?;
+    }
+    report.write(&config.out, Path::new(PLOT))?;
+    println!("wrote {}, {PLOT} and {RESULTS}", config.out.display());
+    Ok(())
+}
+
+/// Where one backend's database lives, and how to reach it.
+struct Target {
+    backend: Backend,
+    url: String,
+    data_dir: PathBuf,
+    /// Keeps the throwaway PostgreSQL running.
+    _cluster: Option<patgate_testkit::PgCluster>,
+}
+
+fn prepare(backend: Backend, work: &Path) -> Result<Target, String> {
+    let dir = work.join(match backend {
+        Backend::Sqlite => "sqlite",
+        Backend::Postgres => "postgres",
+    });
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    match backend {
+        Backend::Sqlite => Ok(Target {
+            backend,
+            url: dir.join("patgate.db").display().to_string(),
+            data_dir: dir,
+            _cluster: None,
+        }),
+        Backend::Postgres => {
+            let cluster = patgate_testkit::PgCluster::start_durable()?;
+            let url = cluster.create_database();
+            Ok(Target {
+                backend,
+                url,
+                data_dir: dir,
+                _cluster: Some(cluster),
+            })
+        }
+    }
+}
+
+/// The benchmark's app and its installation on the benchmarked organization.
+struct Fixture {
+    app_id: i64,
+    installation_id: i64,
+    private_pem: String,
+}
+
+fn seed_fixture(target: &Target, binary: &Path, db: &mut Db) -> Result<Fixture, String> {
+    let private_pem = patgate_api::keys::generate_rsa_private_pem().map_err(|e| e.to_string())?;
+    let public_pem = patgate_api::keys::rsa_public_pem(&private_pem).map_err(|e| e.to_string())?;
+    let file = target.data_dir.join("fixture.json");
+    let fixture = serde_json::json!({
+        "apps": [{
+            "slug": "bench-reviewer",
+            "name": "Benchmark reviewer",
+            "client_id": "Iv1.benchreviewer",
+            "public_key_pem": public_pem,
+        }],
+        "installations": [{
+            "app": "bench-reviewer",
+            "org": BENCH_ORG,
+            "permissions": {
+                "organization_personal_access_token_requests": "write",
+                "organization_personal_access_tokens": "write",
+            },
+        }],
+    });
+    std::fs::write(&file, fixture.to_string()).map_err(|e| e.to_string())?;
+    // Kept beside the database, to try the seeded server by hand (`patgate app-jwt`).
+    std::fs::write(target.data_dir.join("bench-app.pem"), &private_pem)
+        .map_err(|e| e.to_string())?;
+    let file_arg = file.display().to_string();
+    server::patgate_command(binary, &target.url, &target.data_dir, &["seed", &file_arg])?;
+    let app_id = first(db.ids("SELECT id FROM apps WHERE slug = 'bench-reviewer'")?)?;
+    let installation_id = first(db.ids(&format!(
+        "SELECT id FROM installations WHERE app_id = {app_id}"
+    ))?)?;
+    Ok(Fixture {
+        app_id,
+        installation_id,
+        private_pem,
+    })
+}
+
+fn first(ids: Vec<i64>) -> Result<i64, String> {
+    ids.first()
+        .copied()
+        .ok_or_else(|| "the fixture was not seeded".to_owned())
+}
+
+async fn bench_backend(
+    config: &Config,
+    backend: Backend,
+    binary: &Path,
+    work: &Path,
+    report: &mut Report,
+) -> Result<(), String> {
+    println!("== {}", backend.name());
+    let target = prepare(backend, work)?;
+    server::patgate_command(binary, &target.url, &target.data_dir, &["migrate"])?;
+    let started = Instant::now();
+    let fixture = {
+        let mut db = Db::open(backend, &target.url)?;
+        seed::seed_directory(&mut db)?;
+        seed_fixture(&target, binary, &mut db)?
+    };
+    let mut seeded_to = 0;
+    let last = *config.stages.last().unwrap_or(&0);
+    for &rows in &config.stages {
+        // A new connection for each load, with the load's settings (the server is stopped,
+        // and no other connection is open: SQLite leaves WAL only with the file to itself).
+        let mut db = Db::open(backend, &target.url)?;
+        let started_stage = Instant::now();
+        seed::seed_stage(&mut db, seeded_to + 1, rows)?;
+        seed::finish(&mut db)?;
+        let seed_time = if seeded_to == 0 {
+            started.elapsed()
+        } else {
+            started_stage.elapsed()
+        };
+        println!(
+            "  seeded {rows} requests and grants (+{} rows) in {:.1} s",
+            rows - seeded_to,
+            seed_time.as_secs_f64()
+        );
+        seeded_to = rows;
+        // The first start after a bulk load does one-time work (SQLite: back to WAL on a
+        // file just written without a journal); a deployment restarts on a settled database.
+        let log = target.data_dir.join(format!("server-{rows}.log"));
+        let first =
+            Server::patgate(binary, &target.url, &target.data_dir, config.workers, &log).await?;
+        let first_start = first.startup;
+        drop(first);
+        let server =
+            Server::patgate(binary, &target.url, &target.data_dir, config.workers, &log).await?;
+        println!(
+            "  server answered {:.0} ms after a restart ({:.0} ms on its first start after the load)",
+            ms(server.startup),
+            ms(first_start)
+        );
+        let stage = bench_stage(
+            config,
+            &target,
+            &mut db,
+            &fixture,
+            &server,
+            rows,
+            rows == last,
+        )
+        .await?;
+        let (rss, peak) = server.memory_mb();
+        report.stage(StageInfo {
+            backend,
+            rows,
+            seed_seconds: seed_time.as_secs_f64(),
+            startup_ms: ms(server.startup),
+            first_start_ms: ms(first_start),
+            rss_mb: rss,
+            peak_rss_mb: peak,
+        });
+        for m in stage {
+            report.measurement(m);
+        }
+        drop(server);
+    }
+    Ok(())
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// A scenario: a name, the status it expects, and how to build its requests.
+struct Scenario {
+    name: &'static str,
+    expect: u16,
+    /// Concurrent connections; 0 for the configured number.
+    connections: usize,
+    make: RequestMaker,
+}
+
+fn fixed(bytes: Vec<u8>) -> RequestMaker {
+    Arc::new(move |_| Some(bytes.clone()))
+}
+
+/// Requests built from `per_request` consecutive ids of `ids`, each used once.
+fn consuming(
+    ids: Vec<i64>,
+    per_request: usize,
+    build: impl Fn(&[i64]) -> Vec<u8> + Send + Sync + 'static,
+) -> RequestMaker {
+    Arc::new(move |seq| {
+        let start = usize::try_from(seq).ok()?.checked_mul(per_request)?;
+        let chunk = ids.get(start..start + per_request)?;
+        Some(build(chunk))
+    })
+}
+
+/// Requests built from the ids of `ids` in turn, cycling.
+fn cycling(ids: Vec<i64>, build: impl Fn(i64) -> Vec<u8> + Send + Sync + 'static) -> RequestMaker {
+    Arc::new(move |seq| {
+        let i = usize::try_from(seq).ok()? % ids.len().max(1);
+        ids.get(i).map(|id| build(*id))
+    })
+}
+
+async fn bench_stage(
+    config: &Config,
+    target: &Target,
+    db: &mut Db,
+    fixture: &Fixture,
+    server: &Server,
+    rows: i64,
+    full: bool,
+) -> Result<Vec<Measurement>, String> {
+    let addr = server.addr;
+    let token = installation_token(server, fixture).await?;
+    let token = Some(token.as_str());
+    let base = format!("/orgs/{BENCH_ORG}/personal-access-token-requests");
+    let pending =
+        db.ids("SELECT count(*) AS id FROM pat_requests WHERE org_id = 1 AND status = 'pending'")?;
+    let deep_page = (pending.first().copied().unwrap_or(0) / 30 / 2).max(2);
+    let lists = [
+        ("list requests, page 1", String::new()),
+        ("list requests, deep page", format!("&page={deep_page}")),
+        ("list requests by owner", "&owner=user-19191".to_owned()),
+        (
+            "list requests by permission",
+            "&permission=contents_read".to_owned(),
+        ),
+        (
+            "list requests by repository",
+            "&repository=repo-1".to_owned(),
+        ),
+        (
+            "list requests by last use",
+            "&last_used_before=2026-09-01T00:00:00Z".to_owned(),
+        ),
+    ];
+    let mut scenarios: Vec<Scenario> = lists
+        .into_iter()
+        .map(|(name, filter)| Scenario {
+            name,
+            expect: 200,
+            connections: 0,
+            make: fixed(request(
+                "GET",
+                &format!("{base}?per_page=30{filter}"),
+                token,
+                None,
+            )),
+        })
+        .collect();
+    if full {
+        let mut more = full_scenarios(target, db, fixture, token)?;
+        if config.read_only {
+            more.retain(|s| s.expect == 200);
+        }
+        scenarios.extend(more);
+    }
+
+    // The baseline serves the very bytes of list page 1, from memory.
+    let mut conn = Connection::new(addr);
+    let page = conn
+        .send(&request("GET", &format!("{base}?per_page=30"), token, None))
+        .await
+        .map_err(|e| e.to_string())?;
+    if page.status != 200 {
+        return Err(format!("list page 1 answered {}", page.status));
+    }
+    let body_file = target.data_dir.join(format!("page-{rows}.json"));
+    std::fs::write(&body_file, &page.body).map_err(|e| e.to_string())?;
+    let baseline_log = target.data_dir.join("baseline.log");
+    let link = page.header("link").unwrap_or("").to_owned();
+
+    let warmup = Duration::from_secs_f64(config.warmup);
+    let measure = Duration::from_secs_f64(config.seconds);
+    let mut results = Vec::new();
+    let mut peak_rss: f64 = 0.0;
+    for scenario in scenarios {
+        let stats = load::run(
+            addr,
+            if scenario.connections == 0 {
+                config.connections
+            } else {
+                scenario.connections
+            },
+            warmup,
+            measure,
+            scenario.expect,
+            scenario.make,
+        )
+        .await;
+        peak_rss = peak_rss.max(server.memory_mb().0);
+        print_stats(scenario.name, &stats);
+        results.push(Measurement {
+            backend: target.backend,
+            rows,
+            scenario: scenario.name.to_owned(),
+            stats,
+        });
+    }
+    {
+        let baseline = Server::baseline(&body_file, &link, config.workers, &baseline_log).await?;
+        let stats = load::run(
+            baseline.addr,
+            config.connections,
+            warmup,
+            measure,
+            200,
+            fixed(request("GET", &format!("{base}?per_page=30"), token, None)),
+        )
+        .await;
+        print_stats("baseline (same bytes from memory)", &stats);
+        results.push(Measurement {
+            backend: target.backend,
+            rows,
+            scenario: report::BASELINE.to_owned(),
+            stats,
+        });
+    }
+    println!("  server RSS under load: {peak_rss:.0} MB");
+    Ok(results)
+}
+
+/// Every other endpoint, measured once, at the largest size. Writes come last: they use up
+/// pending requests and active grants.
+fn full_scenarios(
+    _target: &Target,
+    db: &mut Db,
+    fixture: &Fixture,
+    token: Option<&str>,
+) -> Result<Vec<Scenario>, String> {
+    let owned = |t: Option<&str>| t.map(str::to_owned);
+    let token_s = owned(token);
+    let pending =
+        db.ids("SELECT id FROM pat_requests WHERE org_id = 1 AND status = 'pending' ORDER BY id")?;
+    let subset = db.ids(
+        "SELECT id FROM pat_requests WHERE org_id = 1 AND status = 'pending' AND repository_selection = 'subset' ORDER BY id LIMIT 1000",
+    )?;
+    let grant_tokens = db.ids(
+        "SELECT token_id AS id FROM pat_grants WHERE org_id = 1 AND status = 'active' ORDER BY id LIMIT 1000",
+    )?;
+    // Grants of tokens with no pending request: approving a token's pending request
+    // supersedes its grant, so the review runs must not take the revocation runs' inputs.
+    let active = db.ids(
+        "SELECT g.id AS id FROM pat_grants g WHERE g.org_id = 1 AND g.status = 'active' \
+         AND NOT EXISTS (SELECT 1 FROM pat_requests r WHERE r.org_id = 1 AND r.token_id = g.token_id AND r.status = 'pending') \
+         ORDER BY g.id DESC",
+    )?;
+    let jwt = patgate_api::keys::app_jwt(
+        &fixture.app_id.to_string(),
+        &fixture.private_pem,
+        now_secs(),
+    )
+    .map_err(|e| e.to_string())?;
+    let inst = fixture.installation_id;
+    let t = token_s.clone();
+    let mut scenarios = vec![
+        Scenario {
+            name: "list grants, page 1",
+            expect: 200,
+            connections: 0,
+            make: fixed(request(
+                "GET",
+                &format!("/orgs/{BENCH_ORG}/personal-access-tokens?per_page=30"),
+                token,
+                None,
+            )),
+        },
+        Scenario {
+            name: "repositories of a request",
+            expect: 200,
+            connections: 0,
+            make: cycling(subset, move |id| {
+                request(
+                    "GET",
+                    &format!("/orgs/{BENCH_ORG}/personal-access-token-requests/{id}/repositories"),
+                    t.as_deref(),
+                    None,
+                )
+            }),
+        },
+        access_check("access check", 0, grant_tokens.clone(), token_s.clone()),
+        access_check(
+            "access check, 1 connection",
+            1,
+            grant_tokens,
+            token_s.clone(),
+        ),
+        Scenario {
+            name: "list requests, page 1, 1 connection",
+            expect: 200,
+            connections: 1,
+            make: fixed(request(
+                "GET",
+                &format!("/orgs/{BENCH_ORG}/personal-access-token-requests?per_page=30"),
+                token,
+                None,
+            )),
+        },
+        Scenario {
+            name: "token exchange",
+            expect: 201,
+            connections: 0,
+            make: fixed(request(
+                "POST",
+                &format!("/app/installations/{inst}/access_tokens"),
+                Some(&jwt),
+                None,
+            )),
+        },
+        Scenario {
+            name: "GET / unauthenticated",
+            expect: 200,
+            connections: 0,
+            make: fixed(request("GET", "/", None, None)),
+        },
+        Scenario {
+            name: "GET / authenticated",
+            expect: 200,
+            connections: 0,
+            make: fixed(request("GET", "/", token, None)),
+        },
+    ];
+    // Writes use up their inputs: each run gets its own share. The runs with one connection
+    // give the latency of the operation itself; with 32 connections, latency is mostly
+    // queueing (Little's law: 32 in flight / throughput).
+    let cut = |ids: &[i64], shares: &[usize]| -> Vec<Vec<i64>> {
+        let total: usize = shares.iter().sum();
+        let mut out = Vec::new();
+        let mut from = 0;
+        for share in shares {
+            let to = (from + ids.len() * share / total).min(ids.len());
+            out.push(ids[from..to].to_vec());
+            from = to;
+        }
+        out
+    };
+    let reviews = cut(&pending, &[20, 5, 45, 30]);
+    let revocations = cut(&active, &[70, 30]);
+    let one = 1;
+    let all = 0;
+    scenarios.extend([
+        single_review("single review", all, reviews[0].clone(), token_s.clone()),
+        single_review(
+            "single review, 1 connection",
+            one,
+            reviews[1].clone(),
+            token_s.clone(),
+        ),
+        bulk_review(
+            "bulk review of 100",
+            all,
+            reviews[2].clone(),
+            token_s.clone(),
+        ),
+        bulk_review(
+            "bulk review of 100, 1 connection",
+            one,
+            reviews[3].clone(),
+            token_s.clone(),
+        ),
+        revoke(
+            "revoke a grant",
+            all,
+            revocations[0].clone(),
+            token_s.clone(),
+        ),
+        revoke(
+            "revoke a grant, 1 connection",
+            one,
+            revocations[1].clone(),
+            token_s,
+        ),
+    ]);
+    Ok(scenarios)
+}
+
+fn access_check(
+    name: &'static str,
+    connections: usize,
+    tokens: Vec<i64>,
+    token: Option<String>,
+) -> Scenario {
+    Scenario {
+        name,
+        expect: 200,
+        connections,
+        make: cycling(tokens, move |id| {
+            request(
+                "POST",
+                &format!("/orgs/{BENCH_ORG}/personal-access-token-access-checks"),
+                token.as_deref(),
+                Some(&format!(
+                    r#"{{"token_id":{id},"permission":"metadata","level":"read","repository":"repo-1"}}"#
+                )),
+            )
+        }),
+    }
+}
+
+fn single_review(
+    name: &'static str,
+    connections: usize,
+    ids: Vec<i64>,
+    token: Option<String>,
+) -> Scenario {
+    Scenario {
+        name,
+        expect: 204,
+        connections,
+        make: consuming(ids, 1, move |ids| {
+            request(
+                "POST",
+                &format!(
+                    "/orgs/{BENCH_ORG}/personal-access-token-requests/{}",
+                    ids[0]
+                ),
+                token.as_deref(),
+                Some(r#"{"action":"approve"}"#),
+            )
+        }),
+    }
+}
+
+fn bulk_review(
+    name: &'static str,
+    connections: usize,
+    ids: Vec<i64>,
+    token: Option<String>,
+) -> Scenario {
+    Scenario {
+        name,
+        expect: 202,
+        connections,
+        make: consuming(ids, 100, move |ids| {
+            let list: Vec<String> = ids.iter().map(i64::to_string).collect();
+            request(
+                "POST",
+                &format!("/orgs/{BENCH_ORG}/personal-access-token-requests"),
+                token.as_deref(),
+                Some(&format!(
+                    r#"{{"pat_request_ids":[{}],"action":"deny","reason":"Denied by the benchmark"}}"#,
+                    list.join(",")
+                )),
+            )
+        }),
+    }
+}
+
+fn revoke(
+    name: &'static str,
+    connections: usize,
+    ids: Vec<i64>,
+    token: Option<String>,
+) -> Scenario {
+    Scenario {
+        name,
+        expect: 204,
+        connections,
+        make: consuming(ids, 1, move |ids| {
+            request(
+                "POST",
+                &format!("/orgs/{BENCH_ORG}/personal-access-tokens/{}", ids[0]),
+                token.as_deref(),
+                Some(r#"{"action":"revoke"}"#),
+            )
+        }),
+    }
+}
+
+fn now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(0))
+}
+
+async fn installation_token(server: &Server, fixture: &Fixture) -> Result<String, String> {
+    let jwt = patgate_api::keys::app_jwt(
+        &fixture.app_id.to_string(),
+        &fixture.private_pem,
+        now_secs(),
+    )
+    .map_err(|e| e.to_string())?;
+    let mut conn = Connection::new(server.addr);
+    let response = conn
+        .send(&request(
+            "POST",
+            &format!(
+                "/app/installations/{}/access_tokens",
+                fixture.installation_id
+            ),
+            Some(&jwt),
+            None,
+        ))
+        .await
+        .map_err(|e| e.to_string())?;
+    response.json()["token"]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| {
+            format!(
+                "token exchange answered {}: {}",
+                response.status,
+                String::from_utf8_lossy(&response.body)
+            )
+        })
+}
+
+fn print_stats(name: &str, s: &RunStats) {
+    println!(
+        "  {name:<36} {:>8.0} req/s  p50 {:>6.2} ms  p99 {:>6.2} ms  p99.9 {:>6.2} ms{}{}",
+        s.throughput,
+        s.p50_ms,
+        s.p99_ms,
+        s.p999_ms,
+        if s.errors > 0 {
+            format!(
+                "  {} errors ({})",
+                s.errors,
+                s.first_error.as_deref().unwrap_or("")
+            )
+        } else {
+            String::new()
+        },
+        if s.exhausted {
+            "  (ran out of inputs)"
+        } else {
+            ""
+        }
+    );
+}
