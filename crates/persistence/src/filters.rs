@@ -35,6 +35,21 @@ pub(crate) struct Resolved<'a> {
 }
 
 impl<'a> Resolved<'a> {
+    /// Pages to count ahead: fewer when every row walked costs a probe (see
+    /// [`crate::COUNT_AHEAD_PAGES_PROBED`]).
+    pub fn pages_ahead(&self) -> i64 {
+        let f = self.filter;
+        let probes = f.permission.is_some()
+            || self.repository_id.is_some()
+            || f.last_used_before.is_some()
+            || f.last_used_after.is_some();
+        if probes {
+            crate::COUNT_AHEAD_PAGES_PROBED
+        } else {
+            crate::COUNT_AHEAD_PAGES
+        }
+    }
+
     /// `None` when the filter names a repository the organization does not have, so that
     /// nothing can match.
     pub fn new(

@@ -77,18 +77,20 @@ impl Page {
         (self.page - 1).saturating_mul(self.per_page)
     }
 
-    /// How many rows a list reads from its offset: this page and up to
-    /// [`COUNT_AHEAD_PAGES`] more, plus one to tell whether even more follow.
-    pub fn window(self) -> i64 {
-        self.per_page.saturating_mul(COUNT_AHEAD_PAGES) + 1
+    /// How many rows a list reads from its offset: this page and up to `pages_ahead` more,
+    /// plus one to tell whether even more follow.
+    pub fn window(self, pages_ahead: i64) -> i64 {
+        self.per_page
+            .saturating_mul(pages_ahead.saturating_add(1))
+            .saturating_add(1)
     }
 
     /// The total implied by `seen` rows read from the offset with [`Page::window`]: exact when
     /// the window was not filled, a lower bound when it was.
-    pub fn total_after(self, seen: usize) -> Total {
+    pub fn total_after(self, pages_ahead: i64, seen: usize) -> Total {
         let seen = i64::try_from(seen).unwrap_or(i64::MAX);
         let total = self.offset().saturating_add(seen);
-        if seen >= self.window() {
+        if seen >= self.window(pages_ahead) {
             Total::AtLeast(total)
         } else {
             Total::Exact(total)
@@ -101,6 +103,10 @@ impl Page {
 /// bounded window instead of counting every matching row keeps the cost of a page the same
 /// at any list size.
 pub const COUNT_AHEAD_PAGES: i64 = 10;
+
+/// The same when a filter must probe each row it walks (permission, repository, last use):
+/// there every row read ahead costs a lookup, so only the next page is counted.
+pub const COUNT_AHEAD_PAGES_PROBED: i64 = 1;
 
 /// How many rows a list has, as far as it was read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -50,7 +50,11 @@ pub fn list_pending(
     };
     let mut ids: Vec<i64> = query
         .select(pat_requests::id)
-        .order(order_with_window(terms, page.window(), page.offset()))
+        .order(order_with_window(
+            terms,
+            page.window(resolved.pages_ahead()),
+            page.offset(),
+        ))
         .load(conn)?;
     if ids.is_empty() && page.offset() > 0 {
         // Past the end: only a count says where the last page is.
@@ -59,7 +63,7 @@ pub fn list_pending(
             .get_result(conn)?;
         return Ok((Vec::new(), Total::Exact(total)));
     }
-    let total = page.total_after(ids.len());
+    let total = page.total_after(resolved.pages_ahead(), ids.len());
     ids.truncate(usize::try_from(page.per_page).unwrap_or(usize::MAX));
     let views = load_views(conn, &ids)?;
     Ok((views, total))
