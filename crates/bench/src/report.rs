@@ -307,7 +307,7 @@ impl Report {
                         .filter_map(|s| {
                             let a = self.find(b, smallest, s)?;
                             let z = self.find(b, n, s)?;
-                            Some((z.stats.throughput / a.stats.throughput - 1.0, *s))
+                            Some((self.ratio(z) / self.ratio(a) - 1.0, *s))
                         })
                         .max_by(|x, y| x.0.abs().total_cmp(&y.0.abs()))?;
                     Some((

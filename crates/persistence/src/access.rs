@@ -58,8 +58,9 @@ pub enum Answer {
     ClassicAllowed,
 }
 
-/// Answers with at most three indexed look-ups when access is allowed: the token's latest grant
-/// in the organization with the token, the policy, and the repository.
+/// Answers with at most four indexed look-ups when access is allowed: the id of the token's
+/// latest grant in the organization, that grant with the token, the policy, and the
+/// repository.
 pub fn check(conn: &mut DbConnection, q: &Question<'_>) -> Result<Answer, StoreError> {
     // The latest by MAX(id) rather than ORDER BY … LIMIT: see `LoadOne`.
     let latest_id: Option<i64> = pat_grants::table
