@@ -624,28 +624,44 @@ fn access_check(
     }
 }
 
+/// A scenario of POSTs that each use up `per_request` ids of `ids`.
+/// A scenario of POSTs that each use up `per_request` ids of `ids`; `build` gives the path
+/// and the body for them.
+fn posting(
+    name: &'static str,
+    connections: usize,
+    expect: u16,
+    ids: Vec<i64>,
+    per_request: usize,
+    token: Option<String>,
+    build: impl Fn(&[i64]) -> (String, String) + Send + Sync + 'static,
+) -> Scenario {
+    Scenario {
+        name,
+        expect,
+        connections,
+        make: consuming(ids, per_request, move |ids| {
+            let (path, body) = build(ids);
+            request("POST", &path, token.as_deref(), Some(&body))
+        }),
+    }
+}
+
 fn single_review(
     name: &'static str,
     connections: usize,
     ids: Vec<i64>,
     token: Option<String>,
 ) -> Scenario {
-    Scenario {
-        name,
-        expect: 204,
-        connections,
-        make: consuming(ids, 1, move |ids| {
-            request(
-                "POST",
-                &format!(
-                    "/orgs/{BENCH_ORG}/personal-access-token-requests/{}",
-                    ids[0]
-                ),
-                token.as_deref(),
-                Some(r#"{"action":"approve"}"#),
-            )
-        }),
-    }
+    posting(name, connections, 204, ids, 1, token, |ids| {
+        (
+            format!(
+                "/orgs/{BENCH_ORG}/personal-access-token-requests/{}",
+                ids[0]
+            ),
+            r#"{"action":"approve"}"#.to_owned(),
+        )
+    })
 }
 
 fn bulk_review(
@@ -654,23 +670,16 @@ fn bulk_review(
     ids: Vec<i64>,
     token: Option<String>,
 ) -> Scenario {
-    Scenario {
-        name,
-        expect: 202,
-        connections,
-        make: consuming(ids, 100, move |ids| {
-            let list: Vec<String> = ids.iter().map(i64::to_string).collect();
-            request(
-                "POST",
-                &format!("/orgs/{BENCH_ORG}/personal-access-token-requests"),
-                token.as_deref(),
-                Some(&format!(
-                    r#"{{"pat_request_ids":[{}],"action":"deny","reason":"Denied by the benchmark"}}"#,
-                    list.join(",")
-                )),
-            )
-        }),
-    }
+    posting(name, connections, 202, ids, 100, token, |ids| {
+        let list: Vec<String> = ids.iter().map(i64::to_string).collect();
+        (
+            format!("/orgs/{BENCH_ORG}/personal-access-token-requests"),
+            format!(
+                r#"{{"pat_request_ids":[{}],"action":"deny","reason":"Denied by the benchmark"}}"#,
+                list.join(",")
+            ),
+        )
+    })
 }
 
 fn revoke(
@@ -679,19 +688,12 @@ fn revoke(
     ids: Vec<i64>,
     token: Option<String>,
 ) -> Scenario {
-    Scenario {
-        name,
-        expect: 204,
-        connections,
-        make: consuming(ids, 1, move |ids| {
-            request(
-                "POST",
-                &format!("/orgs/{BENCH_ORG}/personal-access-tokens/{}", ids[0]),
-                token.as_deref(),
-                Some(r#"{"action":"revoke"}"#),
-            )
-        }),
-    }
+    posting(name, connections, 204, ids, 1, token, |ids| {
+        (
+            format!("/orgs/{BENCH_ORG}/personal-access-tokens/{}", ids[0]),
+            r#"{"action":"revoke"}"#.to_owned(),
+        )
+    })
 }
 
 fn now_secs() -> i64 {

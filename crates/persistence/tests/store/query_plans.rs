@@ -322,13 +322,9 @@ fn filters(seeded: &Seeded) -> Vec<(&'static str, ListFilter, Page)> {
     ]
 }
 
-/// The SQL statements (with their binds, as diesel displays them) that `list_pending` sends.
-fn captured_statements(
-    conn: &mut DbConnection,
-    org_id: i64,
-    filter: &ListFilter,
-    page: Page,
-) -> Vec<String> {
+/// Runs `f` on `conn` and returns its result with the SQL statements it sent (with their
+/// binds, as diesel displays them).
+fn capture<T>(conn: &mut DbConnection, f: impl FnOnce(&mut DbConnection) -> T) -> (T, Vec<String>) {
     let log = Arc::new(Mutex::new(Vec::new()));
     let sink = Arc::clone(&log);
     conn.set_instrumentation(move |event: InstrumentationEvent<'_>| {
@@ -338,14 +334,25 @@ fn captured_statements(
                 .push(query.to_string());
         }
     });
-    let listed = requests::list_pending(conn, org_id, filter, page);
+    let result = f(conn);
     conn.set_instrumentation(|_: InstrumentationEvent<'_>| {});
+    let statements = log.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    (result, statements)
+}
+
+/// The SQL statements (with their binds, as diesel displays them) that `list_pending` sends.
+fn captured_statements(
+    conn: &mut DbConnection,
+    org_id: i64,
+    filter: &ListFilter,
+    page: Page,
+) -> Vec<String> {
+    let (listed, statements) = capture(conn, |c| requests::list_pending(c, org_id, filter, page));
     let (views, total) = listed.expect("list_pending");
     assert!(
         total.count() > 0 && !views.is_empty(),
         "the filter {filter:?} selects something"
     );
-    let statements = log.lock().unwrap_or_else(|p| p.into_inner()).clone();
     // The cost of a page must not grow with the list: within the list, a bounded window is
     // read (`COUNT_AHEAD_PAGES`) instead of counting every matching row.
     assert!(
@@ -653,30 +660,21 @@ fn a_bulk_review_updates_its_requests_by_primary_key(db: &Db) {
         .select((installations::app_id, installations::id))
         .first(conn)
         .expect("the organization's installation");
-    let log = Arc::new(Mutex::new(Vec::new()));
-    let sink = Arc::clone(&log);
-    conn.set_instrumentation(move |event: InstrumentationEvent<'_>| {
-        if let InstrumentationEvent::StartQuery { query, .. } = event {
-            sink.lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .push(query.to_string());
-        }
+    let (reviewed, statements) = capture(conn, |c| {
+        requests::review(
+            c,
+            &requests::Review {
+                org_id,
+                request_ids: &ids,
+                action: patgate_domain::ReviewAction::Deny,
+                reason: None,
+                app_id,
+                installation_id,
+                at: t(1),
+            },
+        )
     });
-    let reviewed = requests::review(
-        conn,
-        &requests::Review {
-            org_id,
-            request_ids: &ids,
-            action: patgate_domain::ReviewAction::Deny,
-            reason: None,
-            app_id,
-            installation_id,
-            at: t(1),
-        },
-    );
-    conn.set_instrumentation(|_: InstrumentationEvent<'_>| {});
     reviewed.expect("the review");
-    let statements = log.lock().unwrap_or_else(|p| p.into_inner()).clone();
     let mut checked = 0;
     for displayed in statements
         .iter()
