@@ -563,41 +563,23 @@ fn full_scenarios(
     };
     let reviews = cut(&pending, &[20, 5, 45, 30]);
     let revocations = cut(&active, &[70, 30]);
-    let one = 1;
-    let all = 0;
-    scenarios.extend([
-        single_review("single review", all, reviews[0].clone(), token_s.clone()),
-        single_review(
-            "single review, 1 connection",
-            one,
-            reviews[1].clone(),
-            token_s.clone(),
-        ),
-        bulk_review(
-            "bulk review of 100",
-            all,
-            reviews[2].clone(),
-            token_s.clone(),
-        ),
-        bulk_review(
+    type Build = fn(&'static str, usize, Vec<i64>, Option<String>) -> Scenario;
+    let writes: [(&'static str, usize, &[i64], Build); 6] = [
+        ("single review", 0, &reviews[0], single_review),
+        ("single review, 1 connection", 1, &reviews[1], single_review),
+        ("bulk review of 100", 0, &reviews[2], bulk_review),
+        (
             "bulk review of 100, 1 connection",
-            one,
-            reviews[3].clone(),
-            token_s.clone(),
+            1,
+            &reviews[3],
+            bulk_review,
         ),
-        revoke(
-            "revoke a grant",
-            all,
-            revocations[0].clone(),
-            token_s.clone(),
-        ),
-        revoke(
-            "revoke a grant, 1 connection",
-            one,
-            revocations[1].clone(),
-            token_s,
-        ),
-    ]);
+        ("revoke a grant", 0, &revocations[0], revoke),
+        ("revoke a grant, 1 connection", 1, &revocations[1], revoke),
+    ];
+    scenarios.extend(writes.into_iter().map(|(name, connections, ids, build)| {
+        build(name, connections, ids.to_vec(), token_s.clone())
+    }));
     Ok(scenarios)
 }
 
