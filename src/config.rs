@@ -64,6 +64,14 @@ pub struct ServeArgs {
     /// instance only: its own changes apply at once).
     #[arg(long, env = "PATGATE_REVOCATION_POLL_MS", default_value_t = crate::revocations::DEFAULT_POLL_MS)]
     pub revocation_poll_ms: u64,
+    /// Megabytes of answers kept in memory for repeated reads (list pages, repositories, access
+    /// checks), each dropped as soon as its organization's data changes; 0 keeps none.
+    #[arg(long, env = "PATGATE_RESPONSE_CACHE_MB", default_value_t = 16)]
+    pub response_cache_mb: u32,
+    /// Milliseconds between reads of the changes other instances committed: their writes show
+    /// in this instance's kept answers at most this long after.
+    #[arg(long, env = "PATGATE_CHANGE_POLL_MS", default_value_t = crate::changes::DEFAULT_POLL_MS, value_parser = clap::value_parser!(u64).range(1..=60_000))]
+    pub change_poll_ms: u64,
 }
 
 #[derive(Debug, Subcommand)]
@@ -108,6 +116,8 @@ pub struct Settings {
     pub expiry_interval: u64,
     pub pending_request_ttl_days: Option<u32>,
     pub revocation_poll_ms: u64,
+    pub response_cache_mb: u32,
+    pub change_poll_ms: u64,
 }
 
 impl Settings {
@@ -128,6 +138,8 @@ impl Settings {
             revocation_poll_ms: serve.map_or(crate::revocations::DEFAULT_POLL_MS, |s| {
                 s.revocation_poll_ms
             }),
+            response_cache_mb: serve.map_or(16, |s| s.response_cache_mb),
+            change_poll_ms: serve.map_or(crate::changes::DEFAULT_POLL_MS, |s| s.change_poll_ms),
         }
     }
 

@@ -1,5 +1,6 @@
 //! The `patgate` binary's library: configuration, the seed file, the demo data set, and `Application`, which binds the server for `main` and for tests alike.
 
+pub mod changes;
 pub mod config;
 pub mod demo;
 pub mod expiry;
@@ -12,6 +13,7 @@ use std::sync::Arc;
 use patgate_api::auth::cache::TokenCache;
 use patgate_api::auth::revocation::Revocations;
 use patgate_api::keys::ServerKeys;
+use patgate_api::responses::ResponseCache;
 use patgate_api::AppState;
 use patgate_persistence::{Db, PoolOptions};
 
@@ -24,6 +26,8 @@ pub enum StartError {
     Store(#[from] patgate_persistence::StoreError),
     #[error("signing key")]
     Key(#[from] patgate_api::keys::KeyError),
+    #[error("cannot start the thread that follows the database's changes")]
+    Follower(#[source] std::io::Error),
     #[error("cannot listen on {addr}")]
     Bind {
         addr: String,
@@ -62,6 +66,8 @@ pub struct Application {
     pending_request_ttl_days: Option<u32>,
     revocations: Arc<Revocations>,
     revocation_poll_ms: u64,
+    /// Follows other processes' writes while answers are kept in memory.
+    following: Option<changes::Following>,
     base_url: String,
     server: actix_web::dev::Server,
 }
@@ -99,8 +105,20 @@ impl Application {
             keys,
             tokens: Arc::new(TokenCache::default()),
             revocations: Arc::clone(&revocations),
+            responses: Arc::new(ResponseCache::new(
+                usize::try_from(settings.response_cache_mb).unwrap_or(usize::MAX) << 20,
+            )),
             base_url: base_url.clone(),
         };
+        let following = (settings.response_cache_mb > 0)
+            .then(|| {
+                changes::start(
+                    db.clone(),
+                    std::time::Duration::from_millis(settings.change_poll_ms),
+                )
+            })
+            .transpose()
+            .map_err(StartError::Follower)?;
         let mut server = actix_web::HttpServer::new(move || patgate_api::build_app(state.clone()))
             .listen(listener)
             .map_err(|source| StartError::Bind {
@@ -125,6 +143,7 @@ impl Application {
             pending_request_ttl_days: settings.pending_request_ttl_days,
             revocations,
             revocation_poll_ms: settings.revocation_poll_ms,
+            following,
             base_url,
             server: server.run(),
         })
@@ -160,6 +179,7 @@ impl Application {
         for task in [sweeper, follower].into_iter().flatten() {
             task.abort();
         }
+        drop(self.following);
         result
     }
 }

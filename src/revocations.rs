@@ -60,7 +60,8 @@ pub fn poll(db: &Db, revocations: &Revocations, purge: bool) -> Result<(), Store
     if purge {
         let now = patgate_persistence::now();
         revocations.prune(now.and_utc().timestamp());
-        let purged = db.write(|conn| revocations::purge_expired(conn, now))?;
+        // Revocations are not part of any kept response.
+        let purged = db.write_quietly(|conn| revocations::purge_expired(conn, now))?;
         if purged > 0 {
             tracing::debug!(purged, "expired revocations purged");
         }

@@ -7,6 +7,7 @@ mod auth;
 mod cli;
 mod client;
 mod grants;
+mod kept;
 mod lifecycle;
 mod openapi_doc;
 mod requests;

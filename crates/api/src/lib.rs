@@ -12,6 +12,7 @@ pub mod middleware;
 pub mod openapi;
 pub mod openapi30;
 pub mod pagination;
+pub mod responses;
 pub mod state;
 
 use actix_web::body::MessageBody;

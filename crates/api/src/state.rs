@@ -7,6 +7,7 @@ use patgate_persistence::Db;
 use crate::auth::cache::TokenCache;
 use crate::auth::revocation::Revocations;
 use crate::keys::ServerKeys;
+use crate::responses::ResponseCache;
 
 #[derive(Debug, Clone)]
 pub struct AppState {
@@ -16,6 +17,8 @@ pub struct AppState {
     pub tokens: Arc<TokenCache>,
     /// Revoked tokens and suspended installations, checked on every request.
     pub revocations: Arc<Revocations>,
+    /// Answers kept for repeated reads, valid while their organization's data is unchanged.
+    pub responses: Arc<ResponseCache>,
     /// The URL clients reach the server at, without a trailing slash; used in `*_url` fields
     /// and `Link` headers.
     pub base_url: String,

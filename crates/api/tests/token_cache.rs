@@ -34,6 +34,7 @@ fn state(
         keys,
         tokens,
         revocations,
+        responses: Arc::new(patgate_api::responses::ResponseCache::new(0)),
         base_url: "http://patgate.test".to_owned(),
     }
 }

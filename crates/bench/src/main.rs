@@ -129,13 +129,15 @@ fn run() -> Result<(), String> {
 /// Where one backend's database lives, and how to reach it.
 struct Target {
     backend: Backend,
+    /// The `patgate` binary the servers run.
+    binary: PathBuf,
     url: String,
     data_dir: PathBuf,
     /// Keeps the throwaway PostgreSQL running.
     _cluster: Option<patgate_testkit::PgCluster>,
 }
 
-fn prepare(backend: Backend, work: &Path) -> Result<Target, String> {
+fn prepare(backend: Backend, binary: &Path, work: &Path) -> Result<Target, String> {
     let dir = work.join(match backend {
         Backend::Sqlite => "sqlite",
         Backend::Postgres => "postgres",
@@ -145,6 +147,7 @@ fn prepare(backend: Backend, work: &Path) -> Result<Target, String> {
     match backend {
         Backend::Sqlite => Ok(Target {
             backend,
+            binary: binary.to_owned(),
             url: dir.join("patgate.db").display().to_string(),
             data_dir: dir,
             _cluster: None,
@@ -154,6 +157,7 @@ fn prepare(backend: Backend, work: &Path) -> Result<Target, String> {
             let url = cluster.create_database();
             Ok(Target {
                 backend,
+                binary: binary.to_owned(),
                 url,
                 data_dir: dir,
                 _cluster: Some(cluster),
@@ -220,7 +224,7 @@ async fn bench_backend(
     report: &mut Report,
 ) -> Result<(), String> {
     println!("== {}", backend.name());
-    let target = prepare(backend, work)?;
+    let target = prepare(backend, binary, work)?;
     server::patgate_command(binary, &target.url, &target.data_dir, &["migrate"])?;
     let started = Instant::now();
     let fixture = {
@@ -251,12 +255,26 @@ async fn bench_backend(
         // The first start after a bulk load does one-time work (SQLite: back to WAL on a
         // file just written without a journal); a deployment restarts on a settled database.
         let log = target.data_dir.join(format!("server-{rows}.log"));
-        let first =
-            Server::patgate(binary, &target.url, &target.data_dir, config.workers, &log).await?;
+        let first = Server::patgate(
+            binary,
+            &target.url,
+            &target.data_dir,
+            config.workers,
+            &log,
+            &[],
+        )
+        .await?;
         let first_start = first.startup;
         drop(first);
-        let server =
-            Server::patgate(binary, &target.url, &target.data_dir, config.workers, &log).await?;
+        let server = Server::patgate(
+            binary,
+            &target.url,
+            &target.data_dir,
+            config.workers,
+            &log,
+            &[],
+        )
+        .await?;
         println!(
             "  server answered {:.0} ms after a restart ({:.0} ms on its first start after the load)",
             ms(server.startup),
@@ -303,6 +321,21 @@ struct Scenario {
     make: RequestMaker,
 }
 
+/// `request` with a header of filler, so that it is `len` bytes long: the unauthenticated
+/// request then costs the server the same bytes to read and parse as the authenticated one,
+/// and the difference between them is the credential's check alone.
+fn padded(request: Vec<u8>, len: usize) -> Vec<u8> {
+    const NAME: &[u8] = b"X-Bench-Padding: ";
+    let end = request.len() - 2; // before the blank line that ends the headers
+    let filler = len.saturating_sub(request.len() + NAME.len() + 2);
+    let mut out = Vec::with_capacity(len.max(request.len()));
+    out.extend_from_slice(&request[..end]);
+    out.extend_from_slice(NAME);
+    out.extend(std::iter::repeat_n(b'x', filler));
+    out.extend_from_slice(b"\r\n\r\n");
+    out
+}
+
 fn fixed(bytes: Vec<u8>) -> RequestMaker {
     Arc::new(move |_| Some(bytes.clone()))
 }
@@ -341,40 +374,7 @@ async fn bench_stage(
     let token = installation_token(server, fixture).await?;
     let token = Some(token.as_str());
     let base = format!("/orgs/{BENCH_ORG}/personal-access-token-requests");
-    let pending =
-        db.ids("SELECT count(*) AS id FROM pat_requests WHERE org_id = 1 AND status = 'pending'")?;
-    let deep_page = (pending.first().copied().unwrap_or(0) / 30 / 2).max(2);
-    let lists = [
-        ("list requests, page 1", String::new()),
-        ("list requests, deep page", format!("&page={deep_page}")),
-        ("list requests by owner", "&owner=user-19191".to_owned()),
-        (
-            "list requests by permission",
-            "&permission=contents_read".to_owned(),
-        ),
-        (
-            "list requests by repository",
-            "&repository=repo-1".to_owned(),
-        ),
-        (
-            "list requests by last use",
-            "&last_used_before=2026-09-01T00:00:00Z".to_owned(),
-        ),
-    ];
-    let mut scenarios: Vec<Scenario> = lists
-        .into_iter()
-        .map(|(name, filter)| Scenario {
-            name,
-            expect: 200,
-            connections: 0,
-            make: fixed(request(
-                "GET",
-                &format!("{base}?per_page=30{filter}"),
-                token,
-                None,
-            )),
-        })
-        .collect();
+    let mut scenarios = list_scenarios(db, token)?;
     if full {
         let mut more = full_scenarios(target, db, fixture, token)?;
         if config.read_only {
@@ -397,40 +397,15 @@ async fn bench_stage(
     let baseline_log = target.data_dir.join("baseline.log");
     let link = page.header("link").unwrap_or("").to_owned();
 
-    let warmup = Duration::from_secs_f64(config.warmup);
-    let measure = Duration::from_secs_f64(config.seconds);
     let mut results = Vec::new();
-    let mut peak_rss: f64 = 0.0;
-    for scenario in scenarios {
-        let stats = load::run(
-            addr,
-            if scenario.connections == 0 {
-                config.connections
-            } else {
-                scenario.connections
-            },
-            warmup,
-            measure,
-            scenario.expect,
-            scenario.make,
-        )
-        .await;
-        peak_rss = peak_rss.max(server.memory_mb().0);
-        print_stats(scenario.name, &stats);
-        results.push(Measurement {
-            backend: target.backend,
-            rows,
-            scenario: scenario.name.to_owned(),
-            stats,
-        });
-    }
+    let peak_rss = run_scenarios(config, target, server, rows, scenarios, "", &mut results).await;
     {
         let baseline = Server::baseline(&body_file, &link, config.workers, &baseline_log).await?;
         let stats = load::run(
             baseline.addr,
             config.connections,
-            warmup,
-            measure,
+            Duration::from_secs_f64(config.warmup),
+            Duration::from_secs_f64(config.seconds),
             200,
             fixed(request("GET", &format!("{base}?per_page=30"), token, None)),
         )
@@ -444,7 +419,118 @@ async fn bench_stage(
         });
     }
     println!("  server RSS under load: {peak_rss:.0} MB");
+    // The same reads on a server that keeps no answers in memory: what each costs the store.
+    let log = target.data_dir.join(format!("server-{rows}-store.log"));
+    let store = Server::patgate(
+        &target.binary,
+        &target.url,
+        &target.data_dir,
+        config.workers,
+        &log,
+        &["--response-cache-mb", "0"],
+    )
+    .await?;
+    let token = installation_token(&store, fixture).await?;
+    let mut reads = list_scenarios(db, Some(&token))?;
+    if full {
+        reads.push(access_check(
+            "access check",
+            0,
+            access_check_tokens(db)?,
+            Some(token.clone()),
+        ));
+    }
+    run_scenarios(
+        config,
+        target,
+        &store,
+        rows,
+        reads,
+        report::FROM_STORE,
+        &mut results,
+    )
+    .await;
     Ok(results)
+}
+
+/// The list requests measured at every size.
+fn list_scenarios(db: &mut Db, token: Option<&str>) -> Result<Vec<Scenario>, String> {
+    let base = format!("/orgs/{BENCH_ORG}/personal-access-token-requests");
+    let pending =
+        db.ids("SELECT count(*) AS id FROM pat_requests WHERE org_id = 1 AND status = 'pending'")?;
+    let deep_page = (pending.first().copied().unwrap_or(0) / 30 / 2).max(2);
+    let lists = [
+        ("list requests, page 1", String::new()),
+        ("list requests, deep page", format!("&page={deep_page}")),
+        ("list requests by owner", "&owner=user-19191".to_owned()),
+        (
+            "list requests by permission",
+            "&permission=contents_read".to_owned(),
+        ),
+        (
+            "list requests by repository",
+            "&repository=repo-1".to_owned(),
+        ),
+        (
+            "list requests by last use",
+            "&last_used_before=2026-09-01T00:00:00Z".to_owned(),
+        ),
+    ];
+    Ok(lists
+        .into_iter()
+        .map(|(name, filter)| Scenario {
+            name,
+            expect: 200,
+            connections: 0,
+            make: fixed(request(
+                "GET",
+                &format!("{base}?per_page=30{filter}"),
+                token,
+                None,
+            )),
+        })
+        .collect())
+}
+
+/// Runs `scenarios` against `server`, naming each measurement with `suffix`; the peak RSS
+/// seen between them.
+async fn run_scenarios(
+    config: &Config,
+    target: &Target,
+    server: &Server,
+    rows: i64,
+    scenarios: Vec<Scenario>,
+    suffix: &str,
+    results: &mut Vec<Measurement>,
+) -> f64 {
+    let warmup = Duration::from_secs_f64(config.warmup);
+    let measure = Duration::from_secs_f64(config.seconds);
+    let mut peak_rss: f64 = 0.0;
+    for scenario in scenarios {
+        let stats = load::run(
+            server.addr,
+            if scenario.connections == 0 {
+                config.connections
+            } else {
+                scenario.connections
+            },
+            warmup,
+            measure,
+            scenario.expect,
+            scenario.make,
+        )
+        .await;
+        peak_rss = peak_rss.max(server.memory_mb().0);
+        let name = format!("{}{suffix}", scenario.name);
+        print_stats(&name, &stats);
+        results.push(Measurement {
+            backend: target.backend,
+            rows,
+            scenario: name,
+            stats,
+        });
+    }
+    peak_rss
 }
 
 /// Every other endpoint, measured once, at the largest size. Writes come last: they use up
@@ -462,9 +548,7 @@ fn full_scenarios(
     let subset = db.ids(
         "SELECT id FROM pat_requests WHERE org_id = 1 AND status = 'pending' AND repository_selection = 'subset' ORDER BY id LIMIT 1000",
     )?;
-    let grant_tokens = db.ids(
-        "SELECT token_id AS id FROM pat_grants WHERE org_id = 1 AND status = 'active' ORDER BY id LIMIT 1000",
-    )?;
+    let grant_tokens = access_check_tokens(db)?;
     // Grants of tokens with no pending request: approving a token's pending request
     // supersedes its grant, so the review runs must not take the revocation runs' inputs.
     let active = db.ids(
@@ -538,7 +622,10 @@ fn full_scenarios(
             name: "GET / unauthenticated",
             expect: 200,
             connections: 0,
-            make: fixed(request("GET", "/", None, None)),
+            make: fixed(padded(
+                request("GET", "/", None, None),
+                request("GET", "/", token, None).len(),
+            )),
         },
         Scenario {
             name: "GET / authenticated",
@@ -581,6 +668,13 @@ fn full_scenarios(
         build(name, connections, ids.to_vec(), token_s.clone())
     }));
     Ok(scenarios)
+}
+
+/// The tokens the access check asks about in turn: a thousand with active grants.
+fn access_check_tokens(db: &mut Db) -> Result<Vec<i64>, String> {
+    db.ids(
+        "SELECT token_id AS id FROM pat_grants WHERE org_id = 1 AND status = 'active' ORDER BY id LIMIT 1000",
+    )
 }
 
 fn access_check(
@@ -738,4 +832,21 @@ fn print_stats(name: &str, s: &RunStats) {
             ""
         }
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_padded_request_is_as_long_as_asked_and_still_one_request() {
+        let plain = request("GET", "/", None, None);
+        let with_token = request("GET", "/", Some(&"t".repeat(500)), None);
+        let padded = padded(plain, with_token.len());
+        assert_eq!(padded.len(), with_token.len());
+        let text = String::from_utf8(padded).expect("text");
+        assert!(text.ends_with("x\r\n\r\n"), "{text}");
+        assert_eq!(text.matches("\r\n\r\n").count(), 1);
+        assert!(text.contains("X-GitHub-Api-Version: 2022-11-28\r\nX-Bench-Padding: x"));
+    }
 }

@@ -87,9 +87,14 @@ impl Db {
                 .map_err(|e| e.to_string())?;
                 Ok(Db::Sqlite(conn))
             }
-            Backend::Postgres => PgConnection::establish(url)
-                .map(Db::Postgres)
-                .map_err(|e| e.to_string()),
+            Backend::Postgres => {
+                let mut conn = PgConnection::establish(url).map_err(|e| e.to_string())?;
+                // A bulk load with the server stopped: the triggers that tell running
+                // instances what changed (one notification per row) have no one to tell.
+                conn.batch_execute("SET session_replication_role = replica")
+                    .map_err(|e| e.to_string())?;
+                Ok(Db::Postgres(conn))
+            }
         }
     }
 

@@ -24,6 +24,7 @@ impl Server {
         data_dir: &Path,
         workers: usize,
         log: &Path,
+        extra: &[&str],
     ) -> Result<Server, String> {
         let port = free_port()?;
         let mut command = Command::new(binary);
@@ -36,7 +37,8 @@ impl Server {
             .arg("--bind")
             .arg(format!("127.0.0.1:{port}"))
             .arg("--workers")
-            .arg(workers.to_string());
+            .arg(workers.to_string())
+            .args(extra);
         Server::spawn(command, port, log).await
     }
 

@@ -58,10 +58,25 @@ pub enum Answer {
     ClassicAllowed,
 }
 
+/// Answers, with the time from which the answer changes by itself (the token's expiry), when
+/// there is one.
+pub fn check(
+    conn: &mut DbConnection,
+    q: &Question<'_>,
+) -> Result<(Answer, Option<NaiveDateTime>), StoreError> {
+    let mut expires_at = None;
+    let answer = answer(conn, q, &mut expires_at)?;
+    Ok((answer, expires_at))
+}
+
 /// Answers with at most four indexed look-ups when access is allowed: the id of the token's
 /// latest grant in the organization, that grant with the token, the policy, and the
-/// repository.
-pub fn check(conn: &mut DbConnection, q: &Question<'_>) -> Result<Answer, StoreError> {
+/// repository. Sets `expires_at` once the token is read.
+fn answer(
+    conn: &mut DbConnection,
+    q: &Question<'_>,
+    expires_at: &mut Option<NaiveDateTime>,
+) -> Result<Answer, StoreError> {
     // The latest by MAX(id) rather than ORDER BY … LIMIT: see `LoadOne`.
     let latest_id: Option<i64> = pat_grants::table
         .filter(pat_grants::org_id.eq(q.org_id))
@@ -79,6 +94,7 @@ pub fn check(conn: &mut DbConnection, q: &Question<'_>) -> Result<Answer, StoreE
     let Some((grant, token)) = latest else {
         return why_no_grant(conn, q);
     };
+    *expires_at = token.expires_at;
     if token.expires_at.is_some_and(|t| t <= q.now) {
         return Ok(Answer::Expired);
     }

@@ -10,6 +10,7 @@ use diesel::sqlite::SqliteConnection;
 use diesel::Connection;
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
+use crate::changes::{Changes, Follower};
 use crate::StoreError;
 
 /// Loads the one row a query matches by a unique key, if any: diesel's `first(conn).optional()`
@@ -207,6 +208,8 @@ pub struct Db {
     /// fails with "database is locked" when another writer got there first. Serialising
     /// writers inside the process avoids that. PostgreSQL needs no such lock.
     write_lock: Arc<Mutex<()>>,
+    /// What every write moves on, so that responses kept in memory are not served stale.
+    changes: Arc<Changes>,
 }
 
 /// Pool sizing and timeouts.
@@ -251,6 +254,7 @@ impl Db {
             manager: manager.clone(),
             backend: manager.backend,
             write_lock: Arc::new(Mutex::new(())),
+            changes: Arc::new(Changes::default()),
         })
     }
 
@@ -263,8 +267,42 @@ impl Db {
         Ok(self.pool.get()?)
     }
 
+    /// The epochs this process's writes move on and its [`Follower`] follows.
+    pub fn changes(&self) -> &Arc<Changes> {
+        &self.changes
+    }
+
+    /// A connection of its own that reports every process's committed writes.
+    pub fn follower(&self) -> Result<Follower, StoreError> {
+        Follower::connect(self.backend, &self.manager.url)
+    }
+
     /// Runs `f` in one write transaction: committed when it returns `Ok`, rolled back otherwise.
+    /// Afterwards, every organization's data counts as changed.
     pub fn write<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, E>,
+        E: From<diesel::result::Error> + From<StoreError>,
+    {
+        let result = self.write_quietly(f);
+        self.changes.all_changed();
+        result
+    }
+
+    /// [`Db::write`] for a write that touches one organization's data only.
+    pub fn write_in<T, E, F>(&self, org_id: i64, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, E>,
+        E: From<diesel::result::Error> + From<StoreError>,
+    {
+        let result = self.write_quietly(f);
+        self.changes.org_changed(org_id);
+        result
+    }
+
+    /// [`Db::write`] that moves no epoch on: for writes to data no kept response shows, or
+    /// whose caller reports through [`Db::changes`] what it changed, once committed.
+    pub fn write_quietly<T, E, F>(&self, f: F) -> Result<T, E>
     where
         F: FnOnce(&mut DbConnection) -> Result<T, E>,
         E: From<diesel::result::Error> + From<StoreError>,

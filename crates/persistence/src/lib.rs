@@ -2,6 +2,7 @@
 
 pub mod access;
 pub mod audit;
+pub mod changes;
 pub mod db;
 pub mod directory;
 pub mod expiry;

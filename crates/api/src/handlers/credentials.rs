@@ -37,7 +37,8 @@ pub async fn revoke_installation_access_token(
     let db = state.db.clone();
     let logged_jti = jti.clone();
     blocking(move || {
-        db.write(|conn| {
+        // Credentials are checked before any kept response is served: nothing kept is stale.
+        db.write_quietly(|conn| {
             revocations::revoke_token(
                 conn,
                 installation_id,
@@ -120,7 +121,8 @@ async fn set_suspended(
     let db = state.db.clone();
     let app_id = caller.app.id;
     let change = blocking(move || {
-        db.write(|conn| {
+        // Credentials are checked before any kept response is served: nothing kept is stale.
+        db.write_quietly(|conn| {
             revocations::set_suspended(
                 conn,
                 app_id,

@@ -220,7 +220,7 @@ async fn revoke(
             installation_id: caller.installation_id(),
             at: patgate_persistence::now(),
         };
-        match db.write(|conn| grants::revoke(conn, &revocation)) {
+        match db.write_in(org.id, |conn| grants::revoke(conn, &revocation)) {
             Ok(()) => {
                 tracing::info!(org_id = org.id, ids = ?ids, installation_id = caller.installation_id(), "grants revoked");
                 Ok(())

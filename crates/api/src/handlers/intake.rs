@@ -1,6 +1,6 @@
 //! The token issuer's endpoints (file, refile and withdraw a token's request, read the verdict, report last use) and the access check for resource servers.
 
-use actix_web::{delete, get, post, web, HttpResponse};
+use actix_web::{delete, get, post, web, HttpRequest, HttpResponse};
 use chrono::DateTime;
 use patgate_domain::policy::{lifetime_days, TokenKind};
 use patgate_domain::{AccessLevel, Login, Operation, RepoName, RequestedPermissions, ReviewReason};
@@ -9,6 +9,7 @@ use patgate_persistence::intake::{self, CancelError, IntakeError, Outcome, Submi
 use patgate_persistence::models::PatRequest;
 use patgate_persistence::seed;
 
+use super::listing::{answer_and_keep, kept_answer};
 use super::{blocking, caller_org};
 use crate::auth::InstallationCaller;
 use crate::body;
@@ -269,19 +270,21 @@ pub async fn cancel_token_request(
         caller.authorize(Operation::SubmitRequests)?;
         let actor = (caller.app_id(), caller.installation_id());
         let at = patgate_persistence::now();
-        db.write(|conn| match intake::cancel(conn, org.id, id, actor, at) {
-            Ok(_) => Ok(()),
-            Err(CancelError::NotFound) => Err(ApiError::NotFound),
-            Err(CancelError::NotPending(e)) => Err(ApiError::Unprocessable {
-                message: format!("This request is {}", e.from),
-                errors: vec![crate::error::FieldError::new(
-                    RESOURCE,
-                    "pat_request_id",
-                    "unprocessable",
-                    e.to_string(),
-                )],
-            }),
-            Err(CancelError::Store(e)) => Err(e.into()),
+        db.write_in(org.id, |conn| {
+            match intake::cancel(conn, org.id, id, actor, at) {
+                Ok(_) => Ok(()),
+                Err(CancelError::NotFound) => Err(ApiError::NotFound),
+                Err(CancelError::NotPending(e)) => Err(ApiError::Unprocessable {
+                    message: format!("This request is {}", e.from),
+                    errors: vec![crate::error::FieldError::new(
+                        RESOURCE,
+                        "pat_request_id",
+                        "unprocessable",
+                        e.to_string(),
+                    )],
+                }),
+                Err(CancelError::Store(e)) => Err(e.into()),
+            }
         })
     })
     .await?;
@@ -364,10 +367,20 @@ pub async fn check_token_access(
     caller: InstallationCaller,
     org: web::Path<String>,
     payload: body::RawBody,
+    req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
+    // Resource servers ask the same questions over and over: an answer is kept while nothing
+    // it was read from changes, and not past the expiry of the token it is about.
+    let slot = match kept_answer(&state, &caller, &req, &payload.0) {
+        Ok(kept) => {
+            caller.authorize(Operation::CheckAccess)?;
+            return Ok(kept.respond());
+        }
+        Err(slot) => slot,
+    };
     let input = typed::<AccessCheckBody>(&payload.0);
     let db = state.db.clone();
-    let answer = blocking(move || {
+    let (answer, expires_at) = blocking(move || {
         let mut conn = db.conn()?;
         let org = caller_org(&mut conn, &caller, &org)?;
         caller.authorize(Operation::CheckAccess)?;
@@ -407,17 +420,18 @@ pub async fn check_token_access(
                     .map(|t| parse_time("token_expires_at", t))
                     .transpose()?;
                 if expires.is_some_and(|t| t <= patgate_persistence::now()) {
-                    return Ok(Answer::Expired);
+                    return Ok((Answer::Expired, None));
                 }
                 let stack = patgate_persistence::policy::stack(&mut conn, org.id)?;
                 let lifetime = lifetime_days(
                     created.and_utc().timestamp(),
                     expires.map(|t| t.and_utc().timestamp()),
                 );
-                return Ok(match stack.admits(TokenKind::Classic, lifetime) {
+                let answer = match stack.admits(TokenKind::Classic, lifetime) {
                     Ok(()) => Answer::ClassicAllowed,
                     Err(v) => Answer::Policy(v),
-                });
+                };
+                return Ok((answer, expires));
             }
             Some(_) => {
                 return Err(invalid(
@@ -437,7 +451,14 @@ pub async fn check_token_access(
         Ok(access::check(&mut conn, &question)?)
     })
     .await?;
-    Ok(HttpResponse::Ok().json(describe(answer)))
+    let body = serde_json::to_vec(&describe(answer)).map_err(ApiError::internal)?;
+    Ok(answer_and_keep(
+        &state,
+        slot,
+        expires_at.into_iter(),
+        body,
+        None,
+    ))
 }
 
 fn describe(answer: Answer) -> AccessCheckResult {

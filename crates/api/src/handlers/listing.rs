@@ -1,10 +1,13 @@
 //! What the request and grant listings share: the caller's organization, the permission, the filters, one page, and the `Link` header.
 
+use actix_web::web::Bytes;
 use actix_web::{web, HttpRequest, HttpResponse};
+use chrono::NaiveDateTime;
 use patgate_domain::Operation;
+use patgate_persistence::grants::GrantView;
 use patgate_persistence::models::{Organization, Repository};
 use patgate_persistence::repositories::{self, Access};
-use patgate_persistence::requests::ListFilter;
+use patgate_persistence::requests::{ListFilter, RequestView};
 use patgate_persistence::{DbConnection, Page, StoreError, Total};
 use serde::Serialize;
 
@@ -13,8 +16,80 @@ use crate::auth::InstallationCaller;
 use crate::dto::MinimalRepository;
 use crate::error::ApiError;
 use crate::list_query::parse_list_query;
-use crate::pagination::{link_header, ok_with_link, page_from_query};
+use crate::pagination::{link_header, page_from_query};
+use crate::responses::{Kept, Slot};
 use crate::state::AppState;
+
+/// A listed row that shows a token's expiry, after which the row reads differently
+/// (`token_expired`).
+pub(crate) trait ShowsToken {
+    fn token_expires_at(&self) -> Option<NaiveDateTime>;
+}
+
+impl ShowsToken for RequestView {
+    fn token_expires_at(&self) -> Option<NaiveDateTime> {
+        self.request.token_expires_at
+    }
+}
+
+impl ShowsToken for GrantView {
+    fn token_expires_at(&self) -> Option<NaiveDateTime> {
+        self.grant.token_expires_at
+    }
+}
+
+/// What a kept answer to this request is, if one may be served: `Ok(answer)` to send as it is,
+/// `Err(slot)` to read the store and keep the answer in `slot` (`None`: keep nothing).
+pub(crate) fn kept_answer(
+    state: &AppState,
+    caller: &InstallationCaller,
+    req: &HttpRequest,
+    body: &[u8],
+) -> Result<Kept, Option<Slot>> {
+    let request = [
+        req.method().as_str().as_bytes(),
+        req.path().as_bytes(),
+        req.query_string().as_bytes(),
+        body,
+    ];
+    match state
+        .responses
+        .slot(state.db.changes(), caller.org_id(), &request)
+    {
+        Some((_, Some(kept))) => Ok(kept),
+        Some((slot, None)) => Err(Some(slot)),
+        None => Err(None),
+    }
+}
+
+/// Sends `body` (JSON) with `link`, keeping it in `slot` until the first of `expiries` to come.
+pub(crate) fn answer_and_keep(
+    state: &AppState,
+    slot: Option<Slot>,
+    expiries: impl Iterator<Item = NaiveDateTime>,
+    body: Vec<u8>,
+    link: Option<String>,
+) -> HttpResponse {
+    let kept = Kept {
+        body: Bytes::from(body),
+        link,
+    };
+    if let Some(slot) = slot {
+        let now = chrono::Utc::now().timestamp();
+        let until = expiries
+            .map(|t| t.and_utc().timestamp())
+            .filter(|t| *t > now)
+            .min();
+        state
+            .responses
+            .keep(state.db.changes(), slot, until, kept.clone());
+    }
+    kept.respond()
+}
+
+fn to_json<T: Serialize>(items: &T) -> Result<Vec<u8>, ApiError> {
+    serde_json::to_vec(items).map_err(ApiError::internal)
+}
 
 /// Reads one filtered page of an organization's rows, with the total.
 pub(crate) type FetchPage<V> =
@@ -32,9 +107,17 @@ pub(crate) async fn filtered_list<V, T>(
     build: fn(&str, &str, &V) -> T,
 ) -> Result<HttpResponse, ApiError>
 where
-    V: Send + 'static,
+    V: ShowsToken + Send + 'static,
     T: Serialize,
 {
+    let slot = match kept_answer(&state, &caller, &req, b"") {
+        Ok(kept) => {
+            // Kept for this organization; the caller's permission is checked all the same.
+            caller.authorize(op)?;
+            return Ok(kept.respond());
+        }
+        Err(slot) => slot,
+    };
     let query = parse_list_query(req.query_string());
     let db = state.db.clone();
     let (org, page, (rows, total)) = blocking(move || {
@@ -51,7 +134,14 @@ where
         .map(|row| build(&state.base_url, &org.login, row))
         .collect();
     let link = link_header(&state.base_url, req.path(), req.query_string(), page, total);
-    Ok(ok_with_link(link).json(items))
+    let expiries = rows.iter().filter_map(ShowsToken::token_expires_at);
+    Ok(answer_and_keep(
+        &state,
+        slot,
+        expiries,
+        to_json(&items)?,
+        link,
+    ))
 }
 
 /// Answers the repositories a request (or grant) reaches: `find` looks the request or grant up
@@ -65,6 +155,13 @@ pub(crate) async fn repositories_page(
     op: Operation,
     find: super::FindAccess,
 ) -> Result<HttpResponse, ApiError> {
+    let slot = match kept_answer(&state, &caller, &req, b"") {
+        Ok(kept) => {
+            caller.authorize(op)?;
+            return Ok(kept.respond());
+        }
+        Err(slot) => slot,
+    };
     let page = page_from_query(req.query_string());
     let db = state.db.clone();
     let (org, page, (repos, total)): (Organization, Page, (Vec<Repository>, i64)) =
@@ -88,5 +185,11 @@ pub(crate) async fn repositories_page(
         .map(|r| MinimalRepository::build(&state.base_url, &org, r))
         .collect();
     let link = link_header(&state.base_url, req.path(), req.query_string(), page, total);
-    Ok(ok_with_link(link).json(items))
+    Ok(answer_and_keep(
+        &state,
+        slot,
+        std::iter::empty(),
+        to_json(&items)?,
+        link,
+    ))
 }

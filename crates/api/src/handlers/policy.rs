@@ -112,7 +112,7 @@ pub async fn set_token_policy(
         let wire = input?;
         let settings = PolicySettings::from(&wire);
         let description = serde_json::to_string(&wire).unwrap_or_default();
-        db.write(|conn| {
+        db.write_in(org.id, |conn| {
             let stack = policy::stack(conn, org.id)?;
             settings.validate().map_err(policy_error)?;
             if let Some(enterprise) = &stack.enterprise {

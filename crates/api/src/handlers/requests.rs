@@ -234,7 +234,7 @@ async fn review(
             installation_id: caller.installation_id(),
             at: patgate_persistence::now(),
         };
-        let outcome = db.write(|conn| requests::review(conn, &review));
+        let outcome = db.write_in(review.org_id, |conn| requests::review(conn, &review));
         match outcome {
             Ok(()) => {
                 tracing::info!(org_id = org.id, ids = ?ids, action = action.as_str(), installation_id = caller.installation_id(), "requests reviewed");

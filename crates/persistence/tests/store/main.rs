@@ -2,6 +2,7 @@
 
 #[macro_use]
 mod common;
+mod changes;
 mod concurrency;
 mod constraints;
 mod list_pending;

@@ -1,0 +1,16 @@
+DROP TRIGGER pat_grants_truncated ON pat_grants;
+DROP TRIGGER pat_requests_truncated ON pat_requests;
+DROP TRIGGER token_policies_changed ON token_policies;
+DROP TRIGGER enterprises_changed ON enterprises;
+DROP TRIGGER organizations_changed ON organizations;
+DROP TRIGGER users_changed ON users;
+DROP TRIGGER tokens_changed ON tokens;
+DROP TRIGGER pat_request_repositories_changed ON pat_request_repositories;
+DROP TRIGGER repositories_changed ON repositories;
+DROP TRIGGER pat_request_permissions_changed ON pat_request_permissions;
+DROP TRIGGER pat_grants_changed ON pat_grants;
+DROP TRIGGER pat_requests_changed ON pat_requests;
+DROP FUNCTION patgate_notify_all();
+DROP FUNCTION patgate_notify_token_orgs();
+DROP FUNCTION patgate_notify_request_org();
+DROP FUNCTION patgate_notify_org();
