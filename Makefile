@@ -1,15 +1,15 @@
 # patgate: make run · make test · make ci · make openapi
 CARGO ?= cargo
 
-.PHONY: run test test-rust test-octokit ci fmt clippy openapi check-postgres docs-check fuzz-api bench
+.PHONY: run test test-rust test-octokit test-typescript ci fmt clippy openapi check-postgres docs-check fuzz-api bench
 
 ## Serve the demo on http://127.0.0.1:8080 from an embedded SQLite file (data/).
 run:
 	$(CARGO) run -- demo
 
 ## Every test: unit, property, persistence and end-to-end on SQLite and PostgreSQL, then
-## the @octokit/rest conformance check.
-test: check-postgres test-rust test-octokit
+## the @octokit/rest conformance check and the generated TypeScript client's flow.
+test: check-postgres test-rust test-octokit test-typescript
 
 test-rust:
 	$(CARGO) test --workspace --all-targets
@@ -17,6 +17,12 @@ test-rust:
 test-octokit:
 	$(CARGO) build
 	cd tests/octokit && npm ci --no-audit --no-fund --loglevel=error && node conformance.mjs
+
+## Generate a TypeScript client (openapi-typescript + openapi-fetch) from the committed
+## openapi/openapi.json, type-check a reviewer's flow against it, and run it on the server.
+test-typescript:
+	$(CARGO) build
+	cd clients/typescript && npm ci --no-audit --no-fund --loglevel=error && npm run --silent check
 
 check-postgres:
 	@command -v initdb >/dev/null 2>&1 || test -x "$$(pg_config --bindir 2>/dev/null)/initdb" || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
