@@ -1,6 +1,7 @@
 //! Configuration: flags, then `PATGATE_*` environment variables, then defaults. Secrets are never printed.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
@@ -68,6 +69,28 @@ pub struct ServeArgs {
     /// checks), each dropped as soon as its organization's data changes; 0 keeps none.
     #[arg(long, env = "PATGATE_RESPONSE_CACHE_MB", default_value_t = 16)]
     pub response_cache_mb: u32,
+    /// Requests each installation, and each app calling with its JWT, may make per hour (as
+    /// GitHub's primary rate limit; the access check is not counted); counted by each
+    /// instance on its own. 0 turns the limit and its headers off.
+    #[arg(long, env = "PATGATE_RATE_LIMIT_PER_HOUR", default_value_t = DEFAULT_RATE_LIMIT)]
+    pub rate_limit_per_hour: u32,
+    /// Milliseconds between looks for due webhook deliveries.
+    #[arg(long, env = "PATGATE_WEBHOOK_POLL_MS", default_value_t = 500, value_parser = clap::value_parser!(u64).range(1..))]
+    pub webhook_poll_ms: u64,
+    /// Milliseconds a receiver has to answer a delivery.
+    #[arg(long, env = "PATGATE_WEBHOOK_TIMEOUT_MS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub webhook_timeout_ms: u64,
+    /// Milliseconds a taken delivery stays this instance's; past it another instance may send
+    /// it. Must exceed the time-out.
+    #[arg(long, env = "PATGATE_WEBHOOK_LEASE_MS", default_value_t = 60_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub webhook_lease_ms: u64,
+    /// Milliseconds before the first retry of a failed delivery; each further failure doubles
+    /// it, up to 30 minutes.
+    #[arg(long, env = "PATGATE_WEBHOOK_RETRY_BASE_MS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub webhook_retry_base_ms: u64,
+    /// Attempts before a delivery is marked failed.
+    #[arg(long, env = "PATGATE_WEBHOOK_MAX_ATTEMPTS", default_value_t = 15, value_parser = clap::value_parser!(u32).range(1..))]
+    pub webhook_max_attempts: u32,
     /// Milliseconds between reads of the changes other instances committed: their writes show
     /// in this instance's kept answers at most this long after.
     #[arg(long, env = "PATGATE_CHANGE_POLL_MS", default_value_t = crate::changes::DEFAULT_POLL_MS, value_parser = clap::value_parser!(u64).range(1..=60_000))]
@@ -118,7 +141,12 @@ pub struct Settings {
     pub revocation_poll_ms: u64,
     pub response_cache_mb: u32,
     pub change_poll_ms: u64,
+    pub rate_limit_per_hour: u32,
+    pub webhooks: crate::webhooks::Settings,
 }
+
+/// GitHub's limit for an installation (without its per-repository and per-user increases).
+pub const DEFAULT_RATE_LIMIT: u32 = 5000;
 
 impl Settings {
     pub fn new(global: &GlobalArgs, serve: Option<&ServeArgs>) -> Self {
@@ -140,6 +168,17 @@ impl Settings {
             }),
             response_cache_mb: serve.map_or(16, |s| s.response_cache_mb),
             change_poll_ms: serve.map_or(crate::changes::DEFAULT_POLL_MS, |s| s.change_poll_ms),
+            rate_limit_per_hour: serve.map_or(DEFAULT_RATE_LIMIT, |s| s.rate_limit_per_hour),
+            webhooks: serve.map_or_else(crate::webhooks::Settings::default, |s| {
+                crate::webhooks::Settings {
+                    poll: Duration::from_millis(s.webhook_poll_ms),
+                    timeout: Duration::from_millis(s.webhook_timeout_ms),
+                    lease: Duration::from_millis(s.webhook_lease_ms),
+                    retry_base: Duration::from_millis(s.webhook_retry_base_ms),
+                    max_attempts: s.webhook_max_attempts,
+                    ..crate::webhooks::Settings::default()
+                }
+            }),
         }
     }
 

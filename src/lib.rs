@@ -6,6 +6,7 @@ pub mod demo;
 pub mod expiry;
 pub mod revocations;
 pub mod seed;
+pub mod webhooks;
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -13,6 +14,7 @@ use std::sync::Arc;
 use patgate_api::auth::cache::TokenCache;
 use patgate_api::auth::revocation::Revocations;
 use patgate_api::keys::ServerKeys;
+use patgate_api::rate_limit::RateLimiter;
 use patgate_api::responses::ResponseCache;
 use patgate_api::AppState;
 use patgate_persistence::{Db, PoolOptions};
@@ -26,6 +28,8 @@ pub enum StartError {
     Store(#[from] patgate_persistence::StoreError),
     #[error("signing key")]
     Key(#[from] patgate_api::keys::KeyError),
+    #[error("{0}")]
+    Config(String),
     #[error("cannot start the thread that follows the database's changes")]
     Follower(#[source] std::io::Error),
     #[error("cannot listen on {addr}")]
@@ -68,6 +72,7 @@ pub struct Application {
     revocation_poll_ms: u64,
     /// Follows other processes' writes while answers are kept in memory.
     following: Option<changes::Following>,
+    webhooks: webhooks::Settings,
     base_url: String,
     server: actix_web::dev::Server,
 }
@@ -84,6 +89,11 @@ impl Application {
     /// Binds the listener and builds the server; `bind` may use port 0. The revocations and
     /// suspensions in force are read first, so that none is missed from the first request.
     pub fn build(settings: &Settings, db: Db) -> Result<Self, StartError> {
+        if settings.webhooks.lease <= settings.webhooks.timeout {
+            return Err(StartError::Config(
+                "the webhook lease (PATGATE_WEBHOOK_LEASE_MS) must be longer than the time-out (PATGATE_WEBHOOK_TIMEOUT_MS): an instance still sending must still hold the delivery".to_owned(),
+            ));
+        }
         let keys = Arc::new(ServerKeys::load_or_generate(&settings.signing_key_file)?);
         let revocations = Arc::new(Revocations::load(&db)?);
         let listener = TcpListener::bind(&settings.bind).map_err(|source| StartError::Bind {
@@ -108,6 +118,7 @@ impl Application {
             responses: Arc::new(ResponseCache::new(
                 usize::try_from(settings.response_cache_mb).unwrap_or(usize::MAX) << 20,
             )),
+            limits: Arc::new(RateLimiter::new(settings.rate_limit_per_hour)),
             base_url: base_url.clone(),
         };
         let following = (settings.response_cache_mb > 0)
@@ -144,6 +155,7 @@ impl Application {
             revocations,
             revocation_poll_ms: settings.revocation_poll_ms,
             following,
+            webhooks: settings.webhooks.clone(),
             base_url,
             server: server.run(),
         })
@@ -175,10 +187,18 @@ impl Application {
                 std::time::Duration::from_millis(self.revocation_poll_ms),
             ))
         });
+        let delivering = webhooks::start(
+            self.db.clone(),
+            self.base_url.clone(),
+            self.webhooks.clone(),
+        )
+        .map_err(std::io::Error::other)?;
         let result = self.server.await;
         for task in [sweeper, follower].into_iter().flatten() {
             task.abort();
         }
+        // Deliveries in flight finish (within their time-out) and leases are given back.
+        delivering.stop().await;
         drop(self.following);
         result
     }

@@ -10,7 +10,7 @@ const LIST: &str = "/orgs/acme/personal-access-token-requests";
 
 /// Operations of the document whose refusal without credentials is checked here (by
 /// operation id); `openapi_doc` fails if a secured operation is missing.
-pub const OPERATIONS_WITH_401_TESTS: [&str; 24] = [
+pub const OPERATIONS_WITH_401_TESTS: [&str; 30] = [
     "orgs/list-pat-grant-requests",
     "orgs/review-pat-grant-requests-in-bulk",
     "orgs/review-pat-grant-request",
@@ -35,6 +35,12 @@ pub const OPERATIONS_WITH_401_TESTS: [&str; 24] = [
     "apps/suspend-installation",
     "apps/unsuspend-installation",
     "apps/revoke-installation-access-token",
+    "apps/get-webhook-config-for-app",
+    "apps/update-webhook-config-for-app",
+    "apps/list-webhook-deliveries",
+    "apps/get-webhook-delivery",
+    "apps/redeliver-webhook-delivery",
+    "patgate/get-webhook-backlog",
 ];
 
 async fn every_secured_operation_without_credentials_is_401(backend: Backend) {
@@ -85,6 +91,12 @@ async fn every_secured_operation_without_credentials_is_401(backend: Backend) {
         (Method::PUT, "/app/installations/1/suspended"),
         (Method::DELETE, "/app/installations/1/suspended"),
         (Method::DELETE, "/installation/token"),
+        (Method::GET, "/app/hook/config"),
+        (Method::PATCH, "/app/hook/config"),
+        (Method::GET, "/app/hook/deliveries"),
+        (Method::GET, "/app/hook/deliveries/1"),
+        (Method::POST, "/app/hook/deliveries/1/attempts"),
+        (Method::GET, "/app/hook/backlog"),
     ];
     assert_eq!(calls.len(), OPERATIONS_WITH_401_TESTS.len());
     for (method, path) in calls {

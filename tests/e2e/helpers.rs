@@ -102,8 +102,9 @@ pub fn fixture_last_used(i: usize) -> Option<String> {
 fn fixture_seed() -> Value {
     let public = patgate_api::keys::rsa_public_pem(app_private_key()).expect("public key");
     let app = |slug: &str, client_id: &str| json!({"slug": slug, "name": slug, "client_id": client_id, "owner": ORG, "public_key_pem": public});
-    let install =
-        |app: &str, org: &str, perms: Value| json!({"app": app, "org": org, "permissions": perms});
+    // Every installation subscribes to the token-request webhook; only apps with a webhook
+    // configured (and the permission to read requests) receive it.
+    let install = |app: &str, org: &str, perms: Value| json!({"app": app, "org": org, "permissions": perms, "events": ["personal_access_token_request"]});
     let mut tokens = Vec::new();
     let mut requests = Vec::new();
     for i in 0..REQUESTS {
@@ -170,6 +171,14 @@ pub struct TestApp {
     pub database_url: String,
     child: Child,
     client: reqwest::Client,
+}
+
+impl TestApp {
+    /// Kills the server with SIGKILL, as a crash would, leaving its data directory.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 impl Drop for TestApp {

@@ -984,7 +984,34 @@ async fn several_instances_on_one_postgres_expire_each_request_exactly_once() {
     assert_eq!(subjects.len(), events.len(), "no request expired twice");
 }
 
+/// Filings for an owner patgate has not seen, made at the same moment, each create their
+/// request: the owner is created once, and no filing fails on it.
+async fn concurrent_filings_by_a_new_owner_all_succeed(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let a = actors(&app).await;
+    let mut first = filing(9500);
+    first["owner"] = json!("newcomer");
+    let filings = (9500..9512).map(|token| {
+        let mut body = first.clone();
+        body["token_id"] = json!(token);
+        body["token_name"] = json!(format!("newcomer-{token}"));
+        let (app, issuer) = (&app, &a.issuer);
+        async move { app.post(&format!("{INTAKE}/requests"), issuer, &body).await }
+    });
+    for res in futures_util::future::join_all(filings).await {
+        assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+    }
+    let listed = app
+        .get(
+            &format!("{PAT_REQUESTS}?owner=newcomer&per_page=100"),
+            &a.reviewer,
+        )
+        .await;
+    assert_eq!(ids(&listed.json).len(), 12, "{}", listed.body);
+}
+
 both_backends!(
+    concurrent_filings_by_a_new_owner_all_succeed,
     classic_tokens_are_judged_by_the_policy_alone,
     an_issuers_request_is_reviewed_and_then_governs_access,
     a_denial_reaches_the_issuer_with_its_reason,

@@ -10,6 +10,8 @@ mod grants;
 mod kept;
 mod lifecycle;
 mod openapi_doc;
+mod rate_limit;
 mod requests;
 mod review;
 mod revocation;
+mod webhooks;

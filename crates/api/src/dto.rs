@@ -106,6 +106,11 @@ impl SimpleUser {
         }
     }
 
+    /// Any account by login, id and type (`User`, `Bot`).
+    pub fn of_login(base: &str, login: &str, id: i64, kind: &str) -> Self {
+        Self::build(base, login, id, kind)
+    }
+
     pub fn of_user(base: &str, user: &User) -> Self {
         let mut out = Self::build(base, &user.login, user.id, "User");
         out.site_admin = user.site_admin;

@@ -74,6 +74,10 @@ pub enum ApiError {
     },
     #[error("{0}")]
     PayloadTooLarge(String),
+    /// Past the caller's hourly limit (GitHub's message, e.g. "API rate limit exceeded for
+    /// installation ID 1."); the middleware adds `X-RateLimit-Remaining: 0`.
+    #[error("{0}")]
+    RateLimited(String),
     #[error("Service unavailable")]
     Unavailable(#[source] StoreError),
     #[error("Internal server error")]
@@ -129,7 +133,9 @@ impl ResponseError for ApiError {
         match self {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-            Self::Forbidden(_) | Self::MissingPermission { .. } => StatusCode::FORBIDDEN,
+            Self::Forbidden(_) | Self::MissingPermission { .. } | Self::RateLimited(_) => {
+                StatusCode::FORBIDDEN
+            }
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,

@@ -12,8 +12,10 @@ pub mod middleware;
 pub mod openapi;
 pub mod openapi30;
 pub mod pagination;
+pub mod rate_limit;
 pub mod responses;
 pub mod state;
+pub mod webhook_payload;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
@@ -40,6 +42,12 @@ fn routes(cfg: &mut ServiceConfig) {
         .service(handlers::credentials::suspend_installation)
         .service(handlers::credentials::unsuspend_installation)
         .service(handlers::credentials::revoke_installation_access_token)
+        .service(handlers::hooks::get_webhook_config)
+        .service(handlers::hooks::update_webhook_config)
+        .service(handlers::hooks::list_webhook_deliveries)
+        .service(handlers::hooks::get_webhook_delivery)
+        .service(handlers::hooks::redeliver_webhook_delivery)
+        .service(handlers::hooks::get_webhook_backlog)
         .service(handlers::requests::list_pat_grant_requests)
         .service(handlers::requests::review_pat_grant_requests_in_bulk)
         .service(handlers::requests::review_pat_grant_request)
@@ -65,6 +73,8 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
         .openapi(openapi::ApiDoc::openapi())
         .configure(routes)
         .split_for_parts();
+    let mut doc = doc;
+    openapi::document_rate_limits(&mut doc);
     doc
 }
 

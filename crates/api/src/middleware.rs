@@ -6,7 +6,7 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
-use actix_web::{Error, ResponseError};
+use actix_web::{Error, HttpMessage, ResponseError};
 
 use crate::error::{error_chain, ApiError};
 use crate::keys::random_hex;
@@ -26,6 +26,15 @@ pub async fn request_log(
     let method = req.method().clone();
     let path = req.path().to_owned();
     let mut res = next.call(req).await?;
+    // The caller's rate-limit quota, when its request was counted (see `auth::count`).
+    let quota = res
+        .request()
+        .extensions()
+        .get::<crate::rate_limit::Quota>()
+        .copied();
+    if let Some(quota) = quota {
+        quota.write(res.headers_mut());
+    }
     let status = res.status();
     if status.is_server_error() {
         if let Some(err) = res.response().error() {

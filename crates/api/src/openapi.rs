@@ -1,7 +1,12 @@
 //! The OpenAPI document: metadata and security schemes; operations are collected from the routes themselves.
 
+use utoipa::openapi::header::{Header, HeaderBuilder};
+use utoipa::openapi::schema::{ObjectBuilder, Type};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::openapi::{Ref, RefOr};
 use utoipa::{Modify, OpenApi};
+
+use crate::auth::UNCOUNTED_ROUTE;
 
 #[derive(Debug, OpenApi)]
 #[openapi(
@@ -47,5 +52,86 @@ impl Modify for Security {
                     .build(),
             ),
         );
+    }
+}
+
+/// Declares the `X-RateLimit-*` headers on every response of every operation that counts
+/// against the caller's hourly limit: those that need a credential, except the access check.
+/// Applied to the whole document once the routes' operations are in it.
+pub fn document_rate_limits(doc: &mut utoipa::openapi::OpenApi) {
+    let header = |ty: Type, description: &str| -> RefOr<Header> {
+        RefOr::T(
+            HeaderBuilder::new()
+                .schema(Some(ObjectBuilder::new().schema_type(ty)))
+                .description(Some(description))
+                .build(),
+        )
+    };
+    let definitions = [
+        (
+            "X-RateLimit-Limit",
+            header(
+                Type::Integer,
+                "Requests the caller may make in the current hour. The five `X-RateLimit-*` headers come with every answer to a request that was counted, which is every request but a 401 (no caller to count against).",
+            ),
+        ),
+        (
+            "X-RateLimit-Remaining",
+            header(Type::Integer, "Requests left in the current window; 0 when this request was refused for it."),
+        ),
+        (
+            "X-RateLimit-Used",
+            header(Type::Integer, "Requests counted in the current window."),
+        ),
+        (
+            "X-RateLimit-Reset",
+            header(Type::Integer, "When the window ends, in UTC epoch seconds."),
+        ),
+        (
+            "X-RateLimit-Resource",
+            header(Type::String, "The bucket the request counted against: `core`."),
+        ),
+    ];
+    // Declared once under `components/headers` (GitHub names them `x-rate-limit-…`), referred
+    // to from each response.
+    let components = doc.components.get_or_insert_with(Default::default);
+    let mut headers = Vec::new();
+    for (name, header) in definitions {
+        let key = format!(
+            "x-rate-limit-{}",
+            name.trim_start_matches("X-RateLimit-").to_ascii_lowercase()
+        );
+        components.headers.insert(key.clone(), header);
+        headers.push((
+            name,
+            RefOr::Ref(Ref::new(format!("#/components/headers/{key}"))),
+        ));
+    }
+    for (path, item) in doc.paths.paths.iter_mut() {
+        if path == UNCOUNTED_ROUTE {
+            continue;
+        }
+        let operations = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ];
+        for operation in operations.into_iter().flatten() {
+            if operation.security.as_ref().is_none_or(Vec::is_empty) {
+                continue;
+            }
+            for response in operation.responses.responses.values_mut() {
+                if let RefOr::T(response) = response {
+                    for (name, value) in &headers {
+                        response
+                            .headers
+                            .entry((*name).to_owned())
+                            .or_insert_with(|| value.clone());
+                    }
+                }
+            }
+        }
     }
 }

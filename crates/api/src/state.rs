@@ -7,6 +7,7 @@ use patgate_persistence::Db;
 use crate::auth::cache::TokenCache;
 use crate::auth::revocation::Revocations;
 use crate::keys::ServerKeys;
+use crate::rate_limit::RateLimiter;
 use crate::responses::ResponseCache;
 
 #[derive(Debug, Clone)]
@@ -19,6 +20,8 @@ pub struct AppState {
     pub revocations: Arc<Revocations>,
     /// Answers kept for repeated reads, valid while their organization's data is unchanged.
     pub responses: Arc<ResponseCache>,
+    /// Each installation's and app's requests in the current hour.
+    pub limits: Arc<RateLimiter>,
     /// The URL clients reach the server at, without a trailing slash; used in `*_url` fields
     /// and `Link` headers.
     pub base_url: String,

@@ -35,6 +35,7 @@ fn state(
         tokens,
         revocations,
         responses: Arc::new(patgate_api::responses::ResponseCache::new(0)),
+        limits: Arc::new(patgate_api::rate_limit::RateLimiter::new(0)),
         base_url: "http://patgate.test".to_owned(),
     }
 }

@@ -16,6 +16,7 @@ pub mod requests;
 pub mod revocations;
 pub mod schema;
 pub mod seed;
+pub mod webhooks;
 
 pub use db::{Backend, Db, DbConnection, LoadOne, PoolOptions};
 /// diesel's error type, for callers' `From` conversions.

@@ -196,6 +196,40 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    app_webhooks (app_id) {
+        app_id -> BigInt,
+        url -> Text,
+        secret -> Nullable<Text>,
+        content_type -> Text,
+        active -> Bool,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    webhook_deliveries (id) {
+        id -> BigInt,
+        guid -> Text,
+        event_id -> BigInt,
+        app_id -> BigInt,
+        installation_id -> BigInt,
+        event -> Text,
+        action -> Text,
+        status -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        leased_by -> Nullable<Text>,
+        lease_until -> Nullable<Timestamp>,
+        status_code -> Nullable<Integer>,
+        last_error -> Nullable<Text>,
+        duration_ms -> Nullable<Double>,
+        redelivery -> Bool,
+        created_at -> Timestamp,
+        delivered_at -> Nullable<Timestamp>,
+    }
+}
+
 diesel::joinable!(repositories -> organizations (org_id));
 diesel::joinable!(app_keys -> apps (app_id));
 diesel::joinable!(installations -> apps (app_id));
@@ -207,6 +241,8 @@ diesel::joinable!(pat_request_repositories -> pat_requests (request_id));
 diesel::joinable!(pat_request_repositories -> repositories (repository_id));
 diesel::joinable!(pat_grants -> tokens (token_id));
 diesel::joinable!(credential_changes -> installations (installation_id));
+diesel::joinable!(app_webhooks -> apps (app_id));
+diesel::joinable!(webhook_deliveries -> audit_events (event_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     organizations,
@@ -225,4 +261,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     enterprises,
     token_policies,
     credential_changes,
+    app_webhooks,
+    webhook_deliveries,
 );

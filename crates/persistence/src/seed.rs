@@ -50,17 +50,28 @@ pub fn ensure_user(
     {
         return Ok(user);
     }
-    Ok(diesel::insert_into(users::table)
-        .values(NewUser {
-            login,
-            login_key: &key,
-            name,
-            email,
-            site_admin: false,
-            created_at: at,
-        })
-        .returning(users::all_columns)
-        .get_result(conn)?)
+    // In a savepoint: when another transaction creates the same user at the same moment, the
+    // unique key refuses this insert, and the user it created is the one to use.
+    let inserted = conn.transaction(|c| {
+        diesel::insert_into(users::table)
+            .values(NewUser {
+                login,
+                login_key: &key,
+                name,
+                email,
+                site_admin: false,
+                created_at: at,
+            })
+            .returning(users::all_columns)
+            .get_result::<User>(c)
+    });
+    match inserted {
+        Err(diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::UniqueViolation,
+            _,
+        )) => Ok(users::table.filter(users::login_key.eq(&key)).first(conn)?),
+        other => Ok(other?),
+    }
 }
 
 pub fn ensure_repo(

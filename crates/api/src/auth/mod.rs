@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use actix_web::dev::Payload;
 use actix_web::http::header;
-use actix_web::{web, FromRequest, HttpRequest};
+use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 use patgate_domain::{
     classify, parse_authorization, AuthScheme, CredentialKind, Operation, PermissionSet,
 };
@@ -19,6 +19,7 @@ use patgate_persistence::models::App;
 
 use crate::error::ApiError;
 use crate::keys::InstallationClaims;
+use crate::rate_limit;
 use crate::state::AppState;
 
 use self::cache::VerifiedToken;
@@ -120,6 +121,7 @@ impl FromRequest for AppCaller {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let parsed = authorization(req).and_then(|auth| Ok((state(req)?, auth)));
+        let req = req.clone();
         Box::pin(async move {
             let (state, (scheme, credential)) = parsed?;
             if !matches!(scheme, AuthScheme::Bearer | AuthScheme::Token) {
@@ -129,6 +131,7 @@ impl FromRequest for AppCaller {
             match (classified.kind, classified.jwt) {
                 (CredentialKind::AppJwt, Some(jwt)) if scheme == AuthScheme::Bearer => {
                     let app = verify_app_jwt(&state, jwt.to_owned()).await?;
+                    count(&state, &req, rate_limit::Caller::App(app.id))?;
                     Ok(AppCaller { app })
                 }
                 (CredentialKind::AppJwt, _) => Err(ApiError::unauthorized(
@@ -152,10 +155,40 @@ impl FromRequest for InstallationCaller {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let parsed = authorization(req).and_then(|auth| Ok((state(req)?, auth)));
+        let req = req.clone();
         Box::pin(async move {
             let (state, (scheme, credential)) = parsed?;
-            installation_caller(&state, scheme, &credential).await
+            let caller = installation_caller(&state, scheme, &credential).await?;
+            if req.match_pattern().as_deref() != Some(UNCOUNTED_ROUTE) {
+                count(
+                    &state,
+                    &req,
+                    rate_limit::Caller::Installation(caller.installation_id()),
+                )?;
+            }
+            Ok(caller)
         })
+    }
+}
+
+/// The access check, which resource servers call for every request they serve, is not
+/// counted against the installation's rate limit (and most of its answers come from memory).
+pub const UNCOUNTED_ROUTE: &str = "/orgs/{org}/personal-access-token-access-checks";
+
+/// Counts the request against the caller's hourly limit, and refuses it past the limit. The
+/// caller's quota goes into the request's extensions, for the middleware to send as
+/// `X-RateLimit-*` headers on the answer, whatever it is.
+fn count(state: &AppState, req: &HttpRequest, caller: rate_limit::Caller) -> Result<(), ApiError> {
+    match state.limits.take(caller, chrono::Utc::now().timestamp()) {
+        Ok(None) => Ok(()),
+        Ok(Some(quota)) => {
+            req.extensions_mut().insert(quota);
+            Ok(())
+        }
+        Err(quota) => {
+            req.extensions_mut().insert(quota);
+            Err(ApiError::RateLimited(caller.exceeded()))
+        }
     }
 }
 

@@ -3,6 +3,7 @@
 pub mod apps;
 pub mod credentials;
 pub mod grants;
+pub mod hooks;
 pub mod intake;
 mod listing;
 pub mod policy;

@@ -1,0 +1,467 @@
+//! The app's webhook, called with the app's JWT, in GitHub's shapes: its configuration
+//! (`/app/hook/config`), its deliveries and their redelivery (`/app/hook/deliveries`), and
+//! patgate's view of the backlog (`/app/hook/backlog`).
+
+use actix_web::{get, patch, post, web, HttpRequest, HttpResponse};
+use chrono::NaiveDateTime;
+use patgate_persistence::webhooks::{self, AppWebhook, Delivery};
+use patgate_persistence::{directory, Page};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::blocking;
+use crate::auth::AppCaller;
+use crate::body;
+use crate::dto::timestamp;
+use crate::error::{ApiError, BasicError, ValidationError as ValidationBody};
+use crate::pagination::{link_header, ok_with_link, page_from_query};
+use crate::state::AppState;
+use crate::webhook_payload;
+
+const RESOURCE: &str = "HookConfig";
+/// How GitHub shows a secret that is set.
+const MASKED: &str = "********";
+
+/// GitHub's `webhook-config`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WebhookConfig {
+    /// Where deliveries are posted; null until one is set.
+    pub url: Option<String>,
+    /// `json` or `form`.
+    pub content_type: String,
+    /// Always `"0"`: certificates are verified.
+    pub insecure_ssl: String,
+    /// `********` when a secret is set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+}
+
+impl WebhookConfig {
+    fn of(hook: Option<&AppWebhook>) -> Self {
+        Self {
+            url: hook.map(|h| h.url.clone()),
+            content_type: hook.map_or_else(|| "json".to_owned(), |h| h.content_type.clone()),
+            insecure_ssl: "0".to_owned(),
+            secret: hook
+                .and_then(|h| h.secret.as_ref())
+                .filter(|s| !s.is_empty())
+                .map(|_| MASKED.to_owned()),
+        }
+    }
+}
+
+/// The fields to change; the others stay as they are.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookConfigBody {
+    /// An absolute `http` or `https` URL.
+    #[schema(max_length = 2048, example = "https://ci.example.com/patgate")]
+    pub url: Option<String>,
+    /// `json` (default) or `form` (`payload=<JSON>`, URL-encoded).
+    pub content_type: Option<String>,
+    /// Signs each body (`X-Hub-Signature-256`); an empty string removes it.
+    #[schema(max_length = 256)]
+    pub secret: Option<String>,
+    /// Only `"0"` (verify certificates) is accepted.
+    pub insecure_ssl: Option<String>,
+}
+
+/// GitHub's `hook-delivery-item`, with patgate's delivery state.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HookDeliveryItem {
+    pub id: i64,
+    /// `X-GitHub-Delivery`; a redelivery has the GUID of the delivery it repeats.
+    pub guid: String,
+    /// When the latest attempt was made (when it was queued, before any attempt).
+    pub delivered_at: String,
+    pub redelivery: bool,
+    /// Seconds the latest attempt took.
+    pub duration: f64,
+    /// `OK`, `Invalid HTTP Response: <status>`, the error of the latest attempt, or `pending`.
+    pub status: String,
+    /// The receiver's status on the latest attempt; 0 when there was none.
+    pub status_code: i64,
+    pub event: String,
+    pub action: Option<String>,
+    pub installation_id: Option<i64>,
+    pub repository_id: Option<i64>,
+    pub throttled_at: Option<String>,
+    /// `pending` (to be sent, or sent again), `delivered`, or `failed` (out of attempts).
+    pub state: String,
+    pub attempts: i64,
+    /// When a pending delivery is next sent.
+    pub next_attempt_at: Option<String>,
+}
+
+impl HookDeliveryItem {
+    fn build(d: &Delivery) -> Self {
+        let status = match (d.status.as_str(), &d.last_error) {
+            ("delivered", _) => "OK".to_owned(),
+            (_, Some(error)) => error.clone(),
+            _ => "pending".to_owned(),
+        };
+        let attempted: NaiveDateTime = if d.attempts > 0 {
+            d.delivered_at.unwrap_or(d.created_at).max(d.created_at)
+        } else {
+            d.created_at
+        };
+        Self {
+            id: d.id,
+            guid: d.guid.clone(),
+            delivered_at: timestamp(attempted),
+            redelivery: d.redelivery,
+            duration: d.duration_ms.unwrap_or(0.0) / 1000.0,
+            status,
+            status_code: d.status_code.map_or(0, i64::from),
+            event: d.event.clone(),
+            action: Some(d.action.clone()),
+            installation_id: Some(d.installation_id),
+            repository_id: None,
+            throttled_at: None,
+            state: d.status.clone(),
+            attempts: i64::from(d.attempts),
+            next_attempt_at: (d.status == "pending").then(|| timestamp(d.next_attempt_at)),
+        }
+    }
+}
+
+/// GitHub's `hook-delivery`: the item, with the request that is sent.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HookDelivery {
+    #[serde(flatten)]
+    pub item: HookDeliveryItem,
+    pub request: HookDeliveryRequest,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HookDeliveryRequest {
+    /// The event headers sent with the body (the signature is not repeated here).
+    #[schema(value_type = Object)]
+    pub headers: serde_json::Value,
+    /// The body, as it is sent now.
+    #[schema(value_type = Object)]
+    pub payload: serde_json::Value,
+}
+
+/// The app's outbox: what waits, what failed for good, and how far behind delivery is.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WebhookBacklog {
+    pub pending: i64,
+    pub failed: i64,
+    pub oldest_pending_at: Option<String>,
+    /// Seconds the oldest pending delivery has waited; 0 when none waits.
+    pub lag_seconds: i64,
+}
+
+/// Get a webhook configuration for an app
+#[utoipa::path(
+    operation_id = "apps/get-webhook-config-for-app",
+    tag = "apps",
+    responses(
+        (status = 200, description = "Response", body = WebhookConfig),
+        (status = 401, description = "Requires authentication", body = BasicError),
+        (status = 403, description = "Forbidden", body = BasicError),
+    ),
+    security(("app_jwt" = []))
+)]
+#[get("/app/hook/config")]
+pub async fn get_webhook_config(
+    state: web::Data<AppState>,
+    caller: AppCaller,
+) -> Result<HttpResponse, ApiError> {
+    let db = state.db.clone();
+    let app_id = caller.app.id;
+    let hook = blocking(move || {
+        let mut conn = db.conn()?;
+        Ok(webhooks::config(&mut conn, app_id)?)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(WebhookConfig::of(hook.as_ref())))
+}
+
+/// Update a webhook configuration for an app
+#[utoipa::path(
+    operation_id = "apps/update-webhook-config-for-app",
+    tag = "apps",
+    request_body = WebhookConfigBody,
+    responses(
+        (status = 200, description = "Response", body = WebhookConfig),
+        (status = 401, description = "Requires authentication", body = BasicError),
+        (status = 403, description = "Forbidden", body = BasicError),
+        (status = 422, description = "Validation failed", body = ValidationBody),
+    ),
+    security(("app_jwt" = []))
+)]
+#[patch("/app/hook/config")]
+pub async fn update_webhook_config(
+    state: web::Data<AppState>,
+    caller: AppCaller,
+    payload: body::RawBody,
+) -> Result<HttpResponse, ApiError> {
+    let map = body::json_object(&payload.0, false)?;
+    let input: WebhookConfigBody = serde_json::from_value(serde_json::Value::Object(map))
+        .map_err(|e| ApiError::invalid(RESOURCE, "body", "invalid", e.to_string()))?;
+    if let Some(url) = &input.url {
+        check_url(url)?;
+    }
+    if let Some(kind) = &input.content_type {
+        if kind != "json" && kind != "form" {
+            return Err(ApiError::invalid(
+                RESOURCE,
+                "content_type",
+                "invalid",
+                "content_type must be json or form",
+            ));
+        }
+    }
+    if input.insecure_ssl.as_deref().is_some_and(|v| v != "0") {
+        return Err(ApiError::invalid(
+            RESOURCE,
+            "insecure_ssl",
+            "invalid",
+            "insecure_ssl must be \"0\": certificates are always verified",
+        ));
+    }
+    if input.secret.as_ref().is_some_and(|s| s.len() > 256) {
+        return Err(ApiError::invalid(
+            RESOURCE,
+            "secret",
+            "invalid",
+            "secret must be at most 256 characters",
+        ));
+    }
+    let db = state.db.clone();
+    let app_id = caller.app.id;
+    let hook = blocking(move || {
+        db.write_quietly(|conn| {
+            let current = webhooks::config(conn, app_id)?;
+            let url = match (input.url, &current) {
+                (Some(url), _) => url,
+                (None, Some(hook)) => hook.url.clone(),
+                (None, None) => {
+                    return Err(ApiError::invalid(
+                        RESOURCE,
+                        "url",
+                        "missing_field",
+                        "url is required to set up the webhook",
+                    ))
+                }
+            };
+            let hook = AppWebhook {
+                app_id,
+                url,
+                secret: match input.secret {
+                    Some(s) if s.is_empty() => None,
+                    Some(s) => Some(s),
+                    None => current.as_ref().and_then(|h| h.secret.clone()),
+                },
+                content_type: input
+                    .content_type
+                    .or_else(|| current.as_ref().map(|h| h.content_type.clone()))
+                    .unwrap_or_else(|| "json".to_owned()),
+                active: true,
+                updated_at: patgate_persistence::now(),
+            };
+            webhooks::set_config(conn, &hook)?;
+            Ok(hook)
+        })
+    })
+    .await?;
+    tracing::info!(app_id, "app webhook configured");
+    Ok(HttpResponse::Ok().json(WebhookConfig::of(Some(&hook))))
+}
+
+/// An absolute `http(s)` URL with a host, without credentials in it.
+fn check_url(url: &str) -> Result<(), ApiError> {
+    let bad = |why: &str| ApiError::invalid(RESOURCE, "url", "invalid", why.to_owned());
+    if url.len() > 2048 {
+        return Err(bad("url must be at most 2048 characters"));
+    }
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .ok_or_else(|| bad("url must be an absolute http or https URL"))?;
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    if authority.is_empty() || authority.contains('@') || url.chars().any(char::is_whitespace) {
+        return Err(bad("url must name a host, without credentials or spaces"));
+    }
+    Ok(())
+}
+
+/// List deliveries for an app webhook
+#[utoipa::path(
+    operation_id = "apps/list-webhook-deliveries",
+    tag = "apps",
+    params(
+        ("per_page" = Option<i64>, Query, minimum = 1, maximum = 100, description = "Results per page (max 100)"),
+        ("page" = Option<i64>, Query, minimum = 1, description = "Page number"),
+    ),
+    responses(
+        (status = 200, description = "Newest first", body = Vec<HookDeliveryItem>,
+            headers(("Link" = String, description = "Pagination links"))),
+        (status = 401, description = "Requires authentication", body = BasicError),
+        (status = 403, description = "Forbidden", body = BasicError),
+        (status = 422, description = "Invalid pagination parameters", body = ValidationBody),
+    ),
+    security(("app_jwt" = []))
+)]
+#[get("/app/hook/deliveries")]
+pub async fn list_webhook_deliveries(
+    state: web::Data<AppState>,
+    caller: AppCaller,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let page = page_from_query(req.query_string())?;
+    let db = state.db.clone();
+    let app_id = caller.app.id;
+    // One row past the page says whether there is a next one.
+    let ahead = Page {
+        page: 1,
+        per_page: page.per_page + 1,
+    };
+    let offset = page.offset();
+    let mut rows = blocking(move || {
+        let mut conn = db.conn()?;
+        Ok(webhooks::list(&mut conn, app_id, offset, ahead.per_page)?)
+    })
+    .await?;
+    let more = rows.len() > usize::try_from(page.per_page).unwrap_or(usize::MAX);
+    rows.truncate(usize::try_from(page.per_page).unwrap_or(usize::MAX));
+    let items: Vec<HookDeliveryItem> = rows.iter().map(HookDeliveryItem::build).collect();
+    let seen = offset + i64::try_from(items.len()).unwrap_or(0) + i64::from(more);
+    let link = link_header(
+        &state.base_url,
+        req.path(),
+        req.query_string(),
+        page,
+        patgate_persistence::Total::AtLeast(seen),
+    );
+    Ok(ok_with_link(link).json(items))
+}
+
+async fn delivery(state: &AppState, app_id: i64, id: i64) -> Result<Delivery, ApiError> {
+    let db = state.db.clone();
+    blocking(move || {
+        let mut conn = db.conn()?;
+        webhooks::find(&mut conn, app_id, id)?.ok_or(ApiError::NotFound)
+    })
+    .await
+}
+
+/// Get a delivery for an app webhook
+#[utoipa::path(
+    operation_id = "apps/get-webhook-delivery",
+    tag = "apps",
+    params(("delivery_id" = i64, Path, description = "The delivery's id")),
+    responses(
+        (status = 200, description = "Response", body = HookDelivery),
+        (status = 401, description = "Requires authentication", body = BasicError),
+        (status = 403, description = "Forbidden", body = BasicError),
+        (status = 404, description = "Resource not found", body = BasicError),
+    ),
+    security(("app_jwt" = []))
+)]
+#[get("/app/hook/deliveries/{delivery_id}")]
+pub async fn get_webhook_delivery(
+    state: web::Data<AppState>,
+    caller: AppCaller,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    let found = delivery(&state, caller.app.id, path.into_inner()).await?;
+    let db = state.db.clone();
+    let d = found.clone();
+    let (ctx, reviewer) = blocking(move || {
+        let mut conn = db.conn()?;
+        let ctx = webhooks::context(&mut conn, &d)?;
+        let reviewer = match ctx.event.app_id {
+            Some(id) => directory::app_by_id(&mut conn, id)?,
+            None => None,
+        };
+        Ok((ctx, reviewer))
+    })
+    .await?;
+    let payload = webhook_payload::payload(&state.base_url, &found, &ctx, reviewer.as_ref());
+    let headers = serde_json::json!({
+        "X-GitHub-Event": found.event,
+        "X-GitHub-Delivery": found.guid,
+        "X-GitHub-Hook-ID": found.app_id.to_string(),
+        "X-GitHub-Hook-Installation-Target-ID": found.app_id.to_string(),
+        "X-GitHub-Hook-Installation-Target-Type": "integration",
+    });
+    Ok(HttpResponse::Ok().json(HookDelivery {
+        item: HookDeliveryItem::build(&found),
+        request: HookDeliveryRequest { headers, payload },
+    }))
+}
+
+/// Redeliver a delivery for an app webhook
+#[utoipa::path(
+    operation_id = "apps/redeliver-webhook-delivery",
+    tag = "apps",
+    params(("delivery_id" = i64, Path, description = "The delivery's id")),
+    responses(
+        (status = 202, description = "Queued: sent again, with the same GUID, by the next instance that looks", body = Object),
+        (status = 401, description = "Requires authentication", body = BasicError),
+        (status = 403, description = "Forbidden", body = BasicError),
+        (status = 404, description = "Resource not found", body = BasicError),
+    ),
+    security(("app_jwt" = []))
+)]
+#[post("/app/hook/deliveries/{delivery_id}/attempts")]
+pub async fn redeliver_webhook_delivery(
+    state: web::Data<AppState>,
+    caller: AppCaller,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    let db = state.db.clone();
+    let (app_id, id) = (caller.app.id, path.into_inner());
+    let copy = blocking(move || {
+        db.write_quietly(|conn| {
+            webhooks::redeliver(conn, app_id, id, patgate_persistence::now())?
+                .ok_or(ApiError::NotFound)
+        })
+    })
+    .await?;
+    tracing::info!(
+        app_id,
+        delivery_id = id,
+        redelivery_id = copy.id,
+        guid = copy.guid,
+        "webhook redelivery queued"
+    );
+    Ok(HttpResponse::Accepted().json(serde_json::json!({})))
+}
+
+/// Get the backlog of an app webhook
+#[utoipa::path(
+    operation_id = "patgate/get-webhook-backlog",
+    tag = "patgate",
+    responses(
+        (status = 200, description = "Response", body = WebhookBacklog),
+        (status = 401, description = "Requires authentication", body = BasicError),
+        (status = 403, description = "Forbidden", body = BasicError),
+    ),
+    security(("app_jwt" = []))
+)]
+#[get("/app/hook/backlog")]
+pub async fn get_webhook_backlog(
+    state: web::Data<AppState>,
+    caller: AppCaller,
+) -> Result<HttpResponse, ApiError> {
+    let db = state.db.clone();
+    let app_id = caller.app.id;
+    let backlog = blocking(move || {
+        let mut conn = db.conn()?;
+        Ok(webhooks::backlog(&mut conn, Some(app_id))?)
+    })
+    .await?;
+    let now = patgate_persistence::now();
+    Ok(HttpResponse::Ok().json(WebhookBacklog {
+        pending: backlog.pending,
+        failed: backlog.failed,
+        oldest_pending_at: backlog.oldest_pending.map(timestamp),
+        lag_seconds: backlog
+            .oldest_pending
+            .map_or(0, |t| (now - t).num_seconds().max(0)),
+    }))
+}

@@ -1,0 +1,680 @@
+//! GitHub's `personal_access_token_request` webhook: each action arrives once, signed, with a
+//! payload that GitHub's own schemas accept; a receiver that was down gets every event once it
+//! is back; deliveries can be listed and redelivered over the API; several instances deliver
+//! each event once, and an instance killed mid-delivery loses nothing.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpListener;
+
+use crate::both_backends;
+use crate::helpers::*;
+
+const SECRET: &str = "It's a Secret to Everybody";
+const INTAKE: &str = "/orgs/acme/personal-access-token-intake/requests";
+const REQUESTS_PATH: &str = "/orgs/acme/personal-access-token-requests";
+
+/// One request the receiver got.
+#[derive(Debug, Clone)]
+struct Received {
+    headers: HashMap<String, String>,
+    body: Vec<u8>,
+}
+
+impl Received {
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).expect("a JSON body")
+    }
+
+    fn header(&self, name: &str) -> &str {
+        self.headers.get(name).map_or("", String::as_str)
+    }
+}
+
+/// A webhook receiver on loopback: records every request and answers with `status` (0: hang
+/// without answering).
+#[derive(Clone)]
+struct Receiver {
+    addr: SocketAddr,
+    got: Arc<Mutex<Vec<Received>>>,
+    status: Arc<AtomicU16>,
+}
+
+impl Receiver {
+    async fn start() -> Receiver {
+        Self::on(TcpListener::bind("127.0.0.1:0").await.expect("bind")).await
+    }
+
+    async fn on(listener: TcpListener) -> Receiver {
+        let receiver = Receiver {
+            addr: listener.local_addr().expect("address"),
+            got: Arc::new(Mutex::new(Vec::new())),
+            status: Arc::new(AtomicU16::new(200)),
+        };
+        let r = receiver.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    return;
+                };
+                let r = r.clone();
+                tokio::spawn(async move {
+                    let _ = r.serve(stream).await;
+                });
+            }
+        });
+        receiver
+    }
+
+    async fn serve(&self, stream: tokio::net::TcpStream) -> std::io::Result<()> {
+        let mut reader = BufReader::new(stream);
+        loop {
+            let mut line = String::new();
+            if reader.read_line(&mut line).await? == 0 {
+                return Ok(());
+            }
+            let mut headers = HashMap::new();
+            loop {
+                let mut h = String::new();
+                reader.read_line(&mut h).await?;
+                let h = h.trim_end();
+                if h.is_empty() {
+                    break;
+                }
+                if let Some((k, v)) = h.split_once(':') {
+                    headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_owned());
+                }
+            }
+            let len: usize = headers
+                .get("content-length")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            let mut body = vec![0; len];
+            reader.read_exact(&mut body).await?;
+            let status = self.status.load(Ordering::SeqCst);
+            self.got
+                .lock()
+                .expect("lock")
+                .push(Received { headers, body });
+            if status == 0 {
+                // Never answer: the sender's time-out (or death) decides.
+                tokio::time::sleep(Duration::from_secs(3600)).await;
+                return Ok(());
+            }
+            let reply = format!("HTTP/1.1 {status} X\r\nContent-Length: 0\r\n\r\n");
+            reader.get_mut().write_all(reply.as_bytes()).await?;
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}/hook", self.addr)
+    }
+
+    fn received(&self) -> Vec<Received> {
+        self.got.lock().expect("lock").clone()
+    }
+
+    /// Waits until `n` requests have arrived (failing past `bound`); then a moment more, to
+    /// catch any that should not come.
+    async fn wait_for(&self, n: usize, bound: Duration) -> Vec<Received> {
+        let start = Instant::now();
+        while self.received().len() < n {
+            assert!(
+                start.elapsed() < bound,
+                "{} of {n} deliveries after {bound:?}",
+                self.received().len()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        self.received()
+    }
+}
+
+/// Checks `value` against a schema of GitHub's webhook components: `$ref`, `type` (with
+/// `null`), `enum`, `properties`, `required`, `additionalProperties` and `items`; formats are
+/// annotations. Returns what does not conform, with its path.
+fn conform(schemas: &Value, schema: &Value, value: &Value, path: &str, errors: &mut Vec<String>) {
+    if let Some(reference) = schema.get("$ref").and_then(Value::as_str) {
+        let name = reference.rsplit('/').next().unwrap_or_default();
+        return conform(schemas, &schemas[name], value, path, errors);
+    }
+    if let Some(types) = schema.get("type") {
+        let allowed: Vec<&str> = match types {
+            Value::String(t) => vec![t.as_str()],
+            Value::Array(ts) => ts.iter().filter_map(Value::as_str).collect(),
+            _ => vec![],
+        };
+        let actual = match value {
+            Value::Null => "null",
+            Value::Bool(_) => "boolean",
+            Value::Number(n) if n.is_i64() || n.is_u64() => "integer",
+            Value::Number(_) => "number",
+            Value::String(_) => "string",
+            Value::Array(_) => "array",
+            Value::Object(_) => "object",
+        };
+        let fits = allowed
+            .iter()
+            .any(|t| *t == actual || (*t == "number" && actual == "integer"));
+        if !fits {
+            errors.push(format!("{path}: {actual} where {allowed:?} is expected"));
+            return;
+        }
+    }
+    if let Some(options) = schema.get("enum").and_then(Value::as_array) {
+        if !options.contains(value) {
+            errors.push(format!("{path}: {value} is not one of {options:?}"));
+        }
+    }
+    if let Value::Object(map) = value {
+        for name in schema
+            .get("required")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+        {
+            if !map.contains_key(name) {
+                errors.push(format!("{path}.{name}: required but missing"));
+            }
+        }
+        let properties = schema.get("properties").and_then(Value::as_object);
+        for (key, item) in map {
+            match properties.and_then(|p| p.get(key)) {
+                Some(sub) => conform(schemas, sub, item, &format!("{path}.{key}"), errors),
+                None => match schema.get("additionalProperties") {
+                    Some(Value::Bool(false)) => {
+                        errors.push(format!("{path}.{key}: not allowed"));
+                    }
+                    Some(sub @ Value::Object(_)) => {
+                        conform(schemas, sub, item, &format!("{path}.{key}"), errors);
+                    }
+                    _ => {}
+                },
+            }
+        }
+    }
+    if let (Value::Array(items), Some(sub)) = (value, schema.get("items")) {
+        for (i, item) in items.iter().enumerate() {
+            conform(schemas, sub, item, &format!("{path}[{i}]"), errors);
+        }
+    }
+}
+
+/// Asserts that `payload` is what GitHub's schema for its action accepts.
+fn assert_githubs_shape(payload: &Value) {
+    static SCHEMAS: std::sync::OnceLock<Value> = std::sync::OnceLock::new();
+    let schemas = SCHEMAS.get_or_init(|| {
+        let text = include_str!("github-webhook-schemas.json");
+        serde_json::from_str::<Value>(text).expect("schemas")["schemas"].clone()
+    });
+    let action = payload["action"].as_str().expect("an action");
+    let name = format!("webhook-personal-access-token-request-{action}");
+    assert!(schemas.get(&name).is_some(), "no schema for {action}");
+    let mut errors = Vec::new();
+    conform(schemas, &schemas[&name], payload, "$", &mut errors);
+    assert!(errors.is_empty(), "{action}: {errors:#?}\n{payload:#}");
+}
+
+/// `X-Hub-Signature-256` as GitHub computes it, checked here with the crypto library directly.
+fn assert_signed(r: &Received) {
+    let hex = r
+        .header("x-hub-signature-256")
+        .strip_prefix("sha256=")
+        .expect("a sha256= signature");
+    let tag: Vec<u8> = (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).expect("hex"))
+        .collect();
+    let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, SECRET.as_bytes());
+    assert!(
+        aws_lc_rs::hmac::verify(&key, &r.body, &tag).is_ok(),
+        "bad signature on {}",
+        r.header("x-github-delivery")
+    );
+}
+
+async fn configure_hook(app: &TestApp, client_id: &str, url: &str) {
+    let res = app
+        .send(
+            Method::PATCH,
+            "/app/hook/config",
+            Some(&format!("Bearer {}", app_jwt(client_id))),
+            Some(&json!({"url": url, "secret": SECRET, "content_type": "json"}).to_string()),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    assert_eq!(res.json["url"], url);
+    assert_eq!(res.json["secret"], "********", "the secret is never shown");
+}
+
+/// A filing for token `token_id`, asking for metadata on `api`.
+fn filing(token_id: i64) -> Value {
+    json!({
+        "owner": "zed",
+        "token_id": token_id,
+        "token_name": format!("zed-{token_id}"),
+        "token_expires_at": (chrono::Utc::now() + chrono::Duration::days(30))
+            .format("%Y-%m-%dT%H:%M:%SZ")
+            .to_string(),
+        "repository_selection": "subset",
+        "repositories": ["api", "web"],
+        "permissions": {"repository": {"metadata": "read"}},
+        "reason": "ci",
+    })
+}
+
+async fn file(app: &TestApp, issuer: &str, token_id: i64) -> i64 {
+    let res = app.post(INTAKE, issuer, &filing(token_id)).await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+    res.json["id"].as_i64().expect("id")
+}
+
+async fn review(app: &TestApp, reviewer: &str, id: i64, body: Value) {
+    let res = app
+        .post(&format!("{REQUESTS_PATH}/{id}"), reviewer, &body)
+        .await;
+    assert_eq!(res.status, StatusCode::NO_CONTENT, "{}", res.body);
+}
+
+/// Files, approves, denies and cancels; every action's webhook arrives once, signed, in
+/// GitHub's shape, and the deliveries API shows and redelivers them.
+async fn each_action_arrives_once_signed_in_githubs_shape(backend: Backend) {
+    let receiver = Receiver::start().await;
+    let app = TestApp::spawn(backend).await;
+    configure_hook(&app, REVIEWER, &receiver.url()).await;
+    let issuer = app.token_for(ISSUER).await;
+    let reviewer = app.token_for(REVIEWER).await;
+    let approved = file(&app, &issuer, 9201).await;
+    let denied = file(&app, &issuer, 9202).await;
+    let cancelled = file(&app, &issuer, 9203).await;
+    review(&app, &reviewer, approved, json!({"action": "approve"})).await;
+    review(
+        &app,
+        &reviewer,
+        denied,
+        json!({"action": "deny", "reason": "Too broad"}),
+    )
+    .await;
+    let res = app
+        .send(
+            Method::DELETE,
+            &format!("{INTAKE}/{cancelled}"),
+            Some(&format!("Bearer {issuer}")),
+            None,
+        )
+        .await;
+    assert!(res.status.is_success(), "{}", res.body);
+
+    let got = receiver.wait_for(6, Duration::from_secs(10)).await;
+    assert_eq!(got.len(), 6, "each event once");
+    let mut seen: BTreeMap<(String, i64), usize> = BTreeMap::new();
+    let mut guids = std::collections::HashSet::new();
+    for r in &got {
+        assert_eq!(r.header("x-github-event"), "personal_access_token_request");
+        assert!(r.header("user-agent").starts_with("GitHub-Hookshot/"));
+        assert_eq!(r.header("content-type"), "application/json");
+        assert_eq!(
+            r.header("x-github-hook-installation-target-type"),
+            "integration"
+        );
+        assert!(
+            guids.insert(r.header("x-github-delivery").to_owned()),
+            "GUIDs are unique"
+        );
+        assert_signed(r);
+        let payload = r.json();
+        assert_githubs_shape(&payload);
+        let action = payload["action"].as_str().expect("action").to_owned();
+        let id = payload["personal_access_token_request"]["id"]
+            .as_i64()
+            .expect("id");
+        *seen.entry((action, id)).or_default() += 1;
+        assert_eq!(payload["organization"]["login"], "acme");
+        assert_eq!(
+            payload["personal_access_token_request"]["repository_count"],
+            2
+        );
+    }
+    let expected: BTreeMap<(String, i64), usize> = [
+        ("created", approved),
+        ("created", denied),
+        ("created", cancelled),
+        ("approved", approved),
+        ("denied", denied),
+        ("cancelled", cancelled),
+    ]
+    .into_iter()
+    .map(|(a, id)| ((a.to_owned(), id), 1))
+    .collect();
+    assert_eq!(seen, expected);
+    // The reviewer's bot sends approvals; the owner sends what the owner did.
+    for r in &got {
+        let p = r.json();
+        let sender = p["sender"]["login"].as_str().unwrap_or_default().to_owned();
+        match p["action"].as_str() {
+            Some("approved" | "denied") => assert_eq!(sender, "reviewer[bot]"),
+            _ => assert_eq!(sender, "zed"),
+        }
+    }
+
+    // The deliveries API shows them, newest first; one can be sent again with its GUID.
+    let jwt = format!("Bearer {}", app_jwt(REVIEWER));
+    let list = app
+        .send(
+            Method::GET,
+            "/app/hook/deliveries?per_page=100",
+            Some(&jwt),
+            None,
+        )
+        .await;
+    assert_eq!(list.status, StatusCode::OK, "{}", list.body);
+    let items = list.json.as_array().expect("array").clone();
+    assert_eq!(items.len(), 6);
+    assert!(items
+        .iter()
+        .all(|d| d["status"] == "OK" && d["status_code"] == 200));
+    let first = &items[5];
+    let one = app
+        .send(
+            Method::GET,
+            &format!("/app/hook/deliveries/{}", first["id"]),
+            Some(&jwt),
+            None,
+        )
+        .await;
+    assert_eq!(one.status, StatusCode::OK, "{}", one.body);
+    assert_eq!(one.json["guid"], first["guid"]);
+    assert_githubs_shape(&one.json["request"]["payload"]);
+    let again = app
+        .send(
+            Method::POST,
+            &format!("/app/hook/deliveries/{}/attempts", first["id"]),
+            Some(&jwt),
+            None,
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::ACCEPTED, "{}", again.body);
+    let got = receiver.wait_for(7, Duration::from_secs(10)).await;
+    assert_eq!(got.len(), 7);
+    assert_eq!(
+        got[6].header("x-github-delivery"),
+        first["guid"].as_str().unwrap_or("?")
+    );
+    // Another app's deliveries are not this app's.
+    let other = format!("Bearer {}", app_jwt(READER));
+    let res = app
+        .send(
+            Method::GET,
+            &format!("/app/hook/deliveries/{}", first["id"]),
+            Some(&other),
+            None,
+        )
+        .await;
+    res.assert_error(StatusCode::NOT_FOUND, "Not Found");
+    let backlog = app
+        .send(Method::GET, "/app/hook/backlog", Some(&jwt), None)
+        .await;
+    assert_eq!(backlog.json["pending"], 0, "{}", backlog.body);
+    assert_eq!(backlog.json["failed"], 0, "{}", backlog.body);
+}
+
+/// Events made while the receiver refuses connections, then while it answers 503, all arrive
+/// once it is back.
+async fn a_receiver_down_then_up_gets_every_event(backend: Backend) {
+    // A port nothing listens on yet.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("address")
+        .port();
+    let (dir, url) = TestApp::prepare(backend);
+    let app = TestApp::start_with(
+        dir,
+        url,
+        &[
+            "--expiry-interval",
+            "0",
+            "--webhook-poll-ms",
+            "50",
+            "--webhook-retry-base-ms",
+            "100",
+        ],
+    );
+    configure_hook(&app, REVIEWER, &format!("http://127.0.0.1:{port}/hook")).await;
+    let issuer = app.token_for(ISSUER).await;
+    let mut ids = Vec::new();
+    for token in 9301..9306 {
+        ids.push(file(&app, &issuer, token).await);
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let jwt = format!("Bearer {}", app_jwt(REVIEWER));
+    let list = app
+        .send(Method::GET, "/app/hook/deliveries", Some(&jwt), None)
+        .await;
+    let items = list.json.as_array().expect("array").clone();
+    assert_eq!(items.len(), 5);
+    assert!(
+        items
+            .iter()
+            .all(|d| d["state"] == "pending" && d["attempts"].as_i64() >= Some(1)),
+        "tried and waiting: {}",
+        list.body
+    );
+    let backlog = app
+        .send(Method::GET, "/app/hook/backlog", Some(&jwt), None)
+        .await;
+    assert_eq!(backlog.json["pending"], 5, "{}", backlog.body);
+
+    // Up, but failing: 503 is retried too.
+    let listener = TcpListener::bind(("127.0.0.1", port))
+        .await
+        .expect("rebind");
+    let receiver = Receiver::on(listener).await;
+    receiver.status.store(503, Ordering::SeqCst);
+    receiver.wait_for(5, Duration::from_secs(10)).await;
+    receiver.status.store(200, Ordering::SeqCst);
+    let start = Instant::now();
+    loop {
+        let ok: std::collections::HashSet<String> = receiver
+            .received()
+            .iter()
+            .filter(|r| r.json()["action"] == "created")
+            .map(|r| r.header("x-github-delivery").to_owned())
+            .collect();
+        let backlog = app
+            .send(Method::GET, "/app/hook/backlog", Some(&jwt), None)
+            .await;
+        if backlog.json["pending"] == 0 {
+            assert_eq!(ok.len(), 5, "every event, each under its own GUID");
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "{}",
+            backlog.body
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let list = app
+        .send(Method::GET, "/app/hook/deliveries", Some(&jwt), None)
+        .await;
+    assert!(
+        list.json
+            .as_array()
+            .expect("array")
+            .iter()
+            .all(|d| d["state"] == "delivered" && d["status"] == "OK"),
+        "{}",
+        list.body
+    );
+}
+
+/// Rolled back changes send nothing: a review that fails validation leaves no delivery.
+async fn a_refused_change_sends_nothing(backend: Backend) {
+    let receiver = Receiver::start().await;
+    let app = TestApp::spawn(backend).await;
+    configure_hook(&app, REVIEWER, &receiver.url()).await;
+    let reviewer = app.token_for(REVIEWER).await;
+    let pending = app.pending_ids(&reviewer).await;
+    // A bulk review naming one unknown id changes nothing at all.
+    let res = app
+        .post(
+            REQUESTS_PATH,
+            &reviewer,
+            &json!({"pat_request_ids": [pending[0], 999_999], "action": "approve"}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", res.body);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(receiver.received().is_empty());
+    // A valid one sends its events.
+    review(&app, &reviewer, pending[0], json!({"action": "approve"})).await;
+    let got = receiver.wait_for(1, Duration::from_secs(10)).await;
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].json()["action"], "approved");
+}
+
+/// A URL that is not an absolute http(s) URL is refused, and changes nothing.
+async fn a_bad_webhook_url_is_refused(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let jwt = format!("Bearer {}", app_jwt(REVIEWER));
+    for url in [
+        "ftp://x/y",
+        "not a url",
+        "http://user:pw@host/",
+        "http:///nohost",
+    ] {
+        let res = app
+            .send(
+                Method::PATCH,
+                "/app/hook/config",
+                Some(&jwt),
+                Some(&json!({ "url": url }).to_string()),
+            )
+            .await;
+        assert_eq!(
+            res.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{url}: {}",
+            res.body
+        );
+        assert_eq!(res.json["errors"][0]["field"], "url");
+    }
+    let res = app
+        .send(
+            Method::PATCH,
+            "/app/hook/config",
+            Some(&jwt),
+            Some(&json!({"content_type": "json"}).to_string()),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", res.body);
+    let res = app
+        .send(Method::GET, "/app/hook/config", Some(&jwt), None)
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    assert_eq!(res.json["url"], Value::Null);
+}
+
+/// Three instances on one PostgreSQL deliver 1,000 events: every one of them, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_instances_on_postgresql_deliver_a_thousand_events_once_each() {
+    let receiver = Receiver::start().await;
+    let (dir, url) = TestApp::prepare(Backend::Postgres);
+    let args = ["--expiry-interval", "0", "--webhook-poll-ms", "20"];
+    let instances = [
+        TestApp::start_with(dir.clone(), url.clone(), &args),
+        TestApp::start_with(dir.clone(), url.clone(), &args),
+        TestApp::start_with(dir, url, &args),
+    ];
+    configure_hook(&instances[0], REVIEWER, &receiver.url()).await;
+    let issuer = instances[0].token_for(ISSUER).await;
+    let mut ids = Vec::new();
+    let tokens: Vec<i64> = (10_000..11_000).collect();
+    for chunk in tokens.chunks(8) {
+        let filings = chunk.iter().enumerate().map(|(i, token)| {
+            let app = &instances[i % instances.len()];
+            file(app, &issuer, *token)
+        });
+        ids.extend(futures_util::future::join_all(filings).await);
+    }
+    let got = receiver.wait_for(1000, Duration::from_secs(120)).await;
+    assert_eq!(got.len(), 1000, "no duplicate");
+    let guids: std::collections::HashSet<&str> =
+        got.iter().map(|r| r.header("x-github-delivery")).collect();
+    assert_eq!(guids.len(), 1000);
+    let mut delivered: Vec<i64> = got
+        .iter()
+        .map(|r| {
+            r.json()["personal_access_token_request"]["id"]
+                .as_i64()
+                .unwrap_or(0)
+        })
+        .collect();
+    delivered.sort_unstable();
+    ids.sort_unstable();
+    assert_eq!(delivered, ids, "no loss");
+}
+
+/// An instance killed with SIGKILL while a receiver holds its delivery loses nothing: once the
+/// lease ends, the next instance sends it again, under the same GUID.
+async fn an_instance_killed_mid_delivery_loses_nothing(backend: Backend) {
+    let receiver = Receiver::start().await;
+    let (dir, url) = TestApp::prepare(backend);
+    let args = [
+        "--expiry-interval",
+        "0",
+        "--webhook-poll-ms",
+        "50",
+        "--webhook-timeout-ms",
+        "5000",
+        "--webhook-lease-ms",
+        "6000",
+    ];
+    let mut first = TestApp::start_with(dir.clone(), url.clone(), &args);
+    configure_hook(&first, REVIEWER, &receiver.url()).await;
+    let issuer = first.token_for(ISSUER).await;
+    receiver.status.store(0, Ordering::SeqCst);
+    let held = file(&first, &issuer, 9401).await;
+    receiver.wait_for(1, Duration::from_secs(10)).await;
+    first.kill();
+    receiver.status.store(200, Ordering::SeqCst);
+    let second = TestApp::start_with(dir, url, &args);
+    let more = file(&second, &issuer, 9402).await;
+    let got = receiver.wait_for(3, Duration::from_secs(20)).await;
+    let by_request = |id: i64| -> Vec<&Received> {
+        got.iter()
+            .filter(|r| r.json()["personal_access_token_request"]["id"] == id)
+            .collect()
+    };
+    let again = by_request(held);
+    assert_eq!(again.len(), 2, "sent, then sent again after the crash");
+    assert_eq!(
+        again[0].header("x-github-delivery"),
+        again[1].header("x-github-delivery"),
+        "under the same GUID, for the receiver to de-duplicate"
+    );
+    assert_eq!(by_request(more).len(), 1);
+    let jwt = format!("Bearer {}", app_jwt(REVIEWER));
+    let backlog = second
+        .send(Method::GET, "/app/hook/backlog", Some(&jwt), None)
+        .await;
+    assert_eq!(backlog.json["pending"], 0, "{}", backlog.body);
+}
+
+both_backends!(
+    each_action_arrives_once_signed_in_githubs_shape,
+    an_instance_killed_mid_delivery_loses_nothing,
+    a_receiver_down_then_up_gets_every_event,
+    a_refused_change_sends_nothing,
+    a_bad_webhook_url_is_refused,
+);
