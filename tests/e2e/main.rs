@@ -4,6 +4,7 @@ mod helpers;
 
 mod apps;
 mod auth;
+mod ci_cli;
 mod cli;
 mod client;
 mod grants;
