@@ -104,9 +104,10 @@ fn the_review_record_refuses_updates_and_deletes(db: &Db) {
             "raw TRUNCATE",
             Box::new(|c| diesel::sql_query("TRUNCATE pat_request_reviews").execute(c)),
         ));
+        // CASCADE, past the webhook outbox's foreign key: the trigger still refuses.
         attempts.push((
             "raw TRUNCATE of the audit trail",
-            Box::new(|c| diesel::sql_query("TRUNCATE audit_events").execute(c)),
+            Box::new(|c| diesel::sql_query("TRUNCATE audit_events CASCADE").execute(c)),
         ));
     }
     attempts.push((
