@@ -10,6 +10,7 @@ mod filters;
 pub mod grants;
 pub mod intake;
 pub mod models;
+pub mod notifications;
 pub mod policy;
 pub mod repositories;
 pub mod requests;

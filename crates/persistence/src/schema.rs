@@ -230,6 +230,40 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    organization_owners (org_id, user_id) {
+        org_id -> BigInt,
+        user_id -> BigInt,
+    }
+}
+
+diesel::table! {
+    notifications (id) {
+        id -> BigInt,
+        kind -> Text,
+        org_id -> BigInt,
+        event_id -> Nullable<BigInt>,
+        request_id -> Nullable<BigInt>,
+        period_start -> Nullable<Timestamp>,
+        recipient -> Nullable<Text>,
+        status -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        leased_by -> Nullable<Text>,
+        lease_until -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamp,
+        sent_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    digest_runs (period_start) {
+        period_start -> Timestamp,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(repositories -> organizations (org_id));
 diesel::joinable!(app_keys -> apps (app_id));
 diesel::joinable!(installations -> apps (app_id));
@@ -243,6 +277,10 @@ diesel::joinable!(pat_grants -> tokens (token_id));
 diesel::joinable!(credential_changes -> installations (installation_id));
 diesel::joinable!(app_webhooks -> apps (app_id));
 diesel::joinable!(webhook_deliveries -> audit_events (event_id));
+diesel::joinable!(organization_owners -> organizations (org_id));
+diesel::joinable!(organization_owners -> users (user_id));
+diesel::joinable!(notifications -> organizations (org_id));
+diesel::joinable!(notifications -> pat_requests (request_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     organizations,
@@ -263,4 +301,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     credential_changes,
     app_webhooks,
     webhook_deliveries,
+    organization_owners,
+    notifications,
+    digest_runs,
 );

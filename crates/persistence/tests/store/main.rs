@@ -7,6 +7,7 @@ mod concurrency;
 mod constraints;
 mod list_pending;
 mod migrations;
+mod notifications;
 mod query_plans;
 mod review;
 mod revocations;

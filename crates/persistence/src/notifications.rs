@@ -1,0 +1,345 @@
+//! E-mail notifications: organization owners, the outbox the trigger on `audit_events` fills
+//! with review notices (migration `…_notifications`), and the daily digests, each written once
+//! per organization and period. Instances take due notifications under a lease.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::db::DbConnection;
+use crate::models::{AuditEvent, Organization, PatRequest, Token, User};
+use crate::schema::{
+    audit_events, digest_runs, notifications, organization_owners, organizations, pat_requests,
+    tokens, users,
+};
+use crate::StoreError;
+
+/// One e-mail to send: a review notice (`approved`, `denied`) or a digest (`digest`).
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, QueryableByName, Selectable)]
+#[diesel(table_name = notifications)]
+pub struct Notification {
+    pub id: i64,
+    pub kind: String,
+    pub org_id: i64,
+    pub event_id: Option<i64>,
+    pub request_id: Option<i64>,
+    pub period_start: Option<NaiveDateTime>,
+    pub recipient: Option<String>,
+    pub status: String,
+    pub attempts: i32,
+    pub next_attempt_at: NaiveDateTime,
+    pub leased_by: Option<String>,
+    pub lease_until: Option<NaiveDateTime>,
+    pub last_error: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub sent_at: Option<NaiveDateTime>,
+}
+
+/// Makes `user_id` an owner of `org_id` (nothing changes if it already is one).
+pub fn add_owner(conn: &mut DbConnection, org_id: i64, user_id: i64) -> Result<(), StoreError> {
+    let known: i64 = organization_owners::table
+        .filter(organization_owners::org_id.eq(org_id))
+        .filter(organization_owners::user_id.eq(user_id))
+        .count()
+        .get_result(conn)?;
+    if known == 0 {
+        diesel::insert_into(organization_owners::table)
+            .values((
+                organization_owners::org_id.eq(org_id),
+                organization_owners::user_id.eq(user_id),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// The organization's owners that have an e-mail address, by login.
+pub fn owners_with_email(conn: &mut DbConnection, org_id: i64) -> Result<Vec<User>, StoreError> {
+    Ok(users::table
+        .inner_join(organization_owners::table)
+        .filter(organization_owners::org_id.eq(org_id))
+        .filter(users::email.is_not_null())
+        .filter(users::email.ne(""))
+        .order(users::login_key)
+        .select(users::all_columns)
+        .load(conn)?)
+}
+
+/// Inserts `$insert` unless it breaks a unique key, on either backend; the rows inserted.
+macro_rules! insert_unless_present {
+    ($conn:expr, $insert:expr) => {
+        match $conn {
+            DbConnection::Postgresql(pg) => $insert.on_conflict_do_nothing().execute(pg),
+            DbConnection::Sqlite(lite) => $insert.on_conflict_do_nothing().execute(lite),
+        }
+    };
+}
+
+/// Queues the digests of the period starting at `period_start`, once for every instance: the
+/// first caller records the period and, in the same transaction, queues a digest for each
+/// organization that has an owner with an e-mail address and pending requests. Later callers
+/// find the period recorded and queue nothing; the unique key (organization, period) refuses
+/// a second digest in any case. Returns the digests queued. To be called in a write
+/// transaction.
+pub fn schedule_digests(
+    conn: &mut DbConnection,
+    period_start: NaiveDateTime,
+    now: NaiveDateTime,
+) -> Result<usize, StoreError> {
+    let run = diesel::insert_into(digest_runs::table).values((
+        digest_runs::period_start.eq(period_start),
+        digest_runs::created_at.eq(now),
+    ));
+    if insert_unless_present!(conn, run)? == 0 {
+        return Ok(0);
+    }
+    let org_ids: Vec<i64> = organization_owners::table
+        .inner_join(users::table)
+        .filter(users::email.is_not_null())
+        .filter(users::email.ne(""))
+        .filter(diesel::dsl::exists(
+            pat_requests::table
+                .filter(pat_requests::org_id.eq(organization_owners::org_id))
+                .filter(pat_requests::status.eq("pending")),
+        ))
+        .select(organization_owners::org_id)
+        .distinct()
+        .load(conn)?;
+    let mut queued = 0;
+    for org_id in org_ids {
+        let digest = diesel::insert_into(notifications::table).values((
+            notifications::kind.eq("digest"),
+            notifications::org_id.eq(org_id),
+            notifications::period_start.eq(period_start),
+            notifications::status.eq("pending"),
+            notifications::next_attempt_at.eq(now),
+            notifications::created_at.eq(now),
+        ));
+        queued += insert_unless_present!(conn, digest)?;
+    }
+    Ok(queued)
+}
+
+/// Picks the due notifications (pending, next attempt come, no lease in force), oldest first,
+/// and leases them, in one statement. `$` are PostgreSQL's parameter marks, `?` SQLite's.
+fn claim_sql(mark: char, lock: &str) -> String {
+    format!(
+        "UPDATE notifications SET leased_by = {mark}1, lease_until = {mark}2 \
+         WHERE id IN (SELECT id FROM notifications \
+             WHERE status = 'pending' AND next_attempt_at <= {mark}3 \
+               AND (lease_until IS NULL OR lease_until <= {mark}3) \
+             ORDER BY next_attempt_at, id LIMIT {mark}4{lock}) \
+         RETURNING *"
+    )
+}
+
+/// Leases up to `limit` due notifications to `owner` until `lease_until`, oldest first. On
+/// PostgreSQL the rows another instance is leasing at the same moment are skipped rather than
+/// waited for (`FOR UPDATE SKIP LOCKED`); on SQLite, writers take turns.
+pub fn claim(
+    conn: &mut DbConnection,
+    owner: &str,
+    now: NaiveDateTime,
+    lease_until: NaiveDateTime,
+    limit: i64,
+) -> Result<Vec<Notification>, StoreError> {
+    use diesel::sql_types::{BigInt, Text, Timestamp};
+    let query = |sql: String| {
+        diesel::sql_query(sql)
+            .bind::<Text, _>(owner.to_owned())
+            .bind::<Timestamp, _>(lease_until)
+            .bind::<Timestamp, _>(now)
+            .bind::<BigInt, _>(limit)
+    };
+    let mut claimed: Vec<Notification> = match conn {
+        DbConnection::Postgresql(pg) => {
+            query(claim_sql('$', " FOR UPDATE SKIP LOCKED")).load(pg)?
+        }
+        DbConnection::Sqlite(lite) => query(claim_sql('?', "")).load(lite)?,
+    };
+    claimed.sort_by_key(|x| (x.next_attempt_at, x.id));
+    Ok(claimed)
+}
+
+/// How one attempt went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The mail server accepted the message.
+    Sent { recipient: String },
+    /// Nothing to send (no mail server, or nobody to send it to).
+    Skipped { why: String },
+    /// Refused or unreachable: tried again at `retry_at`, or `failed` for good without one.
+    Failed {
+        error: String,
+        retry_at: Option<NaiveDateTime>,
+    },
+}
+
+/// Records an attempt of a notification leased to `owner` and ends the lease. `false` when the
+/// lease had passed to another instance.
+pub fn record(
+    conn: &mut DbConnection,
+    id: i64,
+    owner: &str,
+    outcome: &Outcome,
+    at: NaiveDateTime,
+) -> Result<bool, StoreError> {
+    use notifications as n;
+    let (status, error, next, sent_at, recipient) = match outcome {
+        Outcome::Sent { recipient } => ("sent", None, at, Some(at), Some(recipient.as_str())),
+        Outcome::Skipped { why } => ("skipped", Some(why.as_str()), at, None, None),
+        Outcome::Failed { error, retry_at } => (
+            if retry_at.is_some() {
+                "pending"
+            } else {
+                "failed"
+            },
+            Some(error.as_str()),
+            retry_at.unwrap_or(at),
+            None,
+            None,
+        ),
+    };
+    let target = n::table.filter(n::id.eq(id)).filter(n::leased_by.eq(owner));
+    let updated = diesel::update(target)
+        .set((
+            n::status.eq(status),
+            n::attempts.eq(n::attempts + i32::from(!matches!(outcome, Outcome::Skipped { .. }))),
+            n::last_error.eq(error),
+            n::next_attempt_at.eq(next),
+            n::sent_at.eq(sent_at),
+            lease_ended(),
+        ))
+        .execute(conn)?;
+    if let Some(recipient) = recipient.filter(|_| updated == 1) {
+        diesel::update(n::table.find(id))
+            .set(n::recipient.eq(recipient))
+            .execute(conn)?;
+    }
+    Ok(updated == 1)
+}
+
+/// The columns that end a lease.
+fn lease_ended() -> (
+    diesel::dsl::Eq<notifications::leased_by, Option<String>>,
+    diesel::dsl::Eq<notifications::lease_until, Option<NaiveDateTime>>,
+) {
+    (
+        notifications::leased_by.eq(None),
+        notifications::lease_until.eq(None),
+    )
+}
+
+/// Gives back every lease `lessee` holds, for another instance to take at once; at shutdown.
+pub fn release(conn: &mut DbConnection, lessee: &str) -> Result<usize, StoreError> {
+    use notifications as n;
+    let held = n::table
+        .filter(n::leased_by.eq(lessee))
+        .filter(n::status.eq("pending"));
+    Ok(diesel::update(held).set(lease_ended()).execute(conn)?)
+}
+
+/// What a review notice tells: the review event (with a denial's reason), the request, its
+/// token and the organization.
+#[derive(Debug, Clone)]
+pub struct Notice {
+    pub event: AuditEvent,
+    pub request: PatRequest,
+    pub token: Token,
+    pub owner: User,
+    pub org: Organization,
+}
+
+pub fn notice(conn: &mut DbConnection, n: &Notification) -> Result<Notice, StoreError> {
+    let event_id = n.event_id.ok_or(StoreError::NotFound)?;
+    let event: AuditEvent = audit_events::table.find(event_id).first(conn)?;
+    let request: PatRequest = pat_requests::table.find(event.subject_id).first(conn)?;
+    let token: Token = tokens::table.find(request.token_id).first(conn)?;
+    let owner: User = users::table.find(request.owner_id).first(conn)?;
+    let org: Organization = organizations::table.find(n.org_id).first(conn)?;
+    Ok(Notice {
+        event,
+        request,
+        token,
+        owner,
+        org,
+    })
+}
+
+/// One pending request in a digest.
+#[derive(Debug, Clone)]
+pub struct PendingItem {
+    pub request_id: i64,
+    pub owner: String,
+    pub token_name: String,
+    pub created_at: NaiveDateTime,
+}
+
+/// What a digest shows, read when it is sent: its organization, the owners to send it to, and
+/// every pending request, oldest first.
+#[derive(Debug, Clone)]
+pub struct Digest {
+    pub org: Organization,
+    pub recipients: Vec<User>,
+    pub pending: Vec<PendingItem>,
+}
+
+pub fn digest(conn: &mut DbConnection, org_id: i64) -> Result<Digest, StoreError> {
+    let org: Organization = organizations::table.find(org_id).first(conn)?;
+    let recipients = owners_with_email(conn, org_id)?;
+    let rows: Vec<(i64, String, String, NaiveDateTime)> = pat_requests::table
+        .inner_join(users::table)
+        .inner_join(tokens::table)
+        .filter(pat_requests::org_id.eq(org_id))
+        .filter(pat_requests::status.eq("pending"))
+        .order((pat_requests::created_at, pat_requests::id))
+        .select((
+            pat_requests::id,
+            users::login,
+            tokens::name,
+            pat_requests::created_at,
+        ))
+        .load(conn)?;
+    let pending = rows
+        .into_iter()
+        .map(|(request_id, owner, token_name, created_at)| PendingItem {
+            request_id,
+            owner,
+            token_name,
+            created_at,
+        })
+        .collect();
+    Ok(Digest {
+        org,
+        recipients,
+        pending,
+    })
+}
+
+/// The outbox at a glance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Backlog {
+    pub pending: i64,
+    pub failed: i64,
+    pub oldest_pending: Option<NaiveDateTime>,
+}
+
+pub fn backlog(conn: &mut DbConnection) -> Result<Backlog, StoreError> {
+    use notifications as n;
+    let pending: i64 = n::table
+        .filter(n::status.eq("pending"))
+        .count()
+        .get_result(conn)?;
+    let failed: i64 = n::table
+        .filter(n::status.eq("failed"))
+        .count()
+        .get_result(conn)?;
+    let oldest_pending: Option<NaiveDateTime> = n::table
+        .filter(n::status.eq("pending"))
+        .select(diesel::dsl::min(n::created_at))
+        .get_result(conn)?;
+    Ok(Backlog {
+        pending,
+        failed,
+        oldest_pending,
+    })
+}

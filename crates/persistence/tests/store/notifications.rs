@@ -1,0 +1,171 @@
+//! The e-mail outbox: a review queues a notice for a token owner with an address only, a
+//! refused review queues nothing, and each period queues one digest per organization with an
+//! owner to send it to and pending requests, however often it is asked.
+
+use diesel::prelude::*;
+use patgate_domain::{AccessLevel, ReviewAction};
+use patgate_persistence::notifications::{self, Notification};
+use patgate_persistence::requests;
+use patgate_persistence::schema::notifications as n;
+use patgate_persistence::seed::ensure_user;
+use patgate_persistence::Db;
+
+use crate::common::{app, org, pending, perms, read, t, token, write, OrgFixture};
+
+/// acme: owned by dave (with an address) and carol (without), one pending request of alice
+/// (with an address) and one of bob (without). globex: owned by carol only, one pending
+/// request. initech: owned by dave, nothing pending.
+fn fixture(db: &Db) -> (OrgFixture, i64, i64) {
+    write(db, |c| {
+        let app = app(c)?;
+        let acme = org(c, "acme", &app)?;
+        let globex = org(c, "globex", &app)?;
+        let initech = org(c, "initech", &app)?;
+        let alice = ensure_user(c, "alice", None, Some("alice@example.com"), t(0))?;
+        let bob = ensure_user(c, "bob", None, None, t(0))?;
+        let carol = ensure_user(c, "carol", None, None, t(0))?;
+        let dave = ensure_user(c, "dave", None, Some("dave@example.com"), t(0))?;
+        notifications::add_owner(c, acme.org.id, dave.id)?;
+        notifications::add_owner(c, acme.org.id, carol.id)?;
+        notifications::add_owner(c, acme.org.id, dave.id)?;
+        notifications::add_owner(c, globex.org.id, carol.id)?;
+        notifications::add_owner(c, initech.org.id, dave.id)?;
+        let p = perms(&[("issues", AccessLevel::Read)], &[]);
+        let (ta, tb, tg) = (
+            token(c, &alice, "a", None)?,
+            token(c, &bob, "b", None)?,
+            token(c, &bob, "g", None)?,
+        );
+        let a = pending(c, acme.org.id, &ta, "all", &[], &p, t(1))?;
+        let b = pending(c, acme.org.id, &tb, "all", &[], &p, t(2))?;
+        pending(c, globex.org.id, &tg, "all", &[], &p, t(3))?;
+        Ok((acme, a.id, b.id))
+    })
+}
+
+fn queued(db: &Db) -> Vec<Notification> {
+    read(db, |c| {
+        n::table
+            .order(n::id)
+            .select(Notification::as_select())
+            .load(c)
+    })
+}
+
+fn a_review_notifies_an_owner_with_an_address_only(db: &Db) {
+    let (acme, alice_request, bob_request) = fixture(db);
+    // Refused as a whole (an unknown id): nothing is queued.
+    let refused = db.write(|c| {
+        requests::review(
+            c,
+            &acme.review(&[alice_request, 999], ReviewAction::Deny, Some("no"), t(10)),
+        )
+    });
+    assert!(refused.is_err());
+    assert!(queued(db).is_empty());
+    db.write(|c| {
+        requests::review(
+            c,
+            &acme.review(
+                &[alice_request, bob_request],
+                ReviewAction::Deny,
+                Some("too broad"),
+                t(11),
+            ),
+        )
+    })
+    .expect("review");
+    let rows = queued(db);
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0].kind, "denied");
+    assert_eq!(rows[0].request_id, Some(alice_request));
+    assert_eq!(rows[0].recipient.as_deref(), Some("alice@example.com"));
+    assert_eq!(rows[0].status, "pending");
+    let notice = read(db, |c| {
+        Ok(notifications::notice(c, &rows[0]).expect("notice"))
+    });
+    assert_eq!(notice.event.reason.as_deref(), Some("too broad"));
+    assert_eq!(notice.owner.login, "alice");
+}
+
+fn each_period_queues_one_digest_per_organization(db: &Db) {
+    let (acme, _, _) = fixture(db);
+    let first = db
+        .write(|c| notifications::schedule_digests(c, t(60), t(61)))
+        .expect("schedule");
+    assert_eq!(
+        first, 1,
+        "acme only: globex has no owner with an address, initech nothing pending"
+    );
+    let again = db
+        .write(|c| notifications::schedule_digests(c, t(60), t(62)))
+        .expect("schedule");
+    assert_eq!(again, 0);
+    let next = db
+        .write(|c| notifications::schedule_digests(c, t(120), t(121)))
+        .expect("schedule");
+    assert_eq!(next, 1);
+    let rows = queued(db);
+    assert_eq!(rows.len(), 2);
+    assert!(rows
+        .iter()
+        .all(|r| r.kind == "digest" && r.org_id == acme.org.id));
+    let digest = read(db, |c| {
+        Ok(notifications::digest(c, acme.org.id).expect("digest"))
+    });
+    let to: Vec<_> = digest.recipients.iter().map(|u| u.login.as_str()).collect();
+    assert_eq!(to, ["dave"]);
+    let owners: Vec<_> = digest.pending.iter().map(|p| p.owner.as_str()).collect();
+    assert_eq!(owners, ["alice", "bob"], "oldest first");
+}
+
+fn leases_are_taken_once_and_attempts_recorded(db: &Db) {
+    fixture(db);
+    db.write(|c| notifications::schedule_digests(c, t(60), t(60)))
+        .expect("schedule");
+    let now = t(61);
+    let taken = db
+        .write(|c| notifications::claim(c, "one", now, t(70), 10))
+        .expect("claim");
+    assert_eq!(taken.len(), 1);
+    let none = db
+        .write(|c| notifications::claim(c, "two", now, t(70), 10))
+        .expect("claim");
+    assert!(none.is_empty(), "leased to one");
+    let failed = notifications::Outcome::Failed {
+        error: "451".to_owned(),
+        retry_at: Some(t(65)),
+    };
+    assert!(!db
+        .write(|c| notifications::record(c, taken[0].id, "two", &failed, now))
+        .expect("record"));
+    assert!(db
+        .write(|c| notifications::record(c, taken[0].id, "one", &failed, now))
+        .expect("record"));
+    let early = db
+        .write(|c| notifications::claim(c, "two", t(64), t(70), 10))
+        .expect("claim");
+    assert!(early.is_empty(), "not due before its retry");
+    let retaken = db
+        .write(|c| notifications::claim(c, "two", t(65), t(70), 10))
+        .expect("claim");
+    assert_eq!(retaken.len(), 1);
+    assert_eq!(retaken[0].attempts, 1);
+    assert_eq!(
+        db.write(notifications::backlog).expect("backlog").pending,
+        1
+    );
+}
+
+both_backends!(
+    a_review_notifies_an_owner_with_an_address_only,
+    a_review_notifies_an_owner_with_an_address_only
+);
+both_backends!(
+    each_period_queues_one_digest_per_organization,
+    each_period_queues_one_digest_per_organization
+);
+both_backends!(
+    leases_are_taken_once_and_attempts_recorded,
+    leases_are_taken_once_and_attempts_recorded
+);

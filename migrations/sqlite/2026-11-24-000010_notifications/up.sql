@@ -1,0 +1,48 @@
+-- Who owns an organization: its owners receive the daily digest of pending requests.
+CREATE TABLE organization_owners (
+    org_id  BIGINT NOT NULL REFERENCES organizations (id),
+    user_id BIGINT NOT NULL REFERENCES users (id),
+    PRIMARY KEY (org_id, user_id)
+);
+
+-- The e-mail outbox: a token owner's notice of a review (`approved`, `denied`), written by the
+-- trigger below in the transaction of the review, and each organization's daily digest
+-- (`digest`), written once per period by whichever instance gets there first.
+CREATE TABLE notifications (
+    id              INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind            TEXT NOT NULL CHECK (kind IN ('approved', 'denied', 'digest')),
+    org_id          BIGINT NOT NULL REFERENCES organizations (id),
+    event_id        BIGINT REFERENCES audit_events (id),
+    request_id      BIGINT REFERENCES pat_requests (id),
+    period_start    TIMESTAMP,
+    recipient       TEXT,
+    status          TEXT NOT NULL CHECK (status IN ('pending', 'sent', 'failed', 'skipped')),
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at TIMESTAMP NOT NULL,
+    leased_by       TEXT,
+    lease_until     TIMESTAMP,
+    last_error      TEXT,
+    created_at      TIMESTAMP NOT NULL,
+    sent_at         TIMESTAMP,
+    UNIQUE (org_id, period_start)
+);
+CREATE INDEX notifications_due ON notifications (next_attempt_at, id) WHERE status = 'pending';
+
+CREATE TABLE digest_runs (
+    period_start TIMESTAMP PRIMARY KEY NOT NULL,
+    created_at   TIMESTAMP NOT NULL
+);
+
+CREATE TRIGGER audit_events_notifications AFTER INSERT ON audit_events
+    WHEN NEW.subject_type = 'request' AND NEW.action IN ('request.approved', 'request.denied')
+BEGIN
+    INSERT INTO notifications
+        (kind, org_id, event_id, request_id, recipient, status, next_attempt_at, created_at)
+    SELECT substr(NEW.action, 9), NEW.org_id, NEW.id, r.id, u.email, 'pending',
+           NEW.created_at, NEW.created_at
+    FROM pat_requests r
+    JOIN users u ON u.id = r.owner_id
+    WHERE r.id = NEW.subject_id
+      AND u.email IS NOT NULL
+      AND trim(u.email) <> '';
+END;
