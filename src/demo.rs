@@ -167,6 +167,7 @@ pub fn seed(public_key_pem: &str) -> SeedFile {
                 fine_grained_max_lifetime_days: Some(180),
                 classic_max_lifetime_days: None,
             }),
+            owners: Vec::new(),
         }],
         users: OWNERS
             .iter()

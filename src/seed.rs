@@ -46,6 +46,9 @@ pub struct OrgSeed {
     pub enterprise: Option<String>,
     /// The organization's token policy (as `PUT /orgs/{org}/personal-access-token-policy`).
     pub policy: Option<PolicySettingsDto>,
+    /// Logins of the organization's owners, who receive the daily digest of pending requests.
+    #[serde(default)]
+    pub owners: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -359,6 +362,13 @@ fn apply(conn: &mut DbConnection, seed: &SeedFile) -> Result<Loaded, SeedError> 
         let user =
             store::ensure_user(conn, l.as_str(), u.name.as_deref(), u.email.as_deref(), now)?;
         names.users.insert(l.key(), user.id);
+    }
+    for o in &seed.organizations {
+        let org = names.org(conn, &o.login)?;
+        for owner in &o.owners {
+            let user = names.user(conn, owner)?;
+            patgate_persistence::notifications::add_owner(conn, org, user)?;
+        }
     }
     for r in &seed.repositories {
         let name = RepoName::parse(&r.name)
