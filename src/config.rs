@@ -91,6 +91,35 @@ pub struct ServeArgs {
     /// Attempts before a delivery is marked failed.
     #[arg(long, env = "PATGATE_WEBHOOK_MAX_ATTEMPTS", default_value_t = 15, value_parser = clap::value_parser!(u32).range(1..))]
     pub webhook_max_attempts: u32,
+    /// The SMTP server that sends e-mail notifications, as a URL: `smtp://host:port` (plain),
+    /// `smtp://user:pass@host:587?tls=required` (STARTTLS), `smtps://user:pass@host:465` (TLS).
+    /// Without it, no digest is queued and queued notices are marked skipped.
+    #[arg(long, env = "PATGATE_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+    /// The sender of e-mail notifications (`address` or `Name <address>`).
+    #[arg(
+        long,
+        env = "PATGATE_MAIL_FROM",
+        default_value = "patgate <patgate@localhost>"
+    )]
+    pub mail_from: String,
+    /// Milliseconds between looks for due e-mail notifications.
+    #[arg(long, env = "PATGATE_MAIL_POLL_MS", default_value_t = 500, value_parser = clap::value_parser!(u64).range(1..))]
+    pub mail_poll_ms: u64,
+    /// Milliseconds before the first retry of an e-mail the server did not take; each further
+    /// failure doubles it, up to 30 minutes.
+    #[arg(long, env = "PATGATE_MAIL_RETRY_BASE_MS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub mail_retry_base_ms: u64,
+    /// Attempts before an e-mail is marked failed.
+    #[arg(long, env = "PATGATE_MAIL_MAX_ATTEMPTS", default_value_t = 15, value_parser = clap::value_parser!(u32).range(1..))]
+    pub mail_max_attempts: u32,
+    /// The hour (UTC) at which each day's digest of pending requests is sent to organization
+    /// owners.
+    #[arg(long, env = "PATGATE_DIGEST_HOUR_UTC", default_value_t = 9, value_parser = clap::value_parser!(u32).range(0..=23))]
+    pub digest_hour_utc: u32,
+    /// Seconds between digests, counted from DIGEST_HOUR_UTC (one day by default).
+    #[arg(long, env = "PATGATE_DIGEST_PERIOD_SECS", default_value_t = 86_400, value_parser = clap::value_parser!(u64).range(1..))]
+    pub digest_period_secs: u64,
     /// Milliseconds between reads of the changes other instances committed: their writes show
     /// in this instance's kept answers at most this long after.
     #[arg(long, env = "PATGATE_CHANGE_POLL_MS", default_value_t = crate::changes::DEFAULT_POLL_MS, value_parser = clap::value_parser!(u64).range(1..=60_000))]
@@ -143,6 +172,7 @@ pub struct Settings {
     pub change_poll_ms: u64,
     pub rate_limit_per_hour: u32,
     pub webhooks: crate::webhooks::Settings,
+    pub notifications: crate::notifications::Settings,
 }
 
 /// GitHub's limit for an installation (without its per-repository and per-user increases).
@@ -177,6 +207,20 @@ impl Settings {
                     retry_base: Duration::from_millis(s.webhook_retry_base_ms),
                     max_attempts: s.webhook_max_attempts,
                     ..crate::webhooks::Settings::default()
+                }
+            }),
+            notifications: serve.map_or_else(crate::notifications::Settings::default, |s| {
+                crate::notifications::Settings {
+                    smtp_url: s.smtp_url.clone(),
+                    from: s.mail_from.clone(),
+                    digest_hour_utc: s.digest_hour_utc,
+                    digest_period: Duration::from_secs(s.digest_period_secs),
+                    delivery: crate::webhooks::Settings {
+                        poll: Duration::from_millis(s.mail_poll_ms),
+                        retry_base: Duration::from_millis(s.mail_retry_base_ms),
+                        max_attempts: s.mail_max_attempts,
+                        ..crate::notifications::Settings::default().delivery
+                    },
                 }
             }),
         }

@@ -4,6 +4,7 @@ pub mod changes;
 pub mod config;
 pub mod demo;
 pub mod expiry;
+pub mod notifications;
 pub mod revocations;
 pub mod seed;
 pub mod webhooks;
@@ -73,6 +74,7 @@ pub struct Application {
     /// Follows other processes' writes while answers are kept in memory.
     following: Option<changes::Following>,
     webhooks: webhooks::Settings,
+    notifications: notifications::Settings,
     base_url: String,
     server: actix_web::dev::Server,
 }
@@ -94,6 +96,7 @@ impl Application {
                 "the webhook lease (PATGATE_WEBHOOK_LEASE_MS) must be longer than the time-out (PATGATE_WEBHOOK_TIMEOUT_MS): an instance still sending must still hold the delivery".to_owned(),
             ));
         }
+        settings.notifications.check().map_err(StartError::Config)?;
         let keys = Arc::new(ServerKeys::load_or_generate(&settings.signing_key_file)?);
         let revocations = Arc::new(Revocations::load(&db)?);
         let listener = TcpListener::bind(&settings.bind).map_err(|source| StartError::Bind {
@@ -156,6 +159,7 @@ impl Application {
             revocation_poll_ms: settings.revocation_poll_ms,
             following,
             webhooks: settings.webhooks.clone(),
+            notifications: settings.notifications.clone(),
             base_url,
             server: server.run(),
         })
@@ -193,12 +197,19 @@ impl Application {
             self.webhooks.clone(),
         )
         .map_err(std::io::Error::other)?;
+        let mailing = notifications::start(
+            self.db.clone(),
+            self.base_url.clone(),
+            self.notifications.clone(),
+        )
+        .map_err(std::io::Error::other)?;
         let result = self.server.await;
         for task in [sweeper, follower].into_iter().flatten() {
             task.abort();
         }
         // Deliveries in flight finish (within their time-out) and leases are given back.
         delivering.stop().await;
+        mailing.stop().await;
         drop(self.following);
         result
     }
