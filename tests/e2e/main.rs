@@ -10,6 +10,7 @@ mod client;
 mod grants;
 mod kept;
 mod lifecycle;
+mod notifications;
 mod openapi_doc;
 mod rate_limit;
 mod requests;

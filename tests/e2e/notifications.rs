@@ -1,0 +1,491 @@
+//! E-mail notifications against an SMTP server the test runs on loopback: a review reaches
+//! the token owner (a denial with its reason), a rolled-back change sends nothing, an owner
+//! without an address gets nothing, a refusing or absent server gets the message once it is
+//! back, and each organization's digest goes out once per period however many instances run.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpListener;
+
+use crate::both_backends;
+use crate::helpers::*;
+
+const REQUESTS_PATH: &str = "/orgs/acme/personal-access-token-requests";
+
+/// One message the server accepted.
+#[derive(Debug, Clone)]
+struct Mail {
+    to: Vec<String>,
+    /// The message as sent, headers unfolded and the body decoded.
+    text: String,
+}
+
+impl Mail {
+    fn header(&self, name: &str) -> &str {
+        let prefix = format!("{}:", name.to_ascii_lowercase());
+        self.text
+            .lines()
+            .take_while(|l| !l.is_empty())
+            .find(|l| l.to_ascii_lowercase().starts_with(&prefix))
+            .map_or("", |l| l[prefix.len()..].trim())
+    }
+
+    fn subject(&self) -> &str {
+        self.header("Subject")
+    }
+
+    fn body(&self) -> &str {
+        self.text.split_once("\r\n\r\n").map_or("", |(_, b)| b)
+    }
+}
+
+/// Unfolds headers and decodes quoted-printable (what lettre uses for long lines).
+fn decode(data: &str) -> String {
+    let unfolded = data.replace("\r\n ", " ").replace("\r\n\t", " ");
+    let qp = unfolded
+        .to_ascii_lowercase()
+        .contains("content-transfer-encoding: quoted-printable");
+    if !qp {
+        return unfolded;
+    }
+    let bytes = unfolded.replace("=\r\n", "").into_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'=', Some(b)) => {
+                out.push(b);
+                i += 3;
+            }
+            (c, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// A minimal SMTP server on loopback: records every message it accepts; while `refuse` is
+/// set, it answers `451` to each recipient, as a server that cannot take mail for now.
+#[derive(Clone)]
+struct SmtpServer {
+    addr: SocketAddr,
+    got: Arc<Mutex<Vec<Mail>>>,
+    refuse: Arc<AtomicBool>,
+    refused: Arc<AtomicUsize>,
+}
+
+impl SmtpServer {
+    async fn start() -> SmtpServer {
+        Self::on(TcpListener::bind("127.0.0.1:0").await.expect("bind"), false)
+    }
+
+    fn on(listener: TcpListener, refuse: bool) -> SmtpServer {
+        let server = SmtpServer {
+            addr: listener.local_addr().expect("address"),
+            got: Arc::new(Mutex::new(Vec::new())),
+            refuse: Arc::new(AtomicBool::new(refuse)),
+            refused: Arc::new(AtomicUsize::new(0)),
+        };
+        let s = server.clone();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let s = s.clone();
+                tokio::spawn(async move {
+                    let _ = s.serve(stream).await;
+                });
+            }
+        });
+        server
+    }
+
+    async fn serve(&self, stream: tokio::net::TcpStream) -> std::io::Result<()> {
+        let (read, mut write) = stream.into_split();
+        let mut reader = BufReader::new(read);
+        write.write_all(b"220 test ESMTP\r\n").await?;
+        let mut to = Vec::new();
+        loop {
+            let mut line = String::new();
+            if reader.read_line(&mut line).await? == 0 {
+                return Ok(());
+            }
+            let verb = line.get(..4).unwrap_or_default().to_ascii_uppercase();
+            let reply: &[u8] = match verb.as_str() {
+                "EHLO" | "HELO" => b"250 test\r\n",
+                "MAIL" => {
+                    to.clear();
+                    b"250 OK\r\n"
+                }
+                "RCPT" if self.refuse.load(Ordering::SeqCst) => {
+                    self.refused.fetch_add(1, Ordering::SeqCst);
+                    b"451 4.3.0 try again later\r\n"
+                }
+                "RCPT" => {
+                    let address = line.trim_end()[8..].trim_matches(|c| c == '<' || c == '>');
+                    to.push(address.to_owned());
+                    b"250 OK\r\n"
+                }
+                "DATA" => {
+                    write.write_all(b"354 go ahead\r\n").await?;
+                    let mut data = String::new();
+                    loop {
+                        let mut l = String::new();
+                        if reader.read_line(&mut l).await? == 0 {
+                            return Ok(());
+                        }
+                        if l == ".\r\n" {
+                            break;
+                        }
+                        data.push_str(l.strip_prefix('.').unwrap_or(&l));
+                    }
+                    self.got.lock().expect("lock").push(Mail {
+                        to: std::mem::take(&mut to),
+                        text: decode(&data),
+                    });
+                    b"250 OK queued\r\n"
+                }
+                "QUIT" => {
+                    write.write_all(b"221 bye\r\n").await?;
+                    return Ok(());
+                }
+                _ => b"250 OK\r\n",
+            };
+            write.write_all(reply).await?;
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("smtp://{}", self.addr)
+    }
+
+    fn received(&self) -> Vec<Mail> {
+        self.got.lock().expect("lock").clone()
+    }
+
+    /// The review notices received so far (digests left out).
+    fn notices(&self) -> Vec<Mail> {
+        self.received()
+            .into_iter()
+            .filter(|m| m.subject().contains("your request"))
+            .collect()
+    }
+
+    /// Waits until `n` notices have arrived (failing past `bound`); then a moment more, to
+    /// catch any that should not come.
+    async fn wait_for_notices(&self, n: usize, bound: Duration) -> Vec<Mail> {
+        let start = Instant::now();
+        while self.notices().len() < n {
+            assert!(
+                start.elapsed() < bound,
+                "{} of {n} notices after {bound:?}: {:?}",
+                self.notices().len(),
+                self.received()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        self.notices()
+    }
+}
+
+/// Owners and addresses on top of the fixture: alice, bob and dave have an address, carol has
+/// none; acme is owned by dave and carol, globex by eve.
+fn owners_seed() -> Value {
+    json!({
+        "organizations": [
+            {"login": ORG, "owners": ["dave", "carol"]},
+            {"login": OTHER_ORG, "owners": ["eve"]},
+        ],
+        "users": [
+            {"login": "alice", "email": "alice@example.com"},
+            {"login": "bob", "email": "bob@example.com"},
+            {"login": "dave", "email": "dave@example.com"},
+            {"login": "eve", "email": "eve@example.com"},
+        ],
+    })
+}
+
+/// The fixture with owners and addresses; returns the data directory and database URL.
+fn prepare(backend: Backend) -> (std::path::PathBuf, String) {
+    let (dir, url) = TestApp::prepare(backend);
+    let path = dir.join("owners.json");
+    std::fs::write(&path, owners_seed().to_string()).expect("write seed");
+    let out = run_cli(&dir, &url, &["seed", path.to_str().expect("utf-8 path")]);
+    assert!(
+        out.status.success(),
+        "seed failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (dir, url)
+}
+
+fn start(dir: std::path::PathBuf, url: String, smtp: &str, extra: &[&str]) -> TestApp {
+    let mut args = vec![
+        "--expiry-interval",
+        "0",
+        "--smtp-url",
+        smtp,
+        "--mail-from",
+        "patgate <patgate@example.org>",
+        "--mail-poll-ms",
+        "50",
+        "--mail-retry-base-ms",
+        "100",
+    ];
+    args.extend_from_slice(extra);
+    TestApp::start_with(dir, url, &args)
+}
+
+/// A running instance and the reviewer's token, with the first pending request of each owner.
+struct Reviewing {
+    app: TestApp,
+    token: String,
+    first: BTreeMap<String, i64>,
+}
+
+impl Reviewing {
+    async fn on(app: TestApp) -> Reviewing {
+        let token = app.token_for(REVIEWER).await;
+        let res = app
+            .get(
+                &format!("{REQUESTS_PATH}?per_page=100&direction=asc"),
+                &token,
+            )
+            .await;
+        assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+        let mut first = BTreeMap::new();
+        for r in res.json.as_array().expect("array") {
+            let owner = r["owner"]["login"].as_str().expect("owner").to_owned();
+            first.entry(owner).or_insert(r["id"].as_i64().expect("id"));
+        }
+        Reviewing { app, token, first }
+    }
+
+    /// Reviews the first request of `owner` with `body`.
+    async fn review(&self, owner: &str, body: Value) {
+        let id = self.first[owner];
+        let res = self
+            .app
+            .post(&format!("{REQUESTS_PATH}/{id}"), &self.token, &body)
+            .await;
+        assert_eq!(res.status, StatusCode::NO_CONTENT, "{}", res.body);
+    }
+}
+
+/// A server on loopback and an instance mailing to it.
+async fn reviewing_with_smtp(backend: Backend) -> (SmtpServer, Reviewing) {
+    let smtp = SmtpServer::start().await;
+    let (dir, url) = prepare(backend);
+    let reviewing = Reviewing::on(start(dir, url, &smtp.url(), &[])).await;
+    (smtp, reviewing)
+}
+
+/// Approving alice's request and denying bob's mails each of them, the denial with its reason;
+/// carol, without an address, gets nothing for hers.
+async fn a_review_reaches_the_owner_and_a_denial_its_reason(backend: Backend) {
+    let (smtp, r) = reviewing_with_smtp(backend).await;
+    r.review("alice", json!({"action": "approve"})).await;
+    r.review(
+        "bob",
+        json!({"action": "deny", "reason": "Too broad: ask for one repository"}),
+    )
+    .await;
+    r.review("carol", json!({"action": "approve"})).await;
+    let got = smtp.wait_for_notices(2, Duration::from_secs(15)).await;
+    assert_eq!(got.len(), 2, "{got:?}");
+    let to = |who: &str| -> Vec<&Mail> { got.iter().filter(|m| m.to == [who]).collect() };
+    let (to_alice, to_bob) = (to("alice@example.com"), to("bob@example.com"));
+    assert_eq!((to_alice.len(), to_bob.len()), (1, 1), "{got:?}");
+    assert!(
+        to_alice[0].subject().contains("was approved"),
+        "{:?}",
+        to_alice[0]
+    );
+    assert!(to_alice[0]
+        .body()
+        .contains(&format!("request #{}", r.first["alice"])));
+    assert!(!to_alice[0].body().contains("Reason:"));
+    assert!(
+        to_bob[0].subject().contains("was denied"),
+        "{:?}",
+        to_bob[0]
+    );
+    assert!(
+        to_bob[0]
+            .body()
+            .contains("Reason: Too broad: ask for one repository"),
+        "{:?}",
+        to_bob[0]
+    );
+    assert_eq!(to_bob[0].header("From"), "patgate <patgate@example.org>");
+    assert!(to_bob[0]
+        .header("Message-ID")
+        .starts_with("<patgate-notification-"));
+    // Nothing ever went to an owner without an address.
+    assert!(smtp
+        .received()
+        .iter()
+        .all(|m| m.to.iter().all(|t| !t.contains("carol"))));
+}
+
+/// A bulk review that fails as a whole sends nothing; a valid one sends its notice.
+async fn a_rolled_back_change_sends_nothing(backend: Backend) {
+    let (smtp, r) = reviewing_with_smtp(backend).await;
+    let ids = json!([r.first["alice"], r.first["bob"], 999_999]);
+    let res = r
+        .app
+        .post(
+            REQUESTS_PATH,
+            &r.token,
+            &json!({"pat_request_ids": ids, "action": "deny", "reason": "no"}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", res.body);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(smtp.notices().is_empty(), "{:?}", smtp.notices());
+    r.review("alice", json!({"action": "approve"})).await;
+    let got = smtp.wait_for_notices(1, Duration::from_secs(15)).await;
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(got[0].to, ["alice@example.com"]);
+}
+
+/// A server that is down, then refuses with `451`, gets the notice once it takes mail again;
+/// once only.
+async fn a_refusing_mail_server_gets_the_message_once_it_is_back(backend: Backend) {
+    // A port nothing listens on yet.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("address")
+        .port();
+    let (dir, url) = prepare(backend);
+    let r = Reviewing::on(start(dir, url, &format!("smtp://127.0.0.1:{port}"), &[])).await;
+    r.review(
+        "bob",
+        json!({"action": "deny", "reason": "expired project"}),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let listener = TcpListener::bind(("127.0.0.1", port))
+        .await
+        .expect("rebind");
+    let smtp = SmtpServer::on(listener, true);
+    let start = Instant::now();
+    while smtp.refused.load(Ordering::SeqCst) < 2 {
+        assert!(start.elapsed() < Duration::from_secs(15), "never retried");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(smtp.notices().is_empty());
+    smtp.refuse.store(false, Ordering::SeqCst);
+    let got = smtp.wait_for_notices(1, Duration::from_secs(20)).await;
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert_eq!(smtp.notices().len(), 1, "{got:?}");
+    assert_eq!(got[0].to, ["bob@example.com"]);
+    assert!(got[0].body().contains("Reason: expired project"));
+}
+
+/// The digests received, by (organization, period): how many times each arrived.
+fn digests(smtp: &SmtpServer) -> BTreeMap<String, Vec<Mail>> {
+    let mut by_subject: BTreeMap<String, Vec<Mail>> = BTreeMap::new();
+    for m in smtp.received() {
+        if m.subject().contains("pending token request") {
+            by_subject
+                .entry(m.subject().to_owned())
+                .or_default()
+                .push(m);
+        }
+    }
+    by_subject
+}
+
+/// With a 2-second period and several instances on one database, each organization's digest
+/// arrives once per period: to its owners with an address, listing the pending requests
+/// oldest first with a link to each.
+async fn the_digest_goes_out_once_per_organization_per_period(backend: Backend) {
+    let smtp = SmtpServer::start().await;
+    let (dir, url) = prepare(backend);
+    let instances = if backend == Backend::Postgres { 3 } else { 2 };
+    let apps: Vec<TestApp> = (0..instances)
+        .map(|_| {
+            start(
+                dir.clone(),
+                url.clone(),
+                &smtp.url(),
+                &["--digest-period-secs", "2"],
+            )
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_secs(7)).await;
+    drop(apps);
+    let got = digests(&smtp);
+    let acme: Vec<&String> = got.keys().filter(|s| s.contains("acme:")).collect();
+    let globex: Vec<&String> = got.keys().filter(|s| s.contains("globex:")).collect();
+    assert!(acme.len() >= 3, "one digest per period: {:?}", got.keys());
+    assert!(globex.len() >= 3, "one digest per period: {:?}", got.keys());
+    for (subject, mails) in &got {
+        assert_eq!(mails.len(), 1, "{subject} arrived {} times", mails.len());
+    }
+    for subject in &acme {
+        let mail = &got[*subject][0];
+        assert_eq!(mail.to, ["dave@example.com"], "carol has no address");
+        assert!(subject.contains(&format!("{REQUESTS} pending token requests")));
+        let ids: Vec<i64> = mail
+            .body()
+            .lines()
+            .filter_map(|l| l.strip_prefix("- #"))
+            .filter_map(|l| l.split_whitespace().next()?.parse().ok())
+            .collect();
+        assert_eq!(ids.len(), REQUESTS, "{}", mail.body());
+        assert!(ids.windows(2).all(|w| w[0] < w[1]), "oldest first: {ids:?}");
+        assert!(mail.body().contains(&format!(
+            "/orgs/acme/personal-access-token-requests/{}/repositories",
+            ids[0]
+        )));
+        assert!(mail.body().contains("- #1 alice / \"token-0\", waiting "));
+    }
+    for subject in &globex {
+        assert_eq!(got[*subject][0].to, ["eve@example.com"]);
+        assert!(subject.contains("3 pending token requests"));
+    }
+}
+
+/// Without an SMTP server nothing is sent, and a notice queued meanwhile is not sent later.
+async fn without_an_smtp_server_notices_are_skipped(backend: Backend) {
+    let (dir, url) = prepare(backend);
+    let mut unmailed = Reviewing::on(TestApp::start_with(
+        dir.clone(),
+        url.clone(),
+        &["--expiry-interval", "0", "--mail-poll-ms", "50"],
+    ))
+    .await;
+    unmailed.review("alice", json!({"action": "approve"})).await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    // Killed, not dropped: the data directory stays for the next instance.
+    unmailed.app.kill();
+    let smtp = SmtpServer::start().await;
+    let r = Reviewing::on(start(dir, url, &smtp.url(), &[])).await;
+    r.review("bob", json!({"action": "approve"})).await;
+    let got = smtp.wait_for_notices(1, Duration::from_secs(15)).await;
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(got[0].to, ["bob@example.com"]);
+}
+
+both_backends!(
+    a_review_reaches_the_owner_and_a_denial_its_reason,
+    a_rolled_back_change_sends_nothing,
+    a_refusing_mail_server_gets_the_message_once_it_is_back,
+    the_digest_goes_out_once_per_organization_per_period,
+    without_an_smtp_server_notices_are_skipped,
+);
