@@ -14,6 +14,10 @@ use patgate_persistence::notifications::{self as store, Digest, Notice, Notifica
 use patgate_persistence::{Db, StoreError};
 use tokio::sync::watch;
 
+use self::render::{digest_text, notice_text, DIGEST_LIMIT};
+
+mod render;
+
 type Transport = AsyncSmtpTransport<Tokio1Executor>;
 
 /// Where and when e-mail goes. `delivery` sets polling, leases, the time-out and retries as
@@ -342,7 +346,7 @@ impl Mailer {
             blocking(move || {
                 let mut conn = db.conn()?;
                 if kind == "digest" {
-                    store::digest(&mut conn, org_id).map(Content::Digest)
+                    store::digest(&mut conn, org_id, DIGEST_LIMIT).map(Content::Digest)
                 } else {
                     store::notice(&mut conn, &n).map(|x| Content::Notice(Box::new(x)))
                 }
@@ -429,71 +433,6 @@ enum Content {
     Digest(Digest),
 }
 
-/// The subject and body of a review notice.
-fn notice_text(n: &Notice) -> (String, String) {
-    let verb = if n.event.action == "request.approved" {
-        "approved"
-    } else {
-        "denied"
-    };
-    let subject = format!(
-        "[patgate] {}: your request for token \"{}\" was {verb}",
-        n.org.login, n.token.name
-    );
-    let mut body = format!(
-        "Hello {},\n\nThe organization {} {verb} request #{} of your fine-grained personal access token \"{}\" on {} UTC.\n",
-        n.owner.login,
-        n.org.login,
-        n.request.id,
-        n.token.name,
-        n.event.created_at.format("%Y-%m-%d %H:%M"),
-    );
-    if let Some(reason) = n.event.reason.as_deref().filter(|r| !r.is_empty()) {
-        body.push_str(&format!("\nReason: {reason}\n"));
-    }
-    (subject, body)
-}
-
-/// The subject and body of an organization's digest.
-fn digest_text(d: &Digest, base_url: &str, period: NaiveDateTime) -> (String, String) {
-    let count = d.pending.len();
-    let plural = if count == 1 { "" } else { "s" };
-    let subject = format!(
-        "[patgate] {}: {count} pending token request{plural} ({} UTC)",
-        d.org.login,
-        period.format("%Y-%m-%d %H:%M:%S")
-    );
-    let now = patgate_persistence::now();
-    let mut body = format!(
-        "{count} fine-grained personal access token request{plural} wait for a review in {}, oldest first:\n\n",
-        d.org.login
-    );
-    for item in &d.pending {
-        body.push_str(&format!(
-            "- #{} {} / \"{}\", waiting {}\n  {base_url}/orgs/{}/personal-access-token-requests/{}/repositories\n",
-            item.request_id,
-            item.owner,
-            item.token_name,
-            age(now - item.created_at),
-            d.org.login,
-            item.request_id,
-        ));
-    }
-    (subject, body)
-}
-
-/// `3 days`, `5 hours`, `12 minutes`.
-fn age(d: chrono::Duration) -> String {
-    let (n, unit) = if d.num_days() >= 1 {
-        (d.num_days(), "day")
-    } else if d.num_hours() >= 1 {
-        (d.num_hours(), "hour")
-    } else {
-        (d.num_minutes().max(0), "minute")
-    };
-    format!("{n} {unit}{}", if n == 1 { "" } else { "s" })
-}
-
 /// A number in [0, 1) from the system's generator.
 fn jitter() -> f64 {
     let mut bytes = [0u8; 2];
@@ -536,13 +475,6 @@ mod tests {
         assert!(start <= at("2026-11-24 12:00:00"));
         assert!(at("2026-11-24 12:00:00") - start < chrono::Duration::seconds(7));
         assert_eq!((start.and_utc().timestamp() - 9 * 3600) % 7, 0);
-    }
-
-    #[test]
-    fn ages_read_in_the_largest_unit() {
-        assert_eq!(age(chrono::Duration::minutes(1)), "1 minute");
-        assert_eq!(age(chrono::Duration::minutes(150)), "2 hours");
-        assert_eq!(age(chrono::Duration::days(3)), "3 days");
     }
 
     #[test]

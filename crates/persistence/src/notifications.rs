@@ -274,24 +274,31 @@ pub struct PendingItem {
     pub created_at: NaiveDateTime,
 }
 
-/// What a digest shows, read when it is sent: its organization, the owners to send it to, and
-/// every pending request, oldest first.
+/// What a digest shows, read when it is sent: its organization, the owners to send it to, how
+/// many requests are pending, and the oldest of them, oldest first.
 #[derive(Debug, Clone)]
 pub struct Digest {
     pub org: Organization,
     pub recipients: Vec<User>,
+    pub pending_count: i64,
     pub pending: Vec<PendingItem>,
 }
 
-pub fn digest(conn: &mut DbConnection, org_id: i64) -> Result<Digest, StoreError> {
+/// The organization's digest, listing at most `limit` requests.
+pub fn digest(conn: &mut DbConnection, org_id: i64, limit: i64) -> Result<Digest, StoreError> {
     let org: Organization = organizations::table.find(org_id).first(conn)?;
     let recipients = owners_with_email(conn, org_id)?;
-    let rows: Vec<(i64, String, String, NaiveDateTime)> = pat_requests::table
+    let pending_of_org = || {
+        pat_requests::table
+            .filter(pat_requests::org_id.eq(org_id))
+            .filter(pat_requests::status.eq("pending"))
+    };
+    let pending_count: i64 = pending_of_org().count().get_result(conn)?;
+    let rows: Vec<(i64, String, String, NaiveDateTime)> = pending_of_org()
         .inner_join(users::table)
         .inner_join(tokens::table)
-        .filter(pat_requests::org_id.eq(org_id))
-        .filter(pat_requests::status.eq("pending"))
         .order((pat_requests::created_at, pat_requests::id))
+        .limit(limit)
         .select((
             pat_requests::id,
             users::login,
@@ -311,6 +318,7 @@ pub fn digest(conn: &mut DbConnection, org_id: i64) -> Result<Digest, StoreError
     Ok(Digest {
         org,
         recipients,
+        pending_count,
         pending,
     })
 }

@@ -111,12 +111,13 @@ fn each_period_queues_one_digest_per_organization(db: &Db) {
         .iter()
         .all(|r| r.kind == "digest" && r.org_id == acme.org.id));
     let digest = read(db, |c| {
-        Ok(notifications::digest(c, acme.org.id).expect("digest"))
+        Ok(notifications::digest(c, acme.org.id, 1).expect("digest"))
     });
     let to: Vec<_> = digest.recipients.iter().map(|u| u.login.as_str()).collect();
     assert_eq!(to, ["dave"]);
     let owners: Vec<_> = digest.pending.iter().map(|p| p.owner.as_str()).collect();
-    assert_eq!(owners, ["alice", "bob"], "oldest first");
+    assert_eq!(owners, ["alice"], "the oldest, as many as asked");
+    assert_eq!(digest.pending_count, 2);
 }
 
 fn leases_are_taken_once_and_attempts_recorded(db: &Db) {
