@@ -74,6 +74,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
         .configure(routes)
         .split_for_parts();
     let mut doc = doc;
+    openapi::document_body_limit(&mut doc);
     openapi::document_rate_limits(&mut doc);
     doc
 }

@@ -135,3 +135,27 @@ pub fn document_rate_limits(doc: &mut utoipa::openapi::OpenApi) {
         }
     }
 }
+
+/// Declares the `413` every operation that takes a body answers when the body is larger than
+/// the server reads ([`crate::MAX_BODY_BYTES`]), with GitHub's error body.
+pub fn document_body_limit(doc: &mut utoipa::openapi::OpenApi) {
+    let too_large = utoipa::openapi::ResponseBuilder::new()
+        .description("The request body is larger than 64 KB")
+        .content(
+            "application/json",
+            utoipa::openapi::Content::new(Some(Ref::from_schema_name("BasicError"))),
+        )
+        .build();
+    for item in doc.paths.paths.values_mut() {
+        let operations = [&mut item.put, &mut item.post, &mut item.patch];
+        for operation in operations.into_iter().flatten() {
+            if operation.request_body.is_some() {
+                operation
+                    .responses
+                    .responses
+                    .entry("413".to_owned())
+                    .or_insert_with(|| RefOr::T(too_large.clone()));
+            }
+        }
+    }
+}

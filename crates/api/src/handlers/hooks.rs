@@ -186,6 +186,7 @@ pub async fn get_webhook_config(
     request_body = WebhookConfigBody,
     responses(
         (status = 200, description = "Response", body = WebhookConfig),
+        (status = 400, description = "Malformed JSON", body = BasicError),
         (status = 401, description = "Requires authentication", body = BasicError),
         (status = 403, description = "Forbidden", body = BasicError),
         (status = 422, description = "Validation failed", body = ValidationBody),
