@@ -203,8 +203,10 @@ impl Application {
             self.notifications.clone(),
         )
         .map_err(std::io::Error::other)?;
+        let checkpointer = (self.db.backend() == patgate_persistence::Backend::Sqlite)
+            .then(|| actix_web::rt::spawn(checkpoints(self.db.clone())));
         let result = self.server.await;
-        for task in [sweeper, follower].into_iter().flatten() {
+        for task in [sweeper, follower, checkpointer].into_iter().flatten() {
             task.abort();
         }
         // Deliveries in flight finish (within their time-out) and leases are given back.
@@ -212,5 +214,32 @@ impl Application {
         mailing.stop().await;
         drop(self.following);
         result
+    }
+}
+
+/// How often the SQLite WAL is copied back into the database (connections do not do it at
+/// commit; see `Db::checkpoint`).
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// Checkpoints the SQLite WAL off the request path until the task is dropped.
+async fn checkpoints(db: Db) {
+    let mut ticker = actix_web::rt::time::interval(CHECKPOINT_EVERY);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut failing = false;
+    loop {
+        ticker.tick().await;
+        let db = db.clone();
+        match actix_web::web::block(move || db.checkpoint()).await {
+            Ok(Ok(_)) => failing = false,
+            Ok(Err(e)) if !failing => {
+                failing = true;
+                tracing::warn!(error = %e, "cannot checkpoint the SQLite WAL; retrying");
+            }
+            Err(e) if !failing => {
+                failing = true;
+                tracing::warn!(error = %e, "SQLite WAL checkpoint did not run");
+            }
+            _ => {}
+        }
     }
 }

@@ -11,3 +11,4 @@ mod notifications;
 mod query_plans;
 mod review;
 mod revocations;
+mod wal;
