@@ -274,7 +274,7 @@ impl Mailer {
 
     async fn report_backlog(&self) {
         let db = self.db.clone();
-        match blocking(move || store::backlog(&mut *db.conn()?)).await {
+        match blocking(move || store::backlog(&mut *db.conn()?, None)).await {
             Ok(b) if b.pending > 0 || b.failed > 0 => {
                 let lag_secs = b
                     .oldest_pending

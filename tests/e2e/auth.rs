@@ -10,7 +10,7 @@ const LIST: &str = "/orgs/acme/personal-access-token-requests";
 
 /// Operations of the document whose refusal without credentials is checked here (by
 /// operation id); `openapi_doc` fails if a secured operation is missing.
-pub const OPERATIONS_WITH_401_TESTS: [&str; 30] = [
+pub const OPERATIONS_WITH_401_TESTS: [&str; 31] = [
     "orgs/list-pat-grant-requests",
     "orgs/review-pat-grant-requests-in-bulk",
     "orgs/review-pat-grant-request",
@@ -41,6 +41,7 @@ pub const OPERATIONS_WITH_401_TESTS: [&str; 30] = [
     "apps/get-webhook-delivery",
     "apps/redeliver-webhook-delivery",
     "patgate/get-webhook-backlog",
+    "patgate/get-notification-backlog",
 ];
 
 async fn every_secured_operation_without_credentials_is_401(backend: Backend) {
@@ -97,6 +98,10 @@ async fn every_secured_operation_without_credentials_is_401(backend: Backend) {
         (Method::GET, "/app/hook/deliveries/1"),
         (Method::POST, "/app/hook/deliveries/1/attempts"),
         (Method::GET, "/app/hook/backlog"),
+        (
+            Method::GET,
+            "/orgs/acme/personal-access-token-notifications/backlog",
+        ),
     ];
     assert_eq!(calls.len(), OPERATIONS_WITH_401_TESTS.len());
     for (method, path) in calls {

@@ -378,6 +378,25 @@ async fn a_refusing_mail_server_gets_the_message_once_it_is_back(backend: Backen
     )
     .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
+    // The organization's backlog shows the notice waiting, and for how long.
+    let backlog = "/orgs/acme/personal-access-token-notifications/backlog";
+    let waiting = r.app.get(backlog, &r.token).await;
+    assert_eq!(waiting.status, reqwest::StatusCode::OK, "{}", waiting.body);
+    // The notice, and the digest a fresh deployment sends for the current period.
+    assert_eq!(
+        (
+            waiting.json["pending"].clone(),
+            waiting.json["failed"].clone()
+        ),
+        (json!(2), json!(0)),
+        "{}",
+        waiting.body
+    );
+    assert!(
+        waiting.json["oldest_pending_at"].is_string(),
+        "{}",
+        waiting.body
+    );
     let listener = TcpListener::bind(("127.0.0.1", port))
         .await
         .expect("rebind");
@@ -394,6 +413,25 @@ async fn a_refusing_mail_server_gets_the_message_once_it_is_back(backend: Backen
     assert_eq!(smtp.notices().len(), 1, "{got:?}");
     assert_eq!(got[0].to, ["bob@example.com"]);
     assert!(got[0].body().contains("Reason: expired project"));
+    // Read access to the organization's administration is needed, as for its audit trail.
+    let reader = r.app.token_for(READER).await;
+    let refused = r.app.get(backlog, &reader).await;
+    assert_eq!(
+        refused.status,
+        reqwest::StatusCode::FORBIDDEN,
+        "{}",
+        refused.body
+    );
+    let start = Instant::now();
+    loop {
+        let sent = r.app.get(backlog, &r.token).await;
+        if sent.json["pending"] == 0 {
+            assert_eq!(sent.json["lag_seconds"], 0, "{}", sent.body);
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(15), "{}", sent.body);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 /// The digests received, by (organization, period): how many times each arrived.

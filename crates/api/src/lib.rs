@@ -59,6 +59,7 @@ fn routes(cfg: &mut ServiceConfig) {
         .service(handlers::policy::get_token_policy)
         .service(handlers::policy::set_token_policy)
         .service(handlers::policy::list_audit_events)
+        .service(handlers::policy::get_notification_backlog)
         .service(handlers::intake::submit_token_request)
         .service(handlers::intake::get_token_request)
         .service(handlers::intake::cancel_token_request)

@@ -331,18 +331,19 @@ pub struct Backlog {
     pub oldest_pending: Option<NaiveDateTime>,
 }
 
-pub fn backlog(conn: &mut DbConnection) -> Result<Backlog, StoreError> {
+/// The backlog of one organization's notifications, or of every organization's.
+pub fn backlog(conn: &mut DbConnection, org_id: Option<i64>) -> Result<Backlog, StoreError> {
     use notifications as n;
-    let pending: i64 = n::table
-        .filter(n::status.eq("pending"))
-        .count()
-        .get_result(conn)?;
-    let failed: i64 = n::table
-        .filter(n::status.eq("failed"))
-        .count()
-        .get_result(conn)?;
-    let oldest_pending: Option<NaiveDateTime> = n::table
-        .filter(n::status.eq("pending"))
+    let of = |status: &'static str| {
+        let mut q = n::table.filter(n::status.eq(status)).into_boxed();
+        if let Some(org_id) = org_id {
+            q = q.filter(n::org_id.eq(org_id));
+        }
+        q
+    };
+    let pending: i64 = of("pending").count().get_result(conn)?;
+    let failed: i64 = of("failed").count().get_result(conn)?;
+    let oldest_pending: Option<NaiveDateTime> = of("pending")
         .select(diesel::dsl::min(n::created_at))
         .get_result(conn)?;
     Ok(Backlog {

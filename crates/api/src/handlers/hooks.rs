@@ -143,9 +143,9 @@ pub struct HookDeliveryRequest {
     pub payload: serde_json::Value,
 }
 
-/// The app's outbox: what waits, what failed for good, and how far behind delivery is.
+/// An outbox at a glance: what waits, what failed for good, and how far behind delivery is.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct WebhookBacklog {
+pub struct DeliveryBacklog {
     pub pending: i64,
     pub failed: i64,
     pub oldest_pending_at: Option<String>,
@@ -433,12 +433,25 @@ pub async fn redeliver_webhook_delivery(
     Ok(HttpResponse::Accepted().json(serde_json::json!({})))
 }
 
+impl DeliveryBacklog {
+    /// What waits, what failed, and the lag of the oldest waiting delivery as of now.
+    pub fn new(pending: i64, failed: i64, oldest_pending: Option<NaiveDateTime>) -> Self {
+        let now = patgate_persistence::now();
+        Self {
+            pending,
+            failed,
+            oldest_pending_at: oldest_pending.map(timestamp),
+            lag_seconds: oldest_pending.map_or(0, |t| (now - t).num_seconds().max(0)),
+        }
+    }
+}
+
 /// Get the backlog of an app webhook
 #[utoipa::path(
     operation_id = "patgate/get-webhook-backlog",
     tag = "patgate",
     responses(
-        (status = 200, description = "Response", body = WebhookBacklog),
+        (status = 200, description = "Response", body = DeliveryBacklog),
         (status = 401, description = "Requires authentication", body = BasicError),
         (status = 403, description = "Forbidden", body = BasicError),
     ),
@@ -456,13 +469,9 @@ pub async fn get_webhook_backlog(
         Ok(webhooks::backlog(&mut conn, Some(app_id))?)
     })
     .await?;
-    let now = patgate_persistence::now();
-    Ok(HttpResponse::Ok().json(WebhookBacklog {
-        pending: backlog.pending,
-        failed: backlog.failed,
-        oldest_pending_at: backlog.oldest_pending.map(timestamp),
-        lag_seconds: backlog
-            .oldest_pending
-            .map_or(0, |t| (now - t).num_seconds().max(0)),
-    }))
+    Ok(HttpResponse::Ok().json(DeliveryBacklog::new(
+        backlog.pending,
+        backlog.failed,
+        backlog.oldest_pending,
+    )))
 }

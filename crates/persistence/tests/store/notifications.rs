@@ -153,7 +153,9 @@ fn leases_are_taken_once_and_attempts_recorded(db: &Db) {
     assert_eq!(retaken.len(), 1);
     assert_eq!(retaken[0].attempts, 1);
     assert_eq!(
-        db.write(notifications::backlog).expect("backlog").pending,
+        db.write(|c| notifications::backlog(c, None))
+            .expect("backlog")
+            .pending,
         1
     );
 }
