@@ -11,6 +11,7 @@ pub mod grants;
 pub mod intake;
 pub mod models;
 pub mod notifications;
+pub mod outbox;
 pub mod policy;
 pub mod repositories;
 pub mod requests;

@@ -323,32 +323,9 @@ pub fn digest(conn: &mut DbConnection, org_id: i64, limit: i64) -> Result<Digest
     })
 }
 
-/// The outbox at a glance.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Backlog {
-    pub pending: i64,
-    pub failed: i64,
-    pub oldest_pending: Option<NaiveDateTime>,
-}
+pub use crate::outbox::Backlog;
 
 /// The backlog of one organization's notifications, or of every organization's.
 pub fn backlog(conn: &mut DbConnection, org_id: Option<i64>) -> Result<Backlog, StoreError> {
-    use notifications as n;
-    let of = |status: &'static str| {
-        let mut q = n::table.filter(n::status.eq(status)).into_boxed();
-        if let Some(org_id) = org_id {
-            q = q.filter(n::org_id.eq(org_id));
-        }
-        q
-    };
-    let pending: i64 = of("pending").count().get_result(conn)?;
-    let failed: i64 = of("failed").count().get_result(conn)?;
-    let oldest_pending: Option<NaiveDateTime> = of("pending")
-        .select(diesel::dsl::min(n::created_at))
-        .get_result(conn)?;
-    Ok(Backlog {
-        pending,
-        failed,
-        oldest_pending,
-    })
+    crate::outbox::backlog!(conn, notifications, org_id, org_id)
 }

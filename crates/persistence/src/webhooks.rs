@@ -279,33 +279,9 @@ pub fn redeliver(
     Ok(Some(copy))
 }
 
-/// The outbox at a glance: deliveries waiting, failed for good, and how long the oldest
-/// waiting one has waited.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Backlog {
-    pub pending: i64,
-    pub failed: i64,
-    pub oldest_pending: Option<NaiveDateTime>,
-}
+pub use crate::outbox::Backlog;
 
 /// The backlog of one app's webhook, or of every app's.
 pub fn backlog(conn: &mut DbConnection, app_id: Option<i64>) -> Result<Backlog, StoreError> {
-    use webhook_deliveries as d;
-    let of = |status: &'static str| {
-        let mut q = d::table.filter(d::status.eq(status)).into_boxed();
-        if let Some(app_id) = app_id {
-            q = q.filter(d::app_id.eq(app_id));
-        }
-        q
-    };
-    let pending: i64 = of("pending").count().get_result(conn)?;
-    let failed: i64 = of("failed").count().get_result(conn)?;
-    let oldest_pending: Option<NaiveDateTime> = of("pending")
-        .select(diesel::dsl::min(d::created_at))
-        .get_result(conn)?;
-    Ok(Backlog {
-        pending,
-        failed,
-        oldest_pending,
-    })
+    crate::outbox::backlog!(conn, webhook_deliveries, app_id, app_id)
 }
