@@ -14,9 +14,8 @@ use patgate_persistence::notifications::{self as store, Digest, Notice, Notifica
 use patgate_persistence::{Db, StoreError};
 use tokio::sync::watch;
 
-use self::render::{digest_text, notice_text, DIGEST_LIMIT};
+use patgate_api::notice_text::{digest_text, notice_text, DIGEST_LIMIT};
 
-mod render;
 
 type Transport = AsyncSmtpTransport<Tokio1Executor>;
 
@@ -203,15 +202,14 @@ async fn blocking<T: Send + 'static>(
 }
 
 impl Mailer {
-    /// One look for work: the period's digests (with a mail server), then what is due.
+    /// One look for work: the period's digests (e-mailed with a mail server, and to the
+    /// organization hooks subscribed to them), then what is due.
     async fn pass(
         &self,
         scheduled: &mut Option<NaiveDateTime>,
         stopping: &watch::Receiver<bool>,
     ) -> Result<(), StoreError> {
-        if self.transport.is_some() {
-            *scheduled = Some(self.schedule(*scheduled).await?);
-        }
+        *scheduled = Some(self.schedule(*scheduled).await?);
         self.round(stopping).await
     }
 
@@ -235,9 +233,10 @@ impl Mailer {
         if done == Some(period) {
             return Ok(period);
         }
-        let db = self.db.clone();
+        let (db, email) = (self.db.clone(), self.transport.is_some());
         let queued =
-            blocking(move || db.write_quietly(|c| store::schedule_digests(c, period, now))).await?;
+            blocking(move || db.write_quietly(|c| store::schedule_digests(c, period, now, email)))
+                .await?;
         if queued > 0 {
             tracing::info!(queued, period = %period, "digests of pending requests queued");
         }

@@ -9,10 +9,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aws_lc_rs::hmac;
-use patgate_api::webhook_payload;
-use patgate_persistence::models::App;
-use patgate_persistence::webhooks::{self, AppWebhook, Attempt, Delivery, EventContext};
-use patgate_persistence::{directory, Db, StoreError};
+use patgate_api::webhook_payload::{self, Rendered};
+use patgate_persistence::webhooks::{self, Attempt, Delivery, Target};
+use patgate_persistence::{Db, StoreError};
 
 /// How deliveries are taken, sent and retried.
 #[derive(Debug, Clone)]
@@ -201,20 +200,16 @@ impl Worker {
 
     /// Sends one delivery and records how it went.
     async fn deliver(&self, delivery: Delivery) {
-        let db = self.db.clone();
+        let (db, base) = (self.db.clone(), self.base_url.clone());
         let d = delivery.clone();
         let read = actix_web::web::block(move || -> Result<_, StoreError> {
             let mut conn = db.conn()?;
-            let hook = webhooks::config(&mut conn, d.app_id)?;
-            let ctx = webhooks::context(&mut conn, &d)?;
-            let reviewer = match ctx.event.app_id {
-                Some(id) => directory::app_by_id(&mut conn, id)?,
-                None => None,
-            };
-            Ok((hook, ctx, reviewer))
+            let hook = webhooks::target(&mut conn, &d)?;
+            let rendered = webhook_payload::render(&mut conn, &base, &d)?;
+            Ok((hook, rendered))
         })
         .await;
-        let (hook, ctx, reviewer) = match read {
+        let (hook, rendered) = match read {
             Ok(Ok(found)) => found,
             Ok(Err(e)) => {
                 tracing::warn!(guid = delivery.guid, error = %e, "cannot read a webhook delivery's event; the lease will end and it will be taken again");
@@ -226,10 +221,10 @@ impl Worker {
             }
         };
         let attempt = match hook.filter(|h| h.active) {
-            Some(hook) => self.send(&delivery, &hook, &ctx, reviewer.as_ref()).await,
+            Some(hook) => self.send(&delivery, &hook, rendered).await,
             None => Attempt {
                 status_code: None,
-                error: Some("the app's webhook was removed or deactivated".to_owned()),
+                error: Some("the webhook was removed or deactivated".to_owned()),
                 duration_ms: 0.0,
                 at: patgate_persistence::now(),
                 retry_at: None,
@@ -246,6 +241,8 @@ impl Worker {
                 guid = delivery.guid,
                 action = delivery.action,
                 app_id = delivery.app_id,
+                hook_id = delivery.hook_id,
+                event = delivery.event,
                 status = logged.status_code,
                 attempts = delivery.attempts + 1,
                 duration_ms = logged.duration_ms,
@@ -255,6 +252,8 @@ impl Worker {
                 guid = delivery.guid,
                 action = delivery.action,
                 app_id = delivery.app_id,
+                hook_id = delivery.hook_id,
+                event = delivery.event,
                 status = logged.status_code,
                 attempts = delivery.attempts + 1,
                 error,
@@ -274,15 +273,8 @@ impl Worker {
         }
     }
 
-    async fn send(
-        &self,
-        delivery: &Delivery,
-        hook: &AppWebhook,
-        ctx: &EventContext,
-        reviewer: Option<&App>,
-    ) -> Attempt {
-        let payload = webhook_payload::payload(&self.base_url, delivery, ctx, reviewer);
-        let json = serde_json::to_vec(&payload).unwrap_or_default();
+    async fn send(&self, delivery: &Delivery, hook: &Target, rendered: Rendered) -> Attempt {
+        let json = serde_json::to_vec(&rendered.payload).unwrap_or_default();
         let (body, content_type) = if hook.content_type == "form" {
             let encoded: String = form_urlencoded::Serializer::new(String::new())
                 .append_pair("payload", &String::from_utf8_lossy(&json))
@@ -294,15 +286,10 @@ impl Worker {
         let mut request = self
             .http
             .post(&hook.url)
-            .header("Content-Type", content_type)
-            .header("X-GitHub-Event", delivery.event.as_str())
-            .header("X-GitHub-Delivery", delivery.guid.as_str())
-            .header("X-GitHub-Hook-ID", delivery.app_id.to_string())
-            .header(
-                "X-GitHub-Hook-Installation-Target-ID",
-                delivery.app_id.to_string(),
-            )
-            .header("X-GitHub-Hook-Installation-Target-Type", "integration");
+            .header("Content-Type", content_type);
+        for (name, value) in rendered.headers {
+            request = request.header(name, value);
+        }
         if let Some(secret) = hook.secret.as_deref().filter(|s| !s.is_empty()) {
             request = request.header("X-Hub-Signature-256", signature(secret, &body));
         }

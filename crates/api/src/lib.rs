@@ -15,6 +15,7 @@ pub mod pagination;
 pub mod rate_limit;
 pub mod responses;
 pub mod state;
+pub mod notice_text;
 pub mod webhook_payload;
 
 use actix_web::body::MessageBody;

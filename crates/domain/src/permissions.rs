@@ -16,6 +16,9 @@ pub const PAT_INTAKE_PERMISSION: &str = "organization_personal_access_token_inta
 /// GitHub's permission for organization settings (read: read the token policy and the audit
 /// trail; write: change the policy).
 pub const ORG_ADMIN_PERMISSION: &str = "organization_administration";
+/// GitHub's permission for organization webhooks (read: list hooks and their deliveries;
+/// write: create, change, delete, ping and redeliver).
+pub const ORG_HOOKS_PERMISSION: &str = "organization_hooks";
 
 /// A permission level, ordered so that a higher level includes the lower ones.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -144,6 +147,8 @@ pub enum Operation {
     ReadPolicy,
     WritePolicy,
     ReadAudit,
+    ReadHooks,
+    WriteHooks,
 }
 
 impl Operation {
@@ -163,6 +168,8 @@ impl Operation {
             Self::ReadVerdicts => (PAT_INTAKE_PERMISSION, AccessLevel::Read),
             Self::ReadPolicy | Self::ReadAudit => (ORG_ADMIN_PERMISSION, AccessLevel::Read),
             Self::WritePolicy => (ORG_ADMIN_PERMISSION, AccessLevel::Write),
+            Self::ReadHooks => (ORG_HOOKS_PERMISSION, AccessLevel::Read),
+            Self::WriteHooks => (ORG_HOOKS_PERMISSION, AccessLevel::Write),
         }
     }
 

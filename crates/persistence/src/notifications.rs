@@ -75,15 +75,18 @@ macro_rules! insert_unless_present {
 }
 
 /// Queues the digests of the period starting at `period_start`, once for every instance: the
-/// first caller records the period and, in the same transaction, queues a digest for each
-/// organization that has an owner with an e-mail address and pending requests. Later callers
-/// find the period recorded and queue nothing; the unique key (organization, period) refuses
-/// a second digest in any case. Returns the digests queued. To be called in a write
-/// transaction.
+/// first caller records the period and, in the same transaction, queues the digest to every
+/// organization hook subscribed to `personal_access_token_request_digest` whose organization
+/// has pending requests and, when `email`, an e-mail digest for each organization that has an
+/// owner with an e-mail address and pending requests. Later callers find the period recorded
+/// and queue nothing; the unique key (organization, period) refuses a second e-mail digest in
+/// any case. Returns the digests queued (e-mails and hook deliveries). To be called in a
+/// write transaction.
 pub fn schedule_digests(
     conn: &mut DbConnection,
     period_start: NaiveDateTime,
     now: NaiveDateTime,
+    email: bool,
 ) -> Result<usize, StoreError> {
     let run = diesel::insert_into(digest_runs::table).values((
         digest_runs::period_start.eq(period_start),
@@ -91,6 +94,10 @@ pub fn schedule_digests(
     ));
     if insert_unless_present!(conn, run)? == 0 {
         return Ok(0);
+    }
+    let hooked = crate::webhooks::queue_digests(conn, period_start, now)?;
+    if !email {
+        return Ok(hooked);
     }
     let org_ids: Vec<i64> = organization_owners::table
         .inner_join(users::table)
@@ -116,7 +123,7 @@ pub fn schedule_digests(
         ));
         queued += insert_unless_present!(conn, digest)?;
     }
-    Ok(queued)
+    Ok(hooked + queued)
 }
 
 /// Picks the due notifications (pending, next attempt come, no lease in force), oldest first,

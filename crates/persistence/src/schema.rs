@@ -208,12 +208,29 @@ diesel::table! {
 }
 
 diesel::table! {
+    org_webhooks (id) {
+        id -> BigInt,
+        org_id -> BigInt,
+        url -> Text,
+        secret -> Nullable<Text>,
+        content_type -> Text,
+        events -> Text,
+        active -> Bool,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     webhook_deliveries (id) {
         id -> BigInt,
         guid -> Text,
-        event_id -> BigInt,
-        app_id -> BigInt,
-        installation_id -> BigInt,
+        event_id -> Nullable<BigInt>,
+        app_id -> Nullable<BigInt>,
+        installation_id -> Nullable<BigInt>,
+        hook_id -> Nullable<BigInt>,
+        org_id -> Nullable<BigInt>,
+        period_start -> Nullable<Timestamp>,
         event -> Text,
         action -> Text,
         status -> Text,
@@ -277,6 +294,8 @@ diesel::joinable!(pat_grants -> tokens (token_id));
 diesel::joinable!(credential_changes -> installations (installation_id));
 diesel::joinable!(app_webhooks -> apps (app_id));
 diesel::joinable!(webhook_deliveries -> audit_events (event_id));
+diesel::joinable!(org_webhooks -> organizations (org_id));
+diesel::joinable!(webhook_deliveries -> org_webhooks (hook_id));
 diesel::joinable!(organization_owners -> organizations (org_id));
 diesel::joinable!(organization_owners -> users (user_id));
 diesel::joinable!(notifications -> organizations (org_id));
@@ -301,6 +320,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     credential_changes,
     app_webhooks,
     webhook_deliveries,
+    org_webhooks,
     organization_owners,
     notifications,
     digest_runs,

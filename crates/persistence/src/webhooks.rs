@@ -1,20 +1,32 @@
-//! App webhooks: their configuration, and the outbox of deliveries that the trigger on
-//! `audit_events` fills in the transaction of each change (migration `…_webhooks`). Instances
-//! take due deliveries under a lease, record each attempt, and schedule the next one.
+//! Webhooks: apps' and organizations' configurations, and the outbox of deliveries that the
+//! triggers on `audit_events` fill in the transaction of each change (migrations `…_webhooks`
+//! and `…_org_webhooks`). Instances take due deliveries under a lease, record each attempt,
+//! and schedule the next one.
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::db::DbConnection;
 use crate::models::{AuditEvent, Organization, PatRequest, Repository, Token, User};
+use crate::notifications::{self, Digest};
 use crate::repositories::{self, Access};
 use crate::schema::{
-    app_webhooks, audit_events, organizations, pat_requests, tokens, users, webhook_deliveries,
+    app_webhooks, audit_events, org_webhooks, organizations, pat_requests, tokens, users,
+    webhook_deliveries,
 };
 use crate::{LoadOne, Page, StoreError};
 
-/// The event every delivery carries (`X-GitHub-Event`).
+/// GitHub's event of a request's life (`X-GitHub-Event`): created, approved, denied, cancelled.
 pub const EVENT: &str = "personal_access_token_request";
+/// The token owner's notice of a review (approved, denied, with the reason), for organizations
+/// that route notifications to their own systems rather than (or beside) e-mail.
+pub const NOTIFICATION_EVENT: &str = "personal_access_token_request_notification";
+/// An organization's daily digest of pending requests (action `pending`).
+pub const DIGEST_EVENT: &str = "personal_access_token_request_digest";
+/// Sent when an organization hook is created, and on demand (`POST …/pings`).
+pub const PING_EVENT: &str = "ping";
+/// The events an organization hook may subscribe to; `*` is all of them.
+pub const ORG_HOOK_EVENTS: [&str; 4] = ["*", EVENT, NOTIFICATION_EVENT, DIGEST_EVENT];
 
 /// An app's webhook configuration.
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable, AsChangeset)]
@@ -28,15 +40,65 @@ pub struct AppWebhook {
     pub updated_at: NaiveDateTime,
 }
 
-/// One delivery of one event to one app installation, with its latest attempt.
+/// An organization's webhook (`/orgs/{org}/hooks`).
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
+#[diesel(table_name = org_webhooks)]
+pub struct OrgWebhook {
+    pub id: i64,
+    pub org_id: i64,
+    pub url: String,
+    pub secret: Option<String>,
+    pub content_type: String,
+    /// A JSON array of event names.
+    pub events: String,
+    pub active: bool,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+impl OrgWebhook {
+    /// The events the hook receives, as stored.
+    pub fn event_names(&self) -> Vec<String> {
+        serde_json::from_str(&self.events).unwrap_or_default()
+    }
+}
+
+/// What an organization hook is set to: all of it is written on create and on update.
+#[derive(Debug, Clone, PartialEq, Eq, Insertable, AsChangeset)]
+#[diesel(table_name = org_webhooks, treat_none_as_null = true)]
+pub struct OrgWebhookSettings {
+    pub url: String,
+    pub secret: Option<String>,
+    pub content_type: String,
+    /// A JSON array of event names (see [`ORG_HOOK_EVENTS`]).
+    pub events: String,
+    pub active: bool,
+}
+
+/// Whose deliveries: an app's (to any of its installations) or one organization hook's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Receiver {
+    App(i64),
+    Hook(i64),
+}
+
+/// One delivery of one event to one app installation or organization hook, with its latest
+/// attempt.
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable)]
 #[diesel(table_name = webhook_deliveries)]
 pub struct Delivery {
     pub id: i64,
     pub guid: String,
-    pub event_id: i64,
-    pub app_id: i64,
-    pub installation_id: i64,
+    /// The request's audit event; `None` for a digest or a ping.
+    pub event_id: Option<i64>,
+    /// The app and installation of an app delivery; `None` for an organization hook's.
+    pub app_id: Option<i64>,
+    pub installation_id: Option<i64>,
+    /// The organization hook of an organization delivery.
+    pub hook_id: Option<i64>,
+    pub org_id: Option<i64>,
+    /// The period of a digest.
+    pub period_start: Option<NaiveDateTime>,
     pub event: String,
     pub action: String,
     pub status: String,
@@ -177,7 +239,41 @@ pub fn release(conn: &mut DbConnection, owner: &str) -> Result<usize, StoreError
     .execute(conn)?)
 }
 
-/// What a delivery's payload is made of.
+/// Where a delivery is posted, and how.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    pub url: String,
+    pub secret: Option<String>,
+    pub content_type: String,
+    pub active: bool,
+}
+
+/// The hook `delivery` goes to, as configured now; `None` once it is gone.
+pub fn target(conn: &mut DbConnection, delivery: &Delivery) -> Result<Option<Target>, StoreError> {
+    if let Some(hook_id) = delivery.hook_id {
+        let hook: Option<OrgWebhook> = org_webhooks::table
+            .find(hook_id)
+            .select(OrgWebhook::as_select())
+            .load_one(conn)?;
+        return Ok(hook.map(|h| Target {
+            url: h.url,
+            secret: h.secret,
+            content_type: h.content_type,
+            active: h.active,
+        }));
+    }
+    let Some(app_id) = delivery.app_id else {
+        return Ok(None);
+    };
+    Ok(config(conn, app_id)?.map(|h| Target {
+        url: h.url,
+        secret: h.secret,
+        content_type: h.content_type,
+        active: h.active,
+    }))
+}
+
+/// What a request event's payload is made of.
 #[derive(Debug, Clone)]
 pub struct EventContext {
     pub event: AuditEvent,
@@ -190,10 +286,54 @@ pub struct EventContext {
     pub repository_count: i64,
 }
 
-/// Reads what `delivery`'s payload shows: the event, its request as it is now, the owner, the
-/// token, the organization and the repositories.
-pub fn context(conn: &mut DbConnection, delivery: &Delivery) -> Result<EventContext, StoreError> {
-    let event: AuditEvent = audit_events::table.find(delivery.event_id).first(conn)?;
+/// What a delivery's payload is made of, read when it is sent.
+#[derive(Debug, Clone)]
+pub enum Content {
+    /// A request's event (`personal_access_token_request`), or the owner's notice of a review
+    /// (`personal_access_token_request_notification`).
+    Request(Box<EventContext>),
+    /// The organization's digest of the period starting at `period_start`, listing at most
+    /// [`DIGEST_LIMIT`] requests.
+    Digest {
+        digest: Digest,
+        period_start: NaiveDateTime,
+    },
+    /// A ping: the hook and its organization.
+    Ping {
+        hook: OrgWebhook,
+        org: Organization,
+    },
+}
+
+/// The most requests a digest lists; the rest are counted and linked to.
+pub const DIGEST_LIMIT: i64 = 200;
+
+/// Reads what `delivery`'s payload shows.
+pub fn content(conn: &mut DbConnection, delivery: &Delivery) -> Result<Content, StoreError> {
+    if let Some(event_id) = delivery.event_id {
+        return Ok(Content::Request(Box::new(event_context(conn, event_id)?)));
+    }
+    let org_id = delivery.org_id.ok_or(StoreError::NotFound)?;
+    if let Some(period_start) = delivery.period_start {
+        let digest = notifications::digest(conn, org_id, DIGEST_LIMIT)?;
+        return Ok(Content::Digest {
+            digest,
+            period_start,
+        });
+    }
+    let hook_id = delivery.hook_id.ok_or(StoreError::NotFound)?;
+    let hook: OrgWebhook = org_webhooks::table
+        .find(hook_id)
+        .select(OrgWebhook::as_select())
+        .first(conn)?;
+    let org: Organization = organizations::table.find(org_id).first(conn)?;
+    Ok(Content::Ping { hook, org })
+}
+
+/// Reads what a request event's payload shows: the event, its request as it is now, the owner,
+/// the token, the organization and the repositories.
+pub fn event_context(conn: &mut DbConnection, event_id: i64) -> Result<EventContext, StoreError> {
+    let event: AuditEvent = audit_events::table.find(event_id).first(conn)?;
     let request: PatRequest = pat_requests::table.find(event.subject_id).first(conn)?;
     let owner: User = users::table.find(request.owner_id).first(conn)?;
     let token: Token = tokens::table.find(request.token_id).first(conn)?;
@@ -226,39 +366,50 @@ pub fn context(conn: &mut DbConnection, delivery: &Delivery) -> Result<EventCont
     })
 }
 
-/// The app's deliveries, newest first: `limit` from `offset`.
+/// The deliveries of `receiver`, newest first: `limit` from `offset`.
 pub fn list(
     conn: &mut DbConnection,
-    app_id: i64,
+    receiver: Receiver,
     offset: i64,
     limit: i64,
 ) -> Result<Vec<Delivery>, StoreError> {
-    Ok(webhook_deliveries::table
-        .filter(webhook_deliveries::app_id.eq(app_id))
-        .order(webhook_deliveries::id.desc())
+    let mut q = webhook_deliveries::table.into_boxed();
+    q = match receiver {
+        Receiver::App(id) => q.filter(webhook_deliveries::app_id.eq(id)),
+        Receiver::Hook(id) => q.filter(webhook_deliveries::hook_id.eq(id)),
+    };
+    Ok(q.order(webhook_deliveries::id.desc())
         .limit(limit)
         .offset(offset)
         .select(Delivery::as_select())
         .load(conn)?)
 }
 
-pub fn find(conn: &mut DbConnection, app_id: i64, id: i64) -> Result<Option<Delivery>, StoreError> {
-    Ok(webhook_deliveries::table
+/// One of `receiver`'s deliveries.
+pub fn find(
+    conn: &mut DbConnection,
+    receiver: Receiver,
+    id: i64,
+) -> Result<Option<Delivery>, StoreError> {
+    let mut q = webhook_deliveries::table
         .filter(webhook_deliveries::id.eq(id))
-        .filter(webhook_deliveries::app_id.eq(app_id))
-        .select(Delivery::as_select())
-        .load_one(conn)?)
+        .into_boxed();
+    q = match receiver {
+        Receiver::App(app) => q.filter(webhook_deliveries::app_id.eq(app)),
+        Receiver::Hook(hook) => q.filter(webhook_deliveries::hook_id.eq(hook)),
+    };
+    Ok(q.select(Delivery::as_select()).load_one(conn)?)
 }
 
 /// Queues the delivery again, as a new delivery with the same GUID (as GitHub's redelivery):
 /// sent at once by whichever instance takes it.
 pub fn redeliver(
     conn: &mut DbConnection,
-    app_id: i64,
+    receiver: Receiver,
     id: i64,
     now: NaiveDateTime,
 ) -> Result<Option<Delivery>, StoreError> {
-    let Some(original) = find(conn, app_id, id)? else {
+    let Some(original) = find(conn, receiver, id)? else {
         return Ok(None);
     };
     let copy: Delivery = diesel::insert_into(webhook_deliveries::table)
@@ -267,6 +418,9 @@ pub fn redeliver(
             webhook_deliveries::event_id.eq(original.event_id),
             webhook_deliveries::app_id.eq(original.app_id),
             webhook_deliveries::installation_id.eq(original.installation_id),
+            webhook_deliveries::hook_id.eq(original.hook_id),
+            webhook_deliveries::org_id.eq(original.org_id),
+            webhook_deliveries::period_start.eq(original.period_start),
             webhook_deliveries::event.eq(&original.event),
             webhook_deliveries::action.eq(&original.action),
             webhook_deliveries::status.eq("pending"),
@@ -281,7 +435,181 @@ pub fn redeliver(
 
 pub use crate::outbox::Backlog;
 
-/// The backlog of one app's webhook, or of every app's.
+/// The backlog of one app's webhook, or of every webhook's (apps' and organizations').
 pub fn backlog(conn: &mut DbConnection, app_id: Option<i64>) -> Result<Backlog, StoreError> {
     crate::outbox::backlog!(conn, webhook_deliveries, app_id, app_id)
+}
+
+/// The backlog of one organization hook.
+pub fn hook_backlog(conn: &mut DbConnection, hook_id: i64) -> Result<Backlog, StoreError> {
+    crate::outbox::backlog!(conn, webhook_deliveries, hook_id, Some(hook_id))
+}
+
+/// The organization's hooks, oldest first: `limit` from `offset`.
+pub fn org_hooks(
+    conn: &mut DbConnection,
+    org_id: i64,
+    offset: i64,
+    limit: i64,
+) -> Result<Vec<OrgWebhook>, StoreError> {
+    Ok(org_webhooks::table
+        .filter(org_webhooks::org_id.eq(org_id))
+        .order(org_webhooks::id)
+        .limit(limit)
+        .offset(offset)
+        .select(OrgWebhook::as_select())
+        .load(conn)?)
+}
+
+/// One of the organization's hooks.
+pub fn org_hook(
+    conn: &mut DbConnection,
+    org_id: i64,
+    id: i64,
+) -> Result<Option<OrgWebhook>, StoreError> {
+    Ok(org_webhooks::table
+        .filter(org_webhooks::id.eq(id))
+        .filter(org_webhooks::org_id.eq(org_id))
+        .select(OrgWebhook::as_select())
+        .load_one(conn)?)
+}
+
+/// Creates an organization hook and queues its first ping (as GitHub does).
+pub fn create_org_hook(
+    conn: &mut DbConnection,
+    org_id: i64,
+    settings: &OrgWebhookSettings,
+    now: NaiveDateTime,
+) -> Result<OrgWebhook, StoreError> {
+    let hook: OrgWebhook = diesel::insert_into(org_webhooks::table)
+        .values((
+            settings,
+            org_webhooks::org_id.eq(org_id),
+            org_webhooks::created_at.eq(now),
+            org_webhooks::updated_at.eq(now),
+        ))
+        .returning(org_webhooks::all_columns)
+        .get_result(conn)?;
+    if hook.active {
+        ping(conn, &hook, now)?;
+    }
+    Ok(hook)
+}
+
+/// Replaces an organization hook's settings; `None` when the organization has no such hook.
+pub fn update_org_hook(
+    conn: &mut DbConnection,
+    org_id: i64,
+    id: i64,
+    settings: &OrgWebhookSettings,
+    now: NaiveDateTime,
+) -> Result<Option<OrgWebhook>, StoreError> {
+    Ok(diesel::update(
+        org_webhooks::table
+            .filter(org_webhooks::id.eq(id))
+            .filter(org_webhooks::org_id.eq(org_id)),
+    )
+    .set((settings, org_webhooks::updated_at.eq(now)))
+    .returning(org_webhooks::all_columns)
+    .get_results(conn)?
+    .pop())
+}
+
+/// Deletes an organization hook with its deliveries, as GitHub does; `false` when the
+/// organization has no such hook.
+pub fn delete_org_hook(conn: &mut DbConnection, org_id: i64, id: i64) -> Result<bool, StoreError> {
+    if org_hook(conn, org_id, id)?.is_none() {
+        return Ok(false);
+    }
+    diesel::delete(webhook_deliveries::table.filter(webhook_deliveries::hook_id.eq(id)))
+        .execute(conn)?;
+    let deleted = diesel::delete(org_webhooks::table.find(id)).execute(conn)?;
+    Ok(deleted == 1)
+}
+
+/// Queues a `ping` to the hook.
+pub fn ping(
+    conn: &mut DbConnection,
+    hook: &OrgWebhook,
+    now: NaiveDateTime,
+) -> Result<Delivery, StoreError> {
+    Ok(diesel::insert_into(webhook_deliveries::table)
+        .values((
+            webhook_deliveries::guid.eq(new_guid()),
+            webhook_deliveries::hook_id.eq(hook.id),
+            webhook_deliveries::org_id.eq(hook.org_id),
+            webhook_deliveries::event.eq(PING_EVENT),
+            webhook_deliveries::action.eq(""),
+            webhook_deliveries::status.eq("pending"),
+            webhook_deliveries::next_attempt_at.eq(now),
+            webhook_deliveries::created_at.eq(now),
+        ))
+        .returning(webhook_deliveries::all_columns)
+        .get_result(conn)?)
+}
+
+/// A version-4 UUID (`X-GitHub-Delivery`).
+pub fn new_guid() -> String {
+    let mut b = [0u8; 16];
+    // The system generator does not fail on supported platforms.
+    let _ = aws_lc_rs::rand::fill(&mut b);
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
+}
+
+/// Queues the digest of the period starting at `period_start` to every active organization
+/// hook subscribed to it whose organization has pending requests. Called once per period, in
+/// the transaction that records the period ([`notifications::schedule_digests`]).
+pub(crate) fn queue_digests(
+    conn: &mut DbConnection,
+    period_start: NaiveDateTime,
+    now: NaiveDateTime,
+) -> Result<usize, StoreError> {
+    let hooks: Vec<(i64, i64)> = org_webhooks::table
+        .filter(org_webhooks::active.eq(true))
+        .filter(
+            org_webhooks::events
+                .like(format!("%\"{DIGEST_EVENT}\"%"))
+                .or(org_webhooks::events.like("%\"*\"%")),
+        )
+        .filter(diesel::dsl::exists(
+            pat_requests::table
+                .filter(pat_requests::org_id.eq(org_webhooks::org_id))
+                .filter(pat_requests::status.eq("pending")),
+        ))
+        .order(org_webhooks::id)
+        .select((org_webhooks::id, org_webhooks::org_id))
+        .load(conn)?;
+    let rows: Vec<_> = hooks
+        .iter()
+        .map(|(hook_id, org_id)| {
+            (
+                webhook_deliveries::guid.eq(new_guid()),
+                webhook_deliveries::hook_id.eq(*hook_id),
+                webhook_deliveries::org_id.eq(*org_id),
+                webhook_deliveries::period_start.eq(period_start),
+                webhook_deliveries::event.eq(DIGEST_EVENT),
+                webhook_deliveries::action.eq("pending"),
+                webhook_deliveries::status.eq("pending"),
+                webhook_deliveries::next_attempt_at.eq(now),
+                webhook_deliveries::created_at.eq(now),
+            )
+        })
+        .collect();
+    let mut queued = 0;
+    for row in rows {
+        queued += diesel::insert_into(webhook_deliveries::table)
+            .values(row)
+            .execute(conn)?;
+    }
+    Ok(queued)
 }

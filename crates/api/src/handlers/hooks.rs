@@ -4,8 +4,8 @@
 
 use actix_web::{get, patch, post, web, HttpRequest, HttpResponse};
 use chrono::NaiveDateTime;
-use patgate_persistence::webhooks::{self, AppWebhook, Delivery};
-use patgate_persistence::{directory, Page};
+use patgate_persistence::webhooks::{self, AppWebhook, Delivery, Receiver};
+use patgate_persistence::Page;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -23,7 +23,7 @@ const RESOURCE: &str = "HookConfig";
 const MASKED: &str = "********";
 
 /// GitHub's `webhook-config`.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct WebhookConfig {
     /// Where deliveries are posted; null until one is set.
     pub url: Option<String>,
@@ -37,16 +37,22 @@ pub struct WebhookConfig {
 }
 
 impl WebhookConfig {
-    fn of(hook: Option<&AppWebhook>) -> Self {
+    /// The configuration as shown: the secret, when set, is masked.
+    pub fn new(url: Option<String>, content_type: String, secret: Option<&str>) -> Self {
         Self {
-            url: hook.map(|h| h.url.clone()),
-            content_type: hook.map_or_else(|| "json".to_owned(), |h| h.content_type.clone()),
+            url,
+            content_type,
             insecure_ssl: "0".to_owned(),
-            secret: hook
-                .and_then(|h| h.secret.as_ref())
-                .filter(|s| !s.is_empty())
-                .map(|_| MASKED.to_owned()),
+            secret: secret.filter(|s| !s.is_empty()).map(|_| MASKED.to_owned()),
         }
+    }
+
+    fn of(hook: Option<&AppWebhook>) -> Self {
+        Self::new(
+            hook.map(|h| h.url.clone()),
+            hook.map_or_else(|| "json".to_owned(), |h| h.content_type.clone()),
+            hook.and_then(|h| h.secret.as_deref()),
+        )
     }
 }
 
@@ -94,7 +100,7 @@ pub struct HookDeliveryItem {
 }
 
 impl HookDeliveryItem {
-    fn build(d: &Delivery) -> Self {
+    pub fn build(d: &Delivery) -> Self {
         let status = match (d.status.as_str(), &d.last_error) {
             ("delivered", _) => "OK".to_owned(),
             (_, Some(error)) => error.clone(),
@@ -114,8 +120,8 @@ impl HookDeliveryItem {
             status,
             status_code: d.status_code.map_or(0, i64::from),
             event: d.event.clone(),
-            action: Some(d.action.clone()),
-            installation_id: Some(d.installation_id),
+            action: Some(d.action.clone()).filter(|a| !a.is_empty()),
+            installation_id: d.installation_id,
             repository_id: None,
             throttled_at: None,
             state: d.status.clone(),
@@ -274,7 +280,12 @@ pub async fn update_webhook_config(
 
 /// An absolute `http(s)` URL with a host, without credentials in it.
 fn check_url(url: &str) -> Result<(), ApiError> {
-    let bad = |why: &str| ApiError::invalid(RESOURCE, "url", "invalid", why.to_owned());
+    check_url_of(RESOURCE, url)
+}
+
+/// [`check_url`], naming `resource` in the error.
+pub(crate) fn check_url_of(resource: &str, url: &str) -> Result<(), ApiError> {
+    let bad = |why: &str| ApiError::invalid(resource, "url", "invalid", why.to_owned());
     if url.len() > 2048 {
         return Err(bad("url must be at most 2048 characters"));
     }
@@ -323,7 +334,12 @@ pub async fn list_webhook_deliveries(
     let offset = page.offset();
     let mut rows = blocking(move || {
         let mut conn = db.conn()?;
-        Ok(webhooks::list(&mut conn, app_id, offset, ahead.per_page)?)
+        Ok(webhooks::list(
+            &mut conn,
+            Receiver::App(app_id),
+            offset,
+            ahead.per_page,
+        )?)
     })
     .await?;
     let more = rows.len() > usize::try_from(page.per_page).unwrap_or(usize::MAX);
@@ -344,7 +360,7 @@ async fn delivery(state: &AppState, app_id: i64, id: i64) -> Result<Delivery, Ap
     let db = state.db.clone();
     blocking(move || {
         let mut conn = db.conn()?;
-        webhooks::find(&mut conn, app_id, id)?.ok_or(ApiError::NotFound)
+        webhooks::find(&mut conn, Receiver::App(app_id), id)?.ok_or(ApiError::NotFound)
     })
     .await
 }
@@ -369,30 +385,33 @@ pub async fn get_webhook_delivery(
     path: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
     let found = delivery(&state, caller.app.id, path.into_inner()).await?;
-    let db = state.db.clone();
-    let d = found.clone();
-    let (ctx, reviewer) = blocking(move || {
-        let mut conn = db.conn()?;
-        let ctx = webhooks::context(&mut conn, &d)?;
-        let reviewer = match ctx.event.app_id {
-            Some(id) => directory::app_by_id(&mut conn, id)?,
-            None => None,
-        };
-        Ok((ctx, reviewer))
-    })
-    .await?;
-    let payload = webhook_payload::payload(&state.base_url, &found, &ctx, reviewer.as_ref());
-    let headers = serde_json::json!({
-        "X-GitHub-Event": found.event,
-        "X-GitHub-Delivery": found.guid,
-        "X-GitHub-Hook-ID": found.app_id.to_string(),
-        "X-GitHub-Hook-Installation-Target-ID": found.app_id.to_string(),
-        "X-GitHub-Hook-Installation-Target-Type": "integration",
-    });
-    Ok(HttpResponse::Ok().json(HookDelivery {
-        item: HookDeliveryItem::build(&found),
-        request: HookDeliveryRequest { headers, payload },
-    }))
+    Ok(HttpResponse::Ok().json(HookDelivery::read(&state, found).await?))
+}
+
+impl HookDelivery {
+    /// The delivery with the request sent for it, rendered now.
+    pub(crate) async fn read(state: &AppState, found: Delivery) -> Result<Self, ApiError> {
+        let (db, base) = (state.db.clone(), state.base_url.clone());
+        let d = found.clone();
+        let rendered = blocking(move || {
+            let mut conn = db.conn()?;
+            Ok(webhook_payload::render(&mut conn, &base, &d)?)
+        })
+        .await?;
+        Ok(HookDelivery {
+            item: HookDeliveryItem::build(&found),
+            request: HookDeliveryRequest {
+                headers: serde_json::Value::Object(
+                    rendered
+                        .headers
+                        .into_iter()
+                        .map(|(k, v)| (k.to_owned(), serde_json::Value::String(v)))
+                        .collect(),
+                ),
+                payload: rendered.payload,
+            },
+        })
+    }
 }
 
 /// Redeliver a delivery for an app webhook
@@ -418,7 +437,7 @@ pub async fn redeliver_webhook_delivery(
     let (app_id, id) = (caller.app.id, path.into_inner());
     let copy = blocking(move || {
         db.write_quietly(|conn| {
-            webhooks::redeliver(conn, app_id, id, patgate_persistence::now())?
+            webhooks::redeliver(conn, Receiver::App(app_id), id, patgate_persistence::now())?
                 .ok_or(ApiError::NotFound)
         })
     })

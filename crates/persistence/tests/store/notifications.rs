@@ -91,18 +91,18 @@ fn a_review_notifies_an_owner_with_an_address_only(db: &Db) {
 fn each_period_queues_one_digest_per_organization(db: &Db) {
     let (acme, _, _) = fixture(db);
     let first = db
-        .write(|c| notifications::schedule_digests(c, t(60), t(61)))
+        .write(|c| notifications::schedule_digests(c, t(60), t(61), true))
         .expect("schedule");
     assert_eq!(
         first, 1,
         "acme only: globex has no owner with an address, initech nothing pending"
     );
     let again = db
-        .write(|c| notifications::schedule_digests(c, t(60), t(62)))
+        .write(|c| notifications::schedule_digests(c, t(60), t(62), true))
         .expect("schedule");
     assert_eq!(again, 0);
     let next = db
-        .write(|c| notifications::schedule_digests(c, t(120), t(121)))
+        .write(|c| notifications::schedule_digests(c, t(120), t(121), true))
         .expect("schedule");
     assert_eq!(next, 1);
     let rows = queued(db);
@@ -122,7 +122,7 @@ fn each_period_queues_one_digest_per_organization(db: &Db) {
 
 fn leases_are_taken_once_and_attempts_recorded(db: &Db) {
     fixture(db);
-    db.write(|c| notifications::schedule_digests(c, t(60), t(60)))
+    db.write(|c| notifications::schedule_digests(c, t(60), t(60), true))
         .expect("schedule");
     let now = t(61);
     let taken = db

@@ -1,13 +1,13 @@
-//! The text of each e-mail: a review notice, and an organization's digest of pending requests.
+//! The text of each notification, by e-mail or webhook: a review notice, and an
+//! organization's digest of pending requests.
 
 use chrono::NaiveDateTime;
 use patgate_persistence::notifications::{Digest, Notice};
 
-/// The most requests a digest lists; the rest are counted and linked to.
-pub(super) const DIGEST_LIMIT: i64 = 200;
+pub use patgate_persistence::webhooks::DIGEST_LIMIT;
 
 /// The subject and body of a review notice.
-pub(super) fn notice_text(n: &Notice) -> (String, String) {
+pub fn notice_text(n: &Notice) -> (String, String) {
     let verb = if n.event.action == "request.approved" {
         "approved"
     } else {
@@ -32,7 +32,7 @@ pub(super) fn notice_text(n: &Notice) -> (String, String) {
 }
 
 /// The subject and body of an organization's digest of the period starting at `period`.
-pub(super) fn digest_text(d: &Digest, base_url: &str, period: NaiveDateTime) -> (String, String) {
+pub fn digest_text(d: &Digest, base_url: &str, period: NaiveDateTime) -> (String, String) {
     let count = d.pending_count;
     let plural = if count == 1 { "" } else { "s" };
     let org = &d.org.login;
