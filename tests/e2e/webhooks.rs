@@ -1,7 +1,8 @@
 //! GitHub's `personal_access_token_request` webhook: each action arrives once, signed, with a
 //! payload that GitHub's own schemas accept; a receiver that was down gets every event once it
 //! is back; deliveries can be listed and redelivered over the API; several instances deliver
-//! each event once, and an instance killed mid-delivery loses nothing.
+//! each event once, and an instance killed mid-delivery loses nothing. Organization hooks get
+//! the same events, the owner's notices and the daily digest.
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
@@ -671,10 +672,272 @@ async fn an_instance_killed_mid_delivery_loses_nothing(backend: Backend) {
     assert_eq!(backlog.json["pending"], 0, "{}", backlog.body);
 }
 
+/// Creates an acme hook (as the reviewer, which holds `organization_hooks: write`) that
+/// receives `events`; its id.
+async fn create_org_hook(app: &TestApp, token: &str, url: &str, events: &[&str]) -> i64 {
+    let res = app
+        .post(
+            "/orgs/acme/hooks",
+            token,
+            &json!({
+                "name": "web",
+                "config": {"url": url, "secret": SECRET, "content_type": "json"},
+                "events": events,
+            }),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+    res.json["id"].as_i64().expect("id")
+}
+
+/// The `personal_access_token_request` part of a notice, as GitHub's event would carry it.
+fn as_event(notice: &Value) -> Value {
+    let mut event = json!({
+        "action": notice["action"],
+        "personal_access_token_request": notice["personal_access_token_request"],
+        "organization": notice["organization"],
+        "sender": notice["sender"],
+    });
+    if let Some(installation) = notice.get("installation") {
+        event["installation"] = installation.clone();
+    }
+    event
+}
+
+/// An organization hook is pinged when created, then gets every request event in GitHub's
+/// shape and the owner's notices (with a denial's reason), each once and signed, to its own
+/// hook id; its deliveries are listed under the hook.
+async fn an_org_hook_gets_the_events_and_the_owners_notices(backend: Backend) {
+    let receiver = Receiver::start().await;
+    let app = TestApp::spawn(backend).await;
+    let reviewer = app.token_for(REVIEWER).await;
+    let hook = create_org_hook(
+        &app,
+        &reviewer,
+        &receiver.url(),
+        &[
+            "personal_access_token_request",
+            "personal_access_token_request_notification",
+        ],
+    )
+    .await;
+    let got = receiver.wait_for(1, Duration::from_secs(10)).await;
+    let ping = &got[0];
+    assert_eq!(ping.header("x-github-event"), "ping");
+    assert_signed(ping);
+    assert_eq!(ping.header("x-github-hook-id"), hook.to_string());
+    assert_eq!(
+        ping.header("x-github-hook-installation-target-type"),
+        "organization"
+    );
+    let body = ping.json();
+    assert_eq!(body["hook_id"], hook);
+    assert_eq!(body["hook"]["type"], "Organization");
+    assert_eq!(body["hook"]["config"]["secret"], "********");
+    assert!(body["zen"].as_str().is_some_and(|z| !z.is_empty()));
+
+    let issuer = app.token_for(ISSUER).await;
+    let approved = file(&app, &issuer, 9701).await;
+    let denied = file(&app, &issuer, 9702).await;
+    let cancelled = file(&app, &issuer, 9703).await;
+    review(&app, &reviewer, approved, json!({"action": "approve"})).await;
+    review(
+        &app,
+        &reviewer,
+        denied,
+        json!({"action": "deny", "reason": "Too broad"}),
+    )
+    .await;
+    let res = app
+        .send(
+            Method::DELETE,
+            &format!("{INTAKE}/{cancelled}"),
+            Some(&format!("Bearer {issuer}")),
+            None,
+        )
+        .await;
+    assert!(res.status.is_success(), "{}", res.body);
+
+    let got = receiver.wait_for(9, Duration::from_secs(10)).await;
+    assert_eq!(got.len(), 9, "a ping, six events and two notices");
+    let mut events: BTreeMap<(String, i64), usize> = BTreeMap::new();
+    let mut notices: BTreeMap<String, Value> = BTreeMap::new();
+    for r in &got[1..] {
+        assert_signed(r);
+        assert_eq!(r.header("x-github-hook-id"), hook.to_string());
+        let p = r.json();
+        let action = p["action"].as_str().expect("action").to_owned();
+        let id = p["personal_access_token_request"]["id"]
+            .as_i64()
+            .expect("id");
+        match r.header("x-github-event") {
+            "personal_access_token_request" => {
+                assert_githubs_shape(&p);
+                *events.entry((action, id)).or_default() += 1;
+            }
+            "personal_access_token_request_notification" => {
+                assert_githubs_shape(&as_event(&p));
+                assert!(notices.insert(action, p).is_none(), "each notice once");
+            }
+            other => panic!("unexpected event {other}"),
+        }
+    }
+    let expected: BTreeMap<(String, i64), usize> = [
+        ("created", approved),
+        ("created", denied),
+        ("created", cancelled),
+        ("approved", approved),
+        ("denied", denied),
+        ("cancelled", cancelled),
+    ]
+    .into_iter()
+    .map(|(a, id)| ((a.to_owned(), id), 1))
+    .collect();
+    assert_eq!(events, expected);
+    assert_eq!(
+        notices.keys().collect::<Vec<_>>(),
+        ["approved", "denied"],
+        "a notice for each review, none for filing or withdrawing"
+    );
+    let denial = &notices["denied"];
+    assert_eq!(denial["personal_access_token_request"]["id"], denied);
+    assert_eq!(denial["notification"]["reason"], "Too broad");
+    assert_eq!(denial["notification"]["recipient"]["login"], "zed");
+    assert!(denial["notification"]["text"]
+        .as_str()
+        .is_some_and(|t| t.contains("Reason: Too broad")));
+    assert!(denial["notification"]["subject"]
+        .as_str()
+        .is_some_and(|t| t.contains("was denied")));
+    assert_eq!(notices["approved"]["notification"]["reason"], Value::Null);
+
+    let list = app
+        .get(&format!("/orgs/acme/hooks/{hook}/deliveries?per_page=100"), &reviewer)
+        .await;
+    assert_eq!(list.status, StatusCode::OK, "{}", list.body);
+    let items = list.json.as_array().expect("array");
+    assert_eq!(items.len(), 9, "{}", list.body);
+    assert!(items.iter().all(|d| d["status"] == "OK"), "{}", list.body);
+    // The app hook of no app is involved: the app deliveries stay empty.
+    let jwt = format!("Bearer {}", app_jwt(REVIEWER));
+    let apps = app
+        .send(Method::GET, "/app/hook/deliveries", Some(&jwt), None)
+        .await;
+    assert_eq!(apps.json, json!([]), "{}", apps.body);
+}
+
+/// A hook that does not subscribe to an event does not get it, and an inactive hook gets
+/// nothing.
+async fn an_org_hook_gets_only_what_it_subscribes_to(backend: Backend) {
+    let receiver = Receiver::start().await;
+    let quiet = Receiver::start().await;
+    let app = TestApp::spawn(backend).await;
+    let reviewer = app.token_for(REVIEWER).await;
+    create_org_hook(
+        &app,
+        &reviewer,
+        &receiver.url(),
+        &["personal_access_token_request_notification"],
+    )
+    .await;
+    let off = create_org_hook(&app, &reviewer, &quiet.url(), &["*"]).await;
+    quiet.wait_for(1, Duration::from_secs(10)).await;
+    let res = app
+        .send(
+            Method::PATCH,
+            &format!("/orgs/acme/hooks/{off}"),
+            Some(&format!("Bearer {reviewer}")),
+            Some(&json!({"active": false}).to_string()),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    let issuer = app.token_for(ISSUER).await;
+    let id = file(&app, &issuer, 9801).await;
+    review(&app, &reviewer, id, json!({"action": "approve"})).await;
+    let got = receiver.wait_for(2, Duration::from_secs(10)).await;
+    let events: Vec<&str> = got.iter().map(|r| r.header("x-github-event")).collect();
+    assert_eq!(
+        events,
+        ["ping", "personal_access_token_request_notification"],
+        "no request events for a hook subscribed to notices only"
+    );
+    assert_eq!(quiet.received().len(), 1, "only the ping, before it was turned off");
+}
+
+/// With a 2-second digest period and several instances on one database, a hook subscribed to
+/// the digest gets it once per period, listing acme's pending requests oldest first, without
+/// any mail server configured.
+async fn the_digest_reaches_subscribed_org_hooks_once_per_period(backend: Backend) {
+    let receiver = Receiver::start().await;
+    let (dir, url) = TestApp::prepare(backend);
+    let args = [
+        "--expiry-interval",
+        "0",
+        "--digest-period-secs",
+        "2",
+        "--webhook-poll-ms",
+        "50",
+        "--mail-poll-ms",
+        "50",
+    ];
+    let first = TestApp::start_with(dir.clone(), url.clone(), &args);
+    let reviewer = first.token_for(REVIEWER).await;
+    create_org_hook(
+        &first,
+        &reviewer,
+        &receiver.url(),
+        &["personal_access_token_request_digest"],
+    )
+    .await;
+    let more = if backend == Backend::Postgres { 2 } else { 1 };
+    let others: Vec<TestApp> = (0..more)
+        .map(|_| TestApp::start_with(dir.clone(), url.clone(), &args))
+        .collect();
+    tokio::time::sleep(Duration::from_secs(7)).await;
+    drop(others);
+    drop(first);
+    let mut periods: BTreeMap<String, usize> = BTreeMap::new();
+    for r in receiver.received() {
+        if r.header("x-github-event") != "personal_access_token_request_digest" {
+            continue;
+        }
+        assert_signed(&r);
+        let p = r.json();
+        assert_eq!(p["action"], "pending");
+        assert_eq!(p["organization"]["login"], "acme");
+        let digest = &p["digest"];
+        let requests = digest["requests"].as_array().expect("requests");
+        assert!(!requests.is_empty());
+        assert_eq!(
+            digest["pending_count"].as_u64(),
+            u64::try_from(requests.len()).ok()
+        );
+        let created: Vec<&str> = requests
+            .iter()
+            .map(|x| x["created_at"].as_str().unwrap_or(""))
+            .collect();
+        assert!(created.windows(2).all(|w| w[0] <= w[1]), "oldest first");
+        assert!(requests[0]["repositories_url"]
+            .as_str()
+            .is_some_and(|u| u.ends_with("/repositories")));
+        *periods
+            .entry(digest["period_start"].as_str().unwrap_or("").to_owned())
+            .or_default() += 1;
+    }
+    assert!(periods.len() >= 2, "one digest per period: {periods:?}");
+    assert!(
+        periods.values().all(|n| *n == 1),
+        "each period's digest once: {periods:?}"
+    );
+}
+
 both_backends!(
     each_action_arrives_once_signed_in_githubs_shape,
     an_instance_killed_mid_delivery_loses_nothing,
     a_receiver_down_then_up_gets_every_event,
     a_refused_change_sends_nothing,
     a_bad_webhook_url_is_refused,
+    an_org_hook_gets_the_events_and_the_owners_notices,
+    an_org_hook_gets_only_what_it_subscribes_to,
+    the_digest_reaches_subscribed_org_hooks_once_per_period,
 );
