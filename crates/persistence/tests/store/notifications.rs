@@ -5,6 +5,7 @@
 use diesel::prelude::*;
 use patgate_domain::{AccessLevel, ReviewAction};
 use patgate_persistence::notifications::{self, Notification};
+use patgate_persistence::webhooks;
 use patgate_persistence::requests;
 use patgate_persistence::schema::notifications as n;
 use patgate_persistence::seed::ensure_user;
@@ -171,4 +172,117 @@ both_backends!(
 both_backends!(
     leases_are_taken_once_and_attempts_recorded,
     leases_are_taken_once_and_attempts_recorded
+);
+
+fn hook(events: &[&str], active: bool) -> webhooks::OrgWebhookSettings {
+    webhooks::OrgWebhookSettings {
+        url: "https://hooks.example.com/x".to_owned(),
+        secret: Some("s".to_owned()),
+        content_type: "json".to_owned(),
+        events: serde_json::to_string(events).expect("json"),
+        active,
+    }
+}
+
+/// (hook, event, action) of every delivery to an organization hook, pings aside.
+fn hook_deliveries(db: &Db) -> Vec<(i64, String, String)> {
+    use patgate_persistence::schema::webhook_deliveries as d;
+    read(db, |c| {
+        d::table
+            .filter(d::hook_id.is_not_null())
+            .filter(d::event.ne("ping"))
+            .order((d::hook_id, d::event, d::action))
+            .select((d::hook_id.assume_not_null(), d::event, d::action))
+            .load(c)
+    })
+}
+
+/// Organization hooks get, in the transaction of the change, the events they subscribe to:
+/// the request events, the owner's notices of reviews, and one digest per period; an inactive
+/// hook and another organization's hook get nothing of acme's.
+fn org_hooks_get_what_they_subscribe_to(db: &Db) {
+    let (acme, alice_request, bob_request) = fixture(db);
+    let globex = read(db, |c| {
+        Ok(patgate_persistence::directory::org_by_login(c, "globex")
+            .expect("globex")
+            .expect("globex exists"))
+    });
+    let (notices, all, off, other) = db
+        .write(|c| {
+            let at = t(5);
+            Ok::<_, patgate_persistence::StoreError>((
+                webhooks::create_org_hook(
+                    c,
+                    acme.org.id,
+                    &hook(&[webhooks::NOTIFICATION_EVENT], true),
+                    at,
+                )?
+                .id,
+                webhooks::create_org_hook(c, acme.org.id, &hook(&["*"], true), at)?.id,
+                webhooks::create_org_hook(c, acme.org.id, &hook(&[webhooks::EVENT], false), at)?
+                    .id,
+                webhooks::create_org_hook(c, globex.id, &hook(&["*"], true), at)?.id,
+            ))
+        })
+        .expect("hooks");
+    let digests = db
+        .write(|c| notifications::schedule_digests(c, t(60), t(61), false))
+        .expect("schedule");
+    assert_eq!(digests, 2, "acme's and globex's hooks subscribed to all");
+    let again = db
+        .write(|c| notifications::schedule_digests(c, t(60), t(62), false))
+        .expect("schedule");
+    assert_eq!(again, 0, "once per period");
+    assert!(queued(db).is_empty(), "no e-mail digest without e-mail");
+    let refused = db.write(|c| {
+        requests::review(
+            c,
+            &acme.review(&[alice_request, 999], ReviewAction::Deny, Some("no"), t(70)),
+        )
+    });
+    assert!(refused.is_err());
+    assert_eq!(hook_deliveries(db).len(), 2, "a refused review queues nothing");
+    db.write(|c| {
+        requests::review(
+            c,
+            &acme.review(&[alice_request, bob_request], ReviewAction::Deny, None, t(71)),
+        )
+    })
+    .expect("review");
+    let got = hook_deliveries(db);
+    let of = |hook: i64| -> Vec<(String, String)> {
+        got.iter()
+            .filter(|(h, _, _)| *h == hook)
+            .map(|(_, e, a)| (e.clone(), a.clone()))
+            .collect()
+    };
+    let pair = |e: &str, a: &str| (e.to_owned(), a.to_owned());
+    assert_eq!(
+        of(notices),
+        [
+            pair(webhooks::NOTIFICATION_EVENT, "denied"),
+            pair(webhooks::NOTIFICATION_EVENT, "denied")
+        ]
+    );
+    assert_eq!(
+        of(all),
+        [
+            pair(webhooks::EVENT, "denied"),
+            pair(webhooks::EVENT, "denied"),
+            pair(webhooks::DIGEST_EVENT, "pending"),
+            pair(webhooks::NOTIFICATION_EVENT, "denied"),
+            pair(webhooks::NOTIFICATION_EVENT, "denied"),
+        ]
+    );
+    assert!(of(off).is_empty(), "an inactive hook gets nothing");
+    assert_eq!(
+        of(other),
+        [pair(webhooks::DIGEST_EVENT, "pending")],
+        "globex's own digest, none of acme's events"
+    );
+}
+
+both_backends!(
+    org_hooks_get_what_they_subscribe_to,
+    org_hooks_get_what_they_subscribe_to
 );
