@@ -93,7 +93,8 @@ pub struct ServeArgs {
     pub webhook_max_attempts: u32,
     /// The SMTP server that sends e-mail notifications, as a URL: `smtp://host:port` (plain),
     /// `smtp://user:pass@host:587?tls=required` (STARTTLS), `smtps://user:pass@host:465` (TLS).
-    /// Without it, no digest is queued and queued notices are marked skipped.
+    /// Without it, no e-mail digest is queued and queued notices are marked skipped (organization
+    /// hooks still get theirs).
     #[arg(long, env = "PATGATE_SMTP_URL", hide_env_values = true)]
     pub smtp_url: Option<String>,
     /// The sender of e-mail notifications (`address` or `Name <address>`).

@@ -144,7 +144,12 @@ pub fn start(db: Db, base_url: String, settings: Settings) -> Result<Delivering,
 
 async fn run(worker: Worker, stop: Arc<AtomicBool>) {
     let mut failing = false;
+    let mut reported = Instant::now();
     while !stop.load(Ordering::SeqCst) {
+        if reported.elapsed() >= Duration::from_secs(60) {
+            reported = Instant::now();
+            worker.report_backlog().await;
+        }
         match worker.round(&stop).await {
             Ok(_) if failing => {
                 failing = false;
@@ -173,6 +178,29 @@ async fn run(worker: Worker, stop: Arc<AtomicBool>) {
 }
 
 impl Worker {
+    /// Logs the backlog of every webhook (apps' and organizations'), while anything waits or
+    /// has failed.
+    async fn report_backlog(&self) {
+        let db = self.db.clone();
+        let read = actix_web::web::block(move || webhooks::backlog(&mut *db.conn()?, None)).await;
+        match read {
+            Ok(Ok(b)) if b.pending > 0 || b.failed > 0 => {
+                let lag_secs = b
+                    .oldest_pending
+                    .map(|t| (patgate_persistence::now() - t).num_seconds());
+                tracing::info!(
+                    pending = b.pending,
+                    failed = b.failed,
+                    lag_secs,
+                    "webhook backlog"
+                );
+            }
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "cannot read the webhook backlog"),
+            Err(e) => tracing::warn!(error = %e, "cannot read the webhook backlog"),
+        }
+    }
+
     /// Takes and sends batches until none is due (or the loop is stopping).
     async fn round(&self, stop: &AtomicBool) -> Result<(), StoreError> {
         while !stop.load(Ordering::SeqCst) {
