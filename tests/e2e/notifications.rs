@@ -17,6 +17,7 @@ use tokio::net::TcpListener;
 use crate::both_backends;
 use crate::helpers::*;
 
+const INTAKE_PATH: &str = "/orgs/acme/personal-access-token-intake/requests";
 const REQUESTS_PATH: &str = "/orgs/acme/personal-access-token-requests";
 
 /// One message the server accepted.
@@ -520,10 +521,54 @@ async fn without_an_smtp_server_notices_are_skipped(backend: Backend) {
     assert_eq!(got[0].to, ["bob@example.com"]);
 }
 
+/// The issuer may give the owner's address when it files (`owner_email`): a new owner is then
+/// told of the review there. A malformed address is refused and files nothing.
+async fn the_issuer_gives_the_owners_address_when_it_files(backend: Backend) {
+    let (smtp, r) = reviewing_with_smtp(backend).await;
+    let issuer = r.app.token_for(ISSUER).await;
+    let filing = |email: &str| {
+        json!({
+            "owner": "newcomer",
+            "owner_email": email,
+            "token_id": 9901,
+            "token_name": "newcomer-ci",
+            "repository_selection": "all",
+            "permissions": {"repository": {"metadata": "read"}},
+        })
+    };
+    for bad in ["no-at-sign", "a@b", "two words@example.com", "x@example.com, y@example.com"] {
+        let res = r.app.post(INTAKE_PATH, &issuer, &filing(bad)).await;
+        assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}: {}", res.body);
+        assert_eq!(res.json["errors"][0]["field"], "owner_email", "{}", res.body);
+    }
+    let res = r.app.get(&format!("{REQUESTS_PATH}?owner=newcomer"), &r.token).await;
+    assert_eq!(res.json, json!([]), "nothing filed: {}", res.body);
+    let res = r
+        .app
+        .post(INTAKE_PATH, &issuer, &filing("newcomer@example.com"))
+        .await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+    let id = res.json["id"].as_i64().expect("id");
+    let res = r
+        .app
+        .post(
+            &format!("{REQUESTS_PATH}/{id}"),
+            &r.token,
+            &json!({"action": "deny", "reason": "Use the shared bot"}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::NO_CONTENT, "{}", res.body);
+    let got = smtp.wait_for_notices(1, Duration::from_secs(15)).await;
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(got[0].to, ["newcomer@example.com"]);
+    assert!(got[0].body().contains("Reason: Use the shared bot"), "{:?}", got[0]);
+}
+
 both_backends!(
     a_review_reaches_the_owner_and_a_denial_its_reason,
     a_rolled_back_change_sends_nothing,
     a_refusing_mail_server_gets_the_message_once_it_is_back,
     the_digest_goes_out_once_per_organization_per_period,
     without_an_smtp_server_notices_are_skipped,
+    the_issuer_gives_the_owners_address_when_it_files,
 );

@@ -171,6 +171,11 @@ pub struct SubmitRequestBody {
     /// The owner's reason, shown to reviewers.
     #[schema(max_length = 1024)]
     pub reason: Option<String>,
+    /// The owner's e-mail address, where the notice of the review goes; it replaces the one
+    /// patgate has. Omitted: the address patgate has (from the seed file or an earlier filing)
+    /// stays.
+    #[schema(max_length = 254, format = "email", example = "octocat@example.com")]
+    pub owner_email: Option<String>,
 }
 
 /// Where a filed request stands.

@@ -27,6 +27,28 @@ fn invalid(field: &str, message: impl Into<String>) -> ApiError {
     ApiError::invalid(RESOURCE, field, "invalid", message)
 }
 
+/// A plain e-mail address (`local@domain`): at most 254 characters, one `@`, a dotted domain,
+/// no spaces, quotes, commas or angle brackets.
+fn email_address(raw: &str) -> Result<&str, ApiError> {
+    let bad = || {
+        invalid(
+            "owner_email",
+            "owner_email must be a plain e-mail address (local@domain)",
+        )
+    };
+    let (local, domain) = raw.split_once('@').ok_or_else(bad)?;
+    let plain = |s: &str| {
+        !s.is_empty()
+            && s.chars()
+                .all(|c| c.is_ascii_graphic() && !matches!(c, '"' | ',' | '<' | '>' | '@' | '(' | ')' | ';' | ':' | '[' | ']' | '\\'))
+    };
+    let dotted = domain.contains('.') && domain.split('.').all(|label| !label.is_empty());
+    if raw.len() > 254 || !plain(local) || !plain(domain) || !dotted {
+        return Err(bad());
+    }
+    Ok(raw)
+}
+
 fn parse_time(field: &str, raw: &str) -> Result<chrono::NaiveDateTime, ApiError> {
     DateTime::parse_from_rfc3339(raw)
         .map(|t| patgate_persistence::truncate(t.naive_utc()))
@@ -141,6 +163,7 @@ pub async fn submit_token_request(
             .map(ReviewReason::parse)
             .transpose()
             .map_err(|e| invalid("reason", e.to_string()))?;
+        let owner_email = input.owner_email.as_deref().map(email_address).transpose()?;
         let at = patgate_persistence::now();
         db.write(|conn| {
             let mut repository_ids = Vec::new();
@@ -155,7 +178,7 @@ pub async fn submit_token_request(
                 })?;
                 repository_ids.push(repo.id);
             }
-            let owner = seed::ensure_user(conn, owner.as_str(), None, None, at)?;
+            let owner = seed::ensure_user(conn, owner.as_str(), None, owner_email, at)?;
             let submission = Submission {
                 org_id: org.id,
                 owner_id: owner.id,
