@@ -10,7 +10,7 @@ const LIST: &str = "/orgs/acme/personal-access-token-requests";
 
 /// Operations of the document whose refusal without credentials is checked here (by
 /// operation id); `openapi_doc` fails if a secured operation is missing.
-pub const OPERATIONS_WITH_401_TESTS: [&str; 31] = [
+pub const OPERATIONS_WITH_401_TESTS: [&str; 43] = [
     "orgs/list-pat-grant-requests",
     "orgs/review-pat-grant-requests-in-bulk",
     "orgs/review-pat-grant-request",
@@ -42,6 +42,18 @@ pub const OPERATIONS_WITH_401_TESTS: [&str; 31] = [
     "apps/redeliver-webhook-delivery",
     "patgate/get-webhook-backlog",
     "patgate/get-notification-backlog",
+    "orgs/list-webhooks",
+    "orgs/create-webhook",
+    "orgs/get-webhook",
+    "orgs/update-webhook",
+    "orgs/delete-webhook",
+    "orgs/get-webhook-config-for-org",
+    "orgs/update-webhook-config-for-org",
+    "orgs/list-webhook-deliveries",
+    "orgs/get-webhook-delivery",
+    "orgs/redeliver-webhook-delivery",
+    "orgs/ping-webhook",
+    "patgate/get-org-webhook-backlog",
 ];
 
 async fn every_secured_operation_without_credentials_is_401(backend: Backend) {
@@ -102,6 +114,18 @@ async fn every_secured_operation_without_credentials_is_401(backend: Backend) {
             Method::GET,
             "/orgs/acme/personal-access-token-notifications/backlog",
         ),
+        (Method::GET, "/orgs/acme/hooks"),
+        (Method::POST, "/orgs/acme/hooks"),
+        (Method::GET, "/orgs/acme/hooks/1"),
+        (Method::PATCH, "/orgs/acme/hooks/1"),
+        (Method::DELETE, "/orgs/acme/hooks/1"),
+        (Method::GET, "/orgs/acme/hooks/1/config"),
+        (Method::PATCH, "/orgs/acme/hooks/1/config"),
+        (Method::GET, "/orgs/acme/hooks/1/deliveries"),
+        (Method::GET, "/orgs/acme/hooks/1/deliveries/1"),
+        (Method::POST, "/orgs/acme/hooks/1/deliveries/1/attempts"),
+        (Method::POST, "/orgs/acme/hooks/1/pings"),
+        (Method::GET, "/orgs/acme/hooks/1/backlog"),
     ];
     assert_eq!(calls.len(), OPERATIONS_WITH_401_TESTS.len());
     for (method, path) in calls {

@@ -12,6 +12,7 @@ mod kept;
 mod lifecycle;
 mod notifications;
 mod openapi_doc;
+mod org_hooks;
 mod rate_limit;
 mod requests;
 mod review;

@@ -68,7 +68,7 @@ fn the_openapi_3_0_document_is_3_0_3_without_null_types() {
     assert!(!text.contains(r#""null""#), "a \"null\" remains");
     assert_openapi_3_0(&doc, "");
     let ops = operations(&doc);
-    assert_eq!(ops.len(), 31);
+    assert_eq!(ops.len(), 43);
     for (method, path, op) in ops {
         for (status, response) in op["responses"].as_object().expect("responses") {
             assert!(
@@ -102,7 +102,7 @@ fn every_operation_has_an_id_a_tag_security_and_error_responses() {
     let ops = operations(&doc);
     assert_eq!(
         ops.len(),
-        31,
+        43,
         "operations: {:?}",
         ops.iter().map(|o| &o.1).collect::<Vec<_>>()
     );
@@ -222,6 +222,49 @@ fn operation_ids_match_githubs() {
             "delete",
             "/installation/token",
             "apps/revoke-installation-access-token",
+        ),
+        ("get", "/orgs/{org}/hooks", "orgs/list-webhooks"),
+        ("post", "/orgs/{org}/hooks", "orgs/create-webhook"),
+        ("get", "/orgs/{org}/hooks/{hook_id}", "orgs/get-webhook"),
+        (
+            "patch",
+            "/orgs/{org}/hooks/{hook_id}",
+            "orgs/update-webhook",
+        ),
+        (
+            "delete",
+            "/orgs/{org}/hooks/{hook_id}",
+            "orgs/delete-webhook",
+        ),
+        (
+            "get",
+            "/orgs/{org}/hooks/{hook_id}/config",
+            "orgs/get-webhook-config-for-org",
+        ),
+        (
+            "patch",
+            "/orgs/{org}/hooks/{hook_id}/config",
+            "orgs/update-webhook-config-for-org",
+        ),
+        (
+            "get",
+            "/orgs/{org}/hooks/{hook_id}/deliveries",
+            "orgs/list-webhook-deliveries",
+        ),
+        (
+            "get",
+            "/orgs/{org}/hooks/{hook_id}/deliveries/{delivery_id}",
+            "orgs/get-webhook-delivery",
+        ),
+        (
+            "post",
+            "/orgs/{org}/hooks/{hook_id}/deliveries/{delivery_id}/attempts",
+            "orgs/redeliver-webhook-delivery",
+        ),
+        (
+            "post",
+            "/orgs/{org}/hooks/{hook_id}/pings",
+            "orgs/ping-webhook",
         ),
     ];
     for (method, path, id) in expected {

@@ -9,13 +9,13 @@ pub mod handlers;
 pub mod keys;
 pub mod list_query;
 pub mod middleware;
+pub mod notice_text;
 pub mod openapi;
 pub mod openapi30;
 pub mod pagination;
 pub mod rate_limit;
 pub mod responses;
 pub mod state;
-pub mod notice_text;
 pub mod webhook_payload;
 
 use actix_web::body::MessageBody;
@@ -49,6 +49,18 @@ fn routes(cfg: &mut ServiceConfig) {
         .service(handlers::hooks::get_webhook_delivery)
         .service(handlers::hooks::redeliver_webhook_delivery)
         .service(handlers::hooks::get_webhook_backlog)
+        .service(handlers::org_hooks::list_webhooks)
+        .service(handlers::org_hooks::create_webhook)
+        .service(handlers::org_hooks::get_webhook)
+        .service(handlers::org_hooks::update_webhook)
+        .service(handlers::org_hooks::delete_webhook)
+        .service(handlers::org_hooks::get_webhook_config_for_org)
+        .service(handlers::org_hooks::update_webhook_config_for_org)
+        .service(handlers::org_hooks::list_webhook_deliveries)
+        .service(handlers::org_hooks::get_webhook_delivery)
+        .service(handlers::org_hooks::redeliver_webhook_delivery)
+        .service(handlers::org_hooks::ping_webhook)
+        .service(handlers::org_hooks::get_org_webhook_backlog)
         .service(handlers::requests::list_pat_grant_requests)
         .service(handlers::requests::review_pat_grant_requests_in_bulk)
         .service(handlers::requests::review_pat_grant_request)

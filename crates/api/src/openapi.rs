@@ -17,7 +17,7 @@ use crate::auth::UNCOUNTED_ROUTE;
     ),
     modifiers(&Security),
     tags(
-        (name = "orgs", description = "Fine-grained personal access token requests of an organization"),
+        (name = "orgs", description = "An organization's fine-grained personal access token requests and grants, and its webhooks"),
         (name = "apps", description = "App authentication: the app's JWT and installation access tokens"),
         (name = "patgate", description = "patgate's own endpoints: token policy, intake from the token issuer, the access check, the audit trail"),
     )
