@@ -16,7 +16,6 @@ use tokio::sync::watch;
 
 use patgate_api::notice_text::{digest_text, notice_text, DIGEST_LIMIT};
 
-
 type Transport = AsyncSmtpTransport<Tokio1Executor>;
 
 /// Where and when e-mail goes. `delivery` sets polling, leases, the time-out and retries as

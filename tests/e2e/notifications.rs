@@ -536,12 +536,29 @@ async fn the_issuer_gives_the_owners_address_when_it_files(backend: Backend) {
             "permissions": {"repository": {"metadata": "read"}},
         })
     };
-    for bad in ["no-at-sign", "a@b", "two words@example.com", "x@example.com, y@example.com"] {
+    for bad in [
+        "no-at-sign",
+        "a@b",
+        "two words@example.com",
+        "x@example.com, y@example.com",
+    ] {
         let res = r.app.post(INTAKE_PATH, &issuer, &filing(bad)).await;
-        assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}: {}", res.body);
-        assert_eq!(res.json["errors"][0]["field"], "owner_email", "{}", res.body);
+        assert_eq!(
+            res.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{bad}: {}",
+            res.body
+        );
+        assert_eq!(
+            res.json["errors"][0]["field"], "owner_email",
+            "{}",
+            res.body
+        );
     }
-    let res = r.app.get(&format!("{REQUESTS_PATH}?owner=newcomer"), &r.token).await;
+    let res = r
+        .app
+        .get(&format!("{REQUESTS_PATH}?owner=newcomer"), &r.token)
+        .await;
     assert_eq!(res.json, json!([]), "nothing filed: {}", res.body);
     let res = r
         .app
@@ -561,7 +578,11 @@ async fn the_issuer_gives_the_owners_address_when_it_files(backend: Backend) {
     let got = smtp.wait_for_notices(1, Duration::from_secs(15)).await;
     assert_eq!(got.len(), 1, "{got:?}");
     assert_eq!(got[0].to, ["newcomer@example.com"]);
-    assert!(got[0].body().contains("Reason: Use the shared bot"), "{:?}", got[0]);
+    assert!(
+        got[0].body().contains("Reason: Use the shared bot"),
+        "{:?}",
+        got[0]
+    );
 }
 
 both_backends!(

@@ -812,7 +812,10 @@ async fn an_org_hook_gets_the_events_and_the_owners_notices(backend: Backend) {
     assert_eq!(notices["approved"]["notification"]["reason"], Value::Null);
 
     let list = app
-        .get(&format!("/orgs/acme/hooks/{hook}/deliveries?per_page=100"), &reviewer)
+        .get(
+            &format!("/orgs/acme/hooks/{hook}/deliveries?per_page=100"),
+            &reviewer,
+        )
         .await;
     assert_eq!(list.status, StatusCode::OK, "{}", list.body);
     let items = list.json.as_array().expect("array");
@@ -861,7 +864,11 @@ async fn an_org_hook_gets_only_what_it_subscribes_to(backend: Backend) {
         ["ping", "personal_access_token_request_notification"],
         "no request events for a hook subscribed to notices only"
     );
-    assert_eq!(quiet.received().len(), 1, "only the ping, before it was turned off");
+    assert_eq!(
+        quiet.received().len(),
+        1,
+        "only the ping, before it was turned off"
+    );
 }
 
 /// With a 2-second digest period and several instances on one database, a hook subscribed to

@@ -61,7 +61,11 @@ pub fn render(
 pub fn headers(d: &Delivery) -> Vec<(&'static str, String)> {
     let (hook, target, kind) = match (d.hook_id, d.app_id) {
         (Some(hook), _) => (hook, d.org_id.unwrap_or_default(), "organization"),
-        (None, app) => (app.unwrap_or_default(), app.unwrap_or_default(), "integration"),
+        (None, app) => (
+            app.unwrap_or_default(),
+            app.unwrap_or_default(),
+            "integration",
+        ),
     };
     vec![
         ("X-GitHub-Event", d.event.clone()),

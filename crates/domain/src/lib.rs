@@ -11,7 +11,8 @@ pub use credential::{classify, parse_authorization, AuthScheme, Credential, Cred
 pub use names::{Login, NameError, RepoName};
 pub use permissions::{
     AccessLevel, NarrowError, Operation, PermissionFilter, PermissionSet, RequestedPermissions,
-    ORG_ADMIN_PERMISSION, ORG_HOOKS_PERMISSION, PAT_GRANTS_PERMISSION, PAT_INTAKE_PERMISSION, PAT_REQUESTS_PERMISSION,
+    ORG_ADMIN_PERMISSION, ORG_HOOKS_PERMISSION, PAT_GRANTS_PERMISSION, PAT_INTAKE_PERMISSION,
+    PAT_REQUESTS_PERMISSION,
 };
 pub use review::{IdList, ReviewAction, ReviewReason, ValidationError, MAX_IDS, MAX_REASON_CHARS};
 pub use state::{GrantEvent, GrantState, RequestEvent, RequestState, TransitionError};

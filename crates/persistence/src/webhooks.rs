@@ -299,10 +299,7 @@ pub enum Content {
         period_start: NaiveDateTime,
     },
     /// A ping: the hook and its organization.
-    Ping {
-        hook: OrgWebhook,
-        org: Organization,
-    },
+    Ping { hook: OrgWebhook, org: Organization },
 }
 
 /// The most requests a digest lists; the rest are counted and linked to.

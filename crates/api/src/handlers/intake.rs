@@ -39,8 +39,13 @@ fn email_address(raw: &str) -> Result<&str, ApiError> {
     let (local, domain) = raw.split_once('@').ok_or_else(bad)?;
     let plain = |s: &str| {
         !s.is_empty()
-            && s.chars()
-                .all(|c| c.is_ascii_graphic() && !matches!(c, '"' | ',' | '<' | '>' | '@' | '(' | ')' | ';' | ':' | '[' | ']' | '\\'))
+            && s.chars().all(|c| {
+                c.is_ascii_graphic()
+                    && !matches!(
+                        c,
+                        '"' | ',' | '<' | '>' | '@' | '(' | ')' | ';' | ':' | '[' | ']' | '\\'
+                    )
+            })
     };
     let dotted = domain.contains('.') && domain.split('.').all(|label| !label.is_empty());
     if raw.len() > 254 || !plain(local) || !plain(domain) || !dotted {
@@ -163,7 +168,11 @@ pub async fn submit_token_request(
             .map(ReviewReason::parse)
             .transpose()
             .map_err(|e| invalid("reason", e.to_string()))?;
-        let owner_email = input.owner_email.as_deref().map(email_address).transpose()?;
+        let owner_email = input
+            .owner_email
+            .as_deref()
+            .map(email_address)
+            .transpose()?;
         let at = patgate_persistence::now();
         db.write(|conn| {
             let mut repository_ids = Vec::new();

@@ -5,10 +5,10 @@
 use diesel::prelude::*;
 use patgate_domain::{AccessLevel, ReviewAction};
 use patgate_persistence::notifications::{self, Notification};
-use patgate_persistence::webhooks;
 use patgate_persistence::requests;
 use patgate_persistence::schema::notifications as n;
 use patgate_persistence::seed::ensure_user;
+use patgate_persistence::webhooks;
 use patgate_persistence::Db;
 
 use crate::common::{app, org, pending, perms, read, t, token, write, OrgFixture};
@@ -219,8 +219,7 @@ fn org_hooks_get_what_they_subscribe_to(db: &Db) {
                 )?
                 .id,
                 webhooks::create_org_hook(c, acme.org.id, &hook(&["*"], true), at)?.id,
-                webhooks::create_org_hook(c, acme.org.id, &hook(&[webhooks::EVENT], false), at)?
-                    .id,
+                webhooks::create_org_hook(c, acme.org.id, &hook(&[webhooks::EVENT], false), at)?.id,
                 webhooks::create_org_hook(c, globex.id, &hook(&["*"], true), at)?.id,
             ))
         })
@@ -241,11 +240,20 @@ fn org_hooks_get_what_they_subscribe_to(db: &Db) {
         )
     });
     assert!(refused.is_err());
-    assert_eq!(hook_deliveries(db).len(), 2, "a refused review queues nothing");
+    assert_eq!(
+        hook_deliveries(db).len(),
+        2,
+        "a refused review queues nothing"
+    );
     db.write(|c| {
         requests::review(
             c,
-            &acme.review(&[alice_request, bob_request], ReviewAction::Deny, None, t(71)),
+            &acme.review(
+                &[alice_request, bob_request],
+                ReviewAction::Deny,
+                None,
+                t(71),
+            ),
         )
     })
     .expect("review");
