@@ -532,6 +532,9 @@ async fn the_issuer_gives_the_owners_address_when_it_files(backend: Backend) {
             "owner_email": email,
             "token_id": 9901,
             "token_name": "newcomer-ci",
+            "token_expires_at": (chrono::Utc::now() + chrono::Duration::days(30))
+                .format("%Y-%m-%dT%H:%M:%SZ")
+                .to_string(),
             "repository_selection": "all",
             "permissions": {"repository": {"metadata": "read"}},
         })

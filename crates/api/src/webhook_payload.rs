@@ -107,13 +107,17 @@ pub fn payload(
         "organization": organization(base, org),
         "sender": sender,
     });
-    // An app's delivery names the installation it is for; an organization hook's, the
-    // installation whose call made the event (the reviewer's, or the issuer's), if any.
-    let installation = delivery.installation_id.or(ctx.event.installation_id);
-    if let Some(id) = installation {
+    with_installation(&mut body, delivery, ctx);
+    body
+}
+
+/// Adds `installation`: for an app's delivery, the installation it is for; for an organization
+/// hook's, the installation whose call made the event (the reviewer's, or the issuer's), if
+/// any.
+fn with_installation(body: &mut Value, delivery: &Delivery, ctx: &EventContext) {
+    if let Some(id) = delivery.installation_id.or(ctx.event.installation_id) {
         body["installation"] = json!({"id": id, "node_id": format!("I_{id:x}")});
     }
-    body
 }
 
 /// Who acted: the reviewing app's bot for `approved` and `denied`, the token's owner otherwise.
@@ -203,7 +207,7 @@ fn notification(
     let mut recipient =
         serde_json::to_value(SimpleUser::of_user(base, &ctx.owner)).unwrap_or_default();
     recipient["email"] = json!(ctx.owner.email.as_deref().filter(|e| !e.trim().is_empty()));
-    json!({
+    let mut body = json!({
         "action": delivery.action,
         "notification": {
             "recipient": recipient,
@@ -215,7 +219,9 @@ fn notification(
         "personal_access_token_request": request_object(base, ctx),
         "organization": organization(base, &ctx.org),
         "sender": sender(base, delivery, ctx, reviewer),
-    })
+    });
+    with_installation(&mut body, delivery, ctx);
+    body
 }
 
 /// An organization's digest of pending requests (action `pending`): how many, the oldest
