@@ -14,6 +14,7 @@ use crate::auth::AppCaller;
 use crate::body;
 use crate::dto::timestamp;
 use crate::error::{ApiError, BasicError, ValidationError as ValidationBody};
+use crate::handlers::org_hooks::read_config;
 use crate::pagination::{link_header, ok_with_link, page_from_query};
 use crate::state::AppState;
 use crate::webhook_payload;
@@ -206,37 +207,7 @@ pub async fn update_webhook_config(
     payload: body::RawBody,
 ) -> Result<HttpResponse, ApiError> {
     let map = body::json_object(&payload.0, false)?;
-    let input: WebhookConfigBody = serde_json::from_value(serde_json::Value::Object(map))
-        .map_err(|e| ApiError::invalid(RESOURCE, "body", "invalid", e.to_string()))?;
-    if let Some(url) = &input.url {
-        check_url(url)?;
-    }
-    if let Some(kind) = &input.content_type {
-        if kind != "json" && kind != "form" {
-            return Err(ApiError::invalid(
-                RESOURCE,
-                "content_type",
-                "invalid",
-                "content_type must be json or form",
-            ));
-        }
-    }
-    if input.insecure_ssl.as_deref().is_some_and(|v| v != "0") {
-        return Err(ApiError::invalid(
-            RESOURCE,
-            "insecure_ssl",
-            "invalid",
-            "insecure_ssl must be \"0\": certificates are always verified",
-        ));
-    }
-    if input.secret.as_ref().is_some_and(|s| s.len() > 256) {
-        return Err(ApiError::invalid(
-            RESOURCE,
-            "secret",
-            "invalid",
-            "secret must be at most 256 characters",
-        ));
-    }
+    let input = read_config(&map, RESOURCE, false)?;
     let db = state.db.clone();
     let app_id = caller.app.id;
     let hook = blocking(move || {
@@ -278,12 +249,8 @@ pub async fn update_webhook_config(
     Ok(HttpResponse::Ok().json(WebhookConfig::of(Some(&hook))))
 }
 
-/// An absolute `http(s)` URL with a host, without credentials in it.
-fn check_url(url: &str) -> Result<(), ApiError> {
-    check_url_of(RESOURCE, url)
-}
-
-/// [`check_url`], naming `resource` in the error.
+/// An absolute `http(s)` URL with a host, without credentials in it; the error names
+/// `resource`.
 pub(crate) fn check_url_of(resource: &str, url: &str) -> Result<(), ApiError> {
     let bad = |why: &str| ApiError::invalid(resource, "url", "invalid", why.to_owned());
     if url.len() > 2048 {
