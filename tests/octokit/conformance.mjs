@@ -438,6 +438,29 @@ async function stopServer(server) {
   }
 }
 
+// Runs the server binary once more (e.g. `seed FILE`) with the same data dir
+// and environment as the running server; resolves { code, out }.
+async function runBin(args, timeoutMs = 60_000) {
+  return await new Promise((res) => {
+    const out = [];
+    let child;
+    try {
+      child = spawn(BIN, args, { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "pipe"], env: process.env });
+    } catch (e) {
+      res({ code: null, out: `spawn failed: ${e.message}` });
+      return;
+    }
+    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+    child.stdout.on("data", (c) => out.push(c));
+    child.stderr.on("data", (c) => out.push(c));
+    child.on("error", (e) => out.push(Buffer.from(`spawn error: ${e.message}`)));
+    child.on("close", (code, signal) => {
+      clearTimeout(timer);
+      res({ code, signal, out: Buffer.concat(out).toString("utf8").trim().slice(-1500) });
+    });
+  });
+}
+
 // ==================================================================== main
 let SERVER = null;
 function hardCleanup() {
