@@ -357,6 +357,24 @@ function checkOrder(t, label, items, dir, field = "created_at") {
   return true;
 }
 
+// ============================================================ hooks fixture
+// The demo installation holds no organization_hooks (which the 403 checks
+// use). The organization webhook checks need an installation that does: this
+// second app, loaded into the running server's data dir with `patgate seed`
+// (docs/SEED.md), installed on the demo organization with
+// organization_hooks: write and nothing else. Its key pair is made per run.
+const HOOKS_APP = {
+  slug: "octokit-conformance-hooks",
+  name: "octokit conformance: organization hooks",
+  client_id: "Iv1.octokithooks0001",
+};
+function hooksFixture(org, publicKeyPem) {
+  return {
+    apps: [{ ...HOOKS_APP, owner: org, public_key_pem: publicKeyPem }],
+    installations: [{ app: HOOKS_APP.slug, org, permissions: { organization_hooks: "write" }, repository_selection: "all" }],
+  };
+}
+
 // ================================================================== server
 async function freePort() {
   return await new Promise((res, rej) => {
@@ -1463,6 +1481,654 @@ async function run(server) {
       t.ok(sameIds(ids, expected), "active grant ids (in order)", { expected, got: ids });
     },
   );
+
+  // ----------------------------------------------- organization webhooks
+  // GitHub's org-hook, webhook-config, hook-delivery-item and hook-delivery
+  // are not in the vendored subset: their required fields and types are
+  // written out here as GitHub's description gives them (the same shapes as
+  // @octokit/openapi-types' components), and compiled with the same ajv.
+  const DATE_TIME = { type: "string", format: "date-time" };
+  const WEBHOOK_CONFIG = {
+    type: "object",
+    properties: {
+      url: { type: "string", format: "uri" },
+      content_type: { type: "string" },
+      secret: { type: "string" },
+      insecure_ssl: { type: ["string", "number"] },
+    },
+  };
+  const ORG_HOOK = {
+    type: "object",
+    required: ["id", "url", "ping_url", "events", "active", "config", "updated_at", "created_at", "name", "type"],
+    properties: {
+      id: { type: "integer" },
+      url: { type: "string", format: "uri" },
+      ping_url: { type: "string", format: "uri" },
+      deliveries_url: { type: "string", format: "uri" },
+      name: { type: "string" },
+      events: { type: "array", items: { type: "string" } },
+      active: { type: "boolean" },
+      config: WEBHOOK_CONFIG,
+      updated_at: DATE_TIME,
+      created_at: DATE_TIME,
+      type: { type: "string" },
+    },
+  };
+  const DELIVERY_ITEM_PROPS = {
+    id: { type: "integer" },
+    guid: { type: "string" },
+    delivered_at: DATE_TIME,
+    redelivery: { type: "boolean" },
+    duration: { type: "number" },
+    status: { type: "string" },
+    status_code: { type: "integer" },
+    event: { type: "string" },
+    action: { type: ["string", "null"] },
+    installation_id: { type: ["integer", "null"] },
+    repository_id: { type: ["integer", "null"] },
+    throttled_at: { type: ["string", "null"], format: "date-time" },
+  };
+  const DELIVERY_ITEM_REQUIRED = [
+    "id", "guid", "delivered_at", "redelivery", "duration", "status", "status_code", "event", "action", "installation_id", "repository_id",
+  ];
+  const HOOK_DELIVERY_ITEM = { type: "object", required: DELIVERY_ITEM_REQUIRED, properties: DELIVERY_ITEM_PROPS };
+  // GitHub's hook-delivery also requires `response` {headers, payload}; that
+  // one is looked at separately (see the delivery check) so the rest of the
+  // shape is still enforced.
+  const HOOK_DELIVERY = {
+    type: "object",
+    required: [...DELIVERY_ITEM_REQUIRED, "request"],
+    properties: {
+      ...DELIVERY_ITEM_PROPS,
+      url: { type: "string" },
+      request: {
+        type: "object",
+        required: ["headers", "payload"],
+        properties: { headers: { type: ["object", "null"] }, payload: { type: ["object", "null"] } },
+      },
+      response: {
+        type: "object",
+        required: ["headers", "payload"],
+        properties: { headers: { type: ["object", "null"] }, payload: { type: ["string", "null"] } },
+      },
+    },
+  };
+  const orgHookValidator = S.ajv.compile(ORG_HOOK);
+  const orgHookListValidator = S.ajv.compile({ type: "array", items: ORG_HOOK });
+  const webhookConfigValidator = S.ajv.compile(WEBHOOK_CONFIG);
+  const deliveryListValidator = S.ajv.compile({ type: "array", items: HOOK_DELIVERY_ITEM });
+  const deliveryValidator = S.ajv.compile(HOOK_DELIVERY);
+  const validationErrorValidator = S.component("validation-error");
+  const emptyObjectValidator = S.ajv.compile({ type: "object", maxProperties: 0 });
+
+  const HOOK_EVENTS = [
+    "*",
+    "personal_access_token_request",
+    "personal_access_token_request_notification",
+    "personal_access_token_request_digest",
+  ];
+  const HOOK_URL = "http://127.0.0.1:9/hook"; // nothing listens: deliveries stay pending
+  const HOOK_URL_2 = "http://127.0.0.1:9/hook-moved";
+  const MASKED = "********";
+  const hooksBase = `${baseUrl}/orgs/${org}/hooks`;
+
+  // What GitHub's org-hook promises beyond the types: its own URLs, name
+  // "web", type "Organization", known events, a masked secret.
+  function orgHookProblems(t, label, h) {
+    if (!h || typeof h !== "object") return t.fail(`${label}: must be an object`, { got: h });
+    const url = `${hooksBase}/${h.id}`;
+    t.ok(h.url === url, `${label}: url must be the hook's own URL`, { expected: url, got: h.url });
+    t.ok(h.ping_url === `${url}/pings`, `${label}: ping_url`, { expected: `${url}/pings`, got: h.ping_url });
+    t.ok(h.deliveries_url === `${url}/deliveries`, `${label}: deliveries_url`, { expected: `${url}/deliveries`, got: h.deliveries_url });
+    t.ok(h.name === "web", `${label}: name must be "web"`, { got: h.name });
+    t.ok(h.type === "Organization", `${label}: type must be "Organization"`, { got: h.type });
+    t.ok(Array.isArray(h.events) && h.events.length > 0 && h.events.every((e) => HOOK_EVENTS.includes(e)), `${label}: events`, {
+      expected: `non-empty subset of ${HOOK_EVENTS.join(", ")}`,
+      got: h.events,
+    });
+    configProblems(t, `${label} config`, h.config);
+    t.ok(ts(h.updated_at) >= ts(h.created_at), `${label}: updated_at must not be before created_at`, { got: [h.created_at, h.updated_at] });
+    return true;
+  }
+  function configProblems(t, label, c) {
+    if (!c || typeof c !== "object") return t.fail(`${label}: must be an object`, { got: c });
+    t.ok(typeof c.url === "string", `${label}: url must be a string`, { got: c.url });
+    t.ok(c.content_type === "json" || c.content_type === "form", `${label}: content_type must be json or form`, { got: c.content_type });
+    t.ok(c.insecure_ssl === "0", `${label}: insecure_ssl must be "0" (certificates are verified)`, { got: c.insecure_ssl });
+    t.ok(c.secret === undefined || c.secret === MASKED, `${label}: a secret is only ever shown masked`, { expected: MASKED, got: c.secret });
+    return true;
+  }
+  function sameHook(t, label, got, want, keys = ["id", "url", "ping_url", "deliveries_url", "name", "events", "active", "config", "created_at", "type"]) {
+    for (const k of keys) {
+      t.ok(j(got && got[k]) === j(want && want[k]), `${label}: ${k}`, { expected: want && want[k], got: got && got[k] });
+    }
+  }
+  // the 422 octokit raises: GitHub's validation-error with errors[] naming the field
+  async function expectInvalid(t, label, field, fn) {
+    let res;
+    try {
+      res = await fn();
+    } catch (e) {
+      if (!e || typeof e !== "object" || !("status" in e) || !e.response) {
+        t.fail(`${label}: expected an HTTP 422 RequestError`, { got: describeError(e) });
+        return undefined;
+      }
+      t.ok(e.name === "HttpError", `${label}: octokit should throw its RequestError (HttpError)`, { got: e.name });
+      t.ok(e.status === 422, `${label}: wrong status`, { expected: 422, got: e.status, excerpt: e.response.data });
+      const d = e.response.data;
+      schemaProblems(t, `${label} (422 body vs validation-error)`, validationErrorValidator, d);
+      t.ok(Array.isArray(d?.errors) && d.errors.length > 0, `${label}: errors[] must say what is wrong`, { got: d });
+      if (Array.isArray(d?.errors)) {
+        t.ok(d.errors.some((x) => x && x.field === field && typeof x.code === "string"), `${label}: errors[] must name the field "${field}"`, {
+          got: d.errors,
+        });
+      }
+      return e;
+    }
+    t.fail(`${label}: expected octokit to throw HTTP 422`, { expected: 422, got: res.status, excerpt: res.data });
+    return undefined;
+  }
+  function header(headers, name) {
+    if (!headers || typeof headers !== "object") return undefined;
+    const k = Object.keys(headers).find((x) => x.toLowerCase() === name.toLowerCase());
+    return k === undefined ? undefined : headers[k];
+  }
+
+  // The demo installation has no organization_hooks; a second app, installed
+  // on the same organization with organization_hooks: write, is loaded with
+  // `patgate seed` (see hooksFixture) and driven through @octokit/auth-app.
+  const hooksApp = await check(
+    "fixture: `patgate seed` installs a second app on the org with organization_hooks: write; auth-app (client id as iss) finds it with apps.getAuthenticated / apps.getOrgInstallation",
+    async (t) => {
+      const keys = generateKeyPairSync("rsa", {
+        modulusLength: 2048,
+        privateKeyEncoding: { type: "pkcs8", format: "pem" },
+        publicKeyEncoding: { type: "spki", format: "pem" },
+      });
+      const seedPath = join(server.tmp, "octokit-hooks-seed.json");
+      writeFileSync(seedPath, JSON.stringify(hooksFixture(org, keys.publicKey), null, 2) + "\n");
+      const r = await runBin(["seed", seedPath, "--data-dir", server.tmp]);
+      if (!t.ok(r.code === 0, "`patgate seed <hooks fixture>` must exit 0", { got: r })) return undefined;
+      const jwtClient = makeOctokit(baseUrl, { authStrategy: createAppAuth, auth: { appId: HOOKS_APP.client_id, privateKey: keys.privateKey } });
+      const me = await expectOk(t, "GET /app (hooks app)", "apps/get-authenticated", 200, () => jwtClient.rest.apps.getAuthenticated());
+      const inst = await expectOk(t, "GET /orgs/{org}/installation (hooks app)", "apps/get-org-installation", 200, () =>
+        jwtClient.rest.apps.getOrgInstallation({ org }),
+      );
+      if (!me || !inst) return undefined;
+      t.ok(me.data.slug === HOOKS_APP.slug, "the app is the seeded one", { expected: HOOKS_APP.slug, got: me.data.slug });
+      t.ok(inst.data.id !== installationId, "a different installation than the demo's", { got: inst.data.id });
+      t.ok(inst.data.permissions?.organization_hooks === "write", "the installation holds organization_hooks: write", { got: inst.data.permissions });
+      const demoInst = await expectOk(t, "GET /app/installations/{demo}", "apps/get-installation", 200, () =>
+        R.apps.getInstallation({ installation_id: installationId }),
+      );
+      t.ok(demoInst && !demoInst.data.permissions?.organization_hooks, "the demo installation must lack organization_hooks (the 403 checks rely on it)", {
+        got: demoInst && demoInst.data.permissions,
+      });
+      if (t.failed) return undefined;
+      return { jwtClient, installationId: inst.data.id, octokit: makeOctokit(baseUrl, { authStrategy: createAppAuth, auth: { appId: me.data.id, privateKey: keys.privateKey, installationId: inst.data.id } }) };
+    },
+  );
+  const H = hooksApp && hooksApp.octokit;
+  const HR = H && H.rest;
+
+  async function hookIds(t, label) {
+    const res = await expectOk(t, `${label}: listWebhooks per_page=100`, null, 200, () => HR.orgs.listWebhooks({ org, per_page: 100 }), {
+      validator: orgHookListValidator,
+    });
+    return res && Array.isArray(res.data) ? res.data.map((h) => h.id) : [];
+  }
+
+  const hooksBefore = await check("orgs.listWebhooks({org}) -> 200 JSON array before any hook is created", [["hooks installation", H]], async (t) => {
+    const ids = await hookIds(t, "before");
+    return t.failed ? undefined : ids;
+  });
+
+  // A: json + secret, one event; B: "*" without a secret; C: inactive, two events.
+  const created = await check(
+    "orgs.createWebhook({org, name: 'web', config, events, active}) x3 -> 201 org-hook (url/ping_url/deliveries_url, type Organization, secret masked), Location = url",
+    [["hooks installation", H], ["hooks before", hooksBefore]],
+    async (t) => {
+      const specs = [
+        { label: "A", events: ["personal_access_token_request"], config: { url: HOOK_URL, content_type: "json", secret: "s3cret-a", insecure_ssl: "0" }, active: true },
+        { label: "B", events: ["*"], config: { url: HOOK_URL, content_type: "json" } },
+        {
+          label: "C",
+          events: ["personal_access_token_request_notification", "personal_access_token_request_digest"],
+          config: { url: HOOK_URL, content_type: "form", secret: "s3cret-c" },
+          active: false,
+        },
+      ];
+      const out = {};
+      for (const spec of specs) {
+        const { label, ...params } = spec;
+        const res = await expectOk(t, `POST /orgs/{org}/hooks (${label})`, null, 201, () => HR.orgs.createWebhook({ org, name: "web", ...params }), {
+          validator: orgHookValidator,
+        });
+        if (!res) return undefined;
+        const h = res.data;
+        orgHookProblems(t, `hook ${label}`, h);
+        t.ok(!hooksBefore.includes(h.id) && !Object.values(out).some((o) => o.id === h.id), `hook ${label}: a new id`, { got: h.id });
+        t.ok(j(h.events) === j(params.events), `hook ${label}: events as given`, { expected: params.events, got: h.events });
+        t.ok(h.active === (params.active ?? true), `hook ${label}: active (default true)`, { expected: params.active ?? true, got: h.active });
+        t.ok(h.config?.url === params.config.url, `hook ${label}: config.url as given`, { expected: params.config.url, got: h.config?.url });
+        t.ok(h.config?.content_type === params.config.content_type, `hook ${label}: config.content_type as given`, {
+          expected: params.config.content_type,
+          got: h.config?.content_type,
+        });
+        const wantSecret = params.config.secret ? MASKED : undefined;
+        t.ok(h.config?.secret === wantSecret, `hook ${label}: config.secret is "${MASKED}" when set, absent otherwise`, {
+          expected: wantSecret ?? "(absent)",
+          got: h.config?.secret ?? "(absent)",
+        });
+        t.ok(h.created_at === h.updated_at, `hook ${label}: a new hook's updated_at = created_at`, { got: [h.created_at, h.updated_at] });
+        t.ok(header(res.headers, "location") === h.url, `hook ${label}: Location header = url`, { expected: h.url, got: header(res.headers, "location") });
+        out[label] = h;
+      }
+      return out;
+    },
+  );
+  const hA = created && created.A;
+  const hB = created && created.B;
+  const hC = created && created.C;
+
+  const hookList = await check(
+    "orgs.listWebhooks({org, per_page: 100}) -> 200, items are org-hooks; the three new hooks are listed as created, oldest first, no Link",
+    [["created hooks", hA && hB && hC]],
+    async (t) => {
+      const res = await expectOk(t, "GET /orgs/{org}/hooks?per_page=100", null, 200, () => HR.orgs.listWebhooks({ org, per_page: 100 }), {
+        validator: orgHookListValidator,
+      });
+      if (!res || !Array.isArray(res.data)) return undefined;
+      res.data.forEach((h, i) => orgHookProblems(t, `item ${i}`, h));
+      const ids = res.data.map((h) => h.id);
+      t.ok(sameIds(ids, [...hooksBefore, hA.id, hB.id, hC.id]), "list = hooks before + A, B, C (oldest first, as patgate documents)", {
+        expected: [...hooksBefore, hA.id, hB.id, hC.id],
+        got: ids,
+      });
+      for (const h of [hA, hB, hC]) {
+        const item = res.data.find((x) => x.id === h.id);
+        if (item) sameHook(t, `listed hook ${h.id}`, item, h, ["id", "url", "ping_url", "deliveries_url", "name", "events", "active", "config", "created_at", "updated_at", "type"]);
+      }
+      t.ok(!parseLink(res.headers.link).next, "no rel=next on a complete single page", { got: res.headers.link });
+      return res.data;
+    },
+  );
+
+  await check(
+    'octokit.paginate(orgs.listWebhooks, {per_page: 1}) equals the per_page=100 list; Link: rel="next" (absolute, per_page kept) on every page but the last, rel="prev" from page 2',
+    [["hook list", hookList]],
+    async (t) => {
+      const pages = [];
+      const items = await H.paginate(HR.orgs.listWebhooks, { org, per_page: 1 }, (response, done) => {
+        pages.push(response);
+        if (pages.length > 50) done();
+        return response.data;
+      });
+      pages.forEach((p, i) => {
+        t.ok(p.status === 200, `page ${i + 1} status`, { expected: 200, got: p.status });
+        schemaProblems(t, `page ${i + 1}`, orgHookListValidator, p.data);
+      });
+      t.ok(sameIds(items.map((h) => h.id), hookList.map((h) => h.id)), "paginated ids = per_page=100 ids", {
+        expected: hookList.map((h) => h.id),
+        got: items.map((h) => h.id),
+      });
+      t.ok(pages.length === hookList.length, "one page per hook", { expected: hookList.length, got: pages.length });
+      pages.forEach((p, i) => {
+        const link = p.headers.link;
+        const rels = parseLink(link);
+        if (i < pages.length - 1) {
+          t.ok(rels.next && qp(rels.next, "page") === String(i + 2) && qp(rels.next, "per_page") === "1", `page ${i + 1}: rel="next" -> page=${i + 2}, per_page=1`, {
+            got: link,
+          });
+          t.ok(rels.next && rels.next.startsWith(`${baseUrl}/`), `page ${i + 1}: rel="next" is absolute on base_url`, { expected: baseUrl, got: rels.next });
+        } else {
+          t.ok(!rels.next, 'the last page has no rel="next"', { got: link });
+        }
+        if (i > 0) t.ok(rels.prev && qp(rels.prev, "page") === String(i), `page ${i + 1}: rel="prev" -> page=${i}`, { got: link });
+        else t.ok(!rels.prev, 'page 1 has no rel="prev"', { got: link });
+      });
+      if (pages[0] && !parseLink(pages[0].headers.link).last) {
+        t.note(`page 1 Link has no rel="last" (GitHub's lists usually carry one; octokit.paginate only follows rel="next"): ${pages[0].headers.link}`);
+      }
+    },
+  );
+
+  await check("orgs.getWebhook({org, hook_id}) -> 200 org-hook equal to the created one", [["created hooks", hA && hB && hC]], async (t) => {
+    for (const h of [hA, hB, hC]) {
+      const res = await expectOk(t, `GET /orgs/{org}/hooks/${h.id}`, null, 200, () => HR.orgs.getWebhook({ org, hook_id: h.id }), {
+        validator: orgHookValidator,
+      });
+      if (!res) continue;
+      orgHookProblems(t, `hook ${h.id}`, res.data);
+      sameHook(t, `hook ${h.id}`, res.data, h, ["id", "url", "ping_url", "deliveries_url", "name", "events", "active", "config", "created_at", "updated_at", "type"]);
+    }
+  });
+
+  const updatedA = await check(
+    "orgs.updateWebhook({org, hook_id, events, config: {url}}) -> 200 org-hook: the fields given change, the others (content_type, masked secret, active, created_at) stay; active: true re-enables C",
+    [["created hooks", hA && hC]],
+    async (t) => {
+      await sleep(1100); // so updated_at can move past created_at (whole seconds)
+      const events = ["personal_access_token_request", "personal_access_token_request_notification"];
+      const res = await expectOk(t, "PATCH /orgs/{org}/hooks/{A}", null, 200, () =>
+        HR.orgs.updateWebhook({ org, hook_id: hA.id, events, config: { url: HOOK_URL_2 } }),
+        { validator: orgHookValidator },
+      );
+      if (!res) return undefined;
+      const h = res.data;
+      orgHookProblems(t, "updated A", h);
+      t.ok(j(h.events) === j(events), "events replaced", { expected: events, got: h.events });
+      t.ok(h.config?.url === HOOK_URL_2, "config.url changed", { expected: HOOK_URL_2, got: h.config?.url });
+      t.ok(h.config?.content_type === hA.config.content_type, "config.content_type unchanged", { expected: hA.config.content_type, got: h.config?.content_type });
+      t.ok(h.config?.secret === MASKED, "the secret stays (masked)", { expected: MASKED, got: h.config?.secret });
+      t.ok(h.active === hA.active, "active unchanged", { expected: hA.active, got: h.active });
+      sameHook(t, "updated A", h, hA, ["id", "url", "ping_url", "deliveries_url", "name", "created_at", "type"]);
+      t.ok(ts(h.updated_at) > ts(hA.updated_at), "updated_at moves forward", { expected: `> ${hA.updated_at}`, got: h.updated_at });
+      const again = await expectOk(t, "GET /orgs/{org}/hooks/{A} after the update", null, 200, () => HR.orgs.getWebhook({ org, hook_id: hA.id }), {
+        validator: orgHookValidator,
+      });
+      if (again) sameHook(t, "A read back", again.data, h, ["events", "config", "active", "updated_at"]);
+      const c = await expectOk(t, "PATCH /orgs/{org}/hooks/{C} active: true", null, 200, () => HR.orgs.updateWebhook({ org, hook_id: hC.id, active: true }), {
+        validator: orgHookValidator,
+      });
+      if (c) {
+        t.ok(c.data.active === true, "C active after the update", { got: c.data.active });
+        t.ok(j(c.data.events) === j(hC.events) && j(c.data.config) === j(hC.config), "C events and config unchanged", {
+          expected: { events: hC.events, config: hC.config },
+          got: { events: c.data.events, config: c.data.config },
+        });
+      }
+      return t.failed ? undefined : h;
+    },
+  );
+
+  await check(
+    "orgs.getWebhookConfigForOrg / updateWebhookConfigForOrg -> 200 webhook-config {url, content_type, insecure_ssl, secret masked}; partial updates keep the rest; an empty secret removes it",
+    [["updated hook A", updatedA], ["hook B", hB]],
+    async (t) => {
+      const got = await expectOk(t, "GET /orgs/{org}/hooks/{A}/config", null, 200, () => HR.orgs.getWebhookConfigForOrg({ org, hook_id: hA.id }), {
+        validator: webhookConfigValidator,
+      });
+      if (got) {
+        configProblems(t, "config of A", got.data);
+        t.ok(j(got.data) === j(updatedA.config), "equals the hook's config", { expected: updatedA.config, got: got.data });
+      }
+      const form = await expectOk(t, "PATCH /orgs/{org}/hooks/{A}/config content_type=form", null, 200, () =>
+        HR.orgs.updateWebhookConfigForOrg({ org, hook_id: hA.id, content_type: "form" }),
+        { validator: webhookConfigValidator },
+      );
+      if (form) {
+        configProblems(t, "config of A after the update", form.data);
+        t.ok(form.data.content_type === "form", "content_type changed", { got: form.data.content_type });
+        t.ok(form.data.url === HOOK_URL_2 && form.data.secret === MASKED, "url and secret stay", { got: form.data });
+      }
+      const hook = await expectOk(t, "GET /orgs/{org}/hooks/{A} after the config update", null, 200, () => HR.orgs.getWebhook({ org, hook_id: hA.id }), {
+        validator: orgHookValidator,
+      });
+      if (hook && form) t.ok(j(hook.data.config) === j(form.data), "the hook shows the new config", { expected: form.data, got: hook.data.config });
+      const set = await expectOk(t, "PATCH /orgs/{org}/hooks/{B}/config secret=…", null, 200, () =>
+        HR.orgs.updateWebhookConfigForOrg({ org, hook_id: hB.id, secret: "s3cret-b" }),
+        { validator: webhookConfigValidator },
+      );
+      if (set) t.ok(set.data.secret === MASKED, `a secret set shows as "${MASKED}"`, { got: set.data });
+      const cleared = await expectOk(t, "PATCH /orgs/{org}/hooks/{B}/config secret=''", null, 200, () =>
+        HR.orgs.updateWebhookConfigForOrg({ org, hook_id: hB.id, secret: "" }),
+        { validator: webhookConfigValidator },
+      );
+      if (cleared) {
+        t.ok(cleared.data.secret === undefined, "an empty secret removes it (no secret field)", { got: cleared.data });
+        t.ok(cleared.data.url === HOOK_URL && cleared.data.content_type === "json", "url and content_type stay", { got: cleared.data });
+      }
+    },
+  );
+
+  // deliveries of a hook, newest first
+  async function deliveries(t, label, hookId, params = {}) {
+    const res = await expectOk(t, label, null, 200, () => HR.orgs.listWebhookDeliveries({ org, hook_id: hookId, per_page: 100, ...params }), {
+      validator: deliveryListValidator,
+    });
+    return res && Array.isArray(res.data) ? res.data : undefined;
+  }
+  function deliveryItemProblems(t, label, d, hookInstallation) {
+    t.ok(d.guid.length > 0, `${label}: guid must be non-empty`, { got: d.guid });
+    t.ok(d.duration >= 0, `${label}: duration >= 0`, { got: d.duration });
+    t.ok(d.status.length > 0, `${label}: status must be non-empty`, { got: d.status });
+    if (d.event === "ping") t.ok(d.action === null, `${label}: a ping has action null`, { got: d.action });
+    t.ok(d.installation_id === null || d.installation_id === hookInstallation, `${label}: installation_id null or the caller's`, {
+      expected: hookInstallation,
+      got: d.installation_id,
+    });
+  }
+
+  const pinged = await check(
+    "orgs.pingWebhook({org, hook_id}) -> 204 without body; orgs.listWebhookDeliveries -> 200 hook-delivery-items, newest first, the new ping on top",
+    [["hook A", hA]],
+    async (t) => {
+      const before = await deliveries(t, "GET …/hooks/{A}/deliveries before the ping", hA.id);
+      if (!before) return undefined;
+      t.ok(before.some((d) => d.event === "ping"), "an active hook is pinged when it is created", { got: before.map((d) => d.event) });
+      const res = await expectNoContent(t, "POST /orgs/{org}/hooks/{A}/pings", () => HR.orgs.pingWebhook({ org, hook_id: hA.id }));
+      if (!res) return undefined;
+      const after = await deliveries(t, "GET …/hooks/{A}/deliveries after the ping", hA.id);
+      if (!after) return undefined;
+      after.forEach((d, i) => deliveryItemProblems(t, `delivery ${i}`, d, hooksApp.installationId));
+      t.ok(after.length === before.length + 1, "one more delivery", { expected: before.length + 1, got: after.length });
+      const top = after[0];
+      t.ok(top && !before.some((d) => d.id === top.id), "the first item is the new delivery", { got: top });
+      t.ok(top && top.event === "ping" && top.redelivery === false, "the new delivery is a ping, not a redelivery", { got: top });
+      t.ok(top && before.every((d) => d.id < top.id), "its id is above the earlier deliveries'", { got: top && top.id });
+      const all = await H.paginate(HR.orgs.listWebhookDeliveries, { org, hook_id: hA.id, per_page: 1 });
+      t.ok(sameIds(all.map((d) => d.id), after.map((d) => d.id)), "octokit.paginate(listWebhookDeliveries, {per_page: 1}) = the per_page=100 list", {
+        expected: after.map((d) => d.id),
+        got: all.map((d) => d.id),
+      });
+      return t.failed ? undefined : top;
+    },
+  );
+
+  const delivery = await check(
+    "orgs.getWebhookDelivery({org, hook_id, delivery_id}) -> 200 hook-delivery: the item's fields, request.headers (X-GitHub-Event/-Delivery/-Hook-ID) and request.payload (the ping)",
+    [["a ping delivery", pinged]],
+    async (t) => {
+      const res = await expectOk(t, "GET /orgs/{org}/hooks/{A}/deliveries/{id}", null, 200, () =>
+        HR.orgs.getWebhookDelivery({ org, hook_id: hA.id, delivery_id: pinged.id }),
+        { validator: deliveryValidator },
+      );
+      if (!res) return undefined;
+      const d = res.data;
+      deliveryItemProblems(t, "delivery", d, hooksApp.installationId);
+      for (const k of ["id", "guid", "redelivery", "event", "action", "installation_id", "repository_id"]) {
+        t.ok(j(d[k]) === j(pinged[k]), `${k} equals the listed item's`, { expected: pinged[k], got: d[k] });
+      }
+      const hdrs = d.request && d.request.headers;
+      t.ok(header(hdrs, "X-GitHub-Event") === "ping", "request.headers X-GitHub-Event = the event", { got: hdrs });
+      t.ok(header(hdrs, "X-GitHub-Delivery") === d.guid, "request.headers X-GitHub-Delivery = guid", { expected: d.guid, got: hdrs });
+      t.ok(String(header(hdrs, "X-GitHub-Hook-ID")) === String(hA.id), "request.headers X-GitHub-Hook-ID = the hook id", { expected: hA.id, got: hdrs });
+      const p = d.request && d.request.payload;
+      t.ok(p && p.hook_id === hA.id, "ping payload hook_id = the hook id", { expected: hA.id, got: p && p.hook_id });
+      t.ok(p && typeof p.zen === "string" && p.zen.length > 0, "ping payload zen", { got: p && p.zen });
+      if (p && p.hook) {
+        schemaProblems(t, "ping payload hook (org-hook)", orgHookValidator, p.hook);
+        t.ok(p.hook.id === hA.id && p.hook.type === "Organization", "ping payload hook is this org-hook", { got: p.hook });
+        t.ok(!p.hook.config || p.hook.config.secret === undefined || p.hook.config.secret === MASKED, "the payload never shows the secret", { got: p.hook.config });
+      } else {
+        t.fail("ping payload must carry the hook", { got: p });
+      }
+      if (!d.response || typeof d.response !== "object") {
+        t.note(
+          `GitHub's hook-delivery also requires response {headers, payload} (nullable members); patgate's body has no "response" (keys: ${Object.keys(d).join(", ")})`,
+        );
+      } else {
+        t.ok("headers" in d.response && "payload" in d.response, "response has headers and payload", { got: d.response });
+      }
+      return d;
+    },
+  );
+
+  await check(
+    "orgs.redeliverWebhookDelivery({org, hook_id, delivery_id}) -> 202 {}; a new delivery with the same guid and redelivery: true heads the list",
+    [["a delivery", delivery]],
+    async (t) => {
+      const before = await deliveries(t, "deliveries before", hA.id);
+      const res = await expectOk(t, "POST /orgs/{org}/hooks/{A}/deliveries/{id}/attempts", null, 202, () =>
+        HR.orgs.redeliverWebhookDelivery({ org, hook_id: hA.id, delivery_id: delivery.id }),
+        { validator: emptyObjectValidator },
+      );
+      if (!res || !before) return;
+      const after = await deliveries(t, "deliveries after", hA.id);
+      if (!after) return;
+      t.ok(after.length === before.length + 1, "one more delivery", { expected: before.length + 1, got: after.length });
+      const top = after[0];
+      t.ok(top && top.guid === delivery.guid && top.redelivery === true && top.id !== delivery.id, "the new first item: same guid, redelivery true, a new id", {
+        expected: { guid: delivery.guid, redelivery: true },
+        got: top,
+      });
+      t.ok(top && top.event === delivery.event, "same event", { expected: delivery.event, got: top && top.event });
+      if (top) {
+        const one = await expectOk(t, "GET …/deliveries/{redelivery}", null, 200, () =>
+          HR.orgs.getWebhookDelivery({ org, hook_id: hA.id, delivery_id: top.id }),
+          { validator: deliveryValidator },
+        );
+        if (one) t.ok(one.data.redelivery === true && one.data.guid === delivery.guid, "the redelivery reads back as one", { got: one.data });
+      }
+      const orig = after.find((d) => d.id === delivery.id);
+      t.ok(orig && orig.redelivery === false, "the original delivery stays, not a redelivery", { got: orig });
+    },
+  );
+
+  await check(
+    "invalid bodies -> 422 RequestError with GitHub's validation-error errors[]: unknown event (create, update), bad config.url, insecure_ssl '1'; nothing changes",
+    [["updated hook A", updatedA], ["hooks before", hooksBefore]],
+    async (t) => {
+      const before = await hookIds(t, "before");
+      await expectInvalid(t, "createWebhook events: ['push']", "events", () =>
+        HR.orgs.createWebhook({ org, name: "web", config: { url: HOOK_URL }, events: ["push"] }),
+      );
+      await expectInvalid(t, "createWebhook config.url 'not a url'", "url", () =>
+        HR.orgs.createWebhook({ org, name: "web", config: { url: "not a url" }, events: ["*"] }),
+      );
+      const hookNow = await expectOk(t, "GET hook A", null, 200, () => HR.orgs.getWebhook({ org, hook_id: hA.id }), { validator: orgHookValidator });
+      await expectInvalid(t, "updateWebhook events: ['personal_access_token_requests']", "events", () =>
+        HR.orgs.updateWebhook({ org, hook_id: hA.id, events: ["personal_access_token_requests"] }),
+      );
+      await expectInvalid(t, "updateWebhookConfigForOrg insecure_ssl: '1'", "insecure_ssl", () =>
+        HR.orgs.updateWebhookConfigForOrg({ org, hook_id: hA.id, insecure_ssl: "1" }),
+      );
+      const hookAfter = await expectOk(t, "GET hook A again", null, 200, () => HR.orgs.getWebhook({ org, hook_id: hA.id }), { validator: orgHookValidator });
+      if (hookNow && hookAfter) t.ok(j(hookAfter.data) === j(hookNow.data), "hook A unchanged", { expected: hookNow.data, got: hookAfter.data });
+      const after = await hookIds(t, "after");
+      t.ok(sameIds(after, before), "no hook created", { expected: before, got: after });
+    },
+  );
+
+  const missingHook = hookList && hookList.length ? Math.max(...hookList.map((h) => h.id)) + 1_000_000 : undefined;
+  await check(
+    `unknown hook / delivery / org -> 404 basic-error from every hook operation (orgs.listWebhooks({org: '${UNKNOWN_ORG}'}) too)`,
+    [["hook list", hookList], ["a delivery", delivery], ["hook B", hB]],
+    async (t) => {
+      const hook_id = missingHook;
+      const calls = [
+        ["getWebhook", () => HR.orgs.getWebhook({ org, hook_id })],
+        ["updateWebhook", () => HR.orgs.updateWebhook({ org, hook_id, active: false })],
+        ["deleteWebhook", () => HR.orgs.deleteWebhook({ org, hook_id })],
+        ["getWebhookConfigForOrg", () => HR.orgs.getWebhookConfigForOrg({ org, hook_id })],
+        ["updateWebhookConfigForOrg", () => HR.orgs.updateWebhookConfigForOrg({ org, hook_id, content_type: "json" })],
+        ["pingWebhook", () => HR.orgs.pingWebhook({ org, hook_id })],
+        ["listWebhookDeliveries", () => HR.orgs.listWebhookDeliveries({ org, hook_id })],
+        ["getWebhookDelivery (unknown hook)", () => HR.orgs.getWebhookDelivery({ org, hook_id, delivery_id: delivery.id })],
+        ["getWebhookDelivery (unknown delivery)", () => HR.orgs.getWebhookDelivery({ org, hook_id: hA.id, delivery_id: delivery.id + 1_000_000 })],
+        ["getWebhookDelivery (another hook's delivery)", () => HR.orgs.getWebhookDelivery({ org, hook_id: hB.id, delivery_id: delivery.id })],
+        ["redeliverWebhookDelivery (unknown delivery)", () => HR.orgs.redeliverWebhookDelivery({ org, hook_id: hA.id, delivery_id: delivery.id + 1_000_000 })],
+        ["redeliverWebhookDelivery (another hook's delivery)", () => HR.orgs.redeliverWebhookDelivery({ org, hook_id: hB.id, delivery_id: delivery.id })],
+        [`listWebhooks (org ${UNKNOWN_ORG})`, () => HR.orgs.listWebhooks({ org: UNKNOWN_ORG })],
+        [`createWebhook (org ${UNKNOWN_ORG})`, () => HR.orgs.createWebhook({ org: UNKNOWN_ORG, name: "web", config: { url: HOOK_URL }, events: ["*"] })],
+      ];
+      for (const [label, fn] of calls) await expectError(t, label, null, 404, fn);
+    },
+  );
+
+  await check(
+    "the demo installation (no organization_hooks) -> 403 basic-error with X-Accepted-GitHub-Permissions organization_hooks=read on reads, =write on changes; nothing changes",
+    [["hook A", hA], ["hooks before", hooksBefore]],
+    async (t) => {
+      const before = await hookIds(t, "before");
+      const e1 = await expectError(t, "listWebhooks (demo installation)", null, 403, () => R.orgs.listWebhooks({ org }));
+      if (e1) acceptedPermissions(t, "listWebhooks", e1, "organization_hooks=read");
+      const e2 = await expectError(t, "getWebhook (demo installation)", null, 403, () => R.orgs.getWebhook({ org, hook_id: hA.id }));
+      if (e2) acceptedPermissions(t, "getWebhook", e2, "organization_hooks=read");
+      const e3 = await expectError(t, "createWebhook (demo installation)", null, 403, () =>
+        R.orgs.createWebhook({ org, name: "web", config: { url: HOOK_URL }, events: ["*"] }),
+      );
+      if (e3) acceptedPermissions(t, "createWebhook", e3, "organization_hooks=write");
+      const e4 = await expectError(t, "deleteWebhook (demo installation)", null, 403, () => R.orgs.deleteWebhook({ org, hook_id: hA.id }));
+      if (e4) acceptedPermissions(t, "deleteWebhook", e4, "organization_hooks=write");
+      const after = await hookIds(t, "after");
+      t.ok(sameIds(after, before), "hook list unchanged", { expected: before, got: after });
+    },
+  );
+
+  await check(
+    "a hooks-installation token narrowed to organization_hooks: read -> reads 200; create / update / config update / ping / redeliver / delete 403 naming organization_hooks=write",
+    [["hooks installation", hooksApp], ["hook A", hA], ["a delivery", delivery]],
+    async (t) => {
+      const tok = await expectOk(t, "POST /app/installations/{hooks}/access_tokens (organization_hooks: read)", "apps/create-installation-access-token", 201, () =>
+        hooksApp.jwtClient.rest.apps.createInstallationAccessToken({ installation_id: hooksApp.installationId, permissions: { organization_hooks: "read" } }),
+      );
+      if (!tok || typeof tok.data?.token !== "string") return;
+      const ro = makeOctokit(baseUrl, { auth: tok.data.token }).rest;
+      await expectOk(t, "listWebhooks (read)", null, 200, () => ro.orgs.listWebhooks({ org }), { validator: orgHookListValidator });
+      await expectOk(t, "getWebhook (read)", null, 200, () => ro.orgs.getWebhook({ org, hook_id: hA.id }), { validator: orgHookValidator });
+      await expectOk(t, "getWebhookConfigForOrg (read)", null, 200, () => ro.orgs.getWebhookConfigForOrg({ org, hook_id: hA.id }), {
+        validator: webhookConfigValidator,
+      });
+      const list = await expectOk(t, "listWebhookDeliveries (read)", null, 200, () => ro.orgs.listWebhookDeliveries({ org, hook_id: hA.id }), {
+        validator: deliveryListValidator,
+      });
+      await expectOk(t, "getWebhookDelivery (read)", null, 200, () => ro.orgs.getWebhookDelivery({ org, hook_id: hA.id, delivery_id: delivery.id }), {
+        validator: deliveryValidator,
+      });
+      const writes = [
+        ["createWebhook", () => ro.orgs.createWebhook({ org, name: "web", config: { url: HOOK_URL }, events: ["*"] })],
+        ["updateWebhook", () => ro.orgs.updateWebhook({ org, hook_id: hA.id, active: false })],
+        ["updateWebhookConfigForOrg", () => ro.orgs.updateWebhookConfigForOrg({ org, hook_id: hA.id, content_type: "json" })],
+        ["pingWebhook", () => ro.orgs.pingWebhook({ org, hook_id: hA.id })],
+        ["redeliverWebhookDelivery", () => ro.orgs.redeliverWebhookDelivery({ org, hook_id: hA.id, delivery_id: delivery.id })],
+        ["deleteWebhook", () => ro.orgs.deleteWebhook({ org, hook_id: hA.id })],
+      ];
+      for (const [label, fn] of writes) {
+        const e = await expectError(t, `${label} (read-only token)`, null, 403, fn);
+        if (e) acceptedPermissions(t, label, e, "organization_hooks=write");
+      }
+      const again = await expectOk(t, "listWebhookDeliveries after the 403s", null, 200, () => HR.orgs.listWebhookDeliveries({ org, hook_id: hA.id, per_page: 100 }), {
+        validator: deliveryListValidator,
+      });
+      if (list && again) t.ok(again.data.length === list.data.length, "no delivery queued by the refused ping / redelivery", { expected: list.data.length, got: again.data.length });
+      const hook = await expectOk(t, "getWebhook after the 403s", null, 200, () => HR.orgs.getWebhook({ org, hook_id: hA.id }), { validator: orgHookValidator });
+      if (hook) t.ok(hook.data.active === true && hook.data.config?.content_type === "form", "hook A unchanged (active, content_type form)", { got: hook.data });
+    },
+  );
+
+  await check(
+    "orgs.deleteWebhook({org, hook_id}) -> 204 without body; the hook and its deliveries are gone (get / deliveries / delete again 404), the others stay",
+    [["hook list", hookList], ["hook C", hC]],
+    async (t) => {
+      const res = await expectNoContent(t, "DELETE /orgs/{org}/hooks/{C}", () => HR.orgs.deleteWebhook({ org, hook_id: hC.id }));
+      if (!res) return;
+      await expectError(t, "getWebhook (deleted)", null, 404, () => HR.orgs.getWebhook({ org, hook_id: hC.id }));
+      await expectError(t, "listWebhookDeliveries (deleted)", null, 404, () => HR.orgs.listWebhookDeliveries({ org, hook_id: hC.id }));
+      await expectError(t, "deleteWebhook again", null, 404, () => HR.orgs.deleteWebhook({ org, hook_id: hC.id }));
+      const ids = await hookIds(t, "after the delete");
+      const expected = hookList.map((h) => h.id).filter((id) => id !== hC.id);
+      t.ok(sameIds(ids, expected), "list = list before minus the deleted hook", { expected, got: ids });
+    },
+  );
+
+  // the remaining hooks go too, so the checks below see the organization as it was
+  await check("orgs.deleteWebhook for the other hooks created here -> 204; the list is back to what it was", [["hooks before", hooksBefore], ["created hooks", hA && hB]], async (t) => {
+    for (const h of [hA, hB]) await expectNoContent(t, `DELETE /orgs/{org}/hooks/${h.id}`, () => HR.orgs.deleteWebhook({ org, hook_id: h.id }));
+    const ids = await hookIds(t, "after");
+    t.ok(sameIds(ids, hooksBefore), "list = list before the hooks were created", { expected: hooksBefore, got: ids });
+  });
 
   // ------------------------------------------ revocation and suspension
   await check(

@@ -10,20 +10,29 @@
 
 import { createPrivateKey, generateKeyPairSync, randomBytes, verify } from "node:crypto";
 import { createServer } from "node:http";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 const BUGS = new Set((process.env.MOCK_BUGS || "").split(",").filter(Boolean));
 // known bug switches: nullreason-missing, owner-one-only, link-relative,
 // bulk-partial, review-again-404, bulk-empty-body, grant-field-missing,
-// grant-bulk-partial, grant-revoke-again-204, grant-no-accepted-header
+// grant-bulk-partial, grant-revoke-again-204, grant-no-accepted-header,
+// hook-secret-unmasked, hook-bad-event-accepted
 
 const argv = process.argv.slice(2);
+const opt = (n) => argv[argv.indexOf(n) + 1];
+// `seed FILE --data-dir DIR`: the running mock picks the file up from DIR
+// (only apps and installations are read; see seededApps).
+if (argv[0] === "seed") {
+  const { copyFileSync } = await import("node:fs");
+  copyFileSync(argv[1], join(opt("--data-dir"), "mock-seed.json"));
+  console.log("seeded");
+  process.exit(0);
+}
 if (argv[0] !== "demo") {
   console.log("usage: mock-patgate demo --data-dir DIR --bind HOST:PORT");
   process.exit(argv[0] === "--help" ? 0 : 2);
 }
-const opt = (n) => argv[argv.indexOf(n) + 1];
 const dataDir = opt("--data-dir");
 const [host, portS] = opt("--bind").split(":");
 const port = Number(portS);
@@ -160,13 +169,26 @@ function send(res, status, body, headers = {}) {
 const err = (res, status, message, extra = {}) =>
   send(res, status, { message, documentation_url: "https://docs.github.com/rest/orgs/personal-access-tokens", status: String(status), ...extra });
 
+// apps loaded with `seed` (one installation each on ORG): { id, slug, client_id, key, inst: { id, permissions } }
+function seededApps() {
+  const f = join(dataDir, "mock-seed.json");
+  if (!existsSync(f)) return [];
+  const seed = JSON.parse(readFileSync(f, "utf8"));
+  return (seed.apps || []).map((a, i) => {
+    const inst = (seed.installations || []).find((x) => x.app === a.slug);
+    return { id: APP_ID + 1 + i, slug: a.slug, name: a.name, client_id: a.client_id, key: a.public_key_pem, inst: inst && { id: INSTALLATION_ID + 1 + i, permissions: inst.permissions } };
+  });
+}
+const demoApp = { id: APP_ID, slug: "patgate-demo", name: "patgate demo", client_id: "demo", key: publicKey, inst: { id: INSTALLATION_ID, permissions: APP_PERMS } };
+// the app a JWT is signed by, or null
 function verifyJwt(tok) {
   const parts = tok.split(".");
-  if (parts.length !== 3) return false;
-  const ok = verify("RSA-SHA256", Buffer.from(`${parts[0]}.${parts[1]}`), publicKey, Buffer.from(parts[2], "base64url"));
-  if (!ok) return false;
+  if (parts.length !== 3) return null;
   const p = JSON.parse(Buffer.from(parts[1], "base64url").toString());
-  return String(p.iss) === String(APP_ID);
+  const app = [demoApp, ...seededApps()].find((a) => String(p.iss) === String(a.id) || String(p.iss) === a.client_id);
+  if (!app) return null;
+  const ok = verify("RSA-SHA256", Buffer.from(`${parts[0]}.${parts[1]}`), app.key, Buffer.from(parts[2], "base64url"));
+  return ok ? app : null;
 }
 
 function paginate(req, res, url, items) {
@@ -257,6 +279,106 @@ async function grantRoutes(req, res, url, m, perms) {
   return m[2] ? send(res, 204) : send(res, 202, {});
 }
 
+// organization webhooks (GET/POST /orgs/{org}/hooks, …/{id}, …/config, …/pings, …/deliveries[/{id}[/attempts]])
+const HOOK_EVENTS = ["*", "personal_access_token_request", "personal_access_token_request_notification", "personal_access_token_request_digest"];
+const hooks = [];
+const hookDeliveries = [];
+let nextHookId = 1;
+let nextDeliveryId = 1;
+const showHook = (h) => {
+  const url = `${BASE}/orgs/${ORG}/hooks/${h.id}`;
+  const config = { url: h.url, content_type: h.content_type, insecure_ssl: "0" };
+  if (h.secret) config.secret = BUGS.has("hook-secret-unmasked") ? h.secret : "********";
+  return { id: h.id, url, ping_url: `${url}/pings`, deliveries_url: `${url}/deliveries`, name: "web", events: h.events, active: h.active, config, updated_at: h.updated_at, created_at: h.created_at, type: "Organization" };
+};
+function queuePing(h, installation, guid, redelivery = false) {
+  const d = { id: nextDeliveryId++, guid: guid || randomBytes(16).toString("hex"), delivered_at: nowSeconds(), redelivery, duration: 0, status: "pending", status_code: 0,
+    event: "ping", action: null, installation_id: installation, repository_id: null, _hook: h.id };
+  hookDeliveries.push(d);
+  return d;
+}
+async function hookRoutes(req, res, url, m, perms) {
+  const [, orgName, idS, sub, deliveryS, attempts] = m;
+  if (orgName.toLowerCase() !== ORG) return err(res, 404, "Not Found");
+  const read = req.method === "GET";
+  const level = perms.organization_hooks;
+  if (!level || (!read && level === "read"))
+    return send(res, 403, { message: "Resource not accessible by integration", documentation_url: "https://docs.github.com/rest", status: "403" },
+      { "x-accepted-github-permissions": `organization_hooks=${read ? "read" : "write"}` });
+  const invalid = (field) => err(res, 422, "Validation Failed", { errors: [{ resource: "Hook", field, code: "invalid" }] });
+  const b = read || req.method === "DELETE" ? {} : await body(req);
+  const config = (c, creating) => {
+    if (c.url !== undefined && !/^https?:\/\/[^\s/@]+(\/\S*)?$/.test(c.url)) return "url";
+    if (creating && c.url === undefined) return "url";
+    if (c.content_type !== undefined && !["json", "form"].includes(c.content_type)) return "content_type";
+    if (c.insecure_ssl !== undefined && String(c.insecure_ssl) !== "0") return "insecure_ssl";
+    return null;
+  };
+  const badEvents = (ev) =>
+    !BUGS.has("hook-bad-event-accepted") && ev !== undefined && (!Array.isArray(ev) || !ev.length || ev.some((e) => !HOOK_EVENTS.includes(e)));
+  if (!idS) {
+    if (read) return paginate(req, res, url, hooks.map(showHook));
+    if (req.method !== "POST") return err(res, 404, "Not Found");
+    const bad = config(b.config || {}, true);
+    if (bad) return invalid(bad);
+    if (badEvents(b.events)) return invalid("events");
+    const now = nowSeconds();
+    const h = { id: nextHookId++, url: b.config.url, content_type: b.config.content_type || "json", secret: b.config.secret || null,
+      events: b.events || ["personal_access_token_request"], active: b.active ?? true, created_at: now, updated_at: now };
+    hooks.push(h);
+    if (h.active) queuePing(h, perms._installation ?? INSTALLATION_ID);
+    return send(res, 201, showHook(h), { location: showHook(h).url });
+  }
+  const h = hooks.find((x) => x.id === Number(idS));
+  if (!h) return err(res, 404, "Not Found");
+  const setConfig = (c) => {
+    if (c.url !== undefined) h.url = c.url;
+    if (c.content_type !== undefined) h.content_type = c.content_type;
+    if (c.secret !== undefined) h.secret = c.secret || null;
+    h.updated_at = nowSeconds();
+  };
+  if (!sub) {
+    if (read) return send(res, 200, showHook(h));
+    if (req.method === "DELETE") {
+      hooks.splice(hooks.indexOf(h), 1);
+      return send(res, 204);
+    }
+    if (req.method !== "PATCH") return err(res, 404, "Not Found");
+    const bad = config(b.config || {}, false);
+    if (bad) return invalid(bad);
+    if (badEvents(b.events)) return invalid("events");
+    if (b.events) h.events = b.events;
+    if (b.active !== undefined) h.active = b.active;
+    setConfig(b.config || {});
+    return send(res, 200, showHook(h));
+  }
+  if (sub === "config") {
+    if (read) return send(res, 200, showHook(h).config);
+    const bad = config(b, false);
+    if (bad) return invalid(bad);
+    setConfig(b);
+    return send(res, 200, showHook(h).config);
+  }
+  if (sub === "pings") {
+    if (req.method !== "POST") return err(res, 404, "Not Found");
+    queuePing(h, perms._installation ?? INSTALLATION_ID);
+    return send(res, 204);
+  }
+  const mine = hookDeliveries.filter((d) => d._hook === h.id).sort((a, b2) => b2.id - a.id);
+  const pub = ({ _hook, ...d }) => d;
+  if (!deliveryS) return read ? paginate(req, res, url, mine.map(pub)) : err(res, 404, "Not Found");
+  const d = mine.find((x) => x.id === Number(deliveryS));
+  if (!d) return err(res, 404, "Not Found");
+  if (attempts) {
+    if (req.method !== "POST") return err(res, 404, "Not Found");
+    queuePing(h, d.installation_id, d.guid, true);
+    return send(res, 202, {});
+  }
+  if (!read) return err(res, 404, "Not Found");
+  const headers = { "X-GitHub-Event": d.event, "X-GitHub-Delivery": d.guid, "X-GitHub-Hook-ID": String(h.id) };
+  return send(res, 200, { ...pub(d), request: { headers, payload: { zen: "Keep it logically awesome.", hook_id: h.id, hook: showHook(h) } }, response: { headers: null, payload: null } });
+}
+
 createServer(async (req, res) => {
   const url = new URL(req.url, BASE);
   // GitHub also serves /organizations/{numeric id}/… (the form its repositories_url uses)
@@ -267,7 +389,25 @@ createServer(async (req, res) => {
     if (p === "/") return send(res, 200, { current_user_url: `${BASE}/user` });
     let m;
     if (p.startsWith("/app") || /^\/orgs\/[^/]+\/installation$/.test(p)) {
-      if (scheme?.toLowerCase() !== "bearer" || !verifyJwt(cred || "")) return err(res, 401, "A JSON web token could not be decoded");
+      const jwtApp = scheme?.toLowerCase() === "bearer" ? verifyJwt(cred || "") : null;
+      if (!jwtApp) return err(res, 401, "A JSON web token could not be decoded");
+      if (jwtApp !== demoApp) {
+        const a = jwtApp;
+        const inst = { ...installation(), id: a.inst.id, app_id: a.id, app_slug: a.slug, permissions: a.inst.permissions, events: [], suspended_at: null,
+          access_tokens_url: `${BASE}/app/installations/${a.inst.id}/access_tokens`, html_url: `${BASE}/organizations/${ORG}/settings/installations/${a.inst.id}` };
+        if (p === "/app")
+          return send(res, 200, { id: a.id, slug: a.slug, node_id: `A_${a.id}`, owner: orgUser, name: a.name, description: null, external_url: BASE,
+            html_url: `${BASE}/apps/${a.slug}`, created_at: "2025-01-01T00:00:00Z", updated_at: "2025-01-01T00:00:00Z", permissions: a.inst.permissions, events: [] });
+        if ((m = /^\/orgs\/([^/]+)\/installation$/.exec(p))) return m[1].toLowerCase() === ORG ? send(res, 200, inst) : err(res, 404, "Not Found");
+        if (p === `/app/installations/${a.inst.id}/access_tokens` && req.method === "POST") {
+          const b = await body(req);
+          const perms = b.permissions || a.inst.permissions;
+          const tok = `ghs_${randomBytes(18).toString("hex")}`;
+          tokens.set(tok, { ...perms, _installation: a.inst.id });
+          return send(res, 201, { token: tok, expires_at: new Date(Date.now() + 3600_000).toISOString(), permissions: perms, repository_selection: "all" });
+        }
+        return err(res, 404, "Not Found");
+      }
       if (p === "/app")
         return send(res, 200, {
           id: APP_ID, slug: "patgate-demo", node_id: "A_1", owner: orgUser, name: "patgate demo", description: null,
@@ -294,7 +434,8 @@ createServer(async (req, res) => {
     }
     const perms = tokens.get(cred);
     if (!perms) return err(res, 401, "Bad credentials");
-    if (suspendedAt) return err(res, 403, "This installation has been suspended");
+    if (suspendedAt && !perms._installation) return err(res, 403, "This installation has been suspended");
+    if ((m = /^\/orgs\/([^/]+)\/hooks(?:\/(\d+)(?:\/(config|pings|deliveries)(?:\/(\d+)(\/attempts)?)?)?)?$/.exec(p))) return hookRoutes(req, res, url, m, perms);
     if (p === "/installation/token" && req.method === "DELETE") {
       tokens.delete(cred);
       return send(res, 204);
