@@ -132,12 +132,22 @@ impl HookDeliveryItem {
     }
 }
 
-/// GitHub's `hook-delivery`: the item, with the request that is sent.
+/// GitHub's `hook-delivery`: the item, with the request that is sent and the response.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct HookDelivery {
     #[serde(flatten)]
     pub item: HookDeliveryItem,
     pub request: HookDeliveryRequest,
+    pub response: HookDeliveryResponse,
+}
+
+/// The receiver's answer: patgate keeps its status (`status_code`), not its headers or body,
+/// which are always `null`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HookDeliveryResponse {
+    #[schema(value_type = Option<Object>)]
+    pub headers: Option<serde_json::Value>,
+    pub payload: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -376,6 +386,10 @@ impl HookDelivery {
                         .collect(),
                 ),
                 payload: rendered.payload,
+            },
+            response: HookDeliveryResponse {
+                headers: None,
+                payload: None,
             },
         })
     }
