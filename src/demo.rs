@@ -168,6 +168,7 @@ pub fn seed(public_key_pem: &str) -> SeedFile {
                 classic_max_lifetime_days: None,
             }),
             owners: Vec::new(),
+            email_notifications: None,
         }],
         users: OWNERS
             .iter()

@@ -49,6 +49,9 @@ pub struct OrgSeed {
     /// Logins of the organization's owners, who receive the daily digest of pending requests.
     #[serde(default)]
     pub owners: Vec<String>,
+    /// Whether review notices and digests are e-mailed (default `true`); `false` for an
+    /// organization that routes them elsewhere.
+    pub email_notifications: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -368,6 +371,13 @@ fn apply(conn: &mut DbConnection, seed: &SeedFile) -> Result<Loaded, SeedError> 
         for owner in &o.owners {
             let user = names.user(conn, owner)?;
             patgate_persistence::notifications::add_owner(conn, org, user)?;
+        }
+        // As a policy: set only if the organization has no setting yet (one changed with `PUT`
+        // is kept).
+        if let Some(email) = o.email_notifications {
+            if patgate_persistence::notifications::email_setting(conn, org)?.is_none() {
+                patgate_persistence::notifications::set_email(conn, org, email, None, now)?;
+            }
         }
     }
     for r in &seed.repositories {

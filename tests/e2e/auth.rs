@@ -10,7 +10,7 @@ const LIST: &str = "/orgs/acme/personal-access-token-requests";
 
 /// Operations of the document whose refusal without credentials is checked here (by
 /// operation id); `openapi_doc` fails if a secured operation is missing.
-pub const OPERATIONS_WITH_401_TESTS: [&str; 43] = [
+pub const OPERATIONS_WITH_401_TESTS: [&str; 45] = [
     "orgs/list-pat-grant-requests",
     "orgs/review-pat-grant-requests-in-bulk",
     "orgs/review-pat-grant-request",
@@ -42,6 +42,8 @@ pub const OPERATIONS_WITH_401_TESTS: [&str; 43] = [
     "apps/redeliver-webhook-delivery",
     "patgate/get-webhook-backlog",
     "patgate/get-notification-backlog",
+    "patgate/get-notification-settings",
+    "patgate/set-notification-settings",
     "orgs/list-webhooks",
     "orgs/create-webhook",
     "orgs/get-webhook",
@@ -113,6 +115,14 @@ async fn every_secured_operation_without_credentials_is_401(backend: Backend) {
         (
             Method::GET,
             "/orgs/acme/personal-access-token-notifications/backlog",
+        ),
+        (
+            Method::GET,
+            "/orgs/acme/personal-access-token-notifications/settings",
+        ),
+        (
+            Method::PUT,
+            "/orgs/acme/personal-access-token-notifications/settings",
         ),
         (Method::GET, "/orgs/acme/hooks"),
         (Method::POST, "/orgs/acme/hooks"),

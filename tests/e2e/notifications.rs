@@ -588,6 +588,94 @@ async fn the_issuer_gives_the_owners_address_when_it_files(backend: Backend) {
     );
 }
 
+/// An organization that routes its notifications elsewhere turns e-mail off: its reviews are
+/// no longer mailed until it turns e-mail on again; each change is in its audit trail. Bad
+/// bodies are refused and change nothing; reading and setting need
+/// `organization_administration`.
+async fn an_organization_can_turn_email_off(backend: Backend) {
+    let (smtp, r) = reviewing_with_smtp(backend).await;
+    let path = "/orgs/acme/personal-access-token-notifications/settings";
+    let res = r.app.get(path, &r.token).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    assert_eq!(res.json, json!({"email": true}));
+    let put = |body: Value| {
+        let app = &r.app;
+        let token = r.token.clone();
+        async move {
+            app.send(
+                reqwest::Method::PUT,
+                path,
+                Some(&format!("Bearer {token}")),
+                Some(&body.to_string()),
+            )
+            .await
+        }
+    };
+    for bad in [
+        json!({"email": "no"}),
+        json!({}),
+        json!({"email": false, "sms": true}),
+    ] {
+        let res = put(bad.clone()).await;
+        assert_eq!(
+            res.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{bad}: {}",
+            res.body
+        );
+    }
+    let reader = r.app.token_for(READER).await;
+    let res = r.app.get(path, &reader).await;
+    res.assert_error(
+        StatusCode::FORBIDDEN,
+        "Resource not accessible by integration",
+    );
+    assert_eq!(r.app.get(path, &r.token).await.json, json!({"email": true}));
+
+    let res = put(json!({"email": false})).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    assert_eq!(res.json, json!({"email": false}));
+    r.review("alice", json!({"action": "approve"})).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(smtp.notices().is_empty(), "{:?}", smtp.notices());
+
+    let res = put(json!({"email": true})).await;
+    assert_eq!(res.json, json!({"email": true}));
+    r.review("bob", json!({"action": "deny", "reason": "No"}))
+        .await;
+    let got = smtp.wait_for_notices(1, Duration::from_secs(15)).await;
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(
+        got[0].to,
+        ["bob@example.com"],
+        "alice's approval was not mailed later"
+    );
+
+    let audit = r
+        .app
+        .get(
+            "/orgs/acme/personal-access-token-audit-log?subject_type=notifications",
+            &r.token,
+        )
+        .await;
+    assert_eq!(audit.status, StatusCode::OK, "{}", audit.body);
+    let reasons: Vec<&str> = audit
+        .json
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|e| {
+            assert_eq!(e["action"], "notifications.updated");
+            e["reason"].as_str().unwrap_or("")
+        })
+        .collect();
+    assert_eq!(
+        reasons,
+        [r#"{"email":true}"#, r#"{"email":false}"#],
+        "newest first"
+    );
+}
+
 both_backends!(
     a_review_reaches_the_owner_and_a_denial_its_reason,
     a_rolled_back_change_sends_nothing,
@@ -595,4 +683,5 @@ both_backends!(
     the_digest_goes_out_once_per_organization_per_period,
     without_an_smtp_server_notices_are_skipped,
     the_issuer_gives_the_owners_address_when_it_files,
+    an_organization_can_turn_email_off,
 );

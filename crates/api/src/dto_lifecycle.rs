@@ -264,9 +264,10 @@ pub struct AuditEventDto {
     pub id: i64,
     /// e.g. `request.created`, `request.approved`, `request.denied`, `request.cancelled`,
     /// `request.expired`, `grant.revoked`, `grant.expired`, `grant.superseded`,
-    /// `policy.updated`, `installation.suspended`, `installation.unsuspended`.
+    /// `policy.updated`, `installation.suspended`, `installation.unsuspended`,
+    /// `notifications.updated`.
     pub action: String,
-    /// `request`, `grant`, `policy` or `installation`.
+    /// `request`, `grant`, `policy`, `installation` or `notifications`.
     pub subject_type: String,
     pub subject_id: i64,
     /// `null` for the server's own actions (expiry).

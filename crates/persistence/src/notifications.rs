@@ -8,8 +8,8 @@ use diesel::prelude::*;
 use crate::db::DbConnection;
 use crate::models::{AuditEvent, Organization, PatRequest, Token, User};
 use crate::schema::{
-    audit_events, digest_runs, notifications, organization_owners, organizations, pat_requests,
-    tokens, users,
+    audit_events, digest_runs, notification_settings, notifications, organization_owners,
+    organizations, pat_requests, tokens, users,
 };
 use crate::StoreError;
 
@@ -64,6 +64,64 @@ pub fn owners_with_email(conn: &mut DbConnection, org_id: i64) -> Result<Vec<Use
         .load(conn)?)
 }
 
+/// Whether the organization's notices and digests are e-mailed: yes unless it turned e-mail
+/// off ([`set_email`]).
+pub fn email_enabled(conn: &mut DbConnection, org_id: i64) -> Result<bool, StoreError> {
+    Ok(email_setting(conn, org_id)?.unwrap_or(true))
+}
+
+/// The organization's stored e-mail setting; `None` if it never set one.
+pub fn email_setting(conn: &mut DbConnection, org_id: i64) -> Result<Option<bool>, StoreError> {
+    Ok(notification_settings::table
+        .find(org_id)
+        .select(notification_settings::email)
+        .first(conn)
+        .optional()?)
+}
+
+/// Turns the organization's e-mail notifications on or off, and records the change in its
+/// audit trail (`notifications.updated`) when it is one, by `actor` (app, installation). Only
+/// what is queued afterwards is affected. Returns whether anything changed.
+pub fn set_email(
+    conn: &mut DbConnection,
+    org_id: i64,
+    email: bool,
+    actor: Option<(i64, i64)>,
+    at: NaiveDateTime,
+) -> Result<bool, StoreError> {
+    if email_enabled(conn, org_id)? == email {
+        return Ok(false);
+    }
+    let updated = diesel::update(notification_settings::table.find(org_id))
+        .set((
+            notification_settings::email.eq(email),
+            notification_settings::updated_at.eq(at),
+        ))
+        .execute(conn)?;
+    if updated == 0 {
+        diesel::insert_into(notification_settings::table)
+            .values((
+                notification_settings::org_id.eq(org_id),
+                notification_settings::email.eq(email),
+                notification_settings::updated_at.eq(at),
+            ))
+            .execute(conn)?;
+    }
+    diesel::insert_into(audit_events::table)
+        .values((
+            audit_events::org_id.eq(org_id),
+            audit_events::action.eq("notifications.updated"),
+            audit_events::subject_type.eq("notifications"),
+            audit_events::subject_id.eq(org_id),
+            audit_events::app_id.eq(actor.map(|a| a.0)),
+            audit_events::installation_id.eq(actor.map(|a| a.1)),
+            audit_events::reason.eq(format!("{{\"email\":{email}}}")),
+            audit_events::created_at.eq(at),
+        ))
+        .execute(conn)?;
+    Ok(true)
+}
+
 /// Inserts `$insert` unless it breaks a unique key, on either backend; the rows inserted.
 macro_rules! insert_unless_present {
     ($conn:expr, $insert:expr) => {
@@ -108,6 +166,11 @@ pub fn schedule_digests(
                 .filter(pat_requests::org_id.eq(organization_owners::org_id))
                 .filter(pat_requests::status.eq("pending")),
         ))
+        .filter(diesel::dsl::not(diesel::dsl::exists(
+            notification_settings::table
+                .filter(notification_settings::org_id.eq(organization_owners::org_id))
+                .filter(notification_settings::email.eq(false)),
+        )))
         .select(organization_owners::org_id)
         .distinct()
         .load(conn)?;

@@ -208,6 +208,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    notification_settings (org_id) {
+        org_id -> BigInt,
+        email -> Bool,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     org_webhooks (id) {
         id -> BigInt,
         org_id -> BigInt,
@@ -295,6 +303,7 @@ diesel::joinable!(credential_changes -> installations (installation_id));
 diesel::joinable!(app_webhooks -> apps (app_id));
 diesel::joinable!(webhook_deliveries -> audit_events (event_id));
 diesel::joinable!(org_webhooks -> organizations (org_id));
+diesel::joinable!(notification_settings -> organizations (org_id));
 diesel::joinable!(webhook_deliveries -> org_webhooks (hook_id));
 diesel::joinable!(organization_owners -> organizations (org_id));
 diesel::joinable!(organization_owners -> users (user_id));
@@ -321,6 +330,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     app_webhooks,
     webhook_deliveries,
     org_webhooks,
+    notification_settings,
     organization_owners,
     notifications,
     digest_runs,

@@ -6,6 +6,7 @@ pub mod grants;
 pub mod hooks;
 pub mod intake;
 mod listing;
+pub mod notifications;
 pub mod org_hooks;
 pub mod policy;
 pub mod requests;

@@ -5,10 +5,8 @@ use chrono::DateTime;
 use patgate_domain::policy::{PolicyError, PolicySettings};
 use patgate_domain::Operation;
 use patgate_persistence::audit::{self, AuditFilter};
-use patgate_persistence::notifications;
 use patgate_persistence::policy::{self, Owner};
 
-use super::hooks::DeliveryBacklog;
 use super::{blocking, caller_org};
 use crate::auth::InstallationCaller;
 use crate::body;
@@ -239,38 +237,4 @@ fn parse_audit_query(query: &str) -> Result<(AuditFilter, patgate_persistence::P
     } else {
         Err(invalid_request(errors))
     }
-}
-
-/// Get the backlog of an organization's e-mail notifications
-#[utoipa::path(
-    operation_id = "patgate/get-notification-backlog",
-    tag = "patgate",
-    params(("org" = String, Path, description = "The organization name (not case sensitive)")),
-    responses(
-        (status = 200, description = "The organization's review notices and digests waiting to be sent, failed for good, and the lag of the oldest", body = DeliveryBacklog),
-        (status = 401, description = "Requires authentication", body = BasicError),
-        (status = 403, description = "Forbidden", body = BasicError),
-        (status = 404, description = "Resource not found", body = BasicError),
-    ),
-    security(("installation_token" = []))
-)]
-#[get("/orgs/{org}/personal-access-token-notifications/backlog")]
-pub async fn get_notification_backlog(
-    state: web::Data<AppState>,
-    caller: InstallationCaller,
-    org: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    let db = state.db.clone();
-    let backlog = blocking(move || {
-        let mut conn = db.conn()?;
-        let org = caller_org(&mut conn, &caller, &org)?;
-        caller.authorize(Operation::ReadAudit)?;
-        Ok(notifications::backlog(&mut conn, Some(org.id))?)
-    })
-    .await?;
-    Ok(HttpResponse::Ok().json(DeliveryBacklog::new(
-        backlog.pending,
-        backlog.failed,
-        backlog.oldest_pending,
-    )))
 }

@@ -294,3 +294,50 @@ both_backends!(
     org_hooks_get_what_they_subscribe_to,
     org_hooks_get_what_they_subscribe_to
 );
+
+/// An organization that turned e-mail off gets no notice and no digest by e-mail; its hooks
+/// still get theirs.
+fn an_organization_without_email_is_not_mailed(db: &Db) {
+    let (acme, alice_request, _) = fixture(db);
+    let changed = db
+        .write(|c| notifications::set_email(c, acme.org.id, false, None, t(5)))
+        .expect("set");
+    assert!(changed);
+    let again = db
+        .write(|c| notifications::set_email(c, acme.org.id, false, None, t(6)))
+        .expect("set");
+    assert!(!again, "no change, nothing recorded");
+    let hook = db
+        .write(|c| webhooks::create_org_hook(c, acme.org.id, &hook(&["*"], true), t(7)))
+        .expect("hook");
+    let queued_digests = db
+        .write(|c| notifications::schedule_digests(c, t(60), t(61), true))
+        .expect("schedule");
+    assert_eq!(queued_digests, 1, "the hook's digest only");
+    db.write(|c| {
+        requests::review(
+            c,
+            &acme.review(&[alice_request], ReviewAction::Approve, None, t(70)),
+        )
+    })
+    .expect("review");
+    assert!(queued(db).is_empty(), "no e-mail at all");
+    let to_hook: Vec<_> = hook_deliveries(db)
+        .into_iter()
+        .filter(|(h, _, _)| *h == hook.id)
+        .map(|(_, e, _)| e)
+        .collect();
+    assert_eq!(
+        to_hook,
+        [
+            webhooks::EVENT,
+            webhooks::DIGEST_EVENT,
+            webhooks::NOTIFICATION_EVENT
+        ]
+    );
+}
+
+both_backends!(
+    an_organization_without_email_is_not_mailed,
+    an_organization_without_email_is_not_mailed
+);

@@ -1,0 +1,14 @@
+CREATE OR REPLACE FUNCTION patgate_enqueue_notifications() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO notifications
+        (kind, org_id, event_id, request_id, recipient, status, next_attempt_at, created_at)
+    SELECT substr(NEW.action, 9), NEW.org_id, NEW.id, r.id, u.email, 'pending',
+           NEW.created_at, NEW.created_at
+    FROM pat_requests r
+    JOIN users u ON u.id = r.owner_id
+    WHERE r.id = NEW.subject_id
+      AND u.email IS NOT NULL
+      AND trim(u.email) <> '';
+    RETURN NULL;
+END $$;
+DROP TABLE notification_settings;
