@@ -674,6 +674,35 @@ async fn an_organization_can_turn_email_off(backend: Backend) {
         [r#"{"email":true}"#, r#"{"email":false}"#],
         "newest first"
     );
+
+    // A seed file sets it only for an organization without a setting: acme keeps its own,
+    // globex takes the file's.
+    let seed = r.app.dir.join("email-off.json");
+    let body = json!({"organizations": [
+        {"login": ORG, "email_notifications": false},
+        {"login": OTHER_ORG, "email_notifications": false},
+    ]});
+    std::fs::write(&seed, body.to_string()).expect("write seed");
+    let out = run_cli(
+        &r.app.dir,
+        &r.app.database_url,
+        &["seed", seed.to_str().expect("utf-8 path")],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(r.app.get(path, &r.token).await.json, json!({"email": true}));
+    let outsider = r.app.token_for(OUTSIDER).await;
+    let globex = r
+        .app
+        .get(
+            "/orgs/globex/personal-access-token-notifications/settings",
+            &outsider,
+        )
+        .await;
+    assert_eq!(globex.json, json!({"email": false}), "{}", globex.body);
 }
 
 both_backends!(
