@@ -89,6 +89,7 @@ async fn a_token_carries_the_installations_permissions_for_an_hour(backend: Back
         json!({
             "members": "read",
             "organization_administration": "write",
+            "organization_hooks": "write",
             "organization_personal_access_token_requests": "write",
             "organization_personal_access_tokens": "write",
         })

@@ -161,6 +161,37 @@ impl Manager {
     }
 }
 
+/// `Connection::transaction` begun with `BEGIN IMMEDIATE`, for SQLite: the write lock is
+/// taken at once, waiting under `busy_timeout` for another process's writer. A deferred
+/// transaction that reads, then writes after another process committed, fails with "database
+/// is locked" at once: SQLite's busy handler does not cover upgrading a read to a write.
+/// Nested `transaction` calls inside `f` are savepoints, as usual (the multi-connection's
+/// transaction state is the inner connection's).
+fn immediate_transaction<T, E, F>(conn: &mut DbConnection, f: F) -> Result<T, E>
+where
+    F: FnOnce(&mut DbConnection) -> Result<T, E>,
+    E: From<diesel::result::Error>,
+{
+    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    type Transactions = <DbConnection as Connection>::TransactionManager;
+    match conn {
+        DbConnection::Sqlite(lite) => {
+            AnsiTransactionManager::begin_transaction_sql(lite, "BEGIN IMMEDIATE")?;
+        }
+        DbConnection::Postgresql(_) => Transactions::begin_transaction(conn)?,
+    }
+    match f(conn) {
+        Ok(value) => {
+            Transactions::commit_transaction(conn)?;
+            Ok(value)
+        }
+        Err(error) => match Transactions::rollback_transaction(conn) {
+            Ok(()) | Err(diesel::result::Error::BrokenTransactionManager) => Err(error),
+            Err(rollback) => Err(rollback.into()),
+        },
+    }
+}
+
 impl Manager {
     /// An exclusive lock shared by every process that opens the same SQLite file, held while
     /// the file is set up or migrated (`None` for PostgreSQL and in-memory databases). Released
@@ -320,7 +351,10 @@ impl Db {
         };
         let mut conn = self.conn()?;
         let conn: &mut DbConnection = &mut conn;
-        conn.transaction(f)
+        match conn {
+            DbConnection::Postgresql(_) => conn.transaction(f),
+            DbConnection::Sqlite(_) => immediate_transaction(conn, f),
+        }
     }
 
     /// Copies the SQLite WAL back into the database without waiting for readers or writers

@@ -218,3 +218,46 @@ both_backends!(
     overlapping_bulk_reviews_review_every_request_exactly_once,
     pool = POOL
 );
+
+/// Two handles on one database, as two processes have (a server and `patgate seed`, or two
+/// instances on PostgreSQL): each thread reads, then writes, in one transaction, while the
+/// other handle's threads commit. None is refused: on SQLite write transactions take the
+/// write lock when they begin, and wait for it.
+fn writers_of_two_handles_wait_for_each_other(url: &str) {
+    let first = crate::common::connect(url, 4);
+    first.migrate().expect("migrate");
+    let second = crate::common::connect(url, 4);
+    let handles = [first, second];
+    let start = Arc::new(Barrier::new(4));
+    let threads: Vec<_> = (0..4)
+        .map(|n| {
+            let db = handles[n % 2].clone();
+            let start = Arc::clone(&start);
+            std::thread::spawn(move || {
+                start.wait();
+                for i in 0..25 {
+                    db.write(|c| {
+                        use patgate_persistence::schema::users;
+                        let _: i64 = users::table.count().get_result(c)?;
+                        user(c, &format!("writer-{n}-{i}"))
+                    })
+                    .expect("a read-then-write transaction is never refused");
+                }
+            })
+        })
+        .collect();
+    for thread in threads {
+        thread.join().expect("writer thread");
+    }
+    let users: i64 = read(&handles[0], |c| {
+        patgate_persistence::schema::users::table
+            .count()
+            .get_result(c)
+    });
+    assert_eq!(users, 100);
+}
+
+both_backends!(
+    url: writers_of_two_handles_wait_for_each_other,
+    writers_of_two_handles_wait_for_each_other
+);
