@@ -4,7 +4,7 @@ use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use patgate_domain::Operation;
 use patgate_persistence::webhooks::{self, Receiver};
 
-use super::{ahead, org_hook_of, page_of, ORG_PARAM};
+use super::{ahead, org_hook_of, page_of, write_to_hook, ORG_PARAM};
 use crate::auth::InstallationCaller;
 use crate::error::{ApiError, BasicError, ValidationError as ValidationBody};
 use crate::handlers::blocking;
@@ -125,22 +125,9 @@ pub async fn redeliver_webhook_delivery(
     path: web::Path<(String, i64, i64)>,
 ) -> Result<HttpResponse, ApiError> {
     let (org, id, delivery_id) = path.into_inner();
-    let db = state.db.clone();
-    let (login, copy) = blocking(move || {
-        let org = {
-            let mut conn = db.conn()?;
-            org_hook_of(&mut conn, &caller, &org, id, Operation::WriteHooks)?.0
-        };
-        let copy = db.write_quietly(|conn| {
-            webhooks::redeliver(
-                conn,
-                Receiver::Hook(id),
-                delivery_id,
-                patgate_persistence::now(),
-            )?
-            .ok_or(ApiError::NotFound)
-        })?;
-        Ok((org.login, copy))
+    let (login, copy) = write_to_hook(&state, caller, org, id, move |conn, _| {
+        let now = patgate_persistence::now();
+        webhooks::redeliver(conn, Receiver::Hook(id), delivery_id, now)?.ok_or(ApiError::NotFound)
     })
     .await?;
     tracing::info!(
@@ -179,18 +166,10 @@ pub async fn ping_webhook(
     path: web::Path<(String, i64)>,
 ) -> Result<HttpResponse, ApiError> {
     let (org, id) = path.into_inner();
-    let db = state.db.clone();
-    let (login, ping) = blocking(move || {
-        let org = {
-            let mut conn = db.conn()?;
-            org_hook_of(&mut conn, &caller, &org, id, Operation::WriteHooks)?.0
-        };
-        let ping = db.write_quietly(|conn| {
-            // Read again in the transaction: the hook may have gone since.
-            let hook = webhooks::org_hook(conn, org.id, id)?.ok_or(ApiError::NotFound)?;
-            Ok::<_, ApiError>(webhooks::ping(conn, &hook, patgate_persistence::now())?)
-        })?;
-        Ok((org.login, ping))
+    let (login, ping) = write_to_hook(&state, caller, org, id, move |conn, org| {
+        // Read again in the transaction: the hook may have gone since.
+        let hook = webhooks::org_hook(conn, org.id, id)?.ok_or(ApiError::NotFound)?;
+        Ok(webhooks::ping(conn, &hook, patgate_persistence::now())?)
     })
     .await?;
     tracing::info!(

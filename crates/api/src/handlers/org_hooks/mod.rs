@@ -294,6 +294,33 @@ pub async fn update_webhook(
     Ok(HttpResponse::Ok().json(OrgHook::of(&state.base_url, &login, &hook)))
 }
 
+/// Checks that the caller may change hook `id` of organization `login` (as [`org_hook_of`]
+/// with `organization_hooks: write`), then runs `change` in one write transaction. Returns the
+/// organization's login and what `change` returns. No kept answer shows hooks: nothing to
+/// invalidate.
+pub(super) async fn write_to_hook<T, F>(
+    state: &AppState,
+    caller: InstallationCaller,
+    login: String,
+    id: i64,
+    change: F,
+) -> Result<(String, T), ApiError>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut DbConnection, &Organization) -> Result<T, ApiError> + Send + 'static,
+{
+    let db = state.db.clone();
+    blocking(move || {
+        let org = {
+            let mut conn = db.conn()?;
+            org_hook_of(&mut conn, &caller, &login, id, Operation::WriteHooks)?.0
+        };
+        let out = db.write_quietly(|conn| change(conn, &org))?;
+        Ok((org.login, out))
+    })
+    .await
+}
+
 /// Checks the caller and the hook, reads the changes (after the permission, so that a caller
 /// without it learns nothing of the body's faults), and applies them in one transaction.
 async fn change_hook<F>(
@@ -306,20 +333,12 @@ async fn change_hook<F>(
 where
     F: FnOnce() -> Result<Changes, ApiError> + Send + 'static,
 {
-    let db = state.db.clone();
-    let (login, hook) = blocking(move || {
-        let org = {
-            let mut conn = db.conn()?;
-            org_hook_of(&mut conn, &caller, &org, id, Operation::WriteHooks)?.0
-        };
+    let (login, hook) = write_to_hook(state, caller, org, id, move |conn, org| {
         let changes = read()?;
-        let hook = db.write_quietly(|conn| {
-            let current = webhooks::org_hook(conn, org.id, id)?.ok_or(ApiError::NotFound)?;
-            let settings = settings(changes, Some(&current))?;
-            webhooks::update_org_hook(conn, org.id, id, &settings, patgate_persistence::now())?
-                .ok_or(ApiError::NotFound)
-        })?;
-        Ok((org.login, hook))
+        let current = webhooks::org_hook(conn, org.id, id)?.ok_or(ApiError::NotFound)?;
+        let settings = settings(changes, Some(&current))?;
+        webhooks::update_org_hook(conn, org.id, id, &settings, patgate_persistence::now())?
+            .ok_or(ApiError::NotFound)
     })
     .await?;
     tracing::info!(
@@ -358,20 +377,18 @@ pub async fn delete_webhook(
     path: web::Path<(String, i64)>,
 ) -> Result<HttpResponse, ApiError> {
     let (org, id) = path.into_inner();
-    let db = state.db.clone();
-    let login = blocking(move || {
-        let org = {
-            let mut conn = db.conn()?;
-            org_hook_of(&mut conn, &caller, &org, id, Operation::WriteHooks)?.0
-        };
-        let deleted = db.write_quietly(|conn| webhooks::delete_org_hook(conn, org.id, id))?;
-        if deleted {
-            Ok(org.login)
-        } else {
-            Err(ApiError::NotFound)
-        }
-    })
-    .await?;
+    let (login, ()) =
+        write_to_hook(
+            &state,
+            caller,
+            org,
+            id,
+            move |conn, org| match webhooks::delete_org_hook(conn, org.id, id)? {
+                true => Ok(()),
+                false => Err(ApiError::NotFound),
+            },
+        )
+        .await?;
     tracing::info!(org = login, hook_id = id, "organization webhook deleted");
     Ok(HttpResponse::NoContent().finish())
 }
