@@ -140,6 +140,7 @@ async fn a_hook_goes_through_create_list_get_update_and_delete_in_githubs_shapes
     assert_eq!(ids(&res.json), vec![id]);
     let link = res.header("link").expect("Link header");
     assert!(link.contains("page=2>; rel=\"next\""), "{link}");
+    assert!(link.contains("page=2>; rel=\"last\""), "{link}");
     let res = app.get(&format!("{HOOKS}?per_page=1&page=2"), &token).await;
     assert_eq!(ids(&res.json), vec![second_id]);
     assert!(res

@@ -458,6 +458,14 @@ pub fn org_hooks(
         .load(conn)?)
 }
 
+/// How many hooks the organization has.
+pub fn org_hook_count(conn: &mut DbConnection, org_id: i64) -> Result<i64, StoreError> {
+    Ok(org_webhooks::table
+        .filter(org_webhooks::org_id.eq(org_id))
+        .count()
+        .get_result(conn)?)
+}
+
 /// One of the organization's hooks.
 pub fn org_hook(
     conn: &mut DbConnection,

@@ -154,10 +154,14 @@ pub async fn list_webhooks(
         caller.authorize(Operation::ReadHooks)?;
         let page = query?;
         let rows = webhooks::org_hooks(&mut conn, org.id, page.offset(), ahead(page))?;
-        Ok((org.login, page, rows))
+        // An organization has few hooks: counting them gives the `last` link.
+        let count = webhooks::org_hook_count(&mut conn, org.id)?;
+        Ok((org.login, page, (rows, count)))
     })
     .await?;
-    let (rows, total) = page_of(rows, page);
+    let (rows, count) = rows;
+    let (rows, _) = page_of(rows, page);
+    let total = Total::Exact(count);
     let items: Vec<OrgHook> = rows
         .iter()
         .map(|hook| OrgHook::of(&state.base_url, &login, hook))
