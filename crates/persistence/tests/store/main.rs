@@ -8,6 +8,7 @@ mod constraints;
 mod list_pending;
 mod migrations;
 mod notifications;
+mod outbox_plans;
 mod query_plans;
 mod review;
 mod revocations;

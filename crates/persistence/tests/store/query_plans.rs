@@ -324,7 +324,10 @@ fn filters(seeded: &Seeded) -> Vec<(&'static str, ListFilter, Page)> {
 
 /// Runs `f` on `conn` and returns its result with the SQL statements it sent (with their
 /// binds, as diesel displays them).
-fn capture<T>(conn: &mut DbConnection, f: impl FnOnce(&mut DbConnection) -> T) -> (T, Vec<String>) {
+pub(crate) fn capture<T>(
+    conn: &mut DbConnection,
+    f: impl FnOnce(&mut DbConnection) -> T,
+) -> (T, Vec<String>) {
     let log = Arc::new(Mutex::new(Vec::new()));
     let sink = Arc::clone(&log);
     conn.set_instrumentation(move |event: InstrumentationEvent<'_>| {
@@ -364,7 +367,7 @@ fn captured_statements(
 
 /// A bind value as diesel displays it after `-- binds: `.
 #[derive(Debug, Clone)]
-enum Bind {
+pub(crate) enum Bind {
     Int(i64),
     Text(String),
     Time(NaiveDateTime),
@@ -373,7 +376,7 @@ enum Bind {
 }
 
 /// Splits a displayed statement into its SQL and its binds.
-fn split_binds(displayed: &str) -> (String, Vec<Bind>) {
+pub(crate) fn split_binds(displayed: &str) -> (String, Vec<Bind>) {
     let (sql, binds) = displayed
         .rsplit_once(" -- binds: ")
         .unwrap_or_else(|| panic!("no binds in {displayed}"));
@@ -459,7 +462,11 @@ struct PgPlanLine {
     line: String,
 }
 
-fn explain_sqlite(conn: &mut diesel::SqliteConnection, sql: &str, binds: &[Bind]) -> Vec<String> {
+pub(crate) fn explain_sqlite(
+    conn: &mut diesel::SqliteConnection,
+    sql: &str,
+    binds: &[Bind],
+) -> Vec<String> {
     let mut query: BoxedSqlQuery<'_, Sqlite, _> =
         diesel::sql_query(format!("EXPLAIN QUERY PLAN {sql}")).into_boxed();
     for bind in binds {
@@ -478,7 +485,11 @@ fn explain_sqlite(conn: &mut diesel::SqliteConnection, sql: &str, binds: &[Bind]
         .collect()
 }
 
-fn explain_postgres(conn: &mut diesel::PgConnection, sql: &str, binds: &[Bind]) -> Vec<String> {
+pub(crate) fn explain_postgres(
+    conn: &mut diesel::PgConnection,
+    sql: &str,
+    binds: &[Bind],
+) -> Vec<String> {
     let mut query: BoxedSqlQuery<'_, Pg, _> =
         diesel::sql_query(format!("EXPLAIN (FORMAT TEXT) {sql}")).into_boxed();
     for bind in binds {

@@ -1,0 +1,225 @@
+//! Query plans of the outboxes (webhook deliveries, e-mail notifications): taking due rows,
+//! listing a receiver's deliveries and reading a backlog look up an index instead of reading
+//! every row ever queued, which grows with the deployment's history.
+
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use patgate_persistence::schema::{notifications as n, webhook_deliveries as d};
+use patgate_persistence::webhooks::{self, OrgWebhookSettings, Receiver};
+use patgate_persistence::{notifications, Backend, Db, DbConnection, StoreError};
+
+use crate::common::{app, org, t, write};
+use crate::query_plans::{capture, explain_postgres, explain_sqlite, split_binds};
+
+const DELIVERIES: usize = 6000;
+const HOOKS: usize = 30;
+const CHUNK: usize = 500;
+
+/// The partial indexes that hold only the rows still to send (pending) or failed for good:
+/// reading the whole of one reads no history.
+const OPEN_ROWS: [&str; 6] = [
+    "webhook_deliveries_due",
+    "webhook_deliveries_failed",
+    "webhook_deliveries_app_failed",
+    "webhook_deliveries_hook_failed",
+    "notifications_due",
+    "notifications_org_failed",
+];
+
+/// Plan lines that read all of `table` (or all of one of its indexes other than the
+/// [`OPEN_ROWS`] ones).
+fn full_scans(backend: Backend, table: &str, plan: &[String]) -> Vec<String> {
+    let mut found = Vec::new();
+    for (i, line) in plan.iter().enumerate() {
+        if OPEN_ROWS.iter().any(|index| {
+            line.contains(&format!("INDEX {index}")) || line.contains(&format!("using {index} "))
+        }) {
+            continue;
+        }
+        let full = match backend {
+            Backend::Sqlite => line.trim().starts_with(&format!("SCAN {table}")),
+            Backend::Postgres => {
+                let index_scan = (line.contains("Index Scan") || line.contains("Index Only Scan"))
+                    && line.contains(&format!(" on {table} "));
+                line.contains(&format!("Seq Scan on {table}"))
+                    || (index_scan
+                        && !plan
+                            .get(i + 1)
+                            .is_some_and(|next| next.trim().starts_with("Index Cond:")))
+            }
+        };
+        if full {
+            found.push(line.clone());
+        }
+    }
+    found
+}
+
+/// One app and 30 organization hooks with 6,000 deliveries between them, nearly all
+/// delivered (as a deployment's history is), a few pending and failed; 6,000 e-mail
+/// notifications likewise. Returns (app id, a quiet hook's id, the organization id).
+fn seed(db: &Db) -> (i64, i64, i64) {
+    write(db, |c| {
+        let app = app(c)?;
+        let acme = org(c, "acme", &app)?;
+        let settings = OrgWebhookSettings {
+            url: "https://hooks.example.com/x".to_owned(),
+            secret: None,
+            content_type: "json".to_owned(),
+            events: r#"["*"]"#.to_owned(),
+            active: true,
+        };
+        let mut hooks = Vec::new();
+        for _ in 0..HOOKS {
+            hooks.push(webhooks::create_org_hook(c, acme.org.id, &settings, t(0))?.id);
+        }
+        let status = |i: usize| match i % 100 {
+            0 => "pending",
+            1 => "failed",
+            _ => "delivered",
+        };
+        let mut rows = Vec::new();
+        for i in 0..DELIVERIES {
+            let at = t(i64::try_from(i).expect("small"));
+            // A third to the app, a third to a busy hook, the rest spread over quiet ones.
+            let (app_id, installation_id, hook_id) = match i % 3 {
+                0 => (Some(app.id), Some(acme.installation.id), None),
+                1 => (None, None, Some(hooks[0])),
+                _ => (None, None, Some(hooks[1 + (i / 3) % (HOOKS - 1)])),
+            };
+            rows.push((
+                d::guid.eq(format!("guid-{i}")),
+                d::app_id.eq(app_id),
+                d::installation_id.eq(installation_id),
+                d::hook_id.eq(hook_id),
+                d::org_id.eq(acme.org.id),
+                d::event.eq("ping"),
+                d::action.eq(""),
+                d::status.eq(status(i)),
+                d::next_attempt_at.eq(at),
+                d::created_at.eq(at),
+            ));
+        }
+        let mails: Vec<_> = (0..DELIVERIES)
+            .map(|i| {
+                let at = t(i64::try_from(i).expect("small"));
+                (
+                    n::kind.eq("digest"),
+                    n::org_id.eq(acme.org.id),
+                    n::period_start.eq(at),
+                    n::status.eq(if status(i) == "delivered" {
+                        "sent"
+                    } else {
+                        status(i)
+                    }),
+                    n::next_attempt_at.eq(at),
+                    n::created_at.eq(at),
+                )
+            })
+            .collect();
+        match c {
+            DbConnection::Sqlite(inner) => {
+                for chunk in rows.chunks(CHUNK) {
+                    diesel::insert_into(d::table).values(chunk).execute(inner)?;
+                }
+                for chunk in mails.chunks(CHUNK) {
+                    diesel::insert_into(n::table).values(chunk).execute(inner)?;
+                }
+            }
+            DbConnection::Postgresql(inner) => {
+                for chunk in rows.chunks(CHUNK) {
+                    diesel::insert_into(d::table).values(chunk).execute(inner)?;
+                }
+                for chunk in mails.chunks(CHUNK) {
+                    diesel::insert_into(n::table).values(chunk).execute(inner)?;
+                }
+            }
+        }
+        // A quiet hook's deliveries: a page of them is not found by walking everyone's.
+        Ok((app.id, hooks[HOOKS - 1], acme.org.id))
+    })
+}
+
+/// Every statement the outbox's reads and claims send, with its plan, that reads a whole
+/// outbox table.
+fn offending(db: &Db, app_id: i64, hook_id: i64, org_id: i64) -> Vec<String> {
+    let mut conn = db.conn().expect("a pooled connection");
+    let conn: &mut DbConnection = &mut conn;
+    let mut statements = Vec::new();
+    let mut run = |name: &str, f: &dyn Fn(&mut DbConnection) -> Result<(), StoreError>| {
+        let (result, sent) = capture(conn, |c| f(c));
+        result.unwrap_or_else(|e| panic!("{name}: {e}"));
+        statements.extend(sent.into_iter().map(|s| (name.to_owned(), s)));
+    };
+    let now = t(100_000);
+    run("app deliveries", &|c| {
+        webhooks::list(c, Receiver::App(app_id), 0, 31).map(drop)
+    });
+    run("hook deliveries", &|c| {
+        webhooks::list(c, Receiver::Hook(hook_id), 30, 31).map(drop)
+    });
+    run("app backlog", &|c| {
+        webhooks::backlog(c, Some(app_id)).map(drop)
+    });
+    run("hook backlog", &|c| {
+        webhooks::hook_backlog(c, hook_id).map(drop)
+    });
+    run("every webhook's backlog", &|c| {
+        webhooks::backlog(c, None).map(drop)
+    });
+    run("organization's e-mail backlog", &|c| {
+        notifications::backlog(c, Some(org_id)).map(drop)
+    });
+    run("claim deliveries", &|c| {
+        c.transaction(|c| webhooks::claim(c, "plan", now, now, 16).map(drop))
+    });
+    run("claim e-mails", &|c| {
+        c.transaction(|c| notifications::claim(c, "plan", now, now, 16).map(drop))
+    });
+    let mut bad = Vec::new();
+    for (name, displayed) in statements {
+        if !(displayed.starts_with("SELECT") || displayed.starts_with("UPDATE")) {
+            continue;
+        }
+        let (sql, binds) = split_binds(&displayed);
+        let plan = match conn {
+            DbConnection::Sqlite(c) => explain_sqlite(c, &sql, &binds),
+            DbConnection::Postgresql(c) => explain_postgres(c, &sql, &binds),
+        };
+        if std::env::var_os("PATGATE_SHOW_PLANS").is_some() {
+            eprintln!("--- {name}\n{sql}\n{}\n", plan.join("\n"));
+        }
+        let scans: Vec<String> = ["webhook_deliveries", "notifications"]
+            .iter()
+            .flat_map(|table| full_scans(db.backend(), table, &plan))
+            .collect();
+        if !scans.is_empty() {
+            bad.push(format!("{name}:\n{displayed}\n{}", plan.join("\n")));
+        }
+    }
+    bad
+}
+
+fn the_outbox_queries_use_an_index(db: &Db) {
+    let (app_id, hook_id, org_id) = seed(db);
+    let mut bad = Vec::new();
+    if db.backend() == Backend::Sqlite {
+        bad.extend(offending(db, app_id, hook_id, org_id));
+    }
+    let mut conn = db.conn().expect("a pooled connection");
+    conn.batch_execute("ANALYZE")
+        .map_err(StoreError::from)
+        .expect("ANALYZE");
+    drop(conn);
+    bad.extend(offending(db, app_id, hook_id, org_id));
+    assert!(
+        bad.is_empty(),
+        "full scans of an outbox:\n\n{}",
+        bad.join("\n\n")
+    );
+}
+
+both_backends!(
+    the_outbox_queries_use_an_index,
+    the_outbox_queries_use_an_index
+);

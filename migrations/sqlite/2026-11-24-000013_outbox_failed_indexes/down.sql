@@ -1,0 +1,4 @@
+DROP INDEX notifications_org_failed;
+DROP INDEX webhook_deliveries_hook_failed;
+DROP INDEX webhook_deliveries_app_failed;
+DROP INDEX webhook_deliveries_failed;
