@@ -91,6 +91,11 @@ pub struct ServeArgs {
     /// Attempts before a delivery is marked failed.
     #[arg(long, env = "PATGATE_WEBHOOK_MAX_ATTEMPTS", default_value_t = 15, value_parser = clap::value_parser!(u32).range(1..))]
     pub webhook_max_attempts: u32,
+    /// Days that webhook deliveries and e-mail notifications done with (delivered, failed,
+    /// sent, skipped) are kept, for the deliveries API and redelivery; older ones are deleted
+    /// every 10 minutes. 0 keeps them forever. Rows still to send are never deleted.
+    #[arg(long, env = "PATGATE_OUTBOX_RETENTION_DAYS", default_value_t = 30)]
+    pub outbox_retention_days: u32,
     /// The SMTP server that sends e-mail notifications, as a URL: `smtp://host:port` (plain),
     /// `smtp://user:pass@host:587?tls=required` (STARTTLS), `smtps://user:pass@host:465` (TLS).
     /// Without it, no e-mail digest is queued and queued notices are marked skipped (organization
@@ -179,6 +184,11 @@ pub struct Settings {
 /// GitHub's limit for an installation (without its per-repository and per-user increases).
 pub const DEFAULT_RATE_LIMIT: u32 = 5000;
 
+/// The retention period of `days` (`None`: keep forever).
+fn retention(days: u32) -> Option<Duration> {
+    (days > 0).then(|| Duration::from_secs(u64::from(days) * 86_400))
+}
+
 impl Settings {
     pub fn new(global: &GlobalArgs, serve: Option<&ServeArgs>) -> Self {
         let default_db = global.data_dir.join("patgate.db").display().to_string();
@@ -207,6 +217,7 @@ impl Settings {
                     lease: Duration::from_millis(s.webhook_lease_ms),
                     retry_base: Duration::from_millis(s.webhook_retry_base_ms),
                     max_attempts: s.webhook_max_attempts,
+                    retention: retention(s.outbox_retention_days),
                     ..crate::webhooks::Settings::default()
                 }
             }),
@@ -220,6 +231,7 @@ impl Settings {
                         poll: Duration::from_millis(s.mail_poll_ms),
                         retry_base: Duration::from_millis(s.mail_retry_base_ms),
                         max_attempts: s.mail_max_attempts,
+                        retention: retention(s.outbox_retention_days),
                         ..crate::notifications::Settings::default().delivery
                     },
                 }

@@ -11,6 +11,7 @@ use lettre::message::header::ContentType;
 use lettre::message::Mailbox;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use patgate_persistence::notifications::{self as store, Digest, Notice, Notification, Outcome};
+use patgate_persistence::outbox::Outbox;
 use patgate_persistence::{Db, StoreError};
 use tokio::sync::watch;
 
@@ -157,12 +158,21 @@ async fn run(mailer: Mailer, mut stopping: watch::Receiver<bool>) {
     let mut scheduled: Option<NaiveDateTime> = None;
     let mut failing = false;
     let mut reported = Instant::now();
+    let mut next_sweep = Instant::now() + Duration::from_secs(60);
     while !*stopping.borrow() {
         let result = mailer.pass(&mut scheduled, &stopping).await;
         failing = log_health(failing, result);
         if reported.elapsed() >= Duration::from_secs(60) {
             reported = Instant::now();
             mailer.report_backlog().await;
+        }
+        let retention = mailer.settings.delivery.retention;
+        if let Some(retention) = retention.filter(|_| Instant::now() >= next_sweep) {
+            next_sweep = Instant::now() + crate::webhooks::SWEEP_EVERY;
+            let swept = crate::webhooks::sweep(&mailer.db, Outbox::Notifications, retention).await;
+            if let Err(e) = swept {
+                tracing::warn!(error = %e, "cannot delete old e-mail notifications; retrying later");
+            }
         }
         tokio::select! {
             () = tokio::time::sleep(mailer.settings.delivery.poll) => {}

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use aws_lc_rs::hmac;
 use patgate_api::webhook_payload::{self, Rendered};
+use patgate_persistence::outbox::Outbox;
 use patgate_persistence::webhooks::{self, Attempt, Delivery, Target};
 use patgate_persistence::{Db, StoreError};
 
@@ -29,6 +30,9 @@ pub struct Settings {
     pub max_attempts: u32,
     /// Deliveries taken (and sent concurrently) at a time.
     pub batch: i64,
+    /// How long rows done with (delivered or failed) are kept for the deliveries API and
+    /// redelivery; `None` keeps them forever.
+    pub retention: Option<Duration>,
 }
 
 impl Default for Settings {
@@ -43,6 +47,7 @@ impl Default for Settings {
             retry_max: Duration::from_secs(30 * 60),
             max_attempts: 15,
             batch: 16,
+            retention: Some(Duration::from_secs(30 * 86_400)),
         }
     }
 }
@@ -142,13 +147,54 @@ pub fn start(db: Db, base_url: String, settings: Settings) -> Result<Delivering,
     })
 }
 
+/// How often each instance deletes the rows past the retention period (the first time a
+/// minute after it starts).
+pub const SWEEP_EVERY: Duration = Duration::from_secs(600);
+
+/// Deletes `outbox`'s rows done with and queued longer ago than `retention`, a thousand per
+/// transaction (so that writers are not held up), at most 50 batches a call; the number
+/// deleted.
+pub async fn sweep(db: &Db, outbox: Outbox, retention: Duration) -> Result<usize, StoreError> {
+    const BATCH: i64 = 1000;
+    let cutoff =
+        patgate_persistence::now() - chrono::Duration::from_std(retention).unwrap_or_default();
+    let mut deleted = 0;
+    for _ in 0..50 {
+        let db = db.clone();
+        let n = actix_web::web::block(move || {
+            db.write_quietly(|c| patgate_persistence::outbox::sweep(c, outbox, cutoff, BATCH))
+        })
+        .await
+        .map_err(|e| StoreError::Connect(e.to_string()))??;
+        deleted += n;
+        if i64::try_from(n).unwrap_or(0) < BATCH {
+            break;
+        }
+    }
+    if deleted > 0 {
+        tracing::info!(deleted, outbox = ?outbox, "rows past the retention period deleted");
+    }
+    Ok(deleted)
+}
+
 async fn run(worker: Worker, stop: Arc<AtomicBool>) {
     let mut failing = false;
     let mut reported = Instant::now();
+    let mut next_sweep = Instant::now() + Duration::from_secs(60);
     while !stop.load(Ordering::SeqCst) {
         if reported.elapsed() >= Duration::from_secs(60) {
             reported = Instant::now();
             worker.report_backlog().await;
+        }
+        if let Some(retention) = worker
+            .settings
+            .retention
+            .filter(|_| Instant::now() >= next_sweep)
+        {
+            next_sweep = Instant::now() + SWEEP_EVERY;
+            if let Err(e) = sweep(&worker.db, Outbox::WebhookDeliveries, retention).await {
+                tracing::warn!(error = %e, "cannot delete old webhook deliveries; retrying later");
+            }
         }
         match worker.round(&stop).await {
             Ok(_) if failing => {

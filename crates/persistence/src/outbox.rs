@@ -37,3 +37,45 @@ macro_rules! backlog {
     }};
 }
 pub(crate) use backlog;
+
+/// The two outboxes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outbox {
+    WebhookDeliveries,
+    Notifications,
+}
+
+/// Deletes up to `limit` rows of `outbox` that are done with (not pending) and were queued
+/// before `cutoff`, oldest first; the number deleted. Rows still to send are never deleted,
+/// however old. To be called in a write transaction, batch after batch.
+pub fn sweep(
+    conn: &mut crate::DbConnection,
+    outbox: Outbox,
+    cutoff: NaiveDateTime,
+    limit: i64,
+) -> Result<usize, crate::StoreError> {
+    use diesel::sql_types::{BigInt, Timestamp};
+    use diesel::RunQueryDsl;
+    let table = match outbox {
+        Outbox::WebhookDeliveries => "webhook_deliveries",
+        Outbox::Notifications => "notifications",
+    };
+    // `status <> 'pending'` is written out as the partial index `…_done` has it, for SQLite
+    // to use that index.
+    let sql = |a: &str, b: &str| {
+        format!(
+            "DELETE FROM {table} WHERE id IN (SELECT id FROM {table} \
+             WHERE status <> 'pending' AND created_at < {a} ORDER BY created_at LIMIT {b})"
+        )
+    };
+    Ok(match conn {
+        crate::DbConnection::Postgresql(pg) => diesel::sql_query(sql("$1", "$2"))
+            .bind::<Timestamp, _>(cutoff)
+            .bind::<BigInt, _>(limit)
+            .execute(pg)?,
+        crate::DbConnection::Sqlite(lite) => diesel::sql_query(sql("?", "?"))
+            .bind::<Timestamp, _>(cutoff)
+            .bind::<BigInt, _>(limit)
+            .execute(lite)?,
+    })
+}

@@ -341,3 +341,69 @@ both_backends!(
     an_organization_without_email_is_not_mailed,
     an_organization_without_email_is_not_mailed
 );
+
+/// The retention sweep deletes the rows done with and queued before the cutoff, oldest first,
+/// as many as asked; rows still to send stay however old, and so do newer ones.
+fn the_retention_sweep_deletes_old_rows_done_with_only(db: &Db) {
+    use patgate_persistence::outbox::{self, Outbox};
+    use patgate_persistence::schema::webhook_deliveries as d;
+    let (acme, _, _) = fixture(db);
+    let h = db
+        .write(|c| webhooks::create_org_hook(c, acme.org.id, &hook(&["*"], true), t(0)))
+        .expect("hook");
+    db.write(|c| {
+        for (i, status) in ["delivered", "failed", "pending", "delivered", "delivered"]
+            .iter()
+            .enumerate()
+        {
+            let at = t(10 * i64::try_from(i).expect("small"));
+            diesel::insert_into(d::table)
+                .values((
+                    d::guid.eq(format!("g-{i}")),
+                    d::hook_id.eq(h.id),
+                    d::org_id.eq(acme.org.id),
+                    d::event.eq("ping"),
+                    d::action.eq(""),
+                    d::status.eq(*status),
+                    d::next_attempt_at.eq(at),
+                    d::created_at.eq(at),
+                ))
+                .execute(c)?;
+        }
+        Ok::<_, patgate_persistence::StoreError>(())
+    })
+    .expect("deliveries");
+    let guids = || -> Vec<String> {
+        read(db, |c| {
+            d::table
+                .filter(d::guid.like("g-%"))
+                .order(d::guid)
+                .select(d::guid)
+                .load(c)
+        })
+    };
+    // Cutoff at minute 35: g-0..g-3 are older; g-2 is pending. One at a time, oldest first.
+    let first = db
+        .write(|c| outbox::sweep(c, Outbox::WebhookDeliveries, t(35), 1))
+        .expect("sweep");
+    assert_eq!(first, 1);
+    assert_eq!(guids(), ["g-1", "g-2", "g-3", "g-4"]);
+    let rest = db
+        .write(|c| outbox::sweep(c, Outbox::WebhookDeliveries, t(35), 100))
+        .expect("sweep");
+    assert_eq!(rest, 2);
+    assert_eq!(guids(), ["g-2", "g-4"], "pending and newer rows stay");
+    // E-mails likewise: a sent digest past the cutoff goes, a pending one stays.
+    db.write(|c| notifications::schedule_digests(c, t(60), t(61), true))
+        .expect("schedule");
+    let swept = db
+        .write(|c| outbox::sweep(c, Outbox::Notifications, t(1000), 100))
+        .expect("sweep");
+    assert_eq!(swept, 0, "the digest is still to send");
+    assert_eq!(queued(db).len(), 1);
+}
+
+both_backends!(
+    the_retention_sweep_deletes_old_rows_done_with_only,
+    the_retention_sweep_deletes_old_rows_done_with_only
+);

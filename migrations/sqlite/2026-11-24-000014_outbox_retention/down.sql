@@ -1,0 +1,2 @@
+DROP INDEX notifications_done;
+DROP INDEX webhook_deliveries_done;
