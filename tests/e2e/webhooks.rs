@@ -286,21 +286,17 @@ async fn review(app: &TestApp, reviewer: &str, id: i64, body: Value) {
     assert_eq!(res.status, StatusCode::NO_CONTENT, "{}", res.body);
 }
 
-/// Files, approves, denies and cancels; every action's webhook arrives once, signed, in
-/// GitHub's shape, and the deliveries API shows and redelivers them.
-async fn each_action_arrives_once_signed_in_githubs_shape(backend: Backend) {
-    let receiver = Receiver::start().await;
-    let app = TestApp::spawn(backend).await;
-    configure_hook(&app, REVIEWER, &receiver.url()).await;
-    let issuer = app.token_for(ISSUER).await;
-    let reviewer = app.token_for(REVIEWER).await;
-    let approved = file(&app, &issuer, 9201).await;
-    let denied = file(&app, &issuer, 9202).await;
-    let cancelled = file(&app, &issuer, 9203).await;
-    review(&app, &reviewer, approved, json!({"action": "approve"})).await;
+/// Files three requests (for tokens `first`, `first + 1` and `first + 2`), approves the
+/// first, denies the second ("Too broad") and withdraws the third: every action once. Returns
+/// their ids.
+async fn every_action(app: &TestApp, issuer: &str, reviewer: &str, first: i64) -> (i64, i64, i64) {
+    let approved = file(app, issuer, first).await;
+    let denied = file(app, issuer, first + 1).await;
+    let cancelled = file(app, issuer, first + 2).await;
+    review(app, reviewer, approved, json!({"action": "approve"})).await;
     review(
-        &app,
-        &reviewer,
+        app,
+        reviewer,
         denied,
         json!({"action": "deny", "reason": "Too broad"}),
     )
@@ -314,6 +310,18 @@ async fn each_action_arrives_once_signed_in_githubs_shape(backend: Backend) {
         )
         .await;
     assert!(res.status.is_success(), "{}", res.body);
+    (approved, denied, cancelled)
+}
+
+/// Files, approves, denies and cancels; every action's webhook arrives once, signed, in
+/// GitHub's shape, and the deliveries API shows and redelivers them.
+async fn each_action_arrives_once_signed_in_githubs_shape(backend: Backend) {
+    let receiver = Receiver::start().await;
+    let app = TestApp::spawn(backend).await;
+    configure_hook(&app, REVIEWER, &receiver.url()).await;
+    let issuer = app.token_for(ISSUER).await;
+    let reviewer = app.token_for(REVIEWER).await;
+    let (approved, denied, cancelled) = every_action(&app, &issuer, &reviewer, 9201).await;
 
     let got = receiver.wait_for(6, Duration::from_secs(10)).await;
     assert_eq!(got.len(), 6, "each event once");
@@ -737,26 +745,7 @@ async fn an_org_hook_gets_the_events_and_the_owners_notices(backend: Backend) {
     assert!(body["zen"].as_str().is_some_and(|z| !z.is_empty()));
 
     let issuer = app.token_for(ISSUER).await;
-    let approved = file(&app, &issuer, 9701).await;
-    let denied = file(&app, &issuer, 9702).await;
-    let cancelled = file(&app, &issuer, 9703).await;
-    review(&app, &reviewer, approved, json!({"action": "approve"})).await;
-    review(
-        &app,
-        &reviewer,
-        denied,
-        json!({"action": "deny", "reason": "Too broad"}),
-    )
-    .await;
-    let res = app
-        .send(
-            Method::DELETE,
-            &format!("{INTAKE}/{cancelled}"),
-            Some(&format!("Bearer {issuer}")),
-            None,
-        )
-        .await;
-    assert!(res.status.is_success(), "{}", res.body);
+    let (approved, denied, cancelled) = every_action(&app, &issuer, &reviewer, 9701).await;
 
     let got = receiver.wait_for(9, Duration::from_secs(10)).await;
     assert_eq!(got.len(), 9, "a ping, six events and two notices");
