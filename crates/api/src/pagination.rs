@@ -124,6 +124,25 @@ pub fn link_header(
     Some(links.join(", "))
 }
 
+/// One page of `rows` read one row ahead, and what is known of the total.
+pub(crate) fn page_of<T>(mut rows: Vec<T>, page: Page) -> (Vec<T>, Total) {
+    let per_page = usize::try_from(page.per_page).unwrap_or(usize::MAX);
+    let more = rows.len() > per_page;
+    rows.truncate(per_page);
+    let seen = page.offset() + i64::try_from(rows.len()).unwrap_or(0);
+    let total = if more {
+        Total::AtLeast(seen + 1)
+    } else {
+        Total::Exact(seen)
+    };
+    (rows, total)
+}
+
+/// One row past the page: whether there is a next one.
+pub(crate) fn ahead(page: Page) -> i64 {
+    page.per_page + 1
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,7 +5,6 @@
 use actix_web::{get, patch, post, web, HttpRequest, HttpResponse};
 use chrono::NaiveDateTime;
 use patgate_persistence::webhooks::{self, AppWebhook, Delivery, Receiver};
-use patgate_persistence::Page;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -15,7 +14,7 @@ use crate::body;
 use crate::dto::timestamp;
 use crate::error::{ApiError, BasicError, ValidationError as ValidationBody};
 use crate::handlers::org_hooks::read_config;
-use crate::pagination::{link_header, ok_with_link, page_from_query};
+use crate::pagination::{ahead, link_header, ok_with_link, page_from_query, page_of};
 use crate::state::AppState;
 use crate::webhook_payload;
 
@@ -303,33 +302,19 @@ pub async fn list_webhook_deliveries(
     let page = page_from_query(req.query_string())?;
     let db = state.db.clone();
     let app_id = caller.app.id;
-    // One row past the page says whether there is a next one.
-    let ahead = Page {
-        page: 1,
-        per_page: page.per_page + 1,
-    };
-    let offset = page.offset();
-    let mut rows = blocking(move || {
+    let rows = blocking(move || {
         let mut conn = db.conn()?;
         Ok(webhooks::list(
             &mut conn,
             Receiver::App(app_id),
-            offset,
-            ahead.per_page,
+            page.offset(),
+            ahead(page),
         )?)
     })
     .await?;
-    let more = rows.len() > usize::try_from(page.per_page).unwrap_or(usize::MAX);
-    rows.truncate(usize::try_from(page.per_page).unwrap_or(usize::MAX));
+    let (rows, total) = page_of(rows, page);
     let items: Vec<HookDeliveryItem> = rows.iter().map(HookDeliveryItem::build).collect();
-    let seen = offset + i64::try_from(items.len()).unwrap_or(0) + i64::from(more);
-    let link = link_header(
-        &state.base_url,
-        req.path(),
-        req.query_string(),
-        page,
-        patgate_persistence::Total::AtLeast(seen),
-    );
+    let link = link_header(&state.base_url, req.path(), req.query_string(), page, total);
     Ok(ok_with_link(link).json(items))
 }
 

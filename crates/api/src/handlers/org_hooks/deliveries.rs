@@ -4,12 +4,12 @@ use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use patgate_domain::Operation;
 use patgate_persistence::webhooks::{self, Receiver};
 
-use super::{ahead, org_hook_of, page_of, write_to_hook, ORG_PARAM};
+use super::{org_hook_of, write_to_hook, ORG_PARAM};
 use crate::auth::InstallationCaller;
 use crate::error::{ApiError, BasicError, ValidationError as ValidationBody};
 use crate::handlers::blocking;
 use crate::handlers::hooks::{DeliveryBacklog, HookDelivery, HookDeliveryItem};
-use crate::pagination::{link_header, ok_with_link, page_from_query};
+use crate::pagination::{ahead, link_header, ok_with_link, page_from_query, page_of};
 use crate::state::AppState;
 
 /// List deliveries for an organization webhook

@@ -7,7 +7,7 @@ use actix_web::{delete, get, patch, post, web, HttpRequest, HttpResponse};
 use patgate_domain::Operation;
 use patgate_persistence::models::Organization;
 use patgate_persistence::webhooks::{self, OrgWebhook};
-use patgate_persistence::{DbConnection, Page, Total};
+use patgate_persistence::{DbConnection, Total};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -17,7 +17,7 @@ use crate::auth::InstallationCaller;
 use crate::body;
 use crate::dto::timestamp;
 use crate::error::{ApiError, BasicError, ValidationError as ValidationBody};
-use crate::pagination::{link_header, ok_with_link, page_from_query};
+use crate::pagination::{ahead, link_header, ok_with_link, page_from_query, page_of};
 use crate::state::AppState;
 
 mod bodies;
@@ -97,25 +97,6 @@ pub(super) fn org_hook_of(
     caller.authorize(op)?;
     let hook = webhooks::org_hook(conn, org.id, id)?.ok_or(ApiError::NotFound)?;
     Ok((org, hook))
-}
-
-/// One page of `rows` read one row ahead, and what is known of the total.
-pub(super) fn page_of<T>(mut rows: Vec<T>, page: Page) -> (Vec<T>, Total) {
-    let per_page = usize::try_from(page.per_page).unwrap_or(usize::MAX);
-    let more = rows.len() > per_page;
-    rows.truncate(per_page);
-    let seen = page.offset() + i64::try_from(rows.len()).unwrap_or(0);
-    let total = if more {
-        Total::AtLeast(seen + 1)
-    } else {
-        Total::Exact(seen)
-    };
-    (rows, total)
-}
-
-/// One row past the page: whether there is a next one.
-pub(super) fn ahead(page: Page) -> i64 {
-    page.per_page + 1
 }
 
 /// List organization webhooks
