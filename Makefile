@@ -1,15 +1,16 @@
 # patgate: make run · make test · make ci · make openapi
 CARGO ?= cargo
 
-.PHONY: run test test-rust test-octokit test-typescript ci fmt clippy openapi check-postgres docs-check fuzz-api bench
+.PHONY: run test test-rust test-octokit test-typescript test-python ci fmt clippy openapi check-postgres docs-check fuzz-api bench
 
 ## Serve the demo on http://127.0.0.1:8080 from an embedded SQLite file (data/).
 run:
 	$(CARGO) run -- demo
 
 ## Every test: unit, property, persistence and end-to-end on SQLite and PostgreSQL, then
-## the @octokit/rest conformance check and the generated TypeScript client's flow.
-test: check-postgres test-rust test-octokit test-typescript
+## the @octokit/rest conformance check, the generated TypeScript client's flow and the
+## Python (PyGithub + githubkit) conformance check.
+test: check-postgres test-rust test-octokit test-typescript test-python
 
 test-rust:
 	$(CARGO) test --workspace --all-targets
@@ -23,6 +24,31 @@ test-octokit:
 test-typescript:
 	$(CARGO) build
 	cd clients/typescript && npm ci --no-audit --no-fund --loglevel=error && npm run --silent check
+
+## Drive the demo with unmodified PyGithub and githubkit (pinned in tests/python/requirements.txt,
+## installed into target/python-venv with the machine's python3, again only when that file changes).
+PYTHON ?= python3
+PY_VENV := target/python-venv
+PY_REQS := tests/python/requirements.txt
+test-python:
+	$(CARGO) build
+	@command -v $(PYTHON) >/dev/null 2>&1 || { \
+	  echo "test-python: $(PYTHON) not found; the Python check needs Python >= 3.10 with its venv module."; \
+	  echo "Install them with: apt-get update && apt-get install -y python3 python3-venv"; exit 1; }
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 10))' || { \
+	  echo "test-python: $(PYTHON) is Python $$($(PYTHON) -c 'import platform; print(platform.python_version())'); PyGithub and githubkit need >= 3.10 (set PYTHON=...)."; exit 1; }
+	@if ! $(PY_VENV)/bin/python -c '' >/dev/null 2>&1; then \
+	  rm -rf $(PY_VENV); \
+	  $(PYTHON) -m venv $(PY_VENV) || { rm -rf $(PY_VENV); \
+	    echo "test-python: '$(PYTHON) -m venv' failed; install the venv module with: apt-get update && apt-get install -y python3-venv"; exit 1; }; \
+	fi
+	@want=$$(sha256sum $(PY_REQS) | cut -d' ' -f1); \
+	if [ "$$(cat $(PY_VENV)/requirements.sha256 2>/dev/null)" != "$$want" ]; then \
+	  echo "test-python: installing $(PY_REQS) into $(PY_VENV)"; \
+	  $(PY_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r $(PY_REQS) || exit 1; \
+	  echo "$$want" > $(PY_VENV)/requirements.sha256; \
+	fi
+	$(PY_VENV)/bin/python -B tests/python/conformance.py
 
 check-postgres:
 	@command -v initdb >/dev/null 2>&1 || test -x "$$(pg_config --bindir 2>/dev/null)/initdb" || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
