@@ -151,7 +151,7 @@ pub fn seed(public_key_pem: &str) -> SeedFile {
             slug: ENTERPRISE.to_owned(),
             name: Some("Octo Enterprise (demo)".to_owned()),
             policy: Some(PolicySettingsDto {
-                fine_grained_max_lifetime_days: Some(400),
+                fine_grained_max_lifetime_days: Some(365),
                 ..Default::default()
             }),
         }],
@@ -166,6 +166,7 @@ pub fn seed(public_key_pem: &str) -> SeedFile {
                 classic_tokens: Some(Access::Restricted),
                 fine_grained_max_lifetime_days: Some(180),
                 classic_max_lifetime_days: None,
+                exempt_administrators: None,
             }),
             owners: Vec::new(),
             email_notifications: None,

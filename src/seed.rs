@@ -299,6 +299,7 @@ fn apply_review(
     patgate_persistence::requests::review(
         conn,
         &patgate_persistence::requests::Review {
+            by_policy: false,
             org_id,
             request_ids: &ids,
             action,

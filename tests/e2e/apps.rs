@@ -127,13 +127,29 @@ async fn a_token_may_be_narrowed_but_never_widened(backend: Backend) {
 
     let reader = app.installation_id(READER).await;
     let path = format!("/app/installations/{reader}/access_tokens");
-    for body in [
-        json!({"permissions": {"organization_personal_access_token_requests": "write"}}),
-        json!({"permissions": {"contents": "read"}}),
-        json!({"permissions": {"organization_personal_access_token_requests": "sudo"}}),
-        json!({"repositories": ["no-such-repo"]}),
-        json!({"repository_ids": [999999]}),
-        json!({"unknown_field": true}),
+    // GitHub's messages, as GitHub words them.
+    let above =
+        "The level of access for permissions requested are not granted to this installation.";
+    let not_held = "The permissions requested are not granted to this installation.";
+    let level = "There is at least one permission action that is not supported. It should be one of: \"read\", \"write\" or \"admin\".";
+    let repo = "There is at least one repository that does not exist or is not accessible to the parent installation.";
+    for (body, message) in [
+        (
+            json!({"permissions": {"organization_personal_access_token_requests": "write"}}),
+            above,
+        ),
+        (json!({"permissions": {"contents": "read"}}), not_held),
+        (
+            json!({"permissions": {"no such permission": "read"}}),
+            not_held,
+        ),
+        (
+            json!({"permissions": {"organization_personal_access_token_requests": "sudo"}}),
+            level,
+        ),
+        (json!({"repositories": ["no-such-repo"]}), repo),
+        (json!({"repository_ids": [999999]}), repo),
+        (json!({"unknown_field": true}), "Validation Failed"),
     ] {
         let res = app.post(&path, &app_jwt(READER), &body).await;
         assert_eq!(
@@ -142,6 +158,7 @@ async fn a_token_may_be_narrowed_but_never_widened(backend: Backend) {
             "{body}: {}",
             res.body
         );
+        assert_eq!(res.json["message"], message, "{body}");
         assert!(res.json["errors"].is_array(), "{}", res.body);
     }
     let res = app
@@ -166,7 +183,35 @@ async fn a_token_may_be_narrowed_but_never_widened(backend: Backend) {
     }
 }
 
+async fn empty_narrowings_narrow_nothing(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let id = app.installation_id(REVIEWER).await;
+    let path = format!("/app/installations/{id}/access_tokens");
+    let jwt = app_jwt(REVIEWER);
+    let full = app.post(&path, &jwt, &json!({})).await;
+    assert_eq!(full.status, StatusCode::CREATED, "{}", full.body);
+    // PyGithub's get_access_token always sends an empty permissions object.
+    for body in [
+        json!({"permissions": {}}),
+        json!({"permissions": null}),
+        json!({"permissions": {}, "repositories": [], "repository_ids": []}),
+        json!({"repositories": []}),
+        json!({"repository_ids": []}),
+    ] {
+        let res = app.post(&path, &jwt, &body).await;
+        assert_eq!(res.status, StatusCode::CREATED, "{body}: {}", res.body);
+        assert_eq!(res.json["permissions"], full.json["permissions"], "{body}");
+        assert_eq!(res.json["repository_selection"], "all", "{body}");
+        let token = res.json["token"].as_str().expect("token");
+        let list = app
+            .get("/orgs/acme/personal-access-token-requests", token)
+            .await;
+        assert_eq!(list.status, StatusCode::OK, "{body}: {}", list.body);
+    }
+}
+
 both_backends!(
+    empty_narrowings_narrow_nothing,
     the_app_and_its_installations_are_visible_with_its_jwt,
     another_apps_installation_is_not_found,
     a_token_carries_the_installations_permissions_for_an_hour,

@@ -10,7 +10,10 @@ const LIST: &str = "/orgs/acme/personal-access-token-requests";
 
 /// Operations of the document whose refusal without credentials is checked here (by
 /// operation id); `openapi_doc` fails if a secured operation is missing.
-pub const OPERATIONS_WITH_401_TESTS: [&str; 45] = [
+pub const OPERATIONS_WITH_401_TESTS: [&str; 48] = [
+    "patgate/get-enterprise-token-policy",
+    "patgate/set-enterprise-token-policy",
+    "orgs/get-audit-log",
     "orgs/list-pat-grant-requests",
     "orgs/review-pat-grant-requests-in-bulk",
     "orgs/review-pat-grant-request",
@@ -136,6 +139,15 @@ async fn every_secured_operation_without_credentials_is_401(backend: Backend) {
         (Method::POST, "/orgs/acme/hooks/1/deliveries/1/attempts"),
         (Method::POST, "/orgs/acme/hooks/1/pings"),
         (Method::GET, "/orgs/acme/hooks/1/backlog"),
+        (
+            Method::GET,
+            "/enterprises/megacorp/personal-access-token-policy",
+        ),
+        (
+            Method::PUT,
+            "/enterprises/megacorp/personal-access-token-policy",
+        ),
+        (Method::GET, "/orgs/acme/audit-log"),
     ];
     assert_eq!(calls.len(), OPERATIONS_WITH_401_TESTS.len());
     for (method, path) in calls {
@@ -504,6 +516,18 @@ async fn github_header_rules_apply(backend: Backend) {
     );
     let res = with("1999-01-01").await.expect("send");
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    // GitHub's body, word for word: `errors` is a sentence naming what was asked and what is
+    // served, newest first.
+    let body: serde_json::Value = res.json().await.expect("json");
+    assert_eq!(
+        body,
+        serde_json::json!({
+            "message": "Bad Request",
+            "errors": "The version you specified in the \"X-GitHub-API-Version\" request header, \"1999-01-01\", is not a supported version. The following versions are currently supported: \"2026-03-10\" (most recent) and \"2022-11-28\".",
+            "documentation_url": "https://docs.github.com/rest",
+            "status": "400",
+        })
+    );
     let res = app.get(LIST, &token).await;
     let id = res
         .header("x-github-request-id")

@@ -136,6 +136,7 @@ async fn the_generated_client_reviews_lists_grants_and_revokes(backend: Backend)
             grant.id,
             &UpdatePatAccessBody {
                 action: GrantActionName::Revoke,
+                reason: Some("No longer needed".parse().expect("a reason")),
             },
         )
         .await

@@ -89,6 +89,21 @@ async fn approved_requests_become_grants_with_githubs_shape(backend: Backend) {
     assert!(res
         .header("link")
         .is_some_and(|l| l.contains("page=2>; rel=\"last\"")));
+    // Every page names the last one, even where a page reads only the next one ahead.
+    for page in [1, 2, 3] {
+        let res = app
+            .get(
+                &format!("{GRANTS}?permission=members_read&per_page=1&page={page}"),
+                &token,
+            )
+            .await;
+        assert!(
+            res.header("link")
+                .is_some_and(|l| l.contains("page=6>; rel=\"last\"")),
+            "page {page}: {:?}",
+            res.header("link")
+        );
+    }
     // A subset grant lists its repositories.
     let subset = grants
         .iter()

@@ -426,6 +426,7 @@ async fn the_organization_policy_decides_what_a_filing_becomes(backend: Backend)
         json!({
             "fine_grained_tokens": "allowed", "fine_grained_approval": "required",
             "classic_tokens": "allowed", "fine_grained_max_lifetime_days": 366, "classic_max_lifetime_days": null,
+            "exempt_administrators": false,
         })
     );
     assert!(res.json["enterprise"].is_null());

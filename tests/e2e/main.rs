@@ -3,10 +3,12 @@
 mod helpers;
 
 mod apps;
+mod audit_log;
 mod auth;
 mod ci_cli;
 mod cli;
 mod client;
+mod enterprise;
 mod grants;
 mod kept;
 mod lifecycle;

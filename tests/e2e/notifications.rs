@@ -179,7 +179,7 @@ impl SmtpServer {
     fn notices(&self) -> Vec<Mail> {
         self.received()
             .into_iter()
-            .filter(|m| m.subject().contains("your request"))
+            .filter(|m| m.subject().contains("your request") || m.subject().contains("your token"))
             .collect()
     }
 
@@ -705,8 +705,110 @@ async fn an_organization_can_turn_email_off(backend: Backend) {
     assert_eq!(globex.json, json!({"email": false}), "{}", globex.body);
 }
 
+/// Revoking a grant mails its owner, with the reason when one is given (`action` alone stays
+/// valid, as on GitHub); the reason is in the audit trail; a reason too long, or not text,
+/// is refused and revokes nothing.
+async fn a_revocation_reaches_the_owner_with_its_reason(backend: Backend) {
+    let (smtp, r) = reviewing_with_smtp(backend).await;
+    r.review("alice", json!({"action": "approve"})).await;
+    r.review("bob", json!({"action": "approve"})).await;
+    smtp.wait_for_notices(2, Duration::from_secs(15)).await;
+    let grant_of = |owner: &'static str| {
+        let r = &r;
+        async move {
+            let res = r
+                .app
+                .get(
+                    &format!("/orgs/acme/personal-access-tokens?owner={owner}&per_page=100"),
+                    &r.token,
+                )
+                .await;
+            assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+            res.json[0]["id"].as_i64().expect("a grant")
+        }
+    };
+    let (alice, bob) = (grant_of("alice").await, grant_of("bob").await);
+    let grants = "/orgs/acme/personal-access-tokens";
+    for bad in [
+        json!({"action": "revoke", "reason": "x".repeat(1025)}),
+        json!({"action": "revoke", "reason": 7}),
+    ] {
+        let res = r
+            .app
+            .post(&format!("{grants}/{alice}"), &r.token, &bad)
+            .await;
+        assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", res.body);
+        assert_eq!(res.json["errors"][0]["field"], "reason", "{}", res.body);
+    }
+    let still = r.app.get(&format!("{grants}?owner=alice"), &r.token).await;
+    assert!(
+        still
+            .json
+            .as_array()
+            .expect("array")
+            .iter()
+            .any(|g| g["id"] == alice),
+        "a refused revocation revokes nothing"
+    );
+    let res = r
+        .app
+        .post(
+            &format!("{grants}/{alice}"),
+            &r.token,
+            &json!({"action": "revoke", "reason": "Leaving the project"}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::NO_CONTENT, "{}", res.body);
+    let res = r
+        .app
+        .post(
+            grants,
+            &r.token,
+            &json!({"action": "revoke", "pat_ids": [bob]}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::ACCEPTED, "{}", res.body);
+
+    let got = smtp.wait_for_notices(4, Duration::from_secs(15)).await;
+    let revoked: Vec<&Mail> = got
+        .iter()
+        .filter(|m| m.subject().contains("was revoked"))
+        .collect();
+    assert_eq!(revoked.len(), 2, "{got:?}");
+    let to = |who: &str| revoked.iter().find(|m| m.to == [who]).expect(who);
+    let (to_alice, to_bob) = (to("alice@example.com"), to("bob@example.com"));
+    assert!(
+        to_alice.body().contains("Reason: Leaving the project"),
+        "{to_alice:?}"
+    );
+    assert!(
+        to_alice.body().contains("revoked the access"),
+        "{to_alice:?}"
+    );
+    assert!(!to_bob.body().contains("Reason:"), "{to_bob:?}");
+
+    let audit = r
+        .app
+        .get(
+            "/orgs/acme/personal-access-token-audit-log?action=grant.revoked",
+            &r.token,
+        )
+        .await;
+    assert_eq!(audit.status, StatusCode::OK, "{}", audit.body);
+    let reasons: BTreeMap<i64, Value> = audit
+        .json
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|e| (e["subject_id"].as_i64().expect("id"), e["reason"].clone()))
+        .collect();
+    assert_eq!(reasons[&alice], "Leaving the project");
+    assert_eq!(reasons[&bob], Value::Null);
+}
+
 both_backends!(
     a_review_reaches_the_owner_and_a_denial_its_reason,
+    a_revocation_reaches_the_owner_with_its_reason,
     a_rolled_back_change_sends_nothing,
     a_refusing_mail_server_gets_the_message_once_it_is_back,
     the_digest_goes_out_once_per_organization_per_period,

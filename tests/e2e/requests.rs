@@ -155,6 +155,61 @@ async fn every_page_is_reachable_through_link_headers_without_duplicates(backend
     assert_eq!(capped.status, StatusCode::OK);
 }
 
+/// The page number `rel` points at.
+fn page_of_rel(header: &str, rel: &str) -> Option<usize> {
+    link(header, rel)?.rsplit_once("page=")?.1.parse().ok()
+}
+
+async fn every_page_names_the_last_page_however_far_it_is(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let token = app.token_for(REVIEWER).await;
+    let issues_read = expected(|i| i.is_multiple_of(4)).len();
+    // One row a page: page 1 is 40 pages from the end, more than a page reads ahead.
+    for (query, total) in [
+        ("per_page=1", REQUESTS),
+        ("per_page=1&permission=issues_read", issues_read),
+        ("per_page=1&owner=alice,bob", REQUESTS / 2),
+        ("per_page=1&direction=asc", REQUESTS),
+    ] {
+        for page in [1, 2, total / 2, total - 1] {
+            let res = app
+                .get(&format!("{LIST}?{query}&page={page}"), &token)
+                .await;
+            assert_eq!(res.status, StatusCode::OK, "{query}: {}", res.body);
+            let header = res.header("link").expect("link");
+            assert_eq!(
+                page_of_rel(header, "last"),
+                Some(total),
+                "{query} page {page}: {header}"
+            );
+            assert_eq!(
+                page_of_rel(header, "next"),
+                Some(page + 1),
+                "{query}: {header}"
+            );
+            let first = (page > 1).then_some(1);
+            assert_eq!(page_of_rel(header, "first"), first, "{query}: {header}");
+            assert_eq!(
+                page_of_rel(header, "prev"),
+                page.checked_sub(1).filter(|p| *p > 0)
+            );
+        }
+    }
+    // A review changes the count at once: the last page moves.
+    let id = app.pending_ids(&token).await[0];
+    let res = app
+        .post(
+            &format!("{LIST}/{id}"),
+            &token,
+            &serde_json::json!({"action": "deny"}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::NO_CONTENT, "{}", res.body);
+    let res = app.get(&format!("{LIST}?per_page=1"), &token).await;
+    let header = res.header("link").expect("link");
+    assert_eq!(page_of_rel(header, "last"), Some(REQUESTS - 1), "{header}");
+}
+
 async fn owners_may_be_given_in_every_array_form(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let token = app.token_for(REVIEWER).await;
@@ -362,6 +417,7 @@ async fn a_requests_repositories_follow_its_selection(backend: Backend) {
 both_backends!(
     requests_are_listed_newest_first_with_githubs_shape,
     every_page_is_reachable_through_link_headers_without_duplicates,
+    every_page_names_the_last_page_however_far_it_is,
     owners_may_be_given_in_every_array_form,
     token_ids_repository_permission_and_last_use_filter_the_list,
     malformed_query_parameters_are_422_and_reported_together,

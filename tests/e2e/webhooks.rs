@@ -816,6 +816,136 @@ async fn an_org_hook_gets_the_events_and_the_owners_notices(backend: Backend) {
         .send(Method::GET, "/app/hook/deliveries", Some(&jwt), None)
         .await;
     assert_eq!(apps.json, json!([]), "{}", apps.body);
+
+    // Revoking the approved token's access notifies its owner, with the reason; GitHub's
+    // request event has no revocation, so no `personal_access_token_request` goes out.
+    let grants = app
+        .get("/orgs/acme/personal-access-tokens?token_id=9701", &reviewer)
+        .await;
+    let grant = grants.json[0]["id"]
+        .as_i64()
+        .expect("the approved token's grant");
+    let res = app
+        .post(
+            &format!("/orgs/acme/personal-access-tokens/{grant}"),
+            &reviewer,
+            &json!({"action": "revoke", "reason": "Left the team"}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::NO_CONTENT, "{}", res.body);
+    let got = receiver.wait_for(10, Duration::from_secs(10)).await;
+    assert_eq!(got.len(), 10, "one more: the revocation notice");
+    let revoked = &got[9];
+    assert_signed(revoked);
+    assert_eq!(
+        revoked.header("x-github-event"),
+        "personal_access_token_request_notification"
+    );
+    let p = revoked.json();
+    assert_eq!(p["action"], "revoked");
+    assert_eq!(p["personal_access_token_request"]["id"], approved);
+    assert_eq!(p["notification"]["reason"], "Left the team");
+    assert_eq!(p["notification"]["recipient"]["login"], "zed");
+    assert!(p["notification"]["subject"]
+        .as_str()
+        .is_some_and(|t| t.contains("was revoked")));
+    assert!(p["notification"]["text"]
+        .as_str()
+        .is_some_and(|t| t.contains("Reason: Left the team")));
+    assert_eq!(p["sender"]["type"], "Bot", "the revoking app acted");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(receiver.received().len(), 10, "nothing else");
+}
+
+/// A filing that needs no approval is granted at once and, as on GitHub (whose request events
+/// are for organizations that require approval), sends no `personal_access_token_request`
+/// event and no owner's notice to app or organization hooks; the audit trail records it as
+/// `request.auto_approved`. A later revocation of that access still notifies.
+async fn an_auto_approved_filing_sends_what_github_sends(backend: Backend) {
+    let receiver = Receiver::start().await;
+    let org_receiver = Receiver::start().await;
+    let app = TestApp::spawn(backend).await;
+    configure_hook(&app, REVIEWER, &receiver.url()).await;
+    let reviewer = app.token_for(REVIEWER).await;
+    create_org_hook(&app, &reviewer, &org_receiver.url(), &["*"]).await;
+    org_receiver.wait_for(1, Duration::from_secs(10)).await;
+    let res = app
+        .send(
+            Method::PUT,
+            "/orgs/acme/personal-access-token-policy",
+            Some(&format!("Bearer {reviewer}")),
+            Some(&json!({"fine_grained_approval": "not_required"}).to_string()),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    let issuer = app.token_for(ISSUER).await;
+    let res = app.post(INTAKE, &issuer, &filing(9901)).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    assert_eq!(res.json["status"], "approved");
+    let (request, grant) = (
+        res.json["id"].as_i64().expect("id"),
+        res.json["grant_id"].as_i64().expect("grant"),
+    );
+    // A reviewed filing afterwards shows the hooks are live: only its events arrive.
+    let res = app
+        .send(
+            Method::PUT,
+            "/orgs/acme/personal-access-token-policy",
+            Some(&format!("Bearer {reviewer}")),
+            Some(&json!({"fine_grained_approval": "required"}).to_string()),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    let pending = file(&app, &issuer, 9902).await;
+    let got = receiver.wait_for(1, Duration::from_secs(10)).await;
+    let org_got = org_receiver.wait_for(2, Duration::from_secs(10)).await;
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    for r in receiver
+        .received()
+        .iter()
+        .chain(org_receiver.received().iter().skip(1))
+    {
+        let p = r.json();
+        assert_eq!(p["action"], "created", "{p}");
+        assert_eq!(p["personal_access_token_request"]["id"], pending, "{p}");
+    }
+    assert_eq!((got.len(), org_got.len()), (1, 2));
+    assert_eq!(receiver.received().len(), 1);
+    assert_eq!(
+        org_receiver.received().len(),
+        2,
+        "the ping and the created event"
+    );
+
+    let audit = app
+        .get(
+            &format!("/orgs/acme/personal-access-token-audit-log?subject_id={request}&subject_type=request"),
+            &reviewer,
+        )
+        .await;
+    let actions: Vec<&str> = audit
+        .json
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|e| e["action"].as_str().expect("action"))
+        .collect();
+    assert_eq!(actions, ["request.auto_approved"], "{}", audit.body);
+
+    let res = app
+        .post(
+            &format!("/orgs/acme/personal-access-tokens/{grant}"),
+            &reviewer,
+            &json!({"action": "revoke"}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::NO_CONTENT, "{}", res.body);
+    let org_got = org_receiver.wait_for(3, Duration::from_secs(10)).await;
+    assert_eq!(
+        org_got[2].header("x-github-event"),
+        "personal_access_token_request_notification"
+    );
+    assert_eq!(org_got[2].json()["action"], "revoked");
 }
 
 /// A hook that does not subscribe to an event does not get it, and an inactive hook gets
@@ -934,6 +1064,7 @@ both_backends!(
     a_refused_change_sends_nothing,
     a_bad_webhook_url_is_refused,
     an_org_hook_gets_the_events_and_the_owners_notices,
+    an_auto_approved_filing_sends_what_github_sends,
     an_org_hook_gets_only_what_it_subscribes_to,
     the_digest_reaches_subscribed_org_hooks_once_per_period,
 );

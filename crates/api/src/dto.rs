@@ -542,6 +542,9 @@ pub enum GrantActionName {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct UpdatePatAccessBody {
     pub action: GrantActionName,
+    /// patgate's addition: why, told to the token's owner and kept in the audit trail.
+    #[schema(max_length = 1024, nullable = true)]
+    pub reason: Option<String>,
 }
 
 /// Body of `POST /orgs/{org}/personal-access-tokens`.
@@ -551,6 +554,9 @@ pub struct UpdatePatAccessesBody {
     /// The grants to revoke, all active; the call revokes all of them or none.
     #[schema(min_items = 1, max_items = 100)]
     pub pat_ids: Vec<i64>,
+    /// patgate's addition: why, told to the tokens' owners and kept in the audit trail.
+    #[schema(max_length = 1024, nullable = true)]
+    pub reason: Option<String>,
 }
 
 #[cfg(test)]

@@ -34,12 +34,15 @@ pub struct PolicySettingsDto {
     pub fine_grained_approval: Option<Approval>,
     /// Whether personal access tokens (classic) may reach the organization.
     pub classic_tokens: Option<Access>,
-    /// Longest lifetime of a fine-grained token, in days (1–36500).
-    #[schema(minimum = 1, maximum = 36500)]
+    /// Longest lifetime of a fine-grained token, in days (1–366, as on GitHub).
+    #[schema(minimum = 1, maximum = 366)]
     pub fine_grained_max_lifetime_days: Option<u32>,
-    /// Longest lifetime of a classic token, in days (1–36500).
-    #[schema(minimum = 1, maximum = 36500)]
+    /// Longest lifetime of a classic token, in days (1–366, as on GitHub).
+    #[schema(minimum = 1, maximum = 366)]
     pub classic_max_lifetime_days: Option<u32>,
+    /// Whether the organization's owners' tokens are exempt from the lifetime limits
+    /// (GitHub's "exempt administrators").
+    pub exempt_administrators: Option<bool>,
 }
 
 impl From<&PolicySettings> for PolicySettingsDto {
@@ -50,6 +53,7 @@ impl From<&PolicySettings> for PolicySettingsDto {
             classic_tokens: p.classic_allowed.map(access),
             fine_grained_max_lifetime_days: p.fine_grained_max_days,
             classic_max_lifetime_days: p.classic_max_days,
+            exempt_administrators: p.exempt_administrators,
         }
     }
 }
@@ -62,6 +66,7 @@ impl From<&PolicySettingsDto> for PolicySettings {
             classic_allowed: p.classic_tokens.map(|a| a == Access::Allowed),
             fine_grained_max_days: p.fine_grained_max_lifetime_days,
             classic_max_days: p.classic_max_lifetime_days,
+            exempt_administrators: p.exempt_administrators,
         }
     }
 }
@@ -91,6 +96,8 @@ pub struct EffectivePolicyDto {
     pub fine_grained_max_lifetime_days: u32,
     /// `null`: classic tokens may live for ever.
     pub classic_max_lifetime_days: Option<u32>,
+    /// Whether the organization's owners' tokens are exempt from the lifetime limits.
+    pub exempt_administrators: bool,
 }
 
 impl From<&EffectivePolicy> for EffectivePolicyDto {
@@ -101,6 +108,7 @@ impl From<&EffectivePolicy> for EffectivePolicyDto {
             classic_tokens: access(p.classic_allowed),
             fine_grained_max_lifetime_days: p.fine_grained_max_days,
             classic_max_lifetime_days: p.classic_max_days,
+            exempt_administrators: p.exempt_administrators,
         }
     }
 }
@@ -110,6 +118,15 @@ impl From<&EffectivePolicy> for EffectivePolicyDto {
 pub struct EnterprisePolicyDto {
     pub slug: String,
     pub policy: PolicySettingsDto,
+}
+
+/// An enterprise's token policy as its own endpoint shows it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EnterpriseTokenPolicyDto {
+    pub slug: String,
+    pub policy: PolicySettingsDto,
+    /// How many organizations the policy binds.
+    pub organizations_count: i64,
 }
 
 /// The token policy of an organization: its own settings, its enterprise's, and the result.

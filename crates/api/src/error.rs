@@ -52,11 +52,25 @@ pub struct ValidationError {
     pub errors: Vec<FieldError>,
 }
 
+/// GitHub's 400 for an `X-GitHub-Api-Version` it does not serve: `errors` is a sentence, not
+/// a list.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"message": "Bad Request", "errors": "The version you specified in the \"X-GitHub-API-Version\" request header, \"1999-01-01\", is not a supported version. The following versions are currently supported: \"2026-03-10\" (most recent) and \"2022-11-28\".", "documentation_url": "https://docs.github.com/rest", "status": "400"}))]
+pub struct UnsupportedVersionError {
+    pub message: String,
+    pub errors: String,
+    pub documentation_url: String,
+    pub status: String,
+}
+
 /// Every way a request can fail, each with exactly one status.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     #[error("{0}")]
     BadRequest(String),
+    /// An `X-GitHub-Api-Version` not served; the sentence says what was asked and what is.
+    #[error("Bad Request")]
+    UnsupportedVersion(String),
     #[error("{0}")]
     Unauthorized(String),
     #[error("{0}")]
@@ -131,7 +145,7 @@ impl From<actix_web::error::BlockingError> for ApiError {
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
-            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::BadRequest(_) | Self::UnsupportedVersion(_) => StatusCode::BAD_REQUEST,
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) | Self::MissingPermission { .. } | Self::RateLimited(_) => {
                 StatusCode::FORBIDDEN
@@ -166,6 +180,12 @@ impl ResponseError for ApiError {
                 documentation_url: DOCS_ROOT.to_owned(),
                 status: status_text,
                 errors: errors.clone(),
+            }),
+            Self::UnsupportedVersion(errors) => builder.json(UnsupportedVersionError {
+                message,
+                errors: errors.clone(),
+                documentation_url: DOCS_ROOT.to_owned(),
+                status: status_text,
             }),
             _ => builder.json(BasicError {
                 message,

@@ -1,5 +1,6 @@
 //! patgate's HTTP API: GitHub-compatible routes for reviewing fine-grained token requests, app authentication, errors, pagination and the OpenAPI document.
 
+pub mod audit_feed;
 pub mod auth;
 pub mod body;
 pub mod dto;
@@ -72,6 +73,9 @@ fn routes(cfg: &mut ServiceConfig) {
         .service(handlers::policy::get_token_policy)
         .service(handlers::policy::set_token_policy)
         .service(handlers::policy::list_audit_events)
+        .service(handlers::audit_log::get_audit_log)
+        .service(handlers::enterprise_policy::get_enterprise_token_policy)
+        .service(handlers::enterprise_policy::set_enterprise_token_policy)
         .service(handlers::notifications::get_notification_backlog)
         .service(handlers::notifications::get_notification_settings)
         .service(handlers::notifications::set_notification_settings)

@@ -60,6 +60,31 @@ pub async fn request_log(
     Ok(res)
 }
 
+/// GitHub's sentence for a version it does not serve: the versions newest first, the newest
+/// marked "(most recent)".
+pub fn unsupported_version(asked: &str) -> String {
+    let mut served: Vec<&str> = API_VERSIONS.to_vec();
+    served.sort_unstable_by(|a, b| b.cmp(a));
+    let quoted: Vec<String> = served
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            if i == 0 {
+                format!("\"{v}\" (most recent)")
+            } else {
+                format!("\"{v}\"")
+            }
+        })
+        .collect();
+    let list = match quoted.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
+        _ => quoted.join(""),
+    };
+    format!(
+        "The version you specified in the \"X-GitHub-API-Version\" request header, \"{asked}\", is not a supported version. The following versions are currently supported: {list}."
+    )
+}
+
 /// GitHub's header rules: an unknown `X-GitHub-Api-Version` is 400, and a request without a
 /// `User-Agent` is refused.
 pub async fn github_headers(
@@ -71,10 +96,8 @@ pub async fn github_headers(
             .to_str()
             .is_ok_and(|v| API_VERSIONS.contains(&v.trim()));
         (!known).then(|| {
-            ApiError::BadRequest(format!(
-                "Unsupported 'X-GitHub-Api-Version': {}. Supported versions: {}",
-                version.to_str().unwrap_or("(not text)"),
-                API_VERSIONS.join(", ")
+            ApiError::UnsupportedVersion(unsupported_version(
+                &String::from_utf8_lossy(version.as_bytes()),
             ))
         })
     } else {

@@ -1,4 +1,4 @@
-//! The text of each notification, by e-mail or webhook: a review notice, and an
+//! The text of each notification, by e-mail or webhook: a review or revocation notice, and an
 //! organization's digest of pending requests.
 
 use chrono::NaiveDateTime;
@@ -6,25 +6,38 @@ use patgate_persistence::notifications::{Digest, Notice};
 
 pub use patgate_persistence::webhooks::DIGEST_LIMIT;
 
-/// The subject and body of a review notice.
+/// The subject and body of a notice: a review of the owner's request, or a revocation of the
+/// access it was granted.
 pub fn notice_text(n: &Notice) -> (String, String) {
-    let verb = if n.event.action == "request.approved" {
-        "approved"
+    let when = n.event.created_at.format("%Y-%m-%d %H:%M");
+    let (subject, mut body) = if n.event.action == "grant.revoked" {
+        (
+            format!(
+                "[patgate] {}: access of your token \"{}\" was revoked",
+                n.org.login, n.token.name
+            ),
+            format!(
+                "Hello {},\n\nThe organization {} revoked the access it had granted to your fine-grained personal access token \"{}\" (request #{}) on {when} UTC. The token can no longer reach the organization's resources; file a new request if you still need access.\n",
+                n.owner.login, n.org.login, n.token.name, n.request.id,
+            ),
+        )
     } else {
-        "denied"
+        let verb = if n.event.action == "request.approved" {
+            "approved"
+        } else {
+            "denied"
+        };
+        (
+            format!(
+                "[patgate] {}: your request for token \"{}\" was {verb}",
+                n.org.login, n.token.name
+            ),
+            format!(
+                "Hello {},\n\nThe organization {} {verb} request #{} of your fine-grained personal access token \"{}\" on {when} UTC.\n",
+                n.owner.login, n.org.login, n.request.id, n.token.name,
+            ),
+        )
     };
-    let subject = format!(
-        "[patgate] {}: your request for token \"{}\" was {verb}",
-        n.org.login, n.token.name
-    );
-    let mut body = format!(
-        "Hello {},\n\nThe organization {} {verb} request #{} of your fine-grained personal access token \"{}\" on {} UTC.\n",
-        n.owner.login,
-        n.org.login,
-        n.request.id,
-        n.token.name,
-        n.event.created_at.format("%Y-%m-%d %H:%M"),
-    );
     if let Some(reason) = n.event.reason.as_deref().filter(|r| !r.is_empty()) {
         body.push_str(&format!("\nReason: {reason}\n"));
     }

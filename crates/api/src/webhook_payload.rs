@@ -120,10 +120,13 @@ fn with_installation(body: &mut Value, delivery: &Delivery, ctx: &EventContext) 
     }
 }
 
-/// Who acted: the reviewing app's bot for `approved` and `denied`, the token's owner otherwise.
+/// Who acted: the reviewing (or revoking) app's bot for `approved`, `denied` and `revoked`, the
+/// token's owner otherwise.
 fn sender(base: &str, delivery: &Delivery, ctx: &EventContext, reviewer: Option<&App>) -> Value {
     match reviewer {
-        Some(app) if matches!(delivery.action.as_str(), "approved" | "denied") => bot(base, app),
+        Some(app) if matches!(delivery.action.as_str(), "approved" | "denied" | "revoked") => {
+            bot(base, app)
+        }
         _ => serde_json::to_value(SimpleUser::of_user(base, &ctx.owner)).unwrap_or_default(),
     }
 }

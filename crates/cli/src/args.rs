@@ -196,6 +196,9 @@ pub struct RevokeArgs {
     /// Grant ids (1 to 100); separate with spaces or commas.
     #[arg(required = true, value_delimiter = ',', value_name = "ID")]
     pub ids: Vec<i64>,
+    /// The reason, sent to the tokens' owners (at most 1024 characters).
+    #[arg(long, value_parser = parse_reason)]
+    pub reason: Option<String>,
     /// Check that every id is an active grant and print what would be done; change nothing.
     #[arg(long)]
     pub dry_run: bool,

@@ -25,18 +25,23 @@ crate::lists::filtered_list!(
 /// Revokes through the bulk endpoint; with `--dry-run`, checks that each grant is active and
 /// reports instead.
 async fn revoke(ctx: &Ctx, args: &RevokeArgs) -> Result<(), CliError> {
+    let reason = args.reason.as_deref();
     if args.dry_run {
         let found = find(ctx, &REVOKE, &args.ids).await?;
-        return actions::report(ctx.json, &REVOKE, &args.ids, None, Some(&listing(&found)));
+        return actions::report(ctx.json, &REVOKE, &args.ids, reason, Some(&listing(&found)));
     }
+    let bad_reason = |e: patgate_client::types::error::ConversionError| {
+        CliError::Usage(format!("--reason: {e}"))
+    };
     let body = UpdatePatAccessesBody {
         action: GrantActionName::Revoke,
         pat_ids: args.ids.clone(),
+        reason: reason.map(str::parse).transpose().map_err(bad_reason)?,
     };
     call(
         || "revoking grants".to_owned(),
         ctx.client.orgs_update_pat_accesses(&ctx.org, &body),
     )
     .await?;
-    actions::report::<PatGrant>(ctx.json, &REVOKE, &args.ids, None, None)
+    actions::report::<PatGrant>(ctx.json, &REVOKE, &args.ids, reason, None)
 }

@@ -20,6 +20,11 @@ pub const ORG_ADMIN_PERMISSION: &str = "organization_administration";
 /// write: create, change, delete, ping and redeliver).
 pub const ORG_HOOKS_PERMISSION: &str = "organization_hooks";
 
+/// patgate's permission for the token policy of the enterprise an installation's organization
+/// belongs to (read: read it; write: change it, which binds every organization of the
+/// enterprise). GitHub sets enterprise policy in its web interface only.
+pub const ENTERPRISE_POLICY_PERMISSION: &str = "enterprise_personal_access_token_policy";
+
 /// A permission level, ordered so that a higher level includes the lower ones.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -108,8 +113,12 @@ impl PermissionSet {
     }
 
     /// The subset asked for, if every key is held at the asked level or higher. A token may be
-    /// narrowed, never widened.
+    /// narrowed, never widened. An empty request narrows nothing, as on GitHub: a client that
+    /// sends `"permissions": {}` (PyGithub always does) gets everything the installation holds.
     pub fn narrow(&self, requested: &PermissionSet) -> Result<PermissionSet, NarrowError> {
+        if requested.is_empty() {
+            return Ok(self.clone());
+        }
         let missing: Vec<String> = requested
             .0
             .iter()
@@ -149,6 +158,8 @@ pub enum Operation {
     ReadAudit,
     ReadHooks,
     WriteHooks,
+    ReadEnterprisePolicy,
+    WriteEnterprisePolicy,
 }
 
 impl Operation {
@@ -170,6 +181,8 @@ impl Operation {
             Self::WritePolicy => (ORG_ADMIN_PERMISSION, AccessLevel::Write),
             Self::ReadHooks => (ORG_HOOKS_PERMISSION, AccessLevel::Read),
             Self::WriteHooks => (ORG_HOOKS_PERMISSION, AccessLevel::Write),
+            Self::ReadEnterprisePolicy => (ENTERPRISE_POLICY_PERMISSION, AccessLevel::Read),
+            Self::WriteEnterprisePolicy => (ENTERPRISE_POLICY_PERMISSION, AccessLevel::Write),
         }
     }
 
@@ -330,6 +343,7 @@ mod tests {
         let held = set(&[("members", Read), (PAT_REQUESTS_PERMISSION, Write)]);
         let ask = set(&[(PAT_REQUESTS_PERMISSION, Read)]);
         assert_eq!(held.narrow(&ask), Ok(ask.clone()));
+        assert_eq!(held.narrow(&PermissionSet::default()), Ok(held.clone()));
         let wider = set(&[("members", Write), ("issues", Read)]);
         assert_eq!(
             held.narrow(&wider),

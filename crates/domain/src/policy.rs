@@ -4,8 +4,8 @@ use std::fmt;
 
 /// Longest a fine-grained token may live unless a policy says otherwise, in days.
 pub const DEFAULT_FINE_GRAINED_MAX_DAYS: u32 = 366;
-/// The largest lifetime a policy may set, in days (about 100 years).
-pub const MAX_LIFETIME_DAYS: u32 = 36_500;
+/// The largest lifetime a policy may set, in days, as on GitHub (1–366).
+pub const MAX_LIFETIME_DAYS: u32 = 366;
 
 /// One level's settings (an enterprise's or an organization's). `None` leaves the decision to
 /// the level below (an enterprise's organizations) or to the default.
@@ -16,6 +16,8 @@ pub struct PolicySettings {
     pub classic_allowed: Option<bool>,
     pub fine_grained_max_days: Option<u32>,
     pub classic_max_days: Option<u32>,
+    /// Whether the organization's owners' tokens are exempt from the lifetime limits.
+    pub exempt_administrators: Option<bool>,
 }
 
 /// The policy in force for an organization, every question answered.
@@ -26,6 +28,7 @@ pub struct EffectivePolicy {
     pub classic_allowed: bool,
     pub fine_grained_max_days: u32,
     pub classic_max_days: Option<u32>,
+    pub exempt_administrators: bool,
 }
 
 impl Default for EffectivePolicy {
@@ -39,6 +42,7 @@ impl Default for EffectivePolicy {
             classic_allowed: true,
             fine_grained_max_days: DEFAULT_FINE_GRAINED_MAX_DAYS,
             classic_max_days: None,
+            exempt_administrators: false,
         }
     }
 }
@@ -86,6 +90,13 @@ impl fmt::Display for PolicyLevel {
 pub enum PolicyError {
     #[error("{field} cannot loosen the enterprise policy: {detail}")]
     LoosensEnterprise { field: &'static str, detail: String },
+    /// The enterprise decided the setting for its organizations (allowed, restricted,
+    /// approval required or disabled): only "allow organizations to configure" leaves it to
+    /// them.
+    #[error(
+        "{field} is set by the enterprise policy ({detail}); organizations cannot override it"
+    )]
+    SetByEnterprise { field: &'static str, detail: String },
     #[error("{field} must be between 1 and {MAX_LIFETIME_DAYS} days")]
     BadLifetime { field: &'static str },
 }
@@ -128,8 +139,11 @@ impl PolicySettings {
         Ok(())
     }
 
-    /// Checks that an organization's settings stay within its enterprise's: a restriction the
-    /// enterprise set cannot be lifted, and no lifetime may exceed the enterprise's.
+    /// Checks that an organization's settings stay within its enterprise's: a setting the
+    /// enterprise decided (fine-grained tokens allowed or restricted, approval required or
+    /// disabled, classic tokens allowed or restricted, administrators exempt or not) cannot be
+    /// set otherwise, as on GitHub where only "allow organizations to configure" leaves the
+    /// choice to them; and no lifetime may exceed the enterprise's.
     pub fn check_within(&self, enterprise: &PolicySettings) -> Result<(), PolicyError> {
         let loosens = |field, detail: &str| {
             Err(PolicyError::LoosensEnterprise {
@@ -137,19 +151,47 @@ impl PolicySettings {
                 detail: detail.to_owned(),
             })
         };
-        if enterprise.fine_grained_allowed == Some(false) && self.fine_grained_allowed == Some(true)
-        {
-            return loosens(
-                "fine_grained_tokens",
-                "the enterprise restricts fine-grained tokens",
-            );
-        }
-        if enterprise.approval_required == Some(true) && self.approval_required == Some(false) {
-            return loosens("fine_grained_approval", "the enterprise requires approval");
-        }
-        if enterprise.classic_allowed == Some(false) && self.classic_allowed == Some(true) {
-            return loosens("classic_tokens", "the enterprise restricts classic tokens");
-        }
+        let bound = |field: &'static str,
+                     ent: Option<bool>,
+                     org: Option<bool>,
+                     yes: &str,
+                     no: &str| {
+            match (ent, org) {
+                (Some(e), Some(o)) if e != o => Err(PolicyError::SetByEnterprise {
+                    field,
+                    detail: (if e { yes } else { no }).to_owned(),
+                }),
+                _ => Ok(()),
+            }
+        };
+        bound(
+            "fine_grained_tokens",
+            enterprise.fine_grained_allowed,
+            self.fine_grained_allowed,
+            "the enterprise allows fine-grained tokens",
+            "the enterprise restricts fine-grained tokens",
+        )?;
+        bound(
+            "fine_grained_approval",
+            enterprise.approval_required,
+            self.approval_required,
+            "the enterprise requires approval",
+            "the enterprise disables approval",
+        )?;
+        bound(
+            "classic_tokens",
+            enterprise.classic_allowed,
+            self.classic_allowed,
+            "the enterprise allows classic tokens",
+            "the enterprise restricts classic tokens",
+        )?;
+        bound(
+            "exempt_administrators",
+            enterprise.exempt_administrators,
+            self.exempt_administrators,
+            "the enterprise exempts administrators",
+            "the enterprise does not exempt administrators",
+        )?;
         if let (Some(max), Some(days)) =
             (enterprise.fine_grained_max_days, self.fine_grained_max_days)
         {
@@ -215,19 +257,31 @@ impl PolicyStack {
         }
     }
 
+    // What the enterprise set binds its organizations, either way (GitHub: "organizations
+    // cannot override"); what it left unset, they decide.
+
     fn fine_grained_allowed(&self) -> Resolved<bool> {
         let d = EffectivePolicy::default();
-        self.pick(|p| p.fine_grained_allowed, |v| !v, d.fine_grained_allowed)
+        self.pick(|p| p.fine_grained_allowed, |_| true, d.fine_grained_allowed)
     }
 
     fn approval_required(&self) -> Resolved<bool> {
         let d = EffectivePolicy::default();
-        self.pick(|p| p.approval_required, |v| v, d.approval_required)
+        self.pick(|p| p.approval_required, |_| true, d.approval_required)
     }
 
     fn classic_allowed(&self) -> Resolved<bool> {
         let d = EffectivePolicy::default();
-        self.pick(|p| p.classic_allowed, |v| !v, d.classic_allowed)
+        self.pick(|p| p.classic_allowed, |_| true, d.classic_allowed)
+    }
+
+    fn exempt_administrators(&self) -> Resolved<bool> {
+        let d = EffectivePolicy::default();
+        self.pick(
+            |p| p.exempt_administrators,
+            |_| true,
+            d.exempt_administrators,
+        )
     }
 
     /// The lower of the two maxima, with the level it comes from.
@@ -282,15 +336,19 @@ impl PolicyStack {
             classic_allowed: self.classic_allowed().value,
             fine_grained_max_days: self.fine_grained_max_days().value,
             classic_max_days: self.classic_max_days().value,
+            exempt_administrators: self.exempt_administrators().value,
         }
     }
 
     /// Whether a token of `kind` whose lifetime is `lifetime_days` (None: never expires) may
-    /// reach the organization at all; the refusal names the rule and its level.
+    /// reach the organization at all; the refusal names the rule and its level. An owner of the
+    /// organization (`by_owner`) is not held to the lifetime limits when the policy exempts
+    /// administrators.
     pub fn admits(
         &self,
         kind: TokenKind,
         lifetime_days: Option<u64>,
+        by_owner: bool,
     ) -> Result<(), PolicyViolation> {
         let level = |r: Option<PolicyLevel>| r.unwrap_or(PolicyLevel::Default);
         let max = match kind {
@@ -313,6 +371,9 @@ impl PolicyStack {
                 self.classic_max_days()
             }
         };
+        if by_owner && self.exempt_administrators().value {
+            return Ok(());
+        }
         match (max.value, lifetime_days) {
             (Some(max_days), None) => Err(PolicyViolation::NoExpiry {
                 level: level(max.level),
@@ -329,9 +390,10 @@ impl PolicyStack {
         }
     }
 
-    /// What happens to a fine-grained token's request for access.
-    pub fn decide_intake(&self, lifetime_days: Option<u64>) -> IntakeDecision {
-        match self.admits(TokenKind::FineGrained, lifetime_days) {
+    /// What happens to a fine-grained token's request for access; `by_owner`: the token
+    /// belongs to an owner of the organization.
+    pub fn decide_intake(&self, lifetime_days: Option<u64>, by_owner: bool) -> IntakeDecision {
+        match self.admits(TokenKind::FineGrained, lifetime_days, by_owner) {
             Err(violation) => IntakeDecision::Refused(violation),
             Ok(()) if self.approval_required().value => IntakeDecision::Pending,
             Ok(()) => IntakeDecision::Granted,
@@ -363,9 +425,12 @@ mod tests {
     fn defaults_allow_fine_grained_tokens_with_approval_for_at_most_366_days() {
         let stack = PolicyStack::default();
         assert_eq!(stack.effective(), EffectivePolicy::default());
-        assert_eq!(stack.decide_intake(Some(30)), IntakeDecision::Pending);
         assert_eq!(
-            stack.decide_intake(Some(367)),
+            stack.decide_intake(Some(30), false),
+            IntakeDecision::Pending
+        );
+        assert_eq!(
+            stack.decide_intake(Some(367), false),
             IntakeDecision::Refused(PolicyViolation::LifetimeTooLong {
                 level: PolicyLevel::Default,
                 days: 367,
@@ -373,10 +438,10 @@ mod tests {
             })
         );
         assert!(matches!(
-            stack.decide_intake(None),
+            stack.decide_intake(None, false),
             IntakeDecision::Refused(PolicyViolation::NoExpiry { .. })
         ));
-        assert_eq!(stack.admits(TokenKind::Classic, None), Ok(()));
+        assert_eq!(stack.admits(TokenKind::Classic, None, false), Ok(()));
     }
 
     #[test]
@@ -385,13 +450,16 @@ mod tests {
             approval_required: Some(false),
             ..Default::default()
         });
-        assert_eq!(no_approval.decide_intake(Some(10)), IntakeDecision::Granted);
+        assert_eq!(
+            no_approval.decide_intake(Some(10), false),
+            IntakeDecision::Granted
+        );
         let restricted = org(PolicySettings {
             fine_grained_allowed: Some(false),
             ..Default::default()
         });
         assert_eq!(
-            restricted.decide_intake(Some(10)),
+            restricted.decide_intake(Some(10), false),
             IntakeDecision::Refused(PolicyViolation::FineGrainedRestricted(
                 PolicyLevel::Organization
             ))
@@ -401,7 +469,7 @@ mod tests {
             ..Default::default()
         });
         assert_eq!(
-            no_classic.admits(TokenKind::Classic, Some(1)),
+            no_classic.admits(TokenKind::Classic, Some(1), false),
             Err(PolicyViolation::ClassicRestricted(
                 PolicyLevel::Organization
             ))
@@ -416,6 +484,7 @@ mod tests {
             classic_allowed: Some(false),
             fine_grained_max_days: Some(90),
             classic_max_days: None,
+            exempt_administrators: None,
         };
         let loosening = PolicySettings {
             approval_required: Some(false),
@@ -423,7 +492,22 @@ mod tests {
         };
         assert!(matches!(
             loosening.check_within(&enterprise),
-            Err(PolicyError::LoosensEnterprise { .. })
+            Err(PolicyError::SetByEnterprise {
+                field: "fine_grained_approval",
+                ..
+            })
+        ));
+        // What the enterprise allows binds too: an organization cannot restrict it.
+        let restricting = PolicySettings {
+            fine_grained_allowed: Some(false),
+            ..Default::default()
+        };
+        assert!(matches!(
+            restricting.check_within(&enterprise),
+            Err(PolicyError::SetByEnterprise {
+                field: "fine_grained_tokens",
+                ..
+            })
         ));
         let longer = PolicySettings {
             fine_grained_max_days: Some(100),
@@ -440,9 +524,12 @@ mod tests {
             enterprise: Some(enterprise),
             organization: loosening,
         };
-        assert_eq!(stack.decide_intake(Some(10)), IntakeDecision::Pending);
         assert_eq!(
-            stack.decide_intake(Some(91)),
+            stack.decide_intake(Some(10), false),
+            IntakeDecision::Pending
+        );
+        assert_eq!(
+            stack.decide_intake(Some(91), false),
             IntakeDecision::Refused(PolicyViolation::LifetimeTooLong {
                 level: PolicyLevel::Enterprise,
                 days: 91,
@@ -450,7 +537,7 @@ mod tests {
             })
         );
         assert_eq!(
-            stack.admits(TokenKind::Classic, Some(1)),
+            stack.admits(TokenKind::Classic, Some(1), false),
             Err(PolicyViolation::ClassicRestricted(PolicyLevel::Enterprise))
         );
         let tighter = PolicyStack {
@@ -482,15 +569,77 @@ mod tests {
         };
         assert!(stack.effective().fine_grained_allowed);
         assert!(!stack.effective().approval_required);
-        // An organization may still restrict what the enterprise allows.
+        // What the enterprise decided binds, even against settings stored before it did.
         let stack = PolicyStack {
             enterprise: Some(opted_in),
             organization: PolicySettings {
                 approval_required: Some(true),
+                fine_grained_allowed: Some(false),
                 ..Default::default()
             },
         };
-        assert!(stack.effective().approval_required);
+        assert!(!stack.effective().approval_required);
+        assert!(stack.effective().fine_grained_allowed);
+        // What it left to its organizations, they decide.
+        let stack = PolicyStack {
+            enterprise: Some(PolicySettings::default()),
+            organization: PolicySettings {
+                approval_required: Some(false),
+                fine_grained_allowed: Some(false),
+                ..Default::default()
+            },
+        };
+        assert!(!stack.effective().approval_required);
+        assert!(!stack.effective().fine_grained_allowed);
+    }
+
+    #[test]
+    fn exempt_administrators_lifts_the_lifetime_limits_for_owners_only() {
+        let stack = org(PolicySettings {
+            fine_grained_max_days: Some(30),
+            classic_max_days: Some(30),
+            exempt_administrators: Some(true),
+            ..Default::default()
+        });
+        assert_eq!(stack.decide_intake(None, true), IntakeDecision::Pending);
+        assert_eq!(
+            stack.decide_intake(Some(300), true),
+            IntakeDecision::Pending
+        );
+        assert!(matches!(
+            stack.decide_intake(Some(300), false),
+            IntakeDecision::Refused(PolicyViolation::LifetimeTooLong { .. })
+        ));
+        assert_eq!(stack.admits(TokenKind::Classic, None, true), Ok(()));
+        // Not the access rules: a restriction still refuses an owner's token.
+        let restricted = org(PolicySettings {
+            fine_grained_allowed: Some(false),
+            exempt_administrators: Some(true),
+            ..Default::default()
+        });
+        assert!(matches!(
+            restricted.decide_intake(Some(1), true),
+            IntakeDecision::Refused(PolicyViolation::FineGrainedRestricted(_))
+        ));
+        let not_exempt = org(PolicySettings {
+            fine_grained_max_days: Some(30),
+            ..Default::default()
+        });
+        assert!(matches!(
+            not_exempt.decide_intake(Some(300), true),
+            IntakeDecision::Refused(PolicyViolation::LifetimeTooLong { .. })
+        ));
+    }
+
+    #[test]
+    fn lifetimes_are_limited_to_githubs_range() {
+        for (days, ok) in [(0, false), (1, true), (366, true), (367, false)] {
+            let settings = PolicySettings {
+                fine_grained_max_days: Some(days),
+                ..Default::default()
+            };
+            assert_eq!(settings.validate().is_ok(), ok, "{days}");
+        }
     }
 
     #[test]

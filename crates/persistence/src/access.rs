@@ -116,7 +116,9 @@ fn answer(
         token.created_at.and_utc().timestamp(),
         token.expires_at.map(|t| t.and_utc().timestamp()),
     );
-    if let Err(violation) = stack.admits(TokenKind::FineGrained, lifetime) {
+    let by_owner = stack.effective().exempt_administrators
+        && policy::is_owner(conn, q.org_id, token.owner_id)?;
+    if let Err(violation) = stack.admits(TokenKind::FineGrained, lifetime, by_owner) {
         return Ok(Answer::Policy(violation));
     }
     let held: RequestedPermissions =

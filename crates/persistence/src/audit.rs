@@ -91,3 +91,172 @@ pub fn list(
         .load(conn)?;
     Ok((rows, total))
 }
+
+/// Where a page of the GitHub-shaped audit feed starts: strictly after or before an event
+/// (its time and id), in the feed's order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FeedCursor {
+    After(chrono::NaiveDateTime, i64),
+    Before(chrono::NaiveDateTime, i64),
+}
+
+/// A page of the GitHub-shaped audit feed: which of patgate's actions, by whom, about whose
+/// tokens, when, from where and in which order.
+#[derive(Debug, Clone, Default)]
+pub struct FeedQuery {
+    pub org_id: i64,
+    /// patgate's actions to include (never empty: the caller lists what it can show).
+    pub actions: Vec<String>,
+    /// Only events this app acted in (`actor:` a bot).
+    pub app_id: Option<i64>,
+    /// Only events about the requests of this user (`actor:` a user, for the actions a token's
+    /// owner makes; `user:` for every action about their tokens).
+    pub owner_id: Option<i64>,
+    /// Only events at or after / before or at these times (`created:`).
+    pub from: Option<chrono::NaiveDateTime>,
+    pub until: Option<chrono::NaiveDateTime>,
+    pub cursor: Option<FeedCursor>,
+    /// Oldest first (`order=asc`) instead of newest first.
+    pub ascending: bool,
+    pub limit: i64,
+}
+
+/// An event of the feed with what GitHub's event shows of it: the request it is about (for a
+/// grant's event, the request that was granted), the token's owner and name, and the app
+/// that acted.
+#[derive(Debug, Clone)]
+pub struct FeedEvent {
+    pub event: AuditEvent,
+    pub request: crate::models::PatRequest,
+    pub owner: crate::models::User,
+    pub token_name: String,
+    pub app_slug: Option<String>,
+}
+
+/// One page of the feed in its order (up to `limit` events), read through the organization's
+/// `(org_id, created_at, id)` index. A `Before` cursor reads backwards from it and returns the
+/// page in the feed's order.
+pub fn feed(conn: &mut DbConnection, q: &FeedQuery) -> Result<Vec<FeedEvent>, StoreError> {
+    use crate::schema::{pat_grants, pat_requests};
+    let mut query = audit_events::table
+        .filter(audit_events::org_id.eq(q.org_id))
+        .filter(audit_events::action.eq_any(q.actions.clone()))
+        .into_boxed::<crate::db::MultiBackend>();
+    if let Some(app) = q.app_id {
+        query = query.filter(audit_events::app_id.eq(app));
+    }
+    if let Some(owner) = q.owner_id {
+        let requests = pat_requests::table
+            .filter(pat_requests::owner_id.eq(owner))
+            .select(pat_requests::id);
+        let grants = pat_grants::table
+            .filter(pat_grants::owner_id.eq(owner))
+            .select(pat_grants::id);
+        query = query.filter(
+            audit_events::subject_type
+                .eq("request")
+                .and(audit_events::subject_id.eq_any(requests))
+                .or(audit_events::subject_type
+                    .eq("grant")
+                    .and(audit_events::subject_id.eq_any(grants))),
+        );
+    }
+    if let Some(from) = q.from {
+        query = query.filter(audit_events::created_at.ge(from));
+    }
+    if let Some(until) = q.until {
+        query = query.filter(audit_events::created_at.le(until));
+    }
+    // Walking forwards in the feed's order, or backwards from a `Before` cursor.
+    let backwards = matches!(q.cursor, Some(FeedCursor::Before(..)));
+    let newest_first = q.ascending == backwards;
+    match q.cursor {
+        Some(FeedCursor::After(t, id) | FeedCursor::Before(t, id)) => {
+            query = if newest_first {
+                query.filter(
+                    audit_events::created_at
+                        .lt(t)
+                        .or(audit_events::created_at.eq(t).and(audit_events::id.lt(id))),
+                )
+            } else {
+                query.filter(
+                    audit_events::created_at
+                        .gt(t)
+                        .or(audit_events::created_at.eq(t).and(audit_events::id.gt(id))),
+                )
+            };
+        }
+        None => {}
+    }
+    query = if newest_first {
+        query.order((audit_events::created_at.desc(), audit_events::id.desc()))
+    } else {
+        query.order((audit_events::created_at.asc(), audit_events::id.asc()))
+    };
+    let mut events: Vec<AuditEvent> = query.limit(q.limit).load(conn)?;
+    if backwards {
+        events.reverse();
+    }
+    feed_context(conn, events)
+}
+
+/// The requests, owners, tokens and apps of a page of events, in a few queries.
+fn feed_context(
+    conn: &mut DbConnection,
+    events: Vec<AuditEvent>,
+) -> Result<Vec<FeedEvent>, StoreError> {
+    use std::collections::HashMap;
+
+    use crate::models::{PatRequest, User};
+    use crate::schema::{apps, pat_grants, pat_requests, tokens, users};
+    let grant_ids: Vec<i64> = events
+        .iter()
+        .filter(|e| e.subject_type == "grant")
+        .map(|e| e.subject_id)
+        .collect();
+    let granted: HashMap<i64, i64> = pat_grants::table
+        .filter(pat_grants::id.eq_any(&grant_ids))
+        .select((pat_grants::id, pat_grants::request_id))
+        .load::<(i64, i64)>(conn)?
+        .into_iter()
+        .collect();
+    let request_of = |e: &AuditEvent| match e.subject_type.as_str() {
+        "grant" => granted.get(&e.subject_id).copied(),
+        _ => Some(e.subject_id),
+    };
+    let request_ids: Vec<i64> = events.iter().filter_map(request_of).collect();
+    let rows: Vec<(PatRequest, User, String)> = pat_requests::table
+        .inner_join(users::table.on(users::id.eq(pat_requests::owner_id)))
+        .inner_join(tokens::table.on(tokens::id.eq(pat_requests::token_id)))
+        .filter(pat_requests::id.eq_any(&request_ids))
+        .select((pat_requests::all_columns, users::all_columns, tokens::name))
+        .load(conn)?;
+    let by_request: HashMap<i64, (PatRequest, User, String)> =
+        rows.into_iter().map(|r| (r.0.id, r)).collect();
+    let app_ids: Vec<i64> = events.iter().filter_map(|e| e.app_id).collect();
+    let slugs: HashMap<i64, String> = apps::table
+        .filter(apps::id.eq_any(&app_ids))
+        .select((apps::id, apps::slug))
+        .load::<(i64, String)>(conn)?
+        .into_iter()
+        .collect();
+    let mut out = Vec::with_capacity(events.len());
+    for event in events {
+        let Some(request_id) = request_of(&event) else {
+            continue;
+        };
+        // Several events may be about one request: each takes a copy.
+        let Some((request, owner, token_name)) = by_request.get(&request_id).cloned() else {
+            continue;
+        };
+        let app_slug = event.app_id.and_then(|id| slugs.get(&id).cloned());
+        out.push(FeedEvent {
+            event,
+            request,
+            owner,
+            token_name,
+            app_slug,
+        });
+    }
+    Ok(out)
+}

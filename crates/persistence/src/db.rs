@@ -11,6 +11,7 @@ use diesel::Connection;
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
 use crate::changes::{Changes, Follower};
+use crate::counts::KeptCounts;
 use crate::StoreError;
 
 /// Loads the one row a query matches by a unique key, if any: diesel's `first(conn).optional()`
@@ -246,6 +247,8 @@ pub struct Db {
     write_lock: Arc<Mutex<()>>,
     /// What every write moves on, so that responses kept in memory are not served stale.
     changes: Arc<Changes>,
+    /// Counts of long lists, kept while their organization's data is unchanged.
+    counts: Arc<KeptCounts>,
 }
 
 /// Pool sizing and timeouts.
@@ -291,6 +294,7 @@ impl Db {
             backend: manager.backend,
             write_lock: Arc::new(Mutex::new(())),
             changes: Arc::new(Changes::default()),
+            counts: Arc::new(KeptCounts::default()),
         })
     }
 
@@ -306,6 +310,17 @@ impl Db {
     /// The epochs this process's writes move on and its [`Follower`] follows.
     pub fn changes(&self) -> &Arc<Changes> {
         &self.changes
+    }
+
+    /// The count of `key` in the organization, kept until its data changes: `count` runs only
+    /// when no count is kept for the organization's current data (see [`KeptCounts`]).
+    pub fn kept_count(
+        &self,
+        org_id: i64,
+        key: String,
+        count: impl FnOnce() -> Result<i64, StoreError>,
+    ) -> Result<i64, StoreError> {
+        self.counts.get_or_count(&self.changes, org_id, key, count)
     }
 
     /// A connection of its own that reports every process's committed writes.

@@ -34,6 +34,21 @@ pub fn app_by_issuer(conn: &mut DbConnection, iss: &str) -> Result<Option<App>, 
     Ok(query.load_one(conn)?)
 }
 
+/// The app with this slug.
+pub fn app_by_slug(conn: &mut DbConnection, slug: &str) -> Result<Option<App>, StoreError> {
+    Ok(apps::table.filter(apps::slug.eq(slug)).load_one(conn)?)
+}
+
+/// The user id of this login, compared case-insensitively.
+pub fn user_id_by_login(conn: &mut DbConnection, login: &str) -> Result<Option<i64>, StoreError> {
+    use crate::schema::users;
+    let key = login.to_ascii_lowercase();
+    Ok(users::table
+        .filter(users::login_key.eq(key))
+        .select(users::id)
+        .load_one(conn)?)
+}
+
 pub fn app_by_id(conn: &mut DbConnection, id: i64) -> Result<Option<App>, StoreError> {
     Ok(apps::table.find(id).load_one(conn)?)
 }

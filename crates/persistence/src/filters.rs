@@ -22,6 +22,23 @@ pub struct ListFilter {
     pub ascending: bool,
 }
 
+impl ListFilter {
+    /// What the filter selects, whatever the order it lists in or how its values were given:
+    /// rows passing equal keys are the same rows.
+    pub fn selection_key(&self) -> String {
+        let mut owners = self.owner_keys.clone();
+        owners.sort_unstable();
+        owners.dedup();
+        let mut tokens = self.token_ids.clone();
+        tokens.sort_unstable();
+        tokens.dedup();
+        format!(
+            "owners={owners:?};repository={:?};permission={:?};before={:?};after={:?};tokens={tokens:?}",
+            self.repository_key, self.permission, self.last_used_before, self.last_used_after
+        )
+    }
+}
+
 /// A filter with its repository name turned into an id, once per list call.
 #[derive(Debug)]
 pub(crate) struct Resolved<'a> {

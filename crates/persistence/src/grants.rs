@@ -23,6 +23,24 @@ pub struct GrantView {
     pub owner: Owner,
 }
 
+/// How many active grants pass the filter: what the `Link` header's last page is computed
+/// from when a page did not read to the end (one pass over the filter's index).
+pub fn count_active(
+    conn: &mut DbConnection,
+    org_id: i64,
+    filter: &ListFilter,
+) -> Result<i64, StoreError> {
+    let Some(resolved) = Resolved::new(conn, org_id, filter)? else {
+        return Ok(0);
+    };
+    let active = GrantState::Active.as_str();
+    Ok(
+        filtered!(pat_grants, "pat_grants.request_id", active, resolved)
+            .count()
+            .get_result(conn)?,
+    )
+}
+
 /// One page of active grants, most recently granted first unless `filter.ascending`, with
 /// the total.
 pub fn list_active(
@@ -106,6 +124,8 @@ pub struct Revocation<'a> {
     pub grant_ids: &'a [i64],
     pub app_id: i64,
     pub installation_id: i64,
+    /// Why, as told to the token's owner and kept in the audit trail.
+    pub reason: Option<&'a str>,
     pub at: NaiveDateTime,
 }
 
@@ -187,7 +207,7 @@ pub fn revoke(conn: &mut DbConnection, revocation: &Revocation<'_>) -> Result<()
         "grant.revoked",
         "grant",
         Some((revocation.app_id, revocation.installation_id)),
-        None,
+        revocation.reason.map(str::to_owned),
         revocation.at
     )?;
     Ok(())

@@ -196,7 +196,10 @@ pub fn submit(conn: &mut DbConnection, s: &Submission<'_>) -> Result<Outcome, In
         token.created_at.and_utc().timestamp(),
         token.expires_at.map(|t| t.and_utc().timestamp()),
     );
-    let decision = stack.decide_intake(lifetime);
+    // Only a policy that exempts administrators needs to know whether the owner is one.
+    let by_owner = stack.effective().exempt_administrators
+        && policy::is_owner(conn, s.org_id, token.owner_id)?;
+    let decision = stack.decide_intake(lifetime, by_owner);
     if let IntakeDecision::Refused(violation) = decision {
         return Err(IntakeError::Policy(violation));
     }
@@ -257,20 +260,23 @@ pub fn submit(conn: &mut DbConnection, s: &Submission<'_>) -> Result<Outcome, In
         return Ok(Outcome::Pending(refiled));
     }
     let request = requests::file(conn, &filing)?;
-    audit(
-        conn,
-        s.org_id,
-        "request.created",
-        request.id,
-        s.actor,
-        s.reason,
-        s.at,
-    )?;
     if decision == IntakeDecision::Pending {
+        audit(
+            conn,
+            s.org_id,
+            "request.created",
+            request.id,
+            s.actor,
+            s.reason,
+            s.at,
+        )?;
         return Ok(Outcome::Pending(request));
     }
-    // No approval required: the request is approved at once, as a reviewer would.
+    // No approval required: the request is approved at once by the policy, recorded as one
+    // `request.auto_approved` event. As on GitHub, where a token that needs no approval makes
+    // no request, no `personal_access_token_request` event and no owner's notice follow.
     let review = requests::Review {
+        by_policy: true,
         org_id: s.org_id,
         request_ids: &[request.id],
         action: patgate_domain::ReviewAction::Approve,

@@ -3,6 +3,7 @@
 pub mod access;
 pub mod audit;
 pub mod changes;
+mod counts;
 pub mod db;
 pub mod directory;
 pub mod expiry;

@@ -238,6 +238,7 @@ pub struct TokenPolicy {
     pub fine_grained_max_days: Option<i32>,
     pub classic_max_days: Option<i32>,
     pub updated_at: NaiveDateTime,
+    pub exempt_administrators: Option<bool>,
 }
 
 #[derive(Debug, Clone, Queryable, Identifiable)]

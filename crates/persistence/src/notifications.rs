@@ -308,7 +308,7 @@ pub fn release(conn: &mut DbConnection, lessee: &str) -> Result<usize, StoreErro
     Ok(diesel::update(held).set(lease_ended()).execute(conn)?)
 }
 
-/// What a review notice tells: the review event (with a denial's reason), the request, its
+/// What a notice tells: the review or revocation event (with its reason), the request, its
 /// token and the organization.
 #[derive(Debug, Clone)]
 pub struct Notice {
@@ -322,7 +322,7 @@ pub struct Notice {
 pub fn notice(conn: &mut DbConnection, n: &Notification) -> Result<Notice, StoreError> {
     let event_id = n.event_id.ok_or(StoreError::NotFound)?;
     let event: AuditEvent = audit_events::table.find(event_id).first(conn)?;
-    let request: PatRequest = pat_requests::table.find(event.subject_id).first(conn)?;
+    let request = crate::webhooks::request_of(conn, &event)?;
     let token: Token = tokens::table.find(request.token_id).first(conn)?;
     let owner: User = users::table.find(request.owner_id).first(conn)?;
     let org: Organization = organizations::table.find(n.org_id).first(conn)?;

@@ -18,6 +18,7 @@ fn settings(row: &TokenPolicy) -> PolicySettings {
         classic_allowed: row.classic_allowed,
         fine_grained_max_days: days(row.fine_grained_max_days),
         classic_max_days: days(row.classic_max_days),
+        exempt_administrators: row.exempt_administrators,
     }
 }
 
@@ -80,6 +81,7 @@ pub fn save(
         token_policies::classic_allowed.eq(new.classic_allowed),
         token_policies::fine_grained_max_days.eq(days(new.fine_grained_max_days)),
         token_policies::classic_max_days.eq(days(new.classic_max_days)),
+        token_policies::exempt_administrators.eq(new.exempt_administrators),
         token_policies::updated_at.eq(at),
     );
     let (enterprise_id, org_id) = match owner {
@@ -109,6 +111,56 @@ pub fn save(
                 ))
                 .execute(conn)?;
         }
+    }
+    Ok(())
+}
+
+/// Whether the user is an owner of the organization (whose tokens a policy may exempt from
+/// its lifetime limits).
+pub fn is_owner(conn: &mut DbConnection, org_id: i64, user_id: i64) -> Result<bool, StoreError> {
+    use crate::schema::organization_owners;
+    Ok(diesel::select(diesel::dsl::exists(
+        organization_owners::table
+            .filter(organization_owners::org_id.eq(org_id))
+            .filter(organization_owners::user_id.eq(user_id)),
+    ))
+    .get_result(conn)?)
+}
+
+/// The organizations of the enterprise, by id.
+pub fn organizations_of(
+    conn: &mut DbConnection,
+    enterprise_id: i64,
+) -> Result<Vec<i64>, StoreError> {
+    Ok(organizations::table
+        .filter(organizations::enterprise_id.eq(enterprise_id))
+        .order(organizations::id)
+        .select(organizations::id)
+        .load(conn)?)
+}
+
+/// Records a change of an enterprise's policy in the audit trail of each of its
+/// organizations, which it binds (`enterprise_policy.updated`, the enterprise's id as subject).
+pub fn audit_enterprise_change(
+    conn: &mut DbConnection,
+    enterprise_id: i64,
+    actor: Option<(i64, i64)>,
+    description: &str,
+    at: NaiveDateTime,
+) -> Result<(), StoreError> {
+    for org_id in organizations_of(conn, enterprise_id)? {
+        diesel::insert_into(audit_events::table)
+            .values((
+                audit_events::org_id.eq(org_id),
+                audit_events::action.eq("enterprise_policy.updated"),
+                audit_events::subject_type.eq("enterprise_policy"),
+                audit_events::subject_id.eq(enterprise_id),
+                audit_events::app_id.eq(actor.map(|a| a.0)),
+                audit_events::installation_id.eq(actor.map(|a| a.1)),
+                audit_events::reason.eq(description),
+                audit_events::created_at.eq(at),
+            ))
+            .execute(conn)?;
     }
     Ok(())
 }

@@ -69,6 +69,24 @@ pub fn list_pending(
     Ok((views, total))
 }
 
+/// How many pending requests pass the filter: what the `Link` header's last page is computed
+/// from when a page did not read to the end (one pass over the filter's index).
+pub fn count_pending(
+    conn: &mut DbConnection,
+    org_id: i64,
+    filter: &ListFilter,
+) -> Result<i64, StoreError> {
+    let Some(resolved) = Resolved::new(conn, org_id, filter)? else {
+        return Ok(0);
+    };
+    let pending = RequestState::Pending.as_str();
+    Ok(
+        filtered!(pat_requests, "pat_requests.id", pending, resolved)
+            .count()
+            .get_result(conn)?,
+    )
+}
+
 /// Requests with their token and owner, in the order of `ids`; one query for the whole page.
 fn load_views(conn: &mut DbConnection, ids: &[i64]) -> Result<Vec<RequestView>, StoreError> {
     let rows: Vec<(PatRequest, TokenName, Owner)> = pat_requests::table
@@ -231,6 +249,10 @@ pub struct Review<'a> {
     pub app_id: i64,
     pub installation_id: i64,
     pub at: NaiveDateTime,
+    /// Approved by the organization's policy at filing, not by a reviewer: recorded as
+    /// `request.auto_approved`, which sends no event and no notice (GitHub sends none for a
+    /// token that needs no approval).
+    pub by_policy: bool,
 }
 
 /// Why a review changed nothing.
@@ -312,13 +334,18 @@ pub fn review(conn: &mut DbConnection, review: &Review<'_>) -> Result<(), Review
     Ok(())
 }
 
-/// `request.approved` / `request.denied` in the audit trail, one row per request.
+/// `request.approved` / `request.denied` (`request.auto_approved` by policy) in the audit
+/// trail, one row per request.
 fn insert_audit(
     conn: &mut DbConnection,
     review: &Review<'_>,
     target: RequestState,
 ) -> Result<(), StoreError> {
-    let action = format!("request.{}", target.as_str());
+    let action = if review.by_policy {
+        "request.auto_approved".to_owned()
+    } else {
+        format!("request.{}", target.as_str())
+    };
     record_audit!(
         conn,
         pat_requests,

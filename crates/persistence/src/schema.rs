@@ -182,6 +182,7 @@ diesel::table! {
         fine_grained_max_days -> Nullable<Integer>,
         classic_max_days -> Nullable<Integer>,
         updated_at -> Timestamp,
+        exempt_administrators -> Nullable<Bool>,
     }
 }
 

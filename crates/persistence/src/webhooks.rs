@@ -11,14 +11,15 @@ use crate::models::{AuditEvent, Organization, PatRequest, Repository, Token, Use
 use crate::notifications::{self, Digest};
 use crate::repositories::{self, Access};
 use crate::schema::{
-    app_webhooks, audit_events, org_webhooks, organizations, pat_requests, tokens, users,
-    webhook_deliveries,
+    app_webhooks, audit_events, org_webhooks, organizations, pat_grants, pat_requests, tokens,
+    users, webhook_deliveries,
 };
-use crate::{LoadOne, Page, StoreError};
+use crate::{LoadOne, Page, StoreError, Total};
 
 /// GitHub's event of a request's life (`X-GitHub-Event`): created, approved, denied, cancelled.
 pub const EVENT: &str = "personal_access_token_request";
-/// The token owner's notice of a review (approved, denied, with the reason), for organizations
+/// The token owner's notice of a review (approved, denied) or of a revocation of the access
+/// granted (revoked), with the reason, for organizations
 /// that route notifications to their own systems rather than (or beside) e-mail.
 pub const NOTIFICATION_EVENT: &str = "personal_access_token_request_notification";
 /// An organization's daily digest of pending requests (action `pending`).
@@ -327,11 +328,27 @@ pub fn content(conn: &mut DbConnection, delivery: &Delivery) -> Result<Content, 
     Ok(Content::Ping { hook, org })
 }
 
+/// The request an event is about: its subject, or for a grant's event the request it granted.
+pub(crate) fn request_of(
+    conn: &mut DbConnection,
+    event: &AuditEvent,
+) -> Result<PatRequest, StoreError> {
+    let request_id = if event.subject_type == "grant" {
+        pat_grants::table
+            .find(event.subject_id)
+            .select(pat_grants::request_id)
+            .first(conn)?
+    } else {
+        event.subject_id
+    };
+    Ok(pat_requests::table.find(request_id).first(conn)?)
+}
+
 /// Reads what a request event's payload shows: the event, its request as it is now, the owner,
 /// the token, the organization and the repositories.
 pub fn event_context(conn: &mut DbConnection, event_id: i64) -> Result<EventContext, StoreError> {
     let event: AuditEvent = audit_events::table.find(event_id).first(conn)?;
-    let request: PatRequest = pat_requests::table.find(event.subject_id).first(conn)?;
+    let request = request_of(conn, &event)?;
     let owner: User = users::table.find(request.owner_id).first(conn)?;
     let token: Token = tokens::table.find(request.token_id).first(conn)?;
     let org: Organization = organizations::table.find(request.org_id).first(conn)?;
@@ -363,23 +380,42 @@ pub fn event_context(conn: &mut DbConnection, event_id: i64) -> Result<EventCont
     })
 }
 
-/// The deliveries of `receiver`, newest first: `limit` from `offset`.
+/// One page of `receiver`'s deliveries, newest first, and what is known of how many follow:
+/// the ids of this page and of the next [`crate::COUNT_AHEAD_PAGES`] are read (through the
+/// receiver's index), so the last page is known when it is that close, and otherwise only
+/// that more follow. Counting all of a busy receiver's deliveries would read its whole
+/// history for every page.
 pub fn list(
     conn: &mut DbConnection,
     receiver: Receiver,
-    offset: i64,
-    limit: i64,
-) -> Result<Vec<Delivery>, StoreError> {
-    let mut q = webhook_deliveries::table.into_boxed();
-    q = match receiver {
-        Receiver::App(id) => q.filter(webhook_deliveries::app_id.eq(id)),
-        Receiver::Hook(id) => q.filter(webhook_deliveries::hook_id.eq(id)),
+    page: Page,
+) -> Result<(Vec<Delivery>, Total), StoreError> {
+    let of_receiver = || {
+        let q = webhook_deliveries::table.into_boxed();
+        match receiver {
+            Receiver::App(id) => q.filter(webhook_deliveries::app_id.eq(id)),
+            Receiver::Hook(id) => q.filter(webhook_deliveries::hook_id.eq(id)),
+        }
     };
-    Ok(q.order(webhook_deliveries::id.desc())
-        .limit(limit)
-        .offset(offset)
+    let mut ids: Vec<i64> = of_receiver()
+        .order(webhook_deliveries::id.desc())
+        .limit(page.window(crate::COUNT_AHEAD_PAGES))
+        .offset(page.offset())
+        .select(webhook_deliveries::id)
+        .load(conn)?;
+    let total = if ids.is_empty() && page.offset() > 0 {
+        // Past the end: only a count says where the last page is.
+        Total::Exact(of_receiver().count().get_result(conn)?)
+    } else {
+        page.total_after(crate::COUNT_AHEAD_PAGES, ids.len())
+    };
+    ids.truncate(usize::try_from(page.per_page).unwrap_or(usize::MAX));
+    let rows = webhook_deliveries::table
+        .filter(webhook_deliveries::id.eq_any(&ids))
+        .order(webhook_deliveries::id.desc())
         .select(Delivery::as_select())
-        .load(conn)?)
+        .load(conn)?;
+    Ok((rows, total))
 }
 
 /// One of `receiver`'s deliveries.

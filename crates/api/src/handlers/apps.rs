@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
-use patgate_domain::{AccessLevel, PermissionSet, RepoName};
+use patgate_domain::{AccessLevel, NarrowError, PermissionSet, RepoName};
 use patgate_persistence::directory;
 use patgate_persistence::models::{Installation, Organization};
 
@@ -13,7 +13,7 @@ use crate::body;
 use crate::dto::{
     timestamp, AppDto, CreateInstallationTokenBody, InstallationDto, InstallationToken,
 };
-use crate::error::{ApiError, BasicError, ValidationError as ValidationBody};
+use crate::error::{ApiError, BasicError, FieldError, ValidationError as ValidationBody};
 use crate::keys::{random_hex, InstallationClaims};
 use crate::pagination::{link_header, ok_with_link, page_from_query};
 use crate::state::AppState;
@@ -214,14 +214,7 @@ pub async fn create_installation_access_token(
     let granted = match &request.permissions {
         Some(asked) => held
             .narrow(&permission_set(asked, "permissions")?)
-            .map_err(|e| {
-                ApiError::invalid(
-                    RESOURCE,
-                    "permissions",
-                    "invalid",
-                    format!("The permissions requested are not granted to this installation ({e})"),
-                )
-            })?,
+            .map_err(|e| not_granted(&held, &e))?,
         None => held,
     };
     let selection = check_repositories(&state, &request, org.id).await?;
@@ -261,22 +254,50 @@ pub async fn create_installation_access_token(
     }))
 }
 
+/// A 422 with GitHub's message and `field`'s error.
+fn refused(field: &str, message: &str, detail: String) -> ApiError {
+    ApiError::Unprocessable {
+        message: message.to_owned(),
+        errors: vec![FieldError::new(RESOURCE, field, "invalid", detail)],
+    }
+}
+
+/// GitHub's refusal of a narrowing the installation cannot give: a permission it does not
+/// hold at all, or one it holds at a lower level.
+fn not_granted(held: &PermissionSet, e: &NarrowError) -> ApiError {
+    let NarrowError::NotGranted(missing) = e else {
+        return refused("permissions", NOT_GRANTED, e.to_string());
+    };
+    let unknown = missing.iter().any(|m| {
+        let key = m.split(':').next().unwrap_or_default();
+        !held.iter().any(|(k, _)| k == key)
+    });
+    let message = if unknown {
+        NOT_GRANTED
+    } else {
+        "The level of access for permissions requested are not granted to this installation."
+    };
+    refused("permissions", message, e.to_string())
+}
+
+const NOT_GRANTED: &str = "The permissions requested are not granted to this installation.";
+
 fn permission_set(map: &BTreeMap<String, String>, field: &str) -> Result<PermissionSet, ApiError> {
     let mut pairs = Vec::new();
     for (key, level) in map {
         let level = AccessLevel::parse(level).ok_or_else(|| {
-            ApiError::invalid(
-                RESOURCE,
+            refused(
                 field,
-                "invalid",
+                "There is at least one permission action that is not supported. It should be one of: \"read\", \"write\" or \"admin\".",
                 format!("{key}: level must be read, write or admin"),
             )
         })?;
         pairs.push((key.clone(), level));
     }
-    PermissionSet::from_pairs(pairs)
-        .map_err(|e| ApiError::invalid(RESOURCE, field, "invalid", e.to_string()))
+    PermissionSet::from_pairs(pairs).map_err(|e| refused(field, NOT_GRANTED, e.to_string()))
 }
+
+const NO_SUCH_REPOSITORY: &str = "There is at least one repository that does not exist or is not accessible to the parent installation.";
 
 /// Checks that the repositories a token is limited to exist in the organization (at most 500);
 /// returns the resulting repository selection.
@@ -302,9 +323,8 @@ async fn check_repositories(
     }
     let mut keys = Vec::new();
     for name in &names {
-        let name = RepoName::parse(name).map_err(|e| {
-            ApiError::invalid(RESOURCE, "repositories", "invalid", format!("{name:?} {e}"))
-        })?;
+        let name = RepoName::parse(name)
+            .map_err(|e| refused("repositories", NO_SUCH_REPOSITORY, format!("{name:?} {e}")))?;
         keys.push(name.key());
     }
     keys.sort();
@@ -319,7 +339,11 @@ async fn check_repositories(
     })
     .await?;
     if found != expected {
-        return Err(ApiError::invalid(RESOURCE, "repositories", "invalid", "There is at least one repository that does not exist or is not accessible to the parent installation."));
+        return Err(refused(
+            "repositories",
+            NO_SUCH_REPOSITORY,
+            "a repository named is not one of the organization's".to_owned(),
+        ));
     }
     Ok("selected".to_owned())
 }

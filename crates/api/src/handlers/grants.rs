@@ -1,10 +1,10 @@
 //! `/orgs/{org}/personal-access-tokens`: list grants, revoke one or many, and a grant's repositories.
 
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
-use patgate_domain::{IdList, Operation};
+use patgate_domain::{IdList, Operation, ReviewReason};
 use patgate_persistence::grants::{self, Revocation, RevokeError};
 
-use super::listing::{filtered_list, repositories_page};
+use super::listing::{filtered_list, repositories_page, FilteredList};
 use super::FindAccess;
 use super::{blocking, caller_org, join_ids};
 use crate::auth::InstallationCaller;
@@ -50,9 +50,12 @@ pub async fn list_pat_grants(
         caller,
         org.into_inner(),
         req,
-        Operation::ListGrants,
-        grants::list_active,
-        PatGrant::build,
+        FilteredList {
+            op: Operation::ListGrants,
+            fetch: grants::list_active,
+            count: grants::count_active,
+            build: PatGrant::build,
+        },
     )
     .await
 }
@@ -135,8 +138,8 @@ pub async fn update_pat_access(
 ) -> Result<HttpResponse, ApiError> {
     let (org, grant_id) = path.into_inner();
     let input = body::json_object(&payload.0, false)
-        .and_then(|map| revoke_action(&map))
-        .map(|()| vec![grant_id]);
+        .and_then(|map| revoke_fields(&map))
+        .map(|reason| (vec![grant_id], reason));
     revoke(&state, caller, org, input, false).await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -169,19 +172,28 @@ pub async fn update_pat_accesses(
     payload: body::RawBody,
 ) -> Result<HttpResponse, ApiError> {
     let input = body::json_object(&payload.0, false).and_then(|map| {
-        revoke_action(&map)?;
+        let reason = revoke_fields(&map)?;
         let ids = body::required_ids(&map, RESOURCE, "pat_ids")?;
-        IdList::parse(ids)
+        let ids = IdList::parse(ids)
             .map(|ids| ids.as_slice().to_vec())
-            .map_err(|e| ApiError::invalid(RESOURCE, "pat_ids", "invalid", e.to_string()))
+            .map_err(|e| ApiError::invalid(RESOURCE, "pat_ids", "invalid", e.to_string()))?;
+        Ok((ids, reason))
     });
     revoke(&state, caller, org.into_inner(), input, true).await?;
     Ok(HttpResponse::Accepted().json(Accepted {}))
 }
 
-fn revoke_action(map: &serde_json::Map<String, serde_json::Value>) -> Result<(), ApiError> {
+/// The revocation's `action` (`revoke`, GitHub's only one) and patgate's optional `reason`,
+/// told to the token's owner (at most 1,024 characters, as a review's).
+fn revoke_fields(
+    map: &serde_json::Map<String, serde_json::Value>,
+) -> Result<Option<ReviewReason>, ApiError> {
+    let reason = body::optional_str(map, RESOURCE, "reason")?
+        .map(ReviewReason::parse)
+        .transpose()
+        .map_err(|e| ApiError::invalid(RESOURCE, "reason", "invalid", e.to_string()))?;
     match body::required_str(map, RESOURCE, "action")? {
-        "revoke" => Ok(()),
+        "revoke" => Ok(reason),
         other => Err(ApiError::invalid(
             RESOURCE,
             "action",
@@ -201,7 +213,7 @@ async fn revoke(
     state: &web::Data<AppState>,
     caller: InstallationCaller,
     org: String,
-    input: Result<Vec<i64>, ApiError>,
+    input: Result<(Vec<i64>, Option<ReviewReason>), ApiError>,
     bulk: bool,
 ) -> Result<(), ApiError> {
     let db = state.db.clone();
@@ -212,12 +224,13 @@ async fn revoke(
             caller_org(&mut conn, &caller, &org)?
         };
         caller.authorize(Operation::RevokeGrants)?;
-        let ids = input?;
+        let (ids, reason) = input?;
         let revocation = Revocation {
             org_id: org.id,
             grant_ids: &ids,
             app_id: caller.app_id(),
             installation_id: caller.installation_id(),
+            reason: reason.as_ref().map(ReviewReason::as_str),
             at: patgate_persistence::now(),
         };
         match db.write_in(org.id, |conn| grants::revoke(conn, &revocation)) {

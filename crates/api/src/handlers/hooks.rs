@@ -14,7 +14,7 @@ use crate::body;
 use crate::dto::timestamp;
 use crate::error::{ApiError, BasicError, ValidationError as ValidationBody};
 use crate::handlers::org_hooks::read_config;
-use crate::pagination::{ahead, link_header, ok_with_link, page_from_query, page_of};
+use crate::pagination::{link_header, ok_with_link, page_from_query};
 use crate::state::AppState;
 use crate::webhook_payload;
 
@@ -302,17 +302,11 @@ pub async fn list_webhook_deliveries(
     let page = page_from_query(req.query_string())?;
     let db = state.db.clone();
     let app_id = caller.app.id;
-    let rows = blocking(move || {
+    let (rows, total) = blocking(move || {
         let mut conn = db.conn()?;
-        Ok(webhooks::list(
-            &mut conn,
-            Receiver::App(app_id),
-            page.offset(),
-            ahead(page),
-        )?)
+        Ok(webhooks::list(&mut conn, Receiver::App(app_id), page)?)
     })
     .await?;
-    let (rows, total) = page_of(rows, page);
     let items: Vec<HookDeliveryItem> = rows.iter().map(HookDeliveryItem::build).collect();
     let link = link_header(&state.base_url, req.path(), req.query_string(), page, total);
     Ok(ok_with_link(link).json(items))

@@ -459,7 +459,8 @@ pub async fn check_token_access(
                     created.and_utc().timestamp(),
                     expires.map(|t| t.and_utc().timestamp()),
                 );
-                let answer = match stack.admits(TokenKind::Classic, lifetime) {
+                // A classic token's check names no owner: no administrator exemption applies.
+                let answer = match stack.admits(TokenKind::Classic, lifetime, false) {
                     Ok(()) => Answer::ClassicAllowed,
                     Err(v) => Answer::Policy(v),
                 };

@@ -95,21 +95,39 @@ fn to_json<T: Serialize>(items: &T) -> Result<Vec<u8>, ApiError> {
 pub(crate) type FetchPage<V> =
     fn(&mut DbConnection, i64, &ListFilter, Page) -> Result<(Vec<V>, Total), StoreError>;
 
-/// Answers a filtered, paginated list: `fetch` reads one page of rows and the total, `build`
-/// turns a row into its wire shape (given the base URL and the organization's login).
+/// Counts an organization's rows that pass a filter.
+pub(crate) type CountRows = fn(&mut DbConnection, i64, &ListFilter) -> Result<i64, StoreError>;
+
+/// One of the filtered lists (requests, grants): the permission it needs, how to read a page
+/// of rows with what is known of the total, how to count every row, and each row's wire shape
+/// (given the base URL and the organization's login).
+pub(crate) struct FilteredList<V, T> {
+    pub op: Operation,
+    pub fetch: FetchPage<V>,
+    pub count: CountRows,
+    pub build: fn(&str, &str, &V) -> T,
+}
+
+/// Answers a filtered, paginated list. When the page did not read to the end of the list, the
+/// list is counted, once per change of the organization's data, so that every page's `Link`
+/// names the last page.
 pub(crate) async fn filtered_list<V, T>(
     state: web::Data<AppState>,
     caller: InstallationCaller,
     org: String,
     req: HttpRequest,
-    op: Operation,
-    fetch: FetchPage<V>,
-    build: fn(&str, &str, &V) -> T,
+    list: FilteredList<V, T>,
 ) -> Result<HttpResponse, ApiError>
 where
     V: ShowsToken + Send + 'static,
     T: Serialize,
 {
+    let FilteredList {
+        op,
+        fetch,
+        count,
+        build,
+    } = list;
     let slot = match kept_answer(&state, &caller, &req, b"") {
         Ok(kept) => {
             // Kept for this organization; the caller's permission is checked all the same.
@@ -125,8 +143,15 @@ where
         let org = caller_org(&mut conn, &caller, &org)?;
         caller.authorize(op)?;
         let (filter, page) = query?;
-        let found = fetch(&mut conn, org.id, &filter, page)?;
-        Ok((org, page, found))
+        let (rows, total) = fetch(&mut conn, org.id, &filter, page)?;
+        let total = match total {
+            Total::AtLeast(_) => {
+                let key = format!("{op:?}:{}", filter.selection_key());
+                Total::Exact(db.kept_count(org.id, key, || count(&mut conn, org.id, &filter))?)
+            }
+            exact => exact,
+        };
+        Ok((org, page, (rows, total)))
     })
     .await?;
     let items: Vec<T> = rows

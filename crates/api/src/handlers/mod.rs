@@ -1,7 +1,9 @@
 //! Route handlers, one module per resource.
 
 pub mod apps;
+pub mod audit_log;
 pub mod credentials;
+pub mod enterprise_policy;
 pub mod grants;
 pub mod hooks;
 pub mod intake;

@@ -134,9 +134,12 @@ pub async fn set_token_policy(
     Ok(HttpResponse::Ok().json(dto))
 }
 
-fn policy_error(e: PolicyError) -> ApiError {
+/// A 422 naming the setting and the rule that refused it.
+pub(crate) fn policy_error(e: PolicyError) -> ApiError {
     let field = match &e {
-        PolicyError::LoosensEnterprise { field, .. } | PolicyError::BadLifetime { field } => *field,
+        PolicyError::LoosensEnterprise { field, .. }
+        | PolicyError::SetByEnterprise { field, .. }
+        | PolicyError::BadLifetime { field } => *field,
     };
     ApiError::invalid(RESOURCE, field, "invalid", e.to_string())
 }

@@ -4,7 +4,7 @@ use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use patgate_domain::{IdList, Operation, ReviewAction, ReviewReason, ValidationError};
 use patgate_persistence::requests::{self, Review, ReviewError};
 
-use super::listing::{filtered_list, repositories_page};
+use super::listing::{filtered_list, repositories_page, FilteredList};
 use super::FindAccess;
 use super::{blocking, caller_org, join_ids};
 use crate::auth::InstallationCaller;
@@ -51,9 +51,12 @@ pub async fn list_pat_grant_requests(
         caller,
         org.into_inner(),
         req,
-        Operation::ListRequests,
-        requests::list_pending,
-        PatGrantRequest::build,
+        FilteredList {
+            op: Operation::ListRequests,
+            fetch: requests::list_pending,
+            count: requests::count_pending,
+            build: PatGrantRequest::build,
+        },
     )
     .await
 }
@@ -226,6 +229,7 @@ async fn review(
         caller.authorize(Operation::ReviewRequests)?;
         let (ids, action, reason) = input?;
         let review = Review {
+            by_policy: false,
             org_id: org.id,
             request_ids: &ids,
             action,

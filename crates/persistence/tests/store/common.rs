@@ -162,6 +162,7 @@ impl OrgFixture {
         at: NaiveDateTime,
     ) -> Review<'a> {
         Review {
+            by_policy: false,
             org_id: self.org.id,
             request_ids: ids,
             action,

@@ -7,7 +7,7 @@ use diesel::prelude::*;
 use patgate_persistence::outbox::{self, Outbox};
 use patgate_persistence::schema::{notifications as n, webhook_deliveries as d};
 use patgate_persistence::webhooks::{self, OrgWebhookSettings, Receiver};
-use patgate_persistence::{notifications, Backend, Db, DbConnection, StoreError};
+use patgate_persistence::{notifications, Backend, Db, DbConnection, Page, StoreError};
 
 use crate::common::{app, org, t, write};
 use crate::query_plans::{capture, explain_postgres, explain_sqlite, split_binds};
@@ -154,10 +154,19 @@ fn offending(db: &Db, app_id: i64, hook_id: i64, org_id: i64) -> Vec<String> {
     };
     let now = t(100_000);
     run("app deliveries", &|c| {
-        webhooks::list(c, Receiver::App(app_id), 0, 31).map(drop)
+        // More follow than a page: the deliveries are counted too.
+        let page = Page {
+            page: 1,
+            per_page: 30,
+        };
+        webhooks::list(c, Receiver::App(app_id), page).map(drop)
     });
     run("hook deliveries", &|c| {
-        webhooks::list(c, Receiver::Hook(hook_id), 30, 31).map(drop)
+        let page = Page {
+            page: 2,
+            per_page: 30,
+        };
+        webhooks::list(c, Receiver::Hook(hook_id), page).map(drop)
     });
     run("app backlog", &|c| {
         webhooks::backlog(c, Some(app_id)).map(drop)

@@ -691,6 +691,7 @@ fn a_bulk_review_updates_its_requests_by_primary_key(db: &Db) {
         requests::review(
             c,
             &requests::Review {
+                by_policy: false,
                 org_id,
                 request_ids: &ids,
                 action: patgate_domain::ReviewAction::Deny,

@@ -9,7 +9,7 @@ use crate::auth::InstallationCaller;
 use crate::error::{ApiError, BasicError, ValidationError as ValidationBody};
 use crate::handlers::blocking;
 use crate::handlers::hooks::{DeliveryBacklog, HookDelivery, HookDeliveryItem};
-use crate::pagination::{ahead, link_header, ok_with_link, page_from_query, page_of};
+use crate::pagination::{link_header, ok_with_link, page_from_query};
 use crate::state::AppState;
 
 /// List deliveries for an organization webhook
@@ -48,16 +48,11 @@ pub async fn list_webhook_deliveries(
         let mut conn = db.conn()?;
         let (_, hook) = org_hook_of(&mut conn, &caller, &org, id, Operation::ReadHooks)?;
         let page = query?;
-        let rows = webhooks::list(
-            &mut conn,
-            Receiver::Hook(hook.id),
-            page.offset(),
-            ahead(page),
-        )?;
-        Ok((page, rows))
+        let found = webhooks::list(&mut conn, Receiver::Hook(hook.id), page)?;
+        Ok((page, found))
     })
     .await?;
-    let (rows, total) = page_of(rows, page);
+    let (rows, total) = rows;
     let items: Vec<HookDeliveryItem> = rows.iter().map(HookDeliveryItem::build).collect();
     let link = link_header(&state.base_url, req.path(), req.query_string(), page, total);
     Ok(ok_with_link(link).json(items))

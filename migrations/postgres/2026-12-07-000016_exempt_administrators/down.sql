@@ -1,0 +1,1 @@
+ALTER TABLE token_policies DROP COLUMN exempt_administrators;
