@@ -322,6 +322,12 @@ function qp(url, name) {
 function sameIds(a, b) {
   return a.length === b.length && a.every((x, i) => x === b[i]);
 }
+// JSON with object keys sorted: key order never matters for equality.
+function canon(value) {
+  return JSON.stringify(value, (_k, v) =>
+    v && typeof v === "object" && !Array.isArray(v) ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, v[k]])) : v,
+  );
+}
 function setEq(a, b) {
   const A = new Set(a);
   const B = new Set(b);
@@ -602,6 +608,76 @@ async function run(server) {
     );
   });
 
+  // The installation's permissions as apps.getInstallation shows them (for
+  // the token checks below).
+  async function installationPermissions(t) {
+    const res = await expectOk(t, "GET /app/installations/{id}", "apps/get-installation", 200, () =>
+      R.apps.getInstallation({ installation_id: installationId }),
+    );
+    const p = res && res.data && res.data.permissions;
+    if (!t.ok(p && typeof p === "object" && Object.keys(p).length > 0, "the installation must show its permissions", { got: res && res.data })) return undefined;
+    return p;
+  }
+
+  await check(
+    "apps.createInstallationAccessToken({installation_id, permissions: {}}) -> 201 with the installation's permissions (apps.getInstallation); with repositories: [] too, and repository_selection 'all'",
+    async (t) => {
+      const held = await installationPermissions(t);
+      if (!held) return;
+      const variants = [
+        ["permissions: {}", { permissions: {} }],
+        ["permissions: {}, repositories: []", { permissions: {}, repositories: [] }],
+      ];
+      for (const [label, params] of variants) {
+        const res = await expectOk(t, `POST /app/installations/{id}/access_tokens (${label})`, "apps/create-installation-access-token", 201, () =>
+          R.apps.createInstallationAccessToken({ installation_id: installationId, ...params }),
+        );
+        if (!res || !res.data || typeof res.data !== "object") continue;
+        t.ok(canon(res.data.permissions) === canon(held), `${label}: an empty permissions object asks for nothing less: the token has the installation's permissions`, {
+          expected: held,
+          got: res.data.permissions,
+        });
+        if (params.repositories) {
+          t.ok(res.data.repository_selection === "all", `${label}: an empty repositories list limits nothing: repository_selection must be "all"`, {
+            expected: "all",
+            got: res.data.repository_selection,
+          });
+        }
+        if (typeof res.data.token === "string") {
+          const tok = makeOctokit(baseUrl, { auth: res.data.token });
+          await expectOk(t, `listPatGrantRequests with the token (${label})`, "orgs/list-pat-grant-requests", 200, () =>
+            tok.rest.orgs.listPatGrantRequests({ org, per_page: 1 }),
+          );
+        }
+      }
+    },
+  );
+
+  await check(
+    'apps.createInstallationAccessToken with a permission the installation lacks -> 422 "The permissions requested are not granted to this installation."; with a level above the installation\'s -> 422 "The level of access for permissions requested are not granted to this installation."',
+    async (t) => {
+      const held = await installationPermissions(t);
+      if (!held) return;
+      // a permission GitHub knows that the installation does not hold
+      const lacking = ["organization_hooks", "issues", "contents", "organization_projects"].find((k) => !(k in held));
+      // a permission held at read, asked for at write
+      const above = Object.keys(held).find((k) => held[k] === "read");
+      const cases = [];
+      if (t.ok(lacking, "the check needs a permission the installation lacks", { got: held })) {
+        cases.push([`${lacking}: read (not held)`, { [lacking]: "read" }, "The permissions requested are not granted to this installation."]);
+      }
+      if (t.ok(above, "the check needs a permission the installation holds at read", { got: held })) {
+        cases.push([`${above}: write (held at read)`, { [above]: "write" }, "The level of access for permissions requested are not granted to this installation."]);
+      }
+      for (const [label, permissions, message] of cases) {
+        const e = await expectError(t, `POST /app/installations/{id}/access_tokens (${label})`, "apps/create-installation-access-token", 422, () =>
+          R.apps.createInstallationAccessToken({ installation_id: installationId, permissions }),
+        );
+        if (e) t.ok(e.response.data?.message === message, `${label}: GitHub's message`, { expected: message, got: e.response.data?.message });
+      }
+    },
+  );
+
   await check("apps.listInstallations() -> 200, items are GitHub's installation schema, demo installation listed", async (t) => {
     // GitHub's apps/list-installations operation carries an old inline copy of
     // `installation` whose `account` is allOf[simple-user, enterprise] (GitHub's
@@ -746,6 +822,43 @@ async function run(server) {
     t.ok(rels.first && qp(rels.first, "page") === "1", 'rel="first" -> page=1', { got: link });
     t.ok(!rels.next, 'last page must not have rel="next"', { got: link });
   });
+
+  // GitHub sends rel="last" on every page that has a rel="next", not only on
+  // the first: checked with per_page 1 on page 1, a middle page and the
+  // second-to-last page, against the ids of the per_page=100 list.
+  async function lastOnEveryPage(t, label, operationId, listPage, ids) {
+    const total = ids.length;
+    if (!t.ok(total >= 4, `${label}: need at least 4 items (page 1, a middle page and the second-to-last page apart)`, { got: total })) return;
+    for (const page of [...new Set([1, Math.ceil(total / 2), total - 1])]) {
+      const res = await expectOk(t, `${label}?per_page=1&page=${page}`, operationId, 200, () => listPage(page));
+      if (!res) continue;
+      const link = res.headers.link;
+      const rels = parseLink(link);
+      const at = `page ${page} of ${total} (per_page 1)`;
+      t.ok(rels.last && qp(rels.last, "page") === String(total) && qp(rels.last, "per_page") === "1", `${at}: rel="last" must point at page=${total} (per_page=1)`, {
+        expected: `rel="last" page=${total}`,
+        got: link ?? "(no Link header)",
+      });
+      t.ok(rels.next && qp(rels.next, "page") === String(page + 1), `${at}: rel="next" -> page=${page + 1}`, { got: link ?? "(no Link header)" });
+      if (page > 1) {
+        t.ok(rels.prev && qp(rels.prev, "page") === String(page - 1), `${at}: rel="prev" -> page=${page - 1}`, { got: link ?? "(no Link header)" });
+        t.ok(rels.first && qp(rels.first, "page") === "1", `${at}: rel="first" -> page=1`, { got: link ?? "(no Link header)" });
+      } else {
+        t.ok(!rels.prev && !rels.first, `${at}: no rel="prev" / rel="first" on page 1`, { got: link });
+      }
+      const got = Array.isArray(res.data) ? res.data.map((x) => x && x.id) : res.data;
+      t.ok(Array.isArray(got) && sameIds(got, [ids[page - 1]]), `${at}: must hold item ${page} of the per_page=100 list`, { expected: [ids[page - 1]], got });
+    }
+  }
+
+  await check(
+    'rel="last" on every page: listPatGrantRequests({per_page: 1}) page 1, a middle page and the second-to-last page each link rel="last" to page=<total> (from octokit.paginate per_page 100), rel="next", and rel="prev"/"first" after page 1',
+    [["list", allItems]],
+    async (t) => {
+      const { items } = await listAll(t, "per_page=100", { per_page: 100 });
+      await lastOnEveryPage(t, "GET /orgs/{org}/personal-access-token-requests", LIST, (page) => R.orgs.listPatGrantRequests({ org, per_page: 1, page }), items.map((r) => r.id));
+    },
+  );
 
   // -------------------------------------------------------------- filters
   await check("filter owner=[a,b] (octokit sends owner=a,b): only those owners, same count as client-side", [["list", allItems]], async (t) => {
@@ -925,6 +1038,33 @@ async function run(server) {
     const forged = makeOctokit(baseUrl, { authStrategy: createAppAuth, auth: { appId, privateKey: otherKey, installationId } });
     await expectError(t, "GET /app (forged JWT)", "apps/get-authenticated", 401, () => forged.rest.apps.getAuthenticated());
   });
+
+  const UNSUPPORTED_VERSION_BODY = {
+    message: "Bad Request",
+    errors:
+      'The version you specified in the "X-GitHub-API-Version" request header, "1999-01-01", is not a supported version. The following versions are currently supported: "2026-03-10" (most recent) and "2022-11-28".',
+    documentation_url: "https://docs.github.com/rest",
+    status: "400",
+  };
+  await check(
+    'X-GitHub-Api-Version: 1999-01-01 -> 400 whose body is exactly GitHub\'s {message: "Bad Request", errors: "The version you specified …", documentation_url, status: "400"}; 2022-11-28 and 2026-03-10 -> 200',
+    async (t) => {
+      const e = await expectError(t, "GET /orgs/{org}/personal-access-token-requests (X-GitHub-Api-Version: 1999-01-01)", LIST, 400, () =>
+        octokit.request("GET /orgs/{org}/personal-access-token-requests", { org, headers: { "x-github-api-version": "1999-01-01" } }),
+      );
+      if (e) {
+        t.ok(canon(e.response.data) === canon(UNSUPPORTED_VERSION_BODY), "400 body must deep-equal GitHub's", {
+          expected: UNSUPPORTED_VERSION_BODY,
+          got: e.response.data,
+        });
+      }
+      for (const version of ["2022-11-28", "2026-03-10"]) {
+        await expectOk(t, `GET /orgs/{org}/personal-access-token-requests (X-GitHub-Api-Version: ${version})`, LIST, 200, () =>
+          octokit.request("GET /orgs/{org}/personal-access-token-requests", { org, per_page: 1, headers: { "x-github-api-version": version } }),
+        );
+      }
+    },
+  );
 
   // ------------------------------------------------------------- reviews
   // distinct pending ids for the state-changing checks (the subset request
@@ -1236,7 +1376,8 @@ async function run(server) {
   const grantItems = grantState && grantState.items;
   const grantIdsAll = grantItems && grantItems.map((g) => g.id);
   const grantOfReq = (r) => (grantState && r ? grantState.grantOf.get(r.id) : undefined);
-  const [gSubset, gRevoke, gBulkA, gBulkB, gMix, gForbid] = (grantedReqs || []).map(grantOfReq);
+  // gReasonA / gReasonB: left for the revocations with and without a reason (after the final-list check)
+  const [gSubset, gRevoke, gBulkA, gBulkB, gMix, gForbid, gReasonA, gReasonB] = (grantedReqs || []).map(grantOfReq);
 
   await check("grants are ordered by access_granted_at descending (the bulk-approved grants before the one approved earlier)", [["grant list", grantItems]], (t) => {
     checkOrder(t, "grant list", grantItems, "desc", "access_granted_at");
@@ -1275,6 +1416,15 @@ async function run(server) {
         const lastRels = parseLink(pages[pages.length - 1].headers.link);
         t.ok(!lastRels.next && lastRels.prev, 'last page: rel="prev", no rel="next"', { got: pages[pages.length - 1].headers.link });
       }
+    },
+  );
+
+  await check(
+    'rel="last" on every page: listPatGrants({per_page: 1}) page 1, a middle page and the second-to-last page each link rel="last" to page=<total> (from octokit.paginate per_page 100), rel="next", and rel="prev"/"first" after page 1',
+    [["grant list", grantItems]],
+    async (t) => {
+      const { items } = await listAllGrants(t, "grants per_page=100", { per_page: 100 });
+      await lastOnEveryPage(t, "GET /orgs/{org}/personal-access-tokens", GRANTS, (page) => R.orgs.listPatGrants({ org, per_page: 1, page }), items.map((g) => g.id));
     },
   );
 
@@ -1479,6 +1629,264 @@ async function run(server) {
       const gone = new Set([gRevoke.id, gBulkA.id, gBulkB.id]);
       const expected = grantIdsAll.filter((id) => !gone.has(id));
       t.ok(sameIds(ids, expected), "active grant ids (in order)", { expected, got: ids });
+    },
+  );
+
+  // ------------------------------------------- revocation with a reason
+  // patgate takes an optional `reason` (at most 1,024 characters, as a
+  // review's) with a revocation. Two of the bulk-approved grants no check
+  // above touches are revoked here, after the final-list check they would
+  // otherwise change: one with a reason, one with only `action`.
+  const REVOKE_REASON = "Access no longer needed: the project this token was for has ended.";
+  const tooLong = await check(
+    "a revocation reason over 1,024 characters -> 422 validation-error naming reason; the grant stays active, nothing changes",
+    [["spare grant", gReasonA]],
+    async (t) => {
+      const before = await grantIds(t, "grants before");
+      t.ok(before.includes(gReasonA.id), "the spare grant must be active before the call", { expected: gReasonA.id, got: before });
+      const e = await expectError(t, "POST /orgs/{org}/personal-access-tokens/{pat_id} revoke, reason of 1,025 characters", "orgs/update-pat-access", 422, () =>
+        octokit.request("POST /orgs/{org}/personal-access-tokens/{pat_id}", { org, pat_id: gReasonA.id, action: "revoke", reason: "x".repeat(1025) }),
+      );
+      if (e) {
+        const errors = e.response.data?.errors;
+        t.ok(Array.isArray(errors) && errors.some((x) => x && x.field === "reason"), "errors[] must name the field reason", { got: e.response.data });
+      }
+      const after = await grantIds(t, "grants after");
+      t.ok(sameIds(after, before), "grant list must be unchanged (the grant is still active)", { expected: before, got: after });
+      return t.failed ? undefined : true;
+    },
+  );
+
+  const revokedWithReason = await check(
+    'octokit.request("POST /orgs/{org}/personal-access-tokens/{pat_id}", {action: "revoke", reason}) -> 204 without body; the grant leaves the list, the others stay in order',
+    [["spare grant", gReasonA], ["the over-long reason check", tooLong]],
+    async (t) => {
+      const before = await grantIds(t, "grants before");
+      const res = await expectOk(t, "POST /orgs/{org}/personal-access-tokens/{pat_id} revoke with reason", "orgs/update-pat-access", 204, () =>
+        octokit.request("POST /orgs/{org}/personal-access-tokens/{pat_id}", { org, pat_id: gReasonA.id, action: "revoke", reason: REVOKE_REASON }),
+      );
+      if (!res) return undefined;
+      const after = await grantIds(t, "grants after");
+      const expected = before.filter((id) => id !== gReasonA.id);
+      t.ok(sameIds(after, expected), "list after = list before minus the revoked grant", { expected, got: after });
+      return true;
+    },
+  );
+
+  const revokedPlain = await check(
+    "orgs.updatePatAccess({pat_id, action: 'revoke'}) with only action (another grant) -> 204 without body; the grant leaves the list",
+    [["spare grant", gReasonB]],
+    async (t) => {
+      const before = await grantIds(t, "grants before");
+      const res = await expectOk(t, "POST /orgs/{org}/personal-access-tokens/{pat_id} revoke without reason", "orgs/update-pat-access", 204, () =>
+        R.orgs.updatePatAccess({ org, pat_id: gReasonB.id, action: "revoke" }),
+      );
+      if (!res) return undefined;
+      const after = await grantIds(t, "grants after");
+      const expected = before.filter((id) => id !== gReasonB.id);
+      t.ok(sameIds(after, expected), "list after = list before minus the revoked grant", { expected, got: after });
+      return true;
+    },
+  );
+
+  // ------------------------------------------------ organization audit log
+  // GET /orgs/{org}/audit-log (GitHub Enterprise Cloud). GitHub's
+  // `audit-log-event` is not in the vendored subset (vendor-schemas.mjs reads
+  // the api.github.com subset in /work/shared/reference, which has no audit
+  // log): its fields and types are written out here as GitHub's GHEC
+  // description gives them (@octokit/openapi-types-ghec
+  // components["schemas"]["audit-log-event"]; every field optional; its
+  // numbers are taken as integers, as GitHub's millisecond timestamps and ids
+  // are). What the feed must hold beyond that is checked by hand.
+  const typed = (type) => ({ type });
+  const AUDIT_LOG_EVENT = {
+    type: "object",
+    properties: {
+      "@timestamp": typed("integer"),
+      action: typed("string"),
+      active: typed("boolean"),
+      active_was: typed("boolean"),
+      actor: typed("string"),
+      actor_id: typed("integer"),
+      actor_location: { type: "object", properties: { country_name: typed("string") } },
+      data: typed("object"),
+      org_id: typed("integer"),
+      blocked_user: typed("string"),
+      business: typed("string"),
+      config: { type: "array", items: typed("object") },
+      config_was: { type: "array", items: typed("object") },
+      content_type: typed("string"),
+      created_at: typed("integer"),
+      deploy_key_fingerprint: typed("string"),
+      _document_id: typed("string"),
+      emoji: typed("string"),
+      events: { type: "array", items: typed("object") },
+      events_were: { type: "array", items: typed("object") },
+      explanation: typed("string"),
+      fingerprint: typed("string"),
+      hook_id: typed("integer"),
+      limited_availability: typed("boolean"),
+      message: typed("string"),
+      name: typed("string"),
+      old_user: typed("string"),
+      openssh_public_key: typed("string"),
+      org: typed("string"),
+      previous_visibility: typed("string"),
+      read_only: typed("boolean"),
+      repo: typed("string"),
+      repository: typed("string"),
+      repository_public: typed("boolean"),
+      target_login: typed("string"),
+      team: typed("string"),
+      transport_protocol: typed("integer"),
+      transport_protocol_name: typed("string"),
+      user: typed("string"),
+      visibility: typed("string"),
+    },
+  };
+  const auditLogListValidator = S.ajv.compile({ type: "array", items: AUDIT_LOG_EVENT });
+  const AUDIT_PHRASE = "action:personal_access_token";
+
+  // octokit.paginate over the feed (it follows rel="next" verbatim, cursors
+  // and all), validating every page; returns { items, pages }
+  async function auditLog(t, label, perPage, octo = octokit) {
+    const pages = [];
+    const items = await octo.paginate("GET /orgs/{org}/audit-log", { org, per_page: perPage, phrase: AUDIT_PHRASE }, (response, done) => {
+      pages.push(response);
+      if (pages.length >= 300) {
+        t.fail(`${label}: still following rel="next" after 300 pages; stopped`, { got: response.headers.link });
+        done();
+      }
+      return response.data;
+    });
+    pages.forEach((p, i) => {
+      t.ok(p.status === 200, `${label}: page ${i + 1} status`, { expected: 200, got: p.status });
+      schemaProblems(t, `${label} page ${i + 1} (audit-log-event)`, auditLogListValidator, p.data);
+    });
+    return { items, pages };
+  }
+
+  // what this run did that the feed must show
+  const grantedHere = (approved ? 1 : 0) + (grantedReqs ? grantedReqs.length : 0);
+  const revokedHere = (revokedOne ? 1 : 0) + (bulkRevoked ? 2 : 0) + (revokedWithReason ? 1 : 0) + (revokedPlain ? 1 : 0);
+
+  const audit = await check(
+    `octokit.paginate("GET /orgs/{org}/audit-log", {per_page: 2, phrase: "${AUDIT_PHRASE}"}) -> every event once (unique _document_id), action personal_access_token.*, integer @timestamp, actor, org; newest first; items are GitHub's audit-log-event; this run's approvals and revocations are there`,
+    async (t) => {
+      const { items, pages } = await auditLog(t, "audit log per_page=2", 2);
+      if (!t.ok(items.length > 0, "the feed must not be empty (this run approved, denied and revoked)", { got: items.length })) return undefined;
+      const docIds = items.map((e) => e && e._document_id);
+      const dups = docIds.filter((id, i) => docIds.indexOf(id) !== i);
+      t.ok(!dups.length, "every event must appear once (duplicate _document_id across pages)", { got: dups });
+      const bad = (pred) => items.filter((e) => !pred(e)).slice(0, 3);
+      const noId = bad((e) => typeof e._document_id === "string" && e._document_id.length > 0);
+      t.ok(!noId.length, "_document_id must be a non-empty string", { got: noId });
+      const wrongAction = bad((e) => typeof e.action === "string" && e.action.startsWith("personal_access_token."));
+      t.ok(!wrongAction.length, `phrase ${AUDIT_PHRASE}: every action must start with "personal_access_token."`, { got: wrongAction });
+      const noTs = bad((e) => Number.isInteger(e["@timestamp"]));
+      t.ok(!noTs.length, "@timestamp must be an integer (milliseconds since the epoch)", { got: noTs });
+      const noActor = bad((e) => typeof e.actor === "string" && e.actor.length > 0);
+      t.ok(!noActor.length, "actor must be a non-empty string", { got: noActor });
+      const wrongOrg = bad((e) => e.org === org);
+      t.ok(!wrongOrg.length, `org must be "${org}"`, { expected: org, got: wrongOrg });
+      for (let i = 0; i + 1 < items.length; i++) {
+        if (items[i]["@timestamp"] < items[i + 1]["@timestamp"]) {
+          t.fail("events must be newest first (@timestamp descending)", {
+            got: `index ${i}: ${items[i]._document_id} @${items[i]["@timestamp"]}, index ${i + 1}: ${items[i + 1]._document_id} @${items[i + 1]["@timestamp"]}`,
+          });
+          break;
+        }
+      }
+      pages.forEach((p, i) => {
+        const n = Array.isArray(p.data) ? p.data.length : -1;
+        if (i < pages.length - 1) t.ok(n === 2, `page ${i + 1} must hold exactly per_page (2) events`, { got: n });
+        else t.ok(n >= 1 && n <= 2, "the last page must hold 1..2 events", { got: n });
+      });
+      const count = (action) => items.filter((e) => e.action === `personal_access_token.${action}`).length;
+      t.ok(count("access_granted") >= grantedHere, `at least the ${grantedHere} approvals of this run as personal_access_token.access_granted`, {
+        expected: `>= ${grantedHere}`,
+        got: count("access_granted"),
+      });
+      t.ok(count("access_revoked") >= revokedHere, `at least the ${revokedHere} revocations of this run as personal_access_token.access_revoked`, {
+        expected: `>= ${revokedHere}`,
+        got: count("access_revoked"),
+      });
+      t.ok(count("request_denied") >= (denied ? 1 : 0), "the denial of this run as personal_access_token.request_denied", { got: count("request_denied") });
+      t.note(`${items.length} events in ${pages.length} pages: ${[...new Set(items.map((e) => e.action))].map((a) => `${a} x${items.filter((e) => e.action === a).length}`).join(", ")}`);
+      return { items, pages };
+    },
+  );
+
+  await check(
+    'the audit log pages by cursor: the raw first page\'s Link has rel="next" with after=<cursor> (absolute, per_page and phrase kept) and no rel="last"; no page has rel="last"; every page but the last has rel="next" with after=',
+    [["audit log", audit]],
+    async (t) => {
+      const res = await expectOk(t, `GET /orgs/{org}/audit-log?per_page=2&phrase=${AUDIT_PHRASE}`, null, 200, () =>
+        octokit.request("GET /orgs/{org}/audit-log", { org, per_page: 2, phrase: AUDIT_PHRASE }),
+        { validator: auditLogListValidator },
+      );
+      if (res) {
+        const link = res.headers.link;
+        const rels = parseLink(link);
+        if (t.ok(rels.next, 'page 1 must have rel="next" (the feed has more than 2 events)', { got: link ?? "(no Link header)" })) {
+          t.ok(!!qp(rels.next, "after"), 'rel="next" must carry a non-empty after=<cursor>', { got: rels.next });
+          t.ok(rels.next.startsWith(`${baseUrl}/`), 'rel="next" must be absolute on base_url', { expected: baseUrl, got: rels.next });
+          t.ok(qp(rels.next, "per_page") === "2" && qp(rels.next, "phrase") === AUDIT_PHRASE, 'rel="next" must keep per_page=2 and the phrase', { got: rels.next });
+          t.ok(!qp(rels.next, "page"), 'a cursor-paged list has no page= in rel="next"', { got: rels.next });
+        }
+        t.ok(!rels.last, 'a cursor-paged list has no rel="last"', { got: link });
+        t.ok(sameIds(res.data.map((e) => e._document_id), audit.items.slice(0, 2).map((e) => e._document_id)), "page 1 = the first 2 events of the paginated list", {
+          expected: audit.items.slice(0, 2).map((e) => e._document_id),
+          got: res.data.map((e) => e._document_id),
+        });
+      }
+      audit.pages.forEach((p, i) => {
+        const link = p.headers.link;
+        const rels = parseLink(link);
+        t.ok(!rels.last, `page ${i + 1}: no rel="last"`, { got: link });
+        if (i < audit.pages.length - 1) t.ok(rels.next && !!qp(rels.next, "after"), `page ${i + 1}: rel="next" with after=`, { got: link ?? "(no Link header)" });
+        else t.ok(!rels.next, 'the last page has no rel="next"', { got: link });
+      });
+    },
+  );
+
+  await check(
+    `the audit log with per_page: 100 (octokit.paginate) = the per_page: 2 list (same events, same order)`,
+    [["audit log", audit]],
+    async (t) => {
+      const { items } = await auditLog(t, "audit log per_page=100", 100);
+      const want = audit.items.map((e) => e._document_id);
+      const got = items.map((e) => e._document_id);
+      t.ok(sameIds(got, want), "_document_id sequence must equal the per_page=2 list", { expected: want, got });
+    },
+  );
+
+  await check(
+    "the access_revoked event of the grant revoked with a reason carries that reason and the token's owner as user",
+    [["audit log", audit], ["revocation with a reason", revokedWithReason]],
+    async (t) => {
+      const hits = audit.items.filter((e) => e.action === "personal_access_token.access_revoked" && e.reason === REVOKE_REASON);
+      if (!t.ok(hits.length === 1, "exactly one access_revoked event with the reason given", {
+        expected: REVOKE_REASON,
+        got: audit.items.filter((e) => e.action === "personal_access_token.access_revoked").map((e) => ({ _document_id: e._document_id, user: e.user, reason: e.reason })),
+      }))
+        return;
+      t.ok(hits[0].user === gReasonA.owner.login, "user must be the token's owner", { expected: gReasonA.owner.login, got: hits[0].user });
+    },
+  );
+
+  await check(
+    "a token without organization_administration (narrowed to organization_personal_access_tokens: read) -> GET /orgs/{org}/audit-log is 403 basic-error naming organization_administration=read",
+    async (t) => {
+      const res = await expectOk(t, "POST /app/installations/{id}/access_tokens (tokens: read)", "apps/create-installation-access-token", 201, () =>
+        R.apps.createInstallationAccessToken({ installation_id: installationId, permissions: { organization_personal_access_tokens: "read" } }),
+      );
+      if (!res || typeof res.data?.token !== "string") return;
+      const ro = makeOctokit(baseUrl, { auth: res.data.token });
+      const e = await expectError(t, "GET /orgs/{org}/audit-log without organization_administration", null, 403, () =>
+        ro.request("GET /orgs/{org}/audit-log", { org, phrase: AUDIT_PHRASE }),
+      );
+      if (e) acceptedPermissions(t, "GET /orgs/{org}/audit-log", e, "organization_administration=read");
     },
   );
 

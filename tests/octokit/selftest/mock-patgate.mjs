@@ -17,7 +17,9 @@ const BUGS = new Set((process.env.MOCK_BUGS || "").split(",").filter(Boolean));
 // known bug switches: nullreason-missing, owner-one-only, link-relative,
 // bulk-partial, review-again-404, bulk-empty-body, grant-field-missing,
 // grant-bulk-partial, grant-revoke-again-204, grant-no-accepted-header,
-// hook-secret-unmasked, hook-bad-event-accepted
+// hook-secret-unmasked, hook-bad-event-accepted, token-empty-perms-empty,
+// token-level-message, link-last-early-only, revoke-reason-unchecked,
+// audit-log-last, audit-cursor-inclusive, version-header-ignored
 
 const argv = process.argv.slice(2);
 const opt = (n) => argv[argv.indexOf(n) + 1];
@@ -52,7 +54,12 @@ const ORG = "acme-demo";
 const ORG_ID = 4242;
 const APP_ID = 1001;
 const INSTALLATION_ID = 5005;
-const APP_PERMS = { organization_personal_access_token_requests: "write", organization_personal_access_tokens: "write", members: "read" };
+const APP_PERMS = {
+  organization_personal_access_token_requests: "write",
+  organization_personal_access_tokens: "write",
+  organization_administration: "write",
+  members: "read",
+};
 
 const user = (login, id) => ({
   login,
@@ -114,6 +121,15 @@ for (let i = 0; i < 50; i++) {
     _state: "pending",
   });
 }
+
+// GitHub's organization audit log (GET /orgs/{org}/audit-log): newest first,
+// paged by `after` cursors (`<@timestamp>_<id>`), no rel="last"
+const auditEvents = [];
+let nextEventId = 1;
+function audit(action, actor, owner, extra = {}, at = Date.now()) {
+  auditEvents.push({ _id: nextEventId++, "@timestamp": at, action: `personal_access_token.${action}`, actor, user: owner.login, ...extra });
+}
+for (const r of requests) audit("request_created", r.owner.login, r.owner, {}, Date.parse(r.created_at));
 
 // grants: created when a request is approved (GET /orgs/{org}/personal-access-tokens)
 const grants = [];
@@ -203,7 +219,8 @@ function paginate(req, res, url, items) {
   };
   const links = [];
   if (page > 1) links.push(`${mk(page - 1)}; rel="prev"`);
-  if (page < last) links.push(`${mk(page + 1)}; rel="next"`, `${mk(last)}; rel="last"`);
+  if (page < last) links.push(`${mk(page + 1)}; rel="next"`);
+  if (page < last && (page <= 2 || !BUGS.has("link-last-early-only"))) links.push(`${mk(last)}; rel="last"`);
   if (page > 1) links.push(`${mk(1)}; rel="first"`);
   const body = items.slice((page - 1) * per, page * per);
   send(res, 200, body, links.length ? { link: links.join(", ") } : {});
@@ -242,6 +259,53 @@ async function body(req) {
   return s ? JSON.parse(s) : {};
 }
 
+// GitHub's narrowing of an installation token: no permissions, or {}, is
+// everything the installation holds; more than it holds is a 422 (null returned).
+const LEVELS = { read: 1, write: 2, admin: 3 };
+function narrow(res, held, asked) {
+  if (asked == null) return held;
+  if (Object.keys(asked).length === 0) return BUGS.has("token-empty-perms-empty") ? {} : held;
+  const refuse = (message) => {
+    err(res, 422, message, { errors: [{ resource: "InstallationToken", field: "permissions", code: "invalid" }] });
+    return null;
+  };
+  const NOT_GRANTED = "The permissions requested are not granted to this installation.";
+  if (Object.keys(asked).some((k) => !(k in held))) return refuse(NOT_GRANTED);
+  if (Object.keys(asked).some((k) => !(LEVELS[asked[k]] <= LEVELS[held[k]])))
+    return refuse(BUGS.has("token-level-message") ? NOT_GRANTED : "The level of access for permissions requested are not granted to this installation.");
+  return asked;
+}
+const selection = (b) => ((b.repositories && b.repositories.length) || (b.repository_ids && b.repository_ids.length) ? "selected" : "all");
+
+function auditRoute(req, res, url, m, perms) {
+  if (m[1].toLowerCase() !== ORG) return err(res, 404, "Not Found");
+  if (!perms.organization_administration)
+    return send(res, 403, { message: "Resource not accessible by integration", documentation_url: "https://docs.github.com/rest", status: "403" },
+      { "x-accepted-github-permissions": "organization_administration=read" });
+  const actionQ = /(?:^|\s)action:(\S+)/.exec(url.searchParams.get("phrase") || "")?.[1];
+  let items = auditEvents.filter((e) => !actionQ || e.action === actionQ || e.action.startsWith(`${actionQ}.`));
+  items.sort((a, b) => b["@timestamp"] - a["@timestamp"] || b._id - a._id);
+  const after = url.searchParams.get("after");
+  if (after) {
+    const [ts, id] = after.split("_").map(Number);
+    items = items.filter((e) => e["@timestamp"] < ts || (e["@timestamp"] === ts && (BUGS.has("audit-cursor-inclusive") ? e._id <= id : e._id < id)));
+  }
+  const per = Math.min(Number(url.searchParams.get("per_page") || 30), 100);
+  const page = items.slice(0, per);
+  const mk = (cursor) => {
+    const u = new URL(url.pathname + url.search, BASE);
+    u.searchParams.set("after", cursor);
+    u.searchParams.set("before", "");
+    return `<${u}>`;
+  };
+  const links = [];
+  const lastE = page[page.length - 1];
+  if (items.length > per) links.push(`${mk(`${lastE["@timestamp"]}_${lastE._id}`)}; rel="next"`);
+  if (BUGS.has("audit-log-last") && items.length > per) links.push(`${mk("")}; rel="last"`);
+  const body = page.map(({ _id, ...e }) => ({ ...e, _document_id: `mock-${_id}`, created_at: e["@timestamp"], org: ORG }));
+  return send(res, 200, body, links.length ? { link: links.join(", ") } : {});
+}
+
 async function grantRoutes(req, res, url, m, perms) {
   if (m[1].toLowerCase() !== ORG) return err(res, 404, "Not Found");
   const level = perms.organization_personal_access_tokens;
@@ -268,6 +332,7 @@ async function grantRoutes(req, res, url, m, perms) {
   if (level !== "write") return forbidden("write");
   const b = await body(req);
   if (b.action !== "revoke") return invalid("action");
+  if (b.reason != null && (typeof b.reason !== "string" || [...b.reason].length > 1024) && !BUGS.has("revoke-reason-unchecked")) return invalid("reason");
   const ids = m[2] ? [Number(m[2])] : b.pat_ids;
   if (!Array.isArray(ids) || ids.length < 1 || ids.length > 100) return invalid("pat_ids");
   const found = ids.map((id) => grants.find((x) => x.id === id));
@@ -275,7 +340,12 @@ async function grantRoutes(req, res, url, m, perms) {
   const bad = found.filter((g) => !g || g._state !== "active");
   const again = BUGS.has("grant-revoke-again-204") && m[2];
   if (bad.length && !BUGS.has("grant-bulk-partial") && !again) return invalid(m[2] ? "pat_id" : "pat_ids", "This token's access is no longer active");
-  for (const g of found) if (g && g._state === "active") g._state = "revoked";
+  for (const g of found) {
+    if (g && g._state === "active") {
+      g._state = "revoked";
+      audit("access_revoked", "patgate-demo[bot]", g.owner, b.reason ? { reason: b.reason } : {});
+    }
+  }
   return m[2] ? send(res, 204) : send(res, 202, {});
 }
 
@@ -386,6 +456,14 @@ createServer(async (req, res) => {
   const auth = req.headers.authorization || "";
   const [scheme, cred] = auth.split(" ");
   try {
+    const version = req.headers["x-github-api-version"];
+    if (version !== undefined && !["2022-11-28", "2026-03-10"].includes(version) && !BUGS.has("version-header-ignored"))
+      return send(res, 400, {
+        message: "Bad Request",
+        errors: `The version you specified in the "X-GitHub-API-Version" request header, "${version}", is not a supported version. The following versions are currently supported: "2026-03-10" (most recent) and "2022-11-28".`,
+        documentation_url: "https://docs.github.com/rest",
+        status: "400",
+      });
     if (p === "/") return send(res, 200, { current_user_url: `${BASE}/user` });
     let m;
     if (p.startsWith("/app") || /^\/orgs\/[^/]+\/installation$/.test(p)) {
@@ -401,10 +479,11 @@ createServer(async (req, res) => {
         if ((m = /^\/orgs\/([^/]+)\/installation$/.exec(p))) return m[1].toLowerCase() === ORG ? send(res, 200, inst) : err(res, 404, "Not Found");
         if (p === `/app/installations/${a.inst.id}/access_tokens` && req.method === "POST") {
           const b = await body(req);
-          const perms = b.permissions || a.inst.permissions;
+          const perms = narrow(res, a.inst.permissions, b.permissions);
+          if (!perms) return;
           const tok = `ghs_${randomBytes(18).toString("hex")}`;
           tokens.set(tok, { ...perms, _installation: a.inst.id });
-          return send(res, 201, { token: tok, expires_at: new Date(Date.now() + 3600_000).toISOString(), permissions: perms, repository_selection: "all" });
+          return send(res, 201, { token: tok, expires_at: new Date(Date.now() + 3600_000).toISOString(), permissions: perms, repository_selection: selection(b) });
         }
         return err(res, 404, "Not Found");
       }
@@ -425,10 +504,11 @@ createServer(async (req, res) => {
       if (p === `/app/installations/${INSTALLATION_ID}/access_tokens` && req.method === "POST") {
         if (suspendedAt) return err(res, 403, "This installation has been suspended");
         const b = await body(req);
-        const perms = b.permissions || APP_PERMS;
+        const perms = narrow(res, APP_PERMS, b.permissions);
+        if (!perms) return;
         const tok = `ghs_${randomBytes(18).toString("hex")}`;
         tokens.set(tok, perms);
-        return send(res, 201, { token: tok, expires_at: new Date(Date.now() + 3600_000).toISOString(), permissions: perms, repository_selection: "all" });
+        return send(res, 201, { token: tok, expires_at: new Date(Date.now() + 3600_000).toISOString(), permissions: perms, repository_selection: selection(b) });
       }
       return err(res, 404, "Not Found");
     }
@@ -441,6 +521,7 @@ createServer(async (req, res) => {
       return send(res, 204);
     }
     if ((m = /^\/orgs\/([^/]+)\/personal-access-tokens(?:\/(\d+)(\/repositories)?)?$/.exec(p))) return grantRoutes(req, res, url, m, perms);
+    if ((m = /^\/orgs\/([^/]+)\/audit-log$/.exec(p)) && req.method === "GET") return auditRoute(req, res, url, m, perms);
     if (!(m = /^\/orgs\/([^/]+)\/personal-access-token-requests(?:\/(\d+)(\/repositories)?)?$/.exec(p))) return err(res, 404, "Not Found");
     if (m[1].toLowerCase() !== ORG) return err(res, 404, "Not Found");
     const level = perms.organization_personal_access_token_requests;
@@ -473,6 +554,7 @@ createServer(async (req, res) => {
         if (r && r._state === "pending") {
           r._state = b.action === "approve" ? "approved" : "denied";
           if (r._state === "approved") grantFrom(r);
+          audit(r._state === "approved" ? "access_granted" : "request_denied", "patgate-demo[bot]", r.owner);
         }
       }
       if (m[2]) return send(res, 204);
