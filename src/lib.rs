@@ -124,15 +124,15 @@ impl Application {
             limits: Arc::new(RateLimiter::new(settings.rate_limit_per_hour)),
             base_url: base_url.clone(),
         };
-        let following = (settings.response_cache_mb > 0)
-            .then(|| {
-                changes::start(
-                    db.clone(),
-                    std::time::Duration::from_millis(settings.change_poll_ms),
-                )
-            })
-            .transpose()
-            .map_err(StartError::Follower)?;
+        // Followed whether or not answers are kept: the counts behind `rel="last"` are kept
+        // too, and served only while every process's writes are seen.
+        let following = Some(
+            changes::start(
+                db.clone(),
+                std::time::Duration::from_millis(settings.change_poll_ms),
+            )
+            .map_err(StartError::Follower)?,
+        );
         let mut server = actix_web::HttpServer::new(move || patgate_api::build_app(state.clone()))
             .listen(listener)
             .map_err(|source| StartError::Bind {

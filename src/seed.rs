@@ -59,7 +59,7 @@ pub struct OrgSeed {
 pub struct EnterpriseSeed {
     pub slug: String,
     pub name: Option<String>,
-    /// The enterprise's token policy, which bounds its organizations'.
+    /// The enterprise's token policy, which binds its organizations.
     pub policy: Option<PolicySettingsDto>,
 }
 

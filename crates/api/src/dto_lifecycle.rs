@@ -113,7 +113,7 @@ impl From<&EffectivePolicy> for EffectivePolicyDto {
     }
 }
 
-/// An enterprise's policy, which bounds its organizations'.
+/// An enterprise's policy, which binds its organizations.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct EnterprisePolicyDto {
     pub slug: String,

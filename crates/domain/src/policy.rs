@@ -1,4 +1,4 @@
-//! Token policy: whether fine-grained and classic tokens may reach an organization, whether fine-grained tokens need approval, and how long tokens may live; an enterprise's policy bounds its organizations'.
+//! Token policy: whether fine-grained and classic tokens may reach an organization, whether fine-grained tokens need approval, and how long tokens may live; what an enterprise's policy decides binds its organizations.
 
 use std::fmt;
 
@@ -327,8 +327,8 @@ impl PolicyStack {
         self.max_days(|p| p.classic_max_days, None)
     }
 
-    /// The policy in force: the enterprise's restrictions win, organizations inherit what
-    /// they do not set, and the lower lifetime applies.
+    /// The policy in force: what the enterprise set binds, organizations decide what it left
+    /// unset (or fall back to the default), and the lower lifetime applies.
     pub fn effective(&self) -> EffectivePolicy {
         EffectivePolicy {
             fine_grained_allowed: self.fine_grained_allowed().value,

@@ -156,8 +156,8 @@ pub(crate) fn policy_error(e: PolicyError) -> ApiError {
     params(
         ("org" = String, Path, description = "The organization name (not case sensitive)"),
         ("action" = Option<String>, Query, description = "e.g. request.approved"),
-        ("subject_type" = Option<String>, Query, description = "request, grant, policy or installation"),
-        ("subject_id" = Option<i64>, Query, description = "The request's, grant's or organization's id"),
+        ("subject_type" = Option<String>, Query, description = "request, grant, policy, enterprise_policy, notifications or installation"),
+        ("subject_id" = Option<i64>, Query, description = "The request's, grant's, installation's, enterprise's or (for policy and notifications) organization's id"),
         ("after" = Option<String>, Query, description = "Only events after this time"),
         ("before" = Option<String>, Query, description = "Only events before this time"),
         ("per_page" = Option<i64>, Query, minimum = 1, maximum = 100, description = "Results per page (max 100)"),
