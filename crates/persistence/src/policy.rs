@@ -139,6 +139,32 @@ pub fn organizations_of(
         .load(conn)?)
 }
 
+/// A policy change in an organization's audit trail: who changed it and the settings stored.
+struct PolicyEvent<'a> {
+    action: &'static str,
+    subject_type: &'static str,
+    subject_id: i64,
+    actor: Option<(i64, i64)>,
+    description: &'a str,
+    at: NaiveDateTime,
+}
+
+fn record(conn: &mut DbConnection, org_id: i64, e: &PolicyEvent<'_>) -> Result<(), StoreError> {
+    diesel::insert_into(audit_events::table)
+        .values((
+            audit_events::org_id.eq(org_id),
+            audit_events::action.eq(e.action),
+            audit_events::subject_type.eq(e.subject_type),
+            audit_events::subject_id.eq(e.subject_id),
+            audit_events::app_id.eq(e.actor.map(|a| a.0)),
+            audit_events::installation_id.eq(e.actor.map(|a| a.1)),
+            audit_events::reason.eq(e.description),
+            audit_events::created_at.eq(e.at),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
 /// Records a change of an enterprise's policy in the audit trail of each of its
 /// organizations, which it binds (`enterprise_policy.updated`, the enterprise's id as subject).
 pub fn audit_enterprise_change(
@@ -148,19 +174,16 @@ pub fn audit_enterprise_change(
     description: &str,
     at: NaiveDateTime,
 ) -> Result<(), StoreError> {
+    let event = PolicyEvent {
+        action: "enterprise_policy.updated",
+        subject_type: "enterprise_policy",
+        subject_id: enterprise_id,
+        actor,
+        description,
+        at,
+    };
     for org_id in organizations_of(conn, enterprise_id)? {
-        diesel::insert_into(audit_events::table)
-            .values((
-                audit_events::org_id.eq(org_id),
-                audit_events::action.eq("enterprise_policy.updated"),
-                audit_events::subject_type.eq("enterprise_policy"),
-                audit_events::subject_id.eq(enterprise_id),
-                audit_events::app_id.eq(actor.map(|a| a.0)),
-                audit_events::installation_id.eq(actor.map(|a| a.1)),
-                audit_events::reason.eq(description),
-                audit_events::created_at.eq(at),
-            ))
-            .execute(conn)?;
+        record(conn, org_id, &event)?;
     }
     Ok(())
 }
@@ -173,19 +196,15 @@ pub fn audit_change(
     description: &str,
     at: NaiveDateTime,
 ) -> Result<(), StoreError> {
-    diesel::insert_into(audit_events::table)
-        .values((
-            audit_events::org_id.eq(org_id),
-            audit_events::action.eq("policy.updated"),
-            audit_events::subject_type.eq("policy"),
-            audit_events::subject_id.eq(org_id),
-            audit_events::app_id.eq(actor.map(|a| a.0)),
-            audit_events::installation_id.eq(actor.map(|a| a.1)),
-            audit_events::reason.eq(description),
-            audit_events::created_at.eq(at),
-        ))
-        .execute(conn)?;
-    Ok(())
+    let event = PolicyEvent {
+        action: "policy.updated",
+        subject_type: "policy",
+        subject_id: org_id,
+        actor,
+        description,
+        at,
+    };
+    record(conn, org_id, &event)
 }
 
 /// The enterprise with this slug, created if absent.

@@ -1,21 +1,18 @@
 //! `/enterprises/{enterprise}/personal-access-token-policy`: the token policy of the enterprise an installation's organization belongs to, which binds all of its organizations.
 
 use actix_web::{get, put, web, HttpResponse};
-use patgate_domain::policy::PolicySettings;
 use patgate_domain::Operation;
 use patgate_persistence::models::Enterprise;
 use patgate_persistence::policy::{self, Owner};
 use patgate_persistence::DbConnection;
 
 use super::blocking;
-use super::policy::policy_error;
+use super::policy::{policy_error, read_settings};
 use crate::auth::InstallationCaller;
 use crate::body;
 use crate::dto_lifecycle::{EnterpriseTokenPolicyDto, PolicySettingsDto};
 use crate::error::{ApiError, BasicError, ValidationError as ValidationBody};
 use crate::state::AppState;
-
-const RESOURCE: &str = "EnterpriseTokenPolicy";
 
 /// The enterprise named in the path, if the caller's organization belongs to it; any other
 /// enterprise, existing or not, is "Not Found".
@@ -108,10 +105,7 @@ pub async fn set_enterprise_token_policy(
     enterprise: web::Path<String>,
     payload: body::RawBody,
 ) -> Result<HttpResponse, ApiError> {
-    let input = body::json_object(&payload.0, false).and_then(|map| {
-        serde_json::from_value::<PolicySettingsDto>(serde_json::Value::Object(map))
-            .map_err(|e| ApiError::invalid(RESOURCE, "body", "invalid", e.to_string()))
-    });
+    let input = read_settings(&payload);
     let db = state.db.clone();
     let body = blocking(move || {
         let enterprise = {
@@ -119,10 +113,8 @@ pub async fn set_enterprise_token_policy(
             caller_enterprise(&mut conn, &caller, &enterprise)?
         };
         caller.authorize(Operation::WriteEnterprisePolicy)?;
-        let wire = input?;
-        let settings = PolicySettings::from(&wire);
+        let (settings, description) = input?;
         settings.validate().map_err(policy_error)?;
-        let description = serde_json::to_string(&wire).unwrap_or_default();
         // Every organization of the enterprise reads this policy: every kept answer goes.
         db.write(|conn| {
             let at = patgate_persistence::now();

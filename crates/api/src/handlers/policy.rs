@@ -98,10 +98,7 @@ pub async fn set_token_policy(
     org: web::Path<String>,
     payload: body::RawBody,
 ) -> Result<HttpResponse, ApiError> {
-    let input = body::json_object(&payload.0, false).and_then(|map| {
-        serde_json::from_value::<PolicySettingsDto>(serde_json::Value::Object(map))
-            .map_err(|e| ApiError::invalid(RESOURCE, "body", "invalid", e.to_string()))
-    });
+    let input = read_settings(&payload);
     let db = state.db.clone();
     let dto = blocking(move || {
         let org = {
@@ -109,9 +106,7 @@ pub async fn set_token_policy(
             caller_org(&mut conn, &caller, &org)?
         };
         caller.authorize(Operation::WritePolicy)?;
-        let wire = input?;
-        let settings = PolicySettings::from(&wire);
-        let description = serde_json::to_string(&wire).unwrap_or_default();
+        let (settings, description) = input?;
         db.write_in(org.id, |conn| {
             let stack = policy::stack(conn, org.id)?;
             settings.validate().map_err(policy_error)?;
@@ -132,6 +127,16 @@ pub async fn set_token_policy(
     })
     .await?;
     Ok(HttpResponse::Ok().json(dto))
+}
+
+/// A policy body (an organization's or an enterprise's): the settings, and the JSON the
+/// audit trail keeps of them.
+pub(crate) fn read_settings(payload: &body::RawBody) -> Result<(PolicySettings, String), ApiError> {
+    let map = body::json_object(&payload.0, false)?;
+    let wire = serde_json::from_value::<PolicySettingsDto>(serde_json::Value::Object(map))
+        .map_err(|e| ApiError::invalid(RESOURCE, "body", "invalid", e.to_string()))?;
+    let description = serde_json::to_string(&wire).unwrap_or_default();
+    Ok((PolicySettings::from(&wire), description))
 }
 
 /// A 422 naming the setting and the rule that refused it.

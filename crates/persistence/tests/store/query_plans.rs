@@ -554,6 +554,15 @@ const WALKED_IN_ORDER: [&str; 8] = [
 /// from the table until the page's own rows are loaded.
 const WALKED_IN_THE_INDEX: [&str; 3] = ["repository", "last used before", "last used after"];
 
+/// The plan of a statement as diesel displays it (SQL, then its binds).
+fn plan_of(conn: &mut DbConnection, displayed: &str) -> Vec<String> {
+    let (sql, binds) = split_binds(displayed);
+    match conn {
+        DbConnection::Sqlite(c) => explain_sqlite(c, &sql, &binds),
+        DbConnection::Postgresql(c) => explain_postgres(c, &sql, &binds),
+    }
+}
+
 /// Explains every statement `list_pending` sends for each filter; returns the offending plans.
 fn offending_plans(db: &Db, seeded: &Seeded, stage: &str) -> Vec<String> {
     let org_id = seeded.org_ids[LISTED];
@@ -572,11 +581,7 @@ fn offending_plans(db: &Db, seeded: &Seeded, stage: &str) -> Vec<String> {
             if !displayed.starts_with("SELECT") {
                 continue;
             }
-            let (sql, binds) = split_binds(&displayed);
-            let plan = match conn {
-                DbConnection::Sqlite(c) => explain_sqlite(c, &sql, &binds),
-                DbConnection::Postgresql(c) => explain_postgres(c, &sql, &binds),
-            };
+            let plan = plan_of(conn, &displayed);
             let hashes = plan.iter().any(|l| l.contains("hashed SubPlan"));
             if hashes || !full_scans(db.backend(), &plan).is_empty() {
                 offending.push(format!(
@@ -589,13 +594,9 @@ fn offending_plans(db: &Db, seeded: &Seeded, stage: &str) -> Vec<String> {
             if !displayed.starts_with("SELECT") {
                 continue;
             }
-            let (sql, binds) = split_binds(&displayed);
-            let plan = match conn {
-                DbConnection::Sqlite(c) => explain_sqlite(c, &sql, &binds),
-                DbConnection::Postgresql(c) => explain_postgres(c, &sql, &binds),
-            };
+            let plan = plan_of(conn, &displayed);
             if std::env::var_os("PATGATE_SHOW_PLANS").is_some() {
-                eprintln!("--- {stage} / {name}\n{sql}\n{}\n", plan.join("\n"));
+                eprintln!("--- {stage} / {name}\n{displayed}\n{}\n", plan.join("\n"));
             }
             // SQLite must walk these lists in their order and stop when the page (and the
             // pages counted ahead) are full, not collect every match and sort it: that grows
