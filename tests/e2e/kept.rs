@@ -18,6 +18,11 @@ const INTAKE: &str = "/orgs/acme/personal-access-token-intake/requests";
 /// for a slow test machine.
 const PROPAGATION_BOUND: Duration = Duration::from_secs(2);
 
+/// Whether the answer came from memory (debug builds say so).
+fn kept(res: &Response) -> bool {
+    res.header(patgate_api::responses::KEPT_HEADER) == Some("1")
+}
+
 /// The headers a kept answer must carry as the fresh one did.
 fn shown(res: &Response) -> (StatusCode, Option<&str>, Option<&str>, &str) {
     (
@@ -90,6 +95,10 @@ async fn a_kept_answer_is_what_a_fresh_read_gives(backend: Backend) {
         assert_eq!(first.status, StatusCode::OK, "{path}: {}", first.body);
         let again = keeping.get(path, &token).await;
         let read = fresh.get(path, &token).await;
+        assert!(
+            !kept(&first) && kept(&again) && !kept(&read),
+            "{path}: kept only the second time"
+        );
         assert_eq!(shown(&again), shown(&first), "{path}");
         assert_eq!(shown(&again), shown(&read), "{path}");
     }
@@ -104,6 +113,10 @@ async fn a_kept_answer_is_what_a_fresh_read_gives(backend: Backend) {
     let read = fresh
         .send(reqwest::Method::POST, CHECK, Some(&auth), Some(&check))
         .await;
+    assert!(
+        !kept(&first) && kept(&again) && !kept(&read),
+        "the check kept the second time"
+    );
     assert_eq!(shown(&again), shown(&first));
     assert_eq!(shown(&again), shown(&read));
 }
@@ -121,8 +134,14 @@ async fn a_write_shows_at_once_here_and_within_the_poll_interval_elsewhere(backe
     for app in [&a, &b, &a, &b] {
         assert_eq!(ids(&app.get(LIST, &token).await.json), listed);
     }
+    assert!(
+        kept(&b.get(LIST, &token).await),
+        "b keeps the list before the write"
+    );
     approve(&a, &token, listed[0]).await;
-    let after = ids(&a.get(LIST, &token).await.json);
+    let read = a.get(LIST, &token).await;
+    assert!(!kept(&read), "the write dropped the kept list here");
+    let after = ids(&read.json);
     assert!(!after.contains(&listed[0]), "stale here: {after:?}");
     let took = until(&b, LIST, &token, |res| !ids(&res.json).contains(&listed[0])).await;
     eprintln!("the review reached the other instance's kept list in {took:?}");

@@ -22,15 +22,32 @@ pub struct Kept {
 }
 
 impl Kept {
+    /// The answer as it was just read from the store.
     pub fn respond(&self) -> HttpResponse {
+        self.response(false)
+    }
+
+    /// The answer served again from memory. Debug builds say so in [`KEPT_HEADER`], so that
+    /// tests can tell it was; release builds send exactly what a fresh read sends.
+    pub fn serve_kept(&self) -> HttpResponse {
+        self.response(cfg!(debug_assertions))
+    }
+
+    fn response(&self, mark: bool) -> HttpResponse {
         let mut res = HttpResponse::Ok();
         if let Some(link) = &self.link {
             res.insert_header((header::LINK, link.as_str()));
+        }
+        if mark {
+            res.insert_header((KEPT_HEADER, "1"));
         }
         res.content_type(header::ContentType::json())
             .body(self.body.clone())
     }
 }
+
+/// The header a debug build adds to an answer served from memory.
+pub const KEPT_HEADER: &str = "x-patgate-kept";
 
 #[derive(Debug)]
 struct Entry {

@@ -406,7 +406,7 @@ pub async fn check_token_access(
     let slot = match kept_answer(&state, &caller, &req, &payload.0) {
         Ok(kept) => {
             caller.authorize(Operation::CheckAccess)?;
-            return Ok(kept.respond());
+            return Ok(kept.serve_kept());
         }
         Err(slot) => slot,
     };

@@ -132,7 +132,7 @@ where
         Ok(kept) => {
             // Kept for this organization; the caller's permission is checked all the same.
             caller.authorize(op)?;
-            return Ok(kept.respond());
+            return Ok(kept.serve_kept());
         }
         Err(slot) => slot,
     };
@@ -183,7 +183,7 @@ pub(crate) async fn repositories_page(
     let slot = match kept_answer(&state, &caller, &req, b"") {
         Ok(kept) => {
             caller.authorize(op)?;
-            return Ok(kept.respond());
+            return Ok(kept.serve_kept());
         }
         Err(slot) => slot,
     };
