@@ -7,7 +7,8 @@ use chrono::{DateTime, NaiveDateTime};
 use patgate_api::dto_lifecycle::PolicySettingsDto;
 use patgate_domain::policy::PolicySettings;
 use patgate_domain::{
-    AccessLevel, Login, PermissionSet, RepoName, RequestedPermissions, ReviewAction,
+    AccessLevel, Login, PermissionSet, RepoName, RepositorySelection, RequestedPermissions,
+    ReviewAction,
 };
 use patgate_persistence::models::{NewApp, NewInstallation, NewToken};
 use patgate_persistence::policy::{self as policy_store, Owner};
@@ -459,12 +460,10 @@ fn apply(conn: &mut DbConnection, seed: &SeedFile) -> Result<Loaded, SeedError> 
         let org = names.org(conn, &r.org)?;
         let owner_id = names.user(conn, &r.owner)?;
         let token = names.token(conn, owner_id, &r.token)?;
-        if !matches!(r.repository_selection.as_str(), "none" | "all" | "subset") {
-            return Err(SeedError::Invalid(
-                "request repository_selection must be none, all or subset".into(),
-            ));
-        }
-        if (r.repository_selection == "subset") == r.repositories.is_empty() {
+        let selection = RepositorySelection::parse(&r.repository_selection).ok_or_else(|| {
+            SeedError::Invalid("request repository_selection must be none, all or subset".into())
+        })?;
+        if selection.lists_repositories() == r.repositories.is_empty() {
             return Err(SeedError::Invalid(
                 "a request lists repositories exactly when its selection is subset".into(),
             ));
@@ -485,7 +484,7 @@ fn apply(conn: &mut DbConnection, seed: &SeedFile) -> Result<Loaded, SeedError> 
                 org_id: org,
                 token: &token,
                 reason: r.reason.as_deref(),
-                repository_selection: &r.repository_selection,
+                repository_selection: selection,
                 repository_ids: &repository_ids,
                 permissions: &r.permissions,
                 created_at,

@@ -5,7 +5,7 @@
 //! (`personal_access_token_request_digest`) and `ping`.
 
 use chrono::NaiveDateTime;
-use patgate_domain::RequestedPermissions;
+use patgate_domain::{RepositorySelection, RequestedPermissions};
 use patgate_persistence::models::{App, Organization};
 use patgate_persistence::notifications::{Digest, Notice};
 use patgate_persistence::webhooks::{
@@ -139,7 +139,8 @@ fn request_object(base: &str, ctx: &EventContext) -> Value {
     let added = permissions(r.permissions_added.as_deref()).unwrap_or_else(|| requested.clone());
     let upgraded = permissions(r.permissions_upgraded.as_deref()).unwrap_or_default();
     let now = chrono::Utc::now().naive_utc();
-    let subset = r.repository_selection == "subset";
+    let subset = RepositorySelection::parse(&r.repository_selection)
+        .is_some_and(RepositorySelection::lists_repositories);
     let org = &ctx.org;
     let owner = serde_json::to_value(SimpleUser::of_user(base, &ctx.owner)).unwrap_or_default();
     json!({

@@ -5,6 +5,7 @@ pub mod names;
 pub mod permissions;
 pub mod policy;
 pub mod review;
+pub mod selection;
 pub mod state;
 
 pub use credential::{classify, parse_authorization, AuthScheme, Credential, CredentialKind};
@@ -15,4 +16,5 @@ pub use permissions::{
     PAT_REQUESTS_PERMISSION,
 };
 pub use review::{IdList, ReviewAction, ReviewReason, ValidationError, MAX_IDS, MAX_REASON_CHARS};
+pub use selection::RepositorySelection;
 pub use state::{GrantEvent, GrantState, RequestEvent, RequestState, TransitionError};

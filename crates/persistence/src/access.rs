@@ -3,7 +3,9 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use patgate_domain::policy::{lifetime_days, PolicyViolation, TokenKind};
-use patgate_domain::{AccessLevel, GrantState, RequestState, RequestedPermissions};
+use patgate_domain::{
+    AccessLevel, GrantState, RepositorySelection, RequestState, RequestedPermissions,
+};
 
 use crate::db::DbConnection;
 use crate::models::{PatGrant, Token};
@@ -142,9 +144,9 @@ fn reaches_repository(
     let in_org = repositories::table
         .filter(repositories::org_id.eq(grant.org_id))
         .filter(repositories::name_key.eq(key));
-    let found: i64 = match grant.repository_selection.as_str() {
-        "all" => in_org.count().get_result(conn)?,
-        "subset" => in_org
+    let found: i64 = match RepositorySelection::parse(&grant.repository_selection) {
+        Some(RepositorySelection::All) => in_org.count().get_result(conn)?,
+        Some(RepositorySelection::Subset) => in_org
             .inner_join(
                 pat_request_repositories::table
                     .on(pat_request_repositories::repository_id.eq(repositories::id)),

@@ -4,7 +4,8 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use patgate_domain::policy::{lifetime_days, IntakeDecision, PolicyViolation};
 use patgate_domain::{
-    GrantState, RequestEvent, RequestState, RequestedPermissions, TransitionError,
+    GrantState, RepositorySelection, RequestEvent, RequestState, RequestedPermissions,
+    TransitionError,
 };
 
 use crate::db::DbConnection;
@@ -26,7 +27,7 @@ pub struct Submission<'a> {
     pub token_expires_at: Option<NaiveDateTime>,
     pub reason: Option<&'a str>,
     /// `none`, `all` or `subset`.
-    pub repository_selection: &'a str,
+    pub repository_selection: RepositorySelection,
     pub repository_ids: &'a [i64],
     pub permissions: &'a RequestedPermissions,
     /// The issuer: app and installation.
@@ -177,15 +178,6 @@ fn parse(permissions: &str) -> Result<RequestedPermissions, StoreError> {
     serde_json::from_str(permissions).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
-/// Whether held access (selection and repositories) reaches everything asked for.
-fn reaches(held_selection: &str, held: &[i64], asked_selection: &str, asked: &[i64]) -> bool {
-    match (held_selection, asked_selection) {
-        ("all", _) | (_, "none") => true,
-        ("subset", "subset") => asked.iter().all(|id| held.contains(id)),
-        _ => false,
-    }
-}
-
 /// Files the token's request: the policy refuses it, grants it at once, or leaves it pending.
 /// A resubmission replaces the pending request when it asks for anything new, and records
 /// what it adds to or upgrades in the access the token already holds.
@@ -215,12 +207,11 @@ pub fn submit(conn: &mut DbConnection, s: &Submission<'_>) -> Result<Outcome, In
     let (added, upgraded) = s.permissions.beyond(&held);
     if let Some(grant) = &grant {
         let held_repos = repository_ids(conn, grant.request_id)?;
-        let covered = reaches(
-            &grant.repository_selection,
-            &held_repos,
-            s.repository_selection,
-            &asked_repos,
-        );
+        let held_selection =
+            RepositorySelection::parse(&grant.repository_selection).ok_or_else(|| {
+                StoreError::Corrupt(format!("grant {} has an unknown selection", grant.id))
+            })?;
+        let covered = held_selection.covers(&held_repos, s.repository_selection, &asked_repos);
         if covered && added.is_empty() && upgraded.is_empty() {
             let request = pat_requests::table.find(grant.request_id).first(conn)?;
             return Ok(Outcome::Granted {
@@ -242,7 +233,7 @@ pub fn submit(conn: &mut DbConnection, s: &Submission<'_>) -> Result<Outcome, In
     };
     if let Some(pending) = pending_request(conn, s.org_id, token.id)? {
         let same = parse(&pending.permissions)? == *s.permissions
-            && pending.repository_selection == s.repository_selection
+            && pending.repository_selection == s.repository_selection.as_str()
             && repository_ids(conn, pending.id)? == asked_repos;
         if same {
             return Ok(Outcome::Unchanged(pending));

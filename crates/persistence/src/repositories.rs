@@ -1,6 +1,7 @@
 //! The repositories a request asks for, and so the ones its grant reaches.
 
 use diesel::prelude::*;
+use patgate_domain::RepositorySelection;
 
 use crate::db::DbConnection;
 use crate::models::Repository;
@@ -24,8 +25,8 @@ pub fn repositories_of(
     access: Access<'_>,
     page: Page,
 ) -> Result<(Vec<Repository>, i64), StoreError> {
-    match access.repository_selection {
-        "subset" => {
+    match RepositorySelection::parse(access.repository_selection) {
+        Some(RepositorySelection::Subset) => {
             let total = pat_request_repositories::table
                 .filter(pat_request_repositories::request_id.eq(access.request_id))
                 .count()
@@ -40,7 +41,7 @@ pub fn repositories_of(
                 .load(conn)?;
             Ok((rows, total))
         }
-        "all" => {
+        Some(RepositorySelection::All) => {
             let total = repositories::table
                 .filter(repositories::org_id.eq(access.org_id))
                 .count()

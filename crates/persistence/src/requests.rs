@@ -7,7 +7,8 @@ use diesel::dsl::sql;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Nullable, Text, Timestamp};
 use patgate_domain::{
-    GrantState, RequestEvent, RequestState, RequestedPermissions, ReviewAction, TransitionError,
+    GrantState, RepositorySelection, RequestEvent, RequestState, RequestedPermissions,
+    ReviewAction, TransitionError,
 };
 
 use crate::audit::record_audit;
@@ -122,8 +123,7 @@ pub struct Filing<'a> {
     pub token: &'a Token,
     pub status: RequestState,
     pub reason: Option<&'a str>,
-    /// `none`, `all` or `subset`.
-    pub repository_selection: &'a str,
+    pub repository_selection: RepositorySelection,
     pub repository_ids: &'a [i64],
     pub permissions: &'a RequestedPermissions,
     /// For a resubmission: what it adds to and upgrades in the access the token had.
@@ -148,7 +148,7 @@ pub fn file(conn: &mut DbConnection, f: &Filing<'_>) -> Result<PatRequest, Store
                 owner_id: f.token.owner_id,
                 status: f.status.as_str(),
                 reason: f.reason,
-                repository_selection: f.repository_selection,
+                repository_selection: f.repository_selection.as_str(),
                 permissions: &permissions,
                 created_at: f.at,
                 token_expires_at: f.token.expires_at,
@@ -175,7 +175,7 @@ pub fn refile(
     let updated: PatRequest = diesel::update(pat_requests::table.find(request.id))
         .set((
             pat_requests::reason.eq(f.reason),
-            pat_requests::repository_selection.eq(f.repository_selection),
+            pat_requests::repository_selection.eq(f.repository_selection.as_str()),
             pat_requests::permissions.eq(&permissions),
             pat_requests::permissions_added.eq(added),
             pat_requests::permissions_upgraded.eq(upgraded),

@@ -2,7 +2,7 @@
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use patgate_domain::{RequestState, RequestedPermissions};
+use patgate_domain::{RepositorySelection, RequestState, RequestedPermissions};
 
 use crate::db::DbConnection;
 use crate::models::*;
@@ -193,7 +193,7 @@ pub struct RequestSeed<'a> {
     pub org_id: i64,
     pub token: &'a Token,
     pub reason: Option<&'a str>,
-    pub repository_selection: &'a str,
+    pub repository_selection: RepositorySelection,
     pub repository_ids: &'a [i64],
     pub permissions: &'a RequestedPermissions,
     pub created_at: NaiveDateTime,

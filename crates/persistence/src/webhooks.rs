@@ -5,6 +5,7 @@
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
+use patgate_domain::RepositorySelection;
 
 use crate::db::DbConnection;
 use crate::models::{AuditEvent, Organization, PatRequest, Repository, Token, User};
@@ -352,7 +353,9 @@ pub fn event_context(conn: &mut DbConnection, event_id: i64) -> Result<EventCont
     let owner: User = users::table.find(request.owner_id).first(conn)?;
     let token: Token = tokens::table.find(request.token_id).first(conn)?;
     let org: Organization = organizations::table.find(request.org_id).first(conn)?;
-    let (repositories, repository_count) = if request.repository_selection == "subset" {
+    let subset = RepositorySelection::parse(&request.repository_selection)
+        .is_some_and(RepositorySelection::lists_repositories);
+    let (repositories, repository_count) = if subset {
         let access = Access {
             org_id: request.org_id,
             request_id: request.id,

@@ -3,7 +3,10 @@
 use actix_web::{delete, get, post, web, HttpRequest, HttpResponse};
 use chrono::DateTime;
 use patgate_domain::policy::{lifetime_days, TokenKind};
-use patgate_domain::{AccessLevel, Login, Operation, RepoName, RequestedPermissions, ReviewReason};
+use patgate_domain::{
+    AccessLevel, Login, Operation, RepoName, RepositorySelection, RequestedPermissions,
+    ReviewReason,
+};
 use patgate_persistence::access::{self, Answer, Question};
 use patgate_persistence::intake::{self, CancelError, IntakeError, Outcome, Submission, Verdict};
 use patgate_persistence::models::PatRequest;
@@ -145,14 +148,14 @@ pub async fn submit_token_request(
             .as_deref()
             .map(|t| parse_time("token_expires_at", t))
             .transpose()?;
-        let selection = input.repository_selection.as_str();
-        if !matches!(selection, "none" | "all" | "subset") {
-            return Err(invalid(
-                "repository_selection",
-                "repository_selection must be none, all or subset",
-            ));
-        }
-        if (selection == "subset") == input.repositories.is_empty()
+        let selection =
+            RepositorySelection::parse(&input.repository_selection).ok_or_else(|| {
+                invalid(
+                    "repository_selection",
+                    "repository_selection must be none, all or subset",
+                )
+            })?;
+        if selection.lists_repositories() == input.repositories.is_empty()
             || input.repositories.len() > 500
         {
             return Err(invalid(

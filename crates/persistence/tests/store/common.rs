@@ -248,7 +248,8 @@ pub fn pending(
             org_id,
             token,
             reason: Some("for the tests"),
-            repository_selection: selection,
+            repository_selection: patgate_domain::RepositorySelection::parse(selection)
+                .expect("none, all or subset"),
             repository_ids,
             permissions,
             created_at,
