@@ -352,6 +352,23 @@ async fn revoking_grants_ends_them_and_keeps_the_others(backend: Backend) {
         ids(&api_json(&app, &token, GRANTS_PATH).await),
         grant_ids[2..].to_vec()
     );
+
+    // A reason goes with the revocation, told to the owner and kept in the audit trail.
+    let last = grant_ids[2].to_string();
+    let out = ci(
+        &app,
+        &["grants", "revoke", &last, "--reason", "Rotated", "--json"],
+    );
+    assert_eq!(out.assert_code(0).json()["reason"], "Rotated");
+    let audit = api_json(
+        &app,
+        &token,
+        &format!(
+            "/orgs/acme/personal-access-token-audit-log?action=grant.revoked&subject_id={last}"
+        ),
+    )
+    .await;
+    assert_eq!(audit[0]["reason"], "Rotated", "{audit}");
 }
 
 async fn a_dry_run_reports_and_changes_nothing(backend: Backend) {
