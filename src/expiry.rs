@@ -1,5 +1,6 @@
 //! The periodic expiry sweep run by every server instance; the store's conditional updates make concurrent sweeps from several instances safe.
 
+use patgate_persistence::Touches;
 use std::time::Duration;
 
 use patgate_persistence::expiry::{self, Swept};
@@ -30,7 +31,7 @@ pub fn sweep_all(db: &Db, pending_ttl_days: Option<u32>) -> Result<Swept, StoreE
         let now = patgate_persistence::now();
         let cutoff = pending_ttl_days.map(|d| now - chrono::Duration::days(i64::from(d)));
         // Most sweeps expire nothing: only one that did makes kept responses stale.
-        let batch = db.write_quietly(|conn| expiry::sweep(conn, now, cutoff))?;
+        let batch = db.write(Touches::Nothing, |conn| expiry::sweep(conn, now, cutoff))?;
         if batch == Swept::default() {
             return Ok(total);
         }

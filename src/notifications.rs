@@ -4,6 +4,7 @@
 //! tried again with exponential backoff and jitter; one that refuses for good (5xx) fails the
 //! notification at once.
 
+use patgate_persistence::Touches;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, NaiveDateTime};
@@ -225,7 +226,7 @@ impl Mailer {
     /// Gives back the leases this instance still holds, for another to take at once.
     async fn give_back(&self) {
         let (db, lessee) = (self.db.clone(), self.lessee.clone());
-        match blocking(move || db.write_quietly(|c| store::release(c, &lessee))).await {
+        match blocking(move || db.write(Touches::Nothing, |c| store::release(c, &lessee))).await {
             Ok(0) => {}
             Ok(released) => tracing::info!(released, "e-mail leases given back at shutdown"),
             Err(e) => {
@@ -243,9 +244,12 @@ impl Mailer {
             return Ok(period);
         }
         let (db, email) = (self.db.clone(), self.transport.is_some());
-        let queued =
-            blocking(move || db.write_quietly(|c| store::schedule_digests(c, period, now, email)))
-                .await?;
+        let queued = blocking(move || {
+            db.write(Touches::Nothing, |c| {
+                store::schedule_digests(c, period, now, email)
+            })
+        })
+        .await?;
         if queued > 0 {
             tracing::info!(queued, period = %period, "digests of pending requests queued");
         }
@@ -263,7 +267,9 @@ impl Mailer {
             );
             let taken = blocking(move || {
                 let now = patgate_persistence::now();
-                db.write_quietly(|c| store::claim(c, &lessee, now, now + lease, batch))
+                db.write(Touches::Nothing, |c| {
+                    store::claim(c, &lessee, now, now + lease, batch)
+                })
             })
             .await?;
             if taken.is_empty() {
@@ -317,9 +323,12 @@ impl Mailer {
         let (db, owner, id) = (self.db.clone(), self.lessee.clone(), n.id);
         let at = patgate_persistence::now();
         let logged = outcome.clone();
-        let recorded =
-            blocking(move || db.write_quietly(|c| store::record(c, id, &owner, &outcome, at)))
-                .await;
+        let recorded = blocking(move || {
+            db.write(Touches::Nothing, |c| {
+                store::record(c, id, &owner, &outcome, at)
+            })
+        })
+        .await;
         let attempts = n.attempts + 1;
         match (recorded, logged) {
             (Ok(true), Outcome::Sent { recipient }) => tracing::info!(

@@ -1,5 +1,6 @@
 //! Following the store's log of credential changes: every instance applies the revocations and suspensions other instances made, within one poll interval.
 
+use patgate_persistence::Touches;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -61,7 +62,9 @@ pub fn poll(db: &Db, revocations: &Revocations, purge: bool) -> Result<(), Store
         let now = patgate_persistence::now();
         revocations.prune(now.and_utc().timestamp());
         // Revocations are not part of any kept response.
-        let purged = db.write_quietly(|conn| revocations::purge_expired(conn, now))?;
+        let purged = db.write(Touches::Nothing, |conn| {
+            revocations::purge_expired(conn, now)
+        })?;
         if purged > 0 {
             tracing::debug!(purged, "expired revocations purged");
         }

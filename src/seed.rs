@@ -1,5 +1,6 @@
 //! The seed file: organizations, users, repositories, apps with public keys, installations, tokens and requests, loaded idempotently in one transaction.
 
+use patgate_persistence::Touches;
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -204,7 +205,7 @@ fn login(raw: &str, what: &str) -> Result<Login, SeedError> {
 
 /// Loads the file in one transaction: all of it or none.
 pub fn load(db: &Db, seed: &SeedFile) -> Result<Loaded, SeedError> {
-    db.write(|conn| apply(conn, seed))
+    db.write(Touches::Everything, |conn| apply(conn, seed))
 }
 
 /// Resolves names to ids: entities of this file first, then what the database already holds.

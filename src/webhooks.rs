@@ -4,6 +4,7 @@
 //! an instance that dies mid-delivery leaves a lease that ends, and another instance sends the
 //! delivery again (receivers de-duplicate on `X-GitHub-Delivery`).
 
+use patgate_persistence::Touches;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -162,7 +163,9 @@ pub async fn sweep(db: &Db, outbox: Outbox, retention: Duration) -> Result<usize
     for _ in 0..50 {
         let db = db.clone();
         let n = actix_web::web::block(move || {
-            db.write_quietly(|c| patgate_persistence::outbox::sweep(c, outbox, cutoff, BATCH))
+            db.write(Touches::Nothing, |c| {
+                patgate_persistence::outbox::sweep(c, outbox, cutoff, BATCH)
+            })
         })
         .await
         .map_err(|e| StoreError::Connect(e.to_string()))??;
@@ -211,7 +214,11 @@ async fn run(worker: Worker, stop: Arc<AtomicBool>) {
         actix_web::rt::time::sleep(worker.settings.poll).await;
     }
     let (db, owner) = (worker.db.clone(), worker.owner.clone());
-    match actix_web::web::block(move || db.write_quietly(|c| webhooks::release(c, &owner))).await {
+    match actix_web::web::block(move || {
+        db.write(Touches::Nothing, |c| webhooks::release(c, &owner))
+    })
+    .await
+    {
         Ok(Ok(0)) => {}
         Ok(Ok(released)) => tracing::info!(released, "webhook leases given back at shutdown"),
         Ok(Err(e)) => {
@@ -254,7 +261,9 @@ impl Worker {
             let lease = chrono::Duration::from_std(self.settings.lease).unwrap_or_default();
             let claimed = actix_web::web::block(move || {
                 let now = patgate_persistence::now();
-                db.write_quietly(|c| webhooks::claim(c, &owner, now, now + lease, batch))
+                db.write(Touches::Nothing, |c| {
+                    webhooks::claim(c, &owner, now, now + lease, batch)
+                })
             })
             .await
             .map_err(|e| StoreError::Connect(e.to_string()))??;
@@ -307,7 +316,9 @@ impl Worker {
         let (db, owner, id) = (self.db.clone(), self.owner.clone(), delivery.id);
         let logged = attempt.clone();
         let recorded = actix_web::web::block(move || {
-            db.write_quietly(|c| webhooks::record(c, id, &owner, &attempt))
+            db.write(Touches::Nothing, |c| {
+                webhooks::record(c, id, &owner, &attempt)
+            })
         })
         .await;
         match (recorded, &logged.error) {

@@ -235,6 +235,20 @@ impl ManageConnection for Manager {
 pub type Pool = r2d2::Pool<Manager>;
 pub type PooledConn = r2d2::PooledConnection<Manager>;
 
+/// What a write may change that kept answers show: every write names it, so that a write
+/// cannot forget to drop the answers it makes wrong.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Touches {
+    /// One organization's data (its requests, grants, policy, hooks, settings).
+    Org(i64),
+    /// Data any organization's answers may show (users, apps, enterprises, seeds), or an
+    /// unknown set of organizations.
+    Everything,
+    /// Data no kept answer shows (outboxes, credentials, sweeps' bookkeeping), or a write
+    /// whose caller reports what it changed through [`Db::changes`] once committed.
+    Nothing,
+}
+
 /// The database: a connection pool plus, on SQLite, the single-writer lock.
 #[derive(Debug, Clone)]
 pub struct Db {
@@ -328,32 +342,24 @@ impl Db {
         Follower::connect(self.backend, &self.manager.url)
     }
 
-    /// Runs `f` in one write transaction: committed when it returns `Ok`, rolled back otherwise.
-    /// Afterwards, every organization's data counts as changed.
-    pub fn write<T, E, F>(&self, f: F) -> Result<T, E>
+    /// Runs `f` in one write transaction: committed when it returns `Ok`, rolled back
+    /// otherwise. Afterwards, the kept answers `touches` names count as stale, whatever the
+    /// outcome (a rolled-back write costs them a miss, never a stale answer).
+    pub fn write<T, E, F>(&self, touches: Touches, f: F) -> Result<T, E>
     where
         F: FnOnce(&mut DbConnection) -> Result<T, E>,
         E: From<diesel::result::Error> + From<StoreError>,
     {
-        let result = self.write_quietly(f);
-        self.changes.all_changed();
+        let result = self.transaction(f);
+        match touches {
+            Touches::Org(org_id) => self.changes.org_changed(org_id),
+            Touches::Everything => self.changes.all_changed(),
+            Touches::Nothing => {}
+        }
         result
     }
 
-    /// [`Db::write`] for a write that touches one organization's data only.
-    pub fn write_in<T, E, F>(&self, org_id: i64, f: F) -> Result<T, E>
-    where
-        F: FnOnce(&mut DbConnection) -> Result<T, E>,
-        E: From<diesel::result::Error> + From<StoreError>,
-    {
-        let result = self.write_quietly(f);
-        self.changes.org_changed(org_id);
-        result
-    }
-
-    /// [`Db::write`] that moves no epoch on: for writes to data no kept response shows, or
-    /// whose caller reports through [`Db::changes`] what it changed, once committed.
-    pub fn write_quietly<T, E, F>(&self, f: F) -> Result<T, E>
+    fn transaction<T, E, F>(&self, f: F) -> Result<T, E>
     where
         F: FnOnce(&mut DbConnection) -> Result<T, E>,
         E: From<diesel::result::Error> + From<StoreError>,

@@ -21,7 +21,7 @@ pub mod schema;
 pub mod seed;
 pub mod webhooks;
 
-pub use db::{Backend, Db, DbConnection, LoadOne, PoolOptions};
+pub use db::{Backend, Db, DbConnection, LoadOne, PoolOptions, Touches};
 /// diesel's error type, for callers' `From` conversions.
 pub use diesel::result as diesel_error;
 

@@ -2,6 +2,7 @@
 
 use actix_web::{delete, put, web, HttpResponse};
 use patgate_persistence::revocations;
+use patgate_persistence::Touches;
 
 use super::blocking;
 use crate::auth::{AppCaller, InstallationCaller};
@@ -38,7 +39,7 @@ pub async fn revoke_installation_access_token(
     let logged_jti = jti.clone();
     blocking(move || {
         // Credentials are checked before any kept response is served: nothing kept is stale.
-        db.write_quietly(|conn| {
+        db.write(Touches::Nothing, |conn| {
             revocations::revoke_token(
                 conn,
                 installation_id,
@@ -122,7 +123,7 @@ async fn set_suspended(
     let app_id = caller.app.id;
     let change = blocking(move || {
         // Credentials are checked before any kept response is served: nothing kept is stale.
-        db.write_quietly(|conn| {
+        db.write(Touches::Nothing, |conn| {
             revocations::set_suspended(
                 conn,
                 app_id,

@@ -5,6 +5,7 @@ use patgate_domain::Operation;
 use patgate_persistence::models::Enterprise;
 use patgate_persistence::policy::{self, Owner};
 use patgate_persistence::DbConnection;
+use patgate_persistence::Touches;
 
 use super::blocking;
 use super::policy::{policy_error, read_settings};
@@ -116,7 +117,7 @@ pub async fn set_enterprise_token_policy(
         let (settings, description) = input?;
         settings.validate().map_err(policy_error)?;
         // Every organization of the enterprise reads this policy: every kept answer goes.
-        db.write(|conn| {
+        db.write(Touches::Everything, |conn| {
             let at = patgate_persistence::now();
             policy::save(conn, Owner::Enterprise(enterprise.id), &settings, at)?;
             policy::audit_enterprise_change(

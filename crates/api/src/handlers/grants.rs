@@ -3,6 +3,7 @@
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use patgate_domain::{IdList, Operation, ReviewReason};
 use patgate_persistence::grants::{self, Revocation, RevokeError};
+use patgate_persistence::Touches;
 
 use super::listing::{filtered_list, repositories_page, FilteredList};
 use super::FindAccess;
@@ -233,7 +234,7 @@ async fn revoke(
             reason: reason.as_ref().map(ReviewReason::as_str),
             at: patgate_persistence::now(),
         };
-        match db.write_in(org.id, |conn| grants::revoke(conn, &revocation)) {
+        match db.write(Touches::Org(org.id), |conn| grants::revoke(conn, &revocation)) {
             Ok(()) => {
                 tracing::info!(org_id = org.id, ids = ?ids, installation_id = caller.installation_id(), "grants revoked");
                 Ok(())

@@ -5,6 +5,7 @@
 use actix_web::{get, patch, post, web, HttpRequest, HttpResponse};
 use chrono::NaiveDateTime;
 use patgate_persistence::webhooks::{self, AppWebhook, Delivery, Receiver};
+use patgate_persistence::Touches;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -220,7 +221,7 @@ pub async fn update_webhook_config(
     let db = state.db.clone();
     let app_id = caller.app.id;
     let hook = blocking(move || {
-        db.write_quietly(|conn| {
+        db.write(Touches::Nothing, |conn| {
             let current = webhooks::config(conn, app_id)?;
             let url = match (input.url, &current) {
                 (Some(url), _) => url,
@@ -396,7 +397,7 @@ pub async fn redeliver_webhook_delivery(
     let db = state.db.clone();
     let (app_id, id) = (caller.app.id, path.into_inner());
     let copy = blocking(move || {
-        db.write_quietly(|conn| {
+        db.write(Touches::Nothing, |conn| {
             webhooks::redeliver(conn, Receiver::App(app_id), id, patgate_persistence::now())?
                 .ok_or(ApiError::NotFound)
         })

@@ -11,6 +11,7 @@ use patgate_persistence::access::{self, Answer, Question};
 use patgate_persistence::intake::{self, CancelError, IntakeError, Outcome, Submission, Verdict};
 use patgate_persistence::models::PatRequest;
 use patgate_persistence::seed;
+use patgate_persistence::Touches;
 
 use super::listing::{answer_and_keep, kept_answer};
 use super::{blocking, caller_org};
@@ -177,7 +178,7 @@ pub async fn submit_token_request(
             .map(email_address)
             .transpose()?;
         let at = patgate_persistence::now();
-        db.write(|conn| {
+        db.write(Touches::Everything, |conn| {
             let mut repository_ids = Vec::new();
             for name in &input.repositories {
                 let key = RepoName::parse(name)
@@ -305,7 +306,7 @@ pub async fn cancel_token_request(
         caller.authorize(Operation::SubmitRequests)?;
         let actor = (caller.app_id(), caller.installation_id());
         let at = patgate_persistence::now();
-        db.write_in(org.id, |conn| {
+        db.write(Touches::Org(org.id), |conn| {
             match intake::cancel(conn, org.id, id, actor, at) {
                 Ok(_) => Ok(()),
                 Err(CancelError::NotFound) => Err(ApiError::NotFound),
@@ -365,7 +366,9 @@ pub async fn report_token_use(
             Some(t) => parse_time("last_used_at", t)?,
             None => patgate_persistence::now(),
         };
-        match db.write(|conn| intake::report_use(conn, org.id, input.token_id, at))? {
+        match db.write(Touches::Everything, |conn| {
+            intake::report_use(conn, org.id, input.token_id, at)
+        })? {
             true => Ok(()),
             false => Err(ApiError::NotFound),
         }

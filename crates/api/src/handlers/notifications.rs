@@ -4,6 +4,7 @@
 use actix_web::{get, put, web, HttpResponse};
 use patgate_domain::Operation;
 use patgate_persistence::notifications;
+use patgate_persistence::Touches;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -110,7 +111,7 @@ pub async fn set_notification_settings(
                 )
             })?;
         let actor = Some((caller.app_id(), caller.installation_id()));
-        db.write_in(org.id, |conn| {
+        db.write(Touches::Org(org.id), |conn| {
             notifications::set_email(conn, org.id, input.email, actor, patgate_persistence::now())
         })?;
         tracing::info!(

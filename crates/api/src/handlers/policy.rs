@@ -6,6 +6,7 @@ use patgate_domain::policy::{PolicyError, PolicySettings};
 use patgate_domain::Operation;
 use patgate_persistence::audit::{self, AuditFilter};
 use patgate_persistence::policy::{self, Owner};
+use patgate_persistence::Touches;
 
 use super::{blocking, caller_org};
 use crate::auth::InstallationCaller;
@@ -107,7 +108,7 @@ pub async fn set_token_policy(
         };
         caller.authorize(Operation::WritePolicy)?;
         let (settings, description) = input?;
-        db.write_in(org.id, |conn| {
+        db.write(Touches::Org(org.id), |conn| {
             let stack = policy::stack(conn, org.id)?;
             settings.validate().map_err(policy_error)?;
             if let Some(enterprise) = &stack.enterprise {

@@ -3,6 +3,7 @@
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use patgate_domain::{IdList, Operation, ReviewAction, ReviewReason, ValidationError};
 use patgate_persistence::requests::{self, Review, ReviewError};
+use patgate_persistence::Touches;
 
 use super::listing::{filtered_list, repositories_page, FilteredList};
 use super::FindAccess;
@@ -238,7 +239,7 @@ async fn review(
             installation_id: caller.installation_id(),
             at: patgate_persistence::now(),
         };
-        let outcome = db.write_in(review.org_id, |conn| requests::review(conn, &review));
+        let outcome = db.write(Touches::Org(review.org_id), |conn| requests::review(conn, &review));
         match outcome {
             Ok(()) => {
                 tracing::info!(org_id = org.id, ids = ?ids, action = action.as_str(), installation_id = caller.installation_id(), "requests reviewed");

@@ -2,6 +2,7 @@
 //! the triggers' notifications), SQLite says only that something changed; a rolled-back write
 //! is reported by neither.
 
+use patgate_persistence::Touches;
 use std::time::{Duration, Instant};
 
 use diesel::prelude::*;
@@ -46,7 +47,7 @@ fn a_follower_reports_each_committed_write_and_no_rolled_back_one(db: &Db) {
     };
     assert_eq!(settle(&mut follower), expected(&[acme.id]));
 
-    let rolled_back: Result<(), StoreError> = db.write(|c| {
+    let rolled_back: Result<(), StoreError> = db.write(Touches::Everything, |c| {
         pending(c, globex.id, &tok, "all", &[], &asked, t(2))?;
         Err(StoreError::Conflict("rolled back on purpose".into()))
     });

@@ -1,5 +1,6 @@
 //! Shared harness: a fresh database per test on each backend, the `both_backends!` macro and fixture builders.
 
+use patgate_persistence::Touches;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -259,7 +260,7 @@ pub fn pending(
 
 /// Runs `f` in a write transaction of `db`, failing the test on error.
 pub fn write<T>(db: &Db, f: impl FnOnce(&mut DbConnection) -> Result<T, StoreError>) -> T {
-    db.write(f).expect("fixture write")
+    db.write(Touches::Everything, f).expect("fixture write")
 }
 
 /// Runs `f` on a pooled connection of `db`, outside any explicit transaction.

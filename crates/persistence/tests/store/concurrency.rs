@@ -1,5 +1,6 @@
 //! Concurrent reviews: of racing reviewers exactly one wins, and overlapping bulk reviews review each request once.
 
+use patgate_persistence::Touches;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Barrier};
 
@@ -74,7 +75,10 @@ fn twenty_reviewers_racing_for_one_request_have_exactly_one_winner(db: &Db) {
                     barrier.wait();
                     let ids = [id];
                     let review = acme.review(&ids, action, Some(&reason), t(1000));
-                    (action, db.write(|c| requests::review(c, &review)))
+                    (
+                        action,
+                        db.write(Touches::Everything, |c| requests::review(c, &review)),
+                    )
                 })
             })
             .collect();
@@ -152,7 +156,7 @@ fn overlapping_bulk_reviews_review_every_request_exactly_once(db: &Db) {
                 // Retry without whatever someone else reviewed first, until nothing is left.
                 while !mine.is_empty() {
                     let review = acme.review(&mine, action, None, t(1000));
-                    match db.write(|c| requests::review(c, &review)) {
+                    match db.write(Touches::Everything, |c| requests::review(c, &review)) {
                         Ok(()) => {
                             succeeded.push(std::mem::take(&mut mine));
                         }
@@ -236,7 +240,7 @@ fn writers_of_two_handles_wait_for_each_other(url: &str) {
             std::thread::spawn(move || {
                 start.wait();
                 for i in 0..25 {
-                    db.write(|c| {
+                    db.write(Touches::Everything, |c| {
                         use patgate_persistence::schema::users;
                         let _: i64 = users::table.count().get_result(c)?;
                         user(c, &format!("writer-{n}-{i}"))

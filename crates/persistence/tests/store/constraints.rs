@@ -9,6 +9,7 @@ use patgate_persistence::schema::{
     pat_request_permissions, pat_request_repositories, pat_request_reviews, pat_requests,
 };
 use patgate_persistence::seed::ensure_repo;
+use patgate_persistence::Touches;
 use patgate_persistence::{Db, DbConnection, StoreError};
 
 use crate::common::{app, org, pending, perms, read, t, token, user, write};
@@ -30,7 +31,7 @@ fn refused(
     what: &str,
     change: impl FnOnce(&mut DbConnection) -> QueryResult<usize>,
 ) -> String {
-    match db.write(|c| change(c).map_err(StoreError::from)) {
+    match db.write(Touches::Everything, |c| change(c).map_err(StoreError::from)) {
         Ok(n) => panic!("{what} was allowed and changed {n} rows"),
         Err(StoreError::Db(e)) => e.to_string(),
         Err(other) => panic!("{what} failed otherwise: {other:?}"),
@@ -204,7 +205,7 @@ fn a_token_has_at_most_one_pending_request_per_organization(db: &Db) {
 
     // A second pending request of the same token to the same organization is refused.
     let insert = |db: &Db, status: &'static str| {
-        db.write(|c| {
+        db.write(Touches::Everything, |c| {
             diesel::insert_into(pat_requests::table)
                 .values(row(acme.id(), status))
                 .returning(pat_requests::id)
@@ -242,7 +243,7 @@ fn a_token_has_at_most_one_pending_request_per_organization(db: &Db) {
     assert_refused(db);
 
     // Once the pending request is reviewed, the token may ask again, once.
-    db.write(|c| {
+    db.write(Touches::Everything, |c| {
         requests::review(
             c,
             &acme.review(&[first.id], ReviewAction::Deny, Some("no"), t(4)),

@@ -10,6 +10,7 @@ use patgate_persistence::schema::notifications as n;
 use patgate_persistence::seed::ensure_user;
 use patgate_persistence::webhooks;
 use patgate_persistence::Db;
+use patgate_persistence::Touches;
 
 use crate::common::{app, org, pending, perms, read, t, token, write, OrgFixture};
 
@@ -56,7 +57,7 @@ fn queued(db: &Db) -> Vec<Notification> {
 fn a_review_notifies_an_owner_with_an_address_only(db: &Db) {
     let (acme, alice_request, bob_request) = fixture(db);
     // Refused as a whole (an unknown id): nothing is queued.
-    let refused = db.write(|c| {
+    let refused = db.write(Touches::Everything, |c| {
         requests::review(
             c,
             &acme.review(&[alice_request, 999], ReviewAction::Deny, Some("no"), t(10)),
@@ -64,7 +65,7 @@ fn a_review_notifies_an_owner_with_an_address_only(db: &Db) {
     });
     assert!(refused.is_err());
     assert!(queued(db).is_empty());
-    db.write(|c| {
+    db.write(Touches::Everything, |c| {
         requests::review(
             c,
             &acme.review(
@@ -92,18 +93,24 @@ fn a_review_notifies_an_owner_with_an_address_only(db: &Db) {
 fn each_period_queues_one_digest_per_organization(db: &Db) {
     let (acme, _, _) = fixture(db);
     let first = db
-        .write(|c| notifications::schedule_digests(c, t(60), t(61), true))
+        .write(Touches::Everything, |c| {
+            notifications::schedule_digests(c, t(60), t(61), true)
+        })
         .expect("schedule");
     assert_eq!(
         first, 1,
         "acme only: globex has no owner with an address, initech nothing pending"
     );
     let again = db
-        .write(|c| notifications::schedule_digests(c, t(60), t(62), true))
+        .write(Touches::Everything, |c| {
+            notifications::schedule_digests(c, t(60), t(62), true)
+        })
         .expect("schedule");
     assert_eq!(again, 0);
     let next = db
-        .write(|c| notifications::schedule_digests(c, t(120), t(121), true))
+        .write(Touches::Everything, |c| {
+            notifications::schedule_digests(c, t(120), t(121), true)
+        })
         .expect("schedule");
     assert_eq!(next, 1);
     let rows = queued(db);
@@ -123,15 +130,21 @@ fn each_period_queues_one_digest_per_organization(db: &Db) {
 
 fn leases_are_taken_once_and_attempts_recorded(db: &Db) {
     fixture(db);
-    db.write(|c| notifications::schedule_digests(c, t(60), t(60), true))
-        .expect("schedule");
+    db.write(Touches::Everything, |c| {
+        notifications::schedule_digests(c, t(60), t(60), true)
+    })
+    .expect("schedule");
     let now = t(61);
     let taken = db
-        .write(|c| notifications::claim(c, "one", now, t(70), 10))
+        .write(Touches::Everything, |c| {
+            notifications::claim(c, "one", now, t(70), 10)
+        })
         .expect("claim");
     assert_eq!(taken.len(), 1);
     let none = db
-        .write(|c| notifications::claim(c, "two", now, t(70), 10))
+        .write(Touches::Everything, |c| {
+            notifications::claim(c, "two", now, t(70), 10)
+        })
         .expect("claim");
     assert!(none.is_empty(), "leased to one");
     let failed = notifications::Outcome::Failed {
@@ -139,22 +152,38 @@ fn leases_are_taken_once_and_attempts_recorded(db: &Db) {
         retry_at: Some(t(65)),
     };
     assert!(!db
-        .write(|c| notifications::record(c, taken[0].id, "two", &failed, now))
+        .write(Touches::Everything, |c| notifications::record(
+            c,
+            taken[0].id,
+            "two",
+            &failed,
+            now
+        ))
         .expect("record"));
     assert!(db
-        .write(|c| notifications::record(c, taken[0].id, "one", &failed, now))
+        .write(Touches::Everything, |c| notifications::record(
+            c,
+            taken[0].id,
+            "one",
+            &failed,
+            now
+        ))
         .expect("record"));
     let early = db
-        .write(|c| notifications::claim(c, "two", t(64), t(70), 10))
+        .write(Touches::Everything, |c| {
+            notifications::claim(c, "two", t(64), t(70), 10)
+        })
         .expect("claim");
     assert!(early.is_empty(), "not due before its retry");
     let retaken = db
-        .write(|c| notifications::claim(c, "two", t(65), t(70), 10))
+        .write(Touches::Everything, |c| {
+            notifications::claim(c, "two", t(65), t(70), 10)
+        })
         .expect("claim");
     assert_eq!(retaken.len(), 1);
     assert_eq!(retaken[0].attempts, 1);
     assert_eq!(
-        db.write(|c| notifications::backlog(c, None))
+        db.write(Touches::Everything, |c| notifications::backlog(c, None))
             .expect("backlog")
             .pending,
         1
@@ -208,7 +237,7 @@ fn org_hooks_get_what_they_subscribe_to(db: &Db) {
             .expect("globex exists"))
     });
     let (notices, all, off, other) = db
-        .write(|c| {
+        .write(Touches::Everything, |c| {
             let at = t(5);
             Ok::<_, patgate_persistence::StoreError>((
                 webhooks::create_org_hook(
@@ -225,15 +254,19 @@ fn org_hooks_get_what_they_subscribe_to(db: &Db) {
         })
         .expect("hooks");
     let digests = db
-        .write(|c| notifications::schedule_digests(c, t(60), t(61), false))
+        .write(Touches::Everything, |c| {
+            notifications::schedule_digests(c, t(60), t(61), false)
+        })
         .expect("schedule");
     assert_eq!(digests, 2, "acme's and globex's hooks subscribed to all");
     let again = db
-        .write(|c| notifications::schedule_digests(c, t(60), t(62), false))
+        .write(Touches::Everything, |c| {
+            notifications::schedule_digests(c, t(60), t(62), false)
+        })
         .expect("schedule");
     assert_eq!(again, 0, "once per period");
     assert!(queued(db).is_empty(), "no e-mail digest without e-mail");
-    let refused = db.write(|c| {
+    let refused = db.write(Touches::Everything, |c| {
         requests::review(
             c,
             &acme.review(&[alice_request, 999], ReviewAction::Deny, Some("no"), t(70)),
@@ -245,7 +278,7 @@ fn org_hooks_get_what_they_subscribe_to(db: &Db) {
         2,
         "a refused review queues nothing"
     );
-    db.write(|c| {
+    db.write(Touches::Everything, |c| {
         requests::review(
             c,
             &acme.review(
@@ -300,21 +333,29 @@ both_backends!(
 fn an_organization_without_email_is_not_mailed(db: &Db) {
     let (acme, alice_request, _) = fixture(db);
     let changed = db
-        .write(|c| notifications::set_email(c, acme.org.id, false, None, t(5)))
+        .write(Touches::Everything, |c| {
+            notifications::set_email(c, acme.org.id, false, None, t(5))
+        })
         .expect("set");
     assert!(changed);
     let again = db
-        .write(|c| notifications::set_email(c, acme.org.id, false, None, t(6)))
+        .write(Touches::Everything, |c| {
+            notifications::set_email(c, acme.org.id, false, None, t(6))
+        })
         .expect("set");
     assert!(!again, "no change, nothing recorded");
     let hook = db
-        .write(|c| webhooks::create_org_hook(c, acme.org.id, &hook(&["*"], true), t(7)))
+        .write(Touches::Everything, |c| {
+            webhooks::create_org_hook(c, acme.org.id, &hook(&["*"], true), t(7))
+        })
         .expect("hook");
     let queued_digests = db
-        .write(|c| notifications::schedule_digests(c, t(60), t(61), true))
+        .write(Touches::Everything, |c| {
+            notifications::schedule_digests(c, t(60), t(61), true)
+        })
         .expect("schedule");
     assert_eq!(queued_digests, 1, "the hook's digest only");
-    db.write(|c| {
+    db.write(Touches::Everything, |c| {
         requests::review(
             c,
             &acme.review(&[alice_request], ReviewAction::Approve, None, t(70)),
@@ -349,9 +390,11 @@ fn the_retention_sweep_deletes_old_rows_done_with_only(db: &Db) {
     use patgate_persistence::schema::webhook_deliveries as d;
     let (acme, _, _) = fixture(db);
     let h = db
-        .write(|c| webhooks::create_org_hook(c, acme.org.id, &hook(&["*"], true), t(0)))
+        .write(Touches::Everything, |c| {
+            webhooks::create_org_hook(c, acme.org.id, &hook(&["*"], true), t(0))
+        })
         .expect("hook");
-    db.write(|c| {
+    db.write(Touches::Everything, |c| {
         for (i, status) in ["delivered", "failed", "pending", "delivered", "delivered"]
             .iter()
             .enumerate()
@@ -384,20 +427,28 @@ fn the_retention_sweep_deletes_old_rows_done_with_only(db: &Db) {
     };
     // Cutoff at minute 35: g-0..g-3 are older; g-2 is pending. One at a time, oldest first.
     let first = db
-        .write(|c| outbox::sweep(c, Outbox::WebhookDeliveries, t(35), 1))
+        .write(Touches::Everything, |c| {
+            outbox::sweep(c, Outbox::WebhookDeliveries, t(35), 1)
+        })
         .expect("sweep");
     assert_eq!(first, 1);
     assert_eq!(guids(), ["g-1", "g-2", "g-3", "g-4"]);
     let rest = db
-        .write(|c| outbox::sweep(c, Outbox::WebhookDeliveries, t(35), 100))
+        .write(Touches::Everything, |c| {
+            outbox::sweep(c, Outbox::WebhookDeliveries, t(35), 100)
+        })
         .expect("sweep");
     assert_eq!(rest, 2);
     assert_eq!(guids(), ["g-2", "g-4"], "pending and newer rows stay");
     // E-mails likewise: a sent digest past the cutoff goes, a pending one stays.
-    db.write(|c| notifications::schedule_digests(c, t(60), t(61), true))
-        .expect("schedule");
+    db.write(Touches::Everything, |c| {
+        notifications::schedule_digests(c, t(60), t(61), true)
+    })
+    .expect("schedule");
     let swept = db
-        .write(|c| outbox::sweep(c, Outbox::Notifications, t(1000), 100))
+        .write(Touches::Everything, |c| {
+            outbox::sweep(c, Outbox::Notifications, t(1000), 100)
+        })
         .expect("sweep");
     assert_eq!(swept, 0, "the digest is still to send");
     assert_eq!(queued(db).len(), 1);

@@ -7,6 +7,7 @@ use patgate_persistence::requests::{self, ReviewError};
 use patgate_persistence::schema::{pat_grants, pat_request_reviews, pat_requests};
 use patgate_persistence::seed::ensure_repo;
 use patgate_persistence::Db;
+use patgate_persistence::Touches;
 
 use crate::common::{
     app, grants_of, org, pending, perms, read, request_row, reviews_of, snapshot, t, token, user,
@@ -94,7 +95,9 @@ fn review(
     action: ReviewAction,
     reason: Option<&str>,
 ) -> Result<(), ReviewError> {
-    db.write(|c| requests::review(c, &org.review(ids, action, reason, t(1000))))
+    db.write(Touches::Everything, |c| {
+        requests::review(c, &org.review(ids, action, reason, t(1000)))
+    })
 }
 
 fn refused(from: RequestState, event: RequestEvent) -> TransitionError {

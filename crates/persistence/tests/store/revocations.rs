@@ -3,6 +3,7 @@
 use diesel::prelude::*;
 use patgate_persistence::revocations::{self, Change};
 use patgate_persistence::schema::audit_events;
+use patgate_persistence::Touches;
 use patgate_persistence::{Db, StoreError};
 
 use crate::common::{app, org, read, t, write};
@@ -82,7 +83,9 @@ fn suspension_changes_only_what_it_changes_and_only_the_apps_own(db: &Db) {
     });
     let inst = acme.installation.id;
     let set = |suspended: bool, app_id: i64, installation_id: i64| {
-        db.write(|c| revocations::set_suspended(c, app_id, installation_id, suspended, t(5)))
+        db.write(Touches::Everything, |c| {
+            revocations::set_suspended(c, app_id, installation_id, suspended, t(5))
+        })
     };
     assert!(
         matches!(set(false, app.id, inst), Ok(None)),
@@ -194,7 +197,7 @@ fn a_follower_polling_during_racing_writes_misses_no_change(db: &Db) {
             let db = db.clone();
             std::thread::spawn(move || {
                 for i in 0..EACH {
-                    db.write(|c| {
+                    db.write(Touches::Everything, |c| {
                         revocations::revoke_token(c, inst, &format!("w{w}-{i}"), t(60), t(0))
                     })
                     .expect("revocation");

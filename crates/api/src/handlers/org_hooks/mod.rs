@@ -7,6 +7,7 @@ use actix_web::{delete, get, patch, post, web, HttpRequest, HttpResponse};
 use patgate_domain::Operation;
 use patgate_persistence::models::Organization;
 use patgate_persistence::webhooks::{self, OrgWebhook};
+use patgate_persistence::Touches;
 use patgate_persistence::{DbConnection, Total};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -187,7 +188,7 @@ pub async fn create_webhook(
         let map = body::json_object(&payload.0, false)?;
         let settings = settings(read_hook(&map, true)?, None)?;
         // No kept answer shows hooks: nothing to invalidate.
-        let hook = db.write_quietly(|conn| {
+        let hook = db.write(Touches::Nothing, |conn| {
             webhooks::create_org_hook(conn, org.id, &settings, patgate_persistence::now())
         })?;
         Ok((org.login, hook))
@@ -300,7 +301,7 @@ where
             let mut conn = db.conn()?;
             org_hook_of(&mut conn, &caller, &login, id, Operation::WriteHooks)?.0
         };
-        let out = db.write_quietly(|conn| change(conn, &org))?;
+        let out = db.write(Touches::Nothing, |conn| change(conn, &org))?;
         Ok((org.login, out))
     })
     .await
