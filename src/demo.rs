@@ -7,7 +7,7 @@ use chrono::{Duration, Utc};
 use patgate_domain::{AccessLevel, RequestedPermissions};
 use serde::Serialize;
 
-use patgate_api::dto_lifecycle::{Access, Approval, PolicySettingsDto};
+use patgate_api::dto::lifecycle::{Access, Approval, PolicySettingsDto};
 
 use crate::seed::{
     AppSeed, EnterpriseSeed, InstallationSeed, OrgSeed, RepoSeed, RequestSeed, ReviewSeed,

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use chrono::{DateTime, NaiveDateTime};
-use patgate_api::dto_lifecycle::PolicySettingsDto;
+use patgate_api::dto::lifecycle::PolicySettingsDto;
 use patgate_domain::policy::PolicySettings;
 use patgate_domain::{
     AccessLevel, Login, PermissionSet, RepoName, RepositorySelection, RequestedPermissions,

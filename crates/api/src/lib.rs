@@ -4,7 +4,6 @@ pub mod audit_feed;
 pub mod auth;
 pub mod body;
 pub mod dto;
-pub mod dto_lifecycle;
 pub mod error;
 pub mod handlers;
 pub mod keys;

@@ -11,7 +11,7 @@ use super::blocking;
 use super::policy::{policy_error, read_settings};
 use crate::auth::InstallationCaller;
 use crate::body;
-use crate::dto_lifecycle::{EnterpriseTokenPolicyDto, PolicySettingsDto};
+use crate::dto::lifecycle::{EnterpriseTokenPolicyDto, PolicySettingsDto};
 use crate::error::{ApiError, BasicError, ValidationError as ValidationBody};
 use crate::state::AppState;
 

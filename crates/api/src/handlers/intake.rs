@@ -17,11 +17,11 @@ use super::listing::{answer_and_keep, kept_answer};
 use super::{blocking, caller_org};
 use crate::auth::InstallationCaller;
 use crate::body;
-use crate::dto::{timestamp, TokenPermissions};
-use crate::dto_lifecycle::{
+use crate::dto::lifecycle::{
     requested_permissions, AccessCheckBody, AccessCheckResult, ReportUseBody, SubmitRequestBody,
     TokenRequestStatus,
 };
+use crate::dto::{timestamp, TokenPermissions};
 use crate::error::{ApiError, BasicError, ValidationError as ValidationBody};
 use crate::state::AppState;
 

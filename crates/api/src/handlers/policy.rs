@@ -11,11 +11,11 @@ use patgate_persistence::Touches;
 use super::{blocking, caller_org};
 use crate::auth::InstallationCaller;
 use crate::body;
-use crate::dto::timestamp;
-use crate::dto_lifecycle::{
+use crate::dto::lifecycle::{
     AuditActor, AuditEventDto, EffectivePolicyDto, EnterprisePolicyDto, PolicySettingsDto,
     TokenPolicyDto,
 };
+use crate::dto::timestamp;
 use crate::error::{ApiError, BasicError, FieldError, ValidationError as ValidationBody};
 use crate::pagination::{invalid_request, link_header, ok_with_link, query_pairs, read_page};
 use crate::state::AppState;

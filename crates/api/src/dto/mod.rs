@@ -1,5 +1,7 @@
 //! Wire shapes, field for field as GitHub's schemas, built from stored rows.
 
+pub mod lifecycle;
+
 use std::collections::BTreeMap;
 
 use chrono::{NaiveDateTime, Utc};
