@@ -150,7 +150,8 @@ impl From<diesel::result::Error> for RevokeError {
 
 /// Revokes every named grant in one transaction, all or nothing: each must be an active grant
 /// of the organization. The update is conditional on `status = 'active'`, so of concurrent
-/// revocations exactly one succeeds per grant. Each revocation goes into the audit trail.
+/// revocations exactly one succeeds per grant. Each revocation goes into the audit trail, and
+/// its owner's notice into the outboxes, in the same transaction.
 pub fn revoke(conn: &mut DbConnection, revocation: &Revocation<'_>) -> Result<(), RevokeError> {
     let ids = revocation.grant_ids;
     let current = states(conn, revocation.org_id, ids)?;
@@ -210,6 +211,7 @@ pub fn revoke(conn: &mut DbConnection, revocation: &Revocation<'_>) -> Result<()
         revocation.reason.map(str::to_owned),
         revocation.at
     )?;
+    crate::routing::queue_revocation_notices(conn, revocation.org_id, ids, revocation.at)?;
     Ok(())
 }
 

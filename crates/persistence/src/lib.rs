@@ -17,6 +17,7 @@ pub mod policy;
 pub mod repositories;
 pub mod requests;
 pub mod revocations;
+mod routing;
 pub mod schema;
 pub mod seed;
 pub mod webhooks;
