@@ -93,18 +93,7 @@ pub fn link_header(
     if last <= 1 && page.page <= 1 {
         return None;
     }
-    let kept: Vec<(String, String)> = query_pairs(query)
-        .into_iter()
-        .filter(|(k, _)| k != "page")
-        .collect();
-    let url = |n: i64| {
-        let mut s = form_urlencoded::Serializer::new(String::new());
-        for (k, v) in &kept {
-            s.append_pair(k, v);
-        }
-        s.append_pair("page", &n.to_string());
-        format!("{base}{path}?{}", s.finish())
-    };
+    let url = |n: i64| link_url(base, path, query, &[("page", &n.to_string())]);
     let mut links = Vec::new();
     if page.page > 1 {
         links.push(format!(
@@ -122,6 +111,21 @@ pub fn link_header(
         links.push(format!("<{}>; rel=\"first\"", url(1)));
     }
     Some(links.join(", "))
+}
+
+/// A `Link` URL: the request's path and query as sent, with `set`'s parameters replaced (or
+/// added), in that order, at the end.
+pub fn link_url(base: &str, path: &str, query: &str, set: &[(&str, &str)]) -> String {
+    let mut s = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in query_pairs(query) {
+        if !set.iter().any(|(name, _)| *name == k) {
+            s.append_pair(&k, &v);
+        }
+    }
+    for (k, v) in set {
+        s.append_pair(k, v);
+    }
+    format!("{base}{path}?{}", s.finish())
 }
 
 /// One page of `rows` read one row ahead, and what is known of the total.

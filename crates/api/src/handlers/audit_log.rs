@@ -12,9 +12,7 @@ use crate::audit_feed::{
 };
 use crate::auth::InstallationCaller;
 use crate::error::{ApiError, BasicError, FieldError, ValidationError as ValidationBody};
-use crate::pagination::{
-    invalid_request, ok_with_link, query_pairs, DEFAULT_PER_PAGE, MAX_PER_PAGE,
-};
+use crate::pagination::{invalid_request, link_url, ok_with_link, query_pairs, read_page};
 use crate::state::AppState;
 
 /// What a page of the feed asks for.
@@ -63,14 +61,14 @@ fn parse(query: &str) -> Result<Params, ApiError> {
     let cursor = page_cursor(value("after").unwrap_or(""), value("before").unwrap_or(""))
         .map_err(|e| errors.push(e))
         .unwrap_or(None);
-    let per_page = match value("per_page").map(str::parse::<i64>) {
-        None => DEFAULT_PER_PAGE,
-        Some(Ok(n)) if n >= 1 => n.min(MAX_PER_PAGE),
-        Some(_) => {
-            errors.push(bad("per_page", "per_page must be a positive integer"));
-            DEFAULT_PER_PAGE
-        }
-    };
+    // The shared reader of `per_page` (lowered to 100, 422 below 1); `page` is not this
+    // list's, and is ignored as any unknown parameter.
+    let sizes: Vec<(String, String)> = pairs
+        .iter()
+        .filter(|(k, _)| k == "per_page")
+        .cloned()
+        .collect();
+    let per_page = read_page(&sizes, &mut errors).per_page;
     if !errors.is_empty() {
         return Err(invalid_request(errors));
     }
@@ -136,18 +134,8 @@ fn link(
     prev: Option<String>,
     first: bool,
 ) -> Option<String> {
-    let kept: Vec<(String, String)> = query_pairs(query)
-        .into_iter()
-        .filter(|(k, _)| k != "after" && k != "before")
-        .collect();
     let url = |after: &str, before: &str| {
-        let mut s = form_urlencoded::Serializer::new(String::new());
-        for (k, v) in &kept {
-            s.append_pair(k, v);
-        }
-        s.append_pair("after", after);
-        s.append_pair("before", before);
-        format!("{base}{path}?{}", s.finish())
+        link_url(base, path, query, &[("after", after), ("before", before)])
     };
     let mut links = Vec::new();
     if let Some(after) = next {
