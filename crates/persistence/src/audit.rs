@@ -3,7 +3,7 @@
 /// Records one audit event per row of `$table` (`pat_requests` or `pat_grants`) whose id is in
 /// `$ids`, in a single `INSERT … SELECT`: `$action` (e.g. `"grant.revoked"`) about a
 /// `$subject` (`"request"` or `"grant"`), by `$actor` (app and installation, `None` for the
-/// server itself), with `$reason`, at `$at`.
+/// server itself), with `$reason`, at `$at`. Gives each event's id with its subject's.
 macro_rules! record_audit {
     ($conn:expr, $table:ident, $ids:expr, $action:expr, $subject:expr, $actor:expr, $reason:expr, $at:expr) => {{
         use crate::schema::audit_events;
@@ -32,7 +32,8 @@ macro_rules! record_audit {
                 audit_events::reason,
                 audit_events::created_at,
             ))
-            .execute($conn)
+            .returning((audit_events::id, audit_events::subject_id))
+            .get_results::<(i64, i64)>($conn)
     }};
 }
 

@@ -11,6 +11,7 @@ use crate::audit::record_audit;
 use crate::db::{order_with_window, unindexed_eq, DbConnection};
 use crate::filters::{filtered, ListFilter, Resolved};
 use crate::models::{Owner, PatGrant, TokenName};
+use crate::routing::{self, Recorded};
 use crate::schema::{pat_grants, tokens, users};
 use crate::LoadOne;
 use crate::{Page, StoreError, Total};
@@ -201,7 +202,7 @@ pub fn revoke(conn: &mut DbConnection, revocation: &Revocation<'_>) -> Result<()
         let now = states(conn, revocation.org_id, &lost)?;
         return Err(RevokeError::NotActive(now.into_iter().collect()));
     }
-    record_audit!(
+    let recorded = record_audit!(
         conn,
         pat_grants,
         ids,
@@ -211,7 +212,29 @@ pub fn revoke(conn: &mut DbConnection, revocation: &Revocation<'_>) -> Result<()
         revocation.reason.map(str::to_owned),
         revocation.at
     )?;
-    crate::routing::queue_revocation_notices(conn, revocation.org_id, ids, revocation.at)?;
+    let requests: BTreeMap<i64, i64> = pat_grants::table
+        .filter(pat_grants::id.eq_any(ids))
+        .select((pat_grants::id, pat_grants::request_id))
+        .load::<(i64, i64)>(conn)?
+        .into_iter()
+        .collect();
+    let events: Vec<Recorded> = recorded
+        .into_iter()
+        .filter_map(|(event_id, grant_id)| {
+            let request_id = *requests.get(&grant_id)?;
+            Some(Recorded {
+                event_id,
+                request_id,
+            })
+        })
+        .collect();
+    routing::enqueue(
+        conn,
+        revocation.org_id,
+        "grant.revoked",
+        &events,
+        revocation.at,
+    )?;
     Ok(())
 }
 

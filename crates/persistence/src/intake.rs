@@ -11,6 +11,7 @@ use patgate_domain::{
 use crate::db::DbConnection;
 use crate::models::{NewToken, PatGrant, PatRequest, PatRequestReview, Token};
 use crate::requests::{self, Filing};
+use crate::routing::{self, Recorded};
 use crate::schema::{
     audit_events, pat_grants, pat_request_repositories, pat_request_reviews, pat_requests, tokens,
 };
@@ -66,6 +67,7 @@ impl From<diesel::result::Error> for IntakeError {
     }
 }
 
+/// Records the request's audit event and queues whom it tells ([`routing`]).
 fn audit(
     conn: &mut DbConnection,
     org_id: i64,
@@ -75,7 +77,7 @@ fn audit(
     reason: Option<&str>,
     at: NaiveDateTime,
 ) -> Result<(), StoreError> {
-    diesel::insert_into(audit_events::table)
+    let event_id: i64 = diesel::insert_into(audit_events::table)
         .values((
             audit_events::org_id.eq(org_id),
             audit_events::action.eq(action),
@@ -86,8 +88,13 @@ fn audit(
             audit_events::reason.eq(reason),
             audit_events::created_at.eq(at),
         ))
-        .execute(conn)?;
-    Ok(())
+        .returning(audit_events::id)
+        .get_result(conn)?;
+    let event = Recorded {
+        event_id,
+        request_id,
+    };
+    routing::enqueue(conn, org_id, action, &[event], at)
 }
 
 /// The token row, created with the issuer's id or updated with its current name and expiry.

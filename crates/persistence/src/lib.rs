@@ -8,6 +8,7 @@ pub mod db;
 pub mod directory;
 pub mod expiry;
 mod filters;
+pub(crate) mod json;
 pub mod grants;
 pub mod intake;
 pub mod models;

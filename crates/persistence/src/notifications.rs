@@ -1,6 +1,6 @@
-//! E-mail notifications: organization owners, the outbox the trigger on `audit_events` fills
-//! with review notices (migration `…_notifications`), and the daily digests, each written once
-//! per organization and period. Instances take due notifications under a lease.
+//! E-mail notifications: organization owners, the outbox that [`crate::routing`] fills with
+//! review and revocation notices in each change's transaction, and the daily digests, each
+//! written once per organization and period. Instances take due notifications under a lease.
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;

@@ -17,6 +17,7 @@ pub use crate::filters::ListFilter;
 use crate::filters::{filtered, Resolved};
 use crate::models::NewPatRequest;
 use crate::models::{Owner, PatRequest, Token, TokenName};
+use crate::routing::{self, Recorded};
 use crate::schema::{
     pat_grants, pat_request_permissions, pat_request_repositories, pat_request_reviews,
     pat_requests, tokens, users,
@@ -335,7 +336,7 @@ pub fn review(conn: &mut DbConnection, review: &Review<'_>) -> Result<(), Review
 }
 
 /// `request.approved` / `request.denied` (`request.auto_approved` by policy) in the audit
-/// trail, one row per request.
+/// trail, one row per request, and whom each tells ([`routing`]).
 fn insert_audit(
     conn: &mut DbConnection,
     review: &Review<'_>,
@@ -346,17 +347,24 @@ fn insert_audit(
     } else {
         format!("request.{}", target.as_str())
     };
-    record_audit!(
+    let recorded = record_audit!(
         conn,
         pat_requests,
         review.request_ids,
-        action,
+        action.as_str(),
         "request",
         Some((review.app_id, review.installation_id)),
         review.reason.map(str::to_owned),
         review.at
     )?;
-    Ok(())
+    let events: Vec<Recorded> = recorded
+        .into_iter()
+        .map(|(event_id, request_id)| Recorded {
+            event_id,
+            request_id,
+        })
+        .collect();
+    routing::enqueue(conn, review.org_id, &action, &events, review.at)
 }
 
 /// The one state every request moves to, or every refusal the state machine gives.

@@ -1,6 +1,5 @@
-//! Webhooks: apps' and organizations' configurations, and the outbox of deliveries that the
-//! triggers on `audit_events` fill in the transaction of each change (migrations `…_webhooks`
-//! and `…_org_webhooks`). Instances take due deliveries under a lease, record each attempt,
+//! Webhooks: apps' and organizations' configurations, and the outbox of deliveries that
+//! [`crate::routing`] fills in the transaction of each change. Instances take due deliveries under a lease, record each attempt,
 //! and schedule the next one.
 
 use chrono::NaiveDateTime;

@@ -7,7 +7,7 @@ use diesel::connection::{Connection, InstrumentationEvent, SimpleConnection};
 use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel::query_builder::BoxedSqlQuery;
-use diesel::sql_types::{Array, BigInt, Text, Timestamp};
+use diesel::sql_types::{Array, BigInt, Bool, Text, Timestamp};
 use diesel::sqlite::Sqlite;
 use patgate_persistence::requests::{self, ListFilter};
 use patgate_persistence::schema::{
@@ -368,6 +368,7 @@ fn captured_statements(
 /// A bind value as diesel displays it after `-- binds: `.
 #[derive(Debug, Clone)]
 pub(crate) enum Bind {
+    Bool(bool),
     Int(i64),
     Text(String),
     Time(NaiveDateTime),
@@ -435,6 +436,9 @@ fn parse_bind(raw: &str) -> Bind {
     if let Ok(n) = raw.parse() {
         return Bind::Int(n);
     }
+    if let Ok(b) = raw.parse() {
+        return Bind::Bool(b);
+    }
     Bind::Time(
         raw.parse()
             .unwrap_or_else(|e| panic!("unexpected bind {raw}: {e}")),
@@ -471,6 +475,7 @@ pub(crate) fn explain_sqlite(
         diesel::sql_query(format!("EXPLAIN QUERY PLAN {sql}")).into_boxed();
     for bind in binds {
         query = match bind.clone() {
+            Bind::Bool(v) => query.bind::<Bool, _>(v),
             Bind::Int(v) => query.bind::<BigInt, _>(v),
             Bind::Text(v) => query.bind::<Text, _>(v),
             Bind::Time(v) => query.bind::<Timestamp, _>(v),
@@ -494,6 +499,7 @@ pub(crate) fn explain_postgres(
         diesel::sql_query(format!("EXPLAIN (FORMAT TEXT) {sql}")).into_boxed();
     for bind in binds {
         query = match bind.clone() {
+            Bind::Bool(v) => query.bind::<Bool, _>(v),
             Bind::Int(v) => query.bind::<BigInt, _>(v),
             Bind::Text(v) => query.bind::<Text, _>(v),
             Bind::Time(v) => query.bind::<Timestamp, _>(v),
