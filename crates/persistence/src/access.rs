@@ -123,8 +123,7 @@ fn answer(
     if let Err(violation) = stack.admits(TokenKind::FineGrained, lifetime, by_owner) {
         return Ok(Answer::Policy(violation));
     }
-    let held: RequestedPermissions =
-        serde_json::from_str(&grant.permissions).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let held: RequestedPermissions = crate::json::parse("grant permissions", &grant.permissions)?;
     if !held.allows(q.permission, q.level) {
         return Ok(Answer::Permission { grant_id: grant.id });
     }

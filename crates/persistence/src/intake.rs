@@ -182,7 +182,7 @@ fn repository_ids(conn: &mut DbConnection, request_id: i64) -> Result<Vec<i64>, 
 }
 
 fn parse(permissions: &str) -> Result<RequestedPermissions, StoreError> {
-    serde_json::from_str(permissions).map_err(|e| StoreError::Corrupt(e.to_string()))
+    crate::json::parse("request permissions", permissions)
 }
 
 /// Files the token's request: the policy refuses it, grants it at once, or leaves it pending.

@@ -23,9 +23,12 @@ mod tests {
 
     #[test]
     fn malformed_text_is_corrupt_data_named_by_what_it_is() {
-        let e = parse::<Vec<String>>("hook events", "[\"a\"").unwrap_err();
-        assert!(matches!(e, StoreError::Corrupt(m) if m.starts_with("hook events: ")));
-        assert_eq!(parse::<Vec<String>>("x", "[\"a\"]").unwrap(), vec!["a"]);
-        assert_eq!(text("x", &["a"]).unwrap(), "[\"a\"]");
+        let e = parse::<Vec<String>>("hook events", "[\"a\"");
+        assert!(matches!(e, Err(StoreError::Corrupt(m)) if m.starts_with("hook events: ")));
+        assert_eq!(
+            parse::<Vec<String>>("x", "[\"a\"]").ok(),
+            Some(vec!["a".to_owned()])
+        );
+        assert_eq!(text("x", &["a"]).ok().as_deref(), Some("[\"a\"]"));
     }
 }

@@ -133,7 +133,7 @@ pub struct Filing<'a> {
 }
 
 fn json(p: &RequestedPermissions) -> Result<String, StoreError> {
-    serde_json::to_string(p).map_err(|e| StoreError::Corrupt(e.to_string()))
+    crate::json::text("request permissions", p)
 }
 
 /// Inserts a request with its repositories and permission index rows.
