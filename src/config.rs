@@ -177,8 +177,8 @@ pub struct Settings {
     pub response_cache_mb: u32,
     pub change_poll_ms: u64,
     pub rate_limit_per_hour: u32,
-    pub webhooks: crate::webhooks::Settings,
-    pub notifications: crate::notifications::Settings,
+    pub webhooks: patgate_events::worker::Settings,
+    pub notifications: patgate_events::mail::Settings,
 }
 
 /// GitHub's limit for an installation (without its per-repository and per-user increases).
@@ -210,29 +210,29 @@ impl Settings {
             response_cache_mb: serve.map_or(16, |s| s.response_cache_mb),
             change_poll_ms: serve.map_or(crate::changes::DEFAULT_POLL_MS, |s| s.change_poll_ms),
             rate_limit_per_hour: serve.map_or(DEFAULT_RATE_LIMIT, |s| s.rate_limit_per_hour),
-            webhooks: serve.map_or_else(crate::webhooks::Settings::default, |s| {
-                crate::webhooks::Settings {
+            webhooks: serve.map_or_else(patgate_events::worker::Settings::default, |s| {
+                patgate_events::worker::Settings {
                     poll: Duration::from_millis(s.webhook_poll_ms),
                     timeout: Duration::from_millis(s.webhook_timeout_ms),
                     lease: Duration::from_millis(s.webhook_lease_ms),
                     retry_base: Duration::from_millis(s.webhook_retry_base_ms),
                     max_attempts: s.webhook_max_attempts,
                     retention: retention(s.outbox_retention_days),
-                    ..crate::webhooks::Settings::default()
+                    ..patgate_events::worker::Settings::default()
                 }
             }),
-            notifications: serve.map_or_else(crate::notifications::Settings::default, |s| {
-                crate::notifications::Settings {
+            notifications: serve.map_or_else(patgate_events::mail::Settings::default, |s| {
+                patgate_events::mail::Settings {
                     smtp_url: s.smtp_url.clone(),
                     from: s.mail_from.clone(),
                     digest_hour_utc: s.digest_hour_utc,
                     digest_period: Duration::from_secs(s.digest_period_secs),
-                    delivery: crate::webhooks::Settings {
+                    delivery: patgate_events::worker::Settings {
                         poll: Duration::from_millis(s.mail_poll_ms),
                         retry_base: Duration::from_millis(s.mail_retry_base_ms),
                         max_attempts: s.mail_max_attempts,
                         retention: retention(s.outbox_retention_days),
-                        ..crate::notifications::Settings::default().delivery
+                        ..patgate_events::mail::Settings::default().delivery
                     },
                 }
             }),

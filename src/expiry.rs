@@ -3,25 +3,19 @@
 use patgate_persistence::Touches;
 use std::time::Duration;
 
+use patgate_events::tasks::{spawn_periodic, Stopper};
 use patgate_persistence::expiry::{self, Swept};
 use patgate_persistence::{Db, StoreError};
 
-/// Sweeps every `interval` until the task is dropped.
-pub async fn run(db: Db, interval: Duration, pending_ttl_days: Option<u32>) {
-    let mut ticker = actix_web::rt::time::interval(interval);
-    loop {
-        ticker.tick().await;
-        let db = db.clone();
-        let swept = actix_web::web::block(move || sweep_all(&db, pending_ttl_days)).await;
-        match swept {
-            Ok(Ok(total)) if total != Swept::default() => {
-                tracing::info!(requests = total.requests, grants = total.grants, "expired");
-            }
-            Ok(Ok(_)) => {}
-            Ok(Err(e)) => tracing::warn!(error = %e, "expiry sweep failed; retrying next tick"),
-            Err(e) => tracing::warn!(error = %e, "expiry sweep did not run"),
+/// Sweeps every `interval` until stopped; a failed sweep is retried at the next tick.
+pub fn start(db: Db, interval: Duration, pending_ttl_days: Option<u32>) -> Stopper {
+    spawn_periodic("expiry sweep", interval, move || {
+        let total = sweep_all(&db, pending_ttl_days)?;
+        if total != Swept::default() {
+            tracing::info!(requests = total.requests, grants = total.grants, "expired");
         }
-    }
+        Ok(())
+    })
 }
 
 /// Expires everything due now, batch by batch, each batch its own transaction.

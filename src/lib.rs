@@ -4,10 +4,8 @@ pub mod changes;
 pub mod config;
 pub mod demo;
 pub mod expiry;
-pub mod notifications;
 pub mod revocations;
 pub mod seed;
-pub mod webhooks;
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -18,6 +16,7 @@ use patgate_api::keys::ServerKeys;
 use patgate_api::rate_limit::RateLimiter;
 use patgate_api::responses::ResponseCache;
 use patgate_api::AppState;
+use patgate_events::tasks::{spawn_periodic, Stopper};
 use patgate_persistence::{Db, PoolOptions};
 
 use crate::config::Settings;
@@ -73,8 +72,8 @@ pub struct Application {
     revocation_poll_ms: u64,
     /// Follows other processes' writes while answers are kept in memory.
     following: Option<changes::Following>,
-    webhooks: webhooks::Settings,
-    notifications: notifications::Settings,
+    webhooks: patgate_events::worker::Settings,
+    notifications: patgate_events::mail::Settings,
     base_url: String,
     server: actix_web::dev::Server,
 }
@@ -177,41 +176,39 @@ impl Application {
     /// Serves until SIGINT/SIGTERM, then finishes in-flight requests. Expiry sweeps and the
     /// poll of other instances' revocations and suspensions run alongside.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let sweeper = (self.expiry_interval > 0).then(|| {
-            actix_web::rt::spawn(expiry::run(
-                self.db.clone(),
-                std::time::Duration::from_secs(self.expiry_interval),
-                self.pending_request_ttl_days,
-            ))
-        });
-        let follower = (self.revocation_poll_ms > 0).then(|| {
-            actix_web::rt::spawn(revocations::run(
-                self.db.clone(),
-                Arc::clone(&self.revocations),
-                std::time::Duration::from_millis(self.revocation_poll_ms),
-            ))
-        });
-        let delivering = webhooks::start(
+        let interval = std::time::Duration::from_secs(self.expiry_interval);
+        let ttl = self.pending_request_ttl_days;
+        let poll = std::time::Duration::from_millis(self.revocation_poll_ms);
+        let mut tasks: Vec<Stopper> = [
+            (self.expiry_interval > 0).then(|| expiry::start(self.db.clone(), interval, ttl)),
+            (self.revocation_poll_ms > 0)
+                .then(|| revocations::start(self.db.clone(), Arc::clone(&self.revocations), poll)),
+            (self.db.backend() == patgate_persistence::Backend::Sqlite)
+                .then(|| checkpoints(self.db.clone())),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        let delivering = patgate_events::webhook::start(
             self.db.clone(),
             self.base_url.clone(),
             self.webhooks.clone(),
         )
         .map_err(std::io::Error::other)?;
-        let mailing = notifications::start(
+        let mailing = patgate_events::mail::start(
             self.db.clone(),
             self.base_url.clone(),
             self.notifications.clone(),
         )
         .map_err(std::io::Error::other)?;
-        let checkpointer = (self.db.backend() == patgate_persistence::Backend::Sqlite)
-            .then(|| actix_web::rt::spawn(checkpoints(self.db.clone())));
         let result = self.server.await;
-        for task in [sweeper, follower, checkpointer].into_iter().flatten() {
-            task.abort();
+        // One shutdown path: each loop is told to stop and awaited; the delivery loops let
+        // the sends in flight be recorded (within their time-out) and give back their leases.
+        tasks.push(delivering.into_stopper());
+        tasks.push(mailing.into_stopper());
+        for task in tasks {
+            task.stop().await;
         }
-        // Deliveries in flight finish (within their time-out) and leases are given back.
-        delivering.stop().await;
-        mailing.stop().await;
         drop(self.following);
         result
     }
@@ -221,25 +218,9 @@ impl Application {
 /// commit; see `Db::checkpoint`).
 const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
 
-/// Checkpoints the SQLite WAL off the request path until the task is dropped.
-async fn checkpoints(db: Db) {
-    let mut ticker = actix_web::rt::time::interval(CHECKPOINT_EVERY);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut failing = false;
-    loop {
-        ticker.tick().await;
-        let db = db.clone();
-        match actix_web::web::block(move || db.checkpoint()).await {
-            Ok(Ok(_)) => failing = false,
-            Ok(Err(e)) if !failing => {
-                failing = true;
-                tracing::warn!(error = %e, "cannot checkpoint the SQLite WAL; retrying");
-            }
-            Err(e) if !failing => {
-                failing = true;
-                tracing::warn!(error = %e, "SQLite WAL checkpoint did not run");
-            }
-            _ => {}
-        }
-    }
+/// Checkpoints the SQLite WAL off the request path until stopped.
+fn checkpoints(db: Db) -> Stopper {
+    spawn_periodic("SQLite WAL checkpoint", CHECKPOINT_EVERY, move || {
+        db.checkpoint().map(|_| ())
+    })
 }

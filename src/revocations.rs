@@ -1,10 +1,11 @@
 //! Following the store's log of credential changes: every instance applies the revocations and suspensions other instances made, within one poll interval.
 
 use patgate_persistence::Touches;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use patgate_api::auth::revocation::Revocations;
+use patgate_events::tasks::{spawn_periodic, Stopper};
 use patgate_persistence::{revocations, Db, StoreError};
 
 /// How often, by default, the log is polled: another instance's revocation or suspension is
@@ -13,38 +14,20 @@ pub const DEFAULT_POLL_MS: u64 = 200;
 /// How often expired revocations are forgotten in memory and purged from the store.
 const PURGE_EVERY: Duration = Duration::from_secs(60);
 
-/// Polls every `interval` until the task is dropped.
-pub async fn run(db: Db, revocations: Arc<Revocations>, interval: Duration) {
-    let mut ticker = actix_web::rt::time::interval(interval);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut last_purge = Instant::now();
-    let mut failing = false;
-    loop {
-        ticker.tick().await;
-        let purge = last_purge.elapsed() >= PURGE_EVERY;
-        if purge {
-            last_purge = Instant::now();
-        }
-        let (db, revocations) = (db.clone(), Arc::clone(&revocations));
-        let polled = actix_web::web::block(move || poll(&db, &revocations, purge)).await;
-        match polled {
-            Ok(Ok(())) if failing => {
-                failing = false;
-                tracing::info!("credential changes followed again");
+/// Polls every `interval` until stopped; a failing poll is logged once, until it works again.
+pub fn start(db: Db, revocations: Arc<Revocations>, interval: Duration) -> Stopper {
+    let last_purge = Arc::new(Mutex::new(Instant::now()));
+    spawn_periodic("credential changes poll", interval, move || {
+        let purge = {
+            let mut last = last_purge.lock().unwrap_or_else(|p| p.into_inner());
+            let due = last.elapsed() >= PURGE_EVERY;
+            if due {
+                *last = Instant::now();
             }
-            Ok(Ok(())) => {}
-            // Logged once per outage, not every tick.
-            Ok(Err(e)) if !failing => {
-                failing = true;
-                tracing::warn!(error = %e, "cannot read credential changes; retrying every tick");
-            }
-            Err(e) if !failing => {
-                failing = true;
-                tracing::warn!(error = %e, "credential changes poll did not run");
-            }
-            _ => {}
-        }
-    }
+            due
+        };
+        poll(&db, &revocations, purge)
+    })
 }
 
 /// Applies the changes made since the last poll; with `purge`, also forgets and deletes the

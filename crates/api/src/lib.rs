@@ -3,20 +3,19 @@
 pub mod audit_feed;
 pub mod auth;
 pub mod body;
-pub mod dto;
+/// GitHub's JSON shapes (crates/wire), under the name the handlers use.
+pub use patgate_wire as dto;
 pub mod error;
 pub mod handlers;
 pub mod keys;
 pub mod list_query;
 pub mod middleware;
-pub mod notice_text;
 pub mod openapi;
 pub mod openapi30;
 pub mod pagination;
 pub mod rate_limit;
 pub mod responses;
 pub mod state;
-pub mod webhook_payload;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};

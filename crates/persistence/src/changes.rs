@@ -14,7 +14,7 @@ use diesel::pg::PgConnection;
 use diesel::sqlite::SqliteConnection;
 use diesel::{Connection, QueryableByName, RunQueryDsl};
 
-use crate::db::Backend;
+use crate::backend::Backend;
 use crate::StoreError;
 
 /// Organizations share epochs by `id % BUCKETS`: a write in one organization also moves on

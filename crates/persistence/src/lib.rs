@@ -2,15 +2,17 @@
 
 pub mod access;
 pub mod audit;
+mod backend;
 pub mod changes;
+pub mod contents;
 mod counts;
 pub mod db;
 pub mod directory;
 pub mod expiry;
 mod filters;
-pub(crate) mod json;
 pub mod grants;
 pub mod intake;
+pub(crate) mod json;
 pub mod models;
 pub mod notifications;
 pub mod outbox;

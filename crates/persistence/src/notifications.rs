@@ -6,10 +6,10 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::db::DbConnection;
-use crate::models::{AuditEvent, Organization, PatRequest, Token, User};
+use crate::models::User;
 use crate::schema::{
     audit_events, digest_runs, notification_settings, notifications, organization_owners,
-    organizations, pat_requests, tokens, users,
+    pat_requests, users,
 };
 use crate::StoreError;
 
@@ -306,91 +306,6 @@ pub fn release(conn: &mut DbConnection, lessee: &str) -> Result<usize, StoreErro
         .filter(n::leased_by.eq(lessee))
         .filter(n::status.eq("pending"));
     Ok(diesel::update(held).set(lease_ended()).execute(conn)?)
-}
-
-/// What a notice tells: the review or revocation event (with its reason), the request, its
-/// token and the organization.
-#[derive(Debug, Clone)]
-pub struct Notice {
-    pub event: AuditEvent,
-    pub request: PatRequest,
-    pub token: Token,
-    pub owner: User,
-    pub org: Organization,
-}
-
-pub fn notice(conn: &mut DbConnection, n: &Notification) -> Result<Notice, StoreError> {
-    let event_id = n.event_id.ok_or(StoreError::NotFound)?;
-    let event: AuditEvent = audit_events::table.find(event_id).first(conn)?;
-    let request = crate::webhooks::request_of(conn, &event)?;
-    let token: Token = tokens::table.find(request.token_id).first(conn)?;
-    let owner: User = users::table.find(request.owner_id).first(conn)?;
-    let org: Organization = organizations::table.find(n.org_id).first(conn)?;
-    Ok(Notice {
-        event,
-        request,
-        token,
-        owner,
-        org,
-    })
-}
-
-/// One pending request in a digest.
-#[derive(Debug, Clone)]
-pub struct PendingItem {
-    pub request_id: i64,
-    pub owner: String,
-    pub token_name: String,
-    pub created_at: NaiveDateTime,
-}
-
-/// What a digest shows, read when it is sent: its organization, the owners to send it to, how
-/// many requests are pending, and the oldest of them, oldest first.
-#[derive(Debug, Clone)]
-pub struct Digest {
-    pub org: Organization,
-    pub recipients: Vec<User>,
-    pub pending_count: i64,
-    pub pending: Vec<PendingItem>,
-}
-
-/// The organization's digest, listing at most `limit` requests.
-pub fn digest(conn: &mut DbConnection, org_id: i64, limit: i64) -> Result<Digest, StoreError> {
-    let org: Organization = organizations::table.find(org_id).first(conn)?;
-    let recipients = owners_with_email(conn, org_id)?;
-    let pending_of_org = || {
-        pat_requests::table
-            .filter(pat_requests::org_id.eq(org_id))
-            .filter(pat_requests::status.eq("pending"))
-    };
-    let pending_count: i64 = pending_of_org().count().get_result(conn)?;
-    let rows: Vec<(i64, String, String, NaiveDateTime)> = pending_of_org()
-        .inner_join(users::table)
-        .inner_join(tokens::table)
-        .order((pat_requests::created_at, pat_requests::id))
-        .limit(limit)
-        .select((
-            pat_requests::id,
-            users::login,
-            tokens::name,
-            pat_requests::created_at,
-        ))
-        .load(conn)?;
-    let pending = rows
-        .into_iter()
-        .map(|(request_id, owner, token_name, created_at)| PendingItem {
-            request_id,
-            owner,
-            token_name,
-            created_at,
-        })
-        .collect();
-    Ok(Digest {
-        org,
-        recipients,
-        pending_count,
-        pending,
-    })
 }
 
 pub use crate::outbox::Backlog;

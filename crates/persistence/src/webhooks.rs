@@ -4,16 +4,9 @@
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use patgate_domain::RepositorySelection;
 
 use crate::db::DbConnection;
-use crate::models::{AuditEvent, Organization, PatRequest, Repository, Token, User};
-use crate::notifications::{self, Digest};
-use crate::repositories::{self, Access};
-use crate::schema::{
-    app_webhooks, audit_events, org_webhooks, organizations, pat_grants, pat_requests, tokens,
-    users, webhook_deliveries,
-};
+use crate::schema::{app_webhooks, org_webhooks, pat_requests, webhook_deliveries};
 use crate::{LoadOne, Page, StoreError, Total};
 
 /// GitHub's event of a request's life (`X-GitHub-Event`): created, approved, denied, cancelled.
@@ -272,114 +265,6 @@ pub fn target(conn: &mut DbConnection, delivery: &Delivery) -> Result<Option<Tar
         content_type: h.content_type,
         active: h.active,
     }))
-}
-
-/// What a request event's payload is made of.
-#[derive(Debug, Clone)]
-pub struct EventContext {
-    pub event: AuditEvent,
-    pub request: PatRequest,
-    pub owner: User,
-    pub token: Token,
-    pub org: Organization,
-    /// The repositories of a `subset` request (up to 1,000); empty otherwise.
-    pub repositories: Vec<Repository>,
-    pub repository_count: i64,
-}
-
-/// What a delivery's payload is made of, read when it is sent.
-#[derive(Debug, Clone)]
-pub enum Content {
-    /// A request's event (`personal_access_token_request`), or the owner's notice of a review
-    /// (`personal_access_token_request_notification`).
-    Request(Box<EventContext>),
-    /// The organization's digest of the period starting at `period_start`, listing at most
-    /// [`DIGEST_LIMIT`] requests.
-    Digest {
-        digest: Digest,
-        period_start: NaiveDateTime,
-    },
-    /// A ping: the hook and its organization.
-    Ping { hook: OrgWebhook, org: Organization },
-}
-
-/// The most requests a digest lists; the rest are counted and linked to.
-pub const DIGEST_LIMIT: i64 = 200;
-
-/// Reads what `delivery`'s payload shows.
-pub fn content(conn: &mut DbConnection, delivery: &Delivery) -> Result<Content, StoreError> {
-    if let Some(event_id) = delivery.event_id {
-        return Ok(Content::Request(Box::new(event_context(conn, event_id)?)));
-    }
-    let org_id = delivery.org_id.ok_or(StoreError::NotFound)?;
-    if let Some(period_start) = delivery.period_start {
-        let digest = notifications::digest(conn, org_id, DIGEST_LIMIT)?;
-        return Ok(Content::Digest {
-            digest,
-            period_start,
-        });
-    }
-    let hook_id = delivery.hook_id.ok_or(StoreError::NotFound)?;
-    let hook: OrgWebhook = org_webhooks::table
-        .find(hook_id)
-        .select(OrgWebhook::as_select())
-        .first(conn)?;
-    let org: Organization = organizations::table.find(org_id).first(conn)?;
-    Ok(Content::Ping { hook, org })
-}
-
-/// The request an event is about: its subject, or for a grant's event the request it granted.
-pub(crate) fn request_of(
-    conn: &mut DbConnection,
-    event: &AuditEvent,
-) -> Result<PatRequest, StoreError> {
-    let request_id = if event.subject_type == "grant" {
-        pat_grants::table
-            .find(event.subject_id)
-            .select(pat_grants::request_id)
-            .first(conn)?
-    } else {
-        event.subject_id
-    };
-    Ok(pat_requests::table.find(request_id).first(conn)?)
-}
-
-/// Reads what a request event's payload shows: the event, its request as it is now, the owner,
-/// the token, the organization and the repositories.
-pub fn event_context(conn: &mut DbConnection, event_id: i64) -> Result<EventContext, StoreError> {
-    let event: AuditEvent = audit_events::table.find(event_id).first(conn)?;
-    let request = request_of(conn, &event)?;
-    let owner: User = users::table.find(request.owner_id).first(conn)?;
-    let token: Token = tokens::table.find(request.token_id).first(conn)?;
-    let org: Organization = organizations::table.find(request.org_id).first(conn)?;
-    let subset = RepositorySelection::parse(&request.repository_selection)
-        .is_some_and(RepositorySelection::lists_repositories);
-    let (repositories, repository_count) = if subset {
-        let access = Access {
-            org_id: request.org_id,
-            request_id: request.id,
-            repository_selection: &request.repository_selection,
-        };
-        repositories::repositories_of(
-            conn,
-            access,
-            Page {
-                page: 1,
-                per_page: 1000,
-            },
-        )?
-    } else {
-        (Vec::new(), 0)
-    };
-    Ok(EventContext {
-        event,
-        request,
-        owner,
-        token,
-        org,
-        repositories,
-        repository_count,
-    })
 }
 
 /// One page of `receiver`'s deliveries, newest first, and what is known of how many follow:

@@ -3,172 +3,20 @@
 //! patgate's view of the backlog (`/app/hook/backlog`).
 
 use actix_web::{get, patch, post, web, HttpRequest, HttpResponse};
-use chrono::NaiveDateTime;
 use patgate_persistence::webhooks::{self, AppWebhook, Delivery, Receiver};
 use patgate_persistence::Touches;
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 
 use super::blocking;
 use crate::auth::AppCaller;
 use crate::body;
-use crate::dto::timestamp;
+use crate::dto::hooks::{DeliveryBacklog, HookDelivery, HookDeliveryItem, WebhookConfig};
 use crate::error::{ApiError, BasicError, ValidationError as ValidationBody};
-use crate::handlers::org_hooks::read_config;
+use crate::handlers::hook_bodies::{read_config, WebhookConfigBody};
 use crate::pagination::{link_header, ok_with_link, page_from_query};
 use crate::state::AppState;
-use crate::webhook_payload;
+use patgate_events::payload as webhook_payload;
 
 const RESOURCE: &str = "HookConfig";
-/// How GitHub shows a secret that is set.
-const MASKED: &str = "********";
-
-/// GitHub's `webhook-config`.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct WebhookConfig {
-    /// Where deliveries are posted; null until one is set.
-    pub url: Option<String>,
-    /// `json` or `form`.
-    pub content_type: String,
-    /// Always `"0"`: certificates are verified.
-    pub insecure_ssl: String,
-    /// `********` when a secret is set.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub secret: Option<String>,
-}
-
-impl WebhookConfig {
-    /// The configuration as shown: the secret, when set, is masked.
-    pub fn new(url: Option<String>, content_type: String, secret: Option<&str>) -> Self {
-        Self {
-            url,
-            content_type,
-            insecure_ssl: "0".to_owned(),
-            secret: secret.filter(|s| !s.is_empty()).map(|_| MASKED.to_owned()),
-        }
-    }
-
-    fn of(hook: Option<&AppWebhook>) -> Self {
-        Self::new(
-            hook.map(|h| h.url.clone()),
-            hook.map_or_else(|| "json".to_owned(), |h| h.content_type.clone()),
-            hook.and_then(|h| h.secret.as_deref()),
-        )
-    }
-}
-
-/// The fields to change; the others stay as they are.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct WebhookConfigBody {
-    /// An absolute `http` or `https` URL.
-    #[schema(max_length = 2048, example = "https://ci.example.com/patgate")]
-    pub url: Option<String>,
-    /// `json` (default) or `form` (`payload=<JSON>`, URL-encoded).
-    pub content_type: Option<String>,
-    /// Signs each body (`X-Hub-Signature-256`); an empty string removes it.
-    #[schema(max_length = 256)]
-    pub secret: Option<String>,
-    /// Only `"0"` (verify certificates) is accepted.
-    pub insecure_ssl: Option<String>,
-}
-
-/// GitHub's `hook-delivery-item`, with patgate's delivery state.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct HookDeliveryItem {
-    pub id: i64,
-    /// `X-GitHub-Delivery`; a redelivery has the GUID of the delivery it repeats.
-    pub guid: String,
-    /// When the latest attempt was made (when it was queued, before any attempt).
-    pub delivered_at: String,
-    pub redelivery: bool,
-    /// Seconds the latest attempt took.
-    pub duration: f64,
-    /// `OK`, `Invalid HTTP Response: <status>`, the error of the latest attempt, or `pending`.
-    pub status: String,
-    /// The receiver's status on the latest attempt; 0 when there was none.
-    pub status_code: i64,
-    pub event: String,
-    pub action: Option<String>,
-    pub installation_id: Option<i64>,
-    pub repository_id: Option<i64>,
-    pub throttled_at: Option<String>,
-    /// `pending` (to be sent, or sent again), `delivered`, or `failed` (out of attempts).
-    pub state: String,
-    pub attempts: i64,
-    /// When a pending delivery is next sent.
-    pub next_attempt_at: Option<String>,
-}
-
-impl HookDeliveryItem {
-    pub fn build(d: &Delivery) -> Self {
-        let status = match (d.status.as_str(), &d.last_error) {
-            ("delivered", _) => "OK".to_owned(),
-            (_, Some(error)) => error.clone(),
-            _ => "pending".to_owned(),
-        };
-        let attempted: NaiveDateTime = if d.attempts > 0 {
-            d.delivered_at.unwrap_or(d.created_at).max(d.created_at)
-        } else {
-            d.created_at
-        };
-        Self {
-            id: d.id,
-            guid: d.guid.clone(),
-            delivered_at: timestamp(attempted),
-            redelivery: d.redelivery,
-            duration: d.duration_ms.unwrap_or(0.0) / 1000.0,
-            status,
-            status_code: d.status_code.map_or(0, i64::from),
-            event: d.event.clone(),
-            action: Some(d.action.clone()).filter(|a| !a.is_empty()),
-            installation_id: d.installation_id,
-            repository_id: None,
-            throttled_at: None,
-            state: d.status.clone(),
-            attempts: i64::from(d.attempts),
-            next_attempt_at: (d.status == "pending").then(|| timestamp(d.next_attempt_at)),
-        }
-    }
-}
-
-/// GitHub's `hook-delivery`: the item, with the request that is sent and the response.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct HookDelivery {
-    #[serde(flatten)]
-    pub item: HookDeliveryItem,
-    pub request: HookDeliveryRequest,
-    pub response: HookDeliveryResponse,
-}
-
-/// The receiver's answer: patgate keeps its status (`status_code`), not its headers or body,
-/// which are always `null`.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct HookDeliveryResponse {
-    #[schema(value_type = Option<Object>)]
-    pub headers: Option<serde_json::Value>,
-    pub payload: Option<String>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct HookDeliveryRequest {
-    /// The event headers sent with the body (the signature is not repeated here).
-    #[schema(value_type = Object)]
-    pub headers: serde_json::Value,
-    /// The body, as it is sent now.
-    #[schema(value_type = Object)]
-    pub payload: serde_json::Value,
-}
-
-/// An outbox at a glance: what waits, what failed for good, and how far behind delivery is.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct DeliveryBacklog {
-    pub pending: i64,
-    pub failed: i64,
-    pub oldest_pending_at: Option<String>,
-    /// Seconds the oldest pending delivery has waited; 0 when none waits.
-    pub lag_seconds: i64,
-}
 
 /// Get a webhook configuration for an app
 #[utoipa::path(
@@ -193,7 +41,7 @@ pub async fn get_webhook_config(
         Ok(webhooks::config(&mut conn, app_id)?)
     })
     .await?;
-    Ok(HttpResponse::Ok().json(WebhookConfig::of(hook.as_ref())))
+    Ok(HttpResponse::Ok().json(WebhookConfig::of_app(hook.as_ref())))
 }
 
 /// Update a webhook configuration for an app
@@ -256,25 +104,7 @@ pub async fn update_webhook_config(
     })
     .await?;
     tracing::info!(app_id, "app webhook configured");
-    Ok(HttpResponse::Ok().json(WebhookConfig::of(Some(&hook))))
-}
-
-/// An absolute `http(s)` URL with a host, without credentials in it; the error names
-/// `resource`.
-pub(crate) fn check_url_of(resource: &str, url: &str) -> Result<(), ApiError> {
-    let bad = |why: &str| ApiError::invalid(resource, "url", "invalid", why.to_owned());
-    if url.len() > 2048 {
-        return Err(bad("url must be at most 2048 characters"));
-    }
-    let rest = url
-        .strip_prefix("https://")
-        .or_else(|| url.strip_prefix("http://"))
-        .ok_or_else(|| bad("url must be an absolute http or https URL"))?;
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-    if authority.is_empty() || authority.contains('@') || url.chars().any(char::is_whitespace) {
-        return Err(bad("url must name a host, without credentials or spaces"));
-    }
-    Ok(())
+    Ok(HttpResponse::Ok().json(WebhookConfig::of_app(Some(&hook))))
 }
 
 /// List deliveries for an app webhook
@@ -342,37 +172,26 @@ pub async fn get_webhook_delivery(
     path: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
     let found = delivery(&state, caller.app.id, path.into_inner()).await?;
-    Ok(HttpResponse::Ok().json(HookDelivery::read(&state, found).await?))
+    Ok(HttpResponse::Ok().json(read_delivery(&state, found).await?))
 }
 
-impl HookDelivery {
-    /// The delivery with the request sent for it, rendered now.
-    pub(crate) async fn read(state: &AppState, found: Delivery) -> Result<Self, ApiError> {
-        let (db, base) = (state.db.clone(), state.base_url.clone());
-        let d = found.clone();
-        let rendered = blocking(move || {
-            let mut conn = db.conn()?;
-            Ok(webhook_payload::render(&mut conn, &base, &d)?)
-        })
-        .await?;
-        Ok(HookDelivery {
-            item: HookDeliveryItem::build(&found),
-            request: HookDeliveryRequest {
-                headers: serde_json::Value::Object(
-                    rendered
-                        .headers
-                        .into_iter()
-                        .map(|(k, v)| (k.to_owned(), serde_json::Value::String(v)))
-                        .collect(),
-                ),
-                payload: rendered.payload,
-            },
-            response: HookDeliveryResponse {
-                headers: None,
-                payload: None,
-            },
-        })
-    }
+/// The delivery with the request sent for it, rendered now.
+pub(crate) async fn read_delivery(
+    state: &AppState,
+    found: Delivery,
+) -> Result<HookDelivery, ApiError> {
+    let (db, base) = (state.db.clone(), state.base_url.clone());
+    let d = found.clone();
+    let rendered = blocking(move || {
+        let mut conn = db.conn()?;
+        Ok(webhook_payload::render(&mut conn, &base, &d)?)
+    })
+    .await?;
+    Ok(HookDelivery::new(
+        &found,
+        rendered.headers,
+        rendered.payload,
+    ))
 }
 
 /// Redeliver a delivery for an app webhook
@@ -411,19 +230,6 @@ pub async fn redeliver_webhook_delivery(
         "webhook redelivery queued"
     );
     Ok(HttpResponse::Accepted().json(serde_json::json!({})))
-}
-
-impl DeliveryBacklog {
-    /// What waits, what failed, and the lag of the oldest waiting delivery as of now.
-    pub fn new(pending: i64, failed: i64, oldest_pending: Option<NaiveDateTime>) -> Self {
-        let now = patgate_persistence::now();
-        Self {
-            pending,
-            failed,
-            oldest_pending_at: oldest_pending.map(timestamp),
-            lag_seconds: oldest_pending.map_or(0, |t| (now - t).num_seconds().max(0)),
-        }
-    }
 }
 
 /// Get the backlog of an app webhook

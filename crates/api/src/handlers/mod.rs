@@ -5,6 +5,7 @@ pub mod audit_log;
 pub mod credentials;
 pub mod enterprise_policy;
 pub mod grants;
+pub mod hook_bodies;
 pub mod hooks;
 pub mod intake;
 mod listing;

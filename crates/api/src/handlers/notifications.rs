@@ -8,10 +8,10 @@ use patgate_persistence::Touches;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::hooks::DeliveryBacklog;
 use super::{blocking, caller_org};
 use crate::auth::InstallationCaller;
 use crate::body;
+use crate::dto::hooks::DeliveryBacklog;
 use crate::error::{ApiError, BasicError, ValidationError as ValidationBody};
 use crate::state::AppState;
 

@@ -84,7 +84,7 @@ fn a_review_notifies_an_owner_with_an_address_only(db: &Db) {
     assert_eq!(rows[0].recipient.as_deref(), Some("alice@example.com"));
     assert_eq!(rows[0].status, "pending");
     let notice = read(db, |c| {
-        Ok(notifications::notice(c, &rows[0]).expect("notice"))
+        Ok(patgate_persistence::contents::notice(c, &rows[0]).expect("notice"))
     });
     assert_eq!(notice.event.reason.as_deref(), Some("too broad"));
     assert_eq!(notice.owner.login, "alice");
@@ -119,7 +119,7 @@ fn each_period_queues_one_digest_per_organization(db: &Db) {
         .iter()
         .all(|r| r.kind == "digest" && r.org_id == acme.org.id));
     let digest = read(db, |c| {
-        Ok(notifications::digest(c, acme.org.id, 1).expect("digest"))
+        Ok(patgate_persistence::contents::digest(c, acme.org.id, 1).expect("digest"))
     });
     let to: Vec<_> = digest.recipients.iter().map(|u| u.login.as_str()).collect();
     assert_eq!(to, ["dave"]);

@@ -6,9 +6,10 @@ use patgate_persistence::webhooks::{self, Receiver};
 
 use super::{org_hook_of, write_to_hook, ORG_PARAM};
 use crate::auth::InstallationCaller;
+use crate::dto::hooks::{DeliveryBacklog, HookDelivery, HookDeliveryItem};
 use crate::error::{ApiError, BasicError, ValidationError as ValidationBody};
 use crate::handlers::blocking;
-use crate::handlers::hooks::{DeliveryBacklog, HookDelivery, HookDeliveryItem};
+use crate::handlers::hooks::read_delivery;
 use crate::pagination::{link_header, ok_with_link, page_from_query};
 use crate::state::AppState;
 
@@ -91,7 +92,7 @@ pub async fn get_webhook_delivery(
         webhooks::find(&mut conn, Receiver::Hook(hook.id), delivery_id)?.ok_or(ApiError::NotFound)
     })
     .await?;
-    Ok(HttpResponse::Ok().json(HookDelivery::read(&state, found).await?))
+    Ok(HttpResponse::Ok().json(read_delivery(&state, found).await?))
 }
 
 /// Redeliver a delivery for an organization webhook

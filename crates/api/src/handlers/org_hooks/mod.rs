@@ -9,69 +9,23 @@ use patgate_persistence::models::Organization;
 use patgate_persistence::webhooks::{self, OrgWebhook};
 use patgate_persistence::Touches;
 use patgate_persistence::{DbConnection, Total};
-use serde::Serialize;
-use utoipa::ToSchema;
 
-use super::hooks::{WebhookConfig, WebhookConfigBody};
 use super::{blocking, caller_org};
 use crate::auth::InstallationCaller;
 use crate::body;
-use crate::dto::timestamp;
+use crate::dto::hooks::{OrgHook, WebhookConfig};
 use crate::error::{ApiError, BasicError, ValidationError as ValidationBody};
+use crate::handlers::hook_bodies::WebhookConfigBody;
 use crate::pagination::{ahead, link_header, ok_with_link, page_from_query, page_of};
 use crate::state::AppState;
 
-mod bodies;
 pub mod deliveries;
 
-pub(crate) use self::bodies::read_config;
-use self::bodies::{read_hook, settings, Changes};
-pub use self::bodies::{CreateOrgHookBody, InsecureSsl, OrgHookConfigBody, UpdateOrgHookBody};
+use crate::handlers::hook_bodies::{read_config, read_hook, settings, Changes};
+pub use crate::handlers::hook_bodies::{
+    CreateOrgHookBody, InsecureSsl, OrgHookConfigBody, UpdateOrgHookBody,
+};
 
-/// GitHub's `org-hook`.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct OrgHook {
-    pub id: i64,
-    pub url: String,
-    pub ping_url: String,
-    pub deliveries_url: String,
-    /// Always `web`.
-    pub name: String,
-    /// The events the hook receives; `*` is all of them.
-    pub events: Vec<String>,
-    pub active: bool,
-    pub config: WebhookConfig,
-    pub updated_at: String,
-    pub created_at: String,
-    /// Always `Organization`.
-    #[serde(rename = "type")]
-    pub kind: String,
-}
-
-impl OrgHook {
-    pub fn of(base: &str, org_login: &str, hook: &OrgWebhook) -> Self {
-        let url = format!("{base}/orgs/{org_login}/hooks/{}", hook.id);
-        Self {
-            id: hook.id,
-            ping_url: format!("{url}/pings"),
-            deliveries_url: format!("{url}/deliveries"),
-            url,
-            name: "web".to_owned(),
-            events: hook.event_names(),
-            active: hook.active,
-            config: WebhookConfig::new(
-                Some(hook.url.clone()),
-                hook.content_type.clone(),
-                hook.secret.as_deref(),
-            ),
-            updated_at: timestamp(hook.updated_at),
-            created_at: timestamp(hook.created_at),
-            kind: "Organization".to_owned(),
-        }
-    }
-}
-
-pub(super) const RESOURCE: &str = "Hook";
 const CONFIG_RESOURCE: &str = "HookConfig";
 pub(super) const ORG_PARAM: &str = "The organization name (not case sensitive)";
 
@@ -410,15 +364,7 @@ pub async fn get_webhook_config_for_org(
         org_hook_of(&mut conn, &caller, &org, id, Operation::ReadHooks)
     })
     .await?;
-    Ok(HttpResponse::Ok().json(config_of(&hook)))
-}
-
-fn config_of(hook: &OrgWebhook) -> WebhookConfig {
-    WebhookConfig::new(
-        Some(hook.url.clone()),
-        hook.content_type.clone(),
-        hook.secret.as_deref(),
-    )
+    Ok(HttpResponse::Ok().json(WebhookConfig::of_org(&hook)))
 }
 
 /// Update a webhook configuration for an organization
@@ -456,5 +402,5 @@ pub async fn update_webhook_config_for_org(
         read_config(&map, CONFIG_RESOURCE, false)
     })
     .await?;
-    Ok(HttpResponse::Ok().json(config_of(&hook)))
+    Ok(HttpResponse::Ok().json(WebhookConfig::of_org(&hook)))
 }

@@ -2,9 +2,9 @@
 //! organization's digest of pending requests.
 
 use chrono::NaiveDateTime;
-use patgate_persistence::notifications::{Digest, Notice};
+use patgate_persistence::contents::{Digest, Notice};
 
-pub use patgate_persistence::webhooks::DIGEST_LIMIT;
+pub use patgate_persistence::contents::DIGEST_LIMIT;
 
 /// The subject and body of a notice: a review of the owner's request, or a revocation of the
 /// access it was granted.

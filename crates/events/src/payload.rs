@@ -6,17 +6,15 @@
 
 use chrono::NaiveDateTime;
 use patgate_domain::{RepositorySelection, RequestedPermissions};
+use patgate_persistence::contents::{self, Content, Digest, EventContext, Notice};
 use patgate_persistence::models::{App, Organization};
-use patgate_persistence::notifications::{Digest, Notice};
-use patgate_persistence::webhooks::{
-    self, Content, Delivery, EventContext, OrgWebhook, NOTIFICATION_EVENT,
-};
+use patgate_persistence::webhooks::{Delivery, OrgWebhook, NOTIFICATION_EVENT};
 use patgate_persistence::{directory, DbConnection, StoreError};
 use serde_json::{json, Value};
 
-use crate::dto::{timestamp, SimpleUser, TokenPermissions};
-use crate::handlers::org_hooks::OrgHook;
-use crate::notice_text::{digest_text, notice_text};
+use crate::text::{digest_text, notice_text};
+use patgate_wire::hooks::OrgHook;
+use patgate_wire::{timestamp, SimpleUser, TokenPermissions};
 
 /// A delivery as it is sent now: the body, and the event headers that go with it (the
 /// signature aside).
@@ -32,7 +30,7 @@ pub fn render(
     base: &str,
     delivery: &Delivery,
 ) -> Result<Rendered, StoreError> {
-    let payload = match webhooks::content(conn, delivery)? {
+    let payload = match contents::content(conn, delivery)? {
         Content::Request(ctx) => {
             let reviewer = match ctx.event.app_id {
                 Some(id) => directory::app_by_id(conn, id)?,

@@ -1,5 +1,6 @@
 //! Wire shapes, field for field as GitHub's schemas, built from stored rows.
 
+pub mod hooks;
 pub mod lifecycle;
 
 use std::collections::BTreeMap;

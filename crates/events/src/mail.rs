@@ -1,22 +1,23 @@
-//! E-mail notifications over SMTP: every instance queues each period's digests (the database
-//! lets one of them do it), takes due notifications under a lease, renders and sends each,
-//! and records the attempt. A mail server that refuses for now (4xx) or cannot be reached is
-//! tried again with exponential backoff and jitter; one that refuses for good (5xx) fails the
-//! notification at once.
+//! E-mail over SMTP: every instance queues each period's digests (the database lets one of
+//! them do it), takes due notifications under a lease, renders and sends each, and records
+//! the attempt. A mail server that refuses for now (4xx) or cannot be reached is tried again
+//! with the loop's backoff; one that refuses for good (5xx) fails the notification at once.
 
-use patgate_persistence::Touches;
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use chrono::{DateTime, NaiveDateTime};
 use lettre::message::header::ContentType;
 use lettre::message::Mailbox;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
-use patgate_persistence::notifications::{self as store, Digest, Notice, Notification, Outcome};
-use patgate_persistence::outbox::Outbox;
-use patgate_persistence::{Db, StoreError};
-use tokio::sync::watch;
+use patgate_persistence::contents::{self, Digest, Notice};
+use patgate_persistence::notifications::{self as store, Notification, Outcome};
+use patgate_persistence::outbox::{Backlog, Outbox};
+use patgate_persistence::{Db, DbConnection, StoreError, Touches};
 
-use patgate_api::notice_text::{digest_text, notice_text, DIGEST_LIMIT};
+use crate::tasks::blocking;
+use crate::text::{digest_text, notice_text, DIGEST_LIMIT};
+use crate::worker::{self, Channel, Running};
 
 type Transport = AsyncSmtpTransport<Tokio1Executor>;
 
@@ -29,7 +30,7 @@ pub struct Settings {
     pub from: String,
     pub digest_hour_utc: u32,
     pub digest_period: Duration,
-    pub delivery: crate::webhooks::Settings,
+    pub delivery: worker::Settings,
 }
 
 impl Default for Settings {
@@ -39,10 +40,10 @@ impl Default for Settings {
             from: "patgate <patgate@localhost>".to_owned(),
             digest_hour_utc: 9,
             digest_period: Duration::from_secs(86_400),
-            delivery: crate::webhooks::Settings {
+            delivery: worker::Settings {
                 timeout: Duration::from_secs(30),
                 lease: Duration::from_secs(120),
-                ..crate::webhooks::Settings::default()
+                ..worker::Settings::default()
             },
         }
     }
@@ -97,35 +98,18 @@ impl Settings {
     }
 }
 
-/// The running mail loop. Dropping it stops the loop too, without waiting.
-#[derive(Debug)]
-pub struct Mailing {
-    stop: watch::Sender<bool>,
-    task: actix_web::rt::task::JoinHandle<()>,
-}
-
-impl Mailing {
-    /// Stops the loop at once (it does not finish its sleep), lets the messages in flight be
-    /// recorded and gives back the leases still held.
-    pub async fn stop(self) {
-        let _ = self.stop.send(true);
-        let _ = self.task.await;
-    }
-}
-
 #[derive(Clone)]
-struct Mailer {
-    db: Db,
+struct Smtp {
     base_url: String,
     settings: Settings,
     from: Mailbox,
     transport: Option<Transport>,
-    /// This instance, as the holder of its leases.
-    lessee: String,
+    /// The digest period this instance last saw queued.
+    scheduled: Arc<Mutex<Option<NaiveDateTime>>>,
 }
 
-/// Starts sending on the current actix runtime (the SMTP connection pool runs on it).
-pub fn start(db: Db, base_url: String, settings: Settings) -> Result<Mailing, String> {
+/// Starts sending on the current local set (the SMTP connection pool runs on its runtime).
+pub fn start(db: Db, base_url: String, settings: Settings) -> Result<Running, String> {
     settings.check()?;
     let from = settings
         .from
@@ -137,113 +121,63 @@ pub fn start(db: Db, base_url: String, settings: Settings) -> Result<Mailing, St
             "no SMTP server configured (PATGATE_SMTP_URL): e-mail notifications are skipped"
         );
     }
-    let lessee = format!(
-        "mail-{}-{}",
-        std::process::id(),
-        &patgate_api::keys::random_hex()[..12]
-    );
-    let (stop, stopping) = watch::channel(false);
-    let mailer = Mailer {
-        db,
+    let channel = Smtp {
         base_url,
         settings,
         from,
         transport,
-        lessee,
+        scheduled: Arc::new(Mutex::new(None)),
     };
-    let task = actix_web::rt::spawn(run(mailer, stopping));
-    Ok(Mailing { stop, task })
+    Ok(worker::start(channel, db, crate::lessee("mail")))
 }
 
-async fn run(mailer: Mailer, mut stopping: watch::Receiver<bool>) {
-    let mut scheduled: Option<NaiveDateTime> = None;
-    let mut failing = false;
-    let mut reported = Instant::now();
-    let mut next_sweep = Instant::now() + Duration::from_secs(60);
-    while !*stopping.borrow() {
-        let result = mailer.pass(&mut scheduled, &stopping).await;
-        failing = log_health(failing, result);
-        if reported.elapsed() >= Duration::from_secs(60) {
-            reported = Instant::now();
-            mailer.report_backlog().await;
-        }
-        let retention = mailer.settings.delivery.retention;
-        if let Some(retention) = retention.filter(|_| Instant::now() >= next_sweep) {
-            next_sweep = Instant::now() + crate::webhooks::SWEEP_EVERY;
-            let swept = crate::webhooks::sweep(&mailer.db, Outbox::Notifications, retention).await;
-            if let Err(e) = swept {
-                tracing::warn!(error = %e, "cannot delete old e-mail notifications; retrying later");
-            }
-        }
-        tokio::select! {
-            () = tokio::time::sleep(mailer.settings.delivery.poll) => {}
-            changed = stopping.changed() => {
-                if changed.is_err() {
-                    break;
-                }
-            }
-        }
-    }
-    mailer.give_back().await;
-}
+impl Channel for Smtp {
+    type Item = Notification;
+    type Attempt = Outcome;
+    const NAME: &'static str = "e-mail";
+    const OUTBOX: Outbox = Outbox::Notifications;
 
-/// Logs when taking work starts failing and when it works again (not every failed poll);
-/// whether it is failing now.
-fn log_health(failing: bool, result: Result<(), StoreError>) -> bool {
-    match result {
-        Ok(()) if failing => tracing::info!("e-mail notifications resumed"),
-        Err(e) if !failing => {
-            tracing::warn!(error = %e, "cannot take e-mail notifications; retrying");
-            return true;
-        }
-        Ok(()) => {}
-        Err(_) => return true,
-    }
-    false
-}
-
-/// Runs `f` on a blocking thread.
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
-) -> Result<T, StoreError> {
-    actix_web::web::block(f)
-        .await
-        .map_err(|e| StoreError::Connect(e.to_string()))?
-}
-
-impl Mailer {
-    /// One look for work: the period's digests (e-mailed with a mail server, and to the
-    /// organization hooks subscribed to them), then what is due.
-    async fn pass(
-        &self,
-        scheduled: &mut Option<NaiveDateTime>,
-        stopping: &watch::Receiver<bool>,
-    ) -> Result<(), StoreError> {
-        *scheduled = Some(self.schedule(*scheduled).await?);
-        self.round(stopping).await
+    fn settings(&self) -> &worker::Settings {
+        &self.settings.delivery
     }
 
-    /// Gives back the leases this instance still holds, for another to take at once.
-    async fn give_back(&self) {
-        let (db, lessee) = (self.db.clone(), self.lessee.clone());
-        match blocking(move || db.write(Touches::Nothing, |c| store::release(c, &lessee))).await {
-            Ok(0) => {}
-            Ok(released) => tracing::info!(released, "e-mail leases given back at shutdown"),
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot give back e-mail leases; they end by themselves");
-            }
-        }
+    fn claim(
+        conn: &mut DbConnection,
+        lessee: &str,
+        now: NaiveDateTime,
+        until: NaiveDateTime,
+        batch: i64,
+    ) -> Result<Vec<Notification>, StoreError> {
+        store::claim(conn, lessee, now, until, batch)
     }
 
-    /// Queues the current period's digests unless this instance already saw them queued;
-    /// returns the period.
-    async fn schedule(&self, done: Option<NaiveDateTime>) -> Result<NaiveDateTime, StoreError> {
+    fn record(
+        conn: &mut DbConnection,
+        n: &Notification,
+        lessee: &str,
+        outcome: &Outcome,
+    ) -> Result<bool, StoreError> {
+        store::record(conn, n.id, lessee, outcome, patgate_persistence::now())
+    }
+
+    fn release(conn: &mut DbConnection, lessee: &str) -> Result<usize, StoreError> {
+        store::release(conn, lessee)
+    }
+
+    fn backlog(conn: &mut DbConnection) -> Result<Backlog, StoreError> {
+        store::backlog(conn, None)
+    }
+
+    /// Queues the current period's digests (e-mailed with a mail server, and to the
+    /// organization hooks subscribed to them) unless this instance already saw them queued.
+    async fn prepare(&self, db: &Db) -> Result<(), StoreError> {
         let now = patgate_persistence::now();
         let period = self.settings.period_start(now);
+        let done = *self.scheduled.lock().unwrap_or_else(|p| p.into_inner());
         if done == Some(period) {
-            return Ok(period);
+            return Ok(());
         }
-        let (db, email) = (self.db.clone(), self.transport.is_some());
+        let (db, email) = (db.clone(), self.transport.is_some());
         let queued = blocking(move || {
             db.write(Touches::Nothing, |c| {
                 store::schedule_digests(c, period, now, email)
@@ -253,84 +187,29 @@ impl Mailer {
         if queued > 0 {
             tracing::info!(queued, period = %period, "digests of pending requests queued");
         }
-        Ok(period)
-    }
-
-    /// Takes and sends batches until none is due (or the loop is stopping).
-    async fn round(&self, stopping: &watch::Receiver<bool>) -> Result<(), StoreError> {
-        let lease = chrono::Duration::from_std(self.settings.delivery.lease).unwrap_or_default();
-        while !*stopping.borrow() {
-            let (db, lessee, batch) = (
-                self.db.clone(),
-                self.lessee.clone(),
-                self.settings.delivery.batch,
-            );
-            let taken = blocking(move || {
-                let now = patgate_persistence::now();
-                db.write(Touches::Nothing, |c| {
-                    store::claim(c, &lessee, now, now + lease, batch)
-                })
-            })
-            .await?;
-            if taken.is_empty() {
-                return Ok(());
-            }
-            // Sent side by side; the next batch is taken once all of these are recorded.
-            let mut sending = tokio::task::JoinSet::new();
-            for n in taken {
-                let mailer = self.clone();
-                sending.spawn_local(async move { mailer.deliver(n).await });
-            }
-            sending.join_all().await;
-        }
+        *self.scheduled.lock().unwrap_or_else(|p| p.into_inner()) = Some(period);
         Ok(())
     }
 
-    async fn report_backlog(&self) {
-        let db = self.db.clone();
-        match blocking(move || store::backlog(&mut *db.conn()?, None)).await {
-            Ok(b) if b.pending > 0 || b.failed > 0 => {
-                let lag_secs = b
-                    .oldest_pending
-                    .map(|t| (patgate_persistence::now() - t).num_seconds());
-                tracing::info!(
-                    pending = b.pending,
-                    failed = b.failed,
-                    lag_secs,
-                    "e-mail backlog"
-                );
+    async fn send(&self, db: &Db, n: &Notification) -> Option<Outcome> {
+        let Some(transport) = &self.transport else {
+            return Some(Outcome::Skipped {
+                why: "no SMTP server configured".to_owned(),
+            });
+        };
+        match self.render(db, n).await {
+            Ok(Ok(message)) => Some(self.deliver(transport, n, message).await),
+            Ok(Err(skipped)) => Some(skipped),
+            Err(e) => {
+                tracing::warn!(notification = n.id, error = %e, "cannot read a notification's content; the lease will end and it will be taken again");
+                None
             }
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "cannot read the e-mail backlog"),
         }
     }
 
-    /// Sends one notification and records how it went.
-    async fn deliver(&self, n: Notification) {
-        let outcome = match &self.transport {
-            None => Outcome::Skipped {
-                why: "no SMTP server configured".to_owned(),
-            },
-            Some(transport) => match self.render(&n).await {
-                Ok(Ok(message)) => self.send(transport, &n, message).await,
-                Ok(Err(skipped)) => skipped,
-                Err(e) => {
-                    tracing::warn!(notification = n.id, error = %e, "cannot read a notification's content; the lease will end and it will be taken again");
-                    return;
-                }
-            },
-        };
-        let (db, owner, id) = (self.db.clone(), self.lessee.clone(), n.id);
-        let at = patgate_persistence::now();
-        let logged = outcome.clone();
-        let recorded = blocking(move || {
-            db.write(Touches::Nothing, |c| {
-                store::record(c, id, &owner, &outcome, at)
-            })
-        })
-        .await;
+    fn log(n: &Notification, outcome: &Outcome, recorded: Result<bool, StoreError>) {
         let attempts = n.attempts + 1;
-        match (recorded, logged) {
+        match (recorded, outcome) {
             (Ok(true), Outcome::Sent { recipient }) => tracing::info!(
                 notification = n.id, kind = n.kind, org_id = n.org_id, attempts, recipient,
                 "e-mail notification sent"
@@ -353,19 +232,25 @@ impl Mailer {
             ),
         }
     }
+}
 
+impl Smtp {
     /// The message for `n`, rendered now; or why there is nothing to send.
-    async fn render(&self, n: &Notification) -> Result<Result<Message, Outcome>, StoreError> {
-        let db = self.db.clone();
+    async fn render(
+        &self,
+        db: &Db,
+        n: &Notification,
+    ) -> Result<Result<Message, Outcome>, StoreError> {
+        let db = db.clone();
         let (id, kind, org_id) = (n.id, n.kind.clone(), n.org_id);
         let read = {
             let n = n.clone();
             blocking(move || {
                 let mut conn = db.conn()?;
                 if kind == "digest" {
-                    store::digest(&mut conn, org_id, DIGEST_LIMIT).map(Content::Digest)
+                    contents::digest(&mut conn, org_id, DIGEST_LIMIT).map(Content::Digest)
                 } else {
-                    store::notice(&mut conn, &n).map(|x| Content::Notice(Box::new(x)))
+                    contents::notice(&mut conn, &n).map(|x| Content::Notice(Box::new(x)))
                 }
             })
             .await?
@@ -416,7 +301,7 @@ impl Mailer {
         }))
     }
 
-    async fn send(&self, transport: &Transport, n: &Notification, message: Message) -> Outcome {
+    async fn deliver(&self, transport: &Transport, n: &Notification, message: Message) -> Outcome {
         let recipient = message
             .envelope()
             .to()
@@ -427,14 +312,9 @@ impl Mailer {
         match transport.send(message).await {
             Ok(_) => Outcome::Sent { recipient },
             Err(e) => {
-                let failures = u32::try_from(n.attempts).unwrap_or(0) + 1;
                 let retry_at = (!e.is_permanent())
-                    .then(|| self.settings.delivery.retry_after(failures, jitter()))
-                    .flatten()
-                    .map(|wait| {
-                        patgate_persistence::now()
-                            + chrono::Duration::from_std(wait).unwrap_or_default()
-                    });
+                    .then(|| self.settings.delivery.retry_at(n.attempts))
+                    .flatten();
                 Outcome::Failed {
                     // lettre's message already includes its causes.
                     error: e.to_string(),
@@ -448,13 +328,6 @@ impl Mailer {
 enum Content {
     Notice(Box<Notice>),
     Digest(Digest),
-}
-
-/// A number in [0, 1) from the system's generator.
-fn jitter() -> f64 {
-    let mut bytes = [0u8; 2];
-    let _ = aws_lc_rs::rand::fill(&mut bytes);
-    f64::from(u16::from_le_bytes(bytes)) / 65_536.0
 }
 
 #[cfg(test)]

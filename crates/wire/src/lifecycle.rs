@@ -6,7 +6,7 @@ use patgate_domain::policy::{EffectivePolicy, PolicySettings};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::dto::TokenPermissions;
+use crate::TokenPermissions;
 
 /// `allowed` or `restricted`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]

@@ -1,14 +1,50 @@
-//! The bodies of an organization hook's create and update, read field by field so that each
-//! fault is a 422 naming its field, and the settings they make.
+//! The bodies of webhook configurations: an organization hook's create and update and any
+//! hook's `config` (also the app's `PATCH /app/hook/config`), read field by field so that
+//! each fault is a 422 naming its field, and the settings they make.
 
 use patgate_persistence::webhooks::{self, OrgWebhook, OrgWebhookSettings, ORG_HOOK_EVENTS};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
-use super::RESOURCE;
 use crate::error::ApiError;
-use crate::handlers::hooks::{check_url_of, WebhookConfigBody};
+
+/// The resource an organization hook's errors name.
+const RESOURCE: &str = "Hook";
+
+/// The fields to change; the others stay as they are.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookConfigBody {
+    /// An absolute `http` or `https` URL.
+    #[schema(max_length = 2048, example = "https://ci.example.com/patgate")]
+    pub url: Option<String>,
+    /// `json` (default) or `form` (`payload=<JSON>`, URL-encoded).
+    pub content_type: Option<String>,
+    /// Signs each body (`X-Hub-Signature-256`); an empty string removes it.
+    #[schema(max_length = 256)]
+    pub secret: Option<String>,
+    /// Only `"0"` (verify certificates) is accepted.
+    pub insecure_ssl: Option<String>,
+}
+
+/// An absolute `http(s)` URL with a host, without credentials in it; the error names
+/// `resource`.
+pub(crate) fn check_url_of(resource: &str, url: &str) -> Result<(), ApiError> {
+    let bad = |why: &str| ApiError::invalid(resource, "url", "invalid", why.to_owned());
+    if url.len() > 2048 {
+        return Err(bad("url must be at most 2048 characters"));
+    }
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .ok_or_else(|| bad("url must be an absolute http or https URL"))?;
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    if authority.is_empty() || authority.contains('@') || url.chars().any(char::is_whitespace) {
+        return Err(bad("url must name a host, without credentials or spaces"));
+    }
+    Ok(())
+}
 
 /// The body of `POST /orgs/{org}/hooks`; other fields are refused. Event names are `*` (all of
 /// them), `personal_access_token_request`, `personal_access_token_request_notification` and
