@@ -1,7 +1,7 @@
 # patgate: make run · make test · make ci · make openapi
 CARGO ?= cargo
 
-.PHONY: run test test-rust test-octokit test-typescript test-python ci fmt clippy openapi check-postgres docs-check fuzz-api bench
+.PHONY: run test test-rust test-octokit test-typescript test-python ci fmt clippy openapi check-postgres docs-check fuzz-api bench schema schema-check
 
 ## Serve the demo on http://127.0.0.1:8080 from an embedded SQLite file (data/).
 run:
@@ -62,7 +62,17 @@ clippy:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 ## What CI runs.
-ci: fmt clippy test
+ci: fmt schema-check clippy test
+
+## The diesel schema (crates/persistence/src/schema.rs) is generated, not edited: `make schema`
+## writes it from the SQLite migrations with diesel_cli (options in diesel.toml), and
+## `make schema-check` fails, with the diff, when the committed file differs from them.
+## Both need diesel_cli with SQLite (.ci/run installs it; scripts/schema.sh says how).
+schema:
+	scripts/schema.sh write
+
+schema-check:
+	scripts/schema.sh check
 
 ## Regenerate the committed OpenAPI documents (3.1, and its 3.0 down-conversion).
 openapi:

@@ -1,39 +1,27 @@
-// @generated-equivalent: matches `diesel print-schema` against the PostgreSQL migrations
-// (migrations/postgres). The SQLite migrations define the same columns with SQLite's types.
+// @generated automatically by Diesel CLI.
+//
+// Do not edit: `make schema` writes this file from the SQLite migrations (migrations/sqlite)
+// with the options in diesel.toml and the patch crates/persistence/schema.patch, and
+// `make schema-check` (part of `make ci`) fails when the two differ. The PostgreSQL
+// migrations (migrations/postgres) must define the same tables and columns.
 
 diesel::table! {
-    organizations (id) {
+    app_keys (id) {
         id -> BigInt,
-        login -> Text,
-        login_key -> Text,
-        name -> Nullable<Text>,
-        description -> Nullable<Text>,
-        created_at -> Timestamp,
-        enterprise_id -> Nullable<BigInt>,
-    }
-}
-
-diesel::table! {
-    users (id) {
-        id -> BigInt,
-        login -> Text,
-        login_key -> Text,
-        name -> Nullable<Text>,
-        email -> Nullable<Text>,
-        site_admin -> Bool,
+        app_id -> BigInt,
+        public_key_pem -> Text,
         created_at -> Timestamp,
     }
 }
 
 diesel::table! {
-    repositories (id) {
-        id -> BigInt,
-        org_id -> BigInt,
-        name -> Text,
-        name_key -> Text,
-        private -> Bool,
-        description -> Nullable<Text>,
-        created_at -> Timestamp,
+    app_webhooks (app_id) {
+        app_id -> BigInt,
+        url -> Text,
+        secret -> Nullable<Text>,
+        content_type -> Text,
+        active -> Bool,
+        updated_at -> Timestamp,
     }
 }
 
@@ -51,10 +39,42 @@ diesel::table! {
 }
 
 diesel::table! {
-    app_keys (id) {
+    audit_events (id) {
         id -> BigInt,
-        app_id -> BigInt,
-        public_key_pem -> Text,
+        org_id -> BigInt,
+        action -> Text,
+        subject_type -> Text,
+        subject_id -> BigInt,
+        app_id -> Nullable<BigInt>,
+        installation_id -> Nullable<BigInt>,
+        reason -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    credential_changes (id) {
+        id -> BigInt,
+        action -> Text,
+        installation_id -> BigInt,
+        jti -> Nullable<Text>,
+        expires_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    digest_runs (period_start) {
+        period_start -> Timestamp,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    enterprises (id) {
+        id -> BigInt,
+        slug -> Text,
+        name -> Nullable<Text>,
         created_at -> Timestamp,
     }
 }
@@ -74,12 +94,107 @@ diesel::table! {
 }
 
 diesel::table! {
-    tokens (id) {
+    notification_settings (org_id) {
+        org_id -> BigInt,
+        email -> Bool,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    notifications (id) {
         id -> BigInt,
+        kind -> Text,
+        org_id -> BigInt,
+        event_id -> Nullable<BigInt>,
+        request_id -> Nullable<BigInt>,
+        period_start -> Nullable<Timestamp>,
+        recipient -> Nullable<Text>,
+        status -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        leased_by -> Nullable<Text>,
+        lease_until -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamp,
+        sent_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    org_webhooks (id) {
+        id -> BigInt,
+        org_id -> BigInt,
+        url -> Text,
+        secret -> Nullable<Text>,
+        content_type -> Text,
+        events -> Text,
+        active -> Bool,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    organization_owners (org_id, user_id) {
+        org_id -> BigInt,
+        user_id -> BigInt,
+    }
+}
+
+diesel::table! {
+    organizations (id) {
+        id -> BigInt,
+        login -> Text,
+        login_key -> Text,
+        name -> Nullable<Text>,
+        description -> Nullable<Text>,
+        created_at -> Timestamp,
+        enterprise_id -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    pat_grants (id) {
+        id -> BigInt,
+        org_id -> BigInt,
+        request_id -> BigInt,
+        token_id -> BigInt,
         owner_id -> BigInt,
-        name -> Text,
-        expires_at -> Nullable<Timestamp>,
-        last_used_at -> Nullable<Timestamp>,
+        status -> Text,
+        repository_selection -> Text,
+        permissions -> Text,
+        access_granted_at -> Timestamp,
+        ended_at -> Nullable<Timestamp>,
+        token_expires_at -> Nullable<Timestamp>,
+        token_last_used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    pat_request_permissions (request_id, permission) {
+        request_id -> BigInt,
+        org_id -> BigInt,
+        permission -> Text,
+    }
+}
+
+diesel::table! {
+    pat_request_repositories (request_id, repository_id) {
+        request_id -> BigInt,
+        repository_id -> BigInt,
+    }
+}
+
+diesel::table! {
+    pat_request_reviews (id) {
+        id -> BigInt,
+        request_id -> BigInt,
+        org_id -> BigInt,
+        app_id -> BigInt,
+        installation_id -> BigInt,
+        action -> Text,
+        reason -> Nullable<Text>,
         created_at -> Timestamp,
     }
 }
@@ -104,69 +219,13 @@ diesel::table! {
 }
 
 diesel::table! {
-    pat_request_repositories (request_id, repository_id) {
-        request_id -> BigInt,
-        repository_id -> BigInt,
-    }
-}
-
-diesel::table! {
-    pat_request_permissions (request_id, permission) {
-        request_id -> BigInt,
-        org_id -> BigInt,
-        permission -> Text,
-    }
-}
-
-diesel::table! {
-    pat_grants (id) {
+    repositories (id) {
         id -> BigInt,
         org_id -> BigInt,
-        request_id -> BigInt,
-        token_id -> BigInt,
-        owner_id -> BigInt,
-        status -> Text,
-        repository_selection -> Text,
-        permissions -> Text,
-        access_granted_at -> Timestamp,
-        ended_at -> Nullable<Timestamp>,
-        token_expires_at -> Nullable<Timestamp>,
-        token_last_used_at -> Nullable<Timestamp>,
-    }
-}
-
-diesel::table! {
-    pat_request_reviews (id) {
-        id -> BigInt,
-        request_id -> BigInt,
-        org_id -> BigInt,
-        app_id -> BigInt,
-        installation_id -> BigInt,
-        action -> Text,
-        reason -> Nullable<Text>,
-        created_at -> Timestamp,
-    }
-}
-
-diesel::table! {
-    audit_events (id) {
-        id -> BigInt,
-        org_id -> BigInt,
-        action -> Text,
-        subject_type -> Text,
-        subject_id -> BigInt,
-        app_id -> Nullable<BigInt>,
-        installation_id -> Nullable<BigInt>,
-        reason -> Nullable<Text>,
-        created_at -> Timestamp,
-    }
-}
-
-diesel::table! {
-    enterprises (id) {
-        id -> BigInt,
-        slug -> Text,
-        name -> Nullable<Text>,
+        name -> Text,
+        name_key -> Text,
+        private -> Bool,
+        description -> Nullable<Text>,
         created_at -> Timestamp,
     }
 }
@@ -187,46 +246,25 @@ diesel::table! {
 }
 
 diesel::table! {
-    credential_changes (id) {
+    tokens (id) {
         id -> BigInt,
-        action -> Text,
-        installation_id -> BigInt,
-        jti -> Nullable<Text>,
+        owner_id -> BigInt,
+        name -> Text,
         expires_at -> Nullable<Timestamp>,
+        last_used_at -> Nullable<Timestamp>,
         created_at -> Timestamp,
     }
 }
 
 diesel::table! {
-    app_webhooks (app_id) {
-        app_id -> BigInt,
-        url -> Text,
-        secret -> Nullable<Text>,
-        content_type -> Text,
-        active -> Bool,
-        updated_at -> Timestamp,
-    }
-}
-
-diesel::table! {
-    notification_settings (org_id) {
-        org_id -> BigInt,
-        email -> Bool,
-        updated_at -> Timestamp,
-    }
-}
-
-diesel::table! {
-    org_webhooks (id) {
+    users (id) {
         id -> BigInt,
-        org_id -> BigInt,
-        url -> Text,
-        secret -> Nullable<Text>,
-        content_type -> Text,
-        events -> Text,
-        active -> Bool,
+        login -> Text,
+        login_key -> Text,
+        name -> Nullable<Text>,
+        email -> Nullable<Text>,
+        site_admin -> Bool,
         created_at -> Timestamp,
-        updated_at -> Timestamp,
     }
 }
 
@@ -256,83 +294,70 @@ diesel::table! {
     }
 }
 
-diesel::table! {
-    organization_owners (org_id, user_id) {
-        org_id -> BigInt,
-        user_id -> BigInt,
-    }
-}
-
-diesel::table! {
-    notifications (id) {
-        id -> BigInt,
-        kind -> Text,
-        org_id -> BigInt,
-        event_id -> Nullable<BigInt>,
-        request_id -> Nullable<BigInt>,
-        period_start -> Nullable<Timestamp>,
-        recipient -> Nullable<Text>,
-        status -> Text,
-        attempts -> Integer,
-        next_attempt_at -> Timestamp,
-        leased_by -> Nullable<Text>,
-        lease_until -> Nullable<Timestamp>,
-        last_error -> Nullable<Text>,
-        created_at -> Timestamp,
-        sent_at -> Nullable<Timestamp>,
-    }
-}
-
-diesel::table! {
-    digest_runs (period_start) {
-        period_start -> Timestamp,
-        created_at -> Timestamp,
-    }
-}
-
-diesel::joinable!(repositories -> organizations (org_id));
 diesel::joinable!(app_keys -> apps (app_id));
+diesel::joinable!(app_webhooks -> apps (app_id));
+diesel::joinable!(apps -> organizations (owner_org_id));
+diesel::joinable!(audit_events -> apps (app_id));
+diesel::joinable!(audit_events -> installations (installation_id));
+diesel::joinable!(audit_events -> organizations (org_id));
+diesel::joinable!(credential_changes -> installations (installation_id));
 diesel::joinable!(installations -> apps (app_id));
 diesel::joinable!(installations -> organizations (org_id));
-diesel::joinable!(tokens -> users (owner_id));
-diesel::joinable!(pat_requests -> tokens (token_id));
-diesel::joinable!(pat_requests -> users (owner_id));
-diesel::joinable!(pat_request_repositories -> pat_requests (request_id));
-diesel::joinable!(pat_request_repositories -> repositories (repository_id));
-diesel::joinable!(pat_grants -> tokens (token_id));
-diesel::joinable!(credential_changes -> installations (installation_id));
-diesel::joinable!(app_webhooks -> apps (app_id));
-diesel::joinable!(webhook_deliveries -> audit_events (event_id));
-diesel::joinable!(org_webhooks -> organizations (org_id));
 diesel::joinable!(notification_settings -> organizations (org_id));
-diesel::joinable!(webhook_deliveries -> org_webhooks (hook_id));
-diesel::joinable!(organization_owners -> organizations (org_id));
-diesel::joinable!(organization_owners -> users (user_id));
+diesel::joinable!(notifications -> audit_events (event_id));
 diesel::joinable!(notifications -> organizations (org_id));
 diesel::joinable!(notifications -> pat_requests (request_id));
+diesel::joinable!(org_webhooks -> organizations (org_id));
+diesel::joinable!(organization_owners -> organizations (org_id));
+diesel::joinable!(organization_owners -> users (user_id));
+diesel::joinable!(organizations -> enterprises (enterprise_id));
+diesel::joinable!(pat_grants -> organizations (org_id));
+diesel::joinable!(pat_grants -> pat_requests (request_id));
+diesel::joinable!(pat_grants -> tokens (token_id));
+diesel::joinable!(pat_grants -> users (owner_id));
+diesel::joinable!(pat_request_permissions -> organizations (org_id));
+diesel::joinable!(pat_request_permissions -> pat_requests (request_id));
+diesel::joinable!(pat_request_repositories -> pat_requests (request_id));
+diesel::joinable!(pat_request_repositories -> repositories (repository_id));
+diesel::joinable!(pat_request_reviews -> apps (app_id));
+diesel::joinable!(pat_request_reviews -> installations (installation_id));
+diesel::joinable!(pat_request_reviews -> organizations (org_id));
+diesel::joinable!(pat_request_reviews -> pat_requests (request_id));
+diesel::joinable!(pat_requests -> organizations (org_id));
+diesel::joinable!(pat_requests -> tokens (token_id));
+diesel::joinable!(pat_requests -> users (owner_id));
+diesel::joinable!(repositories -> organizations (org_id));
+diesel::joinable!(token_policies -> enterprises (enterprise_id));
+diesel::joinable!(token_policies -> organizations (org_id));
+diesel::joinable!(tokens -> users (owner_id));
+diesel::joinable!(webhook_deliveries -> apps (app_id));
+diesel::joinable!(webhook_deliveries -> audit_events (event_id));
+diesel::joinable!(webhook_deliveries -> installations (installation_id));
+diesel::joinable!(webhook_deliveries -> org_webhooks (hook_id));
+diesel::joinable!(webhook_deliveries -> organizations (org_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
-    organizations,
-    users,
-    repositories,
-    apps,
     app_keys,
-    installations,
-    tokens,
-    pat_requests,
-    pat_request_repositories,
-    pat_request_permissions,
-    pat_grants,
-    pat_request_reviews,
-    audit_events,
-    enterprises,
-    token_policies,
-    credential_changes,
     app_webhooks,
-    webhook_deliveries,
-    org_webhooks,
-    notification_settings,
-    organization_owners,
-    notifications,
+    apps,
+    audit_events,
+    credential_changes,
     digest_runs,
+    enterprises,
+    installations,
+    notification_settings,
+    notifications,
+    org_webhooks,
+    organization_owners,
+    organizations,
+    pat_grants,
+    pat_request_permissions,
+    pat_request_repositories,
+    pat_request_reviews,
+    pat_requests,
+    repositories,
+    token_policies,
+    tokens,
+    users,
+    webhook_deliveries,
 );
