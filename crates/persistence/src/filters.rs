@@ -190,3 +190,108 @@ macro_rules! filtered {
 }
 
 pub(crate) use filtered;
+
+/// How many rows of `$table` in `$status` pass `$filter` in organization `$org_id`: what the
+/// `Link` header's last page is computed from when a page did not read to the end (one pass
+/// over the filter's index).
+macro_rules! count_filtered {
+    ($conn:expr, $table:ident, $request_id_sql:literal, $status:expr, $org_id:expr, $filter:expr) => {{
+        match crate::filters::Resolved::new($conn, $org_id, $filter)? {
+            None => Ok(0),
+            Some(resolved) => {
+                Ok(
+                    crate::filters::filtered!($table, $request_id_sql, $status, resolved)
+                        .count()
+                        .get_result($conn)?,
+                )
+            }
+        }
+    }};
+}
+
+pub(crate) use count_filtered;
+
+/// The ids of one page of `$table`'s rows in `$status` that pass `$resolved`, ordered by
+/// `$table.$order` then id (newest first unless `$ascending`), and what is known of the
+/// total: the ids of this page and of the read-ahead window are read, and only a page past
+/// the end is counted.
+macro_rules! page_ids {
+    ($conn:expr, $table:ident, $request_id_sql:literal, $status:expr, $resolved:expr, $page:expr, $ascending:expr, $order:literal) => {{
+        let (resolved, page) = (&$resolved, $page);
+        let terms = if $ascending {
+            concat!(
+                stringify!($table),
+                ".",
+                $order,
+                " ASC, ",
+                stringify!($table),
+                ".id ASC"
+            )
+        } else {
+            concat!(
+                stringify!($table),
+                ".",
+                $order,
+                " DESC, ",
+                stringify!($table),
+                ".id DESC"
+            )
+        };
+        let mut ids: Vec<i64> =
+            crate::filters::filtered!($table, $request_id_sql, $status, resolved)
+                .select($table::id)
+                .order(crate::db::order_with_window(
+                    terms,
+                    page.window(resolved.pages_ahead()),
+                    page.offset(),
+                ))
+                .load($conn)?;
+        if ids.is_empty() && page.offset() > 0 {
+            // Past the end: only a count says where the last page is.
+            let total: i64 = crate::filters::filtered!($table, $request_id_sql, $status, resolved)
+                .count()
+                .get_result($conn)?;
+            (ids, crate::Total::Exact(total))
+        } else {
+            let total = page.total_after(resolved.pages_ahead(), ids.len());
+            ids.truncate(usize::try_from(page.per_page).unwrap_or(usize::MAX));
+            (ids, total)
+        }
+    }};
+}
+
+pub(crate) use page_ids;
+
+/// The rows (`$row`) of `$table` with these ids, each with its token's name and its owner, in the
+/// order of `$ids`, built into views by `$view(row, token, owner)`; one query for the page.
+macro_rules! load_views {
+    ($conn:expr, $table:ident, $row:ty, $ids:expr, $view:expr) => {{
+        let ids: &[i64] = $ids;
+        let rows: Vec<($row, crate::models::TokenName, crate::models::Owner)> = $table::table
+            .inner_join(crate::schema::tokens::table)
+            .inner_join(
+                crate::schema::users::table.on(crate::schema::users::id.eq($table::owner_id)),
+            )
+            .filter($table::id.eq_any(ids))
+            .select((
+                $table::all_columns,
+                (crate::schema::tokens::id, crate::schema::tokens::name),
+                (
+                    crate::schema::users::id,
+                    crate::schema::users::login,
+                    crate::schema::users::login_key,
+                    crate::schema::users::site_admin,
+                ),
+            ))
+            .load($conn)?;
+        let mut by_id: std::collections::HashMap<i64, _> = rows
+            .into_iter()
+            .map(|(row, token, owner)| (row.id, $view(row, token, owner)))
+            .collect();
+        ids.iter()
+            .filter_map(|id| by_id.remove(id))
+            .collect::<Vec<_>>()
+    }};
+}
+
+pub(crate) use load_views;

@@ -1,6 +1,6 @@
 //! Grants, the access approval gives a token: filtered listing and revocation as one conditional transaction.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -8,11 +8,11 @@ use diesel::sql_types::{BigInt, Text};
 use patgate_domain::{GrantEvent, GrantState};
 
 use crate::audit::record_audit;
-use crate::db::{order_with_window, unindexed_eq, DbConnection};
-use crate::filters::{filtered, ListFilter, Resolved};
+use crate::db::{unindexed_eq, DbConnection};
+use crate::filters::{count_filtered, load_views, page_ids, ListFilter, Resolved};
 use crate::models::{Owner, PatGrant, TokenName};
 use crate::routing::{self, Recorded};
-use crate::schema::{pat_grants, tokens, users};
+use crate::schema::pat_grants;
 use crate::LoadOne;
 use crate::{Page, StoreError, Total};
 
@@ -24,21 +24,20 @@ pub struct GrantView {
     pub owner: Owner,
 }
 
-/// How many active grants pass the filter: what the `Link` header's last page is computed
-/// from when a page did not read to the end (one pass over the filter's index).
+/// How many active grants pass the filter (see [`count_filtered!`]).
 pub fn count_active(
     conn: &mut DbConnection,
     org_id: i64,
     filter: &ListFilter,
 ) -> Result<i64, StoreError> {
-    let Some(resolved) = Resolved::new(conn, org_id, filter)? else {
-        return Ok(0);
-    };
     let active = GrantState::Active.as_str();
-    Ok(
-        filtered!(pat_grants, "pat_grants.request_id", active, resolved)
-            .count()
-            .get_result(conn)?,
+    count_filtered!(
+        conn,
+        pat_grants,
+        "pat_grants.request_id",
+        active,
+        org_id,
+        filter
     )
 }
 
@@ -54,56 +53,24 @@ pub fn list_active(
         return Ok((Vec::new(), Total::Exact(0)));
     };
     let active = GrantState::Active.as_str();
-    let query = filtered!(pat_grants, "pat_grants.request_id", active, resolved);
-    let terms = if filter.ascending {
-        "pat_grants.access_granted_at ASC, pat_grants.id ASC"
-    } else {
-        "pat_grants.access_granted_at DESC, pat_grants.id DESC"
-    };
-    let mut ids: Vec<i64> = query
-        .select(pat_grants::id)
-        .order(order_with_window(
-            terms,
-            page.window(resolved.pages_ahead()),
-            page.offset(),
-        ))
-        .load(conn)?;
-    if ids.is_empty() && page.offset() > 0 {
-        // Past the end: only a count says where the last page is.
-        let total: i64 = filtered!(pat_grants, "pat_grants.request_id", active, resolved)
-            .count()
-            .get_result(conn)?;
-        return Ok((Vec::new(), Total::Exact(total)));
-    }
-    let total = page.total_after(resolved.pages_ahead(), ids.len());
-    ids.truncate(usize::try_from(page.per_page).unwrap_or(usize::MAX));
-    let rows: Vec<(PatGrant, TokenName, Owner)> = pat_grants::table
-        .inner_join(tokens::table)
-        .inner_join(users::table.on(users::id.eq(pat_grants::owner_id)))
-        .filter(pat_grants::id.eq_any(&ids))
-        .select((
-            pat_grants::all_columns,
-            (tokens::id, tokens::name),
-            (users::id, users::login, users::login_key, users::site_admin),
-        ))
-        .load(conn)?;
-    let mut by_id: HashMap<i64, GrantView> = rows
-        .into_iter()
-        .map(|(grant, token, owner)| {
-            (
-                grant.id,
-                GrantView {
-                    grant,
-                    token,
-                    owner,
-                },
-            )
-        })
-        .collect();
-    Ok((
-        ids.iter().filter_map(|id| by_id.remove(id)).collect(),
-        total,
-    ))
+    let (ids, total) = page_ids!(
+        conn,
+        pat_grants,
+        "pat_grants.request_id",
+        active,
+        resolved,
+        page,
+        filter.ascending,
+        "access_granted_at"
+    );
+    let views = load_views!(conn, pat_grants, PatGrant, &ids, |grant, token, owner| {
+        GrantView {
+            grant,
+            token,
+            owner,
+        }
+    });
+    Ok((views, total))
 }
 
 /// The grant with this id in this organization, whatever its state.

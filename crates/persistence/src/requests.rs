@@ -1,6 +1,6 @@
 //! Fine-grained token requests: filtered listing, their repositories, and reviews as one conditional transaction.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use chrono::NaiveDateTime;
 use diesel::dsl::sql;
@@ -12,15 +12,16 @@ use patgate_domain::{
 };
 
 use crate::audit::record_audit;
-use crate::db::{order_with_window, unindexed_eq, DbConnection};
+use crate::db::{unindexed_eq, DbConnection};
+use crate::filters::load_views as load_rows;
 pub use crate::filters::ListFilter;
-use crate::filters::{filtered, Resolved};
+use crate::filters::{count_filtered, page_ids, Resolved};
 use crate::models::NewPatRequest;
 use crate::models::{Owner, PatRequest, Token, TokenName};
 use crate::routing::{self, Recorded};
 use crate::schema::{
     pat_grants, pat_request_permissions, pat_request_repositories, pat_request_reviews,
-    pat_requests, tokens, users,
+    pat_requests,
 };
 use crate::LoadOne;
 use crate::{Page, StoreError, Total};
@@ -44,77 +45,51 @@ pub fn list_pending(
         return Ok((Vec::new(), Total::Exact(0)));
     };
     let pending = RequestState::Pending.as_str();
-    let query = filtered!(pat_requests, "pat_requests.id", pending, resolved);
-    let terms = if filter.ascending {
-        "pat_requests.created_at ASC, pat_requests.id ASC"
-    } else {
-        "pat_requests.created_at DESC, pat_requests.id DESC"
-    };
-    let mut ids: Vec<i64> = query
-        .select(pat_requests::id)
-        .order(order_with_window(
-            terms,
-            page.window(resolved.pages_ahead()),
-            page.offset(),
-        ))
-        .load(conn)?;
-    if ids.is_empty() && page.offset() > 0 {
-        // Past the end: only a count says where the last page is.
-        let total: i64 = filtered!(pat_requests, "pat_requests.id", pending, resolved)
-            .count()
-            .get_result(conn)?;
-        return Ok((Vec::new(), Total::Exact(total)));
-    }
-    let total = page.total_after(resolved.pages_ahead(), ids.len());
-    ids.truncate(usize::try_from(page.per_page).unwrap_or(usize::MAX));
-    let views = load_views(conn, &ids)?;
-    Ok((views, total))
+    let (ids, total) = page_ids!(
+        conn,
+        pat_requests,
+        "pat_requests.id",
+        pending,
+        resolved,
+        page,
+        filter.ascending,
+        "created_at"
+    );
+    Ok((load_views(conn, &ids)?, total))
 }
 
-/// How many pending requests pass the filter: what the `Link` header's last page is computed
-/// from when a page did not read to the end (one pass over the filter's index).
+/// How many pending requests pass the filter (see [`count_filtered!`]).
 pub fn count_pending(
     conn: &mut DbConnection,
     org_id: i64,
     filter: &ListFilter,
 ) -> Result<i64, StoreError> {
-    let Some(resolved) = Resolved::new(conn, org_id, filter)? else {
-        return Ok(0);
-    };
     let pending = RequestState::Pending.as_str();
-    Ok(
-        filtered!(pat_requests, "pat_requests.id", pending, resolved)
-            .count()
-            .get_result(conn)?,
+    count_filtered!(
+        conn,
+        pat_requests,
+        "pat_requests.id",
+        pending,
+        org_id,
+        filter
     )
 }
 
 /// Requests with their token and owner, in the order of `ids`; one query for the whole page.
 fn load_views(conn: &mut DbConnection, ids: &[i64]) -> Result<Vec<RequestView>, StoreError> {
-    let rows: Vec<(PatRequest, TokenName, Owner)> = pat_requests::table
-        .inner_join(tokens::table)
-        .inner_join(users::table.on(users::id.eq(pat_requests::owner_id)))
-        .filter(pat_requests::id.eq_any(ids))
-        .select((
-            pat_requests::all_columns,
-            (tokens::id, tokens::name),
-            (users::id, users::login, users::login_key, users::site_admin),
-        ))
-        .load(conn)?;
-    let mut by_id: HashMap<i64, RequestView> = rows
-        .into_iter()
-        .map(|(request, token, owner)| {
-            (
-                request.id,
-                RequestView {
-                    request,
-                    token,
-                    owner,
-                },
-            )
-        })
-        .collect();
-    Ok(ids.iter().filter_map(|id| by_id.remove(id)).collect())
+    Ok(load_rows!(
+        conn,
+        pat_requests,
+        PatRequest,
+        ids,
+        |request, token, owner| {
+            RequestView {
+                request,
+                token,
+                owner,
+            }
+        }
+    ))
 }
 
 /// A request as a token files it: the row, its repositories and its permission index.
