@@ -7,6 +7,7 @@ use diesel::prelude::*;
 
 use crate::db::DbConnection;
 use crate::models::User;
+use crate::outbox::Status;
 use crate::schema::{
     audit_events, digest_runs, notification_settings, notifications, organization_owners,
     pat_requests, users,
@@ -24,7 +25,7 @@ pub struct Notification {
     pub request_id: Option<i64>,
     pub period_start: Option<NaiveDateTime>,
     pub recipient: Option<String>,
-    pub status: String,
+    pub status: Status,
     pub attempts: i32,
     pub next_attempt_at: NaiveDateTime,
     pub leased_by: Option<String>,
@@ -164,7 +165,7 @@ pub fn schedule_digests(
         .filter(diesel::dsl::exists(
             pat_requests::table
                 .filter(pat_requests::org_id.eq(organization_owners::org_id))
-                .filter(pat_requests::status.eq("pending")),
+                .filter(pat_requests::status.eq(patgate_domain::RequestState::Pending.as_str())),
         ))
         .filter(diesel::dsl::not(diesel::dsl::exists(
             notification_settings::table
@@ -180,7 +181,7 @@ pub fn schedule_digests(
             notifications::kind.eq("digest"),
             notifications::org_id.eq(org_id),
             notifications::period_start.eq(period_start),
-            notifications::status.eq("pending"),
+            notifications::status.eq(Status::Pending),
             notifications::next_attempt_at.eq(now),
             notifications::created_at.eq(now),
         ));
@@ -255,13 +256,13 @@ pub fn record(
 ) -> Result<bool, StoreError> {
     use notifications as n;
     let (status, error, next, sent_at, recipient) = match outcome {
-        Outcome::Sent { recipient } => ("sent", None, at, Some(at), Some(recipient.as_str())),
-        Outcome::Skipped { why } => ("skipped", Some(why.as_str()), at, None, None),
+        Outcome::Sent { recipient } => (Status::Sent, None, at, Some(at), Some(recipient.as_str())),
+        Outcome::Skipped { why } => (Status::Skipped, Some(why.as_str()), at, None, None),
         Outcome::Failed { error, retry_at } => (
             if retry_at.is_some() {
-                "pending"
+                Status::Pending
             } else {
-                "failed"
+                Status::Failed
             },
             Some(error.as_str()),
             retry_at.unwrap_or(at),
@@ -304,7 +305,7 @@ pub fn release(conn: &mut DbConnection, lessee: &str) -> Result<usize, StoreErro
     use notifications as n;
     let held = n::table
         .filter(n::leased_by.eq(lessee))
-        .filter(n::status.eq("pending"));
+        .filter(n::status.eq(Status::Pending));
     Ok(diesel::update(held).set(lease_ended()).execute(conn)?)
 }
 

@@ -1,6 +1,84 @@
-//! What the two outboxes (webhook deliveries and e-mail notifications) share: their backlog.
+//! What the two outboxes (webhook deliveries and e-mail notifications) share: the status of a
+//! row, their backlog, and the deletion of rows done with.
 
 use chrono::NaiveDateTime;
+use diesel::backend::Backend;
+use diesel::deserialize::{self, FromSql, FromSqlRow};
+use diesel::expression::AsExpression;
+use diesel::serialize::{self, Output, ToSql};
+use diesel::sql_types::Text;
+
+/// Where an outbox row stands, stored as text. A webhook delivery ends `delivered` or
+/// `failed`; an e-mail `sent`, `skipped` (nothing to send) or `failed`; both wait as
+/// `pending`, leased or not.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, AsExpression, FromSqlRow)]
+#[diesel(sql_type = Text)]
+pub enum Status {
+    Pending,
+    Delivered,
+    Sent,
+    Skipped,
+    Failed,
+}
+
+impl Status {
+    pub const ALL: [Self; 5] = [
+        Self::Pending,
+        Self::Delivered,
+        Self::Sent,
+        Self::Skipped,
+        Self::Failed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Delivered => "delivered",
+            Self::Sent => "sent",
+            Self::Skipped => "skipped",
+            Self::Failed => "failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|status| status.as_str() == s)
+    }
+}
+
+/// Shown as its stored text, quoted (as a bound statement's parameters are shown).
+impl std::fmt::Debug for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}", self.as_str())
+    }
+}
+
+/// A status equals its stored text (for comparisons with rows read as text).
+impl PartialEq<&str> for Status {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl<DB> FromSql<Text, DB> for Status
+where
+    DB: Backend,
+    String: FromSql<Text, DB>,
+{
+    fn from_sql(bytes: DB::RawValue<'_>) -> deserialize::Result<Self> {
+        let text = String::from_sql(bytes)?;
+        Self::parse(&text).ok_or_else(|| format!("unknown outbox status {text:?}").into())
+    }
+}
+
+impl<DB> ToSql<Text, DB> for Status
+where
+    DB: Backend,
+    str: ToSql<Text, DB>,
+{
+    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, DB>) -> serialize::Result {
+        self.as_str().to_sql(out)
+    }
+}
 
 /// An outbox at a glance: rows waiting, rows failed for good, and when the oldest waiting one
 /// was queued.
@@ -17,16 +95,20 @@ macro_rules! backlog {
     ($conn:expr, $table:ident, $owner:ident, $value:expr) => {{
         use diesel::prelude::*;
         let value: Option<i64> = $value;
-        let of = |status: &'static str| {
+        let of = |status: $crate::outbox::Status| {
             let mut q = $table::table.filter($table::status.eq(status)).into_boxed();
             if let Some(value) = value {
                 q = q.filter($table::$owner.eq(value));
             }
             q
         };
-        let pending: i64 = of("pending").count().get_result($conn)?;
-        let failed: i64 = of("failed").count().get_result($conn)?;
-        let oldest_pending: Option<chrono::NaiveDateTime> = of("pending")
+        let pending: i64 = of($crate::outbox::Status::Pending)
+            .count()
+            .get_result($conn)?;
+        let failed: i64 = of($crate::outbox::Status::Failed)
+            .count()
+            .get_result($conn)?;
+        let oldest_pending: Option<chrono::NaiveDateTime> = of($crate::outbox::Status::Pending)
             .select(diesel::dsl::min($table::created_at))
             .get_result($conn)?;
         Ok($crate::outbox::Backlog {
@@ -78,4 +160,18 @@ pub fn sweep(
             .bind::<BigInt, _>(limit)
             .execute(lite)?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_status_reads_back_as_itself_and_nothing_else_reads() {
+        for status in Status::ALL {
+            assert_eq!(Status::parse(status.as_str()), Some(status));
+        }
+        assert_eq!(Status::parse("Pending"), None);
+        assert_eq!(Status::parse(""), None);
+    }
 }

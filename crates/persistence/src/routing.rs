@@ -22,6 +22,7 @@ use diesel::prelude::*;
 use crate::db::{on_backend, DbConnection};
 use crate::json;
 use crate::notifications;
+use crate::outbox::Status;
 use crate::schema::{
     app_webhooks, installations, notifications as n, org_webhooks, pat_requests, users,
     webhook_deliveries,
@@ -137,7 +138,7 @@ struct NewDelivery {
     org_id: Option<i64>,
     event: &'static str,
     action: &'static str,
-    status: &'static str,
+    status: Status,
     next_attempt_at: NaiveDateTime,
     created_at: NaiveDateTime,
 }
@@ -150,7 +151,7 @@ struct NewNotice {
     event_id: Option<i64>,
     request_id: Option<i64>,
     recipient: String,
-    status: &'static str,
+    status: Status,
     next_attempt_at: NaiveDateTime,
     created_at: NaiveDateTime,
 }
@@ -189,7 +190,7 @@ pub(crate) fn enqueue(
                 org_id: Some(org_id),
                 event,
                 action,
-                status: "pending",
+                status: Status::Pending,
                 next_attempt_at: at,
                 created_at: at,
             });
@@ -279,7 +280,7 @@ fn queue_mail(
                 event_id: Some(e.event_id),
                 request_id: Some(e.request_id),
                 recipient,
-                status: "pending",
+                status: Status::Pending,
                 next_attempt_at: at,
                 created_at: at,
             })

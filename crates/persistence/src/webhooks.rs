@@ -6,6 +6,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::db::DbConnection;
+use crate::outbox::Status;
 use crate::schema::{app_webhooks, org_webhooks, pat_requests, webhook_deliveries};
 use crate::{LoadOne, Page, StoreError, Total};
 
@@ -95,7 +96,7 @@ pub struct Delivery {
     pub period_start: Option<NaiveDateTime>,
     pub event: String,
     pub action: String,
-    pub status: String,
+    pub status: Status,
     pub attempts: i32,
     pub next_attempt_at: NaiveDateTime,
     pub leased_by: Option<String>,
@@ -143,7 +144,7 @@ pub fn claim(
     use webhook_deliveries as d;
     let free = || d::lease_until.is_null().or(d::lease_until.le(now));
     let due = d::table
-        .filter(d::status.eq("pending"))
+        .filter(d::status.eq(Status::Pending))
         .filter(d::next_attempt_at.le(now))
         .filter(free())
         .order((d::next_attempt_at, d::id))
@@ -161,7 +162,7 @@ pub fn claim(
     let mut claimed: Vec<Delivery> = diesel::update(
         d::table
             .filter(d::id.eq_any(&ids))
-            .filter(d::status.eq("pending"))
+            .filter(d::status.eq(Status::Pending))
             .filter(free()),
     )
     .set((d::leased_by.eq(owner), d::lease_until.eq(lease_until)))
@@ -194,9 +195,9 @@ pub fn record(
 ) -> Result<bool, StoreError> {
     let delivered = attempt.error.is_none();
     let status = match (delivered, attempt.retry_at) {
-        (true, _) => "delivered",
-        (false, Some(_)) => "pending",
-        (false, None) => "failed",
+        (true, _) => Status::Delivered,
+        (false, Some(_)) => Status::Pending,
+        (false, None) => Status::Failed,
     };
     let updated = diesel::update(
         webhook_deliveries::table
@@ -224,7 +225,7 @@ pub fn release(conn: &mut DbConnection, owner: &str) -> Result<usize, StoreError
     Ok(diesel::update(
         webhook_deliveries::table
             .filter(webhook_deliveries::leased_by.eq(owner))
-            .filter(webhook_deliveries::status.eq("pending")),
+            .filter(webhook_deliveries::status.eq(Status::Pending)),
     )
     .set((
         webhook_deliveries::leased_by.eq(None::<String>),
@@ -343,7 +344,7 @@ pub fn redeliver(
             webhook_deliveries::period_start.eq(original.period_start),
             webhook_deliveries::event.eq(&original.event),
             webhook_deliveries::action.eq(&original.action),
-            webhook_deliveries::status.eq("pending"),
+            webhook_deliveries::status.eq(Status::Pending),
             webhook_deliveries::next_attempt_at.eq(now),
             webhook_deliveries::redelivery.eq(true),
             webhook_deliveries::created_at.eq(now),
@@ -468,7 +469,7 @@ pub fn ping(
             webhook_deliveries::org_id.eq(hook.org_id),
             webhook_deliveries::event.eq(PING_EVENT),
             webhook_deliveries::action.eq(""),
-            webhook_deliveries::status.eq("pending"),
+            webhook_deliveries::status.eq(Status::Pending),
             webhook_deliveries::next_attempt_at.eq(now),
             webhook_deliveries::created_at.eq(now),
         ))
@@ -512,7 +513,7 @@ pub(crate) fn queue_digests(
         .filter(diesel::dsl::exists(
             pat_requests::table
                 .filter(pat_requests::org_id.eq(org_webhooks::org_id))
-                .filter(pat_requests::status.eq("pending")),
+                .filter(pat_requests::status.eq(patgate_domain::RequestState::Pending.as_str())),
         ))
         .order(org_webhooks::id)
         .select((org_webhooks::id, org_webhooks::org_id))
@@ -527,7 +528,7 @@ pub(crate) fn queue_digests(
                 webhook_deliveries::period_start.eq(period_start),
                 webhook_deliveries::event.eq(DIGEST_EVENT),
                 webhook_deliveries::action.eq("pending"),
-                webhook_deliveries::status.eq("pending"),
+                webhook_deliveries::status.eq(Status::Pending),
                 webhook_deliveries::next_attempt_at.eq(now),
                 webhook_deliveries::created_at.eq(now),
             )

@@ -3,6 +3,7 @@
 //! `/orgs/{org}/hooks` and sent in a ping.
 
 use chrono::NaiveDateTime;
+use patgate_persistence::outbox::Status;
 use patgate_persistence::webhooks::{AppWebhook, Delivery, OrgWebhook};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -130,8 +131,8 @@ pub struct HookDeliveryItem {
 
 impl HookDeliveryItem {
     pub fn build(d: &Delivery) -> Self {
-        let status = match (d.status.as_str(), &d.last_error) {
-            ("delivered", _) => "OK".to_owned(),
+        let status = match (d.status, &d.last_error) {
+            (Status::Delivered, _) => "OK".to_owned(),
             (_, Some(error)) => error.clone(),
             _ => "pending".to_owned(),
         };
@@ -153,9 +154,9 @@ impl HookDeliveryItem {
             installation_id: d.installation_id,
             repository_id: None,
             throttled_at: None,
-            state: d.status.clone(),
+            state: d.status.as_str().to_owned(),
             attempts: i64::from(d.attempts),
-            next_attempt_at: (d.status == "pending").then(|| timestamp(d.next_attempt_at)),
+            next_attempt_at: (d.status == Status::Pending).then(|| timestamp(d.next_attempt_at)),
         }
     }
 }
