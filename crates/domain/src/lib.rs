@@ -1,5 +1,6 @@
 //! patgate's rules with no I/O: validated names, permissions, the request and grant state machines, review validation and credential classification.
 
+pub mod access;
 pub mod credential;
 pub mod names;
 pub mod permissions;

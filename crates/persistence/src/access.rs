@@ -1,11 +1,11 @@
-//! The access check for resource servers: may this token act on this organization (and repository) with this permission now, and if not, why.
+//! The access check for resource servers: the facts that `patgate_domain::access::decide`
+//! asks for, read from the store.
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
+use patgate_domain::access::{self, Ask, Facts, Grant};
 use patgate_domain::policy::{lifetime_days, PolicyViolation, TokenKind};
-use patgate_domain::{
-    AccessLevel, GrantState, RepositorySelection, RequestState, RequestedPermissions,
-};
+use patgate_domain::{AccessLevel, GrantState, RepositorySelection, RequestState};
 
 use crate::db::DbConnection;
 use crate::models::{PatGrant, Token};
@@ -25,114 +25,109 @@ pub struct Question<'a> {
     pub now: NaiveDateTime,
 }
 
-/// The answer: allowed through a grant, or refused with the reason.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Answer {
-    Allowed {
-        grant_id: i64,
-    },
-    /// The token never asked this organization (or is unknown).
-    NoGrant,
-    Pending {
-        request_id: i64,
-    },
-    Denied {
-        request_id: i64,
-    },
-    Cancelled {
-        request_id: i64,
-    },
-    Revoked {
-        grant_id: i64,
-    },
-    Expired,
-    /// The policy blocks the token (it is not revoked: lifting the policy restores access).
-    Policy(PolicyViolation),
-    /// The grant does not reach this repository.
-    Repository {
-        grant_id: i64,
-    },
-    /// The grant does not hold this permission at this level.
-    Permission {
-        grant_id: i64,
-    },
-    /// A classic token, which needs no grant, and the policy lets it through.
-    ClassicAllowed,
-}
+pub use patgate_domain::access::Answer;
 
 /// Answers, with the time from which the answer changes by itself (the token's expiry), when
-/// there is one.
+/// there is one. The rule is [`patgate_domain::access::decide`]; this gathers the facts it
+/// asks for, with at most four indexed look-ups when access is allowed: the id of the token's
+/// latest grant in the organization, that grant with the token, the policy, and the
+/// repository.
 pub fn check(
     conn: &mut DbConnection,
     q: &Question<'_>,
 ) -> Result<(Answer, Option<NaiveDateTime>), StoreError> {
-    let mut expires_at = None;
-    let answer = answer(conn, q, &mut expires_at)?;
-    Ok((answer, expires_at))
+    let ask = Ask {
+        permission: q.permission,
+        level: q.level,
+        repository: q.repository_key.is_some(),
+    };
+    let mut facts = Stored {
+        conn,
+        q,
+        grant: None,
+        token: None,
+    };
+    let answer = access::decide(ask, &mut facts)?;
+    Ok((answer, facts.token.and_then(|t| t.expires_at)))
 }
 
-/// Answers with at most four indexed look-ups when access is allowed: the id of the token's
-/// latest grant in the organization, that grant with the token, the policy, and the
-/// repository. Sets `expires_at` once the token is read.
-fn answer(
-    conn: &mut DbConnection,
-    q: &Question<'_>,
-    expires_at: &mut Option<NaiveDateTime>,
-) -> Result<Answer, StoreError> {
-    // The latest by MAX(id) rather than ORDER BY … LIMIT: see `LoadOne`.
-    let latest_id: Option<i64> = pat_grants::table
-        .filter(pat_grants::org_id.eq(q.org_id))
-        .filter(pat_grants::token_id.eq(q.token_id))
-        .select(diesel::dsl::max(pat_grants::id))
-        .get_result(conn)?;
-    let latest: Option<(PatGrant, Token)> = match latest_id {
-        Some(id) => pat_grants::table
-            .inner_join(tokens::table)
-            .filter(pat_grants::id.eq(id))
-            .select((pat_grants::all_columns, tokens::all_columns))
-            .load_one(conn)?,
-        None => None,
-    };
-    let Some((grant, token)) = latest else {
-        return why_no_grant(conn, q);
-    };
-    *expires_at = token.expires_at;
-    if token.expires_at.is_some_and(|t| t <= q.now) {
-        return Ok(Answer::Expired);
+/// The facts as the store holds them, read when the rule asks.
+struct Stored<'c, 'q> {
+    conn: &'c mut DbConnection,
+    q: &'q Question<'q>,
+    /// The latest grant's row, once read.
+    grant: Option<PatGrant>,
+    token: Option<Token>,
+}
+
+impl Facts for Stored<'_, '_> {
+    type Error = StoreError;
+
+    fn latest_grant(&mut self) -> Result<Option<Grant>, StoreError> {
+        // The latest by MAX(id) rather than ORDER BY … LIMIT: see `LoadOne`.
+        let latest_id: Option<i64> = pat_grants::table
+            .filter(pat_grants::org_id.eq(self.q.org_id))
+            .filter(pat_grants::token_id.eq(self.q.token_id))
+            .select(diesel::dsl::max(pat_grants::id))
+            .get_result(self.conn)?;
+        let latest: Option<(PatGrant, Token)> = match latest_id {
+            Some(id) => pat_grants::table
+                .inner_join(tokens::table)
+                .filter(pat_grants::id.eq(id))
+                .select((pat_grants::all_columns, tokens::all_columns))
+                .load_one(self.conn)?,
+            None => None,
+        };
+        let Some((grant, token)) = latest else {
+            return Ok(None);
+        };
+        let facts = Grant {
+            id: grant.id,
+            state: GrantState::parse(&grant.status),
+            token_expired: token.expires_at.is_some_and(|t| t <= self.q.now),
+            permissions: crate::json::parse("grant permissions", &grant.permissions)?,
+        };
+        self.grant = Some(grant);
+        self.token = Some(token);
+        Ok(Some(facts))
     }
-    match GrantState::parse(&grant.status) {
-        Some(GrantState::Active) => {}
-        ended => {
-            // A request filed after the grant ended says more than the old grant does.
-            if let pending @ Answer::Pending { .. } = why_no_grant(conn, q)? {
-                return Ok(pending);
-            }
-            return Ok(match ended {
-                Some(GrantState::Expired) => Answer::Expired,
-                _ => Answer::Revoked { grant_id: grant.id },
-            });
+
+    fn latest_request(&mut self) -> Result<Option<(i64, Option<RequestState>)>, StoreError> {
+        let latest_id: Option<i64> = pat_requests::table
+            .filter(pat_requests::org_id.eq(self.q.org_id))
+            .filter(pat_requests::token_id.eq(self.q.token_id))
+            .select(diesel::dsl::max(pat_requests::id))
+            .get_result(self.conn)?;
+        let latest: Option<(i64, String)> = match latest_id {
+            Some(id) => pat_requests::table
+                .filter(pat_requests::id.eq(id))
+                .select((pat_requests::id, pat_requests::status))
+                .load_one(self.conn)?,
+            None => None,
+        };
+        Ok(latest.map(|(id, status)| (id, RequestState::parse(&status))))
+    }
+
+    fn policy(&mut self) -> Result<Result<(), PolicyViolation>, StoreError> {
+        let Some(token) = &self.token else {
+            return Ok(Ok(()));
+        };
+        let stack = policy::stack(self.conn, self.q.org_id)?;
+        let lifetime = lifetime_days(
+            token.created_at.and_utc().timestamp(),
+            token.expires_at.map(|t| t.and_utc().timestamp()),
+        );
+        let by_owner = stack.effective().exempt_administrators
+            && policy::is_owner(self.conn, self.q.org_id, token.owner_id)?;
+        Ok(stack.admits(TokenKind::FineGrained, lifetime, by_owner))
+    }
+
+    fn reaches_repository(&mut self, _: &Grant) -> Result<bool, StoreError> {
+        match (&self.grant, self.q.repository_key) {
+            (Some(grant), Some(key)) => reaches_repository(self.conn, grant, key),
+            _ => Ok(false),
         }
     }
-    let stack = policy::stack(conn, q.org_id)?;
-    let lifetime = lifetime_days(
-        token.created_at.and_utc().timestamp(),
-        token.expires_at.map(|t| t.and_utc().timestamp()),
-    );
-    let by_owner = stack.effective().exempt_administrators
-        && policy::is_owner(conn, q.org_id, token.owner_id)?;
-    if let Err(violation) = stack.admits(TokenKind::FineGrained, lifetime, by_owner) {
-        return Ok(Answer::Policy(violation));
-    }
-    let held: RequestedPermissions = crate::json::parse("grant permissions", &grant.permissions)?;
-    if !held.allows(q.permission, q.level) {
-        return Ok(Answer::Permission { grant_id: grant.id });
-    }
-    if let Some(key) = q.repository_key {
-        if !reaches_repository(conn, &grant, key)? {
-            return Ok(Answer::Repository { grant_id: grant.id });
-        }
-    }
-    Ok(Answer::Allowed { grant_id: grant.id })
 }
 
 fn reaches_repository(
@@ -156,31 +151,4 @@ fn reaches_repository(
         _ => 0,
     };
     Ok(found > 0)
-}
-
-/// Without a grant, the token's latest request in the organization says why.
-fn why_no_grant(conn: &mut DbConnection, q: &Question<'_>) -> Result<Answer, StoreError> {
-    let latest_id: Option<i64> = pat_requests::table
-        .filter(pat_requests::org_id.eq(q.org_id))
-        .filter(pat_requests::token_id.eq(q.token_id))
-        .select(diesel::dsl::max(pat_requests::id))
-        .get_result(conn)?;
-    let latest: Option<(i64, String)> = match latest_id {
-        Some(id) => pat_requests::table
-            .filter(pat_requests::id.eq(id))
-            .select((pat_requests::id, pat_requests::status))
-            .load_one(conn)?,
-        None => None,
-    };
-    Ok(match latest {
-        None => Answer::NoGrant,
-        Some((request_id, status)) => match RequestState::parse(&status) {
-            Some(RequestState::Pending) => Answer::Pending { request_id },
-            Some(RequestState::Denied) => Answer::Denied { request_id },
-            Some(RequestState::Cancelled) => Answer::Cancelled { request_id },
-            Some(RequestState::Expired) => Answer::Expired,
-            // Approved always has a grant; reaching here means data was changed by hand.
-            _ => Answer::NoGrant,
-        },
-    })
 }
