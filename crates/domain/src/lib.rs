@@ -10,7 +10,7 @@ pub mod selection;
 pub mod state;
 
 pub use credential::{classify, parse_authorization, AuthScheme, Credential, CredentialKind};
-pub use names::{Login, NameError, RepoName};
+pub use names::{EmailAddress, Login, NameError, RepoName, TokenName};
 pub use permissions::{
     AccessLevel, NarrowError, Operation, PermissionFilter, PermissionSet, RequestedPermissions,
     ORG_ADMIN_PERMISSION, ORG_HOOKS_PERMISSION, PAT_GRANTS_PERMISSION, PAT_INTAKE_PERMISSION,

@@ -1,4 +1,5 @@
-//! Validated logins and repository names, following GitHub's naming rules.
+//! Validated names: logins and repository names (GitHub's rules), token names and e-mail
+//! addresses.
 
 use std::fmt;
 
@@ -93,6 +94,62 @@ impl fmt::Display for RepoName {
     }
 }
 
+/// A fine-grained token's name, as its issuer files it: 1–255 characters.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct TokenName(String);
+
+impl TokenName {
+    pub const MAX_CHARS: usize = 255;
+
+    pub fn parse(raw: &str) -> Result<Self, NameError> {
+        if raw.is_empty() {
+            return Err(NameError::Empty);
+        }
+        if raw.chars().count() > Self::MAX_CHARS {
+            return Err(NameError::TooLong {
+                max: Self::MAX_CHARS,
+            });
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A plain e-mail address (`local@domain`): at most 254 characters, one `@`, a dotted domain,
+/// no spaces, quotes, commas, brackets or other characters that would need quoting in a
+/// mail header.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct EmailAddress(String);
+
+impl EmailAddress {
+    pub const MAX_LEN: usize = 254;
+
+    /// The address, or `None` when it is not a plain one.
+    pub fn parse(raw: &str) -> Option<Self> {
+        let (local, domain) = raw.split_once('@')?;
+        let plain = |s: &str| {
+            !s.is_empty()
+                && s.chars().all(|c| {
+                    c.is_ascii_graphic()
+                        && !matches!(
+                            c,
+                            '"' | ',' | '<' | '>' | '@' | '(' | ')' | ';' | ':' | '[' | ']' | '\\'
+                        )
+                })
+        };
+        let dotted = domain.contains('.') && domain.split('.').all(|label| !label.is_empty());
+        (raw.len() <= Self::MAX_LEN && plain(local) && plain(domain) && dotted)
+            .then(|| Self(raw.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -122,5 +179,44 @@ mod tests {
             RepoName::parse(&"r".repeat(101)),
             Err(NameError::TooLong { max: 100 })
         );
+    }
+
+    #[test]
+    fn token_names_have_1_to_255_characters() {
+        assert_eq!(
+            TokenName::parse("ci").map(|n| n.as_str().to_owned()),
+            Ok("ci".into())
+        );
+        assert_eq!(TokenName::parse(""), Err(NameError::Empty));
+        assert!(
+            TokenName::parse(&"é".repeat(255)).is_ok(),
+            "characters, not bytes"
+        );
+        assert_eq!(
+            TokenName::parse(&"n".repeat(256)),
+            Err(NameError::TooLong { max: 255 })
+        );
+    }
+
+    #[test]
+    fn e_mail_addresses_are_plain_local_at_dotted_domain() {
+        assert!(EmailAddress::parse("octo.cat+ci@example.com").is_some());
+        for bad in [
+            "",
+            "octocat",
+            "@example.com",
+            "octo@",
+            "octo@localhost",
+            "octo@example..com",
+            "octo cat@example.com",
+            "\"octo\"@example.com",
+            "a@b@example.com",
+            "Octo <octo@example.com>",
+        ] {
+            assert_eq!(EmailAddress::parse(bad), None, "{bad}");
+        }
+        let long = format!("{}@example.com", "a".repeat(243));
+        assert_eq!(long.len(), 255);
+        assert_eq!(EmailAddress::parse(&long), None);
     }
 }
