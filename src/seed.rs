@@ -8,8 +8,8 @@ use chrono::{DateTime, NaiveDateTime};
 use patgate_api::dto::lifecycle::PolicySettingsDto;
 use patgate_domain::policy::PolicySettings;
 use patgate_domain::{
-    AccessLevel, Login, PermissionSet, RepoName, RepositorySelection, RequestedPermissions,
-    ReviewAction,
+    AccessLevel, EmailAddress, Login, PermissionSet, RepoName, RepositorySelection,
+    RequestedPermissions, ReviewAction, TokenName,
 };
 use patgate_persistence::models::{NewApp, NewInstallation, NewToken};
 use patgate_persistence::policy::{self as policy_store, Owner};
@@ -324,6 +324,29 @@ fn apply(conn: &mut DbConnection, seed: &SeedFile) -> Result<Loaded, SeedError> 
         apps: BTreeMap::new(),
         tokens: BTreeMap::new(),
     };
+    seed_enterprises(conn, seed, now)?;
+    seed_organizations(conn, &mut names, seed, now)?;
+    seed_users(conn, &mut names, seed, now)?;
+    seed_memberships(conn, &mut names, seed, now)?;
+    seed_repositories(conn, &mut names, seed, now)?;
+    seed_apps(conn, &mut names, seed, now)?;
+    seed_installations(conn, &mut names, seed, now)?;
+    seed_tokens(conn, &mut names, seed, now)?;
+    seed_requests(conn, &mut names, seed, now)?;
+    Ok(Loaded {
+        organizations: seed.organizations.len(),
+        apps: seed.apps.len(),
+        installations: seed.installations.len(),
+        requests: seed.requests.len(),
+    })
+}
+
+/// The enterprises, with their policies.
+fn seed_enterprises(
+    conn: &mut DbConnection,
+    seed: &SeedFile,
+    now: NaiveDateTime,
+) -> Result<(), SeedError> {
     // Policies are created once: seeding again never undoes a change made over the API.
     for e in &seed.enterprises {
         let enterprise = policy_store::ensure_enterprise(conn, &e.slug, e.name.as_deref(), now)?;
@@ -338,6 +361,16 @@ fn apply(conn: &mut DbConnection, seed: &SeedFile) -> Result<Loaded, SeedError> 
             }
         }
     }
+    Ok(())
+}
+
+/// The organizations, their enterprises and policies.
+fn seed_organizations(
+    conn: &mut DbConnection,
+    names: &mut Names,
+    seed: &SeedFile,
+    now: NaiveDateTime,
+) -> Result<(), SeedError> {
     for o in &seed.organizations {
         let l = login(&o.login, "organization")?;
         let org = store::ensure_org(conn, l.as_str(), o.name.as_deref(), now)?;
@@ -363,12 +396,42 @@ fn apply(conn: &mut DbConnection, seed: &SeedFile) -> Result<Loaded, SeedError> 
             }
         }
     }
+    Ok(())
+}
+
+/// The users; an address, when given, must be a plain one.
+fn seed_users(
+    conn: &mut DbConnection,
+    names: &mut Names,
+    seed: &SeedFile,
+    now: NaiveDateTime,
+) -> Result<(), SeedError> {
     for u in &seed.users {
         let l = login(&u.login, "user")?;
+        if let Some(email) = u
+            .email
+            .as_deref()
+            .filter(|e| EmailAddress::parse(e).is_none())
+        {
+            return Err(SeedError::Invalid(format!(
+                "user {:?}: {email:?} is not a plain e-mail address (local@domain)",
+                u.login
+            )));
+        }
         let user =
             store::ensure_user(conn, l.as_str(), u.name.as_deref(), u.email.as_deref(), now)?;
         names.users.insert(l.key(), user.id);
     }
+    Ok(())
+}
+
+/// The organizations' owners and e-mail settings.
+fn seed_memberships(
+    conn: &mut DbConnection,
+    names: &mut Names,
+    seed: &SeedFile,
+    now: NaiveDateTime,
+) -> Result<(), SeedError> {
     for o in &seed.organizations {
         let org = names.org(conn, &o.login)?;
         for owner in &o.owners {
@@ -383,6 +446,16 @@ fn apply(conn: &mut DbConnection, seed: &SeedFile) -> Result<Loaded, SeedError> 
             }
         }
     }
+    Ok(())
+}
+
+/// The repositories.
+fn seed_repositories(
+    conn: &mut DbConnection,
+    names: &mut Names,
+    seed: &SeedFile,
+    now: NaiveDateTime,
+) -> Result<(), SeedError> {
     for r in &seed.repositories {
         let name = RepoName::parse(&r.name)
             .map_err(|e| SeedError::Invalid(format!("repository {:?} {e}", r.name)))?;
@@ -390,6 +463,16 @@ fn apply(conn: &mut DbConnection, seed: &SeedFile) -> Result<Loaded, SeedError> 
         let repo = store::ensure_repo(conn, org, name.as_str(), r.private, now)?;
         names.repos.insert((org, name.key()), repo.id);
     }
+    Ok(())
+}
+
+/// The apps, with their public keys.
+fn seed_apps(
+    conn: &mut DbConnection,
+    names: &mut Names,
+    seed: &SeedFile,
+    now: NaiveDateTime,
+) -> Result<(), SeedError> {
     for a in &seed.apps {
         let owner = match a.owner.as_deref() {
             Some(o) => Some(names.org(conn, o)?),
@@ -416,6 +499,16 @@ fn apply(conn: &mut DbConnection, seed: &SeedFile) -> Result<Loaded, SeedError> 
         )?;
         names.apps.insert(a.slug.clone(), app.id);
     }
+    Ok(())
+}
+
+/// The apps' installations.
+fn seed_installations(
+    conn: &mut DbConnection,
+    names: &mut Names,
+    seed: &SeedFile,
+    now: NaiveDateTime,
+) -> Result<(), SeedError> {
     for i in &seed.installations {
         let app_id = names.app(conn, &i.app)?;
         if !matches!(i.repository_selection.as_str(), "all" | "selected") {
@@ -443,7 +536,19 @@ fn apply(conn: &mut DbConnection, seed: &SeedFile) -> Result<Loaded, SeedError> 
             },
         )?;
     }
+    Ok(())
+}
+
+/// The users' tokens.
+fn seed_tokens(
+    conn: &mut DbConnection,
+    names: &mut Names,
+    seed: &SeedFile,
+    now: NaiveDateTime,
+) -> Result<(), SeedError> {
     for t in &seed.tokens {
+        TokenName::parse(&t.name)
+            .map_err(|e| SeedError::Invalid(format!("token name {:?} {e}", t.name)))?;
         let owner_id = names.user(conn, &t.owner)?;
         let token = store::ensure_token(
             conn,
@@ -457,6 +562,16 @@ fn apply(conn: &mut DbConnection, seed: &SeedFile) -> Result<Loaded, SeedError> 
         )?;
         names.tokens.insert((owner_id, t.name.clone()), token);
     }
+    Ok(())
+}
+
+/// The requests, each reviewed as its seed says.
+fn seed_requests(
+    conn: &mut DbConnection,
+    names: &mut Names,
+    seed: &SeedFile,
+    now: NaiveDateTime,
+) -> Result<(), SeedError> {
     for r in &seed.requests {
         let org = names.org(conn, &r.org)?;
         let owner_id = names.user(conn, &r.owner)?;
@@ -493,14 +608,9 @@ fn apply(conn: &mut DbConnection, seed: &SeedFile) -> Result<Loaded, SeedError> 
         )?;
         if let Some(review) = &r.review {
             if request.status == patgate_domain::RequestState::Pending.as_str() {
-                apply_review(conn, &mut names, org, request.id, review, created_at)?;
+                apply_review(conn, names, org, request.id, review, created_at)?;
             }
         }
     }
-    Ok(Loaded {
-        organizations: seed.organizations.len(),
-        apps: seed.apps.len(),
-        installations: seed.installations.len(),
-        requests: seed.requests.len(),
-    })
+    Ok(())
 }
