@@ -190,22 +190,10 @@ fn parse(permissions: &str) -> Result<RequestedPermissions, StoreError> {
 /// what it adds to or upgrades in the access the token already holds.
 pub fn submit(conn: &mut DbConnection, s: &Submission<'_>) -> Result<Outcome, IntakeError> {
     let token = upsert_token(conn, s)?;
-    let stack = policy::stack(conn, s.org_id)?;
-    let lifetime = lifetime_days(
-        token.created_at.and_utc().timestamp(),
-        token.expires_at.map(|t| t.and_utc().timestamp()),
-    );
-    // Only a policy that exempts administrators needs to know whether the owner is one.
-    let by_owner = stack.effective().exempt_administrators
-        && policy::is_owner(conn, s.org_id, token.owner_id)?;
-    let decision = stack.decide_intake(lifetime, by_owner);
-    if let IntakeDecision::Refused(violation) = decision {
-        return Err(IntakeError::Policy(violation));
-    }
+    let decision = decide(conn, s.org_id, &token)?;
     let mut asked_repos = s.repository_ids.to_vec();
     asked_repos.sort_unstable();
     asked_repos.dedup();
-
     let grant = active_grant(conn, s.org_id, token.id)?;
     let held = match &grant {
         Some(g) => parse(&g.permissions)?,
@@ -213,13 +201,8 @@ pub fn submit(conn: &mut DbConnection, s: &Submission<'_>) -> Result<Outcome, In
     };
     let (added, upgraded) = s.permissions.beyond(&held);
     if let Some(grant) = &grant {
-        let held_repos = repository_ids(conn, grant.request_id)?;
-        let held_selection =
-            RepositorySelection::parse(&grant.repository_selection).ok_or_else(|| {
-                StoreError::Corrupt(format!("grant {} has an unknown selection", grant.id))
-            })?;
-        let covered = held_selection.covers(&held_repos, s.repository_selection, &asked_repos);
-        if covered && added.is_empty() && upgraded.is_empty() {
+        let nothing_new = added.is_empty() && upgraded.is_empty();
+        if nothing_new && covers(conn, grant, s.repository_selection, &asked_repos)? {
             let request = pat_requests::table.find(grant.request_id).first(conn)?;
             return Ok(Outcome::Granted {
                 request,
@@ -239,23 +222,7 @@ pub fn submit(conn: &mut DbConnection, s: &Submission<'_>) -> Result<Outcome, In
         at: s.at,
     };
     if let Some(pending) = pending_request(conn, s.org_id, token.id)? {
-        let same = parse(&pending.permissions)? == *s.permissions
-            && pending.repository_selection == s.repository_selection.as_str()
-            && repository_ids(conn, pending.id)? == asked_repos;
-        if same {
-            return Ok(Outcome::Unchanged(pending));
-        }
-        let refiled = requests::refile(conn, &pending, &filing)?;
-        audit(
-            conn,
-            s.org_id,
-            "request.updated",
-            refiled.id,
-            s.actor,
-            s.reason,
-            s.at,
-        )?;
-        return Ok(Outcome::Pending(refiled));
+        return refile(conn, s, pending, &filing);
     }
     let request = requests::file(conn, &filing)?;
     if decision == IntakeDecision::Pending {
@@ -270,13 +237,83 @@ pub fn submit(conn: &mut DbConnection, s: &Submission<'_>) -> Result<Outcome, In
         )?;
         return Ok(Outcome::Pending(request));
     }
-    // No approval required: the request is approved at once by the policy, recorded as one
-    // `request.auto_approved` event. As on GitHub, where a token that needs no approval makes
-    // no request, no `personal_access_token_request` event and no owner's notice follow.
+    approve_by_policy(conn, s, request.id)
+}
+
+/// What the organization's policy makes of the token's filing; a refusal is an error.
+fn decide(
+    conn: &mut DbConnection,
+    org_id: i64,
+    token: &Token,
+) -> Result<IntakeDecision, IntakeError> {
+    let stack = policy::stack(conn, org_id)?;
+    let lifetime = lifetime_days(
+        token.created_at.and_utc().timestamp(),
+        token.expires_at.map(|t| t.and_utc().timestamp()),
+    );
+    // Only a policy that exempts administrators needs to know whether the owner is one.
+    let by_owner =
+        stack.effective().exempt_administrators && policy::is_owner(conn, org_id, token.owner_id)?;
+    match stack.decide_intake(lifetime, by_owner) {
+        IntakeDecision::Refused(violation) => Err(IntakeError::Policy(violation)),
+        decision => Ok(decision),
+    }
+}
+
+/// Whether the grant already reaches every repository asked for.
+fn covers(
+    conn: &mut DbConnection,
+    grant: &PatGrant,
+    asked: RepositorySelection,
+    asked_repos: &[i64],
+) -> Result<bool, StoreError> {
+    let held_repos = repository_ids(conn, grant.request_id)?;
+    let held_selection =
+        RepositorySelection::parse(&grant.repository_selection).ok_or_else(|| {
+            StoreError::Corrupt(format!("grant {} has an unknown selection", grant.id))
+        })?;
+    Ok(held_selection.covers(&held_repos, asked, asked_repos))
+}
+
+/// A resubmission while a request is pending: the same request unchanged, or replaced by
+/// what is asked now.
+fn refile(
+    conn: &mut DbConnection,
+    s: &Submission<'_>,
+    pending: PatRequest,
+    filing: &Filing<'_>,
+) -> Result<Outcome, IntakeError> {
+    let same = parse(&pending.permissions)? == *s.permissions
+        && pending.repository_selection == s.repository_selection.as_str()
+        && repository_ids(conn, pending.id)? == filing.repository_ids;
+    if same {
+        return Ok(Outcome::Unchanged(pending));
+    }
+    let refiled = requests::refile(conn, &pending, filing)?;
+    audit(
+        conn,
+        s.org_id,
+        "request.updated",
+        refiled.id,
+        s.actor,
+        s.reason,
+        s.at,
+    )?;
+    Ok(Outcome::Pending(refiled))
+}
+
+/// No approval required: the request is approved at once by the policy, recorded as one
+/// `request.auto_approved` event. As on GitHub, where a token that needs no approval makes no
+/// request, no `personal_access_token_request` event and no owner's notice follow.
+fn approve_by_policy(
+    conn: &mut DbConnection,
+    s: &Submission<'_>,
+    request_id: i64,
+) -> Result<Outcome, IntakeError> {
     let review = requests::Review {
         by_policy: true,
         org_id: s.org_id,
-        request_ids: &[request.id],
+        request_ids: &[request_id],
         action: patgate_domain::ReviewAction::Approve,
         reason: Some("approval not required by policy"),
         app_id: s.actor.0,
@@ -288,9 +325,9 @@ pub fn submit(conn: &mut DbConnection, s: &Submission<'_>) -> Result<Outcome, In
         other => IntakeError::Store(StoreError::Conflict(other.to_string())),
     })?;
     let grant: PatGrant = pat_grants::table
-        .filter(pat_grants::request_id.eq(request.id))
+        .filter(pat_grants::request_id.eq(request_id))
         .first(conn)?;
-    let request = pat_requests::table.find(request.id).first(conn)?;
+    let request = pat_requests::table.find(request_id).first(conn)?;
     Ok(Outcome::Granted { request, grant })
 }
 
