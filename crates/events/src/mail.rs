@@ -242,7 +242,7 @@ impl Smtp {
         n: &Notification,
     ) -> Result<Result<Message, Outcome>, StoreError> {
         let db = db.clone();
-        let (id, kind, org_id) = (n.id, n.kind.clone(), n.org_id);
+        let (kind, org_id) = (n.kind.clone(), n.org_id);
         let read = {
             let n = n.clone();
             blocking(move || {
@@ -277,6 +277,17 @@ impl Smtp {
                 (to, subject, body)
             }
         };
+        Ok(self.message(n.id, &to, subject, body))
+    }
+
+    /// The message from patgate to `to`; or why it cannot be sent.
+    fn message(
+        &self,
+        id: i64,
+        to: &[String],
+        subject: String,
+        body: String,
+    ) -> Result<Message, Outcome> {
         let domain = self.from.email.domain().to_owned();
         let mut builder = Message::builder()
             .from(self.from.clone())
@@ -284,21 +295,17 @@ impl Smtp {
             // The same id on every attempt, so that receivers can drop a repeat.
             .message_id(Some(format!("<patgate-notification-{id}@{domain}>")))
             .header(ContentType::TEXT_PLAIN);
-        for address in &to {
-            match address.parse::<Mailbox>() {
-                Ok(mailbox) => builder = builder.to(mailbox),
-                Err(e) => {
-                    return Ok(Err(Outcome::Failed {
-                        error: format!("not an e-mail address: {e}"),
-                        retry_at: None,
-                    }))
-                }
-            }
+        for address in to {
+            let mailbox = address.parse::<Mailbox>().map_err(|e| Outcome::Failed {
+                error: format!("not an e-mail address: {e}"),
+                retry_at: None,
+            })?;
+            builder = builder.to(mailbox);
         }
-        Ok(builder.body(body).map_err(|e| Outcome::Failed {
+        builder.body(body).map_err(|e| Outcome::Failed {
             error: format!("cannot build the message: {e}"),
             retry_at: None,
-        }))
+        })
     }
 
     async fn deliver(&self, transport: &Transport, n: &Notification, message: Message) -> Outcome {

@@ -138,6 +138,40 @@ pub struct FeedEvent {
 /// `(org_id, created_at, id)` index. A `Before` cursor reads backwards from it and returns the
 /// page in the feed's order.
 pub fn feed(conn: &mut DbConnection, q: &FeedQuery) -> Result<Vec<FeedEvent>, StoreError> {
+    let mut query = feed_filter(q);
+    // Walking forwards in the feed's order, or backwards from a `Before` cursor.
+    let backwards = matches!(q.cursor, Some(FeedCursor::Before(..)));
+    let newest_first = q.ascending == backwards;
+    if let Some(FeedCursor::After(t, id) | FeedCursor::Before(t, id)) = q.cursor {
+        let same_time = audit_events::created_at.eq(t);
+        query = if newest_first {
+            query.filter(
+                audit_events::created_at
+                    .lt(t)
+                    .or(same_time.and(audit_events::id.lt(id))),
+            )
+        } else {
+            query.filter(
+                audit_events::created_at
+                    .gt(t)
+                    .or(same_time.and(audit_events::id.gt(id))),
+            )
+        };
+    }
+    query = if newest_first {
+        query.order((audit_events::created_at.desc(), audit_events::id.desc()))
+    } else {
+        query.order((audit_events::created_at.asc(), audit_events::id.asc()))
+    };
+    let mut events: Vec<AuditEvent> = query.limit(q.limit).load(conn)?;
+    if backwards {
+        events.reverse();
+    }
+    feed_context(conn, events)
+}
+
+/// The organization's events that the query's actions, app, owner and times select.
+fn feed_filter(q: &FeedQuery) -> audit_events::BoxedQuery<'static, crate::db::MultiBackend> {
     use crate::schema::{pat_grants, pat_requests};
     let mut query = audit_events::table
         .filter(audit_events::org_id.eq(q.org_id))
@@ -168,37 +202,7 @@ pub fn feed(conn: &mut DbConnection, q: &FeedQuery) -> Result<Vec<FeedEvent>, St
     if let Some(until) = q.until {
         query = query.filter(audit_events::created_at.le(until));
     }
-    // Walking forwards in the feed's order, or backwards from a `Before` cursor.
-    let backwards = matches!(q.cursor, Some(FeedCursor::Before(..)));
-    let newest_first = q.ascending == backwards;
-    match q.cursor {
-        Some(FeedCursor::After(t, id) | FeedCursor::Before(t, id)) => {
-            query = if newest_first {
-                query.filter(
-                    audit_events::created_at
-                        .lt(t)
-                        .or(audit_events::created_at.eq(t).and(audit_events::id.lt(id))),
-                )
-            } else {
-                query.filter(
-                    audit_events::created_at
-                        .gt(t)
-                        .or(audit_events::created_at.eq(t).and(audit_events::id.gt(id))),
-                )
-            };
-        }
-        None => {}
-    }
-    query = if newest_first {
-        query.order((audit_events::created_at.desc(), audit_events::id.desc()))
-    } else {
-        query.order((audit_events::created_at.asc(), audit_events::id.asc()))
-    };
-    let mut events: Vec<AuditEvent> = query.limit(q.limit).load(conn)?;
-    if backwards {
-        events.reverse();
-    }
-    feed_context(conn, events)
+    query
 }
 
 /// The requests, owners, tokens and apps of a page of events, in a few queries.
