@@ -145,69 +145,54 @@ impl PolicySettings {
     /// set otherwise, as on GitHub where only "allow organizations to configure" leaves the
     /// choice to them; and no lifetime may exceed the enterprise's.
     pub fn check_within(&self, enterprise: &PolicySettings) -> Result<(), PolicyError> {
-        let loosens = |field, detail: &str| {
-            Err(PolicyError::LoosensEnterprise {
-                field,
-                detail: detail.to_owned(),
-            })
-        };
-        let bound = |field: &'static str,
-                     ent: Option<bool>,
-                     org: Option<bool>,
-                     yes: &str,
-                     no: &str| {
-            match (ent, org) {
-                (Some(e), Some(o)) if e != o => Err(PolicyError::SetByEnterprise {
-                    field,
-                    detail: (if e { yes } else { no }).to_owned(),
-                }),
-                _ => Ok(()),
-            }
-        };
-        bound(
-            "fine_grained_tokens",
-            enterprise.fine_grained_allowed,
-            self.fine_grained_allowed,
-            "the enterprise allows fine-grained tokens",
-            "the enterprise restricts fine-grained tokens",
-        )?;
-        bound(
-            "fine_grained_approval",
-            enterprise.approval_required,
-            self.approval_required,
-            "the enterprise requires approval",
-            "the enterprise disables approval",
-        )?;
-        bound(
-            "classic_tokens",
-            enterprise.classic_allowed,
-            self.classic_allowed,
-            "the enterprise allows classic tokens",
-            "the enterprise restricts classic tokens",
-        )?;
-        bound(
-            "exempt_administrators",
-            enterprise.exempt_administrators,
-            self.exempt_administrators,
-            "the enterprise exempts administrators",
-            "the enterprise does not exempt administrators",
-        )?;
-        if let (Some(max), Some(days)) =
-            (enterprise.fine_grained_max_days, self.fine_grained_max_days)
-        {
-            if days > max {
-                return loosens(
-                    "fine_grained_max_lifetime_days",
-                    &format!("the enterprise allows at most {max} days"),
-                );
+        type Switch = fn(&PolicySettings) -> Option<bool>;
+        const SWITCHES: [(&str, Switch, &str, &str); 4] = [
+            (
+                "fine_grained_tokens",
+                |p| p.fine_grained_allowed,
+                "the enterprise allows fine-grained tokens",
+                "the enterprise restricts fine-grained tokens",
+            ),
+            (
+                "fine_grained_approval",
+                |p| p.approval_required,
+                "the enterprise requires approval",
+                "the enterprise disables approval",
+            ),
+            (
+                "classic_tokens",
+                |p| p.classic_allowed,
+                "the enterprise allows classic tokens",
+                "the enterprise restricts classic tokens",
+            ),
+            (
+                "exempt_administrators",
+                |p| p.exempt_administrators,
+                "the enterprise exempts administrators",
+                "the enterprise does not exempt administrators",
+            ),
+        ];
+        type Days = fn(&PolicySettings) -> Option<u32>;
+        const LIFETIMES: [(&str, Days); 2] = [
+            ("fine_grained_max_lifetime_days", |p| {
+                p.fine_grained_max_days
+            }),
+            ("classic_max_lifetime_days", |p| p.classic_max_days),
+        ];
+        for (field, get, yes, no) in SWITCHES {
+            if let (Some(e), Some(o)) = (get(enterprise), get(self)) {
+                if e != o {
+                    let detail = (if e { yes } else { no }).to_owned();
+                    return Err(PolicyError::SetByEnterprise { field, detail });
+                }
             }
         }
-        if let (Some(max), Some(days)) = (enterprise.classic_max_days, self.classic_max_days) {
-            if days > max {
-                return loosens(
-                    "classic_max_lifetime_days",
-                    &format!("the enterprise allows at most {max} days"),
-                );
+        for (field, get) in LIFETIMES {
+            if let (Some(max), Some(days)) = (get(enterprise), get(self)) {
+                if days > max {
+                    let detail = format!("the enterprise allows at most {max} days");
+                    return Err(PolicyError::LoosensEnterprise { field, detail });
+                }
             }
         }
         Ok(())
