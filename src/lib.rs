@@ -96,7 +96,6 @@ impl Application {
             ));
         }
         settings.notifications.check().map_err(StartError::Config)?;
-        let keys = Arc::new(ServerKeys::load_or_generate(&settings.signing_key_file)?);
         let revocations = Arc::new(Revocations::load(&db)?);
         let listener = TcpListener::bind(&settings.bind).map_err(|source| StartError::Bind {
             addr: settings.bind.clone(),
@@ -112,17 +111,7 @@ impl Application {
             .unwrap_or_else(|| format!("http://{addr}"))
             .trim_end_matches('/')
             .to_owned();
-        let state = AppState {
-            db: db.clone(),
-            keys,
-            tokens: Arc::new(TokenCache::default()),
-            revocations: Arc::clone(&revocations),
-            responses: Arc::new(ResponseCache::new(
-                usize::try_from(settings.response_cache_mb).unwrap_or(usize::MAX) << 20,
-            )),
-            limits: Arc::new(RateLimiter::new(settings.rate_limit_per_hour)),
-            base_url: base_url.clone(),
-        };
+        let state = app_state(settings, &db, Arc::clone(&revocations), &base_url)?;
         // Followed whether or not answers are kept: the counts behind `rel="last"` are kept
         // too, and served only while every process's writes are seen.
         let following = Some(
@@ -132,23 +121,7 @@ impl Application {
             )
             .map_err(StartError::Follower)?,
         );
-        let mut server = actix_web::HttpServer::new(move || patgate_api::build_app(state.clone()))
-            .listen(listener)
-            .map_err(|source| StartError::Bind {
-                addr: addr.to_string(),
-                source,
-            })?;
-        if let Some(workers) = settings.workers {
-            server = server.workers(workers);
-        }
-        // Database work runs on each worker's blocking threads; more of them than pooled
-        // connections only queue on the pool, each with its own stack and allocator arena.
-        let workers = settings
-            .workers
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from))
-            .max(1);
-        let pool = usize::try_from(settings.pool_size).unwrap_or(usize::MAX);
-        server = server.worker_max_blocking_threads((pool / workers).max(1));
+        let server = serve(settings, state, listener, addr)?;
         Ok(Self {
             addr,
             db,
@@ -160,7 +133,7 @@ impl Application {
             webhooks: settings.webhooks.clone(),
             notifications: settings.notifications.clone(),
             base_url,
-            server: server.run(),
+            server,
         })
     }
 
@@ -212,6 +185,53 @@ impl Application {
         drop(self.following);
         result
     }
+}
+
+/// What every handler shares: the store, keys, caches, limits and the base URL.
+fn app_state(
+    settings: &Settings,
+    db: &Db,
+    revocations: Arc<Revocations>,
+    base_url: &str,
+) -> Result<AppState, StartError> {
+    Ok(AppState {
+        db: db.clone(),
+        keys: Arc::new(ServerKeys::load_or_generate(&settings.signing_key_file)?),
+        tokens: Arc::new(TokenCache::default()),
+        revocations,
+        responses: Arc::new(ResponseCache::new(
+            usize::try_from(settings.response_cache_mb).unwrap_or(usize::MAX) << 20,
+        )),
+        limits: Arc::new(RateLimiter::new(settings.rate_limit_per_hour)),
+        base_url: base_url.to_owned(),
+    })
+}
+
+/// The HTTP server on `listener`, with its workers and their blocking threads.
+fn serve(
+    settings: &Settings,
+    state: AppState,
+    listener: TcpListener,
+    addr: std::net::SocketAddr,
+) -> Result<actix_web::dev::Server, StartError> {
+    let mut server = actix_web::HttpServer::new(move || patgate_api::build_app(state.clone()))
+        .listen(listener)
+        .map_err(|source| StartError::Bind {
+            addr: addr.to_string(),
+            source,
+        })?;
+    if let Some(workers) = settings.workers {
+        server = server.workers(workers);
+    }
+    // Database work runs on each worker's blocking threads; more of them than pooled
+    // connections only queue on the pool, each with its own stack and allocator arena.
+    let workers = settings
+        .workers
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from))
+        .max(1);
+    let pool = usize::try_from(settings.pool_size).unwrap_or(usize::MAX);
+    server = server.worker_max_blocking_threads((pool / workers).max(1));
+    Ok(server.run())
 }
 
 /// How often the SQLite WAL is copied back into the database (connections do not do it at

@@ -261,40 +261,11 @@ fn start_in(
     }
     let data = dir.join("data");
     let log = dir.join("log");
-
-    let mut initdb = pg_command(&bins.initdb, as_postgres, dir);
-    initdb
-        .args([
-            "-N",
-            "--auth=trust",
-            "-U",
-            "postgres",
-            "-E",
-            "UTF8",
-            "--locale=C",
-            "-D",
-        ])
-        .arg(&data);
-    run(&mut initdb, "initdb")?;
-
+    init_cluster(bins, dir, &data, as_postgres)?;
     let mut errors = Vec::new();
     for _ in 0..START_ATTEMPTS {
         let port = free_port()?;
-        let options = format!(
-            "-p {port} -k {} -c listen_addresses=127.0.0.1 -c max_connections=200 {settings}",
-            sh_quote(&dir.to_string_lossy())
-        );
-        let mut start = pg_command(&bins.pg_ctl, as_postgres, dir);
-        start
-            .arg("-w")
-            .arg("-D")
-            .arg(&data)
-            .arg("-l")
-            .arg(&log)
-            .arg("-o")
-            .arg(options)
-            .arg("start");
-        match run(&mut start, "pg_ctl start") {
+        match start_on(bins, dir, (&data, &log), as_postgres, port, settings) {
             Ok(_) => {
                 return match spawn_reaper(&bins.pg_ctl, &data, dir, as_postgres) {
                     Ok(reaper) => Ok((port, reaper)),
@@ -318,6 +289,55 @@ fn start_in(
         "the server did not start after {START_ATTEMPTS} attempts:\n{}",
         errors.join("\n")
     ))
+}
+
+/// `initdb` of the cluster in `data`: trust authentication, user `postgres`, UTF-8, locale C.
+fn init_cluster(
+    bins: &ServerBinaries,
+    dir: &Path,
+    data: &Path,
+    as_postgres: bool,
+) -> Result<(), String> {
+    let mut initdb = pg_command(&bins.initdb, as_postgres, dir);
+    initdb
+        .args([
+            "-N",
+            "--auth=trust",
+            "-U",
+            "postgres",
+            "-E",
+            "UTF8",
+            "--locale=C",
+            "-D",
+        ])
+        .arg(data);
+    run(&mut initdb, "initdb").map(|_| ())
+}
+
+/// `pg_ctl start` on `port`, listening on 127.0.0.1 and a socket in `dir`, logging to `log`.
+fn start_on(
+    bins: &ServerBinaries,
+    dir: &Path,
+    (data, log): (&Path, &Path),
+    as_postgres: bool,
+    port: u16,
+    settings: &str,
+) -> Result<(), String> {
+    let options = format!(
+        "-p {port} -k {} -c listen_addresses=127.0.0.1 -c max_connections=200 {settings}",
+        sh_quote(&dir.to_string_lossy())
+    );
+    let mut start = pg_command(&bins.pg_ctl, as_postgres, dir);
+    start
+        .arg("-w")
+        .arg("-D")
+        .arg(data)
+        .arg("-l")
+        .arg(log)
+        .arg("-o")
+        .arg(options)
+        .arg("start");
+    run(&mut start, "pg_ctl start").map(|_| ())
 }
 
 /// Spawns the detached reaper: it waits until this process is gone, then stops
