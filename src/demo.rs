@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use chrono::{Duration, Utc};
+use chrono::{DateTime, Duration, Utc};
 use patgate_domain::{AccessLevel, RequestedPermissions};
 use serde::Serialize;
 
@@ -71,10 +71,10 @@ fn perms(pairs: &[(&str, AccessLevel)]) -> BTreeMap<String, AccessLevel> {
     pairs.iter().map(|(k, l)| ((*k).to_owned(), *l)).collect()
 }
 
-/// The demo as a seed file; `public_key_pem` is the app's key.
-pub fn seed(public_key_pem: &str) -> SeedFile {
+/// The demo's `i`-th token and its request: pending for the first [`PENDING`], approved by
+/// the reviewer app after; owners, lifetimes, selections and permissions vary with `i`.
+fn token_and_request(i: usize, now: DateTime<Utc>) -> (TokenSeed, RequestSeed) {
     use AccessLevel::*;
-    let now = Utc::now();
     let repo_perms = [
         perms(&[("metadata", Read), ("contents", Read)]),
         perms(&[("metadata", Read), ("issues", Write)]),
@@ -90,62 +90,68 @@ pub fn seed(public_key_pem: &str) -> SeedFile {
         perms(&[("members", Read)]),
         perms(&[("organization_projects", Admin)]),
     ];
-    let mut tokens = Vec::new();
-    let mut requests = Vec::new();
-    for i in 0..(PENDING + GRANTED) {
-        let owner = OWNERS[i % OWNERS.len()];
-        let name = format!("{owner}-token-{i}");
-        let expires = match i % 7 {
-            // The granted tokens are valid, so that the access check allows them.
-            _ if i >= PENDING => Some(now + Duration::days(60)),
-            0 => None,
-            // A few tokens that already expired: the expiry sweep moves their requests.
-            3 if i < 21 => Some(now - Duration::days(2)),
-            _ => Some(now + Duration::days(30 + i as i64)),
-        };
-        let last_used = (!i.is_multiple_of(3)).then(|| now - Duration::hours(i as i64 * 5));
-        tokens.push(TokenSeed {
-            owner: owner.to_owned(),
-            name: name.clone(),
-            expires_at: expires.map(|t| t.to_rfc3339()),
-            last_used_at: last_used.map(|t| t.to_rfc3339()),
-        });
-        let selection = ["none", "all", "subset"][i % 3];
-        let repositories = if selection == "subset" {
-            (0..1 + i % 3)
-                .map(|k| REPOS[(i + k) % REPOS.len()].to_owned())
-                .collect()
-        } else {
-            Vec::new()
-        };
-        let repository = if selection == "none" {
-            BTreeMap::new()
-        } else {
-            repo_perms[i % repo_perms.len()].clone()
-        };
-        requests.push(RequestSeed {
-            org: ORG.to_owned(),
-            owner: owner.to_owned(),
-            token: name,
-            reason: (!i.is_multiple_of(4)).then(|| format!("Needed for task #{}", 100 + i)),
-            repository_selection: selection.to_owned(),
-            repositories,
-            permissions: RequestedPermissions {
-                organization: org_perms[i % org_perms.len()].clone(),
-                repository,
-                other: BTreeMap::new(),
-            },
-            created_at: Some(
-                (now - Duration::minutes(37 * (PENDING + GRANTED - i) as i64)).to_rfc3339(),
-            ),
-            // The last ones are approved by the reviewer app: the demo's active grants.
-            review: (i >= PENDING).then(|| ReviewSeed {
-                action: "approve".to_owned(),
-                by: APP_SLUG.to_owned(),
-                reason: None,
-            }),
-        });
-    }
+    let owner = OWNERS[i % OWNERS.len()];
+    let name = format!("{owner}-token-{i}");
+    let expires = match i % 7 {
+        // The granted tokens are valid, so that the access check allows them.
+        _ if i >= PENDING => Some(now + Duration::days(60)),
+        0 => None,
+        // A few tokens that already expired: the expiry sweep moves their requests.
+        3 if i < 21 => Some(now - Duration::days(2)),
+        _ => Some(now + Duration::days(30 + i as i64)),
+    };
+    let last_used = (!i.is_multiple_of(3)).then(|| now - Duration::hours(i as i64 * 5));
+    let token = TokenSeed {
+        owner: owner.to_owned(),
+        name: name.clone(),
+        expires_at: expires.map(|t| t.to_rfc3339()),
+        last_used_at: last_used.map(|t| t.to_rfc3339()),
+    };
+    let selection = ["none", "all", "subset"][i % 3];
+    let repositories = if selection == "subset" {
+        (0..1 + i % 3)
+            .map(|k| REPOS[(i + k) % REPOS.len()].to_owned())
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let repository = if selection == "none" {
+        BTreeMap::new()
+    } else {
+        repo_perms[i % repo_perms.len()].clone()
+    };
+    let request = RequestSeed {
+        org: ORG.to_owned(),
+        owner: owner.to_owned(),
+        token: name,
+        reason: (!i.is_multiple_of(4)).then(|| format!("Needed for task #{}", 100 + i)),
+        repository_selection: selection.to_owned(),
+        repositories,
+        permissions: RequestedPermissions {
+            organization: org_perms[i % org_perms.len()].clone(),
+            repository,
+            other: BTreeMap::new(),
+        },
+        created_at: Some(
+            (now - Duration::minutes(37 * (PENDING + GRANTED - i) as i64)).to_rfc3339(),
+        ),
+        // The last ones are approved by the reviewer app: the demo's active grants.
+        review: (i >= PENDING).then(|| ReviewSeed {
+            action: "approve".to_owned(),
+            by: APP_SLUG.to_owned(),
+            reason: None,
+        }),
+    };
+    (token, request)
+}
+
+/// The demo as a seed file; `public_key_pem` is the app's key.
+pub fn seed(public_key_pem: &str) -> SeedFile {
+    use AccessLevel::*;
+    let now = Utc::now();
+    let (tokens, requests): (Vec<_>, Vec<_>) = (0..(PENDING + GRANTED))
+        .map(|i| token_and_request(i, now))
+        .unzip();
     SeedFile {
         enterprises: vec![EnterpriseSeed {
             slug: ENTERPRISE.to_owned(),
