@@ -263,7 +263,8 @@ macro_rules! page_ids {
 pub(crate) use page_ids;
 
 /// The rows (`$row`) of `$table` with these ids, each with its token's name and its owner, in the
-/// order of `$ids`, built into views by `$view(row, token, owner)`; one query for the page.
+/// order of `$ids`, built into views by `$view(row, token, owner)` (which may fail, on malformed stored
+/// data); one query for the page.
 macro_rules! load_views {
     ($conn:expr, $table:ident, $row:ty, $ids:expr, $view:expr) => {{
         let ids: &[i64] = $ids;
@@ -290,7 +291,7 @@ macro_rules! load_views {
             .collect();
         ids.iter()
             .filter_map(|id| by_id.remove(id))
-            .collect::<Vec<_>>()
+            .collect::<Result<Vec<_>, crate::StoreError>>()
     }};
 }
 

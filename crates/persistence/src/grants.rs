@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
-use patgate_domain::{GrantEvent, GrantState};
+use patgate_domain::{GrantEvent, GrantState, RequestedPermissions};
 
 use crate::audit::record_audit;
 use crate::db::{unindexed_eq, DbConnection};
@@ -20,6 +20,8 @@ use crate::{Page, StoreError, Total};
 #[derive(Debug, Clone)]
 pub struct GrantView {
     pub grant: PatGrant,
+    /// The grant's permissions, read from the row.
+    pub permissions: RequestedPermissions,
     pub token: TokenName,
     pub owner: Owner,
 }
@@ -63,13 +65,21 @@ pub fn list_active(
         filter.ascending,
         "access_granted_at"
     );
-    let views = load_views!(conn, pat_grants, PatGrant, &ids, |grant, token, owner| {
-        GrantView {
-            grant,
-            token,
-            owner,
+    let views = load_views!(
+        conn,
+        pat_grants,
+        PatGrant,
+        &ids,
+        |grant: PatGrant, token, owner| {
+            let permissions = crate::json::parse("grant permissions", &grant.permissions)?;
+            Ok(GrantView {
+                grant,
+                permissions,
+                token,
+                owner,
+            })
         }
-    });
+    )?;
     Ok((views, total))
 }
 

@@ -30,6 +30,8 @@ use crate::{Page, StoreError, Total};
 #[derive(Debug, Clone)]
 pub struct RequestView {
     pub request: PatRequest,
+    /// The permissions asked for, read from the row.
+    pub permissions: RequestedPermissions,
     pub token: TokenName,
     pub owner: Owner,
 }
@@ -77,19 +79,21 @@ pub fn count_pending(
 
 /// Requests with their token and owner, in the order of `ids`; one query for the whole page.
 fn load_views(conn: &mut DbConnection, ids: &[i64]) -> Result<Vec<RequestView>, StoreError> {
-    Ok(load_rows!(
+    load_rows!(
         conn,
         pat_requests,
         PatRequest,
         ids,
-        |request, token, owner| {
-            RequestView {
+        |request: PatRequest, token, owner| {
+            let permissions = crate::json::parse("request permissions", &request.permissions)?;
+            Ok(RequestView {
                 request,
+                permissions,
                 token,
                 owner,
-            }
+            })
         }
-    ))
+    )
 }
 
 /// A request as a token files it: the row, its repositories and its permission index.

@@ -188,8 +188,7 @@ pub struct PatGrantRequest {
 impl PatGrantRequest {
     pub fn build(base: &str, org_login: &str, view: &RequestView) -> Self {
         let r = &view.request;
-        let permissions: RequestedPermissions =
-            serde_json::from_str(&r.permissions).unwrap_or_default();
+        let permissions = &view.permissions;
         let now = Utc::now().naive_utc();
         Self {
             id: r.id,
@@ -200,7 +199,7 @@ impl PatGrantRequest {
                 "{base}/orgs/{org_login}/personal-access-token-requests/{}/repositories",
                 r.id
             ),
-            permissions: TokenPermissions::from(&permissions),
+            permissions: TokenPermissions::from(permissions),
             created_at: timestamp(r.created_at),
             token_id: view.token.id,
             token_name: view.token.name.clone(),
@@ -512,8 +511,7 @@ pub struct PatGrant {
 impl PatGrant {
     pub fn build(base: &str, org_login: &str, view: &GrantView) -> Self {
         let g = &view.grant;
-        let permissions: RequestedPermissions =
-            serde_json::from_str(&g.permissions).unwrap_or_default();
+        let permissions = &view.permissions;
         let now = Utc::now().naive_utc();
         Self {
             id: g.id,
@@ -523,7 +521,7 @@ impl PatGrant {
                 "{base}/orgs/{org_login}/personal-access-tokens/{}/repositories",
                 g.id
             ),
-            permissions: TokenPermissions::from(&permissions),
+            permissions: TokenPermissions::from(permissions),
             access_granted_at: timestamp(g.access_granted_at),
             token_id: view.token.id,
             token_name: view.token.name.clone(),
