@@ -211,86 +211,131 @@ pub async fn run(
     make: RequestMaker,
 ) -> RunStats {
     let counter = Arc::new(AtomicU64::new(0));
-    let start = Instant::now();
-    let window_start = start + warmup;
-    let end = window_start + measure;
-    let mut tasks = Vec::with_capacity(connections);
-    for _ in 0..connections {
-        let make = make.clone();
-        let counter = counter.clone();
-        tasks.push(tokio::spawn(async move {
-            let mut conn = Connection::new(addr);
-            let mut latencies: Vec<u32> = Vec::with_capacity(64 * 1024);
-            let mut errors = 0u64;
-            let mut first_error = None;
-            let mut exhausted = false;
-            loop {
-                let now = Instant::now();
-                if now >= end {
-                    break;
-                }
-                let Some(request) = make(counter.fetch_add(1, Ordering::Relaxed)) else {
-                    exhausted = true;
-                    break;
-                };
-                let sent = Instant::now();
-                let result = conn.send(&request).await;
-                let done = Instant::now();
-                if sent < window_start || done > end {
-                    continue;
-                }
-                match result {
-                    Ok(response) if response.status == expect => {
-                        let micros = (done - sent).as_micros();
-                        latencies.push(u32::try_from(micros).unwrap_or(u32::MAX));
-                    }
-                    Ok(response) => {
-                        errors += 1;
-                        first_error.get_or_insert_with(|| {
-                            format!(
-                                "{} {}",
-                                response.status,
-                                String::from_utf8_lossy(&response.body)
-                                    .chars()
-                                    .take(160)
-                                    .collect::<String>()
-                            )
-                        });
-                    }
-                    Err(e) => {
-                        errors += 1;
-                        first_error.get_or_insert_with(|| e.to_string());
-                        tokio::time::sleep(Duration::from_millis(1)).await;
-                    }
-                }
-            }
-            (latencies, errors, first_error, exhausted)
-        }));
-    }
-    let mut all = Vec::new();
-    let mut stats = RunStats::default();
-    let mut last_done = window_start;
+    let start = Instant::now() + warmup;
+    let window = Window {
+        start,
+        end: start + measure,
+    };
+    let tasks: Vec<_> = (0..connections)
+        .map(|_| tokio::spawn(drive(addr, window, expect, make.clone(), counter.clone())))
+        .collect();
+    let mut tallies = Vec::with_capacity(connections);
     for task in tasks {
-        if let Ok((latencies, errors, first_error, exhausted)) = task.await {
-            all.extend(latencies);
-            stats.errors += errors;
-            stats.exhausted |= exhausted;
-            if stats.first_error.is_none() {
-                stats.first_error = first_error;
+        if let Ok(tally) = task.await {
+            tallies.push(tally);
+        }
+    }
+    summarize(tallies, window)
+}
+
+/// The measured part of a run: what completes between `start` and `end` counts.
+#[derive(Debug, Clone, Copy)]
+struct Window {
+    start: Instant,
+    end: Instant,
+}
+
+/// What one connection saw in the measured window.
+#[derive(Debug)]
+struct Tally {
+    /// Of the requests answered with the expected status, in microseconds.
+    latencies: Vec<u32>,
+    errors: u64,
+    first_error: Option<String>,
+    /// Whether the connection stopped because the scenario ran out of inputs.
+    exhausted: bool,
+}
+
+impl Tally {
+    /// Counts one request completed in the window, `elapsed` after it was sent.
+    fn record(&mut self, result: &std::io::Result<Response>, expect: u16, elapsed: Duration) {
+        match result {
+            Ok(response) if response.status == expect => {
+                let micros = elapsed.as_micros();
+                self.latencies
+                    .push(u32::try_from(micros).unwrap_or(u32::MAX));
+            }
+            Ok(response) => {
+                self.errors += 1;
+                self.first_error.get_or_insert_with(|| {
+                    format!(
+                        "{} {}",
+                        response.status,
+                        String::from_utf8_lossy(&response.body)
+                            .chars()
+                            .take(160)
+                            .collect::<String>()
+                    )
+                });
+            }
+            Err(e) => {
+                self.errors += 1;
+                self.first_error.get_or_insert_with(|| e.to_string());
             }
         }
     }
-    let now = Instant::now();
-    if now < end {
-        // Every connection ran out of inputs early: the window is what was used of it.
-        last_done = last_done.max(now);
-    } else {
-        last_done = end;
+}
+
+/// One connection of a run: sends request after request (the `counter`-th each time) until
+/// the window ends or the scenario runs out of inputs, counting those inside the window.
+async fn drive(
+    addr: SocketAddr,
+    window: Window,
+    expect: u16,
+    make: RequestMaker,
+    counter: Arc<AtomicU64>,
+) -> Tally {
+    let mut conn = Connection::new(addr);
+    let mut tally = Tally {
+        latencies: Vec::with_capacity(64 * 1024),
+        errors: 0,
+        first_error: None,
+        exhausted: false,
+    };
+    while Instant::now() < window.end {
+        let Some(request) = make(counter.fetch_add(1, Ordering::Relaxed)) else {
+            tally.exhausted = true;
+            break;
+        };
+        let sent = Instant::now();
+        let result = conn.send(&request).await;
+        let done = Instant::now();
+        if sent < window.start || done > window.end {
+            continue;
+        }
+        tally.record(&result, expect, done - sent);
+        if result.is_err() {
+            // Not connected: give the server a moment rather than spin.
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
     }
+    tally
+}
+
+/// The run's figures from its connections' tallies: throughput over the window (or the part
+/// of it used, when every connection ran out of inputs early) and latency percentiles.
+fn summarize(tallies: Vec<Tally>, window: Window) -> RunStats {
+    let mut all = Vec::new();
+    let mut stats = RunStats::default();
+    for tally in tallies {
+        all.extend(tally.latencies);
+        stats.errors += tally.errors;
+        stats.exhausted |= tally.exhausted;
+        if stats.first_error.is_none() {
+            stats.first_error = tally.first_error;
+        }
+    }
+    let now = Instant::now();
+    let last_done = if now < window.end {
+        // Every connection ran out of inputs early: the window is what was used of it.
+        window.start.max(now)
+    } else {
+        window.end
+    };
     all.sort_unstable();
     stats.ok = all.len() as u64;
-    let window = (last_done - window_start).as_secs_f64().max(1e-3);
-    stats.throughput = stats.ok as f64 / window;
+    let seconds = (last_done - window.start).as_secs_f64().max(1e-3);
+    stats.throughput = stats.ok as f64 / seconds;
     stats.p50_ms = percentile(&all, 0.50);
     stats.p99_ms = percentile(&all, 0.99);
     stats.p999_ms = percentile(&all, 0.999);

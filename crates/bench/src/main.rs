@@ -137,6 +137,8 @@ struct Target {
     _cluster: Option<patgate_testkit::PgCluster>,
 }
 
+/// An empty database for `backend` (a throwaway PostgreSQL, or a file for SQLite), in a
+/// fresh directory of `work`.
 fn prepare(backend: Backend, binary: &Path, work: &Path) -> Result<Target, String> {
     let dir = work.join(match backend {
         Backend::Sqlite => "sqlite",
@@ -144,26 +146,20 @@ fn prepare(backend: Backend, binary: &Path, work: &Path) -> Result<Target, Strin
     });
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-    match backend {
-        Backend::Sqlite => Ok(Target {
-            backend,
-            binary: binary.to_owned(),
-            url: dir.join("patgate.db").display().to_string(),
-            data_dir: dir,
-            _cluster: None,
-        }),
+    let (url, cluster) = match backend {
+        Backend::Sqlite => (dir.join("patgate.db").display().to_string(), None),
         Backend::Postgres => {
             let cluster = patgate_testkit::PgCluster::start_durable()?;
-            let url = cluster.create_database();
-            Ok(Target {
-                backend,
-                binary: binary.to_owned(),
-                url,
-                data_dir: dir,
-                _cluster: Some(cluster),
-            })
+            (cluster.create_database(), Some(cluster))
         }
-    }
+    };
+    Ok(Target {
+        backend,
+        binary: binary.to_owned(),
+        url,
+        data_dir: dir,
+        _cluster: cluster,
+    })
 }
 
 /// The benchmark's app and its installation on the benchmarked organization.
@@ -173,7 +169,30 @@ struct Fixture {
     private_pem: String,
 }
 
-fn seed_fixture(target: &Target, binary: &Path, db: &mut Db) -> Result<Fixture, String> {
+impl Fixture {
+    /// The token exchange request: the installation's token for a fresh app JWT.
+    fn token_exchange(&self) -> Result<Vec<u8>, String> {
+        let jwt =
+            patgate_api::keys::app_jwt(&self.app_id.to_string(), &self.private_pem, now_secs())
+                .map_err(|e| e.to_string())?;
+        Ok(request(
+            "POST",
+            &format!("/app/installations/{}/access_tokens", self.installation_id),
+            Some(&jwt),
+            None,
+        ))
+    }
+}
+
+/// Seeds what every size shares: the directory, and the benchmark's app and installation.
+fn seed_shared(target: &Target) -> Result<Fixture, String> {
+    let mut db = Db::open(target.backend, &target.url)?;
+    seed::seed_directory(&mut db)?;
+    seed_fixture(target, &mut db)
+}
+
+/// The benchmark's app and installation, seeded with `patgate seed`.
+fn seed_fixture(target: &Target, db: &mut Db) -> Result<Fixture, String> {
     let private_pem = patgate_api::keys::generate_rsa_private_pem().map_err(|e| e.to_string())?;
     let public_pem = patgate_api::keys::rsa_public_pem(&private_pem).map_err(|e| e.to_string())?;
     let file = target.data_dir.join("fixture.json");
@@ -198,7 +217,12 @@ fn seed_fixture(target: &Target, binary: &Path, db: &mut Db) -> Result<Fixture, 
     std::fs::write(target.data_dir.join("bench-app.pem"), &private_pem)
         .map_err(|e| e.to_string())?;
     let file_arg = file.display().to_string();
-    server::patgate_command(binary, &target.url, &target.data_dir, &["seed", &file_arg])?;
+    server::patgate_command(
+        &target.binary,
+        &target.url,
+        &target.data_dir,
+        &["seed", &file_arg],
+    )?;
     let app_id = first(db.ids("SELECT id FROM apps WHERE slug = 'bench-reviewer'")?)?;
     let installation_id = first(db.ids(&format!(
         "SELECT id FROM installations WHERE app_id = {app_id}"
@@ -216,6 +240,8 @@ fn first(ids: Vec<i64>) -> Result<i64, String> {
         .ok_or_else(|| "the fixture was not seeded".to_owned())
 }
 
+/// One backend: seeds it stage by stage and, after each stage, measures the server on it
+/// (`bench_stage`) into `report`.
 async fn bench_backend(
     config: &Config,
     backend: Backend,
@@ -227,59 +253,22 @@ async fn bench_backend(
     let target = prepare(backend, binary, work)?;
     server::patgate_command(binary, &target.url, &target.data_dir, &["migrate"])?;
     let started = Instant::now();
-    let fixture = {
-        let mut db = Db::open(backend, &target.url)?;
-        seed::seed_directory(&mut db)?;
-        seed_fixture(&target, binary, &mut db)?
-    };
+    let fixture = seed_shared(&target)?;
     let mut seeded_to = 0;
     let last = *config.stages.last().unwrap_or(&0);
     for &rows in &config.stages {
         // A new connection for each load, with the load's settings (the server is stopped,
         // and no other connection is open: SQLite leaves WAL only with the file to itself).
         let mut db = Db::open(backend, &target.url)?;
-        let started_stage = Instant::now();
-        seed::seed_stage(&mut db, seeded_to + 1, rows)?;
-        seed::finish(&mut db)?;
-        let seed_time = if seeded_to == 0 {
-            started.elapsed()
+        // The first size's time includes the directory and the fixture.
+        let since = if seeded_to == 0 {
+            started
         } else {
-            started_stage.elapsed()
+            Instant::now()
         };
-        println!(
-            "  seeded {rows} requests and grants (+{} rows) in {:.1} s",
-            rows - seeded_to,
-            seed_time.as_secs_f64()
-        );
+        let seed_time = seed_rows(&mut db, seeded_to, rows, since)?;
         seeded_to = rows;
-        // The first start after a bulk load does one-time work (SQLite: back to WAL on a
-        // file just written without a journal); a deployment restarts on a settled database.
-        let log = target.data_dir.join(format!("server-{rows}.log"));
-        let first = Server::patgate(
-            binary,
-            &target.url,
-            &target.data_dir,
-            config.workers,
-            &log,
-            &[],
-        )
-        .await?;
-        let first_start = first.startup;
-        drop(first);
-        let server = Server::patgate(
-            binary,
-            &target.url,
-            &target.data_dir,
-            config.workers,
-            &log,
-            &[],
-        )
-        .await?;
-        println!(
-            "  server answered {:.0} ms after a restart ({:.0} ms on its first start after the load)",
-            ms(server.startup),
-            ms(first_start)
-        );
+        let (server, first_start) = start_settled(config, &target, rows).await?;
         let stage = bench_stage(
             config,
             &target,
@@ -303,9 +292,60 @@ async fn bench_backend(
         for m in stage {
             report.measurement(m);
         }
-        drop(server);
     }
     Ok(())
+}
+
+/// Seeds the rows past `from` up to `to`, and says how long it took since `since`.
+fn seed_rows(db: &mut Db, from: i64, to: i64, since: Instant) -> Result<Duration, String> {
+    seed::seed_stage(db, from + 1, to)?;
+    seed::finish(db)?;
+    let seed_time = since.elapsed();
+    println!(
+        "  seeded {to} requests and grants (+{} rows) in {:.1} s",
+        to - from,
+        seed_time.as_secs_f64()
+    );
+    Ok(seed_time)
+}
+
+/// The server on the data just loaded, started twice: the first start after a bulk load
+/// does one-time work (SQLite: back to WAL on a file just written without a journal); a
+/// deployment restarts on a settled database. The second server, and the first's start-up.
+async fn start_settled(
+    config: &Config,
+    target: &Target,
+    rows: i64,
+) -> Result<(Server, Duration), String> {
+    let log = target.data_dir.join(format!("server-{rows}.log"));
+    let first = start_patgate(config, target, &log, &[]).await?;
+    let first_start = first.startup;
+    drop(first);
+    let server = start_patgate(config, target, &log, &[]).await?;
+    println!(
+        "  server answered {:.0} ms after a restart ({:.0} ms on its first start after the load)",
+        ms(server.startup),
+        ms(first_start)
+    );
+    Ok((server, first_start))
+}
+
+/// `patgate serve` on the target's database with the configured workers, logging to `log`.
+async fn start_patgate(
+    config: &Config,
+    target: &Target,
+    log: &Path,
+    extra: &[&str],
+) -> Result<Server, String> {
+    Server::patgate(
+        &target.binary,
+        &target.url,
+        &target.data_dir,
+        config.workers,
+        log,
+        extra,
+    )
+    .await
 }
 
 fn ms(d: Duration) -> f64 {
@@ -361,6 +401,24 @@ fn cycling(ids: Vec<i64>, build: impl Fn(i64) -> Vec<u8> + Send + Sync + 'static
     })
 }
 
+/// A scenario of the same GET, answered with 200.
+fn get(name: &'static str, connections: usize, path: &str, token: Option<&str>) -> Scenario {
+    Scenario {
+        name,
+        expect: 200,
+        connections,
+        make: fixed(request("GET", path, token, None)),
+    }
+}
+
+/// The benchmarked organization's requests.
+fn requests_path() -> String {
+    format!("/orgs/{BENCH_ORG}/personal-access-token-requests")
+}
+
+/// One stage, measured: the scenarios on the server as deployed, the baseline serving list
+/// page 1's bytes from memory, then the reads again on a server that keeps no answers in
+/// memory. `full` (the largest size) adds every other endpoint.
 async fn bench_stage(
     config: &Config,
     target: &Target,
@@ -370,23 +428,55 @@ async fn bench_stage(
     rows: i64,
     full: bool,
 ) -> Result<Vec<Measurement>, String> {
-    let addr = server.addr;
     let token = installation_token(server, fixture).await?;
-    let token = Some(token.as_str());
-    let base = format!("/orgs/{BENCH_ORG}/personal-access-token-requests");
+    let scenarios = stage_scenarios(config, db, fixture, Some(&token), full)?;
+    let page = save_list_page(server, &token, target, rows).await?;
+    let mut results = Vec::new();
+    let peak_rss = run_scenarios(config, target, server, rows, scenarios, "", &mut results).await;
+    results.push(bench_baseline(config, target, rows, &page, &token).await?);
+    println!("  server RSS under load: {peak_rss:.0} MB");
+    bench_from_store(config, target, db, fixture, rows, full, &mut results).await?;
+    Ok(results)
+}
+
+/// The scenarios of a stage on the server as deployed: the lists and, when `full`, every
+/// other endpoint (only those that change nothing with BENCH_READ_ONLY=1).
+fn stage_scenarios(
+    config: &Config,
+    db: &mut Db,
+    fixture: &Fixture,
+    token: Option<&str>,
+    full: bool,
+) -> Result<Vec<Scenario>, String> {
     let mut scenarios = list_scenarios(db, token)?;
     if full {
-        let mut more = full_scenarios(target, db, fixture, token)?;
+        let mut more = full_scenarios(db, fixture, token)?;
         if config.read_only {
             more.retain(|s| s.expect == 200);
         }
         scenarios.extend(more);
     }
+    Ok(scenarios)
+}
 
-    // The baseline serves the very bytes of list page 1, from memory.
-    let mut conn = Connection::new(addr);
+/// List page 1 as the server answers it, which the baseline serves.
+struct Page {
+    /// The body, saved for the baseline to read.
+    body_file: PathBuf,
+    /// The Link header.
+    link: String,
+}
+
+/// Asks `server` for list page 1 and saves its body beside the database.
+async fn save_list_page(
+    server: &Server,
+    token: &str,
+    target: &Target,
+    rows: i64,
+) -> Result<Page, String> {
+    let mut conn = Connection::new(server.addr);
     let page = conn
-        .send(&request("GET", &format!("{base}?per_page=30"), token, None))
+        .send(&list_page_1(Some(token)))
         .await
         .map_err(|e| e.to_string())?;
     if page.status != 200 {
@@ -394,42 +484,62 @@ async fn bench_stage(
     }
     let body_file = target.data_dir.join(format!("page-{rows}.json"));
     std::fs::write(&body_file, &page.body).map_err(|e| e.to_string())?;
-    let baseline_log = target.data_dir.join("baseline.log");
-    let link = page.header("link").unwrap_or("").to_owned();
+    Ok(Page {
+        body_file,
+        link: page.header("link").unwrap_or("").to_owned(),
+    })
+}
 
-    let mut results = Vec::new();
-    let peak_rss = run_scenarios(config, target, server, rows, scenarios, "", &mut results).await;
-    {
-        let baseline = Server::baseline(&body_file, &link, config.workers, &baseline_log).await?;
-        let stats = load::run(
-            baseline.addr,
-            config.connections,
-            Duration::from_secs_f64(config.warmup),
-            Duration::from_secs_f64(config.seconds),
-            200,
-            fixed(request("GET", &format!("{base}?per_page=30"), token, None)),
-        )
-        .await;
-        print_stats("baseline (same bytes from memory)", &stats);
-        results.push(Measurement {
-            backend: target.backend,
-            rows,
-            scenario: report::BASELINE.to_owned(),
-            stats,
-        });
-    }
-    println!("  server RSS under load: {peak_rss:.0} MB");
-    // The same reads on a server that keeps no answers in memory: what each costs the store.
-    let log = target.data_dir.join(format!("server-{rows}-store.log"));
-    let store = Server::patgate(
-        &target.binary,
-        &target.url,
-        &target.data_dir,
-        config.workers,
-        &log,
-        &["--response-cache-mb", "0"],
+/// The request for list page 1, of 30.
+fn list_page_1(token: Option<&str>) -> Vec<u8> {
+    request(
+        "GET",
+        &format!("{}?per_page=30", requests_path()),
+        token,
+        None,
     )
-    .await?;
+}
+
+/// The baseline: a minimal server answering list page 1's request with the very bytes of
+/// `page`, from memory.
+async fn bench_baseline(
+    config: &Config,
+    target: &Target,
+    rows: i64,
+    page: &Page,
+    token: &str,
+) -> Result<Measurement, String> {
+    let log = target.data_dir.join("baseline.log");
+    let baseline = Server::baseline(&page.body_file, &page.link, config.workers, &log).await?;
+    let stats = measure(
+        config,
+        baseline.addr,
+        config.connections,
+        200,
+        fixed(list_page_1(Some(token))),
+    )
+    .await;
+    print_stats("baseline (same bytes from memory)", &stats);
+    Ok(Measurement {
+        backend: target.backend,
+        rows,
+        scenario: report::BASELINE.to_owned(),
+        stats,
+    })
+}
+
+/// The same reads on a server that keeps no answers in memory: what each costs the store.
+async fn bench_from_store(
+    config: &Config,
+    target: &Target,
+    db: &mut Db,
+    fixture: &Fixture,
+    rows: i64,
+    full: bool,
+    results: &mut Vec<Measurement>,
+) -> Result<(), String> {
+    let log = target.data_dir.join(format!("server-{rows}-store.log"));
+    let store = start_patgate(config, target, &log, &["--response-cache-mb", "0"]).await?;
     let token = installation_token(&store, fixture).await?;
     let mut reads = list_scenarios(db, Some(&token))?;
     if full {
@@ -447,15 +557,15 @@ async fn bench_stage(
         rows,
         reads,
         report::FROM_STORE,
-        &mut results,
+        results,
     )
     .await;
-    Ok(results)
+    Ok(())
 }
 
 /// The list requests measured at every size.
 fn list_scenarios(db: &mut Db, token: Option<&str>) -> Result<Vec<Scenario>, String> {
-    let base = format!("/orgs/{BENCH_ORG}/personal-access-token-requests");
+    let base = requests_path();
     let pending =
         db.ids("SELECT count(*) AS id FROM pat_requests WHERE org_id = 1 AND status = 'pending'")?;
     let deep_page = (pending.first().copied().unwrap_or(0) / 30 / 2).max(2);
@@ -478,17 +588,7 @@ fn list_scenarios(db: &mut Db, token: Option<&str>) -> Result<Vec<Scenario>, Str
     ];
     Ok(lists
         .into_iter()
-        .map(|(name, filter)| Scenario {
-            name,
-            expect: 200,
-            connections: 0,
-            make: fixed(request(
-                "GET",
-                &format!("{base}?per_page=30{filter}"),
-                token,
-                None,
-            )),
-        })
+        .map(|(name, filter)| get(name, 0, &format!("{base}?per_page=30{filter}"), token))
         .collect())
 }
 
@@ -503,19 +603,17 @@ async fn run_scenarios(
     suffix: &str,
     results: &mut Vec<Measurement>,
 ) -> f64 {
-    let warmup = Duration::from_secs_f64(config.warmup);
-    let measure = Duration::from_secs_f64(config.seconds);
     let mut peak_rss: f64 = 0.0;
     for scenario in scenarios {
-        let stats = load::run(
+        let connections = if scenario.connections == 0 {
+            config.connections
+        } else {
+            scenario.connections
+        };
+        let stats = measure(
+            config,
             server.addr,
-            if scenario.connections == 0 {
-                config.connections
-            } else {
-                scenario.connections
-            },
-            warmup,
-            measure,
+            connections,
             scenario.expect,
             scenario.make,
         )
@@ -533,49 +631,54 @@ async fn run_scenarios(
     peak_rss
 }
 
-/// Every other endpoint, measured once, at the largest size. Writes come last: they use up
-/// pending requests and active grants.
+/// One load run at `addr` with the configured warm-up and measured seconds.
+async fn measure(
+    config: &Config,
+    addr: std::net::SocketAddr,
+    connections: usize,
+    expect: u16,
+    make: RequestMaker,
+) -> RunStats {
+    load::run(
+        addr,
+        connections,
+        Duration::from_secs_f64(config.warmup),
+        Duration::from_secs_f64(config.seconds),
+        expect,
+        make,
+    )
+    .await
+}
+
+/// Every other endpoint, measured once, at the largest size: reads, then authentication,
+/// then writes (last: they use up pending requests and active grants).
 fn full_scenarios(
-    _target: &Target,
     db: &mut Db,
     fixture: &Fixture,
     token: Option<&str>,
 ) -> Result<Vec<Scenario>, String> {
-    let owned = |t: Option<&str>| t.map(str::to_owned);
-    let token_s = owned(token);
-    let pending =
-        db.ids("SELECT id FROM pat_requests WHERE org_id = 1 AND status = 'pending' ORDER BY id")?;
+    let mut scenarios = read_scenarios(db, token)?;
+    scenarios.extend(authentication_scenarios(fixture, token)?);
+    scenarios.extend(write_scenarios(db, token)?);
+    Ok(scenarios)
+}
+
+/// The other reads: list grants, a request's repositories, the access check (also at one
+/// connection) and list page 1 at one connection.
+fn read_scenarios(db: &mut Db, token: Option<&str>) -> Result<Vec<Scenario>, String> {
     let subset = db.ids(
         "SELECT id FROM pat_requests WHERE org_id = 1 AND status = 'pending' AND repository_selection = 'subset' ORDER BY id LIMIT 1000",
     )?;
     let grant_tokens = access_check_tokens(db)?;
-    // Grants of tokens with no pending request: approving a token's pending request
-    // supersedes its grant, so the review runs must not take the revocation runs' inputs.
-    let active = db.ids(
-        "SELECT g.id AS id FROM pat_grants g WHERE g.org_id = 1 AND g.status = 'active' \
-         AND NOT EXISTS (SELECT 1 FROM pat_requests r WHERE r.org_id = 1 AND r.token_id = g.token_id AND r.status = 'pending') \
-         ORDER BY g.id DESC",
-    )?;
-    let jwt = patgate_api::keys::app_jwt(
-        &fixture.app_id.to_string(),
-        &fixture.private_pem,
-        now_secs(),
-    )
-    .map_err(|e| e.to_string())?;
-    let inst = fixture.installation_id;
-    let t = token_s.clone();
-    let mut scenarios = vec![
-        Scenario {
-            name: "list grants, page 1",
-            expect: 200,
-            connections: 0,
-            make: fixed(request(
-                "GET",
-                &format!("/orgs/{BENCH_ORG}/personal-access-tokens?per_page=30"),
-                token,
-                None,
-            )),
-        },
+    let owned = token.map(str::to_owned);
+    let repositories = requests_path();
+    Ok(vec![
+        get(
+            "list grants, page 1",
+            0,
+            &format!("/orgs/{BENCH_ORG}/personal-access-tokens?per_page=30"),
+            token,
+        ),
         Scenario {
             name: "repositories of a request",
             expect: 200,
@@ -583,40 +686,45 @@ fn full_scenarios(
             make: cycling(subset, move |id| {
                 request(
                     "GET",
-                    &format!("/orgs/{BENCH_ORG}/personal-access-token-requests/{id}/repositories"),
-                    t.as_deref(),
+                    &format!("{repositories}/{id}/repositories"),
+                    owned.as_deref(),
                     None,
                 )
             }),
         },
-        access_check("access check", 0, grant_tokens.clone(), token_s.clone()),
+        access_check(
+            "access check",
+            0,
+            grant_tokens.clone(),
+            token.map(str::to_owned),
+        ),
         access_check(
             "access check, 1 connection",
             1,
             grant_tokens,
-            token_s.clone(),
+            token.map(str::to_owned),
         ),
-        Scenario {
-            name: "list requests, page 1, 1 connection",
-            expect: 200,
-            connections: 1,
-            make: fixed(request(
-                "GET",
-                &format!("/orgs/{BENCH_ORG}/personal-access-token-requests?per_page=30"),
-                token,
-                None,
-            )),
-        },
+        get(
+            "list requests, page 1, 1 connection",
+            1,
+            &format!("{}?per_page=30", requests_path()),
+            token,
+        ),
+    ])
+}
+
+/// What authentication costs: the token exchange, and GET / with and without a token (the
+/// one without padded to the same length).
+fn authentication_scenarios(
+    fixture: &Fixture,
+    token: Option<&str>,
+) -> Result<Vec<Scenario>, String> {
+    Ok(vec![
         Scenario {
             name: "token exchange",
             expect: 201,
             connections: 0,
-            make: fixed(request(
-                "POST",
-                &format!("/app/installations/{inst}/access_tokens"),
-                Some(&jwt),
-                None,
-            )),
+            make: fixed(fixture.token_exchange()?),
         },
         Scenario {
             name: "GET / unauthenticated",
@@ -627,47 +735,68 @@ fn full_scenarios(
                 request("GET", "/", token, None).len(),
             )),
         },
-        Scenario {
-            name: "GET / authenticated",
-            expect: 200,
-            connections: 0,
-            make: fixed(request("GET", "/", token, None)),
-        },
-    ];
-    // Writes use up their inputs: each run gets its own share. The runs with one connection
-    // give the latency of the operation itself; with 32 connections, latency is mostly
-    // queueing (Little's law: 32 in flight / throughput).
-    let cut = |ids: &[i64], shares: &[usize]| -> Vec<Vec<i64>> {
-        let total: usize = shares.iter().sum();
-        let mut out = Vec::new();
-        let mut from = 0;
-        for share in shares {
-            let to = (from + ids.len() * share / total).min(ids.len());
-            out.push(ids[from..to].to_vec());
-            from = to;
-        }
-        out
-    };
-    let reviews = cut(&pending, &[20, 5, 45, 30]);
-    let revocations = cut(&active, &[70, 30]);
-    type Build = fn(&'static str, usize, Vec<i64>, Option<String>) -> Scenario;
-    let writes: [(&'static str, usize, &[i64], Build); 6] = [
-        ("single review", 0, &reviews[0], single_review),
-        ("single review, 1 connection", 1, &reviews[1], single_review),
-        ("bulk review of 100", 0, &reviews[2], bulk_review),
+        get("GET / authenticated", 0, "/", token),
+    ])
+}
+
+/// The writes: single and bulk reviews of pending requests and revocations of active
+/// grants. Writes use up their inputs: each run gets its own share. The runs with one
+/// connection give the latency of the operation itself; with 32 connections, latency is
+/// mostly queueing (Little's law: 32 in flight / throughput).
+fn write_scenarios(db: &mut Db, token: Option<&str>) -> Result<Vec<Scenario>, String> {
+    let pending =
+        db.ids("SELECT id FROM pat_requests WHERE org_id = 1 AND status = 'pending' ORDER BY id")?;
+    // Grants of tokens with no pending request: approving a token's pending request
+    // supersedes its grant, so the review runs must not take the revocation runs' inputs.
+    let active = db.ids(
+        "SELECT g.id AS id FROM pat_grants g WHERE g.org_id = 1 AND g.status = 'active' \
+         AND NOT EXISTS (SELECT 1 FROM pat_requests r WHERE r.org_id = 1 AND r.token_id = g.token_id AND r.status = 'pending') \
+         ORDER BY g.id DESC",
+    )?;
+    let reviews = shares(&pending, &[20, 5, 45, 30]);
+    let revocations = shares(&active, &[70, 30]);
+    let writes: [(&'static str, usize, &[i64], Write); 6] = [
+        ("single review", 0, &reviews[0], Write::SingleReview),
+        (
+            "single review, 1 connection",
+            1,
+            &reviews[1],
+            Write::SingleReview,
+        ),
+        ("bulk review of 100", 0, &reviews[2], Write::BulkReview),
         (
             "bulk review of 100, 1 connection",
             1,
             &reviews[3],
-            bulk_review,
+            Write::BulkReview,
         ),
-        ("revoke a grant", 0, &revocations[0], revoke),
-        ("revoke a grant, 1 connection", 1, &revocations[1], revoke),
+        ("revoke a grant", 0, &revocations[0], Write::Revoke),
+        (
+            "revoke a grant, 1 connection",
+            1,
+            &revocations[1],
+            Write::Revoke,
+        ),
     ];
-    scenarios.extend(writes.into_iter().map(|(name, connections, ids, build)| {
-        build(name, connections, ids.to_vec(), token_s.clone())
-    }));
-    Ok(scenarios)
+    Ok(writes
+        .into_iter()
+        .map(|(name, connections, ids, write)| {
+            write.scenario(name, connections, ids.to_vec(), token.map(str::to_owned))
+        })
+        .collect())
+}
+
+/// `ids` cut in consecutive parts, in proportion to `shares`.
+fn shares(ids: &[i64], shares: &[usize]) -> Vec<Vec<i64>> {
+    let total: usize = shares.iter().sum();
+    let mut out = Vec::new();
+    let mut from = 0;
+    for share in shares {
+        let to = (from + ids.len() * share / total).min(ids.len());
+        out.push(ids[from..to].to_vec());
+        from = to;
+    }
+    out
 }
 
 /// The tokens the access check asks about in turn: a thousand with active grants.
@@ -700,7 +829,6 @@ fn access_check(
     }
 }
 
-/// A scenario of POSTs that each use up `per_request` ids of `ids`.
 /// A scenario of POSTs that each use up `per_request` ids of `ids`; `build` gives the path
 /// and the body for them.
 fn posting(
@@ -723,53 +851,51 @@ fn posting(
     }
 }
 
-fn single_review(
-    name: &'static str,
-    connections: usize,
-    ids: Vec<i64>,
-    token: Option<String>,
-) -> Scenario {
-    posting(name, connections, 204, ids, 1, token, |ids| {
-        (
-            format!(
-                "/orgs/{BENCH_ORG}/personal-access-token-requests/{}",
-                ids[0]
-            ),
-            r#"{"action":"approve"}"#.to_owned(),
-        )
-    })
+/// The writes measured, each using up its own share of ids.
+#[derive(Debug, Clone, Copy)]
+enum Write {
+    /// Approves one pending request.
+    SingleReview,
+    /// Denies 100 pending requests at once.
+    BulkReview,
+    /// Revokes one active grant.
+    Revoke,
 }
 
-fn bulk_review(
-    name: &'static str,
-    connections: usize,
-    ids: Vec<i64>,
-    token: Option<String>,
-) -> Scenario {
-    posting(name, connections, 202, ids, 100, token, |ids| {
-        let list: Vec<String> = ids.iter().map(i64::to_string).collect();
-        (
-            format!("/orgs/{BENCH_ORG}/personal-access-token-requests"),
-            format!(
-                r#"{{"pat_request_ids":[{}],"action":"deny","reason":"Denied by the benchmark"}}"#,
-                list.join(",")
-            ),
-        )
-    })
-}
-
-fn revoke(
-    name: &'static str,
-    connections: usize,
-    ids: Vec<i64>,
-    token: Option<String>,
-) -> Scenario {
-    posting(name, connections, 204, ids, 1, token, |ids| {
-        (
-            format!("/orgs/{BENCH_ORG}/personal-access-tokens/{}", ids[0]),
-            r#"{"action":"revoke"}"#.to_owned(),
-        )
-    })
+impl Write {
+    /// A scenario of these writes, each on the next of `ids`.
+    fn scenario(
+        self,
+        name: &'static str,
+        connections: usize,
+        ids: Vec<i64>,
+        token: Option<String>,
+    ) -> Scenario {
+        match self {
+            Write::SingleReview => posting(name, connections, 204, ids, 1, token, |ids| {
+                (
+                    format!("{}/{}", requests_path(), ids[0]),
+                    r#"{"action":"approve"}"#.to_owned(),
+                )
+            }),
+            Write::BulkReview => posting(name, connections, 202, ids, 100, token, |ids| {
+                let list: Vec<String> = ids.iter().map(i64::to_string).collect();
+                (
+                    requests_path(),
+                    format!(
+                        r#"{{"pat_request_ids":[{}],"action":"deny","reason":"Denied by the benchmark"}}"#,
+                        list.join(",")
+                    ),
+                )
+            }),
+            Write::Revoke => posting(name, connections, 204, ids, 1, token, |ids| {
+                (
+                    format!("/orgs/{BENCH_ORG}/personal-access-tokens/{}", ids[0]),
+                    r#"{"action":"revoke"}"#.to_owned(),
+                )
+            }),
+        }
+    }
 }
 
 fn now_secs() -> i64 {
@@ -778,24 +904,11 @@ fn now_secs() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(0))
 }
 
+/// An installation token from `server`, to authenticate the scenarios with.
 async fn installation_token(server: &Server, fixture: &Fixture) -> Result<String, String> {
-    let jwt = patgate_api::keys::app_jwt(
-        &fixture.app_id.to_string(),
-        &fixture.private_pem,
-        now_secs(),
-    )
-    .map_err(|e| e.to_string())?;
     let mut conn = Connection::new(server.addr);
     let response = conn
-        .send(&request(
-            "POST",
-            &format!(
-                "/app/installations/{}/access_tokens",
-                fixture.installation_id
-            ),
-            Some(&jwt),
-            None,
-        ))
+        .send(&fixture.token_exchange()?)
         .await
         .map_err(|e| e.to_string())?;
     response.json()["token"]

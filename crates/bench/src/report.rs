@@ -40,6 +40,61 @@ const LIST_TARGETS: [&str; 5] = [
     "list requests by last use",
 ];
 
+/// A target's figures at one backend and size, and whether they meet it; `None` when the
+/// run did not measure them.
+type Check = fn(&Report, Backend, i64) -> Option<(String, bool)>;
+
+/// The rows of "Targets at the largest size", in order.
+const TARGETS: [(&str, Check); 10] = [
+    (
+        "list page of 30, any single filter: ≥ 50% of baseline",
+        Report::list_ratio_target,
+    ),
+    (
+        "list page of 30, any single filter: p99 ≤ 10 ms",
+        Report::list_p99_target,
+    ),
+    (
+        "list cost flat (± 20%) from the smallest to the largest size",
+        Report::list_flat_target,
+    ),
+    (
+        "access check: ≥ 70% of baseline",
+        Report::access_check_target,
+    ),
+    ("access check: p99 ≤ 5 ms", |r, b, n| {
+        r.latency(b, n, "access check", |s| s.p99_ms, 5.0)
+    }),
+    ("bulk review of 100: p50 ≤ 20 ms", |r, b, n| {
+        r.latency(b, n, "bulk review of 100", |s| s.p50_ms, 20.0)
+    }),
+    ("single review: p50 ≤ 3 ms", |r, b, n| {
+        r.latency(b, n, "single review", |s| s.p50_ms, 3.0)
+    }),
+    (
+        "authentication adds ≤ 10% (GET / with and without a token)",
+        Report::authentication_target,
+    ),
+    (
+        "server RSS ≤ 100 MB under load (peak)",
+        Report::memory_target,
+    ),
+    ("restart to first response ≤ 300 ms", Report::restart_target),
+];
+
+/// The plot's panels (one per backend): width and height, and the margins left of each,
+/// above and below them.
+const PANEL_W: f64 = 420.0;
+const PANEL_H: f64 = 300.0;
+const MARGIN_LEFT: f64 = 60.0;
+const MARGIN_TOP: f64 = 40.0;
+const MARGIN_BOTTOM: f64 = 50.0;
+
+/// The plot's colors, one per scaling scenario.
+const COLORS: [&str; 6] = [
+    "#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b",
+];
+
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Measurement {
     pub backend: Backend,
@@ -145,7 +200,23 @@ impl Report {
             .map_err(|e| format!("cannot write {}: {e}", plot.display()))
     }
 
+    /// The generated section: the run's settings, one part per table, the plot and the
+    /// targets.
     fn markdown(&self) -> String {
+        let mut md = self.settings();
+        md.push_str(&self.data_table());
+        for backend in self.backends() {
+            md.push_str(&self.endpoint_table(backend));
+        }
+        md.push_str("¹ ran out of inputs (pending requests or active grants) before the window closed; the rate is over the time used.\n\n");
+        md.push_str(&self.scaling_table());
+        md.push_str("\n![Throughput as a fraction of the baseline against data size](benchmarks/throughput.svg)\n\n");
+        md.push_str(&self.targets());
+        md
+    }
+
+    /// The paragraph on how the run was made and how to read its figures.
+    fn settings(&self) -> String {
         let c = &self.config;
         let mut md = String::new();
         let _ = writeln!(
@@ -161,7 +232,12 @@ impl Report {
             c.seconds,
             std::thread::available_parallelism().map_or(0, usize::from),
         );
-        md.push_str("### Data, start-up and memory\n\n");
+        md
+    }
+
+    /// "Data, start-up and memory": one row per backend and size.
+    fn data_table(&self) -> String {
+        let mut md = String::from("### Data, start-up and memory\n\n");
         md.push_str("| backend | requests + grants | seeding (s) | restart to first response (ms) | first start after the load (ms) | server RSS after the run (MB) | peak RSS (MB) |\n|---|---:|---:|---:|---:|---:|---:|\n");
         for s in &self.stages {
             let _ = writeln!(
@@ -178,49 +254,52 @@ impl Report {
             );
         }
         md.push_str("\nSeeding time is cumulative for the first size (it includes the 1,000 organizations, 20,000 users and 50,000 repositories) and incremental after it.\n\n");
-        for backend in self.backends() {
-            let largest = self
-                .stages
-                .iter()
-                .filter(|s| s.backend == backend)
-                .map(|s| s.rows)
-                .max()
-                .unwrap_or(0);
+        md
+    }
+
+    /// One backend's endpoints at its largest size.
+    fn endpoint_table(&self, backend: Backend) -> String {
+        let largest = self.largest(backend);
+        let mut md = String::new();
+        let _ = writeln!(
+            md,
+            "### {} at {} requests and {} grants\n",
+            backend.name(),
+            thousands(largest),
+            thousands(largest)
+        );
+        md.push_str("| endpoint | req/s | ratio | p50 | p99 | p99.9 | errors |\n|---|---:|---:|---:|---:|---:|---:|\n");
+        for m in self
+            .measurements
+            .iter()
+            .filter(|m| m.backend == backend && m.rows == largest)
+        {
+            let s = &m.stats;
             let _ = writeln!(
                 md,
-                "### {} at {} requests and {} grants\n",
-                backend.name(),
-                thousands(largest),
-                thousands(largest)
+                "| {}{} | {:.0} | {:.2} | {:.2} | {:.2} | {:.2} | {} |",
+                m.scenario,
+                if s.exhausted { " ¹" } else { "" },
+                s.throughput,
+                self.ratio(m),
+                s.p50_ms,
+                s.p99_ms,
+                s.p999_ms,
+                s.errors
             );
-            md.push_str("| endpoint | req/s | ratio | p50 | p99 | p99.9 | errors |\n|---|---:|---:|---:|---:|---:|---:|\n");
-            for m in self
-                .measurements
-                .iter()
-                .filter(|m| m.backend == backend && m.rows == largest)
-            {
-                let s = &m.stats;
-                let _ = writeln!(
-                    md,
-                    "| {}{} | {:.0} | {:.2} | {:.2} | {:.2} | {:.2} | {} |",
-                    m.scenario,
-                    if s.exhausted { " ¹" } else { "" },
-                    s.throughput,
-                    self.ratio(m),
-                    s.p50_ms,
-                    s.p99_ms,
-                    s.p999_ms,
-                    s.errors
-                );
-            }
-            md.push('\n');
         }
-        md.push_str("¹ ran out of inputs (pending requests or active grants) before the window closed; the rate is over the time used.\n\n");
-        md.push_str("### How list cost grows with the data (ratio to the baseline)\n\n");
-        let sizes = &self.config.stages;
+        md.push('\n');
+        md
+    }
+
+    /// "How list cost grows with the data": the list scenarios' ratios at every size, as
+    /// deployed and from the store.
+    fn scaling_table(&self) -> String {
+        let mut md =
+            String::from("### How list cost grows with the data (ratio to the baseline)\n\n");
         let mut header = String::from("| backend | endpoint |");
         let mut rule = String::from("|---|---|");
-        for rows in sizes {
+        for rows in &self.config.stages {
             let _ = write!(header, " {} |", thousands(*rows));
             rule.push_str("---:|");
         }
@@ -233,33 +312,49 @@ impl Report {
                 .map(|s| (*s).to_owned())
                 .chain(SCALING.iter().map(|s| format!("{s}{FROM_STORE}")));
             for scenario in scenarios {
-                let mut line = format!("| {} | {scenario} |", backend.name());
-                let mut values = Vec::new();
-                for rows in sizes {
-                    match self.find(backend, *rows, &scenario) {
-                        Some(m) => {
-                            let r = self.ratio(m);
-                            values.push(r);
-                            let _ = write!(line, " {r:.2} |");
-                        }
-                        None => line.push_str(" – |"),
-                    }
-                }
-                let change = match (values.first(), values.last()) {
-                    (Some(a), Some(b)) if values.len() > 1 => {
-                        format!("{:+.0}%", (b / a - 1.0) * 100.0)
-                    }
-                    _ => "–".to_owned(),
-                };
-                let _ = writeln!(line, " {change} |");
-                md.push_str(&line);
+                md.push_str(&self.scaling_row(backend, &scenario));
             }
         }
-        md.push_str("\n![Throughput as a fraction of the baseline against data size](benchmarks/throughput.svg)\n\n");
-        md.push_str(&self.targets());
         md
     }
 
+    /// One scenario's row of the scaling table: its ratio at each size ("–" where it was
+    /// not measured), and the change from the first measured size to the last.
+    fn scaling_row(&self, backend: Backend, scenario: &str) -> String {
+        let mut line = format!("| {} | {scenario} |", backend.name());
+        let mut values = Vec::new();
+        for rows in &self.config.stages {
+            match self.find(backend, *rows, scenario) {
+                Some(m) => {
+                    let r = self.ratio(m);
+                    values.push(r);
+                    let _ = write!(line, " {r:.2} |");
+                }
+                None => line.push_str(" – |"),
+            }
+        }
+        let change = match (values.first(), values.last()) {
+            (Some(a), Some(b)) if values.len() > 1 => {
+                format!("{:+.0}%", (b / a - 1.0) * 100.0)
+            }
+            _ => "–".to_owned(),
+        };
+        let _ = writeln!(line, " {change} |");
+        line
+    }
+
+    /// The largest size measured on `backend`.
+    fn largest(&self, backend: Backend) -> i64 {
+        self.stages
+            .iter()
+            .filter(|s| s.backend == backend)
+            .map(|s| s.rows)
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// "Targets at the largest size": one row per target of [`TARGETS`], one column per
+    /// backend, each judged at that backend's largest size.
     fn targets(&self) -> String {
         let mut md = String::from("### Targets at the largest size\n\n| target | ");
         let backends = self.backends();
@@ -271,146 +366,112 @@ impl Report {
             md.push_str("---|");
         }
         md.push('\n');
-        type Check<'a> = Box<dyn Fn(Backend, i64) -> Option<(String, bool)> + 'a>;
-        let rows: Vec<(&str, Check)> = vec![
-            (
-                "list page of 30, any single filter: ≥ 50% of baseline",
-                Box::new(|b, n| {
-                    let worst = |suffix: &str| {
-                        LIST_TARGETS
-                            .iter()
-                            .filter_map(|s| self.find(b, n, &format!("{s}{suffix}")))
-                            .map(|m| (self.ratio(m), m.scenario.as_str()))
-                            .min_by(|x, y| x.0.total_cmp(&y.0))
-                    };
-                    let kept = worst("")?;
-                    let store = worst(FROM_STORE)
-                        .map(|w| {
-                            format!("; every request from the store: worst {:.2} ({})", w.0, w.1)
-                        })
-                        .unwrap_or_default();
-                    Some((
-                        format!("worst {:.2} ({}){store}", kept.0, kept.1),
-                        kept.0 >= LIST_TARGET_RATIO,
-                    ))
-                }),
-            ),
-            (
-                "list page of 30, any single filter: p99 ≤ 10 ms",
-                Box::new(|b, n| {
-                    let worst = LIST_TARGETS
-                        .iter()
-                        .filter_map(|s| self.find(b, n, s))
-                        .map(|m| (m.stats.p99_ms, m.scenario.as_str()))
-                        .max_by(|x, y| x.0.total_cmp(&y.0))?;
-                    let alone = self
-                        .find(b, n, "list requests, page 1, 1 connection")
-                        .map(|one| format!("; page 1 at 1 connection: {:.2} ms", one.stats.p99_ms))
-                        .unwrap_or_default();
-                    Some((
-                        format!("worst {:.2} ms ({}){alone}", worst.0, worst.1),
-                        worst.0 <= 10.0,
-                    ))
-                }),
-            ),
-            (
-                "list cost flat (± 20%) from the smallest to the largest size",
-                // Judged on the reads from the store too: kept answers cost the same at any size.
-                Box::new(|b, n| {
-                    let smallest = *self.config.stages.first()?;
-                    let worst = LIST_TARGETS
-                        .iter()
-                        .flat_map(|s| [(*s).to_owned(), format!("{s}{FROM_STORE}")])
-                        .filter_map(|s| {
-                            let a = self.find(b, smallest, &s)?;
-                            let z = self.find(b, n, &s)?;
-                            Some((self.ratio(z) / self.ratio(a) - 1.0, s))
-                        })
-                        .max_by(|x, y| x.0.abs().total_cmp(&y.0.abs()))?;
-                    Some((
-                        format!("worst {:+.0}% ({})", worst.0 * 100.0, worst.1),
-                        worst.0.abs() <= 0.2,
-                    ))
-                }),
-            ),
-            (
-                "access check: ≥ 70% of baseline",
-                Box::new(|b, n| {
-                    let m = self.find(b, n, "access check")?;
-                    let r = self.ratio(m);
-                    let store = self
-                        .find(b, n, &format!("access check{FROM_STORE}"))
-                        .map(|s| format!("; every request from the store: {:.2}", self.ratio(s)))
-                        .unwrap_or_default();
-                    Some((format!("{r:.2}{store}"), r >= 0.7))
-                }),
-            ),
-            (
-                "access check: p99 ≤ 5 ms",
-                Box::new(|b, n| self.latency(b, n, "access check", |s| s.p99_ms, 5.0)),
-            ),
-            (
-                "bulk review of 100: p50 ≤ 20 ms",
-                Box::new(|b, n| self.latency(b, n, "bulk review of 100", |s| s.p50_ms, 20.0)),
-            ),
-            (
-                "single review: p50 ≤ 3 ms",
-                Box::new(|b, n| self.latency(b, n, "single review", |s| s.p50_ms, 3.0)),
-            ),
-            (
-                "authentication adds ≤ 10% (GET / with and without a token)",
-                Box::new(|b, n| {
-                    let with = self.find(b, n, "GET / authenticated")?;
-                    let without = self.find(b, n, "GET / unauthenticated")?;
-                    let cost = without.stats.throughput / with.stats.throughput - 1.0;
-                    Some((format!("{:+.1}%", cost * 100.0), cost <= 0.10))
-                }),
-            ),
-            (
-                "server RSS ≤ 100 MB under load (peak)",
-                Box::new(|b, n| {
-                    let s = self.stages.iter().find(|s| s.backend == b && s.rows == n)?;
-                    Some((format!("{:.0} MB", s.peak_rss_mb), s.peak_rss_mb <= 100.0))
-                }),
-            ),
-            (
-                "restart to first response ≤ 300 ms",
-                Box::new(|b, n| {
-                    let s = self.stages.iter().find(|s| s.backend == b && s.rows == n)?;
-                    Some((
-                        format!(
-                            "{:.0} ms (first start after the load: {:.0} ms)",
-                            s.startup_ms, s.first_start_ms
-                        ),
-                        s.startup_ms <= 300.0,
-                    ))
-                }),
-            ),
-        ];
-        for (name, check) in rows {
+        for (name, check) in TARGETS {
             let _ = write!(md, "| {name} | ");
             for b in &backends {
-                let largest = self
-                    .stages
-                    .iter()
-                    .filter(|s| s.backend == *b)
-                    .map(|s| s.rows)
-                    .max()
-                    .unwrap_or(0);
-                match check(*b, largest) {
-                    Some((text, true)) => {
-                        let _ = write!(md, "met: {text} | ");
-                    }
-                    Some((text, false)) => {
-                        let _ = write!(md, "**missed**: {text} | ");
-                    }
-                    None => md.push_str("not measured | "),
-                }
+                md.push_str(&verdict(check(self, *b, self.largest(*b))));
             }
             md.push('\n');
         }
         md.push('\n');
         md
+    }
+
+    /// The list scenarios' worst ratio to the baseline (the target), with the worst when
+    /// every request reads the store beside it.
+    fn list_ratio_target(&self, b: Backend, n: i64) -> Option<(String, bool)> {
+        let worst = |suffix: &str| {
+            LIST_TARGETS
+                .iter()
+                .filter_map(|s| self.find(b, n, &format!("{s}{suffix}")))
+                .map(|m| (self.ratio(m), m.scenario.as_str()))
+                .min_by(|x, y| x.0.total_cmp(&y.0))
+        };
+        let kept = worst("")?;
+        let store = worst(FROM_STORE)
+            .map(|w| format!("; every request from the store: worst {:.2} ({})", w.0, w.1))
+            .unwrap_or_default();
+        Some((
+            format!("worst {:.2} ({}){store}", kept.0, kept.1),
+            kept.0 >= LIST_TARGET_RATIO,
+        ))
+    }
+
+    /// The list scenarios' worst p99, with list page 1's at one connection beside it.
+    fn list_p99_target(&self, b: Backend, n: i64) -> Option<(String, bool)> {
+        let worst = LIST_TARGETS
+            .iter()
+            .filter_map(|s| self.find(b, n, s))
+            .map(|m| (m.stats.p99_ms, m.scenario.as_str()))
+            .max_by(|x, y| x.0.total_cmp(&y.0))?;
+        let alone = self
+            .find(b, n, "list requests, page 1, 1 connection")
+            .map(|one| format!("; page 1 at 1 connection: {:.2} ms", one.stats.p99_ms))
+            .unwrap_or_default();
+        Some((
+            format!("worst {:.2} ms ({}){alone}", worst.0, worst.1),
+            worst.0 <= 10.0,
+        ))
+    }
+
+    /// The list scenarios' largest change of ratio from the smallest size to `n`. Judged on
+    /// the reads from the store too: kept answers cost the same at any size.
+    fn list_flat_target(&self, b: Backend, n: i64) -> Option<(String, bool)> {
+        let smallest = *self.config.stages.first()?;
+        let worst = LIST_TARGETS
+            .iter()
+            .flat_map(|s| [(*s).to_owned(), format!("{s}{FROM_STORE}")])
+            .filter_map(|s| {
+                let a = self.find(b, smallest, &s)?;
+                let z = self.find(b, n, &s)?;
+                Some((self.ratio(z) / self.ratio(a) - 1.0, s))
+            })
+            .max_by(|x, y| x.0.abs().total_cmp(&y.0.abs()))?;
+        Some((
+            format!("worst {:+.0}% ({})", worst.0 * 100.0, worst.1),
+            worst.0.abs() <= 0.2,
+        ))
+    }
+
+    /// The access check's ratio to the baseline, with the same from the store beside it.
+    fn access_check_target(&self, b: Backend, n: i64) -> Option<(String, bool)> {
+        let m = self.find(b, n, "access check")?;
+        let r = self.ratio(m);
+        let store = self
+            .find(b, n, &format!("access check{FROM_STORE}"))
+            .map(|s| format!("; every request from the store: {:.2}", self.ratio(s)))
+            .unwrap_or_default();
+        Some((format!("{r:.2}{store}"), r >= 0.7))
+    }
+
+    /// What a token costs: GET / without one over GET / with one, less 1.
+    fn authentication_target(&self, b: Backend, n: i64) -> Option<(String, bool)> {
+        let with = self.find(b, n, "GET / authenticated")?;
+        let without = self.find(b, n, "GET / unauthenticated")?;
+        let cost = without.stats.throughput / with.stats.throughput - 1.0;
+        Some((format!("{:+.1}%", cost * 100.0), cost <= 0.10))
+    }
+
+    /// The server's peak RSS under load.
+    fn memory_target(&self, b: Backend, n: i64) -> Option<(String, bool)> {
+        let s = self.stage_info(b, n)?;
+        Some((format!("{:.0} MB", s.peak_rss_mb), s.peak_rss_mb <= 100.0))
+    }
+
+    /// Restart to first response, with the first start after the load beside it.
+    fn restart_target(&self, b: Backend, n: i64) -> Option<(String, bool)> {
+        let s = self.stage_info(b, n)?;
+        Some((
+            format!(
+                "{:.0} ms (first start after the load: {:.0} ms)",
+                s.startup_ms, s.first_start_ms
+            ),
+            s.startup_ms <= 300.0,
+        ))
+    }
+
+    fn stage_info(&self, b: Backend, n: i64) -> Option<&StageInfo> {
+        self.stages.iter().find(|s| s.backend == b && s.rows == n)
     }
 
     /// A latency target, judged at the configured concurrency, with the same figure at one
@@ -436,24 +497,41 @@ impl Report {
     /// lines for the server as deployed (kept answers), dashed for every request read from
     /// the store.
     fn svg(&self) -> String {
-        const COLORS: [&str; 6] = [
-            "#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b",
-        ];
-        let (pw, ph, ml, mt, mb) = (420.0, 300.0, 60.0, 40.0, 50.0);
         let backends = self.backends();
-        let width = ml + (pw + ml) * backends.len().max(1) as f64 + 200.0;
-        let height = mt + ph + mb;
+        let width = MARGIN_LEFT + (PANEL_W + MARGIN_LEFT) * backends.len().max(1) as f64 + 200.0;
+        let height = MARGIN_TOP + PANEL_H + MARGIN_BOTTOM;
+        let scale = self.scale();
+        let mut svg = format!(
+            r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0}" height="{height:.0}" font-family="sans-serif" font-size="12">
+<rect width="100%" height="100%" fill="white"/>
+"#
+        );
+        for (i, backend) in backends.iter().enumerate() {
+            let panel = Panel {
+                x0: MARGIN_LEFT + i as f64 * (PANEL_W + MARGIN_LEFT),
+                scale,
+            };
+            panel.frame(&mut svg, *backend);
+            panel.y_ticks(&mut svg);
+            panel.x_labels(&mut svg, &self.config.stages);
+            if i == 0 {
+                y_title(&mut svg);
+            }
+            self.lines(&mut svg, &panel, *backend);
+        }
+        legend(&mut svg, backends.len());
+        svg.push_str("</svg>\n");
+        svg
+    }
+
+    /// The plot's scale: the run's sizes across; up, whole decades around every plotted
+    /// ratio and the list target.
+    fn scale(&self) -> Scale {
         let sizes = &self.config.stages;
         let (lo, hi) = (
             (*sizes.first().unwrap_or(&1) as f64).log10(),
             (*sizes.last().unwrap_or(&10) as f64).log10(),
         );
-        let span = (hi - lo).max(1e-9);
-        let plotted = |scenario: &str| {
-            SCALING
-                .iter()
-                .any(|s| scenario == *s || scenario.strip_suffix(FROM_STORE) == Some(s))
-        };
         let ratios: Vec<f64> = self
             .measurements
             .iter()
@@ -466,133 +544,206 @@ impl Report {
         // Round decades around every point (and the target), so that growth stays visible.
         let ymax = 10f64.powf((highest.max(LIST_TARGET_RATIO) * 1.05).log10().ceil());
         let ymin = 10f64.powf(lowest.min(LIST_TARGET_RATIO).log10().floor());
-        let (ylo, yspan) = (ymin.log10(), (ymax.log10() - ymin.log10()).max(1e-9));
-        let mut svg = format!(
-            r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0}" height="{height:.0}" font-family="sans-serif" font-size="12">
-<rect width="100%" height="100%" fill="white"/>
-"#
-        );
-        for (i, backend) in backends.iter().enumerate() {
-            let x0 = ml + i as f64 * (pw + ml);
-            let x = |rows: i64| x0 + ((rows as f64).log10() - lo) / span * pw;
-            let y = |ratio: f64| mt + ph - (ratio.max(ymin).log10() - ylo) / yspan * ph;
-            let target = if LIST_TARGET_RATIO <= ymax {
-                let _ = writeln!(
-                    svg,
-                    r##"<line x1="{x0:.1}" x2="{:.1}" y1="{:.1}" y2="{:.1}" stroke="#888" stroke-dasharray="6 4"/>"##,
-                    x0 + pw,
-                    y(LIST_TARGET_RATIO),
-                    y(LIST_TARGET_RATIO)
-                );
-                String::new()
-            } else {
-                format!(" (the {LIST_TARGET_RATIO:.2} target is above this scale)")
-            };
+        Scale {
+            lo,
+            span: (hi - lo).max(1e-9),
+            ymin,
+            ymax,
+            ylo: ymin.log10(),
+            yspan: (ymax.log10() - ymin.log10()).max(1e-9),
+        }
+    }
+
+    /// One backend's lines: a scaling scenario's ratio at each size, solid as deployed and
+    /// dashed from the store, with a dot at each point.
+    fn lines(&self, svg: &mut String, panel: &Panel, backend: Backend) {
+        let series = SCALING.iter().enumerate().flat_map(|(k, s)| {
+            [
+                (k, (*s).to_owned(), ""),
+                (k, format!("{s}{FROM_STORE}"), r#" stroke-dasharray="5 3""#),
+            ]
+        });
+        for (k, scenario, dash) in series {
+            let points: Vec<String> = self
+                .config
+                .stages
+                .iter()
+                .filter_map(|rows| self.find(backend, *rows, &scenario))
+                .map(|m| format!("{:.1},{:.1}", panel.x(m.rows), panel.y(self.ratio(m))))
+                .collect();
+            let color = COLORS[k % COLORS.len()];
             let _ = writeln!(
                 svg,
-                r#"<text x="{:.1}" y="{:.1}" text-anchor="middle" font-size="14">{}{target}</text>"#,
-                x0 + pw / 2.0,
-                mt - 15.0,
-                backend.name()
+                r#"<polyline points="{}" fill="none" stroke="{color}" stroke-width="2"{dash}/>"#,
+                points.join(" ")
             );
-            let _ = writeln!(
-                svg,
-                r##"<rect x="{x0:.1}" y="{mt:.1}" width="{pw:.1}" height="{ph:.1}" fill="none" stroke="#444"/>"##
-            );
-            let decades = yspan.round() as i32;
-            let ticks = (0..=decades).flat_map(|d| {
-                let decade = ymin * 10f64.powi(d);
-                [1.0, 2.0, 5.0].map(|m| m * decade)
-            });
-            for r in ticks.filter(|r| *r <= ymax * 1.0001) {
-                let _ = writeln!(
-                    svg,
-                    r##"<line x1="{x0:.1}" x2="{:.1}" y1="{:.1}" y2="{:.1}" stroke="#ddd"/><text x="{:.1}" y="{:.1}" text-anchor="end">{r:.2}</text>"##,
-                    x0 + pw,
-                    y(r),
-                    y(r),
-                    x0 - 6.0,
-                    y(r) + 4.0
-                );
-            }
-            for rows in sizes {
-                let _ = writeln!(
-                    svg,
-                    r#"<text x="{:.1}" y="{:.1}" text-anchor="middle">{}</text>"#,
-                    x(*rows),
-                    mt + ph + 18.0,
-                    thousands(*rows)
-                );
-            }
-            let _ = writeln!(
-                svg,
-                r#"<text x="{:.1}" y="{:.1}" text-anchor="middle">requests and grants each</text>"#,
-                x0 + pw / 2.0,
-                mt + ph + 38.0
-            );
-            if i == 0 {
-                let _ = writeln!(
-                    svg,
-                    r#"<text x="16" y="{:.1}" transform="rotate(-90 16 {:.1})" text-anchor="middle">throughput / baseline (log scale)</text>"#,
-                    mt + ph / 2.0,
-                    mt + ph / 2.0
-                );
-            }
-            let series = SCALING.iter().enumerate().flat_map(|(k, s)| {
-                [
-                    (k, (*s).to_owned(), ""),
-                    (k, format!("{s}{FROM_STORE}"), r#" stroke-dasharray="5 3""#),
-                ]
-            });
-            for (k, scenario, dash) in series {
-                let points: Vec<String> = sizes
-                    .iter()
-                    .filter_map(|rows| self.find(*backend, *rows, &scenario))
-                    .map(|m| format!("{:.1},{:.1}", x(m.rows), y(self.ratio(m))))
-                    .collect();
-                let color = COLORS[k % COLORS.len()];
-                let _ = writeln!(
-                    svg,
-                    r#"<polyline points="{}" fill="none" stroke="{color}" stroke-width="2"{dash}/>"#,
-                    points.join(" ")
-                );
-                for p in &points {
-                    let (px, py) = p.split_once(',').unwrap_or(("0", "0"));
-                    let _ = writeln!(svg, r#"<circle cx="{px}" cy="{py}" r="3" fill="{color}"/>"#);
-                }
+            for p in &points {
+                let (px, py) = p.split_once(',').unwrap_or(("0", "0"));
+                let _ = writeln!(svg, r#"<circle cx="{px}" cy="{py}" r="3" fill="{color}"/>"#);
             }
         }
-        let lx = ml + (pw + ml) * backends.len().max(1) as f64 - 30.0;
-        let ly = mt + 10.0 + SCALING.len() as f64 * 20.0;
-        let _ = writeln!(
-            svg,
-            r##"<line x1="{lx:.1}" x2="{:.1}" y1="{ly:.1}" y2="{ly:.1}" stroke="#444" stroke-width="2"/><text x="{:.1}" y="{:.1}">as deployed</text>"##,
-            lx + 20.0,
-            lx + 26.0,
-            ly + 4.0
-        );
-        let ly = ly + 20.0;
-        let _ = writeln!(
-            svg,
-            r##"<line x1="{lx:.1}" x2="{:.1}" y1="{ly:.1}" y2="{ly:.1}" stroke="#444" stroke-width="2" stroke-dasharray="5 3"/><text x="{:.1}" y="{:.1}">every request from the store</text>"##,
-            lx + 20.0,
-            lx + 26.0,
-            ly + 4.0
-        );
-        for (k, scenario) in SCALING.iter().enumerate() {
-            let ly = mt + 10.0 + k as f64 * 20.0;
+    }
+}
+
+/// Where the plot puts a point: data size across, ratio to the baseline up, both on log
+/// scales (`lo` and `ylo` the logarithms at the axes' origin, `span` and `yspan` their
+/// lengths in decades).
+#[derive(Debug, Clone, Copy)]
+struct Scale {
+    lo: f64,
+    span: f64,
+    ymin: f64,
+    ymax: f64,
+    ylo: f64,
+    yspan: f64,
+}
+
+/// One backend's panel of the plot, `x0` its left edge.
+#[derive(Debug)]
+struct Panel {
+    x0: f64,
+    scale: Scale,
+}
+
+impl Panel {
+    fn x(&self, rows: i64) -> f64 {
+        self.x0 + ((rows as f64).log10() - self.scale.lo) / self.scale.span * PANEL_W
+    }
+
+    fn y(&self, ratio: f64) -> f64 {
+        MARGIN_TOP + PANEL_H
+            - (ratio.max(self.scale.ymin).log10() - self.scale.ylo) / self.scale.yspan * PANEL_H
+    }
+
+    /// The list target's line (or a note that it is off the scale), the title and the box.
+    fn frame(&self, svg: &mut String, backend: Backend) {
+        let x0 = self.x0;
+        let target = if LIST_TARGET_RATIO <= self.scale.ymax {
             let _ = writeln!(
                 svg,
-                r#"<line x1="{lx:.1}" x2="{:.1}" y1="{ly:.1}" y2="{ly:.1}" stroke="{}" stroke-width="2"/><text x="{:.1}" y="{:.1}">{}</text>"#,
-                lx + 20.0,
-                COLORS[k % COLORS.len()],
-                lx + 26.0,
-                ly + 4.0,
-                scenario
+                r##"<line x1="{x0:.1}" x2="{:.1}" y1="{:.1}" y2="{:.1}" stroke="#888" stroke-dasharray="6 4"/>"##,
+                x0 + PANEL_W,
+                self.y(LIST_TARGET_RATIO),
+                self.y(LIST_TARGET_RATIO)
+            );
+            String::new()
+        } else {
+            format!(" (the {LIST_TARGET_RATIO:.2} target is above this scale)")
+        };
+        let _ = writeln!(
+            svg,
+            r#"<text x="{:.1}" y="{:.1}" text-anchor="middle" font-size="14">{}{target}</text>"#,
+            x0 + PANEL_W / 2.0,
+            MARGIN_TOP - 15.0,
+            backend.name()
+        );
+        let _ = writeln!(
+            svg,
+            r##"<rect x="{x0:.1}" y="{MARGIN_TOP:.1}" width="{PANEL_W:.1}" height="{PANEL_H:.1}" fill="none" stroke="#444"/>"##
+        );
+    }
+
+    /// Grid lines and labels at 1, 2 and 5 of every decade up the scale.
+    fn y_ticks(&self, svg: &mut String) {
+        let Scale {
+            ymin, ymax, yspan, ..
+        } = self.scale;
+        let decades = yspan.round() as i32;
+        let ticks = (0..=decades).flat_map(|d| {
+            let decade = ymin * 10f64.powi(d);
+            [1.0, 2.0, 5.0].map(|m| m * decade)
+        });
+        for r in ticks.filter(|r| *r <= ymax * 1.0001) {
+            let _ = writeln!(
+                svg,
+                r##"<line x1="{:.1}" x2="{:.1}" y1="{:.1}" y2="{:.1}" stroke="#ddd"/><text x="{:.1}" y="{:.1}" text-anchor="end">{r:.2}</text>"##,
+                self.x0,
+                self.x0 + PANEL_W,
+                self.y(r),
+                self.y(r),
+                self.x0 - 6.0,
+                self.y(r) + 4.0
             );
         }
-        svg.push_str("</svg>\n");
-        svg
+    }
+
+    /// The sizes under the panel, and the axis's title.
+    fn x_labels(&self, svg: &mut String, sizes: &[i64]) {
+        for rows in sizes {
+            let _ = writeln!(
+                svg,
+                r#"<text x="{:.1}" y="{:.1}" text-anchor="middle">{}</text>"#,
+                self.x(*rows),
+                MARGIN_TOP + PANEL_H + 18.0,
+                thousands(*rows)
+            );
+        }
+        let _ = writeln!(
+            svg,
+            r#"<text x="{:.1}" y="{:.1}" text-anchor="middle">requests and grants each</text>"#,
+            self.x0 + PANEL_W / 2.0,
+            MARGIN_TOP + PANEL_H + 38.0
+        );
+    }
+}
+
+/// The vertical axis's title, left of the first panel.
+fn y_title(svg: &mut String) {
+    let _ = writeln!(
+        svg,
+        r#"<text x="16" y="{:.1}" transform="rotate(-90 16 {:.1})" text-anchor="middle">throughput / baseline (log scale)</text>"#,
+        MARGIN_TOP + PANEL_H / 2.0,
+        MARGIN_TOP + PANEL_H / 2.0
+    );
+}
+
+/// The legend right of the last of `panels` panels: solid and dashed, then one color per
+/// scaling scenario.
+fn legend(svg: &mut String, panels: usize) {
+    let lx = MARGIN_LEFT + (PANEL_W + MARGIN_LEFT) * panels.max(1) as f64 - 30.0;
+    let ly = MARGIN_TOP + 10.0 + SCALING.len() as f64 * 20.0;
+    let _ = writeln!(
+        svg,
+        r##"<line x1="{lx:.1}" x2="{:.1}" y1="{ly:.1}" y2="{ly:.1}" stroke="#444" stroke-width="2"/><text x="{:.1}" y="{:.1}">as deployed</text>"##,
+        lx + 20.0,
+        lx + 26.0,
+        ly + 4.0
+    );
+    let ly = ly + 20.0;
+    let _ = writeln!(
+        svg,
+        r##"<line x1="{lx:.1}" x2="{:.1}" y1="{ly:.1}" y2="{ly:.1}" stroke="#444" stroke-width="2" stroke-dasharray="5 3"/><text x="{:.1}" y="{:.1}">every request from the store</text>"##,
+        lx + 20.0,
+        lx + 26.0,
+        ly + 4.0
+    );
+    for (k, scenario) in SCALING.iter().enumerate() {
+        let ly = MARGIN_TOP + 10.0 + k as f64 * 20.0;
+        let _ = writeln!(
+            svg,
+            r#"<line x1="{lx:.1}" x2="{:.1}" y1="{ly:.1}" y2="{ly:.1}" stroke="{}" stroke-width="2"/><text x="{:.1}" y="{:.1}">{}</text>"#,
+            lx + 20.0,
+            COLORS[k % COLORS.len()],
+            lx + 26.0,
+            ly + 4.0,
+            scenario
+        );
+    }
+}
+
+/// Whether `scenario` is one of the plot's lines.
+fn plotted(scenario: &str) -> bool {
+    SCALING
+        .iter()
+        .any(|s| scenario == *s || scenario.strip_suffix(FROM_STORE) == Some(s))
+}
+
+/// A cell of the targets table.
+fn verdict(check: Option<(String, bool)>) -> String {
+    match check {
+        Some((text, true)) => format!("met: {text} | "),
+        Some((text, false)) => format!("**missed**: {text} | "),
+        None => "not measured | ".to_owned(),
     }
 }
 

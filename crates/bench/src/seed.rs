@@ -192,40 +192,92 @@ pub fn seed_directory(db: &mut Db) -> Result<(), String> {
 /// Adds rows n in `from..=to`: tokens, requests, grants and their repositories and
 /// permissions (see the module documentation for the shape).
 pub fn seed_stage(db: &mut Db, from: i64, to: i64) -> Result<(), String> {
-    let series = db.series(from, to);
-    // Functions of n, as SQL.
-    let org = "(CASE WHEN n % 10 = 0 THEN 1 ELSE (n * 2654435761) % 999 + 2 END)";
-    let owner = format!("((n * 7919) % {USERS} + 1)");
-    let expires = format!(
-        "(CASE WHEN (n / 10) % 5 = 0 THEN NULL ELSE {} END)",
-        db.at("2027-01-01", "(n * 7907) % 31536000")
-    );
-    let last_used = format!(
-        "(CASE WHEN (n / 10) % 7 = 0 THEN NULL ELSE {} END)",
-        db.at("2026-08-01", "(n * 104729) % 7776000")
-    );
-    let created_open = db.at("2026-01-01", "n * 10");
-    let created_approved = db.at("2026-01-01", "n * 10 + 5");
-    let reviewed_open = db.at("2026-01-01", "n * 10 + 3600");
-    let granted = db.at("2026-01-01", "n * 10 + 3605");
-    let ended = db.at("2026-06-01", "n");
-    let selection = "(CASE WHEN (n / 100) % 10 < 3 THEN 'subset' WHEN (n / 100) % 10 < 7 THEN 'all' ELSE 'none' END)";
-    let mix_case = {
-        let mut case = String::from("(CASE (n / 10) % 6");
-        for (i, (json, _)) in MIXES.iter().enumerate() {
-            case.push_str(&format!(" WHEN {i} THEN '{json}'"));
-        }
-        case.push_str(" END)");
-        case
-    };
-    let status = "(CASE WHEN (n / 10) % 10 < 7 THEN 'pending' WHEN (n / 10) % 10 < 9 THEN 'denied' ELSE 'cancelled' END)";
-    let mix_rows: Vec<String> = MIXES
-        .iter()
-        .enumerate()
-        .flat_map(|(i, (_, perms))| perms.iter().map(move |p| format!("({i}, '{p}')")))
-        .collect();
-    let mix_rows = mix_rows.join(", ");
+    let rows = StageRows::new(db, from, to);
     db.transaction(|db| {
+        rows.insert_tokens_requests_and_grants(db)?;
+        rows.insert_repositories(db)?;
+        rows.insert_permissions(db)
+    })
+}
+
+/// A stage's rows: its series of n, and each column as an SQL expression of n.
+struct StageRows {
+    series: String,
+    org: &'static str,
+    owner: String,
+    expires: String,
+    last_used: String,
+    created_open: String,
+    created_approved: String,
+    reviewed_open: String,
+    granted: String,
+    ended: String,
+    selection: &'static str,
+    /// The permissions JSON of n's mix.
+    mix_case: String,
+    /// The open request's status.
+    status: &'static str,
+    /// `(mix, permission)` rows for a `VALUES` list.
+    mix_rows: String,
+}
+
+impl StageRows {
+    fn new(db: &Db, from: i64, to: i64) -> Self {
+        let mix_case = {
+            let mut case = String::from("(CASE (n / 10) % 6");
+            for (i, (json, _)) in MIXES.iter().enumerate() {
+                case.push_str(&format!(" WHEN {i} THEN '{json}'"));
+            }
+            case.push_str(" END)");
+            case
+        };
+        let mix_rows: Vec<String> = MIXES
+            .iter()
+            .enumerate()
+            .flat_map(|(i, (_, perms))| perms.iter().map(move |p| format!("({i}, '{p}')")))
+            .collect();
+        StageRows {
+            series: db.series(from, to),
+            org: "(CASE WHEN n % 10 = 0 THEN 1 ELSE (n * 2654435761) % 999 + 2 END)",
+            owner: format!("((n * 7919) % {USERS} + 1)"),
+            expires: format!(
+                "(CASE WHEN (n / 10) % 5 = 0 THEN NULL ELSE {} END)",
+                db.at("2027-01-01", "(n * 7907) % 31536000")
+            ),
+            last_used: format!(
+                "(CASE WHEN (n / 10) % 7 = 0 THEN NULL ELSE {} END)",
+                db.at("2026-08-01", "(n * 104729) % 7776000")
+            ),
+            created_open: db.at("2026-01-01", "n * 10"),
+            created_approved: db.at("2026-01-01", "n * 10 + 5"),
+            reviewed_open: db.at("2026-01-01", "n * 10 + 3600"),
+            granted: db.at("2026-01-01", "n * 10 + 3605"),
+            ended: db.at("2026-06-01", "n"),
+            selection: "(CASE WHEN (n / 100) % 10 < 3 THEN 'subset' WHEN (n / 100) % 10 < 7 THEN 'all' ELSE 'none' END)",
+            mix_case,
+            status: "(CASE WHEN (n / 10) % 10 < 7 THEN 'pending' WHEN (n / 10) % 10 < 9 THEN 'denied' ELSE 'cancelled' END)",
+            mix_rows: mix_rows.join(", "),
+        }
+    }
+
+    /// Token n, its open request 2n-1, its approved request 2n and that one's grant n.
+    fn insert_tokens_requests_and_grants(&self, db: &mut Db) -> Result<(), String> {
+        let StageRows {
+            series,
+            org,
+            owner,
+            expires,
+            last_used,
+            created_open,
+            created_approved,
+            reviewed_open,
+            granted,
+            ended,
+            selection,
+            mix_case,
+            status,
+            ..
+        } = self;
         db.execute(&format!(
             "INSERT INTO tokens (id, owner_id, name, expires_at, last_used_at, created_at) \
              SELECT n, {owner}, 'token-' || n, {expires}, {last_used}, {created_open} FROM {series}"
@@ -253,15 +305,29 @@ pub fn seed_stage(db: &mut Db, from: i64, to: i64) -> Result<(), String> {
                     CASE WHEN (n / 10) % 10 = 9 THEN 'revoked' ELSE 'active' END, {selection}, {mix_case}, \
                     {granted}, CASE WHEN (n / 10) % 10 = 9 THEN {ended} ELSE NULL END, {expires}, {last_used} \
              FROM {series}"
-        ))?;
-        // Both requests of n name the same repositories: 1–3 of the organization's.
+        ))
+    }
+
+    /// The repositories of n's requests: both name the same 1–3 of the organization's.
+    fn insert_repositories(&self, db: &mut Db) -> Result<(), String> {
+        let StageRows { series, org, .. } = self;
         db.execute(&format!(
             "INSERT INTO pat_request_repositories (request_id, repository_id) \
              SELECT 2 * n - k.odd, ({org} - 1) * {REPOS_PER_ORG} + (n + j.j * 17) % {REPOS_PER_ORG} + 1 \
              FROM {series} CROSS JOIN (SELECT 0 AS j UNION ALL SELECT 1 UNION ALL SELECT 2) AS j \
                   CROSS JOIN (SELECT 0 AS odd UNION ALL SELECT 1) AS k \
              WHERE (n / 100) % 10 < 3 AND j.j <= (n / 10) % 3"
-        ))?;
+        ))
+    }
+
+    /// The permission filter rows of n's requests, from their mix.
+    fn insert_permissions(&self, db: &mut Db) -> Result<(), String> {
+        let StageRows {
+            series,
+            org,
+            mix_rows,
+            ..
+        } = self;
         db.execute(&format!(
             "WITH m(mix, permission) AS (VALUES {mix_rows}) \
              INSERT INTO pat_request_permissions (request_id, org_id, permission) \
@@ -269,7 +335,7 @@ pub fn seed_stage(db: &mut Db, from: i64, to: i64) -> Result<(), String> {
              FROM {series} CROSS JOIN (SELECT 0 AS odd UNION ALL SELECT 1) AS k \
                   JOIN m ON m.mix = (n / 10) % 6"
         ))
-    })
+    }
 }
 
 /// After bulk loading: sequences past the explicit ids (PostgreSQL), planner statistics.
