@@ -1,8 +1,19 @@
 //! Reading JSON request bodies by hand, so that every malformed body gets GitHub's status and message rather than a framework default.
 
+use patgate_domain::{IdList, ReviewReason};
 use serde_json::{Map, Value};
 
 use crate::error::ApiError;
+
+/// The 422 of a required field that is absent or `null`.
+pub(crate) fn missing(resource: &str, field: &str) -> ApiError {
+    ApiError::invalid(
+        resource,
+        field,
+        "missing_field",
+        format!("{field} is missing"),
+    )
+}
 
 /// Parses a body that must be a JSON object. An empty body, or `null`, counts as `{}` when
 /// `optional`.
@@ -25,12 +36,7 @@ pub fn required_str<'a>(
     field: &str,
 ) -> Result<&'a str, ApiError> {
     match map.get(field) {
-        None | Some(Value::Null) => Err(ApiError::invalid(
-            resource,
-            field,
-            "missing_field",
-            format!("{field} is missing"),
-        )),
+        None | Some(Value::Null) => Err(missing(resource, field)),
         Some(Value::String(s)) => Ok(s),
         Some(_) => Err(ApiError::invalid(
             resource,
@@ -74,18 +80,33 @@ pub fn required_ids(
         )
     };
     match map.get(field) {
-        None | Some(Value::Null) => Err(ApiError::invalid(
-            resource,
-            field,
-            "missing_field",
-            format!("{field} is missing"),
-        )),
+        None | Some(Value::Null) => Err(missing(resource, field)),
         Some(Value::Array(items)) => items
             .iter()
             .map(|v| v.as_i64().ok_or_else(invalid))
             .collect(),
         Some(_) => Err(invalid()),
     }
+}
+
+/// A bulk change's ids: a required array of 1 to 100 distinct ids ([`IdList`]).
+pub fn id_list(
+    map: &Map<String, Value>,
+    resource: &str,
+    field: &str,
+) -> Result<Vec<i64>, ApiError> {
+    IdList::parse(required_ids(map, resource, field)?)
+        .map(|ids| ids.as_slice().to_vec())
+        .map_err(|e| ApiError::invalid(resource, field, "invalid", e.to_string()))
+}
+
+/// A review's or revocation's optional, nullable `reason`, told to the token's owner (at most
+/// 1,024 characters).
+pub fn reason(map: &Map<String, Value>, resource: &str) -> Result<Option<ReviewReason>, ApiError> {
+    optional_str(map, resource, "reason")?
+        .map(ReviewReason::parse)
+        .transpose()
+        .map_err(|e| ApiError::invalid(resource, "reason", "invalid", e.to_string()))
 }
 
 /// A request body read whole, at most [`crate::MAX_BODY_BYTES`]; a larger one is 413 with

@@ -7,6 +7,7 @@ use utoipa::openapi::{Ref, RefOr};
 use utoipa::{Modify, OpenApi};
 
 use crate::auth::UNCOUNTED_ROUTE;
+use crate::error::{BasicError, ValidationError};
 
 #[derive(Debug, OpenApi)]
 #[openapi(
@@ -15,6 +16,9 @@ use crate::auth::UNCOUNTED_ROUTE;
         description = "Governs fine-grained personal access tokens' requests for access to an organization. Wire-compatible with GitHub's REST endpoints for reviewing these requests: only app installations may call the organization endpoints.",
         license(name = "Apache-2.0", identifier = "Apache-2.0"),
     ),
+    // The error bodies every operation refers to, through the sets of `handlers::errors`
+    // (the path macro does not collect schemas from `IntoResponses` types).
+    components(schemas(BasicError, ValidationError)),
     modifiers(&Security),
     tags(
         (name = "orgs", description = "An organization's fine-grained personal access token requests and grants, and its webhooks"),

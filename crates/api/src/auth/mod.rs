@@ -62,6 +62,11 @@ impl InstallationCaller {
         self.token.claims.org
     }
 
+    /// Who acts, as the audit trail records it: the app and its installation.
+    pub fn actor(&self) -> (i64, i64) {
+        (self.app_id(), self.installation_id())
+    }
+
     /// Refuses the operation unless the token holds its permission at its level.
     pub fn authorize(&self, op: Operation) -> Result<(), ApiError> {
         if op.is_allowed_by(&self.token.permissions) {
@@ -115,56 +120,74 @@ async fn verify_app_jwt(state: &web::Data<AppState>, jwt: String) -> Result<App,
     .await?
 }
 
+/// The future of a credential's extractor: the request's `Authorization` (its scheme and
+/// credential) and the state, then `resolve` of them.
+fn extract<T, F, Fut>(req: &HttpRequest, resolve: F) -> Extracted<T>
+where
+    F: FnOnce(web::Data<AppState>, HttpRequest, AuthScheme, String) -> Fut + 'static,
+    Fut: Future<Output = Result<T, ApiError>> + 'static,
+{
+    let parsed = authorization(req).and_then(|auth| Ok((state(req)?, auth)));
+    let req = req.clone();
+    Box::pin(async move {
+        let (state, (scheme, credential)) = parsed?;
+        resolve(state, req, scheme, credential).await
+    })
+}
+
+type Extracted<T> = Pin<Box<dyn Future<Output = Result<T, ApiError>>>>;
+
 impl FromRequest for AppCaller {
     type Error = ApiError;
-    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+    type Future = Extracted<Self>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let parsed = authorization(req).and_then(|auth| Ok((state(req)?, auth)));
-        let req = req.clone();
-        Box::pin(async move {
-            let (state, (scheme, credential)) = parsed?;
-            if !matches!(scheme, AuthScheme::Bearer | AuthScheme::Token) {
-                return Err(ApiError::unauthorized("Bad credentials"));
-            }
-            let classified = classify(&credential);
-            match (classified.kind, classified.jwt) {
-                (CredentialKind::AppJwt, Some(jwt)) if scheme == AuthScheme::Bearer => {
-                    let app = verify_app_jwt(&state, jwt.to_owned()).await?;
-                    count(&state, &req, rate_limit::Caller::App(app.id))?;
-                    Ok(AppCaller { app })
-                }
-                (CredentialKind::AppJwt, _) => Err(ApiError::unauthorized(
-                    "An app JWT must be sent as 'Authorization: Bearer <JWT>'",
-                )),
-                (CredentialKind::Installation, _) => Err(ApiError::forbidden(
-                    "This endpoint requires the app's JWT, not an installation access token",
-                )),
-                (kind, _) if kind.is_refused_kind() => Err(refused_kind(kind)),
-                _ => Err(ApiError::unauthorized(
-                    app_jwt::AppJwtError::Undecodable.to_string(),
-                )),
-            }
+        extract(req, |state, req, scheme, credential| async move {
+            let app = app_caller(&state, scheme, &credential).await?;
+            count(&state, &req, rate_limit::Caller::App(app.id))?;
+            Ok(AppCaller { app })
         })
+    }
+}
+
+/// The app behind an `Authorization` header's scheme and credential, or the refusal GitHub
+/// gives.
+async fn app_caller(
+    state: &web::Data<AppState>,
+    scheme: AuthScheme,
+    credential: &str,
+) -> Result<App, ApiError> {
+    if !matches!(scheme, AuthScheme::Bearer | AuthScheme::Token) {
+        return Err(ApiError::unauthorized("Bad credentials"));
+    }
+    let classified = classify(credential);
+    match (classified.kind, classified.jwt) {
+        (CredentialKind::AppJwt, Some(jwt)) if scheme == AuthScheme::Bearer => {
+            verify_app_jwt(state, jwt.to_owned()).await
+        }
+        (CredentialKind::AppJwt, _) => Err(ApiError::unauthorized(
+            "An app JWT must be sent as 'Authorization: Bearer <JWT>'",
+        )),
+        (CredentialKind::Installation, _) => Err(ApiError::forbidden(
+            "This endpoint requires the app's JWT, not an installation access token",
+        )),
+        (kind, _) if kind.is_refused_kind() => Err(refused_kind(kind)),
+        _ => Err(ApiError::unauthorized(
+            app_jwt::AppJwtError::Undecodable.to_string(),
+        )),
     }
 }
 
 impl FromRequest for InstallationCaller {
     type Error = ApiError;
-    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+    type Future = Extracted<Self>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let parsed = authorization(req).and_then(|auth| Ok((state(req)?, auth)));
-        let req = req.clone();
-        Box::pin(async move {
-            let (state, (scheme, credential)) = parsed?;
+        extract(req, |state, req, scheme, credential| async move {
             let caller = installation_caller(&state, scheme, &credential).await?;
             if req.match_pattern().as_deref() != Some(UNCOUNTED_ROUTE) {
-                count(
-                    &state,
-                    &req,
-                    rate_limit::Caller::Installation(caller.installation_id()),
-                )?;
+                let counted = rate_limit::Caller::Installation(caller.installation_id());
+                count(&state, &req, counted)?;
             }
             Ok(caller)
         })

@@ -2,20 +2,21 @@
 
 use std::collections::BTreeMap;
 
-use actix_web::{get, post, web, HttpRequest, HttpResponse};
+use actix_web::{get, post, HttpRequest, HttpResponse};
 use patgate_domain::{AccessLevel, NarrowError, PermissionSet, RepoName};
 use patgate_persistence::directory;
 use patgate_persistence::models::{Installation, Organization};
 
-use super::blocking;
-use crate::auth::AppCaller;
-use crate::body;
+use super::errors::{AuthErrors, BadPage, BodyErrors, NotFoundErrors};
+use super::params::{InstallationPath, OrgPath, PageParams};
+use super::{page_json, read, AppCall, Reply};
+use crate::body::{self, RawBody};
 use crate::dto::{
     timestamp, AppDto, CreateInstallationTokenBody, InstallationDto, InstallationToken,
 };
-use crate::error::{ApiError, BasicError, FieldError, ValidationError as ValidationBody};
+use crate::error::{ApiError, FieldError};
 use crate::keys::{random_hex, InstallationClaims};
-use crate::pagination::{link_header, ok_with_link, page_from_query};
+use crate::pagination::page_from_query;
 use crate::state::AppState;
 
 /// How long an installation access token lives.
@@ -24,34 +25,24 @@ const RESOURCE: &str = "InstallationToken";
 
 /// Get the authenticated app
 #[utoipa::path(
-    operation_id = "apps/get-authenticated",
-    tag = "apps",
-    responses(
-        (status = 200, description = "Response", body = AppDto),
-        (status = 401, description = "Requires authentication", body = BasicError),
-        (status = 403, description = "Forbidden", body = BasicError),
-    ),
+    operation_id = "apps/get-authenticated", tag = "apps",
+    responses((status = 200, description = "Response", body = AppDto), AuthErrors),
     security(("app_jwt" = []))
 )]
 #[get("/app")]
-pub async fn get_authenticated(
-    state: web::Data<AppState>,
-    caller: AppCaller,
-) -> Result<HttpResponse, ApiError> {
-    let db = state.db.clone();
-    let app = caller.app.clone();
-    let (owner, count) = blocking(move || {
-        let mut conn = db.conn()?;
+pub async fn get_authenticated(call: AppCall) -> Reply {
+    let app = call.caller.app.clone();
+    let (owner, count) = read(&call.state, move |conn| {
         let owner = match app.owner_org_id {
-            Some(id) => directory::org_by_id(&mut conn, id)?,
+            Some(id) => directory::org_by_id(conn, id)?,
             None => None,
         };
-        Ok((owner, directory::installation_count(&mut conn, app.id)?))
+        Ok((owner, directory::installation_count(conn, app.id)?))
     })
     .await?;
     Ok(HttpResponse::Ok().json(AppDto::build(
-        &state.base_url,
-        &caller.app,
+        &call.state.base_url,
+        &call.caller.app,
         owner.as_ref(),
         count,
     )))
@@ -59,118 +50,74 @@ pub async fn get_authenticated(
 
 /// List installations for the authenticated app
 #[utoipa::path(
-    operation_id = "apps/list-installations",
-    tag = "apps",
-    params(
-        ("per_page" = Option<i64>, Query, minimum = 1, maximum = 100, description = "Results per page (max 100)"),
-        ("page" = Option<i64>, Query, minimum = 1, description = "Page number"),
-    ),
+    operation_id = "apps/list-installations", tag = "apps", params(PageParams),
     responses(
         (status = 200, description = "The permissions the installation has are included under the `permissions` key.", body = Vec<InstallationDto>,
             headers(("Link" = String, description = "Pagination links"))),
-        (status = 401, description = "Requires authentication", body = BasicError),
-        (status = 403, description = "Forbidden", body = BasicError),
-        (status = 422, description = "Invalid pagination parameters", body = ValidationBody),
+        AuthErrors, BadPage,
     ),
     security(("app_jwt" = []))
 )]
 #[get("/app/installations")]
-pub async fn list_installations(
-    state: web::Data<AppState>,
-    caller: AppCaller,
-    req: HttpRequest,
-) -> Result<HttpResponse, ApiError> {
+pub async fn list_installations(call: AppCall, req: HttpRequest) -> Reply {
     let page = page_from_query(req.query_string())?;
-    let db = state.db.clone();
-    let app_id = caller.app.id;
-    let (rows, total) = blocking(move || {
-        let mut conn = db.conn()?;
-        Ok(directory::installations_of_app(&mut conn, app_id, page)?)
+    let app_id = call.caller.app.id;
+    let (rows, total) = read(&call.state, move |conn| {
+        Ok(directory::installations_of_app(conn, app_id, page)?)
     })
     .await?;
     let items: Vec<InstallationDto> = rows
         .iter()
-        .map(|(inst, org)| InstallationDto::build(&state.base_url, &caller.app, inst, org))
+        .map(|(inst, org)| {
+            InstallationDto::build(&call.state.base_url, &call.caller.app, inst, org)
+        })
         .collect();
-    let link = link_header(&state.base_url, req.path(), req.query_string(), page, total);
-    Ok(ok_with_link(link).json(items))
+    Ok(page_json(&call.state, &req, page, total, &items))
 }
 
 /// Get an installation for the authenticated app
 #[utoipa::path(
-    operation_id = "apps/get-installation",
-    tag = "apps",
-    params(("installation_id" = i64, Path, description = "The unique identifier of the installation")),
-    responses(
-        (status = 200, description = "Response", body = InstallationDto),
-        (status = 401, description = "Requires authentication", body = BasicError),
-        (status = 403, description = "Forbidden", body = BasicError),
-        (status = 404, description = "Resource not found", body = BasicError),
-    ),
+    operation_id = "apps/get-installation", tag = "apps", params(InstallationPath),
+    responses((status = 200, description = "Response", body = InstallationDto), NotFoundErrors),
     security(("app_jwt" = []))
 )]
 #[get("/app/installations/{installation_id}")]
-pub async fn get_installation(
-    state: web::Data<AppState>,
-    caller: AppCaller,
-    path: web::Path<i64>,
-) -> Result<HttpResponse, ApiError> {
-    let (inst, org) = installation(&state, caller.app.id, path.into_inner()).await?;
-    Ok(HttpResponse::Ok().json(InstallationDto::build(
-        &state.base_url,
-        &caller.app,
-        &inst,
-        &org,
-    )))
+pub async fn get_installation(call: AppCall<InstallationPath>) -> Reply {
+    let found = installation(&call.state, call.caller.app.id, call.path.installation_id).await?;
+    installation_json(&call, found)
 }
 
 /// Get an organization installation for the authenticated app
 #[utoipa::path(
-    operation_id = "apps/get-org-installation",
-    tag = "apps",
-    params(("org" = String, Path, description = "The organization name (not case sensitive)")),
-    responses(
-        (status = 200, description = "Response", body = InstallationDto),
-        (status = 401, description = "Requires authentication", body = BasicError),
-        (status = 403, description = "Forbidden", body = BasicError),
-        (status = 404, description = "Resource not found", body = BasicError),
-    ),
+    operation_id = "apps/get-org-installation", tag = "apps", params(OrgPath),
+    responses((status = 200, description = "Response", body = InstallationDto), NotFoundErrors),
     security(("app_jwt" = []))
 )]
 #[get("/orgs/{org}/installation")]
-pub async fn get_org_installation(
-    state: web::Data<AppState>,
-    caller: AppCaller,
-    path: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    let db = state.db.clone();
-    let app_id = caller.app.id;
-    let login = path.into_inner();
-    let (inst, org) = blocking(move || {
-        let mut conn = db.conn()?;
-        directory::installation_for_org(&mut conn, app_id, &login)?.ok_or(ApiError::NotFound)
+pub async fn get_org_installation(call: AppCall<OrgPath>) -> Reply {
+    let (app_id, login) = (call.caller.app.id, call.path.org.clone());
+    let found = read(&call.state, move |conn| {
+        directory::installation_for_org(conn, app_id, &login)?.ok_or(ApiError::NotFound)
     })
     .await?;
-    Ok(HttpResponse::Ok().json(InstallationDto::build(
-        &state.base_url,
-        &caller.app,
-        &inst,
-        &org,
-    )))
+    installation_json(&call, found)
 }
 
+/// The app's installation `installation_id`; another app's, or none, is "Not Found".
 async fn installation(
-    state: &web::Data<AppState>,
+    state: &AppState,
     app_id: i64,
     installation_id: i64,
 ) -> Result<(Installation, Organization), ApiError> {
-    let db = state.db.clone();
-    blocking(move || {
-        let mut conn = db.conn()?;
-        directory::installation_of_app(&mut conn, app_id, installation_id)?
-            .ok_or(ApiError::NotFound)
+    read(state, move |conn| {
+        directory::installation_of_app(conn, app_id, installation_id)?.ok_or(ApiError::NotFound)
     })
     .await
+}
+
+fn installation_json<P>(call: &AppCall<P>, (inst, org): (Installation, Organization)) -> Reply {
+    let (base, app) = (&call.state.base_url, &call.caller.app);
+    Ok(HttpResponse::Ok().json(InstallationDto::build(base, app, &inst, &org)))
 }
 
 /// Create an installation access token for an app
@@ -178,33 +125,23 @@ async fn installation(
 /// Creates a token an installation uses to call the organization endpoints. It expires after
 /// one hour. `permissions` may narrow the installation's permissions, never widen them.
 #[utoipa::path(
-    operation_id = "apps/create-installation-access-token",
-    tag = "apps",
-    params(("installation_id" = i64, Path, description = "The unique identifier of the installation")),
+    operation_id = "apps/create-installation-access-token", tag = "apps", params(InstallationPath),
     request_body(content = Option<CreateInstallationTokenBody>, description = "Optional narrowing of the token"),
-    responses(
-        (status = 201, description = "Response", body = InstallationToken),
-        (status = 400, description = "Malformed JSON", body = BasicError),
-        (status = 401, description = "Requires authentication", body = BasicError),
-        (status = 403, description = "Forbidden", body = BasicError),
-        (status = 404, description = "Resource not found", body = BasicError),
-        (status = 422, description = "Validation failed", body = ValidationBody),
-    ),
+    responses((status = 201, description = "Response", body = InstallationToken), BodyErrors),
     security(("app_jwt" = []))
 )]
 #[post("/app/installations/{installation_id}/access_tokens")]
 pub async fn create_installation_access_token(
-    state: web::Data<AppState>,
-    caller: AppCaller,
-    path: web::Path<i64>,
-    payload: body::RawBody,
-) -> Result<HttpResponse, ApiError> {
+    call: AppCall<InstallationPath>,
+    payload: RawBody,
+) -> Reply {
     let map = body::json_object(&payload.0, true)?;
     let request: CreateInstallationTokenBody =
         serde_json::from_value(serde_json::Value::Object(map)).map_err(|e| {
             ApiError::invalid(RESOURCE, "body", "invalid", format!("Invalid request: {e}"))
         })?;
-    let (inst, org) = installation(&state, caller.app.id, path.into_inner()).await?;
+    let (inst, org) =
+        installation(&call.state, call.caller.app.id, call.path.installation_id).await?;
     if inst.suspended_at.is_some() {
         return Err(ApiError::forbidden(crate::auth::SUSPENDED_MESSAGE));
     }
@@ -217,7 +154,7 @@ pub async fn create_installation_access_token(
             .map_err(|e| not_granted(&held, &e))?,
         None => held,
     };
-    let selection = check_repositories(&state, &request, org.id).await?;
+    let selection = check_repositories(&call.state, &request, org.id).await?;
     let now = chrono::Utc::now();
     let exp = now.timestamp() + TOKEN_LIFETIME_SECS;
     let perms: BTreeMap<String, AccessLevel> =
@@ -226,7 +163,7 @@ pub async fn create_installation_access_token(
         iss: String::new(),
         aud: String::new(),
         sub: inst.id.to_string(),
-        app: caller.app.id,
+        app: call.caller.app.id,
         inst: inst.id,
         org: org.id,
         perms: perms.clone(),
@@ -234,12 +171,12 @@ pub async fn create_installation_access_token(
         exp,
         jti: random_hex(),
     };
-    let token = state.keys.issue(claims).map_err(ApiError::internal)?;
+    let token = call.state.keys.issue(claims).map_err(ApiError::internal)?;
     let expires_at = chrono::DateTime::from_timestamp(exp, 0)
         .map(|t| timestamp(t.naive_utc()))
         .unwrap_or_default();
     tracing::info!(
-        app_id = caller.app.id,
+        app_id = call.caller.app.id,
         installation_id = inst.id,
         "installation token issued"
     );
@@ -302,7 +239,7 @@ const NO_SUCH_REPOSITORY: &str = "There is at least one repository that does not
 /// Checks that the repositories a token is limited to exist in the organization (at most 500);
 /// returns the resulting repository selection.
 async fn check_repositories(
-    state: &web::Data<AppState>,
+    state: &AppState,
     request: &CreateInstallationTokenBody,
     org_id: i64,
 ) -> Result<String, ApiError> {
@@ -330,12 +267,8 @@ async fn check_repositories(
     keys.sort();
     keys.dedup();
     let expected = (keys.len() + ids.len()) as i64;
-    let db = state.db.clone();
-    let found = blocking(move || {
-        let mut conn = db.conn()?;
-        Ok(directory::count_repositories(
-            &mut conn, org_id, &keys, &ids,
-        )?)
+    let found = read(state, move |conn| {
+        Ok(directory::count_repositories(conn, org_id, &keys, &ids)?)
     })
     .await?;
     if found != expected {

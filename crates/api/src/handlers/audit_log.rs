@@ -1,19 +1,20 @@
 //! `GET /orgs/{org}/audit-log`: the organization's token governance as GitHub's audit log shows it, with GitHub's `personal_access_token.*` actions, `phrase` search and cursor paging.
 
-use actix_web::{get, web, HttpRequest, HttpResponse};
+use actix_web::{get, HttpRequest};
 use patgate_domain::Operation;
 use patgate_persistence::audit::{self, FeedCursor, FeedEvent, FeedQuery};
 use patgate_persistence::directory;
 use serde_json::Value;
+use utoipa::IntoParams;
 
-use super::{blocking, caller_org};
+use super::errors::NotFoundErrors;
+use super::params::OrgPath;
+use super::{Call, Reply};
 use crate::audit_feed::{
     actions_of, cursor_of, event_json, page_cursor, parse_phrase, ActorName, Phrase,
 };
-use crate::auth::InstallationCaller;
-use crate::error::{ApiError, BasicError, FieldError, ValidationError as ValidationBody};
+use crate::error::{ApiError, FieldError, ValidationError as ValidationBody};
 use crate::pagination::{invalid_request, link_url, ok_with_link, query_pairs, read_page};
-use crate::state::AppState;
 
 /// What a page of the feed asks for.
 struct Params {
@@ -23,6 +24,26 @@ struct Params {
     ascending: bool,
     cursor: Option<FeedCursor>,
     per_page: i64,
+}
+
+/// The feed's parameters, as documented; [`parse`] reads them.
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[expect(dead_code, reason = "documents the query; parse reads it")]
+struct FeedParams {
+    /// A search phrase, e.g. `action:personal_access_token.access_granted actor:reviewer[bot] created:>=2026-01-01`
+    phrase: Option<String>,
+    /// `web` (default), `git` or `all`; patgate has only web events
+    include: Option<String>,
+    /// A cursor from the Link header: the page after it
+    after: Option<String>,
+    /// A cursor from the Link header: the page before it
+    before: Option<String>,
+    /// `desc` (default, newest first) or `asc`
+    order: Option<String>,
+    /// Results per page (max 100)
+    #[param(minimum = 1, maximum = 100)]
+    per_page: Option<i64>,
 }
 
 fn bad(field: &str, message: &str) -> FieldError {
@@ -160,53 +181,35 @@ fn link(
 /// patgate's own trail, with every change, is `GET /orgs/{org}/personal-access-token-audit-log`.
 /// Needs `organization_administration: read`.
 #[utoipa::path(
-    operation_id = "orgs/get-audit-log",
-    tag = "orgs",
-    params(
-        ("org" = String, Path, description = "The organization name (not case sensitive)"),
-        ("phrase" = Option<String>, Query, description = "A search phrase, e.g. `action:personal_access_token.access_granted actor:reviewer[bot] created:>=2026-01-01`"),
-        ("include" = Option<String>, Query, description = "`web` (default), `git` or `all`; patgate has only web events"),
-        ("after" = Option<String>, Query, description = "A cursor from the Link header: the page after it"),
-        ("before" = Option<String>, Query, description = "A cursor from the Link header: the page before it"),
-        ("order" = Option<String>, Query, description = "`desc` (default, newest first) or `asc`"),
-        ("per_page" = Option<i64>, Query, minimum = 1, maximum = 100, description = "Results per page (max 100)"),
-    ),
+    operation_id = "orgs/get-audit-log", tag = "orgs",
+    params(OrgPath, FeedParams),
     responses(
         (status = 200, description = "Response", body = Vec<Object>,
             headers(("Link" = String, description = "Cursor pagination links (next, first, prev)"))),
-        (status = 401, description = "Requires authentication", body = BasicError),
-        (status = 403, description = "Forbidden", body = BasicError),
-        (status = 404, description = "Resource not found", body = BasicError),
+        NotFoundErrors,
         (status = 422, description = "Invalid phrase, cursor or parameter", body = ValidationBody),
     ),
     security(("installation_token" = []))
 )]
 #[get("/orgs/{org}/audit-log")]
-pub async fn get_audit_log(
-    state: web::Data<AppState>,
-    caller: InstallationCaller,
-    org: web::Path<String>,
-    req: HttpRequest,
-) -> Result<HttpResponse, ApiError> {
+pub async fn get_audit_log(call: Call<OrgPath>, req: HttpRequest) -> Reply {
     let params = parse(req.query_string());
-    let db = state.db.clone();
-    let (login, page, params) = blocking(move || {
-        let mut conn = db.conn()?;
-        let org = caller_org(&mut conn, &caller, &org)?;
-        caller.authorize(Operation::ReadAudit)?;
-        let p = params?;
-        let query = if p.git_only {
-            None
-        } else {
-            feed_query(&mut conn, org.id, &p)?
-        };
-        let events = match query {
-            Some(q) => audit::feed(&mut conn, &q)?,
-            None => Vec::new(),
-        };
-        Ok((org.login, events, p))
-    })
-    .await?;
+    let (login, page, params) = call
+        .in_org(Operation::ReadAudit)
+        .read(move |conn, org| {
+            let p = params?;
+            let query = if p.git_only {
+                None
+            } else {
+                feed_query(conn, org.id, &p)?
+            };
+            let events = match query {
+                Some(q) => audit::feed(conn, &q)?,
+                None => Vec::new(),
+            };
+            Ok((org.login, events, p))
+        })
+        .await?;
     let (events, more) = trim(page, &params);
     let backwards = matches!(params.cursor, Some(FeedCursor::Before(..)));
     let paged = params.cursor.is_some();
@@ -218,7 +221,7 @@ pub async fn get_audit_log(
         _ => (None, None),
     };
     let link = link(
-        &state.base_url,
+        &call.state.base_url,
         req.path(),
         req.query_string(),
         next,

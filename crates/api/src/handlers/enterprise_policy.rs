@@ -1,19 +1,20 @@
 //! `/enterprises/{enterprise}/personal-access-token-policy`: the token policy of the enterprise an installation's organization belongs to, which binds all of its organizations.
 
-use actix_web::{get, put, web, HttpResponse};
+use actix_web::{get, put, HttpResponse};
 use patgate_domain::Operation;
 use patgate_persistence::models::Enterprise;
 use patgate_persistence::policy::{self, Owner};
 use patgate_persistence::DbConnection;
 use patgate_persistence::Touches;
 
-use super::blocking;
+use super::errors::{AuthErrors, MalformedJson, NotEnterprise};
+use super::params::EnterprisePath;
 use super::policy::{policy_error, read_settings};
+use super::{Call, Reply, Scope};
 use crate::auth::InstallationCaller;
-use crate::body;
+use crate::body::RawBody;
 use crate::dto::lifecycle::{EnterpriseTokenPolicyDto, PolicySettingsDto};
-use crate::error::{ApiError, BasicError, ValidationError as ValidationBody};
-use crate::state::AppState;
+use crate::error::{ApiError, ValidationError as ValidationBody};
 
 /// The enterprise named in the path, if the caller's organization belongs to it; any other
 /// enterprise, existing or not, is "Not Found".
@@ -26,6 +27,12 @@ fn caller_enterprise(
         Some(e) if e.slug.eq_ignore_ascii_case(slug) => Ok(e),
         _ => Err(ApiError::NotFound),
     }
+}
+
+/// The enterprise the path names, if the caller's organization belongs to it (else 404), for
+/// `op` (else 403).
+fn in_enterprise(call: &Call<EnterprisePath>, op: Operation) -> Scope<Enterprise> {
+    Scope::new(call, caller_enterprise, &call.path.enterprise, op)
 }
 
 fn dto(
@@ -47,31 +54,18 @@ fn dto(
 /// binds every one of its organizations; `null` leaves it to them ("allow organizations to
 /// configure"). Needs `enterprise_personal_access_token_policy: read`.
 #[utoipa::path(
-    operation_id = "patgate/get-enterprise-token-policy",
-    tag = "patgate",
-    params(("enterprise" = String, Path, description = "The enterprise's slug (not case sensitive)")),
+    operation_id = "patgate/get-enterprise-token-policy", tag = "patgate", params(EnterprisePath),
     responses(
         (status = 200, description = "Response", body = EnterpriseTokenPolicyDto),
-        (status = 401, description = "Requires authentication", body = BasicError),
-        (status = 403, description = "Forbidden", body = BasicError),
-        (status = 404, description = "Not the enterprise of the caller's organization", body = BasicError),
+        AuthErrors, NotEnterprise,
     ),
     security(("installation_token" = []))
 )]
 #[get("/enterprises/{enterprise}/personal-access-token-policy")]
-pub async fn get_enterprise_token_policy(
-    state: web::Data<AppState>,
-    caller: InstallationCaller,
-    enterprise: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    let db = state.db.clone();
-    let body = blocking(move || {
-        let mut conn = db.conn()?;
-        let enterprise = caller_enterprise(&mut conn, &caller, &enterprise)?;
-        caller.authorize(Operation::ReadEnterprisePolicy)?;
-        dto(&mut conn, enterprise)
-    })
-    .await?;
+pub async fn get_enterprise_token_policy(call: Call<EnterprisePath>) -> Reply {
+    let body = in_enterprise(&call, Operation::ReadEnterprisePolicy)
+        .read(dto)
+        .await?;
     Ok(HttpResponse::Ok().json(body))
 }
 
@@ -85,56 +79,36 @@ pub async fn get_enterprise_token_policy(
 /// organizations may still shorten a lifetime. Recorded in each organization's audit trail as
 /// `enterprise_policy.updated`. Needs `enterprise_personal_access_token_policy: write`.
 #[utoipa::path(
-    operation_id = "patgate/set-enterprise-token-policy",
-    tag = "patgate",
-    params(("enterprise" = String, Path, description = "The enterprise's slug (not case sensitive)")),
+    operation_id = "patgate/set-enterprise-token-policy", tag = "patgate", params(EnterprisePath),
     request_body = PolicySettingsDto,
     responses(
         (status = 200, description = "The enterprise's policy now", body = EnterpriseTokenPolicyDto),
-        (status = 400, description = "Malformed JSON", body = BasicError),
-        (status = 401, description = "Requires authentication", body = BasicError),
-        (status = 403, description = "Forbidden", body = BasicError),
-        (status = 404, description = "Not the enterprise of the caller's organization", body = BasicError),
+        AuthErrors, NotEnterprise, MalformedJson,
         (status = 422, description = "Validation failed, naming the setting", body = ValidationBody),
     ),
     security(("installation_token" = []))
 )]
 #[put("/enterprises/{enterprise}/personal-access-token-policy")]
-pub async fn set_enterprise_token_policy(
-    state: web::Data<AppState>,
-    caller: InstallationCaller,
-    enterprise: web::Path<String>,
-    payload: body::RawBody,
-) -> Result<HttpResponse, ApiError> {
+pub async fn set_enterprise_token_policy(call: Call<EnterprisePath>, payload: RawBody) -> Reply {
     let input = read_settings(&payload);
-    let db = state.db.clone();
-    let body = blocking(move || {
-        let enterprise = {
-            let mut conn = db.conn()?;
-            caller_enterprise(&mut conn, &caller, &enterprise)?
-        };
-        caller.authorize(Operation::WriteEnterprisePolicy)?;
-        let (settings, description) = input?;
-        settings.validate().map_err(policy_error)?;
-        // Every organization of the enterprise reads this policy: every kept answer goes.
-        db.write(Touches::Everything, |conn| {
-            let at = patgate_persistence::now();
-            policy::save(conn, Owner::Enterprise(enterprise.id), &settings, at)?;
-            policy::audit_enterprise_change(
-                conn,
-                enterprise.id,
-                Some((caller.app_id(), caller.installation_id())),
-                &description,
-                at,
-            )?;
-            tracing::info!(
-                enterprise_id = enterprise.id,
-                installation_id = caller.installation_id(),
-                "enterprise token policy changed"
-            );
-            dto(conn, enterprise)
+    let (actor, installation_id) = (Some(call.caller.actor()), call.caller.installation_id());
+    let body = in_enterprise(&call, Operation::WriteEnterprisePolicy)
+        .write(move |db, enterprise| {
+            let (settings, description) = input?;
+            settings.validate().map_err(policy_error)?;
+            // Every organization of the enterprise reads this policy: every kept answer goes.
+            db.write(Touches::Everything, |conn| {
+                let at = patgate_persistence::now();
+                policy::save(conn, Owner::Enterprise(enterprise.id), &settings, at)?;
+                policy::audit_enterprise_change(conn, enterprise.id, actor, &description, at)?;
+                tracing::info!(
+                    enterprise_id = enterprise.id,
+                    installation_id,
+                    "enterprise token policy changed"
+                );
+                dto(conn, enterprise)
+            })
         })
-    })
-    .await?;
+        .await?;
     Ok(HttpResponse::Ok().json(body))
 }

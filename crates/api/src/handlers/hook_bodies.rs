@@ -7,6 +7,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
+use crate::body::missing;
 use crate::error::ApiError;
 
 /// The resource an organization hook's errors name.
@@ -116,15 +117,6 @@ pub(crate) struct Changes {
 
 fn invalid(resource: &str, field: &str, message: impl Into<String>) -> ApiError {
     ApiError::invalid(resource, field, "invalid", message)
-}
-
-fn missing(resource: &str, field: &str) -> ApiError {
-    ApiError::invalid(
-        resource,
-        field,
-        "missing_field",
-        format!("{field} is missing"),
-    )
 }
 
 /// Refuses any key of `map` not in `known`, naming it.

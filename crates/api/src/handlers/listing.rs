@@ -1,17 +1,17 @@
 //! What the request and grant listings share: the caller's organization, the permission, the filters, one page, and the `Link` header.
 
 use actix_web::web::Bytes;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{HttpRequest, HttpResponse};
 use chrono::NaiveDateTime;
 use patgate_domain::Operation;
 use patgate_persistence::grants::GrantView;
-use patgate_persistence::models::{Organization, Repository};
 use patgate_persistence::repositories::{self, Access};
 use patgate_persistence::requests::{ListFilter, RequestView};
 use patgate_persistence::{DbConnection, Page, StoreError, Total};
 use serde::Serialize;
 
-use super::{blocking, caller_org};
+use super::params::OrgPath;
+use super::{Call, InOrg, Reply};
 use crate::auth::InstallationCaller;
 use crate::dto::MinimalRepository;
 use crate::error::ApiError;
@@ -40,12 +40,12 @@ impl ShowsToken for GrantView {
 
 /// What a kept answer to this request is, if one may be served: `Ok(answer)` to send as it is,
 /// `Err(slot)` to read the store and keep the answer in `slot` (`None`: keep nothing).
-pub(crate) fn kept_answer(
-    state: &AppState,
-    caller: &InstallationCaller,
+pub(crate) fn kept_answer<P>(
+    call: &Call<P>,
     req: &HttpRequest,
     body: &[u8],
 ) -> Result<Kept, Option<Slot>> {
+    let state = &call.state;
     let request = [
         req.method().as_str().as_bytes(),
         req.path().as_bytes(),
@@ -54,7 +54,7 @@ pub(crate) fn kept_answer(
     ];
     match state
         .responses
-        .slot(state.db.changes(), caller.org_id(), &request)
+        .slot(state.db.changes(), call.caller.org_id(), &request)
     {
         Some((_, Some(kept))) => Ok(kept),
         Some((slot, None)) => Err(Some(slot)),
@@ -87,10 +87,6 @@ pub(crate) fn answer_and_keep(
     kept.respond()
 }
 
-fn to_json<T: Serialize>(items: &T) -> Result<Vec<u8>, ApiError> {
-    serde_json::to_vec(items).map_err(ApiError::internal)
-}
-
 /// Reads one filtered page of an organization's rows, with the total.
 pub(crate) type FetchPage<V> =
     fn(&mut DbConnection, i64, &ListFilter, Page) -> Result<(Vec<V>, Total), StoreError>;
@@ -112,12 +108,10 @@ pub(crate) struct FilteredList<V, T> {
 /// list is counted, once per change of the organization's data, so that every page's `Link`
 /// names the last page.
 pub(crate) async fn filtered_list<V, T>(
-    state: web::Data<AppState>,
-    caller: InstallationCaller,
-    org: String,
+    call: Call<OrgPath>,
     req: HttpRequest,
     list: FilteredList<V, T>,
-) -> Result<HttpResponse, ApiError>
+) -> Reply
 where
     V: ShowsToken + Send + 'static,
     T: Serialize,
@@ -128,93 +122,110 @@ where
         count,
         build,
     } = list;
-    let slot = match kept_answer(&state, &caller, &req, b"") {
-        Ok(kept) => {
-            // Kept for this organization; the caller's permission is checked all the same.
-            caller.authorize(op)?;
-            return Ok(kept.serve_kept());
-        }
+    let slot = match kept_answer(&call, &req, b"") {
+        Ok(kept) => return serve_kept(kept, &call.caller, op),
         Err(slot) => slot,
     };
     let query = parse_list_query(req.query_string());
-    let db = state.db.clone();
-    let (org, page, (rows, total)) = blocking(move || {
-        let mut conn = db.conn()?;
-        let org = caller_org(&mut conn, &caller, &org)?;
-        caller.authorize(op)?;
-        let (filter, page) = query?;
-        let (rows, total) = fetch(&mut conn, org.id, &filter, page)?;
-        let total = match total {
-            Total::AtLeast(_) => {
-                let key = format!("{op:?}:{}", filter.selection_key());
-                Total::Exact(db.kept_count(org.id, key, || count(&mut conn, org.id, &filter))?)
-            }
-            exact => exact,
-        };
-        Ok((org, page, (rows, total)))
-    })
-    .await?;
+    let db = call.state.db.clone();
+    let (org, page, (rows, total)) = call
+        .in_org(op)
+        .read(move |conn, org| {
+            let (filter, page) = query?;
+            let (rows, total) = fetch(conn, org.id, &filter, page)?;
+            let total = match total {
+                Total::AtLeast(_) => {
+                    let key = format!("{op:?}:{}", filter.selection_key());
+                    Total::Exact(db.kept_count(org.id, key, || count(conn, org.id, &filter))?)
+                }
+                exact => exact,
+            };
+            Ok((org, page, (rows, total)))
+        })
+        .await?;
     let items: Vec<T> = rows
         .iter()
-        .map(|row| build(&state.base_url, &org.login, row))
+        .map(|row| build(&call.state.base_url, &org.login, row))
         .collect();
-    let link = link_header(&state.base_url, req.path(), req.query_string(), page, total);
     let expiries = rows.iter().filter_map(ShowsToken::token_expires_at);
-    Ok(answer_and_keep(
-        &state,
-        slot,
-        expiries,
-        to_json(&items)?,
-        link,
-    ))
+    answer_page(&call.state, &req, slot, expiries, &items, (page, total))
 }
 
-/// Answers the repositories a request (or grant) reaches: `find` looks the request or grant up
-/// in the organization and says what it reaches.
-pub(crate) async fn repositories_page(
-    state: web::Data<AppState>,
-    caller: InstallationCaller,
-    org: String,
+/// A kept answer, served once the caller may `op`: it was kept for the caller's organization,
+/// and the permission is checked all the same.
+pub(crate) fn serve_kept(
+    kept: Kept,
+    caller: &InstallationCaller,
+    op: Operation,
+) -> Result<HttpResponse, ApiError> {
+    caller.authorize(op)?;
+    Ok(kept.serve_kept())
+}
+
+/// Sends a page of `items` with its `Link`, keeping it in `slot` until the first of
+/// `expiries` to come.
+fn answer_page<T: Serialize>(
+    state: &AppState,
+    req: &HttpRequest,
+    slot: Option<Slot>,
+    expiries: impl Iterator<Item = NaiveDateTime>,
+    items: &[T],
+    (page, total): (Page, Total),
+) -> Result<HttpResponse, ApiError> {
+    let link = link_header(&state.base_url, req.path(), req.query_string(), page, total);
+    let body = serde_json::to_vec(items).map_err(ApiError::internal)?;
+    Ok(answer_and_keep(state, slot, expiries, body, link))
+}
+
+/// What a request's or grant's repositories are read with: the permission, and how to find
+/// the request or grant in the organization (the request id whose repositories it reaches,
+/// and its repository selection).
+pub(crate) struct RepositoriesOf {
+    pub op: Operation,
+    pub find: FindAccess,
+}
+
+/// Looks a request or grant up in an organization: the request id whose repositories it
+/// reaches, and its repository selection.
+pub(crate) type FindAccess =
+    fn(&mut DbConnection, i64, i64) -> Result<Option<(i64, String)>, StoreError>;
+
+/// Answers the repositories a request (or grant) `id` reaches.
+pub(crate) async fn repositories_page<P: InOrg>(
+    call: Call<P>,
     id: i64,
     req: HttpRequest,
-    op: Operation,
-    find: super::FindAccess,
-) -> Result<HttpResponse, ApiError> {
-    let slot = match kept_answer(&state, &caller, &req, b"") {
-        Ok(kept) => {
-            caller.authorize(op)?;
-            return Ok(kept.serve_kept());
-        }
+    RepositoriesOf { op, find }: RepositoriesOf,
+) -> Reply {
+    let slot = match kept_answer(&call, &req, b"") {
+        Ok(kept) => return serve_kept(kept, &call.caller, op),
         Err(slot) => slot,
     };
     let page = page_from_query(req.query_string());
-    let db = state.db.clone();
-    let (org, page, (repos, total)): (Organization, Page, (Vec<Repository>, i64)) =
-        blocking(move || {
-            let mut conn = db.conn()?;
-            let org = caller_org(&mut conn, &caller, &org)?;
-            caller.authorize(op)?;
+    let (org, page, (repos, total)) = call
+        .in_org(op)
+        .read(move |conn, org| {
             let page = page?;
-            let (request_id, selection) = find(&mut conn, org.id, id)?.ok_or(ApiError::NotFound)?;
+            let (request_id, selection) = find(conn, org.id, id)?.ok_or(ApiError::NotFound)?;
             let access = Access {
                 org_id: org.id,
                 request_id,
                 repository_selection: &selection,
             };
-            let found = repositories::repositories_of(&mut conn, access, page)?;
+            let found = repositories::repositories_of(conn, access, page)?;
             Ok((org, page, found))
         })
         .await?;
     let items: Vec<MinimalRepository> = repos
         .iter()
-        .map(|r| MinimalRepository::build(&state.base_url, &org, r))
+        .map(|r| MinimalRepository::build(&call.state.base_url, &org, r))
         .collect();
-    let link = link_header(&state.base_url, req.path(), req.query_string(), page, total);
-    Ok(answer_and_keep(
-        &state,
+    answer_page(
+        &call.state,
+        &req,
         slot,
         std::iter::empty(),
-        to_json(&items)?,
-        link,
-    ))
+        &items,
+        (page, Total::Exact(total)),
+    )
 }

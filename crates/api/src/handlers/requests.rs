@@ -1,22 +1,21 @@
 //! `/orgs/{org}/personal-access-token-requests`: list, review one, review in bulk, and a request's repositories.
 
-use actix_web::{get, post, web, HttpRequest, HttpResponse};
-use patgate_domain::{IdList, Operation, ReviewAction, ReviewReason, ValidationError};
+use actix_web::{get, post, HttpRequest, HttpResponse};
+use patgate_domain::{Operation, ReviewAction, ReviewReason};
 use patgate_persistence::requests::{self, Review, ReviewError};
 use patgate_persistence::Touches;
 
-use super::listing::{filtered_list, repositories_page, FilteredList};
-use super::FindAccess;
-use super::{blocking, caller_org, join_ids};
-use crate::auth::InstallationCaller;
-use crate::body;
+use super::errors::{InternalError, Invalid, MalformedJson, NotFoundErrors, PageErrors};
+use super::listing::{filtered_list, repositories_page, FilteredList, RepositoriesOf};
+use super::params::{OrgPath, PageParams, PatRequestPath};
+use super::{join_ids, unknown_ids, unprocessable, Call, InOrg, Reply};
+use crate::body::{self, RawBody};
 use crate::dto::{
     Accepted, MinimalRepository, PatGrantRequest, ReviewPatGrantRequestBody,
     ReviewPatGrantRequestsInBulkBody,
 };
-use crate::error::{ApiError, BasicError, FieldError, ValidationError as ValidationBody};
+use crate::error::{ApiError, ValidationError as ValidationBody};
 use crate::list_query::ListParams;
-use crate::state::AppState;
 
 const RESOURCE: &str = "PersonalAccessTokenRequest";
 
@@ -26,40 +25,23 @@ const RESOURCE: &str = "PersonalAccessTokenRequest";
 /// GitHub Apps (installation access tokens with `organization_personal_access_token_requests:
 /// read`) can use this endpoint.
 #[utoipa::path(
-    operation_id = "orgs/list-pat-grant-requests",
-    tag = "orgs",
-    params(("org" = String, Path, description = "The organization name (not case sensitive)"), ListParams),
+    operation_id = "orgs/list-pat-grant-requests", tag = "orgs", params(OrgPath, ListParams),
     responses(
         (status = 200, description = "Response", body = Vec<PatGrantRequest>,
             headers(("Link" = String, description = "Pagination links (first, prev, next, last)"))),
-        (status = 401, description = "Requires authentication", body = BasicError),
-        (status = 403, description = "Forbidden", body = BasicError),
-        (status = 404, description = "Resource not found", body = BasicError),
-        (status = 422, description = "Validation failed", body = ValidationBody),
-        (status = 500, description = "Internal Error", body = BasicError),
+        NotFoundErrors, Invalid, InternalError,
     ),
     security(("installation_token" = []))
 )]
 #[get("/orgs/{org}/personal-access-token-requests")]
-pub async fn list_pat_grant_requests(
-    state: web::Data<AppState>,
-    caller: InstallationCaller,
-    org: web::Path<String>,
-    req: HttpRequest,
-) -> Result<HttpResponse, ApiError> {
-    filtered_list(
-        state,
-        caller,
-        org.into_inner(),
-        req,
-        FilteredList {
-            op: Operation::ListRequests,
-            fetch: requests::list_pending,
-            count: requests::count_pending,
-            build: PatGrantRequest::build,
-        },
-    )
-    .await
+pub async fn list_pat_grant_requests(call: Call<OrgPath>, req: HttpRequest) -> Reply {
+    let list = FilteredList {
+        op: Operation::ListRequests,
+        fetch: requests::list_pending,
+        count: requests::count_pending,
+        build: PatGrantRequest::build,
+    };
+    filtered_list(call, req, list).await
 }
 
 /// List repositories requested to be accessed by a fine-grained personal access token
@@ -67,46 +49,28 @@ pub async fn list_pat_grant_requests(
 /// The repositories of a `subset` request; every repository of the organization for an `all`
 /// request; none for `none`. Only GitHub Apps can use this endpoint.
 #[utoipa::path(
-    operation_id = "orgs/list-pat-grant-request-repositories",
-    tag = "orgs",
-    params(
-        ("org" = String, Path, description = "The organization name (not case sensitive)"),
-        ("pat_request_id" = i64, Path, description = "Unique identifier of the request"),
-        ("per_page" = Option<i64>, Query, minimum = 1, maximum = 100, description = "Results per page (max 100)"),
-        ("page" = Option<i64>, Query, minimum = 1, description = "Page number"),
-    ),
+    operation_id = "orgs/list-pat-grant-request-repositories", tag = "orgs",
+    params(PatRequestPath, PageParams),
     responses(
         (status = 200, description = "Response", body = Vec<MinimalRepository>,
             headers(("Link" = String, description = "Pagination links"))),
-        (status = 401, description = "Requires authentication", body = BasicError),
-        (status = 403, description = "Forbidden", body = BasicError),
-        (status = 404, description = "Resource not found", body = BasicError),
-        (status = 422, description = "Invalid pagination parameters", body = ValidationBody),
-        (status = 500, description = "Internal Error", body = BasicError),
+        PageErrors, InternalError,
     ),
     security(("installation_token" = []))
 )]
 #[get("/orgs/{org}/personal-access-token-requests/{pat_request_id}/repositories")]
 pub async fn list_pat_grant_request_repositories(
-    state: web::Data<AppState>,
-    caller: InstallationCaller,
-    path: web::Path<(String, i64)>,
+    call: Call<PatRequestPath>,
     req: HttpRequest,
-) -> Result<HttpResponse, ApiError> {
-    let (org, request_id) = path.into_inner();
-    let find: FindAccess = |conn, org_id, id| {
-        Ok(requests::find(conn, org_id, id)?.map(|r| (r.id, r.repository_selection)))
+) -> Reply {
+    let of = RepositoriesOf {
+        op: Operation::ListRequestRepositories,
+        find: |conn, org_id, id| {
+            Ok(requests::find(conn, org_id, id)?.map(|r| (r.id, r.repository_selection)))
+        },
     };
-    repositories_page(
-        state,
-        caller,
-        org,
-        request_id,
-        req,
-        Operation::ListRequestRepositories,
-        find,
-    )
-    .await
+    let id = call.path.pat_request_id;
+    repositories_page(call, id, req, of).await
 }
 
 /// Review a request to access organization resources with a fine-grained personal access token
@@ -114,36 +78,21 @@ pub async fn list_pat_grant_request_repositories(
 /// Approves or denies one pending request. Approval grants the token access; a denial's
 /// reason is kept for the token's owner. Only GitHub Apps can use this endpoint.
 #[utoipa::path(
-    operation_id = "orgs/review-pat-grant-request",
-    tag = "orgs",
-    params(
-        ("org" = String, Path, description = "The organization name (not case sensitive)"),
-        ("pat_request_id" = i64, Path, description = "Unique identifier of the request"),
-    ),
+    operation_id = "orgs/review-pat-grant-request", tag = "orgs", params(PatRequestPath),
     request_body = ReviewPatGrantRequestBody,
     responses(
         (status = 204, description = "A header with no content is returned."),
-        (status = 400, description = "Malformed JSON", body = BasicError),
-        (status = 401, description = "Requires authentication", body = BasicError),
-        (status = 403, description = "Forbidden", body = BasicError),
-        (status = 404, description = "Resource not found", body = BasicError),
+        NotFoundErrors, MalformedJson, InternalError,
         (status = 422, description = "Validation failed, or the request is no longer pending", body = ValidationBody),
-        (status = 500, description = "Internal Error", body = BasicError),
     ),
     security(("installation_token" = []))
 )]
 #[post("/orgs/{org}/personal-access-token-requests/{pat_request_id}")]
-pub async fn review_pat_grant_request(
-    state: web::Data<AppState>,
-    caller: InstallationCaller,
-    path: web::Path<(String, i64)>,
-    payload: body::RawBody,
-) -> Result<HttpResponse, ApiError> {
-    let (org, request_id) = path.into_inner();
+pub async fn review_pat_grant_request(call: Call<PatRequestPath>, payload: RawBody) -> Reply {
     let input = body::json_object(&payload.0, false)
         .and_then(|map| review_fields(&map))
-        .map(|(action, reason)| (vec![request_id], action, reason));
-    review(&state, caller, org, input, false).await?;
+        .map(|(action, reason)| (vec![call.path.pat_request_id], action, reason));
+    review(&call, input, false).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -153,40 +102,24 @@ pub async fn review_pat_grant_request(
 /// unknown or no longer pending, nothing changes and the 422 names them. Only GitHub Apps can
 /// use this endpoint.
 #[utoipa::path(
-    operation_id = "orgs/review-pat-grant-requests-in-bulk",
-    tag = "orgs",
-    params(("org" = String, Path, description = "The organization name (not case sensitive)")),
+    operation_id = "orgs/review-pat-grant-requests-in-bulk", tag = "orgs", params(OrgPath),
     request_body = ReviewPatGrantRequestsInBulkBody,
     responses(
         (status = 202, description = "Accepted", body = Accepted),
-        (status = 400, description = "Malformed JSON", body = BasicError),
-        (status = 401, description = "Requires authentication", body = BasicError),
-        (status = 403, description = "Forbidden", body = BasicError),
-        (status = 404, description = "Resource not found", body = BasicError),
+        NotFoundErrors, MalformedJson, InternalError,
         (status = 422, description = "Validation failed, or a request is unknown or no longer pending", body = ValidationBody),
-        (status = 500, description = "Internal Error", body = BasicError),
     ),
     security(("installation_token" = []))
 )]
 #[post("/orgs/{org}/personal-access-token-requests")]
-pub async fn review_pat_grant_requests_in_bulk(
-    state: web::Data<AppState>,
-    caller: InstallationCaller,
-    org: web::Path<String>,
-    payload: body::RawBody,
-) -> Result<HttpResponse, ApiError> {
+pub async fn review_pat_grant_requests_in_bulk(call: Call<OrgPath>, payload: RawBody) -> Reply {
     let input = body::json_object(&payload.0, false).and_then(|map| {
-        let ids = body::required_ids(&map, RESOURCE, "pat_request_ids")?;
-        let ids = IdList::parse(ids).map_err(|e| validation(&e, "pat_request_ids"))?;
+        let ids = body::id_list(&map, RESOURCE, "pat_request_ids")?;
         let (action, reason) = review_fields(&map)?;
-        Ok((ids.as_slice().to_vec(), action, reason))
+        Ok((ids, action, reason))
     });
-    review(&state, caller, org.into_inner(), input, true).await?;
+    review(&call, input, true).await?;
     Ok(HttpResponse::Accepted().json(Accepted {}))
-}
-
-fn validation(e: &ValidationError, field: &str) -> ApiError {
-    ApiError::invalid(RESOURCE, field, "invalid", e.to_string())
 }
 
 /// The parsed review: request ids, action and reason, or why the body was refused.
@@ -196,12 +129,9 @@ fn review_fields(
     map: &serde_json::Map<String, serde_json::Value>,
 ) -> Result<(ReviewAction, Option<ReviewReason>), ApiError> {
     let action = body::required_str(map, RESOURCE, "action")?;
-    let action = ReviewAction::parse(action).map_err(|e| validation(&e, "action"))?;
-    let reason = body::optional_str(map, RESOURCE, "reason")?
-        .map(ReviewReason::parse)
-        .transpose()
-        .map_err(|e| validation(&e, "reason"))?;
-    Ok((action, reason))
+    let action = ReviewAction::parse(action)
+        .map_err(|e| ApiError::invalid(RESOURCE, "action", "invalid", e.to_string()))?;
+    Ok((action, body::reason(map, RESOURCE)?))
 }
 
 /// Runs the review transaction and maps its refusals: an unknown id is 404 for a single
@@ -209,25 +139,9 @@ fn review_fields(
 ///
 /// The organization and the permission are checked before the body, so that a caller who may
 /// not review learns nothing from validation errors.
-async fn review(
-    state: &web::Data<AppState>,
-    caller: InstallationCaller,
-    org: String,
-    input: ReviewInput,
-    bulk: bool,
-) -> Result<(), ApiError> {
-    let db = state.db.clone();
-    let ids_field = if bulk {
-        "pat_request_ids"
-    } else {
-        "pat_request_id"
-    };
-    blocking(move || {
-        let org = {
-            let mut conn = db.conn()?;
-            caller_org(&mut conn, &caller, &org)?
-        };
-        caller.authorize(Operation::ReviewRequests)?;
+async fn review<P: InOrg>(call: &Call<P>, input: ReviewInput, bulk: bool) -> Result<(), ApiError> {
+    let (app_id, installation_id) = call.caller.actor();
+    call.in_org(Operation::ReviewRequests).write(move |db, org| {
         let (ids, action, reason) = input?;
         let review = Review {
             by_policy: false,
@@ -235,42 +149,45 @@ async fn review(
             request_ids: &ids,
             action,
             reason: reason.as_ref().map(ReviewReason::as_str),
-            app_id: caller.app_id(),
-            installation_id: caller.installation_id(),
+            app_id,
+            installation_id,
             at: patgate_persistence::now(),
         };
-        let outcome = db.write(Touches::Org(review.org_id), |conn| requests::review(conn, &review));
-        match outcome {
-            Ok(()) => {
-                tracing::info!(org_id = org.id, ids = ?ids, action = action.as_str(), installation_id = caller.installation_id(), "requests reviewed");
-                Ok(())
-            }
-            Err(ReviewError::Unknown(_)) if !bulk => Err(ApiError::NotFound),
-            Err(ReviewError::Unknown(unknown)) => Err(ApiError::Unprocessable {
-                message: format!("Unknown personal access token request ids: {}", join_ids(&unknown)),
-                errors: unknown
-                    .iter()
-                    .map(|id| FieldError::new(RESOURCE, "pat_request_ids", "missing", format!("request {id} does not exist")))
-                    .collect(),
-            }),
-            Err(ReviewError::NotPending(refused)) => {
-                let ids: Vec<i64> = refused.iter().map(|(id, _)| *id).collect();
-                let message = if bulk {
-                    format!("These requests are no longer pending: {}", join_ids(&ids))
-                } else {
-                    let state = refused.first().map(|(_, e)| e.from.to_string()).unwrap_or_default();
-                    format!("This request is {state}")
-                };
-                Err(ApiError::Unprocessable {
-                    message,
-                    errors: refused
-                        .iter()
-                        .map(|(id, e)| FieldError::new(RESOURCE, ids_field, "unprocessable", format!("request {id}: {e}")))
-                        .collect(),
-                })
-            }
-            Err(ReviewError::Store(e)) => Err(e.into()),
-        }
+        db.write(Touches::Org(org.id), |conn| requests::review(conn, &review))
+            .map_err(|e| refused(e, bulk))?;
+        tracing::info!(org_id = org.id, ids = ?ids, action = action.as_str(), installation_id, "requests reviewed");
+        Ok(())
     })
     .await
+}
+
+/// A refused review as GitHub answers it.
+fn refused(e: ReviewError, bulk: bool) -> ApiError {
+    let field = if bulk {
+        "pat_request_ids"
+    } else {
+        "pat_request_id"
+    };
+    match e {
+        ReviewError::Unknown(_) if !bulk => ApiError::NotFound,
+        ReviewError::Unknown(unknown) => unknown_ids(
+            RESOURCE,
+            field,
+            "personal access token request",
+            "request",
+            &unknown,
+        ),
+        ReviewError::NotPending(refused) => {
+            let ids: Vec<i64> = refused.iter().map(|(id, _)| *id).collect();
+            let message = if bulk {
+                format!("These requests are no longer pending: {}", join_ids(&ids))
+            } else {
+                let state = refused.first().map(|(_, e)| e.from.to_string());
+                format!("This request is {}", state.unwrap_or_default())
+            };
+            let why = refused.iter().map(|(id, e)| format!("request {id}: {e}"));
+            unprocessable(RESOURCE, field, message, why)
+        }
+        ReviewError::Store(e) => e.into(),
+    }
 }
