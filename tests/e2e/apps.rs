@@ -10,14 +10,14 @@ async fn the_app_and_its_installations_are_visible_with_its_jwt(backend: Backend
     let app = TestApp::spawn(backend).await;
     let jwt = app_jwt(REVIEWER);
     let res = app.get("/app", &jwt).await;
-    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    res.assert_status(StatusCode::OK);
     assert_eq!(res.json["slug"], "reviewer");
     assert_eq!(res.json["installations_count"], 1);
     assert_eq!(res.json["owner"]["login"], ORG);
 
     let res = app.get("/app/installations", &jwt).await;
-    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
-    let list = res.json.as_array().expect("array");
+    res.assert_status(StatusCode::OK);
+    let list = res.items();
     assert_eq!(list.len(), 1);
     let installation = &list[0];
     assert_eq!(installation["account"]["login"], ORG);
@@ -28,12 +28,14 @@ async fn the_app_and_its_installations_are_visible_with_its_jwt(backend: Backend
     );
     let id = installation["id"].as_i64().expect("id");
 
-    let res = app.get(&format!("/app/installations/{id}"), &jwt).await;
-    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
-    assert_eq!(res.json["id"], id);
-    let res = app.get("/orgs/ACME/installation", &jwt).await;
-    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
-    assert_eq!(res.json["id"], id);
+    for path in [
+        format!("/app/installations/{id}"),
+        "/orgs/ACME/installation".to_owned(),
+    ] {
+        let res = app.get(&path, &jwt).await;
+        res.assert_status(StatusCode::OK);
+        assert_eq!(res.json["id"], id);
+    }
 }
 
 async fn another_apps_installation_is_not_found(backend: Backend) {
@@ -46,44 +48,32 @@ async fn another_apps_installation_is_not_found(backend: Backend) {
         "/orgs/globex/installation".to_owned(),
         "/orgs/no-such-org/installation".to_owned(),
     ] {
-        let res = app.get(&path, &jwt).await;
-        res.assert_error(StatusCode::NOT_FOUND, "Not Found");
+        app.get(&path, &jwt).await.assert_not_found();
     }
-    let res = app
-        .post(
-            &format!("/app/installations/{theirs}/access_tokens"),
-            &jwt,
-            &json!({}),
-        )
-        .await;
-    res.assert_error(StatusCode::NOT_FOUND, "Not Found");
+    app.exchange(theirs, &jwt, &json!({}))
+        .await
+        .assert_not_found();
 }
 
 async fn a_token_carries_the_installations_permissions_for_an_hour(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let id = app.installation_id(REVIEWER).await;
-    let path = format!("/app/installations/{id}/access_tokens");
+    let path = exchange_path(id);
     // No body at all, as octokit sends it.
     let res = app
-        .send(
-            reqwest::Method::POST,
-            &path,
-            Some(&format!("Bearer {}", app_jwt(REVIEWER))),
-            None,
-        )
+        .call(reqwest::Method::POST, &path, &app_jwt(REVIEWER), None)
         .await;
-    assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+    res.assert_status(StatusCode::CREATED);
     assert_eq!(res.json["repository_selection"], "all");
     // A JSON `null` body means no narrowing too.
-    let with_null = app
-        .send(
-            reqwest::Method::POST,
-            &path,
-            Some(&format!("Bearer {}", app_jwt(REVIEWER))),
-            Some("null"),
-        )
-        .await;
-    assert_eq!(with_null.status, StatusCode::CREATED, "{}", with_null.body);
+    app.call(
+        reqwest::Method::POST,
+        &path,
+        &app_jwt(REVIEWER),
+        Some(&serde_json::Value::Null),
+    )
+    .await
+    .assert_status(StatusCode::CREATED);
     assert_eq!(
         res.json["permissions"],
         json!({
@@ -109,24 +99,15 @@ async fn a_token_may_be_narrowed_but_never_widened(backend: Backend) {
             &json!({"permissions": {"organization_personal_access_token_requests": "read"}}),
         )
         .await;
-    let list = "/orgs/acme/personal-access-token-requests";
-    let res = app.get(list, &narrow).await;
-    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    let res = app.get(REQUESTS_PATH, &narrow).await;
+    res.assert_status(StatusCode::OK);
     let id = ids(&res.json)[0];
-    let res = app
-        .post(
-            &format!("{list}/{id}"),
-            &narrow,
-            &json!({"action": "approve"}),
-        )
-        .await;
-    res.assert_error(
-        StatusCode::FORBIDDEN,
-        "Resource not accessible by integration",
-    );
+    app.post_review(&narrow, id, &json!({"action": "approve"}))
+        .await
+        .assert_not_accessible();
 
     let reader = app.installation_id(READER).await;
-    let path = format!("/app/installations/{reader}/access_tokens");
+    let path = exchange_path(reader);
     // GitHub's messages, as GitHub words them.
     let above =
         "The level of access for permissions requested are not granted to this installation.";
@@ -168,7 +149,7 @@ async fn a_token_may_be_narrowed_but_never_widened(backend: Backend) {
             &json!({"repositories": ["api", "API"]}),
         )
         .await;
-    assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+    res.assert_status(StatusCode::CREATED);
     assert_eq!(res.json["repository_selection"], "selected");
     for bad in ["{", "[1]"] {
         let res = app
@@ -186,10 +167,10 @@ async fn a_token_may_be_narrowed_but_never_widened(backend: Backend) {
 async fn empty_narrowings_narrow_nothing(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let id = app.installation_id(REVIEWER).await;
-    let path = format!("/app/installations/{id}/access_tokens");
+    let path = exchange_path(id);
     let jwt = app_jwt(REVIEWER);
     let full = app.post(&path, &jwt, &json!({})).await;
-    assert_eq!(full.status, StatusCode::CREATED, "{}", full.body);
+    full.assert_status(StatusCode::CREATED);
     // PyGithub's get_access_token always sends an empty permissions object.
     for body in [
         json!({"permissions": {}}),
@@ -203,9 +184,7 @@ async fn empty_narrowings_narrow_nothing(backend: Backend) {
         assert_eq!(res.json["permissions"], full.json["permissions"], "{body}");
         assert_eq!(res.json["repository_selection"], "all", "{body}");
         let token = res.json["token"].as_str().expect("token");
-        let list = app
-            .get("/orgs/acme/personal-access-token-requests", token)
-            .await;
+        let list = app.get(REQUESTS_PATH, token).await;
         assert_eq!(list.status, StatusCode::OK, "{body}: {}", list.body);
     }
 }

@@ -2,22 +2,21 @@
 
 use std::collections::BTreeSet;
 
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use crate::both_backends;
 use crate::helpers::*;
 
-const INTAKE: &str = "/orgs/acme/personal-access-token-intake/requests";
-const REQUESTS_PATH: &str = "/orgs/acme/personal-access-token-requests";
 const LOG: &str = "/orgs/acme/audit-log";
 
 fn filing(token_id: i64) -> Value {
-    json!({
-        "owner": "zed", "token_id": token_id, "token_name": format!("zed-{token_id}"),
-        "token_expires_at": (chrono::Utc::now() + chrono::Duration::days(30)).format("%Y-%m-%dT%H:%M:%SZ").to_string(),
-        "repository_selection": "none", "permissions": {"organization": {"members": "read"}},
-    })
+    zed_filing(
+        token_id,
+        "none",
+        &[],
+        json!({"organization": {"members": "read"}}),
+    )
 }
 
 /// zed files three requests; the reviewer approves one ("ok"), denies one ("too broad"); the
@@ -27,40 +26,23 @@ async fn history(app: &TestApp) -> (String, Vec<i64>) {
     let reviewer = app.token_for(REVIEWER).await;
     let mut ids = Vec::new();
     for token in [8801, 8802, 8803] {
-        let res = app.post(INTAKE, &issuer, &filing(token)).await;
-        assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
-        ids.push(res.json["id"].as_i64().expect("id"));
+        ids.push(
+            app.file_as(&issuer, &filing(token), StatusCode::CREATED)
+                .await,
+        );
     }
     for (id, body) in [
         (ids[0], json!({"action": "approve", "reason": "ok"})),
         (ids[1], json!({"action": "deny", "reason": "too broad"})),
     ] {
-        let res = app
-            .post(&format!("{REQUESTS_PATH}/{id}"), &reviewer, &body)
-            .await;
-        assert_eq!(res.status, StatusCode::NO_CONTENT, "{}", res.body);
+        app.review(&reviewer, id, &body).await;
     }
     let res = app
-        .send(
-            Method::DELETE,
-            &format!("{INTAKE}/{}", ids[2]),
-            Some(&format!("Bearer {issuer}")),
-            None,
-        )
+        .delete(&format!("{INTAKE_PATH}/{}", ids[2]), &issuer)
         .await;
     assert!(res.status.is_success(), "{}", res.body);
-    let grants = app
-        .get("/orgs/acme/personal-access-tokens?token_id=8801", &reviewer)
-        .await;
-    let grant = grants.json[0]["id"].as_i64().expect("grant");
-    let res = app
-        .post(
-            &format!("/orgs/acme/personal-access-tokens/{grant}"),
-            &reviewer,
-            &json!({"action": "revoke", "reason": "left"}),
-        )
-        .await;
-    assert_eq!(res.status, StatusCode::NO_CONTENT, "{}", res.body);
+    let grant = app.grant_of_token(&reviewer, 8801).await;
+    app.revoke(&reviewer, grant, Some("left")).await;
     (reviewer, ids)
 }
 
@@ -70,24 +52,17 @@ fn query(phrase: &str) -> String {
     format!("{LOG}?{}", s.finish())
 }
 
-fn actions(json: &Value) -> Vec<String> {
-    json.as_array()
-        .expect("array")
-        .iter()
-        .map(|e| e["action"].as_str().expect("action").to_owned())
-        .collect()
-}
-
 /// The URL of relation `rel` in a `Link` header, relative to the server.
 fn rel(res: &Response, base: &str, rel: &str) -> Option<String> {
-    res.header("link")?.split(", ").find_map(|part| {
-        let (url, r) = part.split_once("; ")?;
-        (r == format!("rel=\"{rel}\"")).then(|| {
-            url.trim_matches(['<', '>'])
-                .trim_start_matches(base)
-                .to_owned()
-        })
-    })
+    link(res.header("link")?, rel).map(|url| url.trim_start_matches(base).to_owned())
+}
+
+/// The `_document_id` of every event of a page.
+fn documents(res: &Response) -> Vec<String> {
+    res.items()
+        .iter()
+        .map(|e| e["_document_id"].as_str().expect("id").to_owned())
+        .collect()
 }
 
 async fn token_events_have_githubs_actions_and_fields(backend: Backend) {
@@ -128,13 +103,7 @@ async fn token_events_have_githubs_actions_and_fields(backend: Backend) {
     assert_eq!(created["actor_is_bot"], false);
     assert_eq!(res.json[0]["reason"], "left");
     assert_eq!(res.json[0]["operation_type"], "remove");
-    let documents: BTreeSet<&str> = res
-        .json
-        .as_array()
-        .expect("array")
-        .iter()
-        .map(|e| e["_document_id"].as_str().expect("_document_id"))
-        .collect();
+    let documents: BTreeSet<String> = documents(&res).into_iter().collect();
     assert_eq!(documents.len(), 7);
 
     // phrase: action (exact, prefix, negated), operation, actor (bot or user), created.
@@ -209,14 +178,7 @@ async fn pages_follow_cursors_both_ways(backend: Backend) {
         } else {
             assert!(rel(&res, &app.base, "first").is_some_and(|f| f.contains("after=&before=")));
         }
-        pages.push(
-            res.json
-                .as_array()
-                .expect("array")
-                .iter()
-                .map(|e| e["_document_id"].as_str().expect("id").to_owned())
-                .collect(),
-        );
+        pages.push(documents(&res));
         url = rel(&res, &app.base, "next");
         assert!(pages.len() <= 5, "runaway paging");
         last = Some(res);
@@ -230,14 +192,7 @@ async fn pages_follow_cursors_both_ways(backend: Backend) {
     while let Some(u) = url {
         let res = app.get(&u, &reviewer).await;
         assert_eq!(res.status, StatusCode::OK, "{u}: {}", res.body);
-        back.push(
-            res.json
-                .as_array()
-                .expect("array")
-                .iter()
-                .map(|e| e["_document_id"].as_str().expect("id").to_owned())
-                .collect::<Vec<_>>(),
-        );
+        back.push(documents(&res));
         url = rel(&res, &app.base, "prev");
         assert!(back.len() <= 5, "runaway paging");
     }
@@ -268,14 +223,9 @@ async fn bad_parameters_are_422_and_callers_are_checked(backend: Backend) {
     }
     // organization_administration: read is needed; another organization is not found.
     let reader = app.token_for(READER).await;
-    let res = app.get(LOG, &reader).await;
-    res.assert_error(
-        StatusCode::FORBIDDEN,
-        "Resource not accessible by integration",
-    );
+    app.get(LOG, &reader).await.assert_not_accessible();
     let outsider = app.token_for(OUTSIDER).await;
-    let res = app.get(LOG, &outsider).await;
-    res.assert_error(StatusCode::NOT_FOUND, "Not Found");
+    app.get(LOG, &outsider).await.assert_not_found();
 }
 
 both_backends!(

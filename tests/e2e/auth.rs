@@ -6,7 +6,7 @@ use serde_json::json;
 use crate::both_backends;
 use crate::helpers::*;
 
-const LIST: &str = "/orgs/acme/personal-access-token-requests";
+const LIST: &str = REQUESTS_PATH;
 
 /// Every secured operation of the served OpenAPI document, its path filled in (`{org}` the
 /// fixture's organization, `{enterprise}` any slug, every id 1), called without credentials:
@@ -285,62 +285,30 @@ async fn permissions_are_enforced_per_operation_and_level(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let reader = app.token_for(READER).await;
     let res = app.get(LIST, &reader).await;
-    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    res.assert_status(StatusCode::OK);
     let id = ids(&res.json)[0];
-    let res = app.get(&format!("{LIST}/{id}/repositories"), &reader).await;
-    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
-    let res = app
-        .post(
-            &format!("{LIST}/{id}"),
-            &reader,
-            &json!({"action": "approve"}),
-        )
-        .await;
-    res.assert_error(
-        StatusCode::FORBIDDEN,
-        "Resource not accessible by integration",
-    );
-    assert_eq!(
-        res.header("x-accepted-github-permissions"),
-        Some("organization_personal_access_token_requests=write")
-    );
-    let res = app
-        .post(
-            LIST,
-            &reader,
-            &json!({"action": "deny", "pat_request_ids": [id]}),
-        )
-        .await;
-    res.assert_error(
-        StatusCode::FORBIDDEN,
-        "Resource not accessible by integration",
-    );
-    // The permission is checked before the body.
-    let res = app
-        .post(LIST, &reader, &json!({"action": "sideways"}))
-        .await;
-    res.assert_error(
-        StatusCode::FORBIDDEN,
-        "Resource not accessible by integration",
-    );
+    let repositories = format!("{LIST}/{id}/repositories");
+    app.get(&repositories, &reader)
+        .await
+        .assert_status(StatusCode::OK);
+    app.post_review(&reader, id, &json!({"action": "approve"}))
+        .await
+        .assert_forbidden("organization_personal_access_token_requests=write");
+    for body in [
+        json!({"action": "deny", "pat_request_ids": [id]}),
+        // The permission is checked before the body.
+        json!({"action": "sideways"}),
+    ] {
+        app.post(LIST, &reader, &body).await.assert_not_accessible();
+    }
 
     let bystander = app.token_for(BYSTANDER).await;
-    let res = app.get(LIST, &bystander).await;
-    res.assert_error(
-        StatusCode::FORBIDDEN,
-        "Resource not accessible by integration",
-    );
-    assert_eq!(
-        res.header("x-accepted-github-permissions"),
-        Some("organization_personal_access_token_requests=read")
-    );
-    let res = app
-        .get(&format!("{LIST}/{id}/repositories"), &bystander)
-        .await;
-    res.assert_error(
-        StatusCode::FORBIDDEN,
-        "Resource not accessible by integration",
-    );
+    app.get(LIST, &bystander)
+        .await
+        .assert_forbidden("organization_personal_access_token_requests=read");
+    app.get(&repositories, &bystander)
+        .await
+        .assert_not_accessible();
 
     // The request is untouched.
     let reviewer = app.token_for(REVIEWER).await;
@@ -361,37 +329,25 @@ async fn another_organizations_installation_sees_nothing(backend: Backend) {
         let res = app.get(&path, &outsider).await;
         res.assert_error(StatusCode::NOT_FOUND, "Not Found");
     }
-    let res = app
-        .post(
-            &format!("{LIST}/{id}"),
-            &outsider,
-            &json!({"action": "deny"}),
-        )
-        .await;
-    res.assert_error(StatusCode::NOT_FOUND, "Not Found");
-    let res = app
-        .post(
-            LIST,
-            &outsider,
-            &json!({"action": "deny", "pat_request_ids": [id]}),
-        )
-        .await;
-    res.assert_error(StatusCode::NOT_FOUND, "Not Found");
-    // Invalid input changes nothing about that: the organization is checked first.
-    let res = app
-        .post(LIST, &outsider, &json!({"action": "sideways"}))
-        .await;
-    res.assert_error(StatusCode::NOT_FOUND, "Not Found");
-    let res = app
-        .get(&format!("{LIST}?direction=sideways"), &outsider)
-        .await;
-    res.assert_error(StatusCode::NOT_FOUND, "Not Found");
+    app.post_review(&outsider, id, &json!({"action": "deny"}))
+        .await
+        .assert_not_found();
+    for body in [
+        json!({"action": "deny", "pat_request_ids": [id]}),
+        // Invalid input changes nothing about that: the organization is checked first.
+        json!({"action": "sideways"}),
+    ] {
+        app.post(LIST, &outsider, &body).await.assert_not_found();
+    }
+    app.get(&format!("{LIST}?direction=sideways"), &outsider)
+        .await
+        .assert_not_found();
     // Its own organization works, and shows only its own requests.
     let res = app
         .get("/orgs/globex/personal-access-token-requests", &outsider)
         .await;
-    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
-    assert_eq!(res.json.as_array().expect("array").len(), 3);
+    res.assert_status(StatusCode::OK);
+    assert_eq!(res.items().len(), 3);
     // And acme's request is still pending.
     assert!(app.pending_ids(&reviewer).await.contains(&id));
 }

@@ -9,9 +9,6 @@ use serde_json::{json, Value};
 use crate::both_backends;
 use crate::helpers::*;
 
-const REQUESTS_PATH: &str = "/orgs/acme/personal-access-token-requests";
-const GRANTS_PATH: &str = "/orgs/acme/personal-access-tokens";
-
 /// Every environment variable the command line reads, cleared so that the caller's
 /// environment cannot change a test.
 const ENV: [&str; 6] = [

@@ -24,6 +24,14 @@ fn client_for(app: &TestApp, token: &str) -> Client {
     Client::new_with_client(&app.base, http)
 }
 
+/// A review with `action` and an optional reason.
+fn review(action: ReviewActionName, reason: Option<&str>) -> ReviewPatGrantRequestBody {
+    ReviewPatGrantRequestBody {
+        action,
+        reason: reason.map(|r| r.parse().expect("reason")),
+    }
+}
+
 async fn the_generated_client_reviews_lists_grants_and_revokes(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let token = app.token_for(REVIEWER).await;
@@ -31,62 +39,47 @@ async fn the_generated_client_reviews_lists_grants_and_revokes(backend: Backend)
 
     let owners = vec!["alice".to_owned()];
     let per_page = std::num::NonZeroU64::new(100);
-    let pending = client
-        .orgs_list_pat_grant_requests(
-            ORG,
-            None,
-            None,
-            None,
-            Some(&owners),
-            None,
-            per_page,
-            None,
-            None,
-            None,
-            None,
-        )
-        .await
-        .expect("list requests")
-        .into_inner();
+    let list_alices = || async {
+        client
+            .orgs_list_pat_grant_requests(
+                ORG,
+                None,
+                None,
+                None,
+                Some(&owners),
+                None,
+                per_page,
+                None,
+                None,
+                None,
+                None,
+            )
+            .await
+            .expect("list requests")
+            .into_inner()
+    };
+    let pending = list_alices().await;
     assert_eq!(pending.len(), REQUESTS / OWNERS.len());
     assert!(pending.iter().all(|r| r.owner.login == "alice"));
     let (approved, denied) = (&pending[0], &pending[1]);
 
     let res = client
-        .orgs_review_pat_grant_request(
-            ORG,
-            approved.id,
-            &ReviewPatGrantRequestBody {
-                action: ReviewActionName::Approve,
-                reason: None,
-            },
-        )
+        .orgs_review_pat_grant_request(ORG, approved.id, &review(ReviewActionName::Approve, None))
         .await
         .expect("approve");
     assert_eq!(res.status(), reqwest::StatusCode::NO_CONTENT);
-    let reason = "Access is too broad.".parse().expect("reason");
     client
         .orgs_review_pat_grant_request(
             ORG,
             denied.id,
-            &ReviewPatGrantRequestBody {
-                action: ReviewActionName::Deny,
-                reason: Some(reason),
-            },
+            &review(ReviewActionName::Deny, Some("Access is too broad.")),
         )
         .await
         .expect("deny");
 
     // Reviewing again is refused with GitHub's error body, decoded by the client.
     let err = client
-        .orgs_review_pat_grant_request(
-            ORG,
-            denied.id,
-            &ReviewPatGrantRequestBody {
-                action: ReviewActionName::Approve,
-                reason: None,
-            },
-        )
+        .orgs_review_pat_grant_request(ORG, denied.id, &review(ReviewActionName::Approve, None))
         .await
         .expect_err("already denied");
     match err {
@@ -97,23 +90,7 @@ async fn the_generated_client_reviews_lists_grants_and_revokes(backend: Backend)
         other => panic!("unexpected error: {other}"),
     }
 
-    let still_pending = client
-        .orgs_list_pat_grant_requests(
-            ORG,
-            None,
-            None,
-            None,
-            Some(&owners),
-            None,
-            per_page,
-            None,
-            None,
-            None,
-            None,
-        )
-        .await
-        .expect("list requests")
-        .into_inner();
+    let still_pending = list_alices().await;
     let ids: Vec<i64> = still_pending.iter().map(|r| r.id).collect();
     assert_eq!(ids, pending[2..].iter().map(|r| r.id).collect::<Vec<_>>());
 

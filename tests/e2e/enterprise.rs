@@ -1,15 +1,14 @@
 //! Enterprise token policy, as GitHub's "Enforcing policies for personal access tokens in your enterprise" describes it: what the enterprise decides binds its organizations, lifetimes are 1–366 days, administrators may be exempt, and the policy has its own API, permission and audit record.
 
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use crate::both_backends;
 use crate::helpers::*;
 
 const ENTERPRISE: &str = "/enterprises/megacorp/personal-access-token-policy";
-const POLICY: &str = "/orgs/acme/personal-access-token-policy";
-const INTAKE: &str = "/orgs/acme/personal-access-token-intake/requests";
-const AUDIT: &str = "/orgs/acme/personal-access-token-audit-log";
+const POLICY: &str = POLICY_PATH;
+const INTAKE: &str = INTAKE_PATH;
 /// An app whose installation on acme may change its enterprise's policy.
 const ADMIN: &str = "Iv1.entadmin";
 /// One that may only read it.
@@ -19,7 +18,6 @@ const VIEWER: &str = "Iv1.entviewer";
 fn seed(app: &TestApp) {
     let public = patgate_api::keys::rsa_public_pem(app_private_key()).expect("public key");
     let app_of = |slug: &str, client_id: &str| json!({"slug": slug, "name": slug, "client_id": client_id, "owner": ORG, "public_key_pem": public});
-    let file = app.dir.join("enterprise.json");
     let seed = json!({
         "enterprises": [{"slug": "megacorp"}, {"slug": "othercorp"}],
         "organizations": [
@@ -32,33 +30,44 @@ fn seed(app: &TestApp) {
             {"app": "entviewer", "org": ORG, "permissions": {"enterprise_personal_access_token_policy": "read"}},
         ],
     });
-    std::fs::write(&file, seed.to_string()).expect("write seed");
-    let out = run_cli(
-        &app.dir,
-        &app.database_url,
-        &["seed", file.to_str().expect("path")],
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    app.seed("enterprise.json", &seed);
 }
 
-async fn put(app: &TestApp, path: &str, token: &str, body: &Value) -> Response {
-    app.send(
-        Method::PUT,
-        path,
-        Some(&format!("Bearer {token}")),
-        Some(&body.to_string()),
-    )
-    .await
+/// The fixture with [`seed`]'s enterprises, and the tokens of the enterprise admin, the
+/// reviewer and the issuer.
+async fn seeded(backend: Backend) -> (TestApp, String, String, String) {
+    let app = TestApp::spawn(backend).await;
+    seed(&app);
+    let admin = app.token_for(ADMIN).await;
+    let reviewer = app.token_for(REVIEWER).await;
+    let issuer = app.token_for(ISSUER).await;
+    (app, admin, reviewer, issuer)
 }
 
-fn in_days(days: i64) -> String {
-    (chrono::Utc::now() + chrono::Duration::days(days))
-        .format("%Y-%m-%dT%H:%M:%SZ")
-        .to_string()
+/// Sets the policy at `path` to `body`, asserting the 200; the policy answered.
+async fn set(app: &TestApp, path: &str, token: &str, body: Value) -> Value {
+    app.put(path, token, &body)
+        .await
+        .assert_status(StatusCode::OK)
+        .json
+        .clone()
+}
+
+/// Asserts that setting `body` at `path` is refused with a 422 naming `field`.
+async fn refused(app: &TestApp, path: &str, token: &str, body: Value, field: &str) -> Response {
+    let res = app.put(path, token, &body).await;
+    assert_eq!(
+        res.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{body}: {}",
+        res.body
+    );
+    assert_eq!(
+        res.json["errors"][0]["field"], field,
+        "{body}: {}",
+        res.body
+    );
+    res
 }
 
 fn filing(owner: &str, token_id: i64, days: i64) -> Value {
@@ -70,14 +79,11 @@ fn filing(owner: &str, token_id: i64, days: i64) -> Value {
 }
 
 async fn the_enterprise_policy_has_its_own_api_and_permission(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
-    seed(&app);
-    let admin = app.token_for(ADMIN).await;
+    let (app, admin, reviewer, _) = seeded(backend).await;
     let viewer = app.token_for(VIEWER).await;
-    let reviewer = app.token_for(REVIEWER).await;
 
     let res = app.get(ENTERPRISE, &viewer).await;
-    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    res.assert_status(StatusCode::OK);
     assert_eq!(res.json["slug"], "megacorp");
     assert_eq!(res.json["organizations_count"], 1);
     assert_eq!(res.json["policy"]["fine_grained_tokens"], Value::Null);
@@ -97,19 +103,13 @@ async fn the_enterprise_policy_has_its_own_api_and_permission(backend: Backend) 
                 &admin,
             )
             .await;
-        res.assert_error(StatusCode::NOT_FOUND, "Not Found");
+        res.assert_not_found();
     }
     let res = app.get(ENTERPRISE, &reviewer).await;
-    res.assert_error(
-        StatusCode::FORBIDDEN,
-        "Resource not accessible by integration",
-    );
-    assert_eq!(
-        res.header("x-accepted-github-permissions"),
-        Some("enterprise_personal_access_token_policy=read")
-    );
-    let res = put(&app, ENTERPRISE, &viewer, &json!({})).await;
-    assert_eq!(res.status, StatusCode::FORBIDDEN, "{}", res.body);
+    res.assert_forbidden("enterprise_personal_access_token_policy=read");
+    app.put(ENTERPRISE, &viewer, &json!({}))
+        .await
+        .assert_status(StatusCode::FORBIDDEN);
 
     // Bad settings are 422 naming the setting, and change nothing.
     for (body, field) in [
@@ -124,18 +124,7 @@ async fn the_enterprise_policy_has_its_own_api_and_permission(backend: Backend) 
         (json!({"fine_grained_tokens": "maybe"}), "body"),
         (json!({"surprise": true}), "body"),
     ] {
-        let res = put(&app, ENTERPRISE, &admin, &body).await;
-        assert_eq!(
-            res.status,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "{body}: {}",
-            res.body
-        );
-        assert_eq!(
-            res.json["errors"][0]["field"], field,
-            "{body}: {}",
-            res.body
-        );
+        refused(&app, ENTERPRISE, &admin, body, field).await;
     }
     let res = app.get(ENTERPRISE, &viewer).await;
     assert_eq!(
@@ -143,19 +132,20 @@ async fn the_enterprise_policy_has_its_own_api_and_permission(backend: Backend) 
         Value::Null
     );
 
-    let set = json!({"fine_grained_max_lifetime_days": 366, "exempt_administrators": true});
-    let res = put(&app, ENTERPRISE, &admin, &set).await;
-    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
-    assert_eq!(res.json["policy"]["fine_grained_max_lifetime_days"], 366);
-    assert_eq!(res.json["policy"]["exempt_administrators"], true);
+    let policy = set(
+        &app,
+        ENTERPRISE,
+        &admin,
+        json!({"fine_grained_max_lifetime_days": 366, "exempt_administrators": true}),
+    )
+    .await;
+    assert_eq!(policy["policy"]["fine_grained_max_lifetime_days"], 366);
+    assert_eq!(policy["policy"]["exempt_administrators"], true);
     // Audited in the trail of the organization it binds, with the app that changed it.
     let audit = app
-        .get(
-            &format!("{AUDIT}?action=enterprise_policy.updated"),
-            &reviewer,
-        )
+        .audit(&reviewer, "action=enterprise_policy.updated")
         .await;
-    let events = audit.json.as_array().expect("array");
+    let events = audit.items();
     assert_eq!(events.len(), 1, "{}", audit.body);
     assert_eq!(events[0]["subject_type"], "enterprise_policy");
     assert!(events[0]["reason"]
@@ -173,34 +163,28 @@ async fn the_enterprise_policy_has_its_own_api_and_permission(backend: Backend) 
 }
 
 async fn what_the_enterprise_decides_binds_its_organizations(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
-    seed(&app);
-    let admin = app.token_for(ADMIN).await;
-    let reviewer = app.token_for(REVIEWER).await;
-    let issuer = app.token_for(ISSUER).await;
+    let (app, admin, reviewer, issuer) = seeded(backend).await;
 
     // Left to the organization, it decides: approval off.
-    let res = put(
+    set(
         &app,
         POLICY,
         &reviewer,
-        &json!({"fine_grained_approval": "not_required"}),
+        json!({"fine_grained_approval": "not_required"}),
     )
     .await;
-    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
     let res = app.post(INTAKE, &issuer, &filing("alice", 7001, 30)).await;
     assert_eq!(res.json["status"], "approved", "{}", res.body);
 
     // The enterprise requires approval and allows fine-grained tokens: both bind, over the
     // organization's own setting stored before.
-    let res = put(
+    set(
         &app,
         ENTERPRISE,
         &admin,
-        &json!({"fine_grained_approval": "required", "fine_grained_tokens": "allowed"}),
+        json!({"fine_grained_approval": "required", "fine_grained_tokens": "allowed"}),
     )
     .await;
-    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
     let policy = app.get(POLICY, &reviewer).await;
     assert_eq!(
         policy.json["organization"]["fine_grained_approval"],
@@ -211,7 +195,7 @@ async fn what_the_enterprise_decides_binds_its_organizations(backend: Backend) {
         "required"
     );
     let res = app.post(INTAKE, &issuer, &filing("alice", 7002, 30)).await;
-    assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+    res.assert_status(StatusCode::CREATED);
     assert_eq!(res.json["status"], "pending");
     // The organization can neither restrict what the enterprise allows nor turn off the
     // approval it requires; the 422 names the setting and the rule.
@@ -225,93 +209,71 @@ async fn what_the_enterprise_decides_binds_its_organizations(backend: Backend) {
             "fine_grained_approval",
         ),
     ] {
-        let res = put(&app, POLICY, &reviewer, &body).await;
-        assert_eq!(
-            res.status,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "{body}: {}",
-            res.body
-        );
-        assert_eq!(res.json["errors"][0]["field"], field);
-        let message = res.json["errors"][0]["message"].as_str().expect("message");
+        let res = refused(&app, POLICY, &reviewer, body, field).await;
+        let message = res.error_message();
         assert!(
             message.contains("organizations cannot override"),
             "{message}"
         );
     }
     // "Disable approval" binds too: the organization cannot require it.
-    let res = put(
+    set(
         &app,
         ENTERPRISE,
         &admin,
-        &json!({"fine_grained_approval": "not_required"}),
+        json!({"fine_grained_approval": "not_required"}),
     )
     .await;
-    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
-    let res = put(
-        &app,
+    app.put(
         POLICY,
         &reviewer,
         &json!({"fine_grained_approval": "required"}),
     )
-    .await;
-    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", res.body);
+    .await
+    .assert_status(StatusCode::UNPROCESSABLE_ENTITY);
     let res = app.post(INTAKE, &issuer, &filing("bob", 7003, 30)).await;
     assert_eq!(res.json["status"], "approved", "{}", res.body);
     // "Allow organizations to configure" (null) gives the choice back.
-    let res = put(&app, ENTERPRISE, &admin, &json!({})).await;
-    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
-    let res = put(
+    set(&app, ENTERPRISE, &admin, json!({})).await;
+    let policy = set(
         &app,
         POLICY,
         &reviewer,
-        &json!({"fine_grained_tokens": "restricted"}),
+        json!({"fine_grained_tokens": "restricted"}),
     )
     .await;
-    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
-    assert_eq!(res.json["effective"]["fine_grained_tokens"], "restricted");
+    assert_eq!(policy["effective"]["fine_grained_tokens"], "restricted");
 }
 
 async fn exempt_administrators_lets_owners_tokens_past_the_lifetime(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
-    seed(&app);
-    let admin = app.token_for(ADMIN).await;
-    let reviewer = app.token_for(REVIEWER).await;
-    let issuer = app.token_for(ISSUER).await;
+    let (app, admin, reviewer, issuer) = seeded(backend).await;
     let limit = json!({"fine_grained_max_lifetime_days": 30, "exempt_administrators": true});
-    let res = put(&app, ENTERPRISE, &admin, &limit).await;
-    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    set(&app, ENTERPRISE, &admin, limit).await;
     // dave owns acme: his 100-day token passes; alice's does not.
-    let res = app.post(INTAKE, &issuer, &filing("dave", 7101, 100)).await;
-    assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+    app.file_as(&issuer, &filing("dave", 7101, 100), StatusCode::CREATED)
+        .await;
     let res = app.post(INTAKE, &issuer, &filing("alice", 7102, 100)).await;
-    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", res.body);
-    let message = res.json["errors"][0]["message"].as_str().expect("message");
+    res.assert_status(StatusCode::UNPROCESSABLE_ENTITY);
+    let message = res.error_message();
     assert!(
         message.contains("enterprise policy's maximum of 30 days"),
         "{message}"
     );
     // The organization cannot take back what the enterprise decided.
-    let res = put(
-        &app,
-        POLICY,
-        &reviewer,
-        &json!({"exempt_administrators": false}),
-    )
-    .await;
-    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", res.body);
-    assert_eq!(res.json["errors"][0]["field"], "exempt_administrators");
+    app.put(POLICY, &reviewer, &json!({"exempt_administrators": false}))
+        .await
+        .assert_invalid_field("exempt_administrators");
     // Without the exemption, the owner's token is held to the limit like any other.
-    let res = put(
+    set(
         &app,
         ENTERPRISE,
         &admin,
-        &json!({"fine_grained_max_lifetime_days": 30}),
+        json!({"fine_grained_max_lifetime_days": 30}),
     )
     .await;
-    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
-    let res = app.post(INTAKE, &issuer, &filing("dave", 7103, 100)).await;
-    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", res.body);
+    app.post(INTAKE, &issuer, &filing("dave", 7103, 100))
+        .await
+        .assert_status(StatusCode::UNPROCESSABLE_ENTITY);
     let policy = app.get(POLICY, &reviewer).await;
     assert_eq!(policy.json["effective"]["exempt_administrators"], false);
 }

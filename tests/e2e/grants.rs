@@ -8,8 +8,8 @@ use serde_json::{json, Value};
 use crate::both_backends;
 use crate::helpers::*;
 
-const REQUESTS: &str = "/orgs/acme/personal-access-token-requests";
-const GRANTS: &str = "/orgs/acme/personal-access-tokens";
+const REQUESTS: &str = REQUESTS_PATH;
+const GRANTS: &str = GRANTS_PATH;
 
 /// Approves the `n` newest pending requests; returns the active grants, newest first.
 async fn approve_newest(app: &TestApp, token: &str, n: usize) -> Vec<Value> {
@@ -21,16 +21,33 @@ async fn approve_newest(app: &TestApp, token: &str, n: usize) -> Vec<Value> {
             &json!({"pat_request_ids": ids, "action": "approve"}),
         )
         .await;
-    assert_eq!(res.status, StatusCode::ACCEPTED, "{}", res.body);
+    res.assert_status(StatusCode::ACCEPTED);
+    active_grants(app, token).await.items().clone()
+}
+
+/// Every active grant of `acme`, newest first.
+async fn active_grants(app: &TestApp, token: &str) -> Response {
     let res = app.get(&format!("{GRANTS}?per_page=100"), token).await;
-    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
-    res.json.as_array().expect("array").clone()
+    res.assert_status(StatusCode::OK);
+    res
 }
 
 async fn active_grant_ids(app: &TestApp, token: &str) -> Vec<i64> {
-    let res = app.get(&format!("{GRANTS}?per_page=100"), token).await;
-    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
-    ids(&res.json)
+    ids(&active_grants(app, token).await.json)
+}
+
+/// Revokes grant `id` (`action` alone); the answer.
+async fn revoke(app: &TestApp, token: &str, id: i64) -> Response {
+    app.revoke_grant(token, id, &json!({"action": "revoke"}))
+        .await
+}
+
+/// A running fixture, the reviewer's token and the grants of the `n` newest requests.
+async fn with_grants(backend: Backend, n: usize) -> (TestApp, String, Vec<Value>) {
+    let app = TestApp::spawn(backend).await;
+    let token = app.token_for(REVIEWER).await;
+    let grants = approve_newest(&app, &token, n).await;
+    (app, token, grants)
 }
 
 async fn approved_requests_become_grants_with_githubs_shape(backend: Backend) {
@@ -41,9 +58,7 @@ async fn approved_requests_become_grants_with_githubs_shape(backend: Backend) {
     let grants = approve_newest(&app, &token, 6).await;
     assert_eq!(grants.len(), 6);
     let requests: BTreeMap<i64, &Value> = pending
-        .json
-        .as_array()
-        .expect("array")
+        .items()
         .iter()
         .map(|r| (r["token_id"].as_i64().expect("token_id"), r))
         .collect();
@@ -61,14 +76,7 @@ async fn approved_requests_become_grants_with_githubs_shape(backend: Backend) {
             assert_eq!(grant[field], request[field], "{field}");
         }
         assert!(grant.get("reason").is_none());
-        assert!(grant["access_granted_at"]
-            .as_str()
-            .expect("access_granted_at")
-            .ends_with('Z'));
-        assert!(grant["repositories_url"]
-            .as_str()
-            .expect("url")
-            .ends_with(&format!("{GRANTS}/{}/repositories", grant["id"])));
+        assert_listed(grant, "access_granted_at", GRANTS);
     }
     // The same filters as requests: owner, permission, and paging with Link.
     let owner = grants[0]["owner"]["login"].as_str().expect("login");
@@ -85,7 +93,7 @@ async fn approved_requests_become_grants_with_githubs_shape(backend: Backend) {
             &token,
         )
         .await;
-    assert_eq!(res.json.as_array().expect("array").len(), 4);
+    assert_eq!(res.items().len(), 4);
     assert!(res
         .header("link")
         .is_some_and(|l| l.contains("page=2>; rel=\"last\"")));
@@ -112,54 +120,33 @@ async fn approved_requests_become_grants_with_githubs_shape(backend: Backend) {
     let res = app
         .get(&format!("{GRANTS}/{}/repositories", subset["id"]), &token)
         .await;
-    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
-    assert_eq!(res.json.as_array().expect("array").len(), 2);
+    res.assert_status(StatusCode::OK);
+    assert_eq!(res.items().len(), 2);
     let res = app
         .get(&format!("{GRANTS}/999999/repositories"), &token)
         .await;
-    res.assert_error(StatusCode::NOT_FOUND, "Not Found");
+    res.assert_not_found();
 }
 
 async fn revoking_a_grant_is_204_once_then_422(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
-    let token = app.token_for(REVIEWER).await;
-    let grants = approve_newest(&app, &token, 3).await;
+    let (app, token, grants) = with_grants(backend, 3).await;
     let id = grants[1]["id"].as_i64().expect("id");
-    let res = app
-        .post(
-            &format!("{GRANTS}/{id}"),
-            &token,
-            &json!({"action": "revoke"}),
-        )
-        .await;
-    assert_eq!(res.status, StatusCode::NO_CONTENT, "{}", res.body);
+    revoke(&app, &token, id)
+        .await
+        .assert_status(StatusCode::NO_CONTENT);
     assert!(!active_grant_ids(&app, &token).await.contains(&id));
-    let res = app
-        .post(
-            &format!("{GRANTS}/{id}"),
-            &token,
-            &json!({"action": "revoke"}),
-        )
-        .await;
-    res.assert_error(
+    revoke(&app, &token, id).await.assert_error(
         StatusCode::UNPROCESSABLE_ENTITY,
         "This token's access is already revoked",
     );
-    let res = app
-        .post(
-            &format!("{GRANTS}/999999"),
-            &token,
-            &json!({"action": "revoke"}),
-        )
-        .await;
-    res.assert_error(StatusCode::NOT_FOUND, "Not Found");
+    revoke(&app, &token, 999999).await.assert_not_found();
     for body in [
         json!({}),
         json!({"action": "approve"}),
         json!({"action": 1}),
     ] {
         let other = grants[0]["id"].as_i64().expect("id");
-        let res = app.post(&format!("{GRANTS}/{other}"), &token, &body).await;
+        let res = app.revoke_grant(&token, other, &body).await;
         assert_eq!(
             res.status,
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -171,21 +158,11 @@ async fn revoking_a_grant_is_204_once_then_422(backend: Backend) {
 }
 
 async fn a_bulk_revocation_is_all_or_nothing(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
-    let token = app.token_for(REVIEWER).await;
-    let grants: Vec<i64> = approve_newest(&app, &token, 5)
+    let (app, token, grants) = with_grants(backend, 5).await;
+    let grants = ids(&Value::from(grants));
+    revoke(&app, &token, grants[0])
         .await
-        .iter()
-        .map(|g| g["id"].as_i64().expect("id"))
-        .collect();
-    let res = app
-        .post(
-            &format!("{GRANTS}/{}", grants[0]),
-            &token,
-            &json!({"action": "revoke"}),
-        )
-        .await;
-    assert_eq!(res.status, StatusCode::NO_CONTENT);
+        .assert_status(StatusCode::NO_CONTENT);
     let before = active_grant_ids(&app, &token).await;
     for (ids, named) in [
         (vec![grants[1], 999999], "999999"),
@@ -220,14 +197,9 @@ async fn a_bulk_revocation_is_all_or_nothing(backend: Backend) {
         json!({"action": "revoke", "pat_ids": [grants[1], grants[1]]}),
         json!({"action": "deny", "pat_ids": [grants[1]]}),
     ] {
-        let res = app.post(GRANTS, &token, &body).await;
-        assert_eq!(
-            res.status,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "{body}: {}",
-            res.body
-        );
-        assert_eq!(res.json["message"], "Validation Failed");
+        app.post(GRANTS, &token, &body)
+            .await
+            .assert_validation_failed(&body);
     }
     let res = app
         .post(
@@ -242,28 +214,13 @@ async fn a_bulk_revocation_is_all_or_nothing(backend: Backend) {
 }
 
 async fn grants_need_their_own_permission_and_organization(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
-    let token = app.token_for(REVIEWER).await;
-    let grants = approve_newest(&app, &token, 2).await;
+    let (app, token, grants) = with_grants(backend, 2).await;
     let id = grants[0]["id"].as_i64().expect("id");
     // The reader may list requests but has no permission on grants.
     let reader = app.token_for(READER).await;
     let res = app.get(GRANTS, &reader).await;
-    res.assert_error(
-        StatusCode::FORBIDDEN,
-        "Resource not accessible by integration",
-    );
-    assert_eq!(
-        res.header("x-accepted-github-permissions"),
-        Some("organization_personal_access_tokens=read")
-    );
-    let res = app
-        .post(
-            &format!("{GRANTS}/{id}"),
-            &reader,
-            &json!({"action": "revoke"}),
-        )
-        .await;
+    res.assert_forbidden("organization_personal_access_tokens=read");
+    let res = revoke(&app, &reader, id).await;
     assert_eq!(
         res.header("x-accepted-github-permissions"),
         Some("organization_personal_access_tokens=write")
@@ -276,39 +233,28 @@ async fn grants_need_their_own_permission_and_organization(backend: Backend) {
         )
         .await;
     assert_eq!(app.get(GRANTS, &narrow).await.status, StatusCode::OK);
-    let res = app
-        .post(
-            GRANTS,
-            &narrow,
-            &json!({"action": "revoke", "pat_ids": [id]}),
-        )
-        .await;
-    res.assert_error(
-        StatusCode::FORBIDDEN,
-        "Resource not accessible by integration",
-    );
+    app.post(
+        GRANTS,
+        &narrow,
+        &json!({"action": "revoke", "pat_ids": [id]}),
+    )
+    .await
+    .assert_not_accessible();
     // Another organization's installation sees nothing of acme's grants.
     let outsider = app.token_for(OUTSIDER).await;
     for res in [
         app.get(GRANTS, &outsider).await,
         app.get(&format!("{GRANTS}/{id}/repositories"), &outsider)
             .await,
-        app.post(
-            &format!("{GRANTS}/{id}"),
-            &outsider,
-            &json!({"action": "revoke"}),
-        )
-        .await,
+        revoke(&app, &outsider, id).await,
     ] {
-        res.assert_error(StatusCode::NOT_FOUND, "Not Found");
+        res.assert_not_found();
     }
     assert_eq!(active_grant_ids(&app, &token).await.len(), 2);
 }
 
 async fn concurrent_revocations_of_one_grant_have_exactly_one_winner(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
-    let token = app.token_for(REVIEWER).await;
-    let grants = approve_newest(&app, &token, 1).await;
+    let (app, token, grants) = with_grants(backend, 1).await;
     let path = format!("{GRANTS}/{}", grants[0]["id"]);
     let body = json!({"action": "revoke"});
     let results =

@@ -54,6 +54,19 @@ pub const REPOS: [&str; 5] = ["api", "web", "infra", "docs", "Hello-World"];
 /// Pending requests of `acme` in the fixture.
 pub const REQUESTS: usize = 40;
 
+/// `acme`'s token requests, its grants and its issuer's intake.
+pub const REQUESTS_PATH: &str = "/orgs/acme/personal-access-token-requests";
+pub const GRANTS_PATH: &str = "/orgs/acme/personal-access-tokens";
+pub const INTAKE_PATH: &str = "/orgs/acme/personal-access-token-intake/requests";
+
+/// `acme`'s access checks, token policy and audit trail.
+pub mod governance {
+    pub const CHECK_PATH: &str = "/orgs/acme/personal-access-token-access-checks";
+    pub const POLICY_PATH: &str = "/orgs/acme/personal-access-token-policy";
+    pub const AUDIT_PATH: &str = "/orgs/acme/personal-access-token-audit-log";
+}
+pub use governance::*;
+
 /// The RSA private key (PKCS#8 PEM) registered for every fixture app, made once per process.
 pub fn app_private_key() -> &'static str {
     static KEY: OnceLock<String> = OnceLock::new();
@@ -165,6 +178,22 @@ fn fixture_seed() -> Value {
     })
 }
 
+/// `patgate seed` of `seed` (written to `name` in `dir`) into the database, asserting success.
+pub fn seed_into(dir: &std::path::Path, database_url: &str, name: &str, seed: &Value) {
+    let path = dir.join(name);
+    std::fs::write(&path, seed.to_string()).expect("write seed");
+    let out = run_cli(
+        dir,
+        database_url,
+        &["seed", path.to_str().expect("utf-8 path")],
+    );
+    assert!(
+        out.status.success(),
+        "seed failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 fn binary() -> &'static str {
     env!("CARGO_BIN_EXE_patgate")
 }
@@ -226,6 +255,13 @@ impl TestApp {
         Self::start(dir, database_url)
     }
 
+    /// Seeds the fixture into a fresh database of `backend` and starts the server with extra
+    /// `serve` arguments.
+    pub fn spawn_with(backend: Backend, extra: &[&str]) -> TestApp {
+        let (dir, database_url) = Self::prepare(backend);
+        Self::start_with(dir, database_url, extra)
+    }
+
     /// Seeds the fixture into a fresh database; returns the data directory and database URL.
     pub fn prepare(backend: Backend) -> (PathBuf, String) {
         let dir = temp_dir();
@@ -233,18 +269,7 @@ impl TestApp {
             Backend::Sqlite => dir.join("patgate.db").display().to_string(),
             Backend::Postgres => patgate_testkit::PgCluster::shared().create_database(),
         };
-        let seed_path = dir.join("seed.json");
-        std::fs::write(&seed_path, fixture_seed().to_string()).expect("write seed");
-        let out = run_cli(
-            &dir,
-            &database_url,
-            &["seed", seed_path.to_str().expect("utf-8 path")],
-        );
-        assert!(
-            out.status.success(),
-            "seed failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        seed_into(&dir, &database_url, "seed.json", &fixture_seed());
         (dir, database_url)
     }
 
@@ -322,13 +347,115 @@ impl TestApp {
     }
 
     pub async fn post(&self, path: &str, token: &str, body: &Value) -> Response {
+        self.call(Method::POST, path, token, Some(body)).await
+    }
+
+    /// A request with `token` as the bearer credential and an optional JSON body.
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: &str,
+        body: Option<&Value>,
+    ) -> Response {
+        let text = body.map(Value::to_string);
         self.send(
-            Method::POST,
+            method,
             path,
             Some(&format!("Bearer {token}")),
-            Some(&body.to_string()),
+            text.as_deref(),
         )
         .await
+    }
+
+    pub async fn put(&self, path: &str, token: &str, body: &Value) -> Response {
+        self.call(Method::PUT, path, token, Some(body)).await
+    }
+
+    pub async fn patch(&self, path: &str, token: &str, body: &Value) -> Response {
+        self.call(Method::PATCH, path, token, Some(body)).await
+    }
+
+    pub async fn delete(&self, path: &str, token: &str) -> Response {
+        self.call(Method::DELETE, path, token, None).await
+    }
+
+    /// A `POST` without a body.
+    pub async fn post_nothing(&self, path: &str, token: &str) -> Response {
+        self.call(Method::POST, path, token, None).await
+    }
+
+    /// `GET path`, asserting the 200.
+    pub async fn get_ok(&self, path: &str, token: &str) -> Response {
+        let res = self.get(path, token).await;
+        res.assert_status(StatusCode::OK);
+        res
+    }
+
+    /// `acme`'s audit trail that `query` selects.
+    pub async fn audit(&self, token: &str, query: &str) -> Response {
+        self.get(&format!("{AUDIT_PATH}?{query}"), token).await
+    }
+
+    /// The id of the newest active grant of fixture token `token_id`.
+    pub async fn grant_of_token(&self, token: &str, token_id: i64) -> i64 {
+        let grants = self
+            .get(&format!("{GRANTS_PATH}?token_id={token_id}"), token)
+            .await;
+        grants.json[0]["id"]
+            .as_i64()
+            .unwrap_or_else(|| panic!("no grant of token {token_id}: {}", grants.body))
+    }
+
+    /// Reviews request `id` of `acme` with `body` (`{"action": ...}`); the answer.
+    pub async fn post_review(
+        &self,
+        token: &str,
+        id: impl std::fmt::Display,
+        body: &Value,
+    ) -> Response {
+        self.post(&format!("{REQUESTS_PATH}/{id}"), token, body)
+            .await
+    }
+
+    /// Reviews request `id` of `acme` with `body`, asserting the 204.
+    pub async fn review(&self, token: &str, id: i64, body: &Value) {
+        self.post_review(token, id, body)
+            .await
+            .assert_status(StatusCode::NO_CONTENT);
+    }
+
+    /// Approves request `id` of `acme`, asserting the 204.
+    pub async fn approve(&self, token: &str, id: i64) {
+        self.review(token, id, &json!({"action": "approve"})).await;
+    }
+
+    /// Revokes grant `id` of `acme` (with `reason`, if any), asserting the 204.
+    pub async fn revoke(&self, token: &str, id: i64, reason: Option<&str>) {
+        let mut body = json!({"action": "revoke"});
+        if let Some(reason) = reason {
+            body["reason"] = json!(reason);
+        }
+        self.revoke_grant(token, id, &body)
+            .await
+            .assert_status(StatusCode::NO_CONTENT);
+    }
+
+    /// Revokes grant `id` of `acme` with `body` (`{"action": "revoke", ...}`).
+    pub async fn revoke_grant(&self, token: &str, id: i64, body: &Value) -> Response {
+        self.post(&format!("{GRANTS_PATH}/{id}"), token, body).await
+    }
+
+    /// Files `body` through `acme`'s intake as the issuer, asserting `status`; the request's id.
+    pub async fn file_as(&self, issuer: &str, body: &Value, status: StatusCode) -> i64 {
+        let res = self.post(INTAKE_PATH, issuer, body).await;
+        res.assert_status(status);
+        res.id()
+    }
+
+    /// Seeds `seed` (written to `name` in the data directory) on top of the database.
+    pub fn seed(&self, name: &str, seed: &Value) {
+        seed_into(&self.dir, &self.database_url, name, seed);
     }
 
     /// An installation access token of the app with this client id (its first installation).
@@ -338,17 +465,15 @@ impl TestApp {
 
     /// An installation access token asked for with `body` (e.g. narrowed permissions).
     pub async fn token_with(&self, client_id: &str, body: &Value) -> String {
-        let jwt = app_jwt(client_id);
         let installation = self.installation_id(client_id).await;
-        let res = self
-            .post(
-                &format!("/app/installations/{installation}/access_tokens"),
-                &jwt,
-                body,
-            )
-            .await;
-        assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+        let res = self.exchange(installation, &app_jwt(client_id), body).await;
+        res.assert_status(StatusCode::CREATED);
         res.json["token"].as_str().expect("token").to_owned()
+    }
+
+    /// Exchanges the app's JWT for a token of `installation`, asked for with `body`.
+    pub async fn exchange(&self, installation: i64, jwt: &str, body: &Value) -> Response {
+        self.post(&exchange_path(installation), jwt, body).await
     }
 
     pub async fn installation_id(&self, client_id: &str) -> i64 {
@@ -368,6 +493,16 @@ impl TestApp {
         assert_eq!(res.status, StatusCode::OK, "{}", res.body);
         ids(&res.json)
     }
+}
+
+/// Where an app exchanges its JWT for a token of `installation`.
+pub fn exchange_path(installation: i64) -> String {
+    format!("/app/installations/{installation}/access_tokens")
+}
+
+/// The access check of `token_id` for metadata read, which needs no repository.
+pub fn metadata_question(token_id: i64) -> Value {
+    json!({"token_id": token_id, "permission": "metadata", "level": "read"})
 }
 
 /// The `id` of every item of a JSON array.
@@ -406,6 +541,75 @@ impl Response {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
+    /// Asserts the status, showing the body when it is another.
+    pub fn assert_status(&self, status: StatusCode) -> &Self {
+        assert_eq!(self.status, status, "{}", self.body);
+        self
+    }
+
+    /// The `id` of the JSON object answered.
+    pub fn id(&self) -> i64 {
+        self.json["id"].as_i64().expect("id")
+    }
+
+    /// The items of the JSON array answered.
+    pub fn items(&self) -> &Vec<Value> {
+        self.json.as_array().expect("array")
+    }
+
+    /// Asserts GitHub's 404 body.
+    pub fn assert_not_found(&self) {
+        self.assert_error(StatusCode::NOT_FOUND, "Not Found");
+    }
+
+    /// Asserts GitHub's 403 for an installation that lacks the permission.
+    pub fn assert_not_accessible(&self) {
+        self.assert_error(
+            StatusCode::FORBIDDEN,
+            "Resource not accessible by integration",
+        );
+    }
+
+    /// Asserts the 403 of [`Self::assert_not_accessible`], naming the permission that would do.
+    pub fn assert_forbidden(&self, accepted: &str) {
+        self.assert_not_accessible();
+        assert_eq!(
+            self.header("x-accepted-github-permissions"),
+            Some(accepted),
+            "{}",
+            self.body
+        );
+    }
+
+    /// Asserts a 422 "Validation Failed", naming `what` was sent should it fail.
+    pub fn assert_validation_failed(&self, what: &dyn std::fmt::Display) {
+        assert_eq!(
+            self.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{what}: {}",
+            self.body
+        );
+        assert_eq!(self.json["message"], "Validation Failed");
+    }
+
+    /// Asserts a 422 whose first error names `field`.
+    pub fn assert_invalid_field(&self, field: &str) {
+        assert_eq!(
+            self.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{}",
+            self.body
+        );
+        assert_eq!(self.json["errors"][0]["field"], field, "{}", self.body);
+    }
+
+    /// The message of the first error.
+    pub fn error_message(&self) -> &str {
+        self.json["errors"][0]["message"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no error message: {}", self.body))
+    }
+
     /// Asserts GitHub's error body: the status, the message, and the string `status` field.
     pub fn assert_error(&self, status: StatusCode, message: &str) {
         assert_eq!(self.status, status, "{}", self.body);
@@ -424,6 +628,138 @@ impl Response {
             self.body
         );
     }
+}
+
+/// `serve` arguments written as one line: `args("--expiry-interval 0 --workers 2")`.
+pub fn args(line: &str) -> Vec<&str> {
+    line.split_whitespace().collect()
+}
+
+/// A filing by `zed` for token `token_id` (named `zed-{token_id}`, valid 30 days) asking
+/// `permissions` on the repositories of `selection` (`repositories` for a subset).
+pub fn zed_filing(
+    token_id: i64,
+    selection: &str,
+    repositories: &[&str],
+    permissions: Value,
+) -> Value {
+    let mut filing = json!({
+        "owner": "zed",
+        "token_id": token_id,
+        "token_name": format!("zed-{token_id}"),
+        "token_expires_at": in_days(30),
+        "repository_selection": selection,
+        "permissions": permissions,
+    });
+    if !repositories.is_empty() {
+        filing["repositories"] = json!(repositories);
+    }
+    filing
+}
+
+/// Asserts what a listed request or grant shows of itself: `at` (a timestamp) in UTC, and its
+/// repositories' URL under `list`.
+pub fn assert_listed(item: &Value, at: &str, list: &str) {
+    assert!(item[at].as_str().expect(at).ends_with('Z'));
+    assert!(item["repositories_url"]
+        .as_str()
+        .expect("url")
+        .ends_with(&format!("{list}/{}/repositories", item["id"])));
+}
+
+/// The URL of relation `rel` in a `Link` header.
+pub fn link(header: &str, rel: &str) -> Option<String> {
+    header.split(", ").find_map(|part| {
+        let (url, r) = part.split_once("; ")?;
+        (r == format!("rel=\"{rel}\"")).then(|| url.trim_matches(['<', '>']).to_owned())
+    })
+}
+
+/// The `action` of every event of an audit trail page.
+pub fn actions(json: &Value) -> Vec<&str> {
+    json.as_array()
+        .expect("array")
+        .iter()
+        .map(|e| e["action"].as_str().expect("action"))
+        .collect()
+}
+
+/// The time `days` from now, as GitHub writes timestamps.
+pub fn in_days(days: i64) -> String {
+    in_seconds(days * 86_400)
+}
+
+/// The time `seconds` from now, as GitHub writes timestamps.
+pub fn in_seconds(seconds: i64) -> String {
+    (chrono::Utc::now() + chrono::Duration::seconds(seconds))
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
+}
+
+/// A port on loopback that nothing listens on (yet).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("address")
+        .port()
+}
+
+/// Waits, looking every 20 ms, until `done()` holds; fails past `bound`, saying `why()`.
+pub async fn wait_until(
+    bound: std::time::Duration,
+    done: impl Fn() -> bool,
+    why: impl Fn() -> String,
+) {
+    let start = std::time::Instant::now();
+    while !done() {
+        assert!(start.elapsed() < bound, "{}", why());
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+/// Asks `path` every `every` until `done` holds for the answer; how long that took. Fails
+/// past `bound`, showing the last answer.
+pub async fn until_answer(
+    app: &TestApp,
+    path: &str,
+    token: &str,
+    bound: std::time::Duration,
+    every: std::time::Duration,
+    done: impl Fn(&Response) -> bool,
+) -> std::time::Duration {
+    let start = std::time::Instant::now();
+    loop {
+        let res = app.get(path, token).await;
+        if done(&res) {
+            return start.elapsed();
+        }
+        assert!(
+            start.elapsed() < bound,
+            "not followed after {:?}: {} {}",
+            start.elapsed(),
+            res.status,
+            res.body
+        );
+        tokio::time::sleep(every).await;
+    }
+}
+
+/// Calls `probe` until `done` holds for its answer, at most 50 times 200 ms apart; the last
+/// answer.
+pub async fn retry<T, F>(mut probe: impl FnMut() -> F, done: impl Fn(&T) -> bool) -> T
+where
+    F: std::future::Future<Output = T>,
+{
+    let mut last = probe().await;
+    for _ in 1..50 {
+        if done(&last) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        last = probe().await;
+    }
+    last
 }
 
 pub fn now() -> i64 {

@@ -2,7 +2,7 @@
 //! a write here, followed within the poll interval when another instance writes, never served
 //! past a token's expiry, and never to a caller who may not see them.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -11,9 +11,8 @@ use crate::both_backends;
 use crate::helpers::*;
 
 const LIST: &str = "/orgs/acme/personal-access-token-requests?per_page=5&sort=created_at";
-const GRANTS: &str = "/orgs/acme/personal-access-tokens";
-const CHECK: &str = "/orgs/acme/personal-access-token-access-checks";
-const INTAKE: &str = "/orgs/acme/personal-access-token-intake/requests";
+const GRANTS: &str = GRANTS_PATH;
+const CHECK: &str = CHECK_PATH;
 /// How long another instance may take to follow a write: the poll interval (20 ms), with room
 /// for a slow test machine.
 const PROPAGATION_BOUND: Duration = Duration::from_secs(2);
@@ -33,15 +32,12 @@ fn shown(res: &Response) -> (StatusCode, Option<&str>, Option<&str>, &str) {
     )
 }
 
-async fn approve(app: &TestApp, token: &str, id: i64) {
-    let res = app
-        .post(
-            &format!("/orgs/acme/personal-access-token-requests/{id}"),
-            token,
-            &json!({"action": "approve"}),
-        )
-        .await;
-    assert_eq!(res.status, StatusCode::NO_CONTENT, "{}", res.body);
+/// `GET path`, or `POST path` with `body`.
+async fn read(app: &TestApp, path: &str, token: &str, body: Option<&Value>) -> Response {
+    match body {
+        Some(body) => app.post(path, token, body).await,
+        None => app.get(path, token).await,
+    }
 }
 
 /// Asks `path` until `done` holds for the answer; how long that took. Fails past the bound.
@@ -51,20 +47,8 @@ async fn until(
     token: &str,
     done: impl Fn(&Response) -> bool,
 ) -> Duration {
-    let start = Instant::now();
-    loop {
-        let res = app.get(path, token).await;
-        if done(&res) {
-            return start.elapsed();
-        }
-        assert!(
-            start.elapsed() < PROPAGATION_BOUND,
-            "not followed after {:?}: {}",
-            start.elapsed(),
-            res.body
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    let every = Duration::from_millis(10);
+    until_answer(app, path, token, PROPAGATION_BOUND, every, done).await
 }
 
 /// A kept answer is byte for byte what an instance that keeps nothing reads from the store:
@@ -72,53 +56,31 @@ async fn until(
 async fn a_kept_answer_is_what_a_fresh_read_gives(backend: Backend) {
     let (dir, url) = TestApp::prepare(backend);
     // One public base URL, so that both write the same links.
-    let base = [
-        "--expiry-interval",
-        "0",
-        "--base-url",
-        "https://patgate.test",
-    ];
-    let keeping = TestApp::start_with(dir.clone(), url.clone(), &base);
-    let fresh = TestApp::start_with(
-        dir,
-        url,
-        &[&base[..], &["--response-cache-mb", "0"]].concat(),
-    );
+    let base = "--expiry-interval 0 --base-url https://patgate.test";
+    let keeping = TestApp::start_with(dir.clone(), url.clone(), &args(base));
+    let fresh = TestApp::start_with(dir, url, &args(&format!("{base} --response-cache-mb 0")));
     let token = keeping.token_for(REVIEWER).await;
-    let check = json!({"token_id": 1001, "permission": "metadata", "level": "read"}).to_string();
-    for path in [
-        LIST,
-        GRANTS,
-        "/orgs/acme/personal-access-token-requests/1/repositories",
+    let check = metadata_question(1001);
+    for (path, body) in [
+        (LIST, None),
+        (GRANTS, None),
+        (
+            "/orgs/acme/personal-access-token-requests/1/repositories",
+            None,
+        ),
+        (CHECK, Some(&check)),
     ] {
-        let first = keeping.get(path, &token).await;
+        let first = read(&keeping, path, &token, body).await;
         assert_eq!(first.status, StatusCode::OK, "{path}: {}", first.body);
-        let again = keeping.get(path, &token).await;
-        let read = fresh.get(path, &token).await;
+        let again = read(&keeping, path, &token, body).await;
+        let fresh_read = read(&fresh, path, &token, body).await;
         assert!(
-            !kept(&first) && kept(&again) && !kept(&read),
+            !kept(&first) && kept(&again) && !kept(&fresh_read),
             "{path}: kept only the second time"
         );
         assert_eq!(shown(&again), shown(&first), "{path}");
-        assert_eq!(shown(&again), shown(&read), "{path}");
+        assert_eq!(shown(&again), shown(&fresh_read), "{path}");
     }
-    let auth = format!("Bearer {token}");
-    let first = keeping
-        .send(reqwest::Method::POST, CHECK, Some(&auth), Some(&check))
-        .await;
-    assert_eq!(first.status, StatusCode::OK, "{}", first.body);
-    let again = keeping
-        .send(reqwest::Method::POST, CHECK, Some(&auth), Some(&check))
-        .await;
-    let read = fresh
-        .send(reqwest::Method::POST, CHECK, Some(&auth), Some(&check))
-        .await;
-    assert!(
-        !kept(&first) && kept(&again) && !kept(&read),
-        "the check kept the second time"
-    );
-    assert_eq!(shown(&again), shown(&first));
-    assert_eq!(shown(&again), shown(&read));
 }
 
 /// A review shows in the reviewing instance's next answer, and in the other instance's within
@@ -138,7 +100,7 @@ async fn a_write_shows_at_once_here_and_within_the_poll_interval_elsewhere(backe
         kept(&b.get(LIST, &token).await),
         "b keeps the list before the write"
     );
-    approve(&a, &token, listed[0]).await;
+    a.approve(&token, listed[0]).await;
     let read = a.get(LIST, &token).await;
     assert!(!kept(&read), "the write dropped the kept list here");
     let after = ids(&read.json);
@@ -146,7 +108,7 @@ async fn a_write_shows_at_once_here_and_within_the_poll_interval_elsewhere(backe
     let took = until(&b, LIST, &token, |res| !ids(&res.json).contains(&listed[0])).await;
     eprintln!("the review reached the other instance's kept list in {took:?}");
     // And the other way round.
-    approve(&b, &token, listed[1]).await;
+    b.approve(&token, listed[1]).await;
     assert!(!ids(&b.get(LIST, &token).await.json).contains(&listed[1]));
     until(&a, LIST, &token, |res| !ids(&res.json).contains(&listed[1])).await;
 }
@@ -166,10 +128,9 @@ async fn a_kept_answer_is_not_served_past_a_token_expiry(backend: Backend) {
         "repository_selection": "all",
         "permissions": {"repository": {"metadata": "read"}},
     });
-    let res = app.post(INTAKE, &issuer, &filing).await;
-    assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+    app.file_as(&issuer, &filing, StatusCode::CREATED).await;
     let list = "/orgs/acme/personal-access-token-requests?token_id=9100";
-    let question = json!({"token_id": 9100, "permission": "metadata", "level": "read"});
+    let question = metadata_question(9100);
     let shown_expired = |res: &Response| res.json[0]["token_expired"].clone();
     for _ in 0..3 {
         assert_eq!(shown_expired(&app.get(list, &reviewer).await), json!(false));
@@ -177,7 +138,7 @@ async fn a_kept_answer_is_not_served_past_a_token_expiry(backend: Backend) {
         assert_eq!(answer.json["reason"], "pending", "{}", answer.body);
     }
     let id = ids(&app.get(list, &reviewer).await.json)[0];
-    approve(&app, &reviewer, id).await;
+    app.approve(&reviewer, id).await;
     let grants = "/orgs/acme/personal-access-tokens?token_id=9100";
     for _ in 0..3 {
         assert_eq!(
@@ -208,33 +169,19 @@ async fn a_kept_answer_is_not_served_past_a_token_expiry(backend: Backend) {
 async fn a_kept_answer_still_checks_who_asks(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let reviewer = app.token_for(REVIEWER).await;
-    for _ in 0..2 {
-        let res = app.get(LIST, &reviewer).await;
-        assert_eq!(res.status, StatusCode::OK, "{}", res.body);
-        let res = app
-            .post(
-                CHECK,
-                &reviewer,
-                &json!({"token_id": 1001, "permission": "metadata", "level": "read"}),
-            )
-            .await;
-        assert_eq!(res.status, StatusCode::OK, "{}", res.body);
-    }
     let bystander = app.token_for(BYSTANDER).await;
-    let res = app.get(LIST, &bystander).await;
-    assert_eq!(res.status, StatusCode::FORBIDDEN, "{}", res.body);
-    let res = app
-        .post(
-            CHECK,
-            &bystander,
-            &json!({"token_id": 1001, "permission": "metadata", "level": "read"}),
-        )
-        .await;
-    assert_eq!(res.status, StatusCode::FORBIDDEN, "{}", res.body);
+    let check = metadata_question(1001);
+    for (token, status) in [
+        (&reviewer, StatusCode::OK),
+        (&reviewer, StatusCode::OK),
+        (&bystander, StatusCode::FORBIDDEN),
+    ] {
+        for (path, body) in [(LIST, None), (CHECK, Some(&check))] {
+            read(&app, path, token, body).await.assert_status(status);
+        }
+    }
     let outsider = app.token_for(OUTSIDER).await;
-    app.get(LIST, &outsider)
-        .await
-        .assert_error(StatusCode::NOT_FOUND, "Not Found");
+    app.get(LIST, &outsider).await.assert_not_found();
     let res: Value = app.get(LIST, &reviewer).await.json;
     assert_eq!(ids(&res).len(), 5);
 }

@@ -2,37 +2,25 @@
 
 use std::time::Duration;
 
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use crate::both_backends;
 use crate::helpers::*;
 
-const INTAKE: &str = "/orgs/acme/personal-access-token-intake";
-const PAT_REQUESTS: &str = "/orgs/acme/personal-access-token-requests";
-const GRANTS: &str = "/orgs/acme/personal-access-tokens";
-const POLICY: &str = "/orgs/acme/personal-access-token-policy";
-const CHECK: &str = "/orgs/acme/personal-access-token-access-checks";
-const AUDIT: &str = "/orgs/acme/personal-access-token-audit-log";
-
-fn in_days(days: i64) -> String {
-    (chrono::Utc::now() + chrono::Duration::days(days))
-        .format("%Y-%m-%dT%H:%M:%SZ")
-        .to_string()
-}
+const USAGE: &str = "/orgs/acme/personal-access-token-intake/usage";
+const PAT_REQUESTS: &str = REQUESTS_PATH;
+const GRANTS: &str = GRANTS_PATH;
+const POLICY: &str = POLICY_PATH;
+const CHECK: &str = CHECK_PATH;
+const AUDIT: &str = AUDIT_PATH;
 
 /// A filing for token `token_id` of `zed`, valid 30 days, asking contents:read on `api`.
 fn filing(token_id: i64) -> Value {
-    json!({
-        "owner": "zed",
-        "token_id": token_id,
-        "token_name": format!("zed-{token_id}"),
-        "token_expires_at": in_days(30),
-        "repository_selection": "subset",
-        "repositories": ["api"],
-        "permissions": {"repository": {"contents": "read", "metadata": "read"}},
-        "reason": "deploys",
-    })
+    let permissions = json!({"repository": {"contents": "read", "metadata": "read"}});
+    let mut filing = zed_filing(token_id, "subset", &["api"], permissions);
+    filing["reason"] = json!("deploys");
+    filing
 }
 
 struct Actors {
@@ -48,119 +36,119 @@ async fn actors(app: &TestApp) -> Actors {
 }
 
 async fn check(app: &TestApp, token: &str, body: Value) -> Value {
-    let res = app.post(CHECK, token, &body).await;
-    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
-    res.json
+    app.post(CHECK, token, &body)
+        .await
+        .assert_status(StatusCode::OK)
+        .json
+        .clone()
+}
+
+/// The access check of `token_id` for `level` on `contents` of `repository`.
+async fn check_contents(
+    app: &TestApp,
+    token: &str,
+    token_id: i64,
+    level: &str,
+    repository: &str,
+) -> Value {
+    let question = json!({"token_id": token_id, "permission": "contents", "level": level, "repository": repository});
+    check(app, token, question).await
 }
 
 async fn reason(app: &TestApp, token: &str, token_id: i64) -> String {
-    let answer = check(app, token, json!({"token_id": token_id, "permission": "contents", "level": "read", "repository": "api"})).await;
+    let answer = check_contents(app, token, token_id, "read", "api").await;
     answer["reason"].as_str().expect("reason").to_owned()
 }
 
-async fn set_policy(app: &TestApp, token: &str, policy: Value) -> Value {
-    let res = app
-        .send(
-            Method::PUT,
-            POLICY,
-            Some(&format!("Bearer {token}")),
-            Some(&policy.to_string()),
-        )
-        .await;
-    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
-    res.json
+/// Sets `acme`'s policy as the reviewer, asserting the 200; the policy answered.
+async fn set_policy(app: &TestApp, a: &Actors, policy: Value) -> Value {
+    app.put(POLICY, &a.reviewer, &policy)
+        .await
+        .assert_status(StatusCode::OK)
+        .json
+        .clone()
+}
+
+/// Files `body` as the issuer; the answer.
+async fn file(app: &TestApp, a: &Actors, body: &Value) -> Response {
+    app.post(INTAKE_PATH, &a.issuer, body).await
+}
+
+/// The pending requests of `acme` that `query` selects, as the reviewer sees them.
+async fn listed(app: &TestApp, a: &Actors, query: &str) -> Response {
+    app.get(&format!("{PAT_REQUESTS}?{query}"), &a.reviewer)
+        .await
+}
+
+/// The active grants of `token_id`.
+async fn grants_of(app: &TestApp, a: &Actors, token_id: i64) -> Response {
+    app.get(&format!("{GRANTS}?token_id={token_id}"), &a.reviewer)
+        .await
+}
+
+/// Asserts a 422 whose first error's message contains `part`.
+fn assert_refused_with(res: &Response, part: &str) {
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", res.body);
+    assert!(res.error_message().contains(part), "{}", res.body);
+}
+
+/// Waits until the expiry sweeps leave only the fixture's unexpired tokens' requests pending.
+async fn until_expired_tokens_lose_their_requests(app: &TestApp, reviewer: &str) -> usize {
+    let want = (0..REQUESTS).filter(|i| i % 6 != 5).count();
+    let pending = retry(|| app.pending_ids(reviewer), |p| p.len() == want).await;
+    assert_eq!(pending.len(), want);
+    want
 }
 
 async fn an_issuers_request_is_reviewed_and_then_governs_access(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let a = actors(&app).await;
     assert_eq!(reason(&app, &a.reviewer, 9001).await, "no_grant");
-    let res = app
-        .post(&format!("{INTAKE}/requests"), &a.issuer, &filing(9001))
-        .await;
-    assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+    let res = file(&app, &a, &filing(9001)).await;
+    res.assert_status(StatusCode::CREATED);
     assert_eq!(res.json["status"], "pending");
-    let id = res.json["id"].as_i64().expect("id");
+    let id = res.id();
     // Reviewers see it, with the issuer's reason.
-    let listed = app
-        .get(&format!("{PAT_REQUESTS}?token_id=9001"), &a.reviewer)
-        .await;
+    let listed = listed(&app, &a, "token_id=9001").await;
     assert_eq!(ids(&listed.json), vec![id]);
     assert_eq!(listed.json[0]["owner"]["login"], "zed");
     assert_eq!(listed.json[0]["reason"], "deploys");
     assert_eq!(reason(&app, &a.reviewer, 9001).await, "pending");
     // Approval makes a grant the access check allows, for what was asked only.
-    let res = app
-        .post(
-            &format!("{PAT_REQUESTS}/{id}"),
-            &a.reviewer,
-            &json!({"action": "approve"}),
-        )
-        .await;
-    assert_eq!(res.status, StatusCode::NO_CONTENT, "{}", res.body);
-    let verdict = app.get(&format!("{INTAKE}/requests/{id}"), &a.issuer).await;
+    app.approve(&a.reviewer, id).await;
+    let verdict = app.get(&format!("{INTAKE_PATH}/{id}"), &a.issuer).await;
     assert_eq!(verdict.json["status"], "approved", "{}", verdict.body);
     let grant_id = verdict.json["grant_id"].as_i64().expect("grant");
-    let allowed = check(
-        &app,
-        &a.reviewer,
-        json!({"token_id": 9001, "permission": "contents", "level": "read", "repository": "api"}),
-    )
-    .await;
+    let allowed = check_contents(&app, &a.reviewer, 9001, "read", "api").await;
     assert_eq!(allowed["allowed"], true);
     assert_eq!(allowed["grant_id"], grant_id);
-    let write = check(
-        &app,
-        &a.reviewer,
-        json!({"token_id": 9001, "permission": "contents", "level": "write", "repository": "api"}),
-    )
-    .await;
+    let write = check_contents(&app, &a.reviewer, 9001, "write", "api").await;
     assert_eq!(
         (write["allowed"].clone(), write["reason"].clone()),
         (json!(false), json!("permission_not_granted"))
     );
-    let other = check(
-        &app,
-        &a.reviewer,
-        json!({"token_id": 9001, "permission": "contents", "level": "read", "repository": "web"}),
-    )
-    .await;
+    let other = check_contents(&app, &a.reviewer, 9001, "read", "web").await;
     assert_eq!(other["reason"], "repository_not_granted");
     // Revocation refuses it at once.
-    let res = app
-        .post(
-            &format!("{GRANTS}/{grant_id}"),
-            &a.reviewer,
-            &json!({"action": "revoke"}),
-        )
-        .await;
-    assert_eq!(res.status, StatusCode::NO_CONTENT);
+    app.revoke(&a.reviewer, grant_id, None).await;
     assert_eq!(reason(&app, &a.reviewer, 9001).await, "revoked");
     // Filing again after the revocation: the new pending request is what the check reports.
-    let res = app
-        .post(&format!("{INTAKE}/requests"), &a.issuer, &filing(9001))
+    app.file_as(&a.issuer, &filing(9001), StatusCode::CREATED)
         .await;
-    assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
     assert_eq!(reason(&app, &a.reviewer, 9001).await, "pending");
     // A regenerated token keeps its name under a new id: a request of its own.
     let mut regenerated = filing(9101);
     regenerated["token_name"] = json!("zed-9001");
-    let res = app
-        .post(&format!("{INTAKE}/requests"), &a.issuer, &regenerated)
+    app.file_as(&a.issuer, &regenerated, StatusCode::CREATED)
         .await;
-    assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
     // The access check needs its permission, and validates its input.
-    let res = app
-        .post(
-            CHECK,
-            &a.issuer,
-            &json!({"token_id": 9001, "permission": "contents", "level": "read"}),
-        )
-        .await;
-    res.assert_error(
-        StatusCode::FORBIDDEN,
-        "Resource not accessible by integration",
-    );
+    app.post(
+        CHECK,
+        &a.issuer,
+        &json!({"token_id": 9001, "permission": "contents", "level": "read"}),
+    )
+    .await
+    .assert_not_accessible();
     let res = app
         .post(
             CHECK,
@@ -174,52 +162,42 @@ async fn an_issuers_request_is_reviewed_and_then_governs_access(backend: Backend
 async fn a_denial_reaches_the_issuer_with_its_reason(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let a = actors(&app).await;
-    let res = app
-        .post(&format!("{INTAKE}/requests"), &a.issuer, &filing(9002))
-        .await;
-    let id = res.json["id"].as_i64().expect("id");
-    let res = app
-        .post(
-            &format!("{PAT_REQUESTS}/{id}"),
-            &a.reviewer,
-            &json!({"action": "deny", "reason": "Use the deploy bot"}),
-        )
-        .await;
-    assert_eq!(res.status, StatusCode::NO_CONTENT);
-    let verdict = app.get(&format!("{INTAKE}/requests/{id}"), &a.issuer).await;
+    let id = file(&app, &a, &filing(9002)).await.id();
+    app.review(
+        &a.reviewer,
+        id,
+        &json!({"action": "deny", "reason": "Use the deploy bot"}),
+    )
+    .await;
+    let verdict = app.get(&format!("{INTAKE_PATH}/{id}"), &a.issuer).await;
     assert_eq!(verdict.json["status"], "denied");
     assert_eq!(verdict.json["review_reason"], "Use the deploy bot");
     assert!(verdict.json["grant_id"].is_null());
     assert_eq!(reason(&app, &a.reviewer, 9002).await, "denied");
     // Another organization's issuer cannot read it.
     let outsider = app.token_for(OUTSIDER).await;
-    let res = app.get(&format!("{INTAKE}/requests/{id}"), &outsider).await;
-    res.assert_error(StatusCode::NOT_FOUND, "Not Found");
+    let res = app.get(&format!("{INTAKE_PATH}/{id}"), &outsider).await;
+    res.assert_not_found();
 }
 
 async fn a_resubmission_asking_for_more_replaces_the_pending_request(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let a = actors(&app).await;
-    let path = format!("{INTAKE}/requests");
-    let first = app.post(&path, &a.issuer, &filing(9003)).await;
-    let id = first.json["id"].as_i64().expect("id");
+    let id = file(&app, &a, &filing(9003)).await.id();
     // The same filing again changes nothing.
-    let again = app.post(&path, &a.issuer, &filing(9003)).await;
-    assert_eq!(again.status, StatusCode::OK, "{}", again.body);
-    assert_eq!(again.json["id"], id);
+    let again = app.file_as(&a.issuer, &filing(9003), StatusCode::OK).await;
+    assert_eq!(again, id);
     // Asking for more replaces the pending request in place.
     let mut more = filing(9003);
     more["permissions"]["repository"]["issues"] = json!("write");
-    let res = app.post(&path, &a.issuer, &more).await;
-    assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+    let res = file(&app, &a, &more).await;
+    res.assert_status(StatusCode::CREATED);
     assert_eq!(res.json["id"], id);
     assert_eq!(
         res.json["permissions_result"]["repository"]["issues"],
         "write"
     );
-    let pending = app
-        .get(&format!("{PAT_REQUESTS}?token_id=9003"), &a.reviewer)
-        .await;
+    let pending = listed(&app, &a, "token_id=9003").await;
     assert_eq!(ids(&pending.json), vec![id]);
     assert_eq!(
         pending.json[0]["permissions"]["repository"]["issues"],
@@ -227,18 +205,13 @@ async fn a_resubmission_asking_for_more_replaces_the_pending_request(backend: Ba
     );
     // Once approved, asking for more files a new request that says what it adds and
     // upgrades; approving it replaces the grant rather than adding a second one.
-    app.post(
-        &format!("{PAT_REQUESTS}/{id}"),
-        &a.reviewer,
-        &json!({"action": "approve"}),
-    )
-    .await;
+    app.approve(&a.reviewer, id).await;
     let mut beyond = more.clone();
     beyond["permissions"]["repository"]["contents"] = json!("write");
     beyond["permissions"]["organization"] = json!({"members": "read"});
-    let res = app.post(&path, &a.issuer, &beyond).await;
-    assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
-    let second = res.json["id"].as_i64().expect("id");
+    let res = file(&app, &a, &beyond).await;
+    res.assert_status(StatusCode::CREATED);
+    let second = res.id();
     assert_ne!(second, id);
     assert_eq!(
         res.json["permissions_added"],
@@ -250,56 +223,35 @@ async fn a_resubmission_asking_for_more_replaces_the_pending_request(backend: Ba
     );
     // Until then the old grant still applies.
     assert_eq!(reason(&app, &a.reviewer, 9003).await, "granted");
-    app.post(
-        &format!("{PAT_REQUESTS}/{second}"),
-        &a.reviewer,
-        &json!({"action": "approve"}),
-    )
-    .await;
-    let grants = app
-        .get(&format!("{GRANTS}?token_id=9003"), &a.reviewer)
-        .await;
-    assert_eq!(
-        grants.json.as_array().expect("array").len(),
-        1,
-        "{}",
-        grants.body
-    );
+    app.approve(&a.reviewer, second).await;
+    let grants = grants_of(&app, &a, 9003).await;
+    assert_eq!(grants.items().len(), 1, "{}", grants.body);
     assert_eq!(
         grants.json[0]["permissions"]["repository"]["contents"],
         "write"
     );
     // Asking for no more than the grant holds is already granted.
-    let res = app.post(&path, &a.issuer, &filing(9003)).await;
-    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    let res = file(&app, &a, &filing(9003)).await;
+    res.assert_status(StatusCode::OK);
     assert_eq!(res.json["status"], "approved");
 }
 
 async fn withdrawing_cancels_a_pending_request_only(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let a = actors(&app).await;
-    let res = app
-        .post(&format!("{INTAKE}/requests"), &a.issuer, &filing(9004))
-        .await;
-    let id = res.json["id"].as_i64().expect("id");
-    let path = format!("{INTAKE}/requests/{id}");
-    let auth = format!("Bearer {}", a.issuer);
-    let res = app.send(Method::DELETE, &path, Some(&auth), None).await;
-    assert_eq!(res.status, StatusCode::NO_CONTENT, "{}", res.body);
-    let res = app.send(Method::DELETE, &path, Some(&auth), None).await;
+    let id = file(&app, &a, &filing(9004)).await.id();
+    let path = format!("{INTAKE_PATH}/{id}");
+    app.delete(&path, &a.issuer)
+        .await
+        .assert_status(StatusCode::NO_CONTENT);
+    let res = app.delete(&path, &a.issuer).await;
     res.assert_error(
         StatusCode::UNPROCESSABLE_ENTITY,
         "This request is cancelled",
     );
     assert_eq!(app.get(&path, &a.issuer).await.json["status"], "cancelled");
     assert_eq!(reason(&app, &a.reviewer, 9004).await, "cancelled");
-    assert!(app
-        .get(&format!("{PAT_REQUESTS}?token_id=9004"), &a.reviewer)
-        .await
-        .json
-        .as_array()
-        .expect("array")
-        .is_empty());
+    assert!(listed(&app, &a, "token_id=9004").await.items().is_empty());
     // A cancelled request cannot be reviewed, and an unknown one cannot be withdrawn.
     let res = app
         .post(
@@ -312,74 +264,54 @@ async fn withdrawing_cancels_a_pending_request_only(backend: Backend) {
         StatusCode::UNPROCESSABLE_ENTITY,
         "This request is cancelled",
     );
-    let res = app
-        .send(
-            Method::DELETE,
-            &format!("{INTAKE}/requests/999999"),
-            Some(&auth),
-            None,
-        )
-        .await;
-    res.assert_error(StatusCode::NOT_FOUND, "Not Found");
+    app.delete(&format!("{INTAKE_PATH}/999999"), &a.issuer)
+        .await
+        .assert_not_found();
     // Reviewers cannot file or withdraw: that is the issuer's permission.
-    let res = app
-        .post(&format!("{INTAKE}/requests"), &a.reviewer, &filing(9005))
-        .await;
-    res.assert_error(
-        StatusCode::FORBIDDEN,
-        "Resource not accessible by integration",
-    );
-    assert_eq!(
-        res.header("x-accepted-github-permissions"),
-        Some("organization_personal_access_token_intake=write")
-    );
+    let res = app.post(INTAKE_PATH, &a.reviewer, &filing(9005)).await;
+    res.assert_forbidden("organization_personal_access_token_intake=write");
 }
 
 async fn reported_last_use_feeds_the_lists_and_never_moves_back(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let a = actors(&app).await;
-    app.post(&format!("{INTAKE}/requests"), &a.issuer, &filing(9006))
-        .await;
-    let usage = format!("{INTAKE}/usage");
+    file(&app, &a, &filing(9006)).await;
     for at in ["2026-03-01T10:00:00Z", "2026-02-01T10:00:00Z"] {
-        let res = app
-            .post(
-                &usage,
-                &a.issuer,
-                &json!({"token_id": 9006, "last_used_at": at}),
-            )
-            .await;
-        assert_eq!(res.status, StatusCode::NO_CONTENT, "{}", res.body);
-    }
-    let listed = app
-        .get(&format!("{PAT_REQUESTS}?token_id=9006"), &a.reviewer)
-        .await;
-    assert_eq!(listed.json[0]["token_last_used_at"], "2026-03-01T10:00:00Z");
-    let after = app
-        .get(
-            &format!("{PAT_REQUESTS}?last_used_after=2026-02-15T00:00:00Z&token_id=9006"),
-            &a.reviewer,
-        )
-        .await;
-    assert_eq!(after.json.as_array().expect("array").len(), 1);
-    let res = app
-        .post(&usage, &a.issuer, &json!({"token_id": 123456}))
-        .await;
-    res.assert_error(StatusCode::NOT_FOUND, "Not Found");
-    let res = app
-        .post(
-            &usage,
+        app.post(
+            USAGE,
             &a.issuer,
-            &json!({"token_id": 9006, "last_used_at": "yesterday"}),
+            &json!({"token_id": 9006, "last_used_at": at}),
         )
-        .await;
-    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+        .await
+        .assert_status(StatusCode::NO_CONTENT);
+    }
+    let listed_now = listed(&app, &a, "token_id=9006").await;
+    assert_eq!(
+        listed_now.json[0]["token_last_used_at"],
+        "2026-03-01T10:00:00Z"
+    );
+    let after = listed(
+        &app,
+        &a,
+        "last_used_after=2026-02-15T00:00:00Z&token_id=9006",
+    )
+    .await;
+    assert_eq!(after.items().len(), 1);
+    app.post(USAGE, &a.issuer, &json!({"token_id": 123456}))
+        .await
+        .assert_not_found();
+    app.post(
+        USAGE,
+        &a.issuer,
+        &json!({"token_id": 9006, "last_used_at": "yesterday"}),
+    )
+    .await
+    .assert_status(StatusCode::UNPROCESSABLE_ENTITY);
 }
 
 async fn invalid_filings_are_refused_and_change_nothing(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let a = actors(&app).await;
-    let path = format!("{INTAKE}/requests");
     let cases = [
         ("owner", json!("not a login")),
         ("token_id", json!(0)),
@@ -395,7 +327,7 @@ async fn invalid_filings_are_refused_and_change_nothing(backend: Backend) {
     for (field, value) in cases {
         let mut body = filing(9007);
         body[field] = value;
-        let res = app.post(&path, &a.issuer, &body).await;
+        let res = file(&app, &a, &body).await;
         assert_eq!(
             res.status,
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -404,22 +336,20 @@ async fn invalid_filings_are_refused_and_change_nothing(backend: Backend) {
         );
     }
     // The token belongs to its first owner.
-    app.post(&path, &a.issuer, &filing(9007)).await;
+    file(&app, &a, &filing(9007)).await;
     let mut stolen = filing(9007);
     stolen["owner"] = json!("alice");
-    let res = app.post(&path, &a.issuer, &stolen).await;
-    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", res.body);
-    let listed = app
-        .get(&format!("{PAT_REQUESTS}?token_id=9007"), &a.reviewer)
-        .await;
-    assert_eq!(listed.json.as_array().expect("array").len(), 1);
+    file(&app, &a, &stolen)
+        .await
+        .assert_status(StatusCode::UNPROCESSABLE_ENTITY);
+    let listed = listed(&app, &a, "token_id=9007").await;
+    assert_eq!(listed.items().len(), 1);
     assert_eq!(listed.json[0]["owner"]["login"], "zed");
 }
 
 async fn the_organization_policy_decides_what_a_filing_becomes(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let a = actors(&app).await;
-    let path = format!("{INTAKE}/requests");
     let res = app.get(POLICY, &a.reviewer).await;
     assert_eq!(
         res.json["effective"],
@@ -433,57 +363,29 @@ async fn the_organization_policy_decides_what_a_filing_becomes(backend: Backend)
     // A token that never expires exceeds the default maximum lifetime.
     let mut forever = filing(9009);
     forever["token_expires_at"] = Value::Null;
-    let res = app.post(&path, &a.issuer, &forever).await;
-    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", res.body);
-    assert!(
-        res.json["errors"][0]["message"]
-            .as_str()
-            .expect("message")
-            .contains("default policy's maximum lifetime of 366 days"),
-        "{}",
-        res.body
-    );
+    let res = file(&app, &a, &forever).await;
+    assert_refused_with(&res, "default policy's maximum lifetime of 366 days");
     // A pending request filed before the policy changes stays pending and reviewable.
-    let before = app.post(&path, &a.issuer, &filing(9010)).await.json["id"]
-        .as_i64()
-        .expect("id");
+    let before = file(&app, &a, &filing(9010)).await.id();
 
     // Approval not required: granted at once, and the access check allows it.
-    set_policy(
-        &app,
-        &a.reviewer,
-        json!({"fine_grained_approval": "not_required"}),
-    )
-    .await;
-    let res = app.post(&path, &a.issuer, &filing(9011)).await;
-    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    set_policy(&app, &a, json!({"fine_grained_approval": "not_required"})).await;
+    let res = file(&app, &a, &filing(9011)).await;
+    res.assert_status(StatusCode::OK);
     assert_eq!(res.json["status"], "approved");
     assert!(res.json["grant_id"].is_i64());
     assert_eq!(reason(&app, &a.reviewer, 9011).await, "granted");
 
     // Lifetime: at most 30 days, and a token must expire.
-    set_policy(
-        &app,
-        &a.reviewer,
-        json!({"fine_grained_max_lifetime_days": 30}),
-    )
-    .await;
+    set_policy(&app, &a, json!({"fine_grained_max_lifetime_days": 30})).await;
     let mut long = filing(9012);
     long["token_expires_at"] = json!(in_days(60));
-    let res = app.post(&path, &a.issuer, &long).await;
-    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", res.body);
-    let detail = res.json["errors"][0]["message"].as_str().expect("message");
-    assert!(
-        detail.contains("organization policy's maximum of 30 days"),
-        "{detail}"
-    );
+    let res = file(&app, &a, &long).await;
+    assert_refused_with(&res, "organization policy's maximum of 30 days");
     long["token_expires_at"] = Value::Null;
-    let res = app.post(&path, &a.issuer, &long).await;
+    let res = file(&app, &a, &long).await;
     assert!(
-        res.json["errors"][0]["message"]
-            .as_str()
-            .expect("message")
-            .contains("without an expiry"),
+        res.error_message().contains("without an expiry"),
         "{}",
         res.body
     );
@@ -491,64 +393,27 @@ async fn the_organization_policy_decides_what_a_filing_becomes(backend: Backend)
     assert_eq!(reason(&app, &a.reviewer, 9011).await, "granted");
 
     // Restricted: refused, and existing grants are blocked (not revoked) until lifted.
-    set_policy(
-        &app,
-        &a.reviewer,
-        json!({"fine_grained_tokens": "restricted"}),
-    )
-    .await;
-    let res = app.post(&path, &a.issuer, &filing(9013)).await;
-    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(res.json["errors"][0]["message"]
-        .as_str()
-        .expect("message")
-        .contains("restricted by the organization policy"));
-    let blocked = check(
-        &app,
-        &a.reviewer,
-        json!({"token_id": 9011, "permission": "contents", "level": "read", "repository": "api"}),
-    )
-    .await;
+    set_policy(&app, &a, json!({"fine_grained_tokens": "restricted"})).await;
+    let res = file(&app, &a, &filing(9013)).await;
+    assert_refused_with(&res, "restricted by the organization policy");
+    let blocked = check_contents(&app, &a.reviewer, 9011, "read", "api").await;
     assert_eq!(blocked["reason"], "policy");
     assert!(blocked["message"]
         .as_str()
         .expect("message")
         .contains("organization policy"));
-    assert_eq!(
-        app.get(&format!("{GRANTS}?token_id=9011"), &a.reviewer)
-            .await
-            .json
-            .as_array()
-            .expect("array")
-            .len(),
-        1
-    );
-    set_policy(&app, &a.reviewer, json!({})).await;
+    assert_eq!(grants_of(&app, &a, 9011).await.items().len(), 1);
+    set_policy(&app, &a, json!({})).await;
     assert_eq!(reason(&app, &a.reviewer, 9011).await, "granted");
 
     // History is not rewritten: the early request is still pending and can be approved.
     assert!(app.pending_ids(&a.reviewer).await.contains(&before));
-    let res = app
-        .post(
-            &format!("{PAT_REQUESTS}/{before}"),
-            &a.reviewer,
-            &json!({"action": "approve"}),
-        )
-        .await;
-    assert_eq!(res.status, StatusCode::NO_CONTENT);
+    app.approve(&a.reviewer, before).await;
     // Every change is in the audit trail.
     let audit = app
-        .get(
-            &format!("{AUDIT}?action=policy.updated&per_page=100"),
-            &a.reviewer,
-        )
+        .audit(&a.reviewer, "action=policy.updated&per_page=100")
         .await;
-    assert_eq!(
-        audit.json.as_array().expect("array").len(),
-        4,
-        "{}",
-        audit.body
-    );
+    assert_eq!(audit.items().len(), 4, "{}", audit.body);
 
     // Bad settings change nothing; reading and writing the policy need their permission.
     for bad in [
@@ -556,14 +421,7 @@ async fn the_organization_policy_decides_what_a_filing_becomes(backend: Backend)
         json!({"classic_tokens": "maybe"}),
         json!({"surprise": 1}),
     ] {
-        let res = app
-            .send(
-                Method::PUT,
-                POLICY,
-                Some(&format!("Bearer {}", a.reviewer)),
-                Some(&bad.to_string()),
-            )
-            .await;
+        let res = app.put(POLICY, &a.reviewer, &bad).await;
         assert_eq!(
             res.status,
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -573,36 +431,19 @@ async fn the_organization_policy_decides_what_a_filing_becomes(backend: Backend)
     }
     let reader = app.token_for(READER).await;
     let res = app.get(POLICY, &reader).await;
-    res.assert_error(
-        StatusCode::FORBIDDEN,
-        "Resource not accessible by integration",
-    );
-    assert_eq!(
-        res.header("x-accepted-github-permissions"),
-        Some("organization_administration=read")
-    );
+    res.assert_forbidden("organization_administration=read");
 }
 
 async fn an_enterprise_policy_bounds_its_organizations(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let a = actors(&app).await;
-    let seed = app.dir.join("enterprise.json");
-    std::fs::write(&seed, json!({
+    let seed = json!({
         "enterprises": [{"slug": "megacorp", "policy": {
             "fine_grained_approval": "required", "classic_tokens": "restricted", "fine_grained_max_lifetime_days": 90,
         }}],
         "organizations": [{"login": ORG, "enterprise": "megacorp"}],
-    }).to_string()).expect("write");
-    let out = run_cli(
-        &app.dir,
-        &app.database_url,
-        &["seed", seed.to_str().expect("path")],
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    });
+    app.seed("enterprise.json", &seed);
 
     let res = app.get(POLICY, &a.reviewer).await;
     assert_eq!(res.json["enterprise"]["slug"], "megacorp");
@@ -620,14 +461,7 @@ async fn an_enterprise_policy_bounds_its_organizations(backend: Backend) {
             "fine_grained_max_lifetime_days",
         ),
     ] {
-        let res = app
-            .send(
-                Method::PUT,
-                POLICY,
-                Some(&format!("Bearer {}", a.reviewer)),
-                Some(&loosening.to_string()),
-            )
-            .await;
+        let res = app.put(POLICY, &a.reviewer, &loosening).await;
         assert_eq!(
             res.status,
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -635,45 +469,18 @@ async fn an_enterprise_policy_bounds_its_organizations(backend: Backend) {
             res.body
         );
         assert_eq!(res.json["errors"][0]["field"], field);
-        assert!(res.json["errors"][0]["message"]
-            .as_str()
-            .expect("message")
-            .contains("enterprise"));
+        assert!(res.error_message().contains("enterprise"));
     }
     // The enterprise's maximum applies, named as the enterprise's.
     let mut long = filing(9020);
     long["token_expires_at"] = json!(in_days(100));
-    let res = app
-        .post(&format!("{INTAKE}/requests"), &a.issuer, &long)
-        .await;
-    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(
-        res.json["errors"][0]["message"]
-            .as_str()
-            .expect("message")
-            .contains("enterprise policy's maximum of 90 days"),
-        "{}",
-        res.body
-    );
+    let res = file(&app, &a, &long).await;
+    assert_refused_with(&res, "enterprise policy's maximum of 90 days");
     // It may tighten: 30 days within the enterprise's 90.
-    let res = set_policy(
-        &app,
-        &a.reviewer,
-        json!({"fine_grained_max_lifetime_days": 30}),
-    )
-    .await;
+    let res = set_policy(&app, &a, json!({"fine_grained_max_lifetime_days": 30})).await;
     assert_eq!(res["effective"]["fine_grained_max_lifetime_days"], 30);
     // Seeding again does not undo the change made over the API.
-    let out = run_cli(
-        &app.dir,
-        &app.database_url,
-        &["seed", seed.to_str().expect("path")],
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    app.seed("enterprise.json", &seed);
     let res = app.get(POLICY, &a.reviewer).await;
     assert_eq!(res.json["effective"]["fine_grained_max_lifetime_days"], 30);
     assert_eq!(
@@ -682,145 +489,83 @@ async fn an_enterprise_policy_bounds_its_organizations(backend: Backend) {
     );
 
     // Organizations inherit the enterprise's restriction when they set nothing themselves.
-    let seed2 = app.dir.join("opt-out.json");
-    std::fs::write(&seed2, json!({"enterprises": [{"slug": "lockdown", "policy": {"fine_grained_tokens": "restricted"}}],
-        "organizations": [{"login": OTHER_ORG, "enterprise": "lockdown"}]}).to_string()).expect("write");
-    let out = run_cli(
-        &app.dir,
-        &app.database_url,
-        &["seed", seed2.to_str().expect("path")],
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    app.seed(
+        "opt-out.json",
+        &json!({"enterprises": [{"slug": "lockdown", "policy": {"fine_grained_tokens": "restricted"}}],
+            "organizations": [{"login": OTHER_ORG, "enterprise": "lockdown"}]}),
     );
     let outsider = app.token_for(OUTSIDER).await;
     let res = app
         .get("/orgs/globex/personal-access-token-policy", &outsider)
         .await;
-    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    res.assert_status(StatusCode::OK);
     assert!(res.json["organization"]["fine_grained_tokens"].is_null());
     assert_eq!(res.json["effective"]["fine_grained_tokens"], "restricted");
 }
 
 async fn expired_tokens_expire_their_requests_and_grants_on_their_own(backend: Backend) {
-    let (dir, url) = TestApp::prepare(backend);
-    let app = TestApp::start_with(dir, url, &["--expiry-interval", "1"]);
+    let app = TestApp::spawn_with(backend, &["--expiry-interval", "1"]);
     let a = actors(&app).await;
     // The fixture's tokens that expired in 2025 lose their pending requests.
-    let want: Vec<usize> = (0..crate::helpers::REQUESTS)
-        .filter(|i| i % 6 != 5)
-        .collect();
-    let mut pending = Vec::new();
-    for _ in 0..50 {
-        pending = app.pending_ids(&a.reviewer).await;
-        if pending.len() == want.len() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    assert_eq!(pending.len(), want.len());
+    let want = until_expired_tokens_lose_their_requests(&app, &a.reviewer).await;
     let audit = app
-        .get(
-            &format!("{AUDIT}?action=request.expired&per_page=100"),
-            &a.reviewer,
-        )
+        .audit(&a.reviewer, "action=request.expired&per_page=100")
         .await;
-    let events = audit.json.as_array().expect("array");
+    let events = audit.items();
     assert_eq!(
         events.len(),
-        crate::helpers::REQUESTS - want.len(),
+        REQUESTS - want,
         "each expired exactly once: {}",
         audit.body
     );
     assert!(events.iter().all(|e| e["actor"].is_null()));
     // A grant whose token expires goes too, and the access check says so.
-    set_policy(
-        &app,
-        &a.reviewer,
-        json!({"fine_grained_approval": "not_required"}),
-    )
-    .await;
+    set_policy(&app, &a, json!({"fine_grained_approval": "not_required"})).await;
     let mut brief = filing(9030);
-    brief["token_expires_at"] = json!((chrono::Utc::now() + chrono::Duration::seconds(2))
-        .format("%Y-%m-%dT%H:%M:%SZ")
-        .to_string());
-    let res = app
-        .post(&format!("{INTAKE}/requests"), &a.issuer, &brief)
-        .await;
+    brief["token_expires_at"] = json!(in_seconds(2));
+    let res = file(&app, &a, &brief).await;
     assert_eq!(res.json["status"], "approved", "{}", res.body);
     let grant = res.json["grant_id"].as_i64().expect("grant");
-    let mut gone = false;
-    for _ in 0..50 {
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        if !ids(&app.get(GRANTS, &a.reviewer).await.json).contains(&grant) {
-            gone = true;
-            break;
-        }
-    }
-    assert!(gone, "grant {grant} did not expire");
+    let active = retry(
+        || async { ids(&app.get(GRANTS, &a.reviewer).await.json) },
+        |active| !active.contains(&grant),
+    )
+    .await;
+    assert!(!active.contains(&grant), "grant {grant} did not expire");
     assert_eq!(reason(&app, &a.reviewer, 9030).await, "expired");
     let audit = app
-        .get(
-            &format!("{AUDIT}?action=grant.expired&subject_id={grant}"),
+        .audit(
             &a.reviewer,
+            &format!("action=grant.expired&subject_id={grant}"),
         )
         .await;
-    assert_eq!(audit.json.as_array().expect("array").len(), 1);
+    assert_eq!(audit.items().len(), 1);
 }
 
 async fn unreviewed_requests_expire_after_the_configured_days(backend: Backend) {
-    let (dir, url) = TestApp::prepare(backend);
     // The fixture's requests were filed in January 2026, long before one day ago.
-    let app = TestApp::start_with(
-        dir,
-        url,
+    let app = TestApp::spawn_with(
+        backend,
         &["--expiry-interval", "1", "--pending-request-ttl-days", "1"],
     );
     let a = actors(&app).await;
-    let mut left = usize::MAX;
-    for _ in 0..50 {
-        left = app.pending_ids(&a.reviewer).await.len();
-        if left == 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    assert_eq!(left, 0);
+    let left = retry(|| app.pending_ids(&a.reviewer), Vec::is_empty).await;
+    assert_eq!(left.len(), 0);
     // A fresh filing is not affected.
-    let res = app
-        .post(&format!("{INTAKE}/requests"), &a.issuer, &filing(9040))
-        .await;
+    let id = file(&app, &a, &filing(9040)).await.id();
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    assert_eq!(
-        app.pending_ids(&a.reviewer).await,
-        vec![res.json["id"].as_i64().expect("id")]
-    );
+    assert_eq!(app.pending_ids(&a.reviewer).await, vec![id]);
 }
 
 async fn approving_a_resubmission_while_revoking_its_grant_leaves_one_outcome(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let a = actors(&app).await;
-    let path = format!("{INTAKE}/requests");
-    let first = app.post(&path, &a.issuer, &filing(9050)).await.json["id"]
-        .as_i64()
-        .expect("id");
-    app.post(
-        &format!("{PAT_REQUESTS}/{first}"),
-        &a.reviewer,
-        &json!({"action": "approve"}),
-    )
-    .await;
-    let grant = ids(&app
-        .get(&format!("{GRANTS}?token_id=9050"), &a.reviewer)
-        .await
-        .json)[0];
+    let first = file(&app, &a, &filing(9050)).await.id();
+    app.approve(&a.reviewer, first).await;
+    let grant = ids(&grants_of(&app, &a, 9050).await.json)[0];
     let mut more = filing(9050);
     more["permissions"]["repository"]["issues"] = json!("read");
-    let second = app.post(&path, &a.issuer, &more).await.json["id"]
-        .as_i64()
-        .expect("id");
+    let second = file(&app, &a, &more).await.id();
     let approve = json!({"action": "approve"});
     let revoke = json!({"action": "revoke"});
     let (approve_path, revoke_path) = (
@@ -838,11 +583,9 @@ async fn approving_a_resubmission_while_revoking_its_grant_leaves_one_outcome(ba
         "{}",
         revoked.body
     );
-    let active = app
-        .get(&format!("{GRANTS}?token_id=9050"), &a.reviewer)
-        .await;
+    let active = grants_of(&app, &a, 9050).await;
     assert_eq!(
-        active.json.as_array().expect("array").len(),
+        active.items().len(),
         1,
         "exactly one active grant: {}",
         active.body
@@ -853,33 +596,20 @@ async fn approving_a_resubmission_while_revoking_its_grant_leaves_one_outcome(ba
 async fn the_audit_trail_records_every_change_with_its_actor(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let a = actors(&app).await;
-    let id = app
-        .post(&format!("{INTAKE}/requests"), &a.issuer, &filing(9060))
-        .await
-        .json["id"]
-        .as_i64()
-        .expect("id");
-    app.post(
-        &format!("{PAT_REQUESTS}/{id}"),
-        &a.reviewer,
-        &json!({"action": "deny", "reason": "no"}),
-    )
-    .await;
+    let id = file(&app, &a, &filing(9060)).await.id();
+    app.review(&a.reviewer, id, &json!({"action": "deny", "reason": "no"}))
+        .await;
     let res = app
-        .get(
-            &format!("{AUDIT}?subject_type=request&subject_id={id}"),
+        .audit(
             &a.reviewer,
+            &format!("subject_type=request&subject_id={id}"),
         )
         .await;
-    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
-    let actions: Vec<&str> = res
-        .json
-        .as_array()
-        .expect("array")
-        .iter()
-        .map(|e| e["action"].as_str().expect("action"))
-        .collect();
-    assert_eq!(actions, vec!["request.denied", "request.created"]);
+    res.assert_status(StatusCode::OK);
+    assert_eq!(
+        actions(&res.json),
+        vec!["request.denied", "request.created"]
+    );
     let issuer_installation = app.installation_id(ISSUER).await;
     let reviewer_installation = app.installation_id(REVIEWER).await;
     assert_eq!(
@@ -888,18 +618,14 @@ async fn the_audit_trail_records_every_change_with_its_actor(backend: Backend) {
     );
     assert_eq!(res.json[0]["reason"], "no");
     assert_eq!(res.json[1]["actor"]["installation_id"], issuer_installation);
-    let all = app.get(&format!("{AUDIT}?per_page=1"), &a.reviewer).await;
+    let all = app.audit(&a.reviewer, "per_page=1").await;
     assert!(all
         .header("link")
         .is_some_and(|l| l.contains("rel=\"next\"")));
-    let res = app
-        .get(&format!("{AUDIT}?after=yesterday"), &a.reviewer)
-        .await;
+    let res = app.audit(&a.reviewer, "after=yesterday").await;
     assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
     let outsider = app.token_for(OUTSIDER).await;
-    app.get(AUDIT, &outsider)
-        .await
-        .assert_error(StatusCode::NOT_FOUND, "Not Found");
+    app.get(AUDIT, &outsider).await.assert_not_found();
 }
 
 async fn classic_tokens_are_judged_by_the_policy_alone(backend: Backend) {
@@ -917,14 +643,14 @@ async fn classic_tokens_are_judged_by_the_policy_alone(backend: Backend) {
         (answer["allowed"].clone(), answer["reason"].clone()),
         (json!(true), json!("classic_allowed"))
     );
-    set_policy(&app, &a.reviewer, json!({"classic_tokens": "restricted"})).await;
+    set_policy(&app, &a, json!({"classic_tokens": "restricted"})).await;
     let answer = check(&app, &a.reviewer, classic(-1, None)).await;
     assert_eq!(answer["reason"], "policy");
     assert!(answer["message"]
         .as_str()
         .expect("message")
         .contains("(classic) are restricted by the organization policy"));
-    set_policy(&app, &a.reviewer, json!({"classic_max_lifetime_days": 30})).await;
+    set_policy(&app, &a, json!({"classic_max_lifetime_days": 30})).await;
     assert_eq!(
         check(&app, &a.reviewer, classic(-1, Some(10))).await["reason"],
         "classic_allowed"
@@ -943,8 +669,9 @@ async fn classic_tokens_are_judged_by_the_policy_alone(backend: Backend) {
     );
     let mut missing = classic(-1, None);
     missing["token_created_at"] = Value::Null;
-    let res = app.post(CHECK, &a.reviewer, &missing).await;
-    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", res.body);
+    app.post(CHECK, &a.reviewer, &missing)
+        .await
+        .assert_status(StatusCode::UNPROCESSABLE_ENTITY);
 }
 
 /// Three instances sweep one PostgreSQL database at once: every due request expires once.
@@ -956,26 +683,14 @@ async fn several_instances_on_one_postgres_expire_each_request_exactly_once() {
         .collect();
     let app = &instances[0];
     let reviewer = app.token_for(REVIEWER).await;
-    let want = (0..crate::helpers::REQUESTS).filter(|i| i % 6 != 5).count();
-    let mut pending = 0;
-    for _ in 0..50 {
-        pending = app.pending_ids(&reviewer).await.len();
-        if pending == want {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    assert_eq!(pending, want);
+    let want = until_expired_tokens_lose_their_requests(app, &reviewer).await;
     // Let every instance sweep a few more times, then count.
     tokio::time::sleep(Duration::from_millis(2500)).await;
     let audit = app
-        .get(
-            &format!("{AUDIT}?action=request.expired&per_page=100"),
-            &reviewer,
-        )
+        .audit(&reviewer, "action=request.expired&per_page=100")
         .await;
-    let events = audit.json.as_array().expect("array");
-    assert_eq!(events.len(), crate::helpers::REQUESTS - want);
+    let events = audit.items();
+    assert_eq!(events.len(), REQUESTS - want);
     let mut subjects: Vec<i64> = events
         .iter()
         .map(|e| e["subject_id"].as_i64().expect("id"))
@@ -997,17 +712,12 @@ async fn concurrent_filings_by_a_new_owner_all_succeed(backend: Backend) {
         body["token_id"] = json!(token);
         body["token_name"] = json!(format!("newcomer-{token}"));
         let (app, issuer) = (&app, &a.issuer);
-        async move { app.post(&format!("{INTAKE}/requests"), issuer, &body).await }
+        async move { app.post(INTAKE_PATH, issuer, &body).await }
     });
     for res in futures_util::future::join_all(filings).await {
-        assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+        res.assert_status(StatusCode::CREATED);
     }
-    let listed = app
-        .get(
-            &format!("{PAT_REQUESTS}?owner=newcomer&per_page=100"),
-            &a.reviewer,
-        )
-        .await;
+    let listed = listed(&app, &a, "owner=newcomer&per_page=100").await;
     assert_eq!(ids(&listed.json).len(), 12, "{}", listed.body);
 }
 

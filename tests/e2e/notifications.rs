@@ -17,9 +17,6 @@ use tokio::net::TcpListener;
 use crate::both_backends;
 use crate::helpers::*;
 
-const INTAKE_PATH: &str = "/orgs/acme/personal-access-token-intake/requests";
-const REQUESTS_PATH: &str = "/orgs/acme/personal-access-token-requests";
-
 /// One message the server accepted.
 #[derive(Debug, Clone)]
 struct Mail {
@@ -78,6 +75,12 @@ fn decode(data: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// The next line with its ending, or `None` at the end of the stream.
+async fn next_line(reader: &mut (impl AsyncBufReadExt + Unpin)) -> std::io::Result<Option<String>> {
+    let mut line = String::new();
+    Ok((reader.read_line(&mut line).await? > 0).then_some(line))
+}
+
 /// A minimal SMTP server on loopback: records every message it accepts; while `refuse` is
 /// set, it answers `451` to each recipient, as a server that cannot take mail for now.
 #[derive(Clone)]
@@ -118,10 +121,9 @@ impl SmtpServer {
         write.write_all(b"220 test ESMTP\r\n").await?;
         let mut to = Vec::new();
         loop {
-            let mut line = String::new();
-            if reader.read_line(&mut line).await? == 0 {
+            let Some(line) = next_line(&mut reader).await? else {
                 return Ok(());
-            }
+            };
             let verb = line.get(..4).unwrap_or_default().to_ascii_uppercase();
             let reply: &[u8] = match verb.as_str() {
                 "EHLO" | "HELO" => b"250 test\r\n",
@@ -142,10 +144,9 @@ impl SmtpServer {
                     write.write_all(b"354 go ahead\r\n").await?;
                     let mut data = String::new();
                     loop {
-                        let mut l = String::new();
-                        if reader.read_line(&mut l).await? == 0 {
+                        let Some(l) = next_line(&mut reader).await? else {
                             return Ok(());
-                        }
+                        };
                         if l == ".\r\n" {
                             break;
                         }
@@ -186,16 +187,12 @@ impl SmtpServer {
     /// Waits until `n` notices have arrived (failing past `bound`); then a moment more, to
     /// catch any that should not come.
     async fn wait_for_notices(&self, n: usize, bound: Duration) -> Vec<Mail> {
-        let start = Instant::now();
-        while self.notices().len() < n {
-            assert!(
-                start.elapsed() < bound,
-                "{} of {n} notices after {bound:?}: {:?}",
-                self.notices().len(),
-                self.received()
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        let arrived = || self.notices().len() >= n;
+        wait_until(bound, arrived, || {
+            let (got, all) = (self.notices().len(), self.received());
+            format!("{got} of {n} notices after {bound:?}: {all:?}")
+        })
+        .await;
         tokio::time::sleep(Duration::from_millis(700)).await;
         self.notices()
     }
@@ -221,32 +218,20 @@ fn owners_seed() -> Value {
 /// The fixture with owners and addresses; returns the data directory and database URL.
 fn prepare(backend: Backend) -> (std::path::PathBuf, String) {
     let (dir, url) = TestApp::prepare(backend);
-    let path = dir.join("owners.json");
-    std::fs::write(&path, owners_seed().to_string()).expect("write seed");
-    let out = run_cli(&dir, &url, &["seed", path.to_str().expect("utf-8 path")]);
-    assert!(
-        out.status.success(),
-        "seed failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    seed_into(&dir, &url, "owners.json", &owners_seed());
     (dir, url)
 }
 
 fn start(dir: std::path::PathBuf, url: String, smtp: &str, extra: &[&str]) -> TestApp {
-    let mut args = vec![
-        "--expiry-interval",
-        "0",
+    let mut serve = args("--expiry-interval 0 --mail-poll-ms 50 --mail-retry-base-ms 100");
+    serve.extend_from_slice(&[
         "--smtp-url",
         smtp,
         "--mail-from",
         "patgate <patgate@example.org>",
-        "--mail-poll-ms",
-        "50",
-        "--mail-retry-base-ms",
-        "100",
-    ];
-    args.extend_from_slice(extra);
-    TestApp::start_with(dir, url, &args)
+    ]);
+    serve.extend_from_slice(extra);
+    TestApp::start_with(dir, url, &serve)
 }
 
 /// A running instance and the reviewer's token, with the first pending request of each owner.
@@ -259,15 +244,10 @@ struct Reviewing {
 impl Reviewing {
     async fn on(app: TestApp) -> Reviewing {
         let token = app.token_for(REVIEWER).await;
-        let res = app
-            .get(
-                &format!("{REQUESTS_PATH}?per_page=100&direction=asc"),
-                &token,
-            )
-            .await;
-        assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+        let all = format!("{REQUESTS_PATH}?per_page=100&direction=asc");
+        let res = app.get_ok(&all, &token).await;
         let mut first = BTreeMap::new();
-        for r in res.json.as_array().expect("array") {
+        for r in res.items() {
             let owner = r["owner"]["login"].as_str().expect("owner").to_owned();
             first.entry(owner).or_insert(r["id"].as_i64().expect("id"));
         }
@@ -276,12 +256,14 @@ impl Reviewing {
 
     /// Reviews the first request of `owner` with `body`.
     async fn review(&self, owner: &str, body: Value) {
-        let id = self.first[owner];
-        let res = self
-            .app
-            .post(&format!("{REQUESTS_PATH}/{id}"), &self.token, &body)
-            .await;
-        assert_eq!(res.status, StatusCode::NO_CONTENT, "{}", res.body);
+        self.app.review(&self.token, self.first[owner], &body).await;
+    }
+
+    /// The organization's audit trail that `query` selects, asserting the 200.
+    async fn audit(&self, query: &str) -> Response {
+        let res = self.app.audit(&self.token, query).await;
+        res.assert_status(StatusCode::OK);
+        res
     }
 }
 
@@ -345,15 +327,14 @@ async fn a_review_reaches_the_owner_and_a_denial_its_reason(backend: Backend) {
 async fn a_rolled_back_change_sends_nothing(backend: Backend) {
     let (smtp, r) = reviewing_with_smtp(backend).await;
     let ids = json!([r.first["alice"], r.first["bob"], 999_999]);
-    let res = r
-        .app
+    r.app
         .post(
             REQUESTS_PATH,
             &r.token,
             &json!({"pat_request_ids": ids, "action": "deny", "reason": "no"}),
         )
-        .await;
-    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", res.body);
+        .await
+        .assert_status(StatusCode::UNPROCESSABLE_ENTITY);
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert!(smtp.notices().is_empty(), "{:?}", smtp.notices());
     r.review("alice", json!({"action": "approve"})).await;
@@ -366,11 +347,7 @@ async fn a_rolled_back_change_sends_nothing(backend: Backend) {
 /// once only.
 async fn a_refusing_mail_server_gets_the_message_once_it_is_back(backend: Backend) {
     // A port nothing listens on yet.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("address")
-        .port();
+    let port = free_port();
     let (dir, url) = prepare(backend);
     let r = Reviewing::on(start(dir, url, &format!("smtp://127.0.0.1:{port}"), &[])).await;
     r.review(
@@ -382,7 +359,7 @@ async fn a_refusing_mail_server_gets_the_message_once_it_is_back(backend: Backen
     // The organization's backlog shows the notice waiting, and for how long.
     let backlog = "/orgs/acme/personal-access-token-notifications/backlog";
     let waiting = r.app.get(backlog, &r.token).await;
-    assert_eq!(waiting.status, reqwest::StatusCode::OK, "{}", waiting.body);
+    waiting.assert_status(StatusCode::OK);
     // The notice, and the digest a fresh deployment sends for the current period.
     assert_eq!(
         (
@@ -402,11 +379,11 @@ async fn a_refusing_mail_server_gets_the_message_once_it_is_back(backend: Backen
         .await
         .expect("rebind");
     let smtp = SmtpServer::on(listener, true);
-    let start = Instant::now();
-    while smtp.refused.load(Ordering::SeqCst) < 2 {
-        assert!(start.elapsed() < Duration::from_secs(15), "never retried");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let retried = || smtp.refused.load(Ordering::SeqCst) >= 2;
+    wait_until(Duration::from_secs(15), retried, || {
+        "never retried".to_owned()
+    })
+    .await;
     assert!(smtp.notices().is_empty());
     smtp.refuse.store(false, Ordering::SeqCst);
     let got = smtp.wait_for_notices(1, Duration::from_secs(20)).await;
@@ -416,13 +393,10 @@ async fn a_refusing_mail_server_gets_the_message_once_it_is_back(backend: Backen
     assert!(got[0].body().contains("Reason: expired project"));
     // Read access to the organization's administration is needed, as for its audit trail.
     let reader = r.app.token_for(READER).await;
-    let refused = r.app.get(backlog, &reader).await;
-    assert_eq!(
-        refused.status,
-        reqwest::StatusCode::FORBIDDEN,
-        "{}",
-        refused.body
-    );
+    r.app
+        .get(backlog, &reader)
+        .await
+        .assert_status(StatusCode::FORBIDDEN);
     let start = Instant::now();
     loop {
         let sent = r.app.get(backlog, &r.token).await;
@@ -532,9 +506,7 @@ async fn the_issuer_gives_the_owners_address_when_it_files(backend: Backend) {
             "owner_email": email,
             "token_id": 9901,
             "token_name": "newcomer-ci",
-            "token_expires_at": (chrono::Utc::now() + chrono::Duration::days(30))
-                .format("%Y-%m-%dT%H:%M:%SZ")
-                .to_string(),
+            "token_expires_at": in_days(30),
             "repository_selection": "all",
             "permissions": {"repository": {"metadata": "read"}},
         })
@@ -552,32 +524,28 @@ async fn the_issuer_gives_the_owners_address_when_it_files(backend: Backend) {
             "{bad}: {}",
             res.body
         );
-        assert_eq!(
-            res.json["errors"][0]["field"], "owner_email",
-            "{}",
-            res.body
-        );
+        res.assert_invalid_field("owner_email");
     }
     let res = r
         .app
         .get(&format!("{REQUESTS_PATH}?owner=newcomer"), &r.token)
         .await;
     assert_eq!(res.json, json!([]), "nothing filed: {}", res.body);
-    let res = r
+    let id = r
         .app
-        .post(INTAKE_PATH, &issuer, &filing("newcomer@example.com"))
+        .file_as(
+            &issuer,
+            &filing("newcomer@example.com"),
+            StatusCode::CREATED,
+        )
         .await;
-    assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
-    let id = res.json["id"].as_i64().expect("id");
-    let res = r
-        .app
-        .post(
-            &format!("{REQUESTS_PATH}/{id}"),
+    r.app
+        .review(
             &r.token,
+            id,
             &json!({"action": "deny", "reason": "Use the shared bot"}),
         )
         .await;
-    assert_eq!(res.status, StatusCode::NO_CONTENT, "{}", res.body);
     let got = smtp.wait_for_notices(1, Duration::from_secs(15)).await;
     assert_eq!(got.len(), 1, "{got:?}");
     assert_eq!(got[0].to, ["newcomer@example.com"]);
@@ -596,20 +564,11 @@ async fn an_organization_can_turn_email_off(backend: Backend) {
     let (smtp, r) = reviewing_with_smtp(backend).await;
     let path = "/orgs/acme/personal-access-token-notifications/settings";
     let res = r.app.get(path, &r.token).await;
-    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    res.assert_status(StatusCode::OK);
     assert_eq!(res.json, json!({"email": true}));
     let put = |body: Value| {
-        let app = &r.app;
-        let token = r.token.clone();
-        async move {
-            app.send(
-                reqwest::Method::PUT,
-                path,
-                Some(&format!("Bearer {token}")),
-                Some(&body.to_string()),
-            )
-            .await
-        }
+        let r = &r;
+        async move { r.app.put(path, &r.token, &body).await }
     };
     for bad in [
         json!({"email": "no"}),
@@ -625,15 +584,11 @@ async fn an_organization_can_turn_email_off(backend: Backend) {
         );
     }
     let reader = r.app.token_for(READER).await;
-    let res = r.app.get(path, &reader).await;
-    res.assert_error(
-        StatusCode::FORBIDDEN,
-        "Resource not accessible by integration",
-    );
+    r.app.get(path, &reader).await.assert_not_accessible();
     assert_eq!(r.app.get(path, &r.token).await.json, json!({"email": true}));
 
     let res = put(json!({"email": false})).await;
-    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    res.assert_status(StatusCode::OK);
     assert_eq!(res.json, json!({"email": false}));
     r.review("alice", json!({"action": "approve"})).await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
@@ -651,18 +606,9 @@ async fn an_organization_can_turn_email_off(backend: Backend) {
         "alice's approval was not mailed later"
     );
 
-    let audit = r
-        .app
-        .get(
-            "/orgs/acme/personal-access-token-audit-log?subject_type=notifications",
-            &r.token,
-        )
-        .await;
-    assert_eq!(audit.status, StatusCode::OK, "{}", audit.body);
+    let audit = r.audit("subject_type=notifications").await;
     let reasons: Vec<&str> = audit
-        .json
-        .as_array()
-        .expect("array")
+        .items()
         .iter()
         .map(|e| {
             assert_eq!(e["action"], "notifications.updated");
@@ -677,21 +623,12 @@ async fn an_organization_can_turn_email_off(backend: Backend) {
 
     // A seed file sets it only for an organization without a setting: acme keeps its own,
     // globex takes the file's.
-    let seed = r.app.dir.join("email-off.json");
-    let body = json!({"organizations": [
-        {"login": ORG, "email_notifications": false},
-        {"login": OTHER_ORG, "email_notifications": false},
-    ]});
-    std::fs::write(&seed, body.to_string()).expect("write seed");
-    let out = run_cli(
-        &r.app.dir,
-        &r.app.database_url,
-        &["seed", seed.to_str().expect("utf-8 path")],
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    r.app.seed(
+        "email-off.json",
+        &json!({"organizations": [
+            {"login": ORG, "email_notifications": false},
+            {"login": OTHER_ORG, "email_notifications": false},
+        ]}),
     );
     assert_eq!(r.app.get(path, &r.token).await.json, json!({"email": true}));
     let outsider = r.app.token_for(OUTSIDER).await;
@@ -719,55 +656,46 @@ async fn a_revocation_reaches_the_owner_with_its_reason(backend: Backend) {
             let res = r
                 .app
                 .get(
-                    &format!("/orgs/acme/personal-access-tokens?owner={owner}&per_page=100"),
+                    &format!("{GRANTS_PATH}?owner={owner}&per_page=100"),
                     &r.token,
                 )
                 .await;
-            assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+            res.assert_status(StatusCode::OK);
             res.json[0]["id"].as_i64().expect("a grant")
         }
     };
     let (alice, bob) = (grant_of("alice").await, grant_of("bob").await);
-    let grants = "/orgs/acme/personal-access-tokens";
     for bad in [
         json!({"action": "revoke", "reason": "x".repeat(1025)}),
         json!({"action": "revoke", "reason": 7}),
     ] {
-        let res = r
-            .app
-            .post(&format!("{grants}/{alice}"), &r.token, &bad)
-            .await;
-        assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", res.body);
-        assert_eq!(res.json["errors"][0]["field"], "reason", "{}", res.body);
+        let res = r.app.revoke_grant(&r.token, alice, &bad).await;
+        res.assert_invalid_field("reason");
     }
-    let still = r.app.get(&format!("{grants}?owner=alice"), &r.token).await;
+    let still = r
+        .app
+        .get(&format!("{GRANTS_PATH}?owner=alice"), &r.token)
+        .await;
     assert!(
-        still
-            .json
-            .as_array()
-            .expect("array")
-            .iter()
-            .any(|g| g["id"] == alice),
+        still.items().iter().any(|g| g["id"] == alice),
         "a refused revocation revokes nothing"
     );
-    let res = r
-        .app
-        .post(
-            &format!("{grants}/{alice}"),
+    r.app
+        .revoke_grant(
             &r.token,
+            alice,
             &json!({"action": "revoke", "reason": "Leaving the project"}),
         )
-        .await;
-    assert_eq!(res.status, StatusCode::NO_CONTENT, "{}", res.body);
-    let res = r
-        .app
+        .await
+        .assert_status(StatusCode::NO_CONTENT);
+    r.app
         .post(
-            grants,
+            GRANTS_PATH,
             &r.token,
             &json!({"action": "revoke", "pat_ids": [bob]}),
         )
-        .await;
-    assert_eq!(res.status, StatusCode::ACCEPTED, "{}", res.body);
+        .await
+        .assert_status(StatusCode::ACCEPTED);
 
     let got = smtp.wait_for_notices(4, Duration::from_secs(15)).await;
     let revoked: Vec<&Mail> = got
@@ -787,18 +715,9 @@ async fn a_revocation_reaches_the_owner_with_its_reason(backend: Backend) {
     );
     assert!(!to_bob.body().contains("Reason:"), "{to_bob:?}");
 
-    let audit = r
-        .app
-        .get(
-            "/orgs/acme/personal-access-token-audit-log?action=grant.revoked",
-            &r.token,
-        )
-        .await;
-    assert_eq!(audit.status, StatusCode::OK, "{}", audit.body);
+    let audit = r.audit("action=grant.revoked").await;
     let reasons: BTreeMap<i64, Value> = audit
-        .json
-        .as_array()
-        .expect("array")
+        .items()
         .iter()
         .map(|e| (e["subject_id"].as_i64().expect("id"), e["reason"].clone()))
         .collect();

@@ -16,40 +16,28 @@ const DIGEST: &str = "personal_access_token_request_digest";
 /// retry is seconds away), so what the API shows of them does not move during a test.
 const URL: &str = "http://127.0.0.1:9/acme-hook";
 
-async fn call(
-    app: &TestApp,
-    method: Method,
-    path: &str,
-    token: &str,
-    body: Option<&Value>,
-) -> Response {
-    let text = body.map(Value::to_string);
-    app.send(
-        method,
-        path,
-        Some(&format!("Bearer {token}")),
-        text.as_deref(),
-    )
-    .await
-}
-
-async fn patch(app: &TestApp, path: &str, token: &str, body: &Value) -> Response {
-    call(app, Method::PATCH, path, token, Some(body)).await
-}
-
-async fn delete(app: &TestApp, path: &str, token: &str) -> Response {
-    call(app, Method::DELETE, path, token, None).await
-}
-
-/// Creates a hook of `acme` with `body`, asserting the 201.
-async fn create(app: &TestApp, token: &str, body: &Value) -> Value {
+/// Creates a hook of `acme` with `body`, asserting the 201; the hook and its id.
+async fn create(app: &TestApp, token: &str, body: &Value) -> (Value, i64) {
     let res = app.post(HOOKS, token, body).await;
-    assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
-    res.json
+    res.assert_status(StatusCode::CREATED);
+    (res.json.clone(), res.id())
+}
+
+/// A running fixture, the reviewer's token and a hook of `acme` on [`URL`] with its id.
+async fn with_a_hook(backend: Backend, config: Value) -> (TestApp, String, Value, i64) {
+    let app = TestApp::spawn(backend).await;
+    let token = app.token_for(REVIEWER).await;
+    let (hook, id) = create(&app, &token, &json!({"name": "web", "config": config})).await;
+    (app, token, hook, id)
 }
 
 fn hook_path(id: i64) -> String {
     format!("{HOOKS}/{id}")
+}
+
+/// `rest` below the hook's path (`deliveries`, `backlog`, `config`, `pings`).
+fn hook_part(id: i64, rest: &str) -> String {
+    format!("{HOOKS}/{id}/{rest}")
 }
 
 /// Asserts a 422 "Validation Failed" naming `field` of `resource` with `code`.
@@ -60,19 +48,6 @@ fn assert_invalid(res: &Response, resource: &str, field: &str, code: &str) {
     assert_eq!(error["field"], field, "{}", res.body);
     assert_eq!(error["code"], code, "{}", res.body);
     assert!(error["message"].is_string(), "{}", res.body);
-}
-
-fn assert_forbidden(res: &Response, accepted: &str) {
-    res.assert_error(
-        StatusCode::FORBIDDEN,
-        "Resource not accessible by integration",
-    );
-    assert_eq!(
-        res.header("x-accepted-github-permissions"),
-        Some(accepted),
-        "{}",
-        res.body
-    );
 }
 
 fn is_timestamp(v: &Value) -> bool {
@@ -116,13 +91,12 @@ async fn a_hook_goes_through_create_list_get_update_and_delete_in_githubs_shapes
     assert!(is_timestamp(&hook["updated_at"]), "{hook}");
 
     // The defaults: GitHub's insecure_ssl may also be the number 0.
-    let second = create(
+    let (second, second_id) = create(
         &app,
         &token,
         &json!({"name": "web", "config": {"url": "http://127.0.0.1:9/b", "insecure_ssl": 0}}),
     )
     .await;
-    let second_id = second["id"].as_i64().expect("id");
     assert_eq!(second["events"], json!([EVENT]));
     assert_eq!(second["active"], true);
     assert_eq!(
@@ -155,18 +129,18 @@ async fn a_hook_goes_through_create_list_get_update_and_delete_in_githubs_shapes
     assert_eq!(res.json, hook);
 
     // Fields left out stay as they are.
-    let res = patch(
-        &app,
-        &hook_path(id),
-        &token,
-        &json!({
-            "active": false,
-            "add_events": [DIGEST, EVENT],
-            "remove_events": [NOTIFICATION],
-            "config": {"content_type": "form"},
-        }),
-    )
-    .await;
+    let res = app
+        .patch(
+            &hook_path(id),
+            &token,
+            &json!({
+                "active": false,
+                "add_events": [DIGEST, EVENT],
+                "remove_events": [NOTIFICATION],
+                "config": {"content_type": "form"},
+            }),
+        )
+        .await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.body);
     assert_eq!(res.json["events"], json!([EVENT, DIGEST]));
     assert_eq!(res.json["active"], false);
@@ -175,13 +149,13 @@ async fn a_hook_goes_through_create_list_get_update_and_delete_in_githubs_shapes
         json!({"url": URL, "content_type": "form", "insecure_ssl": "0", "secret": "********"})
     );
     assert_eq!(res.json["created_at"], hook["created_at"]);
-    let res = patch(
-        &app,
-        &hook_path(id),
-        &token,
-        &json!({"name": "web", "events": ["*"], "config": {"secret": ""}}),
-    )
-    .await;
+    let res = app
+        .patch(
+            &hook_path(id),
+            &token,
+            &json!({"name": "web", "events": ["*"], "config": {"secret": ""}}),
+        )
+        .await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.body);
     assert_eq!(res.json["events"], json!(["*"]));
     assert_eq!(res.json["active"], false);
@@ -190,7 +164,7 @@ async fn a_hook_goes_through_create_list_get_update_and_delete_in_githubs_shapes
     assert_eq!(res.json["events"], json!(["*"]));
 
     // The configuration on its own.
-    let config = format!("{}/config", hook_path(id));
+    let config = hook_part(id, "config");
     let res = app.get(&config, &token).await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.body);
     assert_eq!(
@@ -198,13 +172,13 @@ async fn a_hook_goes_through_create_list_get_update_and_delete_in_githubs_shapes
         json!({"url": URL, "content_type": "form", "insecure_ssl": "0"})
     );
     let moved = "http://127.0.0.1:9/moved?via=patgate";
-    let res = patch(
-        &app,
-        &config,
-        &token,
-        &json!({"url": moved, "secret": "another", "content_type": "json"}),
-    )
-    .await;
+    let res = app
+        .patch(
+            &config,
+            &token,
+            &json!({"url": moved, "secret": "another", "content_type": "json"}),
+        )
+        .await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.body);
     assert_eq!(
         res.json,
@@ -214,15 +188,15 @@ async fn a_hook_goes_through_create_list_get_update_and_delete_in_githubs_shapes
     assert_eq!(res.json["config"]["url"], moved);
     assert_eq!(res.json["events"], json!(["*"]));
 
-    let res = delete(&app, &hook_path(id), &token).await;
+    let res = app.delete(&hook_path(id), &token).await;
     assert_eq!(res.status, StatusCode::NO_CONTENT, "{}", res.body);
     assert!(res.body.is_empty());
     let res = app.get(&hook_path(id), &token).await;
-    res.assert_error(StatusCode::NOT_FOUND, "Not Found");
+    res.assert_not_found();
     let res = app.get(&config, &token).await;
-    res.assert_error(StatusCode::NOT_FOUND, "Not Found");
-    let res = delete(&app, &hook_path(id), &token).await;
-    res.assert_error(StatusCode::NOT_FOUND, "Not Found");
+    res.assert_not_found();
+    let res = app.delete(&hook_path(id), &token).await;
+    res.assert_not_found();
     let res = app.get(HOOKS, &token).await;
     assert_eq!(ids(&res.json), vec![second_id]);
 }
@@ -317,7 +291,7 @@ async fn every_invalid_body_is_a_422_naming_the_field_and_changes_nothing(backen
         let res = app.post(HOOKS, &token, body).await;
         assert_invalid(&res, "Hook", field, code);
     }
-    let res = call(&app, Method::POST, HOOKS, &token, None).await;
+    let res = app.post_nothing(HOOKS, &token).await;
     res.assert_error(StatusCode::BAD_REQUEST, "Problems parsing JSON");
     for raw in ["{", "[]", "null"] {
         let res = app
@@ -333,13 +307,12 @@ async fn every_invalid_body_is_a_422_naming_the_field_and_changes_nothing(backen
     let res = app.get(HOOKS, &token).await;
     assert_eq!(res.json, json!([]), "a refused create left a hook");
 
-    let hook = create(
+    let (hook, id) = create(
         &app,
         &token,
         &json!({"name": "web", "config": {"url": URL, "secret": "kept"}}),
     )
     .await;
-    let id = hook["id"].as_i64().expect("id");
     let updates = [
         (json!({"config": {"url": ""}}), "url", "invalid"),
         (json!({"config": {"url": null}}), "url", "missing_field"),
@@ -368,7 +341,7 @@ async fn every_invalid_body_is_a_422_naming_the_field_and_changes_nothing(backen
         (json!({"url": URL}), "url", "invalid"),
     ];
     for (body, field, code) in &updates {
-        let res = patch(&app, &hook_path(id), &token, body).await;
+        let res = app.patch(&hook_path(id), &token, body).await;
         assert_invalid(&res, "Hook", field, code);
     }
     let res = app
@@ -380,7 +353,7 @@ async fn every_invalid_body_is_a_422_naming_the_field_and_changes_nothing(backen
         )
         .await;
     res.assert_error(StatusCode::BAD_REQUEST, "Problems parsing JSON");
-    let config_path = format!("{}/config", hook_path(id));
+    let config_path = hook_part(id, "config");
     let config_updates = [
         (json!({"url": "not a url"}), "url", "invalid"),
         (json!({"url": null}), "url", "missing_field"),
@@ -390,7 +363,7 @@ async fn every_invalid_body_is_a_422_naming_the_field_and_changes_nothing(backen
         (json!({"events": [EVENT]}), "events", "invalid"),
     ];
     for (body, field, code) in &config_updates {
-        let res = patch(&app, &config_path, &token, body).await;
+        let res = app.patch(&config_path, &token, body).await;
         assert_invalid(&res, "HookConfig", field, code);
     }
     let res = app.get(&hook_path(id), &token).await;
@@ -398,16 +371,8 @@ async fn every_invalid_body_is_a_422_naming_the_field_and_changes_nothing(backen
 }
 
 async fn reading_needs_hooks_read_and_changing_needs_hooks_write(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
-    let reviewer = app.token_for(REVIEWER).await;
-    let hook = create(
-        &app,
-        &reviewer,
-        &json!({"name": "web", "config": {"url": URL}}),
-    )
-    .await;
-    let id = hook["id"].as_i64().expect("id");
-    let deliveries = format!("{}/deliveries", hook_path(id));
+    let (app, reviewer, hook, id) = with_a_hook(backend, json!({ "url": URL })).await;
+    let deliveries = hook_part(id, "deliveries");
     let res = app.get(&deliveries, &reviewer).await;
     let delivery = ids(&res.json)[0];
 
@@ -415,10 +380,10 @@ async fn reading_needs_hooks_read_and_changing_needs_hooks_write(backend: Backen
     for path in [
         HOOKS.to_owned(),
         hook_path(id),
-        format!("{}/config", hook_path(id)),
+        hook_part(id, "config"),
         deliveries.clone(),
         format!("{deliveries}/{delivery}"),
-        format!("{}/backlog", hook_path(id)),
+        hook_part(id, "backlog"),
     ] {
         let res = app.get(&path, &reader).await;
         assert_eq!(res.status, StatusCode::OK, "{path}: {}", res.body);
@@ -435,11 +400,11 @@ async fn reading_needs_hooks_read_and_changing_needs_hooks_write(backend: Backen
         (Method::PATCH, hook_path(id), Some(json!({"active": false}))),
         (
             Method::PATCH,
-            format!("{}/config", hook_path(id)),
+            hook_part(id, "config"),
             Some(json!({"url": "https://x.example/"})),
         ),
         (Method::DELETE, hook_path(id), None),
-        (Method::POST, format!("{}/pings", hook_path(id)), None),
+        (Method::POST, hook_part(id, "pings"), None),
         (
             Method::POST,
             format!("{deliveries}/{delivery}/attempts"),
@@ -447,21 +412,19 @@ async fn reading_needs_hooks_read_and_changing_needs_hooks_write(backend: Backen
         ),
     ];
     for (method, path, body) in &writes {
-        let res = call(&app, method.clone(), path, &reader, body.as_ref()).await;
-        assert_forbidden(&res, "organization_hooks=write");
+        let res = app.call(method.clone(), path, &reader, body.as_ref()).await;
+        res.assert_forbidden("organization_hooks=write");
     }
 
     let bystander = app.token_for(BYSTANDER).await;
     let res = app.get(HOOKS, &bystander).await;
-    assert_forbidden(&res, "organization_hooks=read");
+    res.assert_forbidden("organization_hooks=read");
     let res = app.get(&hook_path(id), &bystander).await;
-    assert_forbidden(&res, "organization_hooks=read");
-    let res = app
-        .get(&format!("{}/backlog", hook_path(id)), &bystander)
-        .await;
-    assert_forbidden(&res, "organization_hooks=read");
+    res.assert_forbidden("organization_hooks=read");
+    let res = app.get(&hook_part(id, "backlog"), &bystander).await;
+    res.assert_forbidden("organization_hooks=read");
     let res = app.post(HOOKS, &bystander, &valid).await;
-    assert_forbidden(&res, "organization_hooks=write");
+    res.assert_forbidden("organization_hooks=write");
 
     // Nothing changed: one hook, as created, with its one ping.
     let res = app.get(HOOKS, &reviewer).await;
@@ -471,19 +434,8 @@ async fn reading_needs_hooks_read_and_changing_needs_hooks_write(backend: Backen
 }
 
 async fn another_organizations_installation_sees_none_of_acmes_hooks(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
-    let reviewer = app.token_for(REVIEWER).await;
-    let hook = create(
-        &app,
-        &reviewer,
-        &json!({"name": "web", "config": {"url": URL}}),
-    )
-    .await;
-    let id = hook["id"].as_i64().expect("id");
-    let delivery = ids(&app
-        .get(&format!("{}/deliveries", hook_path(id)), &reviewer)
-        .await
-        .json)[0];
+    let (app, reviewer, hook, id) = with_a_hook(backend, json!({ "url": URL })).await;
+    let delivery = ids(&app.get(&hook_part(id, "deliveries"), &reviewer).await.json)[0];
 
     let outsider = app.token_for(OUTSIDER).await;
     let valid = json!({"name": "web", "config": {"url": URL}});
@@ -514,15 +466,17 @@ async fn another_organizations_installation_sees_none_of_acmes_hooks(backend: Ba
             calls.push((Method::POST, HOOKS.to_owned(), Some(valid.clone())));
         }
         for (method, path, body) in &calls {
-            let res = call(&app, method.clone(), path, &outsider, body.as_ref()).await;
-            res.assert_error(StatusCode::NOT_FOUND, "Not Found");
+            let res = app
+                .call(method.clone(), path, &outsider, body.as_ref())
+                .await;
+            res.assert_not_found();
         }
     }
 
     // The outsider's own hook is just as hidden from acme.
     let theirs = app.post("/orgs/globex/hooks", &outsider, &valid).await;
-    assert_eq!(theirs.status, StatusCode::CREATED, "{}", theirs.body);
-    let theirs_id = theirs.json["id"].as_i64().expect("id");
+    theirs.assert_status(StatusCode::CREATED);
+    let theirs_id = theirs.id();
     assert_eq!(
         theirs.json["url"],
         format!("{}/orgs/globex/hooks/{theirs_id}", app.base)
@@ -531,28 +485,27 @@ async fn another_organizations_installation_sees_none_of_acmes_hooks(backend: Ba
     assert_eq!(ids(&res.json), vec![theirs_id]);
     for path in [
         hook_path(theirs_id),
-        format!("{}/deliveries", hook_path(theirs_id)),
-        format!("{}/backlog", hook_path(theirs_id)),
+        hook_part(theirs_id, "deliveries"),
+        hook_part(theirs_id, "backlog"),
         hook_path(999_999),
     ] {
         let res = app.get(&path, &reviewer).await;
-        res.assert_error(StatusCode::NOT_FOUND, "Not Found");
+        res.assert_not_found();
     }
     // A delivery of one hook is not reachable through another hook of the same organization.
-    let other = create(
+    let (_, other_id) = create(
         &app,
         &reviewer,
         &json!({"name": "web", "config": {"url": URL}, "active": false}),
     )
     .await;
-    let other_id = other["id"].as_i64().expect("id");
     let res = app
         .get(
-            &format!("{}/deliveries/{delivery}", hook_path(other_id)),
+            &hook_part(other_id, &format!("deliveries/{delivery}")),
             &reviewer,
         )
         .await;
-    res.assert_error(StatusCode::NOT_FOUND, "Not Found");
+    res.assert_not_found();
 
     // acme's hook is untouched.
     let res = app.get(HOOKS, &reviewer).await;
@@ -561,17 +514,9 @@ async fn another_organizations_installation_sees_none_of_acmes_hooks(backend: Ba
 }
 
 async fn deliveries_pings_redeliveries_and_the_backlog_of_a_hook(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
-    let token = app.token_for(REVIEWER).await;
-    let hook = create(
-        &app,
-        &token,
-        &json!({"name": "web", "config": {"url": URL, "secret": "shh"}}),
-    )
-    .await;
-    let id = hook["id"].as_i64().expect("id");
-    let deliveries = format!("{}/deliveries", hook_path(id));
-    let backlog = format!("{}/backlog", hook_path(id));
+    let (app, token, _, id) = with_a_hook(backend, json!({"url": URL, "secret": "shh"})).await;
+    let deliveries = hook_part(id, "deliveries");
+    let backlog = hook_part(id, "backlog");
 
     // Creating an active hook queues a ping.
     let res = app.get(&deliveries, &token).await;
@@ -604,7 +549,7 @@ async fn deliveries_pings_redeliveries_and_the_backlog_of_a_hook(backend: Backen
     assert_eq!(payload["organization"]["login"], "acme");
     assert!(!res.body.contains("shh\""), "{}", res.body);
     let res = app.get(&format!("{deliveries}/999999"), &token).await;
-    res.assert_error(StatusCode::NOT_FOUND, "Not Found");
+    res.assert_not_found();
 
     // Nothing listens at the URL: the ping waits to be retried.
     let res = app.get(&backlog, &token).await;
@@ -615,14 +560,7 @@ async fn deliveries_pings_redeliveries_and_the_backlog_of_a_hook(backend: Backen
     assert!(res.json["lag_seconds"].as_i64().is_some_and(|s| s >= 0));
 
     // A ping on demand.
-    let res = call(
-        &app,
-        Method::POST,
-        &format!("{}/pings", hook_path(id)),
-        &token,
-        None,
-    )
-    .await;
+    let res = app.post_nothing(&hook_part(id, "pings"), &token).await;
     assert_eq!(res.status, StatusCode::NO_CONTENT, "{}", res.body);
     let res = app.get(&deliveries, &token).await;
     let listed = ids(&res.json);
@@ -634,14 +572,9 @@ async fn deliveries_pings_redeliveries_and_the_backlog_of_a_hook(backend: Backen
     assert_eq!(res.json["pending"], 2, "{}", res.body);
 
     // A redelivery is a new delivery with the same GUID.
-    let res = call(
-        &app,
-        Method::POST,
-        &format!("{deliveries}/{ping_id}/attempts"),
-        &token,
-        None,
-    )
-    .await;
+    let res = app
+        .post_nothing(&format!("{deliveries}/{ping_id}/attempts"), &token)
+        .await;
     assert_eq!(res.status, StatusCode::ACCEPTED, "{}", res.body);
     assert_eq!(res.json, json!({}));
     let res = app.get(&deliveries, &token).await;
@@ -653,15 +586,10 @@ async fn deliveries_pings_redeliveries_and_the_backlog_of_a_hook(backend: Backen
     assert_eq!(copy["event"], "ping");
     let res = app.get(&backlog, &token).await;
     assert_eq!(res.json["pending"], 3, "{}", res.body);
-    let res = call(
-        &app,
-        Method::POST,
-        &format!("{deliveries}/999999/attempts"),
-        &token,
-        None,
-    )
-    .await;
-    res.assert_error(StatusCode::NOT_FOUND, "Not Found");
+    let res = app
+        .post_nothing(&format!("{deliveries}/999999/attempts"), &token)
+        .await;
+    res.assert_not_found();
 
     // Paginated like every list.
     let res = app.get(&format!("{deliveries}?per_page=2"), &token).await;
@@ -675,25 +603,20 @@ async fn deliveries_pings_redeliveries_and_the_backlog_of_a_hook(backend: Backen
     assert_eq!(ids(&res.json), vec![ping_id]);
 
     // An inactive hook is not pinged on creation.
-    let quiet = create(
+    let (_, quiet_id) = create(
         &app,
         &token,
         &json!({"name": "web", "config": {"url": URL}, "active": false}),
     )
     .await;
-    let quiet_id = quiet["id"].as_i64().expect("id");
-    let res = app
-        .get(&format!("{}/deliveries", hook_path(quiet_id)), &token)
-        .await;
+    let res = app.get(&hook_part(quiet_id, "deliveries"), &token).await;
     assert_eq!(res.json, json!([]));
-    let res = app
-        .get(&format!("{}/backlog", hook_path(quiet_id)), &token)
-        .await;
+    let res = app.get(&hook_part(quiet_id, "backlog"), &token).await;
     assert_eq!(res.json["pending"], 0, "{}", res.body);
     assert_eq!(res.json["oldest_pending_at"], Value::Null);
 
     // Deleting the hook deletes its deliveries.
-    let res = delete(&app, &hook_path(id), &token).await;
+    let res = app.delete(&hook_path(id), &token).await;
     assert_eq!(res.status, StatusCode::NO_CONTENT, "{}", res.body);
     for path in [
         deliveries.clone(),
@@ -701,17 +624,12 @@ async fn deliveries_pings_redeliveries_and_the_backlog_of_a_hook(backend: Backen
         backlog.clone(),
     ] {
         let res = app.get(&path, &token).await;
-        res.assert_error(StatusCode::NOT_FOUND, "Not Found");
+        res.assert_not_found();
     }
-    let res = call(
-        &app,
-        Method::POST,
-        &format!("{deliveries}/{ping_id}/attempts"),
-        &token,
-        None,
-    )
-    .await;
-    res.assert_error(StatusCode::NOT_FOUND, "Not Found");
+    let redeliver = format!("{deliveries}/{ping_id}/attempts");
+    app.post_nothing(&redeliver, &token)
+        .await
+        .assert_not_found();
 }
 
 both_backends!(

@@ -2,14 +2,13 @@
 //! counted answer says where it stands in `X-RateLimit-*` headers, and a request past the
 //! budget gets 403 with GitHub's message and `X-RateLimit-Remaining: 0`.
 
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use serde_json::json;
 
 use crate::both_backends;
 use crate::helpers::*;
 
-const LIST: &str = "/orgs/acme/personal-access-token-requests";
-const CHECK: &str = "/orgs/acme/personal-access-token-access-checks";
+const LIST: &str = REQUESTS_PATH;
 
 /// The five headers, as numbers where they are numbers.
 fn quota(res: &Response) -> Option<(i64, i64, i64, i64, String)> {
@@ -24,23 +23,15 @@ fn quota(res: &Response) -> Option<(i64, i64, i64, i64, String)> {
 }
 
 async fn every_installation_and_app_has_its_hourly_budget(backend: Backend) {
-    let (dir, url) = TestApp::prepare(backend);
-    let app = TestApp::start_with(
-        dir,
-        url,
+    let app = TestApp::spawn_with(
+        backend,
         &["--expiry-interval", "0", "--rate-limit-per-hour", "3"],
     );
     // The app's JWT: looking its installation up and the token exchange count against the app.
     let jwt = app_jwt(REVIEWER);
     let installation = app.installation_id(REVIEWER).await;
-    let res = app
-        .post(
-            &format!("/app/installations/{installation}/access_tokens"),
-            &jwt,
-            &json!({}),
-        )
-        .await;
-    assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+    let res = app.exchange(installation, &jwt, &json!({})).await;
+    res.assert_status(StatusCode::CREATED);
     let (limit, remaining, used, _, resource) = quota(&res).expect("headers on the exchange");
     assert_eq!(
         (limit, remaining, used, resource.as_str()),
@@ -77,14 +68,8 @@ async fn every_installation_and_app_has_its_hourly_budget(backend: Backend) {
     assert_eq!((remaining, used, reset), (0, 3, resets[0]));
 
     // The access check is not counted, and says nothing of the budget.
-    let res = app
-        .post(
-            CHECK,
-            &token,
-            &json!({"token_id": 1, "permission": "metadata", "level": "read"}),
-        )
-        .await;
-    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    let res = app.post(CHECK_PATH, &token, &metadata_question(1)).await;
+    res.assert_status(StatusCode::OK);
     assert_eq!(quota(&res), None);
     // Another installation (of another app) has a budget of its own.
     let reader = app.token_for(READER).await;
@@ -96,11 +81,10 @@ async fn every_installation_and_app_has_its_hourly_budget(backend: Backend) {
     assert_eq!(res.status, StatusCode::UNAUTHORIZED, "{}", res.body);
     assert_eq!(quota(&res), None);
     // The reviewer app's own budget: one request left, then refused.
-    let auth = format!("Bearer {jwt}");
-    let res = app.send(Method::GET, "/app", Some(&auth), None).await;
-    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    let res = app.get("/app", &jwt).await;
+    res.assert_status(StatusCode::OK);
     assert_eq!(quota(&res).map(|q| q.1), Some(0));
-    let res = app.send(Method::GET, "/app", Some(&auth), None).await;
+    let res = app.get("/app", &jwt).await;
     let app_id = res.json["message"].as_str().map(str::to_owned);
     assert_eq!(res.status, StatusCode::FORBIDDEN, "{}", res.body);
     assert!(
@@ -117,15 +101,13 @@ async fn the_default_budget_is_githubs_and_zero_turns_it_off(backend: Backend) {
     let res = app.get(LIST, &token).await;
     assert_eq!(quota(&res).map(|q| (q.0, q.1)), Some((5000, 4999)));
 
-    let (dir, url) = TestApp::prepare(backend);
-    let unlimited = TestApp::start_with(
-        dir,
-        url,
+    let unlimited = TestApp::spawn_with(
+        backend,
         &["--expiry-interval", "0", "--rate-limit-per-hour", "0"],
     );
     let token = unlimited.token_for(REVIEWER).await;
     let res = unlimited.get(LIST, &token).await;
-    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    res.assert_status(StatusCode::OK);
     assert_eq!(quota(&res), None);
 }
 

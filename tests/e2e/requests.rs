@@ -8,7 +8,7 @@ use serde_json::Value;
 use crate::both_backends;
 use crate::helpers::*;
 
-const LIST: &str = "/orgs/acme/personal-access-token-requests";
+const LIST: &str = REQUESTS_PATH;
 
 /// The fixture index `i` of a listed request (its token is named `token-{i}`).
 fn index(item: &Value) -> usize {
@@ -26,6 +26,14 @@ fn indexes(json: &Value) -> Vec<usize> {
 /// Fixture indexes matching `keep`, in the default order (newest first).
 fn expected(keep: impl Fn(usize) -> bool) -> Vec<usize> {
     (0..REQUESTS).rev().filter(|i| keep(*i)).collect()
+}
+
+/// The listed request of fixture index `i` in `all` (a whole list).
+fn item_of(all: &Response, i: usize) -> &Value {
+    all.items()
+        .iter()
+        .find(|item| index(item) == i)
+        .expect("listed")
 }
 
 async fn list(app: &TestApp, token: &str, query: &str) -> Vec<usize> {
@@ -52,14 +60,7 @@ async fn requests_are_listed_newest_first_with_githubs_shape(backend: Backend) {
         ["none", "all", "subset"][i % 3]
     );
     assert_eq!(item["permissions"]["organization"]["members"], "read");
-    assert!(item["created_at"]
-        .as_str()
-        .expect("created_at")
-        .ends_with('Z'));
-    assert!(item["repositories_url"]
-        .as_str()
-        .expect("url")
-        .ends_with(&format!("{LIST}/{}/repositories", item["id"])));
+    assert_listed(item, "created_at", LIST);
     for field in [
         "token_id",
         "token_name",
@@ -100,14 +101,6 @@ async fn walk(app: &TestApp, token: &str, first: &str) -> Vec<Vec<usize>> {
         assert!(pages.len() <= 20, "runaway paging");
     }
     pages
-}
-
-/// The URL of relation `rel` in a `Link` header.
-fn link(header: &str, rel: &str) -> Option<String> {
-    header.split(", ").find_map(|part| {
-        let (url, r) = part.split_once("; ")?;
-        (r == format!("rel=\"{rel}\"")).then(|| url.trim_matches(['<', '>']).to_owned())
-    })
 }
 
 async fn every_page_is_reachable_through_link_headers_without_duplicates(backend: Backend) {
@@ -239,15 +232,7 @@ async fn token_ids_repository_permission_and_last_use_filter_the_list(backend: B
     let app = TestApp::spawn(backend).await;
     let token = app.token_for(REVIEWER).await;
     let all = app.get(&format!("{LIST}?per_page=100"), &token).await;
-    let token_id = |i: usize| {
-        all.json
-            .as_array()
-            .expect("array")
-            .iter()
-            .find(|item| index(item) == i)
-            .map(|item| item["token_id"].as_i64().expect("token_id"))
-            .expect("listed")
-    };
+    let token_id = |i: usize| item_of(&all, i)["token_id"].as_i64().expect("token_id");
     let query = format!("token_id={},{}", token_id(3), token_id(7));
     assert_eq!(list(&app, &token, &query).await, vec![7, 3]);
     let query = format!("token_id[]={}&token_id[]={}", token_id(3), token_id(7));
@@ -351,24 +336,14 @@ async fn a_requests_repositories_follow_its_selection(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let token = app.token_for(REVIEWER).await;
     let all = app.get(&format!("{LIST}?per_page=100"), &token).await;
-    let by_index = |i: usize| {
-        all.json
-            .as_array()
-            .expect("array")
-            .iter()
-            .find(|item| index(item) == i)
-            .map(|item| item["id"].as_i64().expect("id"))
-            .expect("listed")
-    };
+    let by_index = |i: usize| item_of(&all, i)["id"].as_i64().expect("id");
     // 2 is a subset request for REPOS[2] and REPOS[3].
     let res = app
         .get(&format!("{LIST}/{}/repositories", by_index(2)), &token)
         .await;
-    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    res.assert_status(StatusCode::OK);
     let names: BTreeSet<&str> = res
-        .json
-        .as_array()
-        .expect("array")
+        .items()
         .iter()
         .map(|r| r["name"].as_str().expect("name"))
         .collect();
@@ -386,8 +361,8 @@ async fn a_requests_repositories_follow_its_selection(backend: Backend) {
             &token,
         )
         .await;
-    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
-    assert_eq!(res.json.as_array().expect("array").len(), 2);
+    res.assert_status(StatusCode::OK);
+    assert_eq!(res.items().len(), 2);
     assert!(res
         .header("link")
         .is_some_and(|l| l.contains("rel=\"last\"")));
@@ -400,7 +375,7 @@ async fn a_requests_repositories_follow_its_selection(backend: Backend) {
         format!("{LIST}/abc/repositories"),
     ] {
         let res = app.get(&path, &token).await;
-        res.assert_error(StatusCode::NOT_FOUND, "Not Found");
+        res.assert_not_found();
     }
     // globex's requests do not exist for acme.
     let outsider = app.token_for(OUTSIDER).await;
@@ -411,7 +386,7 @@ async fn a_requests_repositories_follow_its_selection(backend: Backend) {
     let res = app
         .get(&format!("{LIST}/{their_id}/repositories"), &token)
         .await;
-    res.assert_error(StatusCode::NOT_FOUND, "Not Found");
+    res.assert_not_found();
 }
 
 both_backends!(

@@ -8,73 +8,72 @@ use serde_json::{json, Value};
 use crate::both_backends;
 use crate::helpers::*;
 
-const LIST: &str = "/orgs/acme/personal-access-token-requests";
+const LIST: &str = REQUESTS_PATH;
 
-async fn approving_and_denying_remove_a_request_from_the_pending_list(backend: Backend) {
+/// A running fixture, the reviewer's token and the pending requests, newest first.
+async fn pending_requests(backend: Backend) -> (TestApp, String, Vec<i64>) {
     let app = TestApp::spawn(backend).await;
     let token = app.token_for(REVIEWER).await;
     let pending = app.pending_ids(&token).await;
+    (app, token, pending)
+}
+
+/// Asserts a 422 whose message names `id`.
+fn assert_names(res: &Response, id: i64) {
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", res.body);
+    let message = res.json["message"].as_str().expect("message");
+    assert!(message.contains(&id.to_string()), "{}", res.body);
+}
+
+async fn approving_and_denying_remove_a_request_from_the_pending_list(backend: Backend) {
+    let (app, token, pending) = pending_requests(backend).await;
     let (a, b) = (pending[0], pending[1]);
-    let res = app
-        .post(
-            &format!("{LIST}/{a}"),
-            &token,
-            &json!({"action": "approve"}),
-        )
-        .await;
-    assert_eq!(res.status, StatusCode::NO_CONTENT, "{}", res.body);
+    let approve = json!({"action": "approve"});
+    let res = app.post_review(&token, a, &approve).await;
+    res.assert_status(StatusCode::NO_CONTENT);
     assert!(res.body.is_empty());
-    let res = app
-        .post(
-            &format!("{LIST}/{b}"),
-            &token,
-            &json!({"action": "deny", "reason": "Access is too broad."}),
-        )
-        .await;
-    assert_eq!(res.status, StatusCode::NO_CONTENT, "{}", res.body);
+    app.review(
+        &token,
+        b,
+        &json!({"action": "deny", "reason": "Access is too broad."}),
+    )
+    .await;
     let now_pending = app.pending_ids(&token).await;
     assert_eq!(now_pending, pending[2..].to_vec());
 
-    let res = app
-        .post(&format!("{LIST}/{a}"), &token, &json!({"action": "deny"}))
-        .await;
-    res.assert_error(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "This request is already approved",
-    );
-    let res = app
-        .post(
-            &format!("{LIST}/{b}"),
-            &token,
-            &json!({"action": "approve"}),
-        )
-        .await;
-    res.assert_error(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "This request is already denied",
-    );
-    let res = app
-        .post(
-            &format!("{LIST}/999999"),
-            &token,
-            &json!({"action": "approve"}),
-        )
-        .await;
-    res.assert_error(StatusCode::NOT_FOUND, "Not Found");
-    let res = app
-        .post(
-            &format!("{LIST}/abc"),
-            &token,
-            &json!({"action": "approve"}),
-        )
-        .await;
-    res.assert_error(StatusCode::NOT_FOUND, "Not Found");
+    for (id, body, status, message) in [
+        (
+            a.to_string(),
+            json!({"action": "deny"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "This request is already approved",
+        ),
+        (
+            b.to_string(),
+            approve.clone(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "This request is already denied",
+        ),
+        (
+            "999999".to_owned(),
+            approve.clone(),
+            StatusCode::NOT_FOUND,
+            "Not Found",
+        ),
+        (
+            "abc".to_owned(),
+            approve.clone(),
+            StatusCode::NOT_FOUND,
+            "Not Found",
+        ),
+    ] {
+        let res = app.post_review(&token, &id, &body).await;
+        res.assert_error(status, message);
+    }
 }
 
 async fn a_bulk_review_answers_202_and_changes_every_request(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
-    let token = app.token_for(REVIEWER).await;
-    let pending = app.pending_ids(&token).await;
+    let (app, token, pending) = pending_requests(backend).await;
     let ids: Vec<i64> = pending[..5].to_vec();
     let res = app
         .post(
@@ -83,7 +82,7 @@ async fn a_bulk_review_answers_202_and_changes_every_request(backend: Backend) {
             &json!({"pat_request_ids": ids, "action": "deny", "reason": "Not now"}),
         )
         .await;
-    assert_eq!(res.status, StatusCode::ACCEPTED, "{}", res.body);
+    res.assert_status(StatusCode::ACCEPTED);
     assert_eq!(res.json, json!({}));
     assert_eq!(app.pending_ids(&token).await, pending[5..].to_vec());
     let hundred: Vec<i64> = pending[5..].to_vec();
@@ -99,18 +98,9 @@ async fn a_bulk_review_answers_202_and_changes_every_request(backend: Backend) {
 }
 
 async fn a_bulk_review_naming_an_unknown_or_reviewed_id_changes_nothing(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
-    let token = app.token_for(REVIEWER).await;
-    let pending = app.pending_ids(&token).await;
+    let (app, token, pending) = pending_requests(backend).await;
     let reviewed = pending[0];
-    let res = app
-        .post(
-            &format!("{LIST}/{reviewed}"),
-            &token,
-            &json!({"action": "approve"}),
-        )
-        .await;
-    assert_eq!(res.status, StatusCode::NO_CONTENT);
+    app.approve(&token, reviewed).await;
     let before = app.pending_ids(&token).await;
 
     let res = app
@@ -120,15 +110,7 @@ async fn a_bulk_review_naming_an_unknown_or_reviewed_id_changes_nothing(backend:
             &json!({"pat_request_ids": [pending[1], 999999, pending[2]], "action": "approve"}),
         )
         .await;
-    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", res.body);
-    assert!(
-        res.json["message"]
-            .as_str()
-            .expect("message")
-            .contains("999999"),
-        "{}",
-        res.body
-    );
+    assert_names(&res, 999999);
     assert_eq!(res.json["errors"][0]["code"], "missing");
 
     let res = app
@@ -138,9 +120,8 @@ async fn a_bulk_review_naming_an_unknown_or_reviewed_id_changes_nothing(backend:
             &json!({"pat_request_ids": [pending[1], reviewed, pending[2]], "action": "deny"}),
         )
         .await;
-    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", res.body);
+    assert_names(&res, reviewed);
     let message = res.json["message"].as_str().expect("message");
-    assert!(message.contains(&reviewed.to_string()), "{message}");
     assert!(!message.contains(&pending[1].to_string()), "{message}");
 
     // globex's request is unknown to acme.
@@ -156,7 +137,7 @@ async fn a_bulk_review_naming_an_unknown_or_reviewed_id_changes_nothing(backend:
             &json!({"pat_request_ids": [pending[1], theirs[0]], "action": "deny"}),
         )
         .await;
-    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", res.body);
+    res.assert_status(StatusCode::UNPROCESSABLE_ENTITY);
 
     assert_eq!(app.pending_ids(&token).await, before, "nothing changed");
     assert_eq!(
@@ -169,9 +150,7 @@ async fn a_bulk_review_naming_an_unknown_or_reviewed_id_changes_nothing(backend:
 }
 
 async fn malformed_review_bodies_get_githubs_errors(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
-    let token = app.token_for(REVIEWER).await;
-    let pending = app.pending_ids(&token).await;
+    let (app, token, pending) = pending_requests(backend).await;
     let one = format!("{LIST}/{}", pending[0]);
     let auth = format!("Bearer {token}");
     for (path, body, message) in [
@@ -256,13 +235,7 @@ async fn malformed_review_bodies_get_githubs_errors(backend: Backend) {
     ];
     for (path, body, field, code) in cases {
         let res = app.post(path, &token, &body).await;
-        assert_eq!(
-            res.status,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "{body}: {}",
-            res.body
-        );
-        assert_eq!(res.json["message"], "Validation Failed");
+        res.assert_validation_failed(&body);
         assert_eq!(res.json["status"], "422");
         assert!(res.json["documentation_url"].is_string());
         assert_eq!(
@@ -273,14 +246,12 @@ async fn malformed_review_bodies_get_githubs_errors(backend: Backend) {
         assert_eq!(res.json["errors"][0]["code"], code, "{body}: {}", res.body);
     }
     // Exactly 1024 characters is allowed.
-    let res = app
-        .post(
-            &one,
-            &token,
-            &json!({"action": "deny", "reason": "é".repeat(1024)}),
-        )
-        .await;
-    assert_eq!(res.status, StatusCode::NO_CONTENT, "{}", res.body);
+    app.review(
+        &token,
+        pending[0],
+        &json!({"action": "deny", "reason": "é".repeat(1024)}),
+    )
+    .await;
     let huge = format!(
         "{{\"action\":\"deny\",\"reason\":\"{}\"}}",
         "x".repeat(100_000)
@@ -334,9 +305,7 @@ async fn twenty_concurrent_reviews_of_one_request_have_exactly_one_winner(backen
 }
 
 async fn concurrent_bulk_reviews_over_shared_ids_are_all_or_nothing(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
-    let token = app.token_for(REVIEWER).await;
-    let pending = app.pending_ids(&token).await;
+    let (app, token, pending) = pending_requests(backend).await;
     // Eight overlapping windows of five ids: each id is named by up to five calls.
     let windows: Vec<Vec<i64>> = (0..8).map(|w| pending[w * 3..w * 3 + 5].to_vec()).collect();
     let bodies: Vec<Value> = windows

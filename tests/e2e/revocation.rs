@@ -1,24 +1,29 @@
 //! Ending installation tokens before their hour is up: revocation, suspension, expiry after a cache hit, the root route's optional credential, and how soon other instances follow.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
 
 use crate::both_backends;
 use crate::helpers::*;
 
-const LIST: &str = "/orgs/acme/personal-access-token-requests";
-const AUDIT: &str = "/orgs/acme/personal-access-token-audit-log";
+const LIST: &str = REQUESTS_PATH;
+const AUDIT: &str = AUDIT_PATH;
 const SUSPENDED: &str = "This installation has been suspended";
 /// How long another instance may take to follow a change: the poll interval (200 ms), with
 /// room for a slow test machine.
 const PROPAGATION_BOUND: Duration = Duration::from_secs(2);
 
 async fn revoke(app: &TestApp, token: &str) -> Response {
-    app.send(
-        Method::DELETE,
-        "/installation/token",
-        Some(&format!("Bearer {token}")),
+    app.delete("/installation/token", token).await
+}
+
+/// `PUT` (suspend) or `DELETE` (unsuspend) with `token` (the app's JWT, or not).
+async fn suspend_as(app: &TestApp, method: Method, token: &str, installation: i64) -> Response {
+    app.call(
+        method,
+        &format!("/app/installations/{installation}/suspended"),
+        token,
         None,
     )
     .await
@@ -26,32 +31,28 @@ async fn revoke(app: &TestApp, token: &str) -> Response {
 
 /// `PUT` (suspend) or `DELETE` (unsuspend) with the JWT of the app `client_id`.
 async fn suspension(app: &TestApp, method: Method, client_id: &str, installation: i64) -> Response {
-    app.send(
-        method,
-        &format!("/app/installations/{installation}/suspended"),
-        Some(&format!("Bearer {}", app_jwt(client_id))),
-        None,
-    )
-    .await
+    suspend_as(app, method, &app_jwt(client_id), installation).await
+}
+
+/// Asserts that `path` answers 200 to `token`.
+async fn assert_ok(app: &TestApp, path: &str, token: &str) {
+    app.get(path, token).await.assert_status(StatusCode::OK);
+}
+
+/// Asserts that `token` is a bad credential to `app` at `path`.
+async fn assert_bad_credentials(app: &TestApp, path: &str, token: &str) {
+    app.get(path, token)
+        .await
+        .assert_error(StatusCode::UNAUTHORIZED, "Bad credentials");
 }
 
 /// Asks until `path` answers `status` to `token`; how long that took. Fails past the bound.
 async fn until_status(app: &TestApp, path: &str, token: &str, status: StatusCode) -> Duration {
-    let start = Instant::now();
-    loop {
-        let res = app.get(path, token).await;
-        if res.status == status {
-            return start.elapsed();
-        }
-        assert!(
-            start.elapsed() < PROPAGATION_BOUND,
-            "still {} after {:?}: {}",
-            res.status,
-            start.elapsed(),
-            res.body
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let every = Duration::from_millis(20);
+    until_answer(app, path, token, PROPAGATION_BOUND, every, |res| {
+        res.status == status
+    })
+    .await
 }
 
 fn assert_no_content(res: &Response) {
@@ -65,29 +66,21 @@ async fn a_revoked_token_is_refused_at_once_while_the_installations_others_work(
     let kept = app.token_for(REVIEWER).await;
     assert_ne!(revoked, kept);
     for token in [&revoked, &kept] {
-        let res = app.get(LIST, token).await;
-        assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+        assert_ok(&app, LIST, token).await;
     }
     assert_no_content(&revoke(&app, &revoked).await);
     for path in [LIST, "/"] {
-        app.get(path, &revoked)
-            .await
-            .assert_error(StatusCode::UNAUTHORIZED, "Bad credentials");
+        assert_bad_credentials(&app, path, &revoked).await;
     }
     revoke(&app, &revoked)
         .await
         .assert_error(StatusCode::UNAUTHORIZED, "Bad credentials");
-    let res = app.get(LIST, &kept).await;
-    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    assert_ok(&app, LIST, &kept).await;
 
     // An instance started afterwards refuses it from its first request.
     let later = TestApp::start(app.dir.clone(), app.database_url.clone());
-    later
-        .get(LIST, &revoked)
-        .await
-        .assert_error(StatusCode::UNAUTHORIZED, "Bad credentials");
-    let res = later.get(LIST, &kept).await;
-    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    assert_bad_credentials(&later, LIST, &revoked).await;
+    assert_ok(&later, LIST, &kept).await;
 }
 
 async fn an_expired_token_is_refused_even_after_a_cache_hit(backend: Backend) {
@@ -101,19 +94,15 @@ async fn an_expired_token_is_refused_even_after_a_cache_hit(backend: Backend) {
     let short = keys.issue(claims).expect("issue");
     // Verified, then found in the cache.
     for _ in 0..2 {
-        let res = app.get(LIST, &short).await;
-        assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+        assert_ok(&app, LIST, &short).await;
     }
     while now() < exp {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     for path in [LIST, "/"] {
-        app.get(path, &short)
-            .await
-            .assert_error(StatusCode::UNAUTHORIZED, "Bad credentials");
+        assert_bad_credentials(&app, path, &short).await;
     }
-    let res = app.get(LIST, &real).await;
-    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    assert_ok(&app, LIST, &real).await;
 }
 
 async fn a_suspended_installations_tokens_are_refused_at_once_and_restored_on_unsuspend(
@@ -123,8 +112,7 @@ async fn a_suspended_installations_tokens_are_refused_at_once_and_restored_on_un
     let installation = app.installation_id(REVIEWER).await;
     let token = app.token_for(REVIEWER).await;
     let issuer = app.token_for(ISSUER).await;
-    let res = app.get(LIST, &token).await;
-    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    assert_ok(&app, LIST, &token).await;
 
     assert_no_content(&suspension(&app, Method::PUT, REVIEWER, installation).await);
     for path in [LIST, "/"] {
@@ -132,50 +120,33 @@ async fn a_suspended_installations_tokens_are_refused_at_once_and_restored_on_un
             .await
             .assert_error(StatusCode::FORBIDDEN, SUSPENDED);
     }
-    let exchange = format!("/app/installations/{installation}/access_tokens");
-    app.post(&exchange, &app_jwt(REVIEWER), &serde_json::json!({}))
+    app.exchange(installation, &app_jwt(REVIEWER), &serde_json::json!({}))
         .await
         .assert_error(StatusCode::FORBIDDEN, SUSPENDED);
-    let shown = app
-        .get(
-            &format!("/app/installations/{installation}"),
-            &app_jwt(REVIEWER),
-        )
-        .await;
-    assert!(shown.json["suspended_at"].is_string(), "{}", shown.body);
+    let shown_path = format!("/app/installations/{installation}");
+    let res = app.get(&shown_path, &app_jwt(REVIEWER)).await;
+    assert!(res.json["suspended_at"].is_string(), "{}", res.body);
     // Suspending again changes nothing; another installation is not affected.
     assert_no_content(&suspension(&app, Method::PUT, REVIEWER, installation).await);
-    let res = app.get("/", &issuer).await;
-    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    assert_ok(&app, "/", &issuer).await;
 
     assert_no_content(&suspension(&app, Method::DELETE, REVIEWER, installation).await);
-    let res = app.get(LIST, &token).await;
-    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    assert_ok(&app, LIST, &token).await;
     assert_no_content(&suspension(&app, Method::DELETE, REVIEWER, installation).await);
-    let shown = app
-        .get(
-            &format!("/app/installations/{installation}"),
-            &app_jwt(REVIEWER),
-        )
-        .await;
-    assert!(shown.json["suspended_at"].is_null(), "{}", shown.body);
+    let res = app.get(&shown_path, &app_jwt(REVIEWER)).await;
+    assert!(res.json["suspended_at"].is_null(), "{}", res.body);
 
     // Each real change is in the organization's audit trail, with the app as actor.
     let app_id = app.get("/app", &app_jwt(REVIEWER)).await.json["id"].clone();
     let res = app
         .get(&format!("{AUDIT}?subject_type=installation"), &token)
         .await;
-    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
-    let events = res.json.as_array().expect("array");
-    let actions: Vec<&str> = events
-        .iter()
-        .map(|e| e["action"].as_str().expect("action"))
-        .collect();
+    res.assert_status(StatusCode::OK);
     assert_eq!(
-        actions,
+        actions(&res.json),
         ["installation.unsuspended", "installation.suspended"]
     );
-    for event in events {
+    for event in res.items() {
         assert_eq!(event["subject_id"], installation);
         assert_eq!(event["actor"]["app_id"], app_id);
         assert!(event["actor"]["installation_id"].is_null(), "{event}");
@@ -189,29 +160,25 @@ async fn another_apps_installation_cannot_be_suspended(backend: Backend) {
         for installation in [theirs, 999_999] {
             suspension(&app, method.clone(), REVIEWER, installation)
                 .await
-                .assert_error(StatusCode::NOT_FOUND, "Not Found");
+                .assert_not_found();
         }
     }
     // An installation token is the wrong credential for it.
     let token = app.token_for(REVIEWER).await;
     let own = app.installation_id(REVIEWER).await;
-    let res = app
-        .send(
-            Method::PUT,
-            &format!("/app/installations/{own}/suspended"),
-            Some(&format!("Bearer {token}")),
-            None,
-        )
-        .await;
-    res.assert_error(
-        StatusCode::FORBIDDEN,
-        "This endpoint requires the app's JWT, not an installation access token",
-    );
+    suspend_as(&app, Method::PUT, &token, own)
+        .await
+        .assert_error(
+            StatusCode::FORBIDDEN,
+            "This endpoint requires the app's JWT, not an installation access token",
+        );
     let outsider = app.token_for(OUTSIDER).await;
-    let res = app
-        .get("/orgs/globex/personal-access-token-requests", &outsider)
-        .await;
-    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    assert_ok(
+        &app,
+        "/orgs/globex/personal-access-token-requests",
+        &outsider,
+    )
+    .await;
 }
 
 async fn the_root_answers_without_a_credential_or_with_a_valid_one(backend: Backend) {
@@ -262,17 +229,13 @@ async fn another_instance_follows_revocations_and_suspensions_within_the_poll_in
     let revoked = a.token_for(REVIEWER).await;
     let kept = a.token_for(REVIEWER).await;
     for token in [&revoked, &kept] {
-        let res = b.get(LIST, token).await;
-        assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+        assert_ok(&b, LIST, token).await;
     }
     assert_no_content(&revoke(&a, &revoked).await);
-    a.get(LIST, &revoked)
-        .await
-        .assert_error(StatusCode::UNAUTHORIZED, "Bad credentials");
+    assert_bad_credentials(&a, LIST, &revoked).await;
     let took = until_status(&b, LIST, &revoked, StatusCode::UNAUTHORIZED).await;
     eprintln!("revocation reached the other instance in {took:?}");
-    let res = b.get(LIST, &kept).await;
-    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    assert_ok(&b, LIST, &kept).await;
 
     let installation = a.installation_id(REVIEWER).await;
     assert_no_content(&suspension(&b, Method::PUT, REVIEWER, installation).await);
@@ -285,15 +248,11 @@ async fn another_instance_follows_revocations_and_suspensions_within_the_poll_in
         .assert_error(StatusCode::FORBIDDEN, SUSPENDED);
 
     assert_no_content(&suspension(&a, Method::DELETE, REVIEWER, installation).await);
-    let res = a.get(LIST, &kept).await;
-    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    assert_ok(&a, LIST, &kept).await;
     until_status(&b, LIST, &kept, StatusCode::OK).await;
     // The revoked token stays revoked everywhere.
     for instance in [&a, &b] {
-        instance
-            .get(LIST, &revoked)
-            .await
-            .assert_error(StatusCode::UNAUTHORIZED, "Bad credentials");
+        assert_bad_credentials(instance, LIST, &revoked).await;
     }
 }
 

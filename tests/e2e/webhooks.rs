@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
@@ -19,8 +19,8 @@ use crate::both_backends;
 use crate::helpers::*;
 
 const SECRET: &str = "It's a Secret to Everybody";
-const INTAKE: &str = "/orgs/acme/personal-access-token-intake/requests";
-const REQUESTS_PATH: &str = "/orgs/acme/personal-access-token-requests";
+const APP_DELIVERIES: &str = "/app/hook/deliveries";
+const APP_BACKLOG: &str = "/app/hook/backlog";
 
 /// One request the receiver got.
 #[derive(Debug, Clone)]
@@ -125,15 +125,13 @@ impl Receiver {
     /// Waits until `n` requests have arrived (failing past `bound`); then a moment more, to
     /// catch any that should not come.
     async fn wait_for(&self, n: usize, bound: Duration) -> Vec<Received> {
-        let start = Instant::now();
-        while self.received().len() < n {
-            assert!(
-                start.elapsed() < bound,
+        let why = || {
+            format!(
                 "{} of {n} deliveries after {bound:?}",
                 self.received().len()
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+            )
+        };
+        wait_until(bound, || self.received().len() >= n, why).await;
         tokio::time::sleep(Duration::from_millis(300)).await;
         self.received()
     }
@@ -245,45 +243,60 @@ fn assert_signed(r: &Received) {
 
 async fn configure_hook(app: &TestApp, client_id: &str, url: &str) {
     let res = app
-        .send(
-            Method::PATCH,
+        .patch(
             "/app/hook/config",
-            Some(&format!("Bearer {}", app_jwt(client_id))),
-            Some(&json!({"url": url, "secret": SECRET, "content_type": "json"}).to_string()),
+            &app_jwt(client_id),
+            &json!({"url": url, "secret": SECRET, "content_type": "json"}),
         )
         .await;
-    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    res.assert_status(StatusCode::OK);
     assert_eq!(res.json["url"], url);
     assert_eq!(res.json["secret"], "********", "the secret is never shown");
 }
 
 /// A filing for token `token_id`, asking for metadata on `api`.
 fn filing(token_id: i64) -> Value {
-    json!({
-        "owner": "zed",
-        "token_id": token_id,
-        "token_name": format!("zed-{token_id}"),
-        "token_expires_at": (chrono::Utc::now() + chrono::Duration::days(30))
-            .format("%Y-%m-%dT%H:%M:%SZ")
-            .to_string(),
-        "repository_selection": "subset",
-        "repositories": ["api", "web"],
-        "permissions": {"repository": {"metadata": "read"}},
-        "reason": "ci",
-    })
+    let permissions = json!({"repository": {"metadata": "read"}});
+    let mut filing = zed_filing(token_id, "subset", &["api", "web"], permissions);
+    filing["reason"] = json!("ci");
+    filing
 }
 
 async fn file(app: &TestApp, issuer: &str, token_id: i64) -> i64 {
-    let res = app.post(INTAKE, issuer, &filing(token_id)).await;
-    assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
-    res.json["id"].as_i64().expect("id")
+    app.file_as(issuer, &filing(token_id), StatusCode::CREATED)
+        .await
 }
 
-async fn review(app: &TestApp, reviewer: &str, id: i64, body: Value) {
-    let res = app
-        .post(&format!("{REQUESTS_PATH}/{id}"), reviewer, &body)
-        .await;
-    assert_eq!(res.status, StatusCode::NO_CONTENT, "{}", res.body);
+/// What [`every_action`] sends as request events: each action once.
+fn every_action_once(approved: i64, denied: i64, cancelled: i64) -> BTreeMap<(String, i64), usize> {
+    [
+        ("created", approved),
+        ("created", denied),
+        ("created", cancelled),
+        ("approved", approved),
+        ("denied", denied),
+        ("cancelled", cancelled),
+    ]
+    .into_iter()
+    .map(|(a, id)| ((a.to_owned(), id), 1))
+    .collect()
+}
+
+/// Asserts an owner's notice of `action` for `zed` with `reason`, its text giving the reason.
+fn assert_notice(p: &Value, action: &str, reason: &str) {
+    assert_eq!(p["notification"]["reason"], reason);
+    assert_eq!(p["notification"]["recipient"]["login"], "zed");
+    assert!(p["notification"]["text"]
+        .as_str()
+        .is_some_and(|t| t.contains(&format!("Reason: {reason}"))));
+    assert!(p["notification"]["subject"]
+        .as_str()
+        .is_some_and(|t| t.contains(&format!("was {action}"))));
+}
+
+/// The app hook's backlog, asking as the app `client_id`.
+async fn app_backlog(app: &TestApp, client_id: &str) -> Response {
+    app.get(APP_BACKLOG, &app_jwt(client_id)).await
 }
 
 /// Files three requests (for tokens `first`, `first + 1` and `first + 2`), approves the
@@ -293,21 +306,15 @@ async fn every_action(app: &TestApp, issuer: &str, reviewer: &str, first: i64) -
     let approved = file(app, issuer, first).await;
     let denied = file(app, issuer, first + 1).await;
     let cancelled = file(app, issuer, first + 2).await;
-    review(app, reviewer, approved, json!({"action": "approve"})).await;
-    review(
-        app,
+    app.approve(reviewer, approved).await;
+    app.review(
         reviewer,
         denied,
-        json!({"action": "deny", "reason": "Too broad"}),
+        &json!({"action": "deny", "reason": "Too broad"}),
     )
     .await;
     let res = app
-        .send(
-            Method::DELETE,
-            &format!("{INTAKE}/{cancelled}"),
-            Some(&format!("Bearer {issuer}")),
-            None,
-        )
+        .delete(&format!("{INTAKE_PATH}/{cancelled}"), issuer)
         .await;
     assert!(res.status.is_success(), "{}", res.body);
     (approved, denied, cancelled)
@@ -353,18 +360,7 @@ async fn each_action_arrives_once_signed_in_githubs_shape(backend: Backend) {
             2
         );
     }
-    let expected: BTreeMap<(String, i64), usize> = [
-        ("created", approved),
-        ("created", denied),
-        ("created", cancelled),
-        ("approved", approved),
-        ("denied", denied),
-        ("cancelled", cancelled),
-    ]
-    .into_iter()
-    .map(|(a, id)| ((a.to_owned(), id), 1))
-    .collect();
-    assert_eq!(seen, expected);
+    assert_eq!(seen, every_action_once(approved, denied, cancelled));
     // The reviewer's bot sends approvals; the owner sends what the owner did.
     for r in &got {
         let p = r.json();
@@ -376,42 +372,25 @@ async fn each_action_arrives_once_signed_in_githubs_shape(backend: Backend) {
     }
 
     // The deliveries API shows them, newest first; one can be sent again with its GUID.
-    let jwt = format!("Bearer {}", app_jwt(REVIEWER));
+    let jwt = app_jwt(REVIEWER);
     let list = app
-        .send(
-            Method::GET,
-            "/app/hook/deliveries?per_page=100",
-            Some(&jwt),
-            None,
-        )
+        .get(&format!("{APP_DELIVERIES}?per_page=100"), &jwt)
         .await;
-    assert_eq!(list.status, StatusCode::OK, "{}", list.body);
-    let items = list.json.as_array().expect("array").clone();
+    list.assert_status(StatusCode::OK);
+    let items = list.items().clone();
     assert_eq!(items.len(), 6);
     assert!(items
         .iter()
         .all(|d| d["status"] == "OK" && d["status_code"] == 200));
     let first = &items[5];
-    let one = app
-        .send(
-            Method::GET,
-            &format!("/app/hook/deliveries/{}", first["id"]),
-            Some(&jwt),
-            None,
-        )
-        .await;
-    assert_eq!(one.status, StatusCode::OK, "{}", one.body);
+    let one_path = format!("{APP_DELIVERIES}/{}", first["id"]);
+    let one = app.get(&one_path, &jwt).await;
+    one.assert_status(StatusCode::OK);
     assert_eq!(one.json["guid"], first["guid"]);
     assert_githubs_shape(&one.json["request"]["payload"]);
-    let again = app
-        .send(
-            Method::POST,
-            &format!("/app/hook/deliveries/{}/attempts", first["id"]),
-            Some(&jwt),
-            None,
-        )
-        .await;
-    assert_eq!(again.status, StatusCode::ACCEPTED, "{}", again.body);
+    app.post_nothing(&format!("{one_path}/attempts"), &jwt)
+        .await
+        .assert_status(StatusCode::ACCEPTED);
     let got = receiver.wait_for(7, Duration::from_secs(10)).await;
     assert_eq!(got.len(), 7);
     assert_eq!(
@@ -419,19 +398,10 @@ async fn each_action_arrives_once_signed_in_githubs_shape(backend: Backend) {
         first["guid"].as_str().unwrap_or("?")
     );
     // Another app's deliveries are not this app's.
-    let other = format!("Bearer {}", app_jwt(READER));
-    let res = app
-        .send(
-            Method::GET,
-            &format!("/app/hook/deliveries/{}", first["id"]),
-            Some(&other),
-            None,
-        )
-        .await;
-    res.assert_error(StatusCode::NOT_FOUND, "Not Found");
-    let backlog = app
-        .send(Method::GET, "/app/hook/backlog", Some(&jwt), None)
-        .await;
+    app.get(&one_path, &app_jwt(READER))
+        .await
+        .assert_not_found();
+    let backlog = app_backlog(&app, REVIEWER).await;
     assert_eq!(backlog.json["pending"], 0, "{}", backlog.body);
     assert_eq!(backlog.json["failed"], 0, "{}", backlog.body);
 }
@@ -440,23 +410,10 @@ async fn each_action_arrives_once_signed_in_githubs_shape(backend: Backend) {
 /// once it is back.
 async fn a_receiver_down_then_up_gets_every_event(backend: Backend) {
     // A port nothing listens on yet.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("address")
-        .port();
-    let (dir, url) = TestApp::prepare(backend);
-    let app = TestApp::start_with(
-        dir,
-        url,
-        &[
-            "--expiry-interval",
-            "0",
-            "--webhook-poll-ms",
-            "50",
-            "--webhook-retry-base-ms",
-            "100",
-        ],
+    let port = free_port();
+    let app = TestApp::spawn_with(
+        backend,
+        &args("--expiry-interval 0 --webhook-poll-ms 50 --webhook-retry-base-ms 100"),
     );
     configure_hook(&app, REVIEWER, &format!("http://127.0.0.1:{port}/hook")).await;
     let issuer = app.token_for(ISSUER).await;
@@ -465,11 +422,9 @@ async fn a_receiver_down_then_up_gets_every_event(backend: Backend) {
         ids.push(file(&app, &issuer, token).await);
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let jwt = format!("Bearer {}", app_jwt(REVIEWER));
-    let list = app
-        .send(Method::GET, "/app/hook/deliveries", Some(&jwt), None)
-        .await;
-    let items = list.json.as_array().expect("array").clone();
+    let jwt = app_jwt(REVIEWER);
+    let list = app.get(APP_DELIVERIES, &jwt).await;
+    let items = list.items();
     assert_eq!(items.len(), 5);
     assert!(
         items
@@ -478,9 +433,7 @@ async fn a_receiver_down_then_up_gets_every_event(backend: Backend) {
         "tried and waiting: {}",
         list.body
     );
-    let backlog = app
-        .send(Method::GET, "/app/hook/backlog", Some(&jwt), None)
-        .await;
+    let backlog = app.get(APP_BACKLOG, &jwt).await;
     assert_eq!(backlog.json["pending"], 5, "{}", backlog.body);
 
     // Up, but failing: 503 is retried too.
@@ -499,9 +452,7 @@ async fn a_receiver_down_then_up_gets_every_event(backend: Backend) {
             .filter(|r| r.json()["action"] == "created")
             .map(|r| r.header("x-github-delivery").to_owned())
             .collect();
-        let backlog = app
-            .send(Method::GET, "/app/hook/backlog", Some(&jwt), None)
-            .await;
+        let backlog = app.get(APP_BACKLOG, &jwt).await;
         if backlog.json["pending"] == 0 {
             assert_eq!(ok.len(), 5, "every event, each under its own GUID");
             break;
@@ -513,13 +464,9 @@ async fn a_receiver_down_then_up_gets_every_event(backend: Backend) {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let list = app
-        .send(Method::GET, "/app/hook/deliveries", Some(&jwt), None)
-        .await;
+    let list = app.get(APP_DELIVERIES, &jwt).await;
     assert!(
-        list.json
-            .as_array()
-            .expect("array")
+        list.items()
             .iter()
             .all(|d| d["state"] == "delivered" && d["status"] == "OK"),
         "{}",
@@ -535,18 +482,17 @@ async fn a_refused_change_sends_nothing(backend: Backend) {
     let reviewer = app.token_for(REVIEWER).await;
     let pending = app.pending_ids(&reviewer).await;
     // A bulk review naming one unknown id changes nothing at all.
-    let res = app
-        .post(
-            REQUESTS_PATH,
-            &reviewer,
-            &json!({"pat_request_ids": [pending[0], 999_999], "action": "approve"}),
-        )
-        .await;
-    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", res.body);
+    app.post(
+        REQUESTS_PATH,
+        &reviewer,
+        &json!({"pat_request_ids": [pending[0], 999_999], "action": "approve"}),
+    )
+    .await
+    .assert_status(StatusCode::UNPROCESSABLE_ENTITY);
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert!(receiver.received().is_empty());
     // A valid one sends its events.
-    review(&app, &reviewer, pending[0], json!({"action": "approve"})).await;
+    app.approve(&reviewer, pending[0]).await;
     let got = receiver.wait_for(1, Duration::from_secs(10)).await;
     assert_eq!(got.len(), 1);
     assert_eq!(got[0].json()["action"], "approved");
@@ -555,7 +501,7 @@ async fn a_refused_change_sends_nothing(backend: Backend) {
 /// A URL that is not an absolute http(s) URL is refused, and changes nothing.
 async fn a_bad_webhook_url_is_refused(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let jwt = format!("Bearer {}", app_jwt(REVIEWER));
+    let jwt = app_jwt(REVIEWER);
     for url in [
         "ftp://x/y",
         "not a url",
@@ -563,12 +509,7 @@ async fn a_bad_webhook_url_is_refused(backend: Backend) {
         "http:///nohost",
     ] {
         let res = app
-            .send(
-                Method::PATCH,
-                "/app/hook/config",
-                Some(&jwt),
-                Some(&json!({ "url": url }).to_string()),
-            )
+            .patch("/app/hook/config", &jwt, &json!({ "url": url }))
             .await;
         assert_eq!(
             res.status,
@@ -578,19 +519,11 @@ async fn a_bad_webhook_url_is_refused(backend: Backend) {
         );
         assert_eq!(res.json["errors"][0]["field"], "url");
     }
-    let res = app
-        .send(
-            Method::PATCH,
-            "/app/hook/config",
-            Some(&jwt),
-            Some(&json!({"content_type": "json"}).to_string()),
-        )
-        .await;
-    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", res.body);
-    let res = app
-        .send(Method::GET, "/app/hook/config", Some(&jwt), None)
-        .await;
-    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    app.patch("/app/hook/config", &jwt, &json!({"content_type": "json"}))
+        .await
+        .assert_status(StatusCode::UNPROCESSABLE_ENTITY);
+    let res = app.get("/app/hook/config", &jwt).await;
+    res.assert_status(StatusCode::OK);
     assert_eq!(res.json["url"], Value::Null);
 }
 
@@ -639,16 +572,9 @@ async fn three_instances_on_postgresql_deliver_a_thousand_events_once_each() {
 async fn an_instance_killed_mid_delivery_loses_nothing(backend: Backend) {
     let receiver = Receiver::start().await;
     let (dir, url) = TestApp::prepare(backend);
-    let args = [
-        "--expiry-interval",
-        "0",
-        "--webhook-poll-ms",
-        "50",
-        "--webhook-timeout-ms",
-        "5000",
-        "--webhook-lease-ms",
-        "6000",
-    ];
+    let args = args(
+        "--expiry-interval 0 --webhook-poll-ms 50 --webhook-timeout-ms 5000 --webhook-lease-ms 6000",
+    );
     let mut first = TestApp::start_with(dir.clone(), url.clone(), &args);
     configure_hook(&first, REVIEWER, &receiver.url()).await;
     let issuer = first.token_for(ISSUER).await;
@@ -673,29 +599,25 @@ async fn an_instance_killed_mid_delivery_loses_nothing(backend: Backend) {
         "under the same GUID, for the receiver to de-duplicate"
     );
     assert_eq!(by_request(more).len(), 1);
-    let jwt = format!("Bearer {}", app_jwt(REVIEWER));
-    let backlog = second
-        .send(Method::GET, "/app/hook/backlog", Some(&jwt), None)
-        .await;
+    let backlog = app_backlog(&second, REVIEWER).await;
     assert_eq!(backlog.json["pending"], 0, "{}", backlog.body);
 }
 
 /// Creates an acme hook (as the reviewer, which holds `organization_hooks: write`) that
 /// receives `events`; its id.
 async fn create_org_hook(app: &TestApp, token: &str, url: &str, events: &[&str]) -> i64 {
-    let res = app
-        .post(
-            "/orgs/acme/hooks",
-            token,
-            &json!({
-                "name": "web",
-                "config": {"url": url, "secret": SECRET, "content_type": "json"},
-                "events": events,
-            }),
-        )
-        .await;
-    assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
-    res.json["id"].as_i64().expect("id")
+    app.post(
+        "/orgs/acme/hooks",
+        token,
+        &json!({
+            "name": "web",
+            "config": {"url": url, "secret": SECRET, "content_type": "json"},
+            "events": events,
+        }),
+    )
+    .await
+    .assert_status(StatusCode::CREATED)
+    .id()
 }
 
 /// The `personal_access_token_request` part of a notice, as GitHub's event would carry it.
@@ -771,18 +693,7 @@ async fn an_org_hook_gets_the_events_and_the_owners_notices(backend: Backend) {
             other => panic!("unexpected event {other}"),
         }
     }
-    let expected: BTreeMap<(String, i64), usize> = [
-        ("created", approved),
-        ("created", denied),
-        ("created", cancelled),
-        ("approved", approved),
-        ("denied", denied),
-        ("cancelled", cancelled),
-    ]
-    .into_iter()
-    .map(|(a, id)| ((a.to_owned(), id), 1))
-    .collect();
-    assert_eq!(events, expected);
+    assert_eq!(events, every_action_once(approved, denied, cancelled));
     assert_eq!(
         notices.keys().collect::<Vec<_>>(),
         ["approved", "denied"],
@@ -790,49 +701,22 @@ async fn an_org_hook_gets_the_events_and_the_owners_notices(backend: Backend) {
     );
     let denial = &notices["denied"];
     assert_eq!(denial["personal_access_token_request"]["id"], denied);
-    assert_eq!(denial["notification"]["reason"], "Too broad");
-    assert_eq!(denial["notification"]["recipient"]["login"], "zed");
-    assert!(denial["notification"]["text"]
-        .as_str()
-        .is_some_and(|t| t.contains("Reason: Too broad")));
-    assert!(denial["notification"]["subject"]
-        .as_str()
-        .is_some_and(|t| t.contains("was denied")));
+    assert_notice(denial, "denied", "Too broad");
     assert_eq!(notices["approved"]["notification"]["reason"], Value::Null);
 
-    let list = app
-        .get(
-            &format!("/orgs/acme/hooks/{hook}/deliveries?per_page=100"),
-            &reviewer,
-        )
-        .await;
-    assert_eq!(list.status, StatusCode::OK, "{}", list.body);
-    let items = list.json.as_array().expect("array");
+    let deliveries = format!("/orgs/acme/hooks/{hook}/deliveries?per_page=100");
+    let list = app.get_ok(&deliveries, &reviewer).await;
+    let items = list.items();
     assert_eq!(items.len(), 9, "{}", list.body);
     assert!(items.iter().all(|d| d["status"] == "OK"), "{}", list.body);
     // The app hook of no app is involved: the app deliveries stay empty.
-    let jwt = format!("Bearer {}", app_jwt(REVIEWER));
-    let apps = app
-        .send(Method::GET, "/app/hook/deliveries", Some(&jwt), None)
-        .await;
+    let apps = app.get(APP_DELIVERIES, &app_jwt(REVIEWER)).await;
     assert_eq!(apps.json, json!([]), "{}", apps.body);
 
     // Revoking the approved token's access notifies its owner, with the reason; GitHub's
     // request event has no revocation, so no `personal_access_token_request` goes out.
-    let grants = app
-        .get("/orgs/acme/personal-access-tokens?token_id=9701", &reviewer)
-        .await;
-    let grant = grants.json[0]["id"]
-        .as_i64()
-        .expect("the approved token's grant");
-    let res = app
-        .post(
-            &format!("/orgs/acme/personal-access-tokens/{grant}"),
-            &reviewer,
-            &json!({"action": "revoke", "reason": "Left the team"}),
-        )
-        .await;
-    assert_eq!(res.status, StatusCode::NO_CONTENT, "{}", res.body);
+    let grant = app.grant_of_token(&reviewer, 9701).await;
+    app.revoke(&reviewer, grant, Some("Left the team")).await;
     let got = receiver.wait_for(10, Duration::from_secs(10)).await;
     assert_eq!(got.len(), 10, "one more: the revocation notice");
     let revoked = &got[9];
@@ -844,14 +728,7 @@ async fn an_org_hook_gets_the_events_and_the_owners_notices(backend: Backend) {
     let p = revoked.json();
     assert_eq!(p["action"], "revoked");
     assert_eq!(p["personal_access_token_request"]["id"], approved);
-    assert_eq!(p["notification"]["reason"], "Left the team");
-    assert_eq!(p["notification"]["recipient"]["login"], "zed");
-    assert!(p["notification"]["subject"]
-        .as_str()
-        .is_some_and(|t| t.contains("was revoked")));
-    assert!(p["notification"]["text"]
-        .as_str()
-        .is_some_and(|t| t.contains("Reason: Left the team")));
+    assert_notice(&p, "revoked", "Left the team");
     assert_eq!(p["sender"]["type"], "Bot", "the revoking app acted");
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(receiver.received().len(), 10, "nothing else");
@@ -869,33 +746,19 @@ async fn an_auto_approved_filing_sends_what_github_sends(backend: Backend) {
     let reviewer = app.token_for(REVIEWER).await;
     create_org_hook(&app, &reviewer, &org_receiver.url(), &["*"]).await;
     org_receiver.wait_for(1, Duration::from_secs(10)).await;
-    let res = app
-        .send(
-            Method::PUT,
-            "/orgs/acme/personal-access-token-policy",
-            Some(&format!("Bearer {reviewer}")),
-            Some(&json!({"fine_grained_approval": "not_required"}).to_string()),
-        )
-        .await;
-    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    let approval = |setting: &str| json!({ "fine_grained_approval": setting });
+    app.put(POLICY_PATH, &reviewer, &approval("not_required"))
+        .await
+        .assert_status(StatusCode::OK);
     let issuer = app.token_for(ISSUER).await;
-    let res = app.post(INTAKE, &issuer, &filing(9901)).await;
-    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    let res = app.post(INTAKE_PATH, &issuer, &filing(9901)).await;
+    res.assert_status(StatusCode::OK);
     assert_eq!(res.json["status"], "approved");
-    let (request, grant) = (
-        res.json["id"].as_i64().expect("id"),
-        res.json["grant_id"].as_i64().expect("grant"),
-    );
+    let (request, grant) = (res.id(), res.json["grant_id"].as_i64().expect("grant"));
     // A reviewed filing afterwards shows the hooks are live: only its events arrive.
-    let res = app
-        .send(
-            Method::PUT,
-            "/orgs/acme/personal-access-token-policy",
-            Some(&format!("Bearer {reviewer}")),
-            Some(&json!({"fine_grained_approval": "required"}).to_string()),
-        )
-        .await;
-    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    app.put(POLICY_PATH, &reviewer, &approval("required"))
+        .await
+        .assert_status(StatusCode::OK);
     let pending = file(&app, &issuer, 9902).await;
     let got = receiver.wait_for(1, Duration::from_secs(10)).await;
     let org_got = org_receiver.wait_for(2, Duration::from_secs(10)).await;
@@ -918,28 +781,19 @@ async fn an_auto_approved_filing_sends_what_github_sends(backend: Backend) {
     );
 
     let audit = app
-        .get(
-            &format!("/orgs/acme/personal-access-token-audit-log?subject_id={request}&subject_type=request"),
+        .audit(
             &reviewer,
+            &format!("subject_id={request}&subject_type=request"),
         )
         .await;
-    let actions: Vec<&str> = audit
-        .json
-        .as_array()
-        .expect("array")
-        .iter()
-        .map(|e| e["action"].as_str().expect("action"))
-        .collect();
-    assert_eq!(actions, ["request.auto_approved"], "{}", audit.body);
+    assert_eq!(
+        actions(&audit.json),
+        ["request.auto_approved"],
+        "{}",
+        audit.body
+    );
 
-    let res = app
-        .post(
-            &format!("/orgs/acme/personal-access-tokens/{grant}"),
-            &reviewer,
-            &json!({"action": "revoke"}),
-        )
-        .await;
-    assert_eq!(res.status, StatusCode::NO_CONTENT, "{}", res.body);
+    app.revoke(&reviewer, grant, None).await;
     let org_got = org_receiver.wait_for(3, Duration::from_secs(10)).await;
     assert_eq!(
         org_got[2].header("x-github-event"),
@@ -964,18 +818,16 @@ async fn an_org_hook_gets_only_what_it_subscribes_to(backend: Backend) {
     .await;
     let off = create_org_hook(&app, &reviewer, &quiet.url(), &["*"]).await;
     quiet.wait_for(1, Duration::from_secs(10)).await;
-    let res = app
-        .send(
-            Method::PATCH,
-            &format!("/orgs/acme/hooks/{off}"),
-            Some(&format!("Bearer {reviewer}")),
-            Some(&json!({"active": false}).to_string()),
-        )
-        .await;
-    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    app.patch(
+        &format!("/orgs/acme/hooks/{off}"),
+        &reviewer,
+        &json!({"active": false}),
+    )
+    .await
+    .assert_status(StatusCode::OK);
     let issuer = app.token_for(ISSUER).await;
     let id = file(&app, &issuer, 9801).await;
-    review(&app, &reviewer, id, json!({"action": "approve"})).await;
+    app.approve(&reviewer, id).await;
     let got = receiver.wait_for(2, Duration::from_secs(10)).await;
     let events: Vec<&str> = got.iter().map(|r| r.header("x-github-event")).collect();
     assert_eq!(
@@ -996,16 +848,8 @@ async fn an_org_hook_gets_only_what_it_subscribes_to(backend: Backend) {
 async fn the_digest_reaches_subscribed_org_hooks_once_per_period(backend: Backend) {
     let receiver = Receiver::start().await;
     let (dir, url) = TestApp::prepare(backend);
-    let args = [
-        "--expiry-interval",
-        "0",
-        "--digest-period-secs",
-        "2",
-        "--webhook-poll-ms",
-        "50",
-        "--mail-poll-ms",
-        "50",
-    ];
+    let args =
+        args("--expiry-interval 0 --digest-period-secs 2 --webhook-poll-ms 50 --mail-poll-ms 50");
     let first = TestApp::start_with(dir.clone(), url.clone(), &args);
     let reviewer = first.token_for(REVIEWER).await;
     create_org_hook(

@@ -345,6 +345,42 @@ function ts(s) {
   return typeof s === "string" ? Date.parse(s) : NaN;
 }
 // `field`: created_at for requests, access_granted_at for grants.
+// octokit.paginate(route, params) on `octo`, checking every page's status (200)
+// and body (`validate`, named `${label} page N${schema}`); stops after
+// `maxPages`. Returns { items, pages }.
+async function paginateValidated(t, label, octo, route, params, validate, { maxPages = 60, schema = "" } = {}) {
+  const pages = [];
+  const items = await octo.paginate(route, params, (response, done) => {
+    pages.push(response);
+    if (pages.length >= maxPages) {
+      t.fail(`${label}: still following rel="next" after ${maxPages} pages; stopped`, { got: response.headers.link });
+      done();
+    }
+    return response.data;
+  });
+  pages.forEach((p, i) => {
+    t.ok(p.status === 200, `${label}: page ${i + 1} status`, { expected: 200, got: p.status });
+    schemaProblems(t, `${label} page ${i + 1}${schema}`, validate, p.data);
+  });
+  return { items, pages };
+}
+
+// Owners to filter `items` by: the first and the last owner when there are
+// more than two, else the first `fallback` ones; `logins` are all the owners,
+// `expected` the ids of the items of the picked owners.
+function ownerPick(items, fallback) {
+  const logins = [...new Set(items.map((x) => x.owner && x.owner.login).filter(Boolean))];
+  const pick = logins.length > 2 ? [logins[0], logins[logins.length - 1]] : logins.slice(0, fallback);
+  const want = new Set(pick);
+  const expected = items.filter((x) => x.owner && want.has(x.owner.login)).map((x) => x.id);
+  return { logins, pick, want, expected };
+}
+
+// Notes how octokit sent an owner filter (as the first page's query string).
+function noteOwnerQuery(t, pick, pages, expected, total) {
+  t.note(`owner=${pick.join(",")} sent as ${pages[0] ? new URL(pages[0].url).search : "?"}; expected ${expected.length} of ${total}`);
+}
+
 function checkOrder(t, label, items, dir, field = "created_at") {
   for (let i = 0; i + 1 < items.length; i++) {
     const a = ts(items[i][field]);
@@ -715,20 +751,7 @@ async function run(server) {
 
   // paginate with per_page, validating every page; returns { items, pages }
   async function listAll(t, label, params) {
-    const pages = [];
-    const items = await octokit.paginate(R.orgs.listPatGrantRequests, { org, ...params }, (response, done) => {
-      pages.push(response);
-      if (pages.length >= 60) {
-        t.fail(`${label}: still following rel="next" after 60 pages; stopped`, { got: response.headers.link });
-        done();
-      }
-      return response.data;
-    });
-    pages.forEach((p, i) => {
-      t.ok(p.status === 200, `${label}: page ${i + 1} status`, { expected: 200, got: p.status });
-      schemaProblems(t, `${label} page ${i + 1}`, listSchema, p.data);
-    });
-    return { items, pages };
+    return paginateValidated(t, label, octokit, R.orgs.listPatGrantRequests, { org, ...params }, listSchema);
   }
 
   const all = await check("orgs.listPatGrantRequests({org, per_page: 100}) -> 200, items are GitHub's organization-programmatic-access-grant-request schema", async (t) => {
@@ -851,25 +874,31 @@ async function run(server) {
     }
   }
 
-  await check(
-    'rel="last" on every page: listPatGrantRequests({per_page: 1}) page 1, a middle page and the second-to-last page each link rel="last" to page=<total> (from octokit.paginate per_page 100), rel="next", and rel="prev"/"first" after page 1',
-    [["list", allItems]],
-    async (t) => {
-      const { items } = await listAll(t, "per_page=100", { per_page: 100 });
-      await lastOnEveryPage(t, "GET /orgs/{org}/personal-access-token-requests", LIST, (page) => R.orgs.listPatGrantRequests({ org, per_page: 1, page }), items.map((r) => r.id));
-    },
-  );
+  // The check of lastOnEveryPage for octokit's `method` (GET `path`): every
+  // item from listWhole(t), then page after page from listPage(page).
+  async function checkLastOnEveryPage(method, path, operationId, needs, { listWhole, listPage }) {
+    await check(
+      `rel="last" on every page: ${method}({per_page: 1}) page 1, a middle page and the second-to-last page each link rel="last" to page=<total> (from octokit.paginate per_page 100), rel="next", and rel="prev"/"first" after page 1`,
+      [needs],
+      async (t) => {
+        const { items } = await listWhole(t);
+        await lastOnEveryPage(t, `GET ${path}`, operationId, listPage, items.map((x) => x.id));
+      },
+    );
+  }
+
+  await checkLastOnEveryPage("listPatGrantRequests", "/orgs/{org}/personal-access-token-requests", LIST, ["list", allItems], {
+    listWhole: (t) => listAll(t, "per_page=100", { per_page: 100 }),
+    listPage: (page) => R.orgs.listPatGrantRequests({ org, per_page: 1, page }),
+  });
 
   // -------------------------------------------------------------- filters
   await check("filter owner=[a,b] (octokit sends owner=a,b): only those owners, same count as client-side", [["list", allItems]], async (t) => {
-    const logins = [...new Set(allItems.map((r) => r.owner && r.owner.login).filter(Boolean))];
-    if (!t.ok(logins.length >= 2, "the demo needs requests from at least two owners", { got: logins })) return;
     // prefer two owners that together do not cover the whole list
-    const pick = logins.length > 2 ? [logins[0], logins[logins.length - 1]] : logins.slice(0, 2);
-    const want = new Set(pick);
-    const expected = allItems.filter((r) => want.has(r.owner.login)).map((r) => r.id);
+    const { logins, pick, want, expected } = ownerPick(allItems, 2);
+    if (!t.ok(logins.length >= 2, "the demo needs requests from at least two owners", { got: logins })) return;
     const { items, pages } = await listAll(t, `owner=${pick.join(",")}`, { owner: pick, per_page: 100 });
-    t.note(`owner=${pick.join(",")} sent as ${pages[0] ? new URL(pages[0].url).search : "?"}; expected ${expected.length} of ${allItems.length}`);
+    noteOwnerQuery(t, pick, pages, expected, allItems.length);
     const bad = items.filter((r) => !(r.owner && want.has(r.owner.login)));
     t.ok(bad.length === 0, "every returned owner.login must be in the requested set", {
       expected: pick,
@@ -1077,6 +1106,24 @@ async function run(server) {
     return items.map((r) => r.id);
   }
 
+  // A single review and a bulk review (each [label, octokit parameters]) that
+  // must both fail with `status`; request `id` must still be pending after.
+  async function refusedReviews(t, status, id, [singleLabel, single], [bulkLabel, bulk]) {
+    await expectError(t, singleLabel, "orgs/review-pat-grant-request", status, () => R.orgs.reviewPatGrantRequest(single));
+    await expectError(t, bulkLabel, "orgs/review-pat-grant-requests-in-bulk", status, () => R.orgs.reviewPatGrantRequestsInBulk(bulk));
+    const ids = await pendingIds(t);
+    t.ok(ids.includes(id), "request must still be pending", { expected: id });
+  }
+
+  // A token of the demo installation narrowed to `permissions` (201 checked,
+  // named `what`): the answer, or undefined when it holds no token.
+  async function narrowedToken(t, what, permissions) {
+    const res = await expectOk(t, `POST /app/installations/{id}/access_tokens (${what})`, "apps/create-installation-access-token", 201, () =>
+      R.apps.createInstallationAccessToken({ installation_id: installationId, permissions }),
+    );
+    return res && typeof res.data?.token === "string" ? res : undefined;
+  }
+
   const approved = await check(
     "orgs.reviewPatGrantRequest({action: 'approve'}) -> 204 without body",
     [["seven pending requests", approveId]],
@@ -1169,14 +1216,13 @@ async function run(server) {
     `review calls for org '${UNKNOWN_ORG}' -> 404 basic-error, nothing changes`,
     [["pending id", mixPending]],
     async (t) => {
-      await expectError(t, "POST /orgs/no-such-org/personal-access-token-requests/{id}", "orgs/review-pat-grant-request", 404, () =>
-        R.orgs.reviewPatGrantRequest({ org: UNKNOWN_ORG, pat_request_id: mixPending, action: "deny" }),
+      await refusedReviews(
+        t,
+        404,
+        mixPending,
+        ["POST /orgs/no-such-org/personal-access-token-requests/{id}", { org: UNKNOWN_ORG, pat_request_id: mixPending, action: "deny" }],
+        ["POST /orgs/no-such-org/personal-access-token-requests", { org: UNKNOWN_ORG, pat_request_ids: [mixPending], action: "deny" }],
       );
-      await expectError(t, "POST /orgs/no-such-org/personal-access-token-requests", "orgs/review-pat-grant-requests-in-bulk", 404, () =>
-        R.orgs.reviewPatGrantRequestsInBulk({ org: UNKNOWN_ORG, pat_request_ids: [mixPending], action: "deny" }),
-      );
-      const ids = await pendingIds(t);
-      t.ok(ids.includes(mixPending), "request must still be pending", { expected: mixPending });
     },
   );
 
@@ -1184,14 +1230,13 @@ async function run(server) {
     "invalid review bodies (action 'maybe'; pat_request_ids: []) -> 422 validation-error, nothing changes",
     [["pending id", invalidId]],
     async (t) => {
-      await expectError(t, "review with action=maybe", "orgs/review-pat-grant-request", 422, () =>
-        R.orgs.reviewPatGrantRequest({ org, pat_request_id: invalidId, action: "maybe" }),
+      await refusedReviews(
+        t,
+        422,
+        invalidId,
+        ["review with action=maybe", { org, pat_request_id: invalidId, action: "maybe" }],
+        ["bulk review with pat_request_ids=[]", { org, pat_request_ids: [], action: "approve" }],
       );
-      await expectError(t, "bulk review with pat_request_ids=[]", "orgs/review-pat-grant-requests-in-bulk", 422, () =>
-        R.orgs.reviewPatGrantRequestsInBulk({ org, pat_request_ids: [], action: "approve" }),
-      );
-      const ids = await pendingIds(t);
-      t.ok(ids.includes(invalidId), "request must still be pending", { expected: invalidId });
     },
   );
 
@@ -1200,10 +1245,8 @@ async function run(server) {
     [["pending id", forbidId]],
     async (t) => {
       const perms = { organization_personal_access_token_requests: "read" };
-      const res = await expectOk(t, "POST /app/installations/{id}/access_tokens (narrowed)", "apps/create-installation-access-token", 201, () =>
-        R.apps.createInstallationAccessToken({ installation_id: installationId, permissions: perms }),
-      );
-      if (!res || !res.data || typeof res.data.token !== "string") return;
+      const res = await narrowedToken(t, "narrowed", perms);
+      if (!res) return;
       t.ok(
         res.data.permissions && JSON.stringify(res.data.permissions) === JSON.stringify(perms),
         "the narrowed token's permissions must be exactly the requested ones",
@@ -1237,24 +1280,26 @@ async function run(server) {
   const ACCEPTED_HEADER = "x-accepted-github-permissions";
 
   async function listAllGrants(t, label, params, octo = octokit) {
-    const pages = [];
-    const items = await octo.paginate(octo.rest.orgs.listPatGrants, { org, ...params }, (response, done) => {
-      pages.push(response);
-      if (pages.length >= 60) {
-        t.fail(`${label}: still following rel="next" after 60 pages; stopped`, { got: response.headers.link });
-        done();
-      }
-      return response.data;
-    });
-    pages.forEach((p, i) => {
-      t.ok(p.status === 200, `${label}: page ${i + 1} status`, { expected: 200, got: p.status });
-      schemaProblems(t, `${label} page ${i + 1}`, grantListSchema, p.data);
-    });
-    return { items, pages };
+    return paginateValidated(t, label, octo, octo.rest.orgs.listPatGrants, { org, ...params }, grantListSchema);
   }
   async function grantIds(t, label = "grant list") {
     const { items } = await listAllGrants(t, label, { per_page: 100 });
     return items.map((g) => g.id);
+  }
+  // listPatGrants({per_page: 100}), its 200 and schema checked.
+  async function grantsPage(t) {
+    return expectOk(t, "GET /orgs/{org}/personal-access-tokens?per_page=100", GRANTS, 200, () => R.orgs.listPatGrants({ org, per_page: 100 }));
+  }
+  // Revokes grant `id` by revoke() (a 204, named `what`): the grant must leave
+  // the list and the others stay in order. True once revoked.
+  async function revokesOne(t, what, id, revoke) {
+    const before = await grantIds(t, "grants before");
+    const res = await expectOk(t, `POST /orgs/{org}/personal-access-tokens/{pat_id} ${what}`, "orgs/update-pat-access", 204, revoke);
+    if (!res) return undefined;
+    const after = await grantIds(t, "grants after");
+    const expected = before.filter((x) => x !== id);
+    t.ok(sameIds(after, expected), "list after = list before minus the revoked grant", { expected, got: after });
+    return true;
   }
   // X-Accepted-GitHub-Permissions: "a=read,b=write; c=read" (alternatives separated by ";")
   function acceptedPermissions(t, label, e, want) {
@@ -1271,9 +1316,7 @@ async function run(server) {
     "orgs.listPatGrants({org, per_page: 100}) -> 200, items are GitHub's organization-programmatic-access-grant schema; the request approved above is a grant with its token_id",
     [["list", allItems]],
     async (t) => {
-      const res = await expectOk(t, "GET /orgs/{org}/personal-access-tokens?per_page=100", GRANTS, 200, () =>
-        R.orgs.listPatGrants({ org, per_page: 100 }),
-      );
+      const res = await grantsPage(t);
       if (!res) return undefined;
       if (!Array.isArray(res.data)) return t.fail("body must be a JSON array", { got: res.data });
       if (approved) {
@@ -1329,9 +1372,7 @@ async function run(server) {
     "after the approvals: listPatGrants = previous grants + one new grant per approved request (same token_id, owner, repository_selection, permissions, token_name)",
     [["approved requests", grantedReqs]],
     async (t) => {
-      const res = await expectOk(t, "GET /orgs/{org}/personal-access-tokens?per_page=100", GRANTS, 200, () =>
-        R.orgs.listPatGrants({ org, per_page: 100 }),
-      );
+      const res = await grantsPage(t);
       if (!res || !Array.isArray(res.data)) return t.fail("body must be a JSON array", { got: res && res.data });
       const items = res.data;
       const beforeIds = grantsBefore.map((g) => g.id);
@@ -1419,23 +1460,16 @@ async function run(server) {
     },
   );
 
-  await check(
-    'rel="last" on every page: listPatGrants({per_page: 1}) page 1, a middle page and the second-to-last page each link rel="last" to page=<total> (from octokit.paginate per_page 100), rel="next", and rel="prev"/"first" after page 1',
-    [["grant list", grantItems]],
-    async (t) => {
-      const { items } = await listAllGrants(t, "grants per_page=100", { per_page: 100 });
-      await lastOnEveryPage(t, "GET /orgs/{org}/personal-access-tokens", GRANTS, (page) => R.orgs.listPatGrants({ org, per_page: 1, page }), items.map((g) => g.id));
-    },
-  );
+  await checkLastOnEveryPage("listPatGrants", "/orgs/{org}/personal-access-tokens", GRANTS, ["grant list", grantItems], {
+    listWhole: (t) => listAllGrants(t, "grants per_page=100", { per_page: 100 }),
+    listPage: (page) => R.orgs.listPatGrants({ org, per_page: 1, page }),
+  });
 
   await check("grant filters owner=[…] and token_id=[…]: exactly the matching grants (client-side count)", [["grant list", grantItems]], async (t) => {
-    const logins = [...new Set(grantItems.map((g) => g.owner && g.owner.login).filter(Boolean))];
+    const { logins, pick, expected } = ownerPick(grantItems, 1);
     if (!t.ok(logins.length >= 2, "the grants should come from at least two owners", { got: logins })) return;
-    const pick = logins.length > 2 ? [logins[0], logins[logins.length - 1]] : logins.slice(0, 1);
-    const want = new Set(pick);
-    const expected = grantItems.filter((g) => want.has(g.owner.login)).map((g) => g.id);
     const { items, pages } = await listAllGrants(t, `grants owner=${pick.join(",")}`, { owner: pick, per_page: 100 });
-    t.note(`owner=${pick.join(",")} sent as ${pages[0] ? new URL(pages[0].url).search : "?"}; expected ${expected.length} of ${grantItems.length}`);
+    noteOwnerQuery(t, pick, pages, expected, grantItems.length);
     t.ok(sameIds(items.map((g) => g.id), expected), "owner filter: ids (in order) must equal the client-side filter", {
       expected,
       got: items.map((g) => ({ id: g.id, owner: g.owner && g.owner.login })),
@@ -1491,17 +1525,7 @@ async function run(server) {
   const revokedOne = await check(
     "orgs.updatePatAccess({pat_id, action: 'revoke'}) -> 204 without body; the grant leaves the list, the others stay in order",
     [["grant to revoke", gRevoke]],
-    async (t) => {
-      const before = await grantIds(t, "grants before");
-      const res = await expectOk(t, "POST /orgs/{org}/personal-access-tokens/{pat_id} revoke", "orgs/update-pat-access", 204, () =>
-        R.orgs.updatePatAccess({ org, pat_id: gRevoke.id, action: "revoke" }),
-      );
-      if (!res) return undefined;
-      const after = await grantIds(t, "grants after");
-      const expected = before.filter((id) => id !== gRevoke.id);
-      t.ok(sameIds(after, expected), "list after = list before minus the revoked grant", { expected, got: after });
-      return true;
-    },
+    (t) => revokesOne(t, "revoke", gRevoke.id, () => R.orgs.updatePatAccess({ org, pat_id: gRevoke.id, action: "revoke" })),
   );
 
   await check(
@@ -1583,11 +1607,8 @@ async function run(server) {
     "token narrowed to organization_personal_access_tokens: read -> can list grants and their repositories; revoke is 403 basic-error with X-Accepted-GitHub-Permissions",
     [["active grant", gForbid], ["subset grant", gSubset]],
     async (t) => {
-      const perms = { organization_personal_access_tokens: "read" };
-      const res = await expectOk(t, "POST /app/installations/{id}/access_tokens (tokens: read)", "apps/create-installation-access-token", 201, () =>
-        R.apps.createInstallationAccessToken({ installation_id: installationId, permissions: perms }),
-      );
-      if (!res || !res.data || typeof res.data.token !== "string") return;
+      const res = await narrowedToken(t, "tokens: read", { organization_personal_access_tokens: "read" });
+      if (!res) return;
       const ro = makeOctokit(baseUrl, { auth: res.data.token });
       await expectOk(t, "listPatGrants with read-only token", GRANTS, 200, () => ro.rest.orgs.listPatGrants({ org, per_page: 1 }));
       await expectOk(t, "listPatGrantRepositories with read-only token", "orgs/list-pat-grant-repositories", 200, () =>
@@ -1610,11 +1631,8 @@ async function run(server) {
     "token with organization_personal_access_token_requests: write only -> listPatGrants is 403 basic-error with X-Accepted-GitHub-Permissions",
     [["grant list", grantItems]],
     async (t) => {
-      const perms = { organization_personal_access_token_requests: "write" };
-      const res = await expectOk(t, "POST /app/installations/{id}/access_tokens (requests: write)", "apps/create-installation-access-token", 201, () =>
-        R.apps.createInstallationAccessToken({ installation_id: installationId, permissions: perms }),
-      );
-      if (!res || !res.data || typeof res.data.token !== "string") return;
+      const res = await narrowedToken(t, "requests: write", { organization_personal_access_token_requests: "write" });
+      if (!res) return;
       const rq = makeOctokit(baseUrl, { auth: res.data.token });
       const e = await expectError(t, "listPatGrants without organization_personal_access_tokens", GRANTS, 403, () => rq.rest.orgs.listPatGrants({ org }));
       if (e) acceptedPermissions(t, "listPatGrants", e, "organization_personal_access_tokens=read");
@@ -1660,33 +1678,16 @@ async function run(server) {
   const revokedWithReason = await check(
     'octokit.request("POST /orgs/{org}/personal-access-tokens/{pat_id}", {action: "revoke", reason}) -> 204 without body; the grant leaves the list, the others stay in order',
     [["spare grant", gReasonA], ["the over-long reason check", tooLong]],
-    async (t) => {
-      const before = await grantIds(t, "grants before");
-      const res = await expectOk(t, "POST /orgs/{org}/personal-access-tokens/{pat_id} revoke with reason", "orgs/update-pat-access", 204, () =>
+    (t) =>
+      revokesOne(t, "revoke with reason", gReasonA.id, () =>
         octokit.request("POST /orgs/{org}/personal-access-tokens/{pat_id}", { org, pat_id: gReasonA.id, action: "revoke", reason: REVOKE_REASON }),
-      );
-      if (!res) return undefined;
-      const after = await grantIds(t, "grants after");
-      const expected = before.filter((id) => id !== gReasonA.id);
-      t.ok(sameIds(after, expected), "list after = list before minus the revoked grant", { expected, got: after });
-      return true;
-    },
+      ),
   );
 
   const revokedPlain = await check(
     "orgs.updatePatAccess({pat_id, action: 'revoke'}) with only action (another grant) -> 204 without body; the grant leaves the list",
     [["spare grant", gReasonB]],
-    async (t) => {
-      const before = await grantIds(t, "grants before");
-      const res = await expectOk(t, "POST /orgs/{org}/personal-access-tokens/{pat_id} revoke without reason", "orgs/update-pat-access", 204, () =>
-        R.orgs.updatePatAccess({ org, pat_id: gReasonB.id, action: "revoke" }),
-      );
-      if (!res) return undefined;
-      const after = await grantIds(t, "grants after");
-      const expected = before.filter((id) => id !== gReasonB.id);
-      t.ok(sameIds(after, expected), "list after = list before minus the revoked grant", { expected, got: after });
-      return true;
-    },
+    (t) => revokesOne(t, "revoke without reason", gReasonB.id, () => R.orgs.updatePatAccess({ org, pat_id: gReasonB.id, action: "revoke" })),
   );
 
   // ------------------------------------------------ organization audit log
@@ -1699,49 +1700,26 @@ async function run(server) {
   // numbers are taken as integers, as GitHub's millisecond timestamps and ids
   // are). What the feed must hold beyond that is checked by hand.
   const typed = (type) => ({ type });
+  // The fields of one JSON type, by type (the nested ones are written out below).
+  const FIELDS_BY_TYPE = {
+    integer: "@timestamp actor_id org_id created_at hook_id transport_protocol",
+    string:
+      "action actor blocked_user business content_type deploy_key_fingerprint _document_id emoji explanation " +
+      "fingerprint message name old_user openssh_public_key org previous_visibility repo repository " +
+      "target_login team transport_protocol_name user visibility",
+    boolean: "active active_was limited_availability read_only repository_public",
+    object: "data",
+  };
+  const arrayOfObjects = { type: "array", items: typed("object") };
   const AUDIT_LOG_EVENT = {
     type: "object",
     properties: {
-      "@timestamp": typed("integer"),
-      action: typed("string"),
-      active: typed("boolean"),
-      active_was: typed("boolean"),
-      actor: typed("string"),
-      actor_id: typed("integer"),
+      ...Object.fromEntries(Object.entries(FIELDS_BY_TYPE).flatMap(([type, names]) => names.split(" ").map((name) => [name, typed(type)]))),
       actor_location: { type: "object", properties: { country_name: typed("string") } },
-      data: typed("object"),
-      org_id: typed("integer"),
-      blocked_user: typed("string"),
-      business: typed("string"),
-      config: { type: "array", items: typed("object") },
-      config_was: { type: "array", items: typed("object") },
-      content_type: typed("string"),
-      created_at: typed("integer"),
-      deploy_key_fingerprint: typed("string"),
-      _document_id: typed("string"),
-      emoji: typed("string"),
-      events: { type: "array", items: typed("object") },
-      events_were: { type: "array", items: typed("object") },
-      explanation: typed("string"),
-      fingerprint: typed("string"),
-      hook_id: typed("integer"),
-      limited_availability: typed("boolean"),
-      message: typed("string"),
-      name: typed("string"),
-      old_user: typed("string"),
-      openssh_public_key: typed("string"),
-      org: typed("string"),
-      previous_visibility: typed("string"),
-      read_only: typed("boolean"),
-      repo: typed("string"),
-      repository: typed("string"),
-      repository_public: typed("boolean"),
-      target_login: typed("string"),
-      team: typed("string"),
-      transport_protocol: typed("integer"),
-      transport_protocol_name: typed("string"),
-      user: typed("string"),
-      visibility: typed("string"),
+      config: arrayOfObjects,
+      config_was: arrayOfObjects,
+      events: arrayOfObjects,
+      events_were: arrayOfObjects,
     },
   };
   const auditLogListValidator = S.ajv.compile({ type: "array", items: AUDIT_LOG_EVENT });
@@ -1750,20 +1728,11 @@ async function run(server) {
   // octokit.paginate over the feed (it follows rel="next" verbatim, cursors
   // and all), validating every page; returns { items, pages }
   async function auditLog(t, label, perPage, octo = octokit) {
-    const pages = [];
-    const items = await octo.paginate("GET /orgs/{org}/audit-log", { org, per_page: perPage, phrase: AUDIT_PHRASE }, (response, done) => {
-      pages.push(response);
-      if (pages.length >= 300) {
-        t.fail(`${label}: still following rel="next" after 300 pages; stopped`, { got: response.headers.link });
-        done();
-      }
-      return response.data;
+    const params = { org, per_page: perPage, phrase: AUDIT_PHRASE };
+    return paginateValidated(t, label, octo, "GET /orgs/{org}/audit-log", params, auditLogListValidator, {
+      maxPages: 300,
+      schema: " (audit-log-event)",
     });
-    pages.forEach((p, i) => {
-      t.ok(p.status === 200, `${label}: page ${i + 1} status`, { expected: 200, got: p.status });
-      schemaProblems(t, `${label} page ${i + 1} (audit-log-event)`, auditLogListValidator, p.data);
-    });
-    return { items, pages };
   }
 
   // what this run did that the feed must show
@@ -1878,10 +1847,8 @@ async function run(server) {
   await check(
     "a token without organization_administration (narrowed to organization_personal_access_tokens: read) -> GET /orgs/{org}/audit-log is 403 basic-error naming organization_administration=read",
     async (t) => {
-      const res = await expectOk(t, "POST /app/installations/{id}/access_tokens (tokens: read)", "apps/create-installation-access-token", 201, () =>
-        R.apps.createInstallationAccessToken({ installation_id: installationId, permissions: { organization_personal_access_tokens: "read" } }),
-      );
-      if (!res || typeof res.data?.token !== "string") return;
+      const res = await narrowedToken(t, "tokens: read", { organization_personal_access_tokens: "read" });
+      if (!res) return;
       const ro = makeOctokit(baseUrl, { auth: res.data.token });
       const e = await expectError(t, "GET /orgs/{org}/audit-log without organization_administration", null, 403, () =>
         ro.request("GET /orgs/{org}/audit-log", { org, phrase: AUDIT_PHRASE }),

@@ -29,6 +29,7 @@ import time
 import traceback
 import warnings
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -180,6 +181,29 @@ def same(t: Problems, label: str, expected: list[Any], got: list[Any]) -> bool:
         expected=f"{len(expected)} ids {short(expected, 300)}",
         got=f"{len(got)} ids {short(got, 300)}; missing {sorted(e - g)[:10]}, unexpected {sorted(g - e)[:10]}",
     )
+
+
+def same_less(t: Problems, label: str, before: list[int], gone: list[int], after: list[int]) -> bool:
+    """`after` must be `before` without the ids `gone`, in order."""
+    return same(t, label, [i for i in before if i not in gone], after)
+
+
+def no_content(t: Problems, res: Any) -> bool:
+    """A 204 without a body."""
+    t.ok(res.status_code == 204 and not res.content, "204 with no body", got=f"{res.status_code} {res.text[:200]}")
+    return res.status_code == 204
+
+
+def accepted_as(label: str) -> Callable[[Problems, Any], bool]:
+    """Checks a 202 whose body (`{}`) parses (as `label`)."""
+
+    def accepted(t: Problems, res: Any) -> bool:
+        t.ok(res.status_code == 202, "status", expected=202, got=res.status_code)
+        parsed(t, label, res)
+        t.ok(res.json() == {}, "202 body must be {}", got=res.text[:200])
+        return res.status_code == 202
+
+    return accepted
 
 
 def perms_of(item: dict[str, Any]) -> list[tuple[str, str]]:
@@ -397,12 +421,26 @@ def run(server: Server) -> None:
         )
         return data
 
+    def unique_list(
+        t: Problems, label: str, fn: Callable[..., Any], at_least: int, why: str
+    ) -> list[dict[str, Any]] | None:
+        """full_list, holding at least `at_least` items (`why`), each id once."""
+        data = full_list(t, label, fn)
+        if data is not None:
+            t.ok(len(data) >= at_least, why, got=len(data))
+            t.ok(len(set(ids(data))) == len(data), "ids must be unique", got=ids(data))
+        return data
+
     def c_req_list(t: Problems) -> list[dict[str, Any]] | None:
-        data = full_list(t, "list_pat_grant_requests(per_page=100)", orgs.list_pat_grant_requests)
+        data = unique_list(
+            t,
+            "list_pat_grant_requests(per_page=100)",
+            orgs.list_pat_grant_requests,
+            13,
+            "the demo needs at least 13 pending requests (page 12+ with per_page=1)",
+        )
         if data is None:
             return None
-        t.ok(len(data) >= 13, "the demo needs at least 13 pending requests (page 12+ with per_page=1)", got=len(data))
-        t.ok(len(set(ids(data))) == len(data), "ids must be unique", got=ids(data))
         times = [parse_time(r.get("created_at")) for r in data]
         t.ok(
             all(a >= b for a, b in zip(times, times[1:])),
@@ -418,12 +456,8 @@ def run(server: Server) -> None:
     )
 
     def c_grant_list(t: Problems) -> list[dict[str, Any]] | None:
-        data = full_list(t, "list_pat_grants(per_page=100)", orgs.list_pat_grants)
-        if data is None:
-            return None
-        t.ok(len(data) >= 6, "the demo needs at least 6 grants", got=len(data))
-        t.ok(len(set(ids(data))) == len(data), "ids must be unique", got=ids(data))
-        return data
+        label, why = "list_pat_grants(per_page=100)", "the demo needs at least 6 grants"
+        return unique_list(t, label, orgs.list_pat_grants, 6, why)
 
     grants = R.check(
         "githubkit: rest.orgs.list_pat_grants(org, per_page=100) -> 200, parsed_data parses as "
@@ -569,31 +603,27 @@ def run(server: Server) -> None:
         p3 = sorted({1, max(1, (last3 + 1) // 2), last3})
         return [(1, p1), (3, p3)]
 
-    if reqs is not None:
+    def check_links(
+        path: str, fn: Callable[..., Any], items: list[dict[str, Any]] | None, what: str, more: str
+    ) -> None:
+        """The Link check of the list at `path` (`more` ends its name); failed, not run, without `items`."""
+        if items is None:
+            R.emit(
+                False,
+                f'Link on GET {path}: rel="last" on page 1, a middle page and page 12+',
+                [f"not run: prerequisite missing ({what[:-1]} list)"],
+            )
+            return
+        plan = plan_for(len(items))
         R.check(
-            f'Link on GET {REQUESTS} (githubkit): rel="last" = ceil(total/per_page) on page 1, a middle page and '
-            f"page 12+ (per_page=1: pages {plan_for(len(reqs))[0][1]}; per_page=3: {plan_for(len(reqs))[1][1]}); "
-            "next / prev / first right; each page the right slice",
-            c_links(orgs.list_pat_grant_requests, (org,), reqs, plan_for(len(reqs)), "requests"),
+            f'Link on GET {path} (githubkit): rel="last" = ceil(total/per_page) on page 1, a middle page and page '
+            f"12+ (per_page=1: pages {plan[0][1]}; per_page=3: {plan[1][1]}){more}",
+            c_links(fn, (org,), items, plan, what),
         )
-    else:
-        R.emit(
-            False,
-            f'Link on GET {REQUESTS}: rel="last" on page 1, a middle page and page 12+',
-            ["not run: prerequisite missing (request list)"],
-        )
-    if grants is not None:
-        R.check(
-            f'Link on GET {GRANTS} (githubkit): rel="last" = ceil(total/per_page) on page 1, a middle page and page '
-            f"12+ (per_page=1: pages {plan_for(len(grants))[0][1]}; per_page=3: {plan_for(len(grants))[1][1]})",
-            c_links(orgs.list_pat_grants, (org,), grants, plan_for(len(grants)), "grants"),
-        )
-    else:
-        R.emit(
-            False,
-            f'Link on GET {GRANTS}: rel="last" on page 1, a middle page and page 12+',
-            ["not run: prerequisite missing (grant list)"],
-        )
+
+    more = "; next / prev / first right; each page the right slice"
+    check_links(REQUESTS, orgs.list_pat_grant_requests, reqs, "requests", more)
+    check_links(GRANTS, orgs.list_pat_grants, grants, "grants", "")
 
     first_subset_req = next(iter(req_repos), None) if req_repos else None
     first_subset_grant = next(iter(grant_repos), None) if grant_repos else None
@@ -782,18 +812,33 @@ def run(server: Server) -> None:
     ) -> None:
         need = [(f"{what} list", full)]
         full = full or []
+
+        def check_filter(
+            call: str,
+            key: str,
+            value: Any,
+            expected: list[int],
+            needs: list[Any],
+            sent: Any = None,
+            counted: bool = False,
+        ) -> None:
+            """The check that `fn(key=sent)` (`sent` defaults to `value`) lists `expected`; `call` ends its name."""
+            note = f"{key}={value}: {len(expected)} of {len(full)}" if counted else ""
+            kw = {key: value if sent is None else sent}
+            R.check(
+                f"githubkit: {fn.__name__}({call}",
+                c_filter(fn, full, f"{what} {key}={value}", kw, expected, note=note),
+                needs=needs,
+            )
+
         owners = sorted({i["owner"]["login"] for i in full if i.get("owner")})
         pick = [owners[0], owners[-1]] if len(owners) >= 2 else owners
-        R.check(
-            f"githubkit: {fn.__name__}(owner=[two logins]) (sent as owner[]=a&owner[]=b) == the client-side filter",
-            c_filter(
-                fn,
-                full,
-                f"{what} owner={pick}",
-                {"owner": pick},
-                [i["id"] for i in full if i["owner"]["login"] in pick],
-            ),
-            needs=need,
+        check_filter(
+            "owner=[two logins]) (sent as owner[]=a&owner[]=b) == the client-side filter",
+            "owner",
+            pick,
+            [i["id"] for i in full if i["owner"]["login"] in pick],
+            need,
         )
 
         repo = None
@@ -809,18 +854,14 @@ def run(server: Server) -> None:
             if i["repository_selection"] == "all"
             or (i["repository_selection"] == "subset" and repo in (repos or {}).get(i["id"], []))
         ]
-        R.check(
-            f"githubkit: {fn.__name__}(repository=<name>) == the client-side filter (subset items listing it, and "
+        check_filter(
+            "repository=<name>) == the client-side filter (subset items listing it, and "
             "items with repository_selection all, as docs/API-DESIGN.md documents)",
-            c_filter(
-                fn,
-                full,
-                f"{what} repository={repo}",
-                {"repository": repo},
-                exp_repo,
-                note=f"repository={repo}: {len(exp_repo)} of {len(full)}",
-            ),
-            needs=need + [("subset repositories", repos)],
+            "repository",
+            repo,
+            exp_repo,
+            need + [("subset repositories", repos)],
+            counted=True,
         )
 
         levels: dict[str, set[str]] = {}
@@ -832,30 +873,23 @@ def run(server: Server) -> None:
         cands = sorted(counts2, key=lambda kv: (len(levels[kv[0]]) != 1, counts2[kv] >= len(full), -counts2[kv], kv))
         perm = f"{cands[0][0]}_{cands[0][1]}" if cands else None
         exp_perm = [i["id"] for i in full if cands and cands[0] in perms_of(i)]
-        R.check(
-            f"githubkit: {fn.__name__}(permission=<key>_<level>) == the items asking for exactly that permission",
-            c_filter(
-                fn,
-                full,
-                f"{what} permission={perm}",
-                {"permission": perm},
-                exp_perm,
-                note=f"permission={perm}: {len(exp_perm)} of {len(full)}",
-            ),
-            needs=need + [("a permission", perm)],
+        check_filter(
+            "permission=<key>_<level>) == the items asking for exactly that permission",
+            "permission",
+            perm,
+            exp_perm,
+            need + [("a permission", perm)],
+            counted=True,
         )
 
         toks = [full[0]["token_id"], full[-1]["token_id"]] if len(full) >= 2 else []
-        R.check(
-            f"githubkit: {fn.__name__}(token_id=[two ids as strings]) (sent as token_id[]=…) == the client-side filter",
-            c_filter(
-                fn,
-                full,
-                f"{what} token_id={toks}",
-                {"token_id": [str(x) for x in toks]},
-                [i["id"] for i in full if i["token_id"] in toks],
-            ),
-            needs=need,
+        check_filter(
+            "token_id=[two ids as strings]) (sent as token_id[]=…) == the client-side filter",
+            "token_id",
+            toks,
+            [i["id"] for i in full if i["token_id"] in toks],
+            need,
+            sent=[str(x) for x in toks],
         )
 
         def c_direction(t: Problems) -> None:
@@ -954,11 +988,9 @@ def run(server: Server) -> None:
     def c_approve(t: Problems) -> dict[str, Any] | None:
         before_p, before_g = pending_ids(t), grant_items(t)
         res = orgs.review_pat_grant_request(org, approve_id, action="approve")
-        t.ok(res.status_code == 204 and not res.content, "204 with no body", got=f"{res.status_code} {res.text[:200]}")
+        no_content(t, res)
         after = pending_ids(t)
-        same(
-            t, "pending list after = before minus the approved request", [i for i in before_p if i != approve_id], after
-        )
+        same_less(t, "pending list after = before minus the approved request", before_p, [approve_id], after)
         req = req_by_id[approve_id]
         now_g = grant_items(t)
         new = [g for g in now_g if g["id"] not in ids(before_g)]
@@ -995,18 +1027,28 @@ def run(server: Server) -> None:
         needs=[("request list", reqs), ("a request to approve", approve_id), ("grant list", grants)],
     )
 
-    def c_deny(t: Problems) -> bool:
-        before_p, before_g = pending_ids(t), grant_items(t)
-        res = orgs.review_pat_grant_request(org, deny_id, action="deny", reason=reason)
-        t.ok(res.status_code == 204 and not res.content, "204 with no body", got=f"{res.status_code} {res.text[:200]}")
-        same(
-            t,
-            "pending list after = before minus the denied request",
-            [i for i in before_p if i != deny_id],
-            pending_ids(t),
-        )
+    Answered = Callable[[Problems, Any], bool]
+
+    def removes(
+        t: Problems, act: Callable[[], Any], answered: Answered, listed: Callable[[Problems], list[int]]
+    ) -> tuple[bool, list[int], list[int]]:
+        """`act()`, its answer checked by `answered`; with the ids `listed` before and after."""
+        before = listed(t)
+        ok = answered(t, act())
+        return ok, before, listed(t)
+
+    def denial(t: Problems, deny: Callable[[], Any], answered: Answered, gone: list[int], label: str) -> bool:
+        """`deny()` answers as `answered` checks; the requests `gone` leave the pending list (`label`); no grant
+        appears."""
+        before_g = grant_items(t)
+        ok, before, after = removes(t, deny, answered, pending_ids)
+        same_less(t, label, before, gone, after)
         same(t, "a denial creates no grant", ids(before_g), ids(grant_items(t)))
-        return res.status_code == 204
+        return ok
+
+    def c_deny(t: Problems) -> bool:
+        deny = partial(orgs.review_pat_grant_request, org, deny_id, action="deny", reason=reason)
+        return denial(t, deny, no_content, [deny_id], "pending list after = before minus the denied request")
 
     denied = R.check(
         "githubkit: review_pat_grant_request(org, id, action='deny', reason=…) -> 204; the request leaves the "
@@ -1016,14 +1058,9 @@ def run(server: Server) -> None:
     )
 
     def c_bulk_deny(t: Problems) -> bool:
-        before_p, before_g = pending_ids(t), grant_items(t)
-        res = orgs.review_pat_grant_requests_in_bulk(org, pat_request_ids=bulk_ids, action="deny", reason=reason)
-        t.ok(res.status_code == 202, "status", expected=202, got=res.status_code)
-        parsed(t, "bulk review 202", res)
-        t.ok(res.json() == {}, "202 body must be {}", got=res.text[:200])
-        same(t, "pending list after = before minus both", [i for i in before_p if i not in bulk_ids], pending_ids(t))
-        same(t, "a denial creates no grant", ids(before_g), ids(grant_items(t)))
-        return res.status_code == 202
+        deny = partial(orgs.review_pat_grant_requests_in_bulk, org, pat_request_ids=bulk_ids, action="deny")
+        answered = accepted_as("bulk review 202")
+        return denial(t, partial(deny, reason=reason), answered, bulk_ids, "pending list after = before minus both")
 
     bulk_denied = R.check(
         "githubkit: review_pat_grant_requests_in_bulk(org, pat_request_ids=[a, b], action='deny', "
@@ -1063,18 +1100,20 @@ def run(server: Server) -> None:
     orig = ids(grants or [])
     revoke_id, bulk_revoke = (orig[0], orig[1:3]) if len(orig) >= 3 else (None, [])
 
+    def revocation(
+        t: Problems, revoke: Callable[[], Any], answered: Answered, gone: list[int], label: str, again: str
+    ) -> bool:
+        """`revoke()` answers as `answered` checks; the grants `gone` leave the list (`label`); revoking again
+        (`again`) is a 422."""
+        ok, before, after = removes(t, revoke, answered, lambda t: ids(grant_items(t)))
+        same_less(t, label, before, gone, after)
+        expect_failed(t, again, 422, revoke)
+        return ok
+
     def c_revoke(t: Problems) -> bool:
-        before = ids(grant_items(t))
-        res = orgs.update_pat_access(org, revoke_id, action="revoke")
-        t.ok(res.status_code == 204 and not res.content, "204 with no body", got=f"{res.status_code} {res.text[:200]}")
-        same(
-            t,
-            "grant list after = before minus the revoked grant",
-            [i for i in before if i != revoke_id],
-            ids(grant_items(t)),
-        )
-        expect_failed(t, "revoke it again", 422, lambda: orgs.update_pat_access(org, revoke_id, action="revoke"))
-        return res.status_code == 204
+        revoke = partial(orgs.update_pat_access, org, revoke_id, action="revoke")
+        label = "grant list after = before minus the revoked grant"
+        return revocation(t, revoke, no_content, [revoke_id], label, "revoke it again")
 
     revoked = R.check(
         "githubkit: update_pat_access(org, pat_id, action='revoke') -> 204; the grant leaves the list; "
@@ -1084,21 +1123,10 @@ def run(server: Server) -> None:
     )
 
     def c_bulk_revoke(t: Problems) -> bool:
-        before = ids(grant_items(t))
-        res = orgs.update_pat_accesses(org, action="revoke", pat_ids=bulk_revoke)
-        t.ok(res.status_code == 202, "status", expected=202, got=res.status_code)
-        parsed(t, "bulk revoke 202", res)
-        t.ok(res.json() == {}, "202 body must be {}", got=res.text[:200])
-        same(
-            t, "grant list after = before minus both", [i for i in before if i not in bulk_revoke], ids(grant_items(t))
-        )
-        expect_failed(
-            t,
-            "bulk-revoke them again",
-            422,
-            lambda: orgs.update_pat_accesses(org, action="revoke", pat_ids=bulk_revoke),
-        )
-        return res.status_code == 202
+        revoke = partial(orgs.update_pat_accesses, org, action="revoke", pat_ids=bulk_revoke)
+        answered = accepted_as("bulk revoke 202")
+        label = "grant list after = before minus both"
+        return revocation(t, revoke, answered, bulk_revoke, label, "bulk-revoke them again")
 
     bulk_revoked = R.check(
         "githubkit: update_pat_accesses(org, action='revoke', pat_ids=[a, b]) -> 202 {} (parses); both "

@@ -31,6 +31,7 @@ type PatGrant = Schemas["PatGrant"];
 type BasicError = Schemas["BasicError"];
 type ValidationError = Schemas["ValidationError"];
 type Api = Client<paths>;
+type ReviewBody = NonNullable<paths[typeof REQUEST]["post"]["requestBody"]>["content"]["application/json"];
 
 // The operations the flow calls. Every status it expects goes through `documented`, so the
 // type-check also fails when the document stops declaring that status for the operation.
@@ -160,19 +161,26 @@ async function run(demo: DemoInfo, dataDir: string): Promise<void> {
   });
   if (key === undefined) return;
 
+  /** A client with the installation token of app `appId`, whose permissions must include
+   *  write on each of `writes` (permission, then what it allows). */
+  const clientOf = async (t: Check, appId: number, installationId: number, writes: [string, string][]) => {
+    const data = await installationToken(t, baseUrl, appId, installationId, key);
+    if (data === undefined) return undefined;
+    // The document declares `permissions` as an object without listing its keys.
+    const p: Record<string, unknown> = data.permissions;
+    for (const [permission, allows] of writes) t.expect(p[permission] === "write", `the token may ${allows}`, p);
+    return api(baseUrl, data.token);
+  };
+
   // ------------------------------------------------------------------ tokens
   const reviewer = await check(
     "POST /app/installations/{installation_id}/access_tokens with an app JWT -> 201, a ghs_ token for the reviewer's permissions",
     {},
-    async (t) => {
-      const data = await installationToken(t, baseUrl, demo.app_id, demo.installation_id, key);
-      if (data === undefined) return undefined;
-      // The document declares `permissions` as an object without listing its keys.
-      const p: Record<string, unknown> = data.permissions;
-      t.expect(p["organization_personal_access_token_requests"] === "write", "the token may review requests", p);
-      t.expect(p["organization_personal_access_tokens"] === "write", "the token may revoke grants", p);
-      return api(baseUrl, data.token);
-    },
+    (t) =>
+      clientOf(t, demo.app_id, demo.installation_id, [
+        ["organization_personal_access_token_requests", "review requests"],
+        ["organization_personal_access_tokens", "revoke grants"],
+      ]),
   );
 
   // --------------------------------------------------------------- requests
@@ -224,28 +232,18 @@ async function run(demo: DemoInfo, dataDir: string): Promise<void> {
   const [approved, denied, bulkA, bulkB] = pending ?? [];
   const reviewedIds = [approved, denied, bulkA, bulkB].map((r) => r?.id);
 
-  await check(
-    "POST …/personal-access-token-requests/{pat_request_id} {action: approve} -> 204",
-    { reviewer, approved },
-    async (t) => {
-      const r = await reviewer!.POST(REQUEST, {
-        params: { path: { org, pat_request_id: approved!.id } },
-        body: { action: "approve" },
-      });
-      t.status("approve", r, documented(REQUEST, "post", 204));
-    },
+  /** Reviews request `id` with `body` as the reviewer: the documented 204 (`what`). */
+  async function reviewOne(t: Check, what: string, id: number, body: ReviewBody) {
+    const r = await reviewer!.POST(REQUEST, { params: { path: { org, pat_request_id: id } }, body });
+    t.status(what, r, documented(REQUEST, "post", 204));
+  }
+
+  await check("POST …/personal-access-token-requests/{pat_request_id} {action: approve} -> 204", { reviewer, approved }, (t) =>
+    reviewOne(t, "approve", approved!.id, { action: "approve" }),
   );
 
-  await check(
-    "POST …/personal-access-token-requests/{pat_request_id} {action: deny, reason} -> 204",
-    { reviewer, denied },
-    async (t) => {
-      const r = await reviewer!.POST(REQUEST, {
-        params: { path: { org, pat_request_id: denied!.id } },
-        body: { action: "deny", reason: DENY_REASON },
-      });
-      t.status("deny", r, documented(REQUEST, "post", 204));
-    },
+  await check("POST …/personal-access-token-requests/{pat_request_id} {action: deny, reason} -> 204", { reviewer, denied }, (t) =>
+    reviewOne(t, "deny", denied!.id, { action: "deny", reason: DENY_REASON }),
   );
 
   await check(
@@ -272,13 +270,7 @@ async function run(demo: DemoInfo, dataDir: string): Promise<void> {
   const issuer = await check(
     "the issuer app's installation token (POST /app/installations/{installation_id}/access_tokens) -> 201",
     {},
-    async (t) => {
-      const data = await installationToken(t, baseUrl, demo.issuer_app_id, demo.issuer_installation_id, key);
-      if (data === undefined) return undefined;
-      const p: Record<string, unknown> = data.permissions;
-      t.expect(p["organization_personal_access_token_intake"] === "write", "the token may file requests", p);
-      return api(baseUrl, data.token);
-    },
+    (t) => clientOf(t, demo.issuer_app_id, demo.issuer_installation_id, [["organization_personal_access_token_intake", "file requests"]]),
   );
 
   async function verdict(t: Check, id: number) {

@@ -40,6 +40,17 @@ fn state(
     }
 }
 
+/// Fresh keys, behind a server with an empty token cache and no revocations.
+fn fresh() -> (Arc<ServerKeys>, AppState) {
+    let keys = keys();
+    let state = state(
+        Arc::clone(&keys),
+        Arc::new(TokenCache::default()),
+        Arc::new(Revocations::default()),
+    );
+    (keys, state)
+}
+
 fn token(keys: &ServerKeys, jti: &str, lifetime: i64) -> String {
     let now = chrono::Utc::now().timestamp();
     keys.issue(InstallationClaims {
@@ -69,12 +80,7 @@ async fn status(state: &AppState, path: &str, token: &str) -> StatusCode {
 
 #[actix_web::test]
 async fn an_installation_token_is_authenticated_without_the_database() {
-    let keys = keys();
-    let state = state(
-        Arc::clone(&keys),
-        Arc::new(TokenCache::default()),
-        Arc::new(Revocations::default()),
-    );
+    let (keys, state) = fresh();
     let token = token(&keys, "j1", 3600);
     // A miss (verified now) and a hit, both without a query.
     assert_eq!(status(&state, "/", &token).await, StatusCode::OK);
@@ -124,12 +130,7 @@ async fn a_cached_token_is_not_verified_again_but_is_checked_every_time() {
 
 #[actix_web::test]
 async fn an_expired_token_is_refused_on_a_hit() {
-    let keys = keys();
-    let state = state(
-        Arc::clone(&keys),
-        Arc::new(TokenCache::default()),
-        Arc::new(Revocations::default()),
-    );
+    let (keys, state) = fresh();
     // Expires within two seconds; in the cache after the first request.
     let token = token(&keys, "short", 2);
     assert_eq!(status(&state, "/", &token).await, StatusCode::OK);

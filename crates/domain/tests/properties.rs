@@ -331,35 +331,140 @@ fn expected_scheme(word: &str) -> AuthScheme {
 // Request and grant state machines
 // ---------------------------------------------------------------------------------------------
 
+/// A request's or a grant's state machine, seen one way: its states and events, and what an
+/// event does (the next state, or the refusal: a `TransitionError` for requests, nothing more
+/// for grants).
+trait Machine: Copy + Eq + std::fmt::Debug + 'static {
+    type Event: Copy + std::fmt::Debug + 'static;
+    type Refusal: std::fmt::Debug;
+    const STATES: &'static [Self];
+    const EVENTS: &'static [Self::Event];
+    fn step(self, event: Self::Event) -> Result<Self, Self::Refusal>;
+    fn ends(self) -> bool;
+    fn name(self) -> &'static str;
+    fn from_name(raw: &str) -> Option<Self>;
+}
+
+/// Implements [`Machine`] for `$state` (with `ALL`, `is_final`, `as_str` and `parse`), whose
+/// events are `$events`: `$step` takes `$s` by `$e`.
+macro_rules! machine {
+    ($state:ident, $event:ty, $refusal:ty, $events:expr, |$s:ident, $e:ident| $step:expr) => {
+        impl Machine for $state {
+            type Event = $event;
+            type Refusal = $refusal;
+            const STATES: &'static [Self] = &$state::ALL;
+            const EVENTS: &'static [$event] = &$events;
+            fn step(self, $e: $event) -> Result<Self, $refusal> {
+                let $s = self;
+                $step
+            }
+            fn ends(self) -> bool {
+                self.is_final()
+            }
+            fn name(self) -> &'static str {
+                self.as_str()
+            }
+            fn from_name(raw: &str) -> Option<Self> {
+                $state::parse(raw)
+            }
+        }
+    };
+}
+
+machine!(
+    RequestState,
+    RequestEvent,
+    TransitionError,
+    REQUEST_EVENTS,
+    |s, e| s.apply(e)
+);
+machine!(GrantState, GrantEvent, (), GRANT_EVENTS, |s, e| s
+    .apply(e)
+    .ok_or(()));
+
+/// Applies `events` from `start`: the first takes it to `target(first)` and every later one is
+/// refused, each refusal checked by `refused` (with the state it came in, and the event).
+fn only_the_first_event_takes_effect<M: Machine>(
+    start: M,
+    events: &[M::Event],
+    target: fn(M::Event) -> M,
+    first_must_succeed: &str,
+    refused: impl Fn(M, M::Event, M::Refusal) -> Result<(), TestCaseError>,
+) -> Result<(), TestCaseError> {
+    let mut state = start;
+    let mut transitions = 0;
+    for (i, event) in events.iter().copied().enumerate() {
+        match state.step(event) {
+            Ok(next) => {
+                prop_assert_eq!(i, 0, "only the first event may succeed");
+                prop_assert_eq!(next, target(event));
+                transitions += 1;
+                state = next;
+            }
+            Err(refusal) => {
+                prop_assert!(i > 0, "{}", first_must_succeed);
+                refused(state, event, refusal)?;
+            }
+        }
+    }
+    prop_assert_eq!(transitions, 1);
+    prop_assert_eq!(state, target(events[0]));
+    Ok(())
+}
+
+/// `raw` parses as the state of that name, and only a state's name parses.
+fn state_names_round_trip<M: Machine>(raw: &str) -> Result<(), TestCaseError> {
+    let expected = M::STATES.iter().copied().find(|s| s.name() == raw);
+    prop_assert_eq!(M::from_name(raw), expected);
+    if let Some(state) = M::from_name(raw) {
+        prop_assert_eq!(state.name(), raw);
+    }
+    Ok(())
+}
+
+/// A state is final exactly when every event is refused, and none is half open: either every
+/// event or none is refused.
+fn final_exactly_when_every_event_is_refused<M: Machine>() {
+    for state in M::STATES {
+        let all_refused = M::EVENTS.iter().all(|e| state.step(*e).is_err());
+        let any_refused = M::EVENTS.iter().any(|e| state.step(*e).is_err());
+        assert_eq!(state.ends(), all_refused, "{state:?}");
+        assert_eq!(all_refused, any_refused, "{state:?}");
+    }
+}
+
+/// Every transition ends in a final state.
+fn every_transition_ends_final<M: Machine>() {
+    for state in M::STATES {
+        for event in M::EVENTS {
+            if let Ok(next) = state.step(*event) {
+                assert!(next.ends(), "{state:?} --{event:?}--> {next:?}");
+            }
+        }
+    }
+}
+
 proptest! {
     #[test]
     fn only_the_first_event_applied_to_a_pending_request_takes_effect(
         events in vec(request_event(), 1..12),
     ) {
-        let mut state = RequestState::Pending;
-        let mut transitions = 0;
-        for (i, event) in events.iter().copied().enumerate() {
-            match state.apply(event) {
-                Ok(next) => {
-                    prop_assert_eq!(i, 0, "only the first event may succeed");
-                    prop_assert_eq!(next, request_target(event));
-                    transitions += 1;
-                    state = next;
-                }
-                Err(err) => {
-                    prop_assert!(i > 0, "the first event from pending must succeed");
-                    prop_assert_eq!(err, TransitionError { from: state, event });
-                    let message = err.to_string();
-                    prop_assert_eq!(
-                        &message,
-                        &format!("cannot {event} a request that is {state}")
-                    );
-                    prop_assert!(message.contains(&state.to_string()));
-                }
-            }
-        }
-        prop_assert_eq!(transitions, 1);
-        prop_assert_eq!(state, request_target(events[0]));
+        only_the_first_event_takes_effect(
+            RequestState::Pending,
+            &events,
+            request_target,
+            "the first event from pending must succeed",
+            |state, event, err| {
+                prop_assert_eq!(err, TransitionError { from: state, event });
+                let message = err.to_string();
+                prop_assert_eq!(
+                    &message,
+                    &format!("cannot {event} a request that is {state}")
+                );
+                prop_assert!(message.contains(&state.to_string()));
+                Ok(())
+            },
+        )?;
     }
 
     #[test]
@@ -400,32 +505,20 @@ proptest! {
 
     #[test]
     fn request_state_names_round_trip_and_nothing_else_parses(raw in state_name_candidates()) {
-        let expected = RequestState::ALL.into_iter().find(|s| s.as_str() == raw);
-        prop_assert_eq!(RequestState::parse(&raw), expected);
-        if let Some(state) = RequestState::parse(&raw) {
-            prop_assert_eq!(state.as_str(), raw.as_str());
-        }
+        state_names_round_trip::<RequestState>(&raw)?;
     }
 
     #[test]
     fn only_the_first_event_applied_to_an_active_grant_takes_effect(
         events in vec(grant_event(), 1..8),
     ) {
-        let mut state = GrantState::Active;
-        let mut transitions = 0;
-        for (i, event) in events.iter().copied().enumerate() {
-            match state.apply(event) {
-                Some(next) => {
-                    prop_assert_eq!(i, 0, "only the first event may succeed");
-                    prop_assert_eq!(next, grant_target(event));
-                    transitions += 1;
-                    state = next;
-                }
-                None => prop_assert!(i > 0, "the first event on an active grant must succeed"),
-            }
-        }
-        prop_assert_eq!(transitions, 1);
-        prop_assert_eq!(state, grant_target(events[0]));
+        only_the_first_event_takes_effect(
+            GrantState::Active,
+            &events,
+            grant_target,
+            "the first event on an active grant must succeed",
+            |_, _, ()| Ok(()),
+        )?;
     }
 
     #[test]
@@ -440,11 +533,7 @@ proptest! {
 
     #[test]
     fn grant_state_names_round_trip_and_nothing_else_parses(raw in state_name_candidates()) {
-        let expected = GrantState::ALL.into_iter().find(|s| s.as_str() == raw);
-        prop_assert_eq!(GrantState::parse(&raw), expected);
-        if let Some(state) = GrantState::parse(&raw) {
-            prop_assert_eq!(state.as_str(), raw.as_str());
-        }
+        state_names_round_trip::<GrantState>(&raw)?;
     }
 }
 
@@ -461,41 +550,18 @@ fn only_approved_creates_a_grant() {
 
 #[test]
 fn a_request_state_is_final_exactly_when_every_event_is_refused() {
-    for state in RequestState::ALL {
-        let all_refused = REQUEST_EVENTS.iter().all(|e| state.apply(*e).is_err());
-        let any_refused = REQUEST_EVENTS.iter().any(|e| state.apply(*e).is_err());
-        assert_eq!(state.is_final(), all_refused, "{state:?}");
-        // no state is half open: either everything or nothing is refused
-        assert_eq!(all_refused, any_refused, "{state:?}");
-    }
+    final_exactly_when_every_event_is_refused::<RequestState>();
 }
 
 #[test]
 fn a_grant_state_is_final_exactly_when_every_event_is_refused() {
-    for state in GrantState::ALL {
-        let all_refused = GRANT_EVENTS.iter().all(|e| state.apply(*e).is_none());
-        let any_refused = GRANT_EVENTS.iter().any(|e| state.apply(*e).is_none());
-        assert_eq!(state.is_final(), all_refused, "{state:?}");
-        assert_eq!(all_refused, any_refused, "{state:?}");
-    }
+    final_exactly_when_every_event_is_refused::<GrantState>();
 }
 
 #[test]
 fn every_transition_ends_in_a_final_state() {
-    for state in RequestState::ALL {
-        for event in REQUEST_EVENTS {
-            if let Ok(next) = state.apply(event) {
-                assert!(next.is_final(), "{state:?} --{event:?}--> {next:?}");
-            }
-        }
-    }
-    for state in GrantState::ALL {
-        for event in GRANT_EVENTS {
-            if let Some(next) = state.apply(event) {
-                assert!(next.is_final(), "{state:?} --{event:?}--> {next:?}");
-            }
-        }
-    }
+    every_transition_ends_final::<RequestState>();
+    every_transition_ends_final::<GrantState>();
 }
 
 #[test]
@@ -1114,23 +1180,42 @@ fn prefixes_are_case_sensitive() {
 // Names
 // ---------------------------------------------------------------------------------------------
 
+/// Strings matching one of three `patterns`, or any string at all, each as likely.
+fn names_like(patterns: [&'static str; 3]) -> impl Strategy<Value = String> {
+    prop_oneof![patterns[0], patterns[1], patterns[2], any::<String>()]
+}
+
+/// `parsed` (of `raw`) is accepted exactly when the reference predicate `accepted` holds, is
+/// `Empty` exactly for empty input, and once accepted keeps its spelling (`as_str` and
+/// `Display`, through `spelling_and_key`) with the lowercase spelling as its key.
+fn check_name<N: std::fmt::Debug + std::fmt::Display>(
+    raw: &str,
+    parsed: &Result<N, NameError>,
+    accepted: bool,
+    spelling_and_key: fn(&N) -> (&str, String),
+) -> Result<(), TestCaseError> {
+    prop_assert_eq!(parsed.is_ok(), accepted, "{:?} -> {:?}", raw, parsed);
+    prop_assert_eq!(
+        parsed.as_ref().err() == Some(&NameError::Empty),
+        raw.is_empty()
+    );
+    if let Ok(name) = parsed {
+        let (spelling, key) = spelling_and_key(name);
+        prop_assert_eq!(spelling, raw);
+        prop_assert_eq!(name.to_string(), raw.to_owned());
+        prop_assert_eq!(key, raw.to_ascii_lowercase());
+    }
+    Ok(())
+}
+
 proptest! {
     #[test]
     fn logins_are_accepted_iff_the_reference_predicate_holds(
-        raw in prop_oneof![
-            "[a-zA-Z0-9-]{0,42}",
-            "-?[a-zA-Z0-9]{1,38}-?",
-            "[a-zA-Z0-9é_. -]{0,42}",
-            any::<String>(),
-        ],
+        raw in names_like(["[a-zA-Z0-9-]{0,42}", "-?[a-zA-Z0-9]{1,38}-?", "[a-zA-Z0-9é_. -]{0,42}"]),
     ) {
         let parsed = Login::parse(&raw);
-        prop_assert_eq!(parsed.is_ok(), reference_login(&raw), "{:?} -> {:?}", raw, parsed);
-        prop_assert_eq!(parsed == Err(NameError::Empty), raw.is_empty());
+        check_name(&raw, &parsed, reference_login(&raw), |l| (l.as_str(), l.key()))?;
         if let Ok(login) = parsed {
-            prop_assert_eq!(login.as_str(), raw.as_str());
-            prop_assert_eq!(login.to_string(), raw.clone());
-            prop_assert_eq!(login.key(), raw.to_ascii_lowercase());
             let upper = Login::parse(&raw.to_ascii_uppercase()).expect("case does not matter");
             prop_assert_eq!(upper.key(), login.key());
         }
@@ -1138,21 +1223,10 @@ proptest! {
 
     #[test]
     fn repository_names_are_accepted_iff_the_reference_predicate_holds(
-        raw in prop_oneof![
-            "[a-zA-Z0-9._-]{0,103}",
-            "\\.{1,3}",
-            "[a-zA-Z0-9._/ é-]{0,12}",
-            any::<String>(),
-        ],
+        raw in names_like(["[a-zA-Z0-9._-]{0,103}", "\\.{1,3}", "[a-zA-Z0-9._/ é-]{0,12}"]),
     ) {
         let parsed = RepoName::parse(&raw);
-        prop_assert_eq!(parsed.is_ok(), reference_repo_name(&raw), "{:?} -> {:?}", raw, parsed);
-        prop_assert_eq!(parsed == Err(NameError::Empty), raw.is_empty());
-        if let Ok(name) = parsed {
-            prop_assert_eq!(name.as_str(), raw.as_str());
-            prop_assert_eq!(name.to_string(), raw.clone());
-            prop_assert_eq!(name.key(), raw.to_ascii_lowercase());
-        }
+        check_name(&raw, &parsed, reference_repo_name(&raw), |n| (n.as_str(), n.key()))?;
     }
 }
 

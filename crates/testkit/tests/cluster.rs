@@ -1,23 +1,11 @@
 //! Integration tests: databases from the shared cluster are fresh, distinct and connectable.
 
 use std::collections::HashSet;
-use std::process::Command;
 
 use patgate_testkit::PgCluster;
 
-/// Runs `sql` against `url` with `psql` and returns its unaligned output; panics on failure.
-fn psql(url: &str, sql: &str) -> String {
-    let output = Command::new("psql")
-        .args(["-X", "-At", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", sql])
-        .output()
-        .expect("run psql");
-    assert!(
-        output.status.success(),
-        "psql -d {url} -c {sql:?} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).trim().to_owned()
-}
+mod common;
+use common::psql;
 
 /// The database name at the end of a URL (before any query string).
 fn database_name(url: &str) -> &str {

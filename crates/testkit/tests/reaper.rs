@@ -7,6 +7,9 @@ use std::time::{Duration, Instant};
 
 use patgate_testkit::PgCluster;
 
+mod common;
+use common::psql;
+
 /// Set in the child process to the way it should end: `exit` or `hang` (killed by the parent).
 const CHILD_ENV: &str = "PATGATE_TESTKIT_REAPER_CHILD";
 /// Prefix of the line in which the child reports its cluster.
@@ -31,16 +34,7 @@ fn child_process_starts_a_cluster() {
         return;
     };
     let admin = PgCluster::shared().admin_url();
-    let output = Command::new("psql")
-        .args(["-X", "-At", "-d", &admin, "-c", "show data_directory"])
-        .output()
-        .expect("run psql");
-    assert!(
-        output.status.success(),
-        "psql: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let data = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+    let data = psql(&admin, "show data_directory");
     let pid_file = std::fs::read_to_string(Path::new(&data).join("postmaster.pid"))
         .expect("read postmaster.pid");
     let postmaster = pid_file

@@ -80,7 +80,4 @@ fn a_follower_reports_each_committed_write_and_no_rolled_back_one(db: &Db) {
     assert_eq!(seen, expected(&both));
 }
 
-both_backends!(
-    a_follower_reports_each_committed_write_and_no_rolled_back_one,
-    a_follower_reports_each_committed_write_and_no_rolled_back_one
-);
+both_backends!(a_follower_reports_each_committed_write_and_no_rolled_back_one);

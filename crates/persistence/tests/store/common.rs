@@ -17,11 +17,29 @@ use patgate_persistence::schema::{pat_grants, pat_request_reviews, pat_requests}
 use patgate_persistence::seed::{self, RequestSeed};
 use patgate_persistence::{Backend, Db, DbConnection, PoolOptions, StoreError};
 
+/// Inserts `$rows` into `$table`, `$chunk` rows a statement, on the backend's own connection
+/// (diesel's `MultiConnection` has no multi-row inserts); `?` on failure.
+macro_rules! insert_chunks {
+    ($conn:expr, $table:expr, $rows:expr, $chunk:expr) => {
+        for chunk in $rows.chunks($chunk) {
+            match $conn {
+                DbConnection::Sqlite(inner) => {
+                    diesel::insert_into($table).values(chunk).execute(inner)?
+                }
+                DbConnection::Postgresql(inner) => {
+                    diesel::insert_into($table).values(chunk).execute(inner)?
+                }
+            };
+        }
+    };
+}
+
 /// Pool size of the ordinary tests: small, since r2d2 opens every connection up front.
 pub const SMALL_POOL: u32 = 4;
 
 /// Generates `$name::on_sqlite` and `$name::on_postgres`, each running `$body` on a fresh,
-/// migrated database of that backend. `$body` is a `fn(&Db)` of the enclosing module.
+/// migrated database of that backend. `$body` is a `fn(&Db)` of the enclosing module; when
+/// `$name` is left out, `$body` names the tests too.
 /// With `url:` in front, `$body` is a `fn(&str)` given the URL of a fresh, empty database.
 /// `pool = n` sets the pool size; `sqlite: #[...]` / `postgres: #[...]` add attributes (such
 /// as `#[ignore = "bug: ..."]`) to one backend's test only.
@@ -44,6 +62,15 @@ macro_rules! both_backends {
                 $crate::common::$run(patgate_persistence::Backend::Postgres, $arg, super::$body);
             }
         }
+    };
+    ($body:ident) => {
+        both_backends!($body, $body);
+    };
+    ($body:ident, pool = $pool:expr) => {
+        both_backends!($body, $body, pool = $pool);
+    };
+    (url: $body:ident) => {
+        both_backends!(url: $body, $body);
     };
     ($name:ident, $body:ident
         $(, sqlite: $(#[$sqlite:meta])+)? $(, postgres: $(#[$postgres:meta])+)?) => {

@@ -26,19 +26,12 @@ fn requests(db: &Db, n: usize) -> (OrgFixture, Vec<i64>) {
         let app = app(c)?;
         let acme = org(c, "acme", &app)?;
         let owner = user(c, "alice")?;
+        let issues_write = perms(&[("issues", AccessLevel::Write)], &[]);
         let mut ids = Vec::new();
         for i in 0..n {
             let tok = token(c, &owner, &format!("token-{i}"), Some(t(1)))?;
             let minutes = i64::try_from(i).expect("small index");
-            let r = pending(
-                c,
-                acme.id(),
-                &tok,
-                "all",
-                &[],
-                &perms(&[("issues", AccessLevel::Write)], &[]),
-                t(minutes),
-            )?;
+            let r = pending(c, acme.id(), &tok, "all", &[], &issues_write, t(minutes))?;
             ids.push(r.id);
         }
         Ok((acme, ids))
@@ -60,32 +53,54 @@ fn state_after(action: ReviewAction) -> RequestState {
     }
 }
 
+/// Runs `run` on one thread per item of `work`, each with its own handle on `db`, the
+/// organization and its item, all released together; what each returned, in `work`'s order.
+fn race<W, T, F>(db: &Db, acme: &OrgFixture, work: Vec<W>, what: &str, run: F) -> Vec<T>
+where
+    W: Send + 'static,
+    T: Send + 'static,
+    F: Fn(Db, OrgFixture, W) -> T + Clone + Send + 'static,
+{
+    let barrier = Arc::new(Barrier::new(work.len()));
+    let handles: Vec<_> = work
+        .into_iter()
+        .map(|item| {
+            let (db, acme, barrier, run) =
+                (db.clone(), acme.clone(), Arc::clone(&barrier), run.clone());
+            std::thread::spawn(move || {
+                barrier.wait();
+                run(db, acme, item)
+            })
+        })
+        .collect();
+    handles
+        .into_iter()
+        .map(|h| {
+            h.join()
+                .unwrap_or_else(|_| panic!("{what} thread panicked"))
+        })
+        .collect()
+}
+
 fn twenty_reviewers_racing_for_one_request_have_exactly_one_winner(db: &Db) {
     let (acme, ids) = requests(db, ROUNDS);
     for id in ids {
-        let barrier = Arc::new(Barrier::new(RACERS));
-        let handles: Vec<_> = (0..RACERS)
-            .map(|thread| {
-                let db = db.clone();
-                let acme = acme.clone();
-                let barrier = Arc::clone(&barrier);
-                std::thread::spawn(move || {
-                    let action = action_of(thread);
-                    let reason = format!("reviewer {thread}");
-                    barrier.wait();
-                    let ids = [id];
-                    let review = acme.review(&ids, action, Some(&reason), t(1000));
-                    (
-                        action,
-                        db.write(Touches::Everything, |c| requests::review(c, &review)),
-                    )
-                })
-            })
-            .collect();
-        let outcomes: Vec<(ReviewAction, Result<(), ReviewError>)> = handles
-            .into_iter()
-            .map(|h| h.join().expect("reviewer thread panicked"))
-            .collect();
+        let outcomes: Vec<(ReviewAction, Result<(), ReviewError>)> = race(
+            db,
+            &acme,
+            (0..RACERS).collect(),
+            "reviewer",
+            move |db, acme, thread| {
+                let action = action_of(thread);
+                let reason = format!("reviewer {thread}");
+                let ids = [id];
+                let review = acme.review(&ids, action, Some(&reason), t(1000));
+                (
+                    action,
+                    db.write(Touches::Everything, |c| requests::review(c, &review)),
+                )
+            },
+        );
 
         let winners: Vec<ReviewAction> = outcomes
             .iter()
@@ -122,7 +137,6 @@ fn twenty_reviewers_racing_for_one_request_have_exactly_one_winner(db: &Db) {
 }
 both_backends!(
     twenty_reviewers_racing_for_one_request_have_exactly_one_winner,
-    twenty_reviewers_racing_for_one_request_have_exactly_one_winner,
     pool = POOL
 );
 
@@ -134,50 +148,51 @@ fn overlapping_bulk_reviews_review_every_request_exactly_once(db: &Db) {
     const THREADS: usize = 8;
     const SPAN: usize = 6;
     let (acme, ids) = requests(db, REQUESTS);
-    let barrier = Arc::new(Barrier::new(THREADS));
-    let handles: Vec<_> = (0..THREADS)
+    // Each thread names SPAN requests starting at 3 * thread (wrapping), so every request is
+    // named by two threads; odd threads name theirs in reverse order.
+    let work: Vec<(usize, Vec<i64>)> = (0..THREADS)
         .map(|thread| {
-            let db = db.clone();
-            let acme = acme.clone();
-            let barrier = Arc::clone(&barrier);
-            // Each thread names SPAN requests starting at 3 * thread (wrapping), so every
-            // request is named by two threads; odd threads name theirs in reverse order.
             let mut mine: Vec<i64> = (0..SPAN)
                 .map(|k| ids[(3 * thread + k) % REQUESTS])
                 .collect();
             if thread % 2 == 1 {
                 mine.reverse();
             }
-            std::thread::spawn(move || -> BulkOutcome {
-                let action = action_of(thread);
-                let mut succeeded = Vec::new();
-                let mut errors = Vec::new();
-                barrier.wait();
-                // Retry without whatever someone else reviewed first, until nothing is left.
-                while !mine.is_empty() {
-                    let review = acme.review(&mine, action, None, t(1000));
-                    match db.write(Touches::Everything, |c| requests::review(c, &review)) {
-                        Ok(()) => {
-                            succeeded.push(std::mem::take(&mut mine));
-                        }
-                        Err(ReviewError::NotPending(refusals)) if !refusals.is_empty() => {
-                            let gone: BTreeSet<i64> = refusals.iter().map(|(id, _)| *id).collect();
-                            mine.retain(|id| !gone.contains(id));
-                        }
-                        Err(other) => {
-                            errors.push(format!("{other:?} ({other})"));
-                            break;
-                        }
-                    }
-                }
-                (action, succeeded, errors)
-            })
+            (thread, mine)
         })
         .collect();
+    let outcomes = race(
+        db,
+        &acme,
+        work,
+        "bulk",
+        |db, acme, (thread, mut mine)| -> BulkOutcome {
+            let action = action_of(thread);
+            let mut succeeded = Vec::new();
+            let mut errors = Vec::new();
+            // Retry without whatever someone else reviewed first, until nothing is left.
+            while !mine.is_empty() {
+                let review = acme.review(&mine, action, None, t(1000));
+                match db.write(Touches::Everything, |c| requests::review(c, &review)) {
+                    Ok(()) => {
+                        succeeded.push(std::mem::take(&mut mine));
+                    }
+                    Err(ReviewError::NotPending(refusals)) if !refusals.is_empty() => {
+                        let gone: BTreeSet<i64> = refusals.iter().map(|(id, _)| *id).collect();
+                        mine.retain(|id| !gone.contains(id));
+                    }
+                    Err(other) => {
+                        errors.push(format!("{other:?} ({other})"));
+                        break;
+                    }
+                }
+            }
+            (action, succeeded, errors)
+        },
+    );
 
     let mut reviewed_by: BTreeMap<i64, Vec<ReviewAction>> = BTreeMap::new();
-    for handle in handles {
-        let (action, succeeded, errors) = handle.join().expect("bulk thread panicked");
+    for (action, succeeded, errors) in outcomes {
         assert!(errors.is_empty(), "unexpected errors: {errors:?}");
         for call in succeeded {
             for id in call {
@@ -218,7 +233,6 @@ fn overlapping_bulk_reviews_review_every_request_exactly_once(db: &Db) {
     assert_eq!(reviews, i64::try_from(REQUESTS).expect("small count"));
 }
 both_backends!(
-    overlapping_bulk_reviews_review_every_request_exactly_once,
     overlapping_bulk_reviews_review_every_request_exactly_once,
     pool = POOL
 );
@@ -261,7 +275,4 @@ fn writers_of_two_handles_wait_for_each_other(url: &str) {
     assert_eq!(users, 100);
 }
 
-both_backends!(
-    url: writers_of_two_handles_wait_for_each_other,
-    writers_of_two_handles_wait_for_each_other
-);
+both_backends!(url: writers_of_two_handles_wait_for_each_other);

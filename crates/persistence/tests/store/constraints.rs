@@ -23,6 +23,11 @@ fn all_reviews(db: &Db) -> Vec<PatRequestReview> {
 }
 
 /// A write that the schema must refuse.
+/// A raw SQL statement as a change.
+fn raw(sql: &'static str) -> Change {
+    Box::new(move |c| diesel::sql_query(sql).execute(c))
+}
+
 type Change = Box<dyn FnOnce(&mut DbConnection) -> QueryResult<usize>>;
 
 /// Runs `change` in its own transaction and returns the database's refusal.
@@ -91,33 +96,25 @@ fn the_review_record_refuses_updates_and_deletes(db: &Db) {
         ),
         (
             "raw UPDATE",
-            Box::new(|c| {
-                diesel::sql_query("UPDATE pat_request_reviews SET reason = 'raw'").execute(c)
-            }),
+            raw("UPDATE pat_request_reviews SET reason = 'raw'"),
         ),
-        (
-            "raw DELETE",
-            Box::new(|c| diesel::sql_query("DELETE FROM pat_request_reviews").execute(c)),
-        ),
+        ("raw DELETE", raw("DELETE FROM pat_request_reviews")),
     ];
     if db.backend() == patgate_persistence::Backend::Postgres {
-        attempts.push((
-            "raw TRUNCATE",
-            Box::new(|c| diesel::sql_query("TRUNCATE pat_request_reviews").execute(c)),
-        ));
+        attempts.push(("raw TRUNCATE", raw("TRUNCATE pat_request_reviews")));
         // CASCADE, past the webhook outbox's foreign key: the trigger still refuses.
         attempts.push((
             "raw TRUNCATE of the audit trail",
-            Box::new(|c| diesel::sql_query("TRUNCATE audit_events CASCADE").execute(c)),
+            raw("TRUNCATE audit_events CASCADE"),
         ));
     }
     attempts.push((
         "raw UPDATE of the audit trail",
-        Box::new(|c| diesel::sql_query("UPDATE audit_events SET reason = 'raw'").execute(c)),
+        raw("UPDATE audit_events SET reason = 'raw'"),
     ));
     attempts.push((
         "raw DELETE of the audit trail",
-        Box::new(|c| diesel::sql_query("DELETE FROM audit_events").execute(c)),
+        raw("DELETE FROM audit_events"),
     ));
     for (what, change) in attempts {
         let message = refused(db, what, change);
@@ -143,10 +140,7 @@ fn the_review_record_refuses_updates_and_deletes(db: &Db) {
     });
     assert_eq!(all_reviews(db).len(), 3);
 }
-both_backends!(
-    the_review_record_refuses_updates_and_deletes,
-    the_review_record_refuses_updates_and_deletes
-);
+both_backends!(the_review_record_refuses_updates_and_deletes);
 
 fn a_token_has_at_most_one_pending_request_per_organization(db: &Db) {
     let (acme, globex, tok, first, repo) = write(db, |c| {
@@ -270,7 +264,4 @@ fn a_token_has_at_most_one_pending_request_per_organization(db: &Db) {
     assert_refused(db);
     assert_eq!(counts(db).0, 8);
 }
-both_backends!(
-    a_token_has_at_most_one_pending_request_per_organization,
-    a_token_has_at_most_one_pending_request_per_organization
-);
+both_backends!(a_token_has_at_most_one_pending_request_per_organization);

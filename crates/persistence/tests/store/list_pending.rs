@@ -311,10 +311,7 @@ fn newest_first_by_creation_time_then_id(db: &Db) {
         .count();
     assert!(ties >= 3, "the data set has ties on created_at");
 }
-both_backends!(
-    newest_first_by_creation_time_then_id,
-    newest_first_by_creation_time_then_id
-);
+both_backends!(newest_first_by_creation_time_then_id);
 
 fn oldest_first_when_ascending(db: &Db) {
     let world = seed_world(db);
@@ -329,7 +326,7 @@ fn oldest_first_when_ascending(db: &Db) {
     assert_eq!(ids, reversed);
     assert_eq!(ids, world.expected(&filter));
 }
-both_backends!(oldest_first_when_ascending, oldest_first_when_ascending);
+both_backends!(oldest_first_when_ascending);
 
 fn pages_cover_every_request_exactly_once(db: &Db) {
     let world = seed_world(db);
@@ -384,10 +381,7 @@ fn pages_cover_every_request_exactly_once(db: &Db) {
         }
     }
 }
-both_backends!(
-    pages_cover_every_request_exactly_once,
-    pages_cover_every_request_exactly_once
-);
+both_backends!(pages_cover_every_request_exactly_once);
 
 fn filters_by_owner_logins(db: &Db) {
     let world = seed_world(db);
@@ -416,7 +410,7 @@ fn filters_by_owner_logins(db: &Db) {
         "bob and carol have 9 between them"
     );
 }
-both_backends!(filters_by_owner_logins, filters_by_owner_logins);
+both_backends!(filters_by_owner_logins);
 
 fn filters_by_token_ids(db: &Db) {
     let world = seed_world(db);
@@ -438,7 +432,7 @@ fn filters_by_token_ids(db: &Db) {
         );
     }
 }
-both_backends!(filters_by_token_ids, filters_by_token_ids);
+both_backends!(filters_by_token_ids);
 
 fn filters_by_repository_including_requests_for_all_repositories(db: &Db) {
     let world = seed_world(db);
@@ -490,10 +484,7 @@ fn filters_by_repository_including_requests_for_all_repositories(db: &Db) {
         },
     );
 }
-both_backends!(
-    filters_by_repository_including_requests_for_all_repositories,
-    filters_by_repository_including_requests_for_all_repositories
-);
+both_backends!(filters_by_repository_including_requests_for_all_repositories);
 
 fn an_unknown_repository_lists_nothing(db: &Db) {
     let world = seed_world(db);
@@ -510,33 +501,21 @@ fn an_unknown_repository_lists_nothing(db: &Db) {
         }
     }
 }
-both_backends!(
-    an_unknown_repository_lists_nothing,
-    an_unknown_repository_lists_nothing
-);
+both_backends!(an_unknown_repository_lists_nothing);
 
 fn filters_by_permission_at_its_exact_level(db: &Db) {
     let world = seed_world(db);
-    let issues_read: BTreeSet<i64> = assert_lists_as_modelled(
-        db,
-        &world,
-        &ListFilter {
-            permission: Some("issues_read".into()),
+    let with_permission = |permission: &str| -> BTreeSet<i64> {
+        let filter = ListFilter {
+            permission: Some(permission.into()),
             ..ListFilter::default()
-        },
-    )
-    .into_iter()
-    .collect();
-    let issues_write: BTreeSet<i64> = assert_lists_as_modelled(
-        db,
-        &world,
-        &ListFilter {
-            permission: Some("issues_write".into()),
-            ..ListFilter::default()
-        },
-    )
-    .into_iter()
-    .collect();
+        };
+        assert_lists_as_modelled(db, &world, &filter)
+            .into_iter()
+            .collect()
+    };
+    let issues_read = with_permission("issues_read");
+    let issues_write = with_permission("issues_write");
     assert!(!issues_read.is_empty() && !issues_write.is_empty());
     assert!(
         issues_read.is_disjoint(&issues_write),
@@ -568,10 +547,7 @@ fn filters_by_permission_at_its_exact_level(db: &Db) {
         );
     }
 }
-both_backends!(
-    filters_by_permission_at_its_exact_level,
-    filters_by_permission_at_its_exact_level
-);
+both_backends!(filters_by_permission_at_its_exact_level);
 
 fn filters_by_last_use_and_never_matches_unused_tokens(db: &Db) {
     let world = seed_world(db);
@@ -628,10 +604,7 @@ fn filters_by_last_use_and_never_matches_unused_tokens(db: &Db) {
         world.ids_where(|r| r.last_used == Some(t(100)))
     );
 }
-both_backends!(
-    filters_by_last_use_and_never_matches_unused_tokens,
-    filters_by_last_use_and_never_matches_unused_tokens
-);
+both_backends!(filters_by_last_use_and_never_matches_unused_tokens);
 
 fn combined_filters_match_every_condition(db: &Db) {
     let world = seed_world(db);
@@ -698,10 +671,7 @@ fn combined_filters_match_every_condition(db: &Db) {
     }
     assert!(non_empty >= 3, "most combinations select something");
 }
-both_backends!(
-    combined_filters_match_every_condition,
-    combined_filters_match_every_condition
-);
+both_backends!(combined_filters_match_every_condition);
 
 fn only_pending_requests_of_the_organization_are_listed(db: &Db) {
     let world = seed_world(db);
@@ -765,7 +735,4 @@ fn only_pending_requests_of_the_organization_are_listed(db: &Db) {
         assert_eq!(total, 0);
     }
 }
-both_backends!(
-    only_pending_requests_of_the_organization_are_listed,
-    only_pending_requests_of_the_organization_are_listed
-);
+both_backends!(only_pending_requests_of_the_organization_are_listed);

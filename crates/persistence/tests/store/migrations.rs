@@ -56,19 +56,23 @@ fn migrations_apply_twice_and_the_second_run_applies_nothing(url: &str) {
     assert!(third.is_empty(), "third run applied {third:?}");
     assert_schema_usable(&again);
 }
-both_backends!(
-    url: migrations_apply_twice_and_the_second_run_applies_nothing,
-    migrations_apply_twice_and_the_second_run_applies_nothing
-);
+both_backends!(url: migrations_apply_twice_and_the_second_run_applies_nothing);
+
+/// The backend of `url`, and how many rounds a race is run there: `on_sqlite`, or 3 on
+/// PostgreSQL.
+fn rounds(url: &str, on_sqlite: usize) -> (Backend, usize) {
+    let (backend, _) = Backend::parse_url(url).expect("a test URL");
+    let rounds = match backend {
+        Backend::Sqlite => on_sqlite,
+        Backend::Postgres => 3,
+    };
+    (backend, rounds)
+}
 
 fn instances_starting_together_apply_the_migrations_exactly_once(url: &str) {
     const INSTANCES: usize = 4;
     // The race is lost only now and then: several rounds, each on a new database.
-    let (backend, _) = Backend::parse_url(url).expect("a test URL");
-    let rounds = match backend {
-        Backend::Sqlite => 10,
-        Backend::Postgres => 3,
-    };
+    let (backend, rounds) = rounds(url, 10);
     for round in 0..rounds {
         let (fresh, guard) = if round == 0 {
             (url.to_owned(), None)
@@ -104,19 +108,12 @@ fn instances_starting_together_apply_the_migrations_exactly_once(url: &str) {
         drop(guard);
     }
 }
-both_backends!(
-    url: instances_starting_together_apply_the_migrations_exactly_once,
-    instances_starting_together_apply_the_migrations_exactly_once
-);
+both_backends!(url: instances_starting_together_apply_the_migrations_exactly_once);
 
 fn instances_connecting_together_to_a_new_database_all_succeed(url: &str) {
     const INSTANCES: usize = 4;
     // The failure on SQLite is intermittent (a few connections in a thousand): many rounds.
-    let (backend, _) = Backend::parse_url(url).expect("a test URL");
-    let rounds = match backend {
-        Backend::Sqlite => 150,
-        Backend::Postgres => 3,
-    };
+    let (backend, rounds) = rounds(url, 150);
     let mut failures = Vec::new();
     for round in 0..rounds {
         let (fresh, guard) = if round == 0 {
@@ -156,7 +153,4 @@ fn instances_connecting_together_to_a_new_database_all_succeed(url: &str) {
         failures.first()
     );
 }
-both_backends!(
-    url: instances_connecting_together_to_a_new_database_all_succeed,
-    instances_connecting_together_to_a_new_database_all_succeed
-);
+both_backends!(url: instances_connecting_together_to_a_new_database_all_succeed);

@@ -92,26 +92,20 @@ fn a_review_notifies_an_owner_with_an_address_only(db: &Db) {
 
 fn each_period_queues_one_digest_per_organization(db: &Db) {
     let (acme, _, _) = fixture(db);
-    let first = db
-        .write(Touches::Everything, |c| {
-            notifications::schedule_digests(c, t(60), t(61), true)
-        })
-        .expect("schedule");
+    let first = write(db, |c| {
+        notifications::schedule_digests(c, t(60), t(61), true)
+    });
     assert_eq!(
         first, 1,
         "acme only: globex has no owner with an address, initech nothing pending"
     );
-    let again = db
-        .write(Touches::Everything, |c| {
-            notifications::schedule_digests(c, t(60), t(62), true)
-        })
-        .expect("schedule");
+    let again = write(db, |c| {
+        notifications::schedule_digests(c, t(60), t(62), true)
+    });
     assert_eq!(again, 0);
-    let next = db
-        .write(Touches::Everything, |c| {
-            notifications::schedule_digests(c, t(120), t(121), true)
-        })
-        .expect("schedule");
+    let next = write(db, |c| {
+        notifications::schedule_digests(c, t(120), t(121), true)
+    });
     assert_eq!(next, 1);
     let rows = queued(db);
     assert_eq!(rows.len(), 2);
@@ -130,22 +124,13 @@ fn each_period_queues_one_digest_per_organization(db: &Db) {
 
 fn leases_are_taken_once_and_attempts_recorded(db: &Db) {
     fixture(db);
-    db.write(Touches::Everything, |c| {
+    write(db, |c| {
         notifications::schedule_digests(c, t(60), t(60), true)
-    })
-    .expect("schedule");
+    });
     let now = t(61);
-    let taken = db
-        .write(Touches::Everything, |c| {
-            notifications::claim(c, "one", now, t(70), 10)
-        })
-        .expect("claim");
+    let taken = write(db, |c| notifications::claim(c, "one", now, t(70), 10));
     assert_eq!(taken.len(), 1);
-    let none = db
-        .write(Touches::Everything, |c| {
-            notifications::claim(c, "two", now, t(70), 10)
-        })
-        .expect("claim");
+    let none = write(db, |c| notifications::claim(c, "two", now, t(70), 10));
     assert!(none.is_empty(), "leased to one");
     let failed = notifications::Outcome::Failed {
         error: "451".to_owned(),
@@ -169,39 +154,17 @@ fn leases_are_taken_once_and_attempts_recorded(db: &Db) {
             now
         ))
         .expect("record"));
-    let early = db
-        .write(Touches::Everything, |c| {
-            notifications::claim(c, "two", t(64), t(70), 10)
-        })
-        .expect("claim");
+    let early = write(db, |c| notifications::claim(c, "two", t(64), t(70), 10));
     assert!(early.is_empty(), "not due before its retry");
-    let retaken = db
-        .write(Touches::Everything, |c| {
-            notifications::claim(c, "two", t(65), t(70), 10)
-        })
-        .expect("claim");
+    let retaken = write(db, |c| notifications::claim(c, "two", t(65), t(70), 10));
     assert_eq!(retaken.len(), 1);
     assert_eq!(retaken[0].attempts, 1);
-    assert_eq!(
-        db.write(Touches::Everything, |c| notifications::backlog(c, None))
-            .expect("backlog")
-            .pending,
-        1
-    );
+    assert_eq!(write(db, |c| notifications::backlog(c, None)).pending, 1);
 }
 
-both_backends!(
-    a_review_notifies_an_owner_with_an_address_only,
-    a_review_notifies_an_owner_with_an_address_only
-);
-both_backends!(
-    each_period_queues_one_digest_per_organization,
-    each_period_queues_one_digest_per_organization
-);
-both_backends!(
-    leases_are_taken_once_and_attempts_recorded,
-    leases_are_taken_once_and_attempts_recorded
-);
+both_backends!(a_review_notifies_an_owner_with_an_address_only);
+both_backends!(each_period_queues_one_digest_per_organization);
+both_backends!(leases_are_taken_once_and_attempts_recorded);
 
 fn hook(events: &[&str], active: bool) -> webhooks::OrgWebhookSettings {
     webhooks::OrgWebhookSettings {
@@ -253,17 +216,13 @@ fn org_hooks_get_what_they_subscribe_to(db: &Db) {
             ))
         })
         .expect("hooks");
-    let digests = db
-        .write(Touches::Everything, |c| {
-            notifications::schedule_digests(c, t(60), t(61), false)
-        })
-        .expect("schedule");
+    let digests = write(db, |c| {
+        notifications::schedule_digests(c, t(60), t(61), false)
+    });
     assert_eq!(digests, 2, "acme's and globex's hooks subscribed to all");
-    let again = db
-        .write(Touches::Everything, |c| {
-            notifications::schedule_digests(c, t(60), t(62), false)
-        })
-        .expect("schedule");
+    let again = write(db, |c| {
+        notifications::schedule_digests(c, t(60), t(62), false)
+    });
     assert_eq!(again, 0, "once per period");
     assert!(queued(db).is_empty(), "no e-mail digest without e-mail");
     let refused = db.write(Touches::Everything, |c| {
@@ -323,37 +282,26 @@ fn org_hooks_get_what_they_subscribe_to(db: &Db) {
     );
 }
 
-both_backends!(
-    org_hooks_get_what_they_subscribe_to,
-    org_hooks_get_what_they_subscribe_to
-);
+both_backends!(org_hooks_get_what_they_subscribe_to);
 
 /// An organization that turned e-mail off gets no notice and no digest by e-mail; its hooks
 /// still get theirs.
 fn an_organization_without_email_is_not_mailed(db: &Db) {
     let (acme, alice_request, _) = fixture(db);
-    let changed = db
-        .write(Touches::Everything, |c| {
-            notifications::set_email(c, acme.org.id, false, None, t(5))
-        })
-        .expect("set");
+    let changed = write(db, |c| {
+        notifications::set_email(c, acme.org.id, false, None, t(5))
+    });
     assert!(changed);
-    let again = db
-        .write(Touches::Everything, |c| {
-            notifications::set_email(c, acme.org.id, false, None, t(6))
-        })
-        .expect("set");
+    let again = write(db, |c| {
+        notifications::set_email(c, acme.org.id, false, None, t(6))
+    });
     assert!(!again, "no change, nothing recorded");
-    let hook = db
-        .write(Touches::Everything, |c| {
-            webhooks::create_org_hook(c, acme.org.id, &hook(&["*"], true), t(7))
-        })
-        .expect("hook");
-    let queued_digests = db
-        .write(Touches::Everything, |c| {
-            notifications::schedule_digests(c, t(60), t(61), true)
-        })
-        .expect("schedule");
+    let hook = write(db, |c| {
+        webhooks::create_org_hook(c, acme.org.id, &hook(&["*"], true), t(7))
+    });
+    let queued_digests = write(db, |c| {
+        notifications::schedule_digests(c, t(60), t(61), true)
+    });
     assert_eq!(queued_digests, 1, "the hook's digest only");
     db.write(Touches::Everything, |c| {
         requests::review(
@@ -378,10 +326,7 @@ fn an_organization_without_email_is_not_mailed(db: &Db) {
     );
 }
 
-both_backends!(
-    an_organization_without_email_is_not_mailed,
-    an_organization_without_email_is_not_mailed
-);
+both_backends!(an_organization_without_email_is_not_mailed);
 
 /// The retention sweep deletes the rows done with and queued before the cutoff, oldest first,
 /// as many as asked; rows still to send stay however old, and so do newer ones.
@@ -389,11 +334,9 @@ fn the_retention_sweep_deletes_old_rows_done_with_only(db: &Db) {
     use patgate_persistence::outbox::{self, Outbox};
     use patgate_persistence::schema::webhook_deliveries as d;
     let (acme, _, _) = fixture(db);
-    let h = db
-        .write(Touches::Everything, |c| {
-            webhooks::create_org_hook(c, acme.org.id, &hook(&["*"], true), t(0))
-        })
-        .expect("hook");
+    let h = write(db, |c| {
+        webhooks::create_org_hook(c, acme.org.id, &hook(&["*"], true), t(0))
+    });
     db.write(Touches::Everything, |c| {
         for (i, status) in ["delivered", "failed", "pending", "delivered", "delivered"]
             .iter()
@@ -441,10 +384,9 @@ fn the_retention_sweep_deletes_old_rows_done_with_only(db: &Db) {
     assert_eq!(rest, 2);
     assert_eq!(guids(), ["g-2", "g-4"], "pending and newer rows stay");
     // E-mails likewise: a sent digest past the cutoff goes, a pending one stays.
-    db.write(Touches::Everything, |c| {
+    write(db, |c| {
         notifications::schedule_digests(c, t(60), t(61), true)
-    })
-    .expect("schedule");
+    });
     let swept = db
         .write(Touches::Everything, |c| {
             outbox::sweep(c, Outbox::Notifications, t(1000), 100)
@@ -454,7 +396,4 @@ fn the_retention_sweep_deletes_old_rows_done_with_only(db: &Db) {
     assert_eq!(queued(db).len(), 1);
 }
 
-both_backends!(
-    the_retention_sweep_deletes_old_rows_done_with_only,
-    the_retention_sweep_deletes_old_rows_done_with_only
-);
+both_backends!(the_retention_sweep_deletes_old_rows_done_with_only);

@@ -2,7 +2,6 @@
 //! listing a receiver's deliveries and reading a backlog look up an index instead of reading
 //! every row ever queued, which grows with the deployment's history.
 
-use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use patgate_persistence::outbox::{self, Outbox};
 use patgate_persistence::schema::{notifications as n, webhook_deliveries as d};
@@ -10,7 +9,7 @@ use patgate_persistence::webhooks::{self, OrgWebhookSettings, Receiver};
 use patgate_persistence::{notifications, Backend, Db, DbConnection, Page, StoreError};
 
 use crate::common::{app, org, t, write};
-use crate::query_plans::{capture, explain_postgres, explain_sqlite, split_binds};
+use crate::query_plans::{before_and_after_analyze, capture, full_scans_of, plan_of};
 
 const DELIVERIES: usize = 6000;
 const HOOKS: usize = 30;
@@ -18,42 +17,20 @@ const CHUNK: usize = 500;
 
 /// The partial indexes that hold only the rows still to send (pending) or failed for good:
 /// reading the whole of one reads no history.
+#[rustfmt::skip]
 const OPEN_ROWS: [&str; 6] = [
-    "webhook_deliveries_due",
-    "webhook_deliveries_failed",
-    "webhook_deliveries_app_failed",
-    "webhook_deliveries_hook_failed",
-    "notifications_due",
-    "notifications_org_failed",
+    "webhook_deliveries_due", "webhook_deliveries_failed", "webhook_deliveries_app_failed",
+    "webhook_deliveries_hook_failed", "notifications_due", "notifications_org_failed",
 ];
 
 /// Plan lines that read all of `table` (or all of one of its indexes other than the
 /// [`OPEN_ROWS`] ones).
 fn full_scans(backend: Backend, table: &str, plan: &[String]) -> Vec<String> {
-    let mut found = Vec::new();
-    for (i, line) in plan.iter().enumerate() {
-        if OPEN_ROWS.iter().any(|index| {
+    full_scans_of(backend, table, plan, |line| {
+        OPEN_ROWS.iter().any(|index| {
             line.contains(&format!("INDEX {index}")) || line.contains(&format!("using {index} "))
-        }) {
-            continue;
-        }
-        let full = match backend {
-            Backend::Sqlite => line.trim().starts_with(&format!("SCAN {table}")),
-            Backend::Postgres => {
-                let index_scan = (line.contains("Index Scan") || line.contains("Index Only Scan"))
-                    && line.contains(&format!(" on {table} "));
-                line.contains(&format!("Seq Scan on {table}"))
-                    || (index_scan
-                        && !plan
-                            .get(i + 1)
-                            .is_some_and(|next| next.trim().starts_with("Index Cond:")))
-            }
-        };
-        if full {
-            found.push(line.clone());
-        }
-    }
-    found
+        })
+    })
 }
 
 /// One app and 30 organization hooks with 6,000 deliveries between them, nearly all
@@ -118,24 +95,8 @@ fn seed(db: &Db) -> (i64, i64, i64) {
                 )
             })
             .collect();
-        match c {
-            DbConnection::Sqlite(inner) => {
-                for chunk in rows.chunks(CHUNK) {
-                    diesel::insert_into(d::table).values(chunk).execute(inner)?;
-                }
-                for chunk in mails.chunks(CHUNK) {
-                    diesel::insert_into(n::table).values(chunk).execute(inner)?;
-                }
-            }
-            DbConnection::Postgresql(inner) => {
-                for chunk in rows.chunks(CHUNK) {
-                    diesel::insert_into(d::table).values(chunk).execute(inner)?;
-                }
-                for chunk in mails.chunks(CHUNK) {
-                    diesel::insert_into(n::table).values(chunk).execute(inner)?;
-                }
-            }
-        }
+        insert_chunks!(c, d::table, rows, CHUNK);
+        insert_chunks!(c, n::table, mails, CHUNK);
         // A quiet hook's deliveries: a page of them is not found by walking everyone's.
         Ok((app.id, hooks[HOOKS - 1], acme.org.id))
     })
@@ -202,13 +163,9 @@ fn offending(db: &Db, app_id: i64, hook_id: i64, org_id: i64) -> Vec<String> {
         {
             continue;
         }
-        let (sql, binds) = split_binds(&displayed);
-        let plan = match conn {
-            DbConnection::Sqlite(c) => explain_sqlite(c, &sql, &binds),
-            DbConnection::Postgresql(c) => explain_postgres(c, &sql, &binds),
-        };
+        let plan = plan_of(conn, &displayed);
         if std::env::var_os("PATGATE_SHOW_PLANS").is_some() {
-            eprintln!("--- {name}\n{sql}\n{}\n", plan.join("\n"));
+            eprintln!("--- {name}\n{displayed}\n{}\n", plan.join("\n"));
         }
         let scans: Vec<String> = ["webhook_deliveries", "notifications"]
             .iter()
@@ -223,16 +180,7 @@ fn offending(db: &Db, app_id: i64, hook_id: i64, org_id: i64) -> Vec<String> {
 
 fn the_outbox_queries_use_an_index(db: &Db) {
     let (app_id, hook_id, org_id) = seed(db);
-    let mut bad = Vec::new();
-    if db.backend() == Backend::Sqlite {
-        bad.extend(offending(db, app_id, hook_id, org_id));
-    }
-    let mut conn = db.conn().expect("a pooled connection");
-    conn.batch_execute("ANALYZE")
-        .map_err(StoreError::from)
-        .expect("ANALYZE");
-    drop(conn);
-    bad.extend(offending(db, app_id, hook_id, org_id));
+    let bad = before_and_after_analyze(db, |_| offending(db, app_id, hook_id, org_id));
     assert!(
         bad.is_empty(),
         "full scans of an outbox:\n\n{}",
@@ -240,7 +188,4 @@ fn the_outbox_queries_use_an_index(db: &Db) {
     );
 }
 
-both_backends!(
-    the_outbox_queries_use_an_index,
-    the_outbox_queries_use_an_index
-);
+both_backends!(the_outbox_queries_use_an_index);

@@ -21,17 +21,10 @@ use crate::common::{app, org, t, write};
 const ORGS: usize = 20;
 const TOKENS: usize = 150;
 const REPOS: usize = 10;
+#[rustfmt::skip]
 const PERMISSIONS: [&str; 10] = [
-    "issues_read",
-    "issues_write",
-    "contents_read",
-    "contents_write",
-    "metadata_read",
-    "pull_requests_read",
-    "pull_requests_write",
-    "members_read",
-    "administration_write",
-    "actions_read",
+    "issues_read", "issues_write", "contents_read", "contents_write", "metadata_read",
+    "pull_requests_read", "pull_requests_write", "members_read", "administration_write", "actions_read",
 ];
 const CHUNK: usize = 500;
 
@@ -43,17 +36,6 @@ const LISTED: usize = 7;
 struct Seeded {
     org_ids: Vec<i64>,
     token_ids: Vec<i64>,
-}
-
-/// Runs `$body` with `$inner` bound to the backend's own connection (diesel's
-/// `MultiConnection` has no multi-row inserts).
-macro_rules! on_inner {
-    ($conn:expr, |$inner:ident| $body:expr) => {
-        match $conn {
-            DbConnection::Sqlite($inner) => $body,
-            DbConnection::Postgresql($inner) => $body,
-        }
-    };
 }
 
 /// 20 organizations, 150 users with one token each, 10 repositories per organization, and
@@ -77,9 +59,7 @@ fn seed(db: &Db) -> Seeded {
                 )
             })
             .collect();
-        on_inner!(c, |inner| diesel::insert_into(users::table)
-            .values(&new_users)
-            .execute(inner))?;
+        insert_chunks!(c, users::table, new_users, CHUNK);
         let user_ids: Vec<i64> = users::table.order(users::id).select(users::id).load(c)?;
         let new_tokens: Vec<_> = user_ids
             .iter()
@@ -94,9 +74,7 @@ fn seed(db: &Db) -> Seeded {
                 )
             })
             .collect();
-        on_inner!(c, |inner| diesel::insert_into(tokens::table)
-            .values(&new_tokens)
-            .execute(inner))?;
+        insert_chunks!(c, tokens::table, new_tokens, CHUNK);
         let toks: Vec<(i64, i64, Option<NaiveDateTime>)> = tokens::table
             .order(tokens::id)
             .select((tokens::id, tokens::owner_id, tokens::last_used_at))
@@ -115,9 +93,7 @@ fn seed(db: &Db) -> Seeded {
                 ));
             }
         }
-        on_inner!(c, |inner| diesel::insert_into(repositories::table)
-            .values(&new_repos)
-            .execute(inner))?;
+        insert_chunks!(c, repositories::table, new_repos, CHUNK);
 
         let mut new_requests = Vec::new();
         for (o, org_id) in org_ids.iter().enumerate() {
@@ -141,11 +117,7 @@ fn seed(db: &Db) -> Seeded {
                 }
             }
         }
-        for chunk in new_requests.chunks(CHUNK) {
-            on_inner!(c, |inner| diesel::insert_into(pat_requests::table)
-                .values(chunk)
-                .execute(inner))?;
-        }
+        insert_chunks!(c, pat_requests::table, new_requests, CHUNK);
 
         let rows: Vec<(i64, i64, i64, String)> = pat_requests::table
             .order(pat_requests::id)
@@ -185,20 +157,8 @@ fn seed(db: &Db) -> Seeded {
                 }
             }
         }
-        for chunk in permission_rows.chunks(CHUNK) {
-            on_inner!(c, |inner| diesel::insert_into(
-                pat_request_permissions::table
-            )
-            .values(chunk)
-            .execute(inner))?;
-        }
-        for chunk in repository_rows.chunks(CHUNK) {
-            on_inner!(c, |inner| diesel::insert_into(
-                pat_request_repositories::table
-            )
-            .values(chunk)
-            .execute(inner))?;
-        }
+        insert_chunks!(c, pat_request_permissions::table, permission_rows, CHUNK);
+        insert_chunks!(c, pat_request_repositories::table, repository_rows, CHUNK);
         Ok(Seeded {
             org_ids,
             token_ids: toks.iter().map(|(id, _, _)| *id).collect(),
@@ -206,105 +166,64 @@ fn seed(db: &Db) -> Seeded {
     })
 }
 
-/// The filters whose plans are checked, named.
+/// The filters whose plans are checked, named (each on the first page, but the third page).
 fn filters(seeded: &Seeded) -> Vec<(&'static str, ListFilter, Page)> {
     let first = Page {
         page: 1,
         per_page: 30,
     };
     let tokens = &seeded.token_ids;
-    let none = ListFilter::default();
-    vec![
-        ("no filter", none.clone(), first),
-        (
-            "ascending",
-            ListFilter {
-                ascending: true,
-                ..none.clone()
-            },
-            first,
-        ),
-        (
-            "third page",
-            none.clone(),
-            Page {
-                page: 3,
-                per_page: 30,
-            },
-        ),
+    let filter = |set: &dyn Fn(&mut ListFilter)| {
+        let mut filter = ListFilter::default();
+        set(&mut filter);
+        filter
+    };
+    let mut named: Vec<(&'static str, ListFilter, Page)> = [
+        ("no filter", filter(&|_| {})),
+        ("ascending", filter(&|f| f.ascending = true)),
         (
             "owners",
-            ListFilter {
-                owner_keys: vec!["user-3".into(), "user-42".into()],
-                ..none.clone()
-            },
-            first,
+            filter(&|f| f.owner_keys = vec!["user-3".into(), "user-42".into()]),
         ),
         (
             "one owner",
-            ListFilter {
-                owner_keys: vec!["user-42".into()],
-                ..none.clone()
-            },
-            first,
+            filter(&|f| f.owner_keys = vec!["user-42".into()]),
         ),
         (
             "token ids",
-            ListFilter {
-                token_ids: vec![tokens[1], tokens[17], tokens[99], tokens[120], tokens[149]],
-                ..none.clone()
-            },
-            first,
+            filter(&|f| {
+                f.token_ids = vec![tokens[1], tokens[17], tokens[99], tokens[120], tokens[149]];
+            }),
         ),
         (
             "last used before",
-            ListFilter {
-                last_used_before: Some(t(300)),
-                ..none.clone()
-            },
-            first,
+            filter(&|f| f.last_used_before = Some(t(300))),
         ),
         (
             "last used after",
-            ListFilter {
-                last_used_after: Some(t(1200)),
-                ..none.clone()
-            },
-            first,
+            filter(&|f| f.last_used_after = Some(t(1200))),
         ),
         (
             "permission",
-            ListFilter {
-                permission: Some("issues_read".into()),
-                ..none.clone()
-            },
-            first,
+            filter(&|f| f.permission = Some("issues_read".into())),
         ),
         (
             "repository",
-            ListFilter {
-                repository_key: Some("repo-3".into()),
-                ..none.clone()
-            },
-            first,
+            filter(&|f| f.repository_key = Some("repo-3".into())),
         ),
         (
             "owners and permission",
-            ListFilter {
-                owner_keys: vec!["user-3".into(), "user-42".into(), "user-77".into()],
-                permission: Some("issues_write".into()),
-                ..none.clone()
-            },
-            first,
+            filter(&|f| {
+                f.owner_keys = vec!["user-3".into(), "user-42".into(), "user-77".into()];
+                f.permission = Some("issues_write".into());
+            }),
         ),
         (
             "repository and last used before",
-            ListFilter {
-                repository_key: Some("repo-5".into()),
-                last_used_before: Some(t(700)),
-                ..none.clone()
-            },
-            first,
+            filter(&|f| {
+                f.repository_key = Some("repo-5".into());
+                f.last_used_before = Some(t(700));
+            }),
         ),
         (
             "every filter",
@@ -317,9 +236,17 @@ fn filters(seeded: &Seeded) -> Vec<(&'static str, ListFilter, Page)> {
                 token_ids: tokens[..40].to_vec(),
                 ascending: true,
             },
-            first,
         ),
     ]
+    .into_iter()
+    .map(|(name, filter)| (name, filter, first))
+    .collect();
+    let third = Page {
+        page: 3,
+        per_page: 30,
+    };
+    named.insert(2, ("third page", ListFilter::default(), third));
+    named
 }
 
 /// Runs `f` on `conn` and returns its result with the SQL statements it sent (with their
@@ -466,70 +393,78 @@ struct PgPlanLine {
     line: String,
 }
 
-pub(crate) fn explain_sqlite(
-    conn: &mut diesel::SqliteConnection,
-    sql: &str,
-    binds: &[Bind],
-) -> Vec<String> {
-    let mut query: BoxedSqlQuery<'_, Sqlite, _> =
-        diesel::sql_query(format!("EXPLAIN QUERY PLAN {sql}")).into_boxed();
-    for bind in binds {
-        query = match bind.clone() {
-            Bind::Bool(v) => query.bind::<Bool, _>(v),
-            Bind::Int(v) => query.bind::<BigInt, _>(v),
-            Bind::Text(v) => query.bind::<Text, _>(v),
-            Bind::Time(v) => query.bind::<Timestamp, _>(v),
-            other => panic!("SQLite statements have no array binds: {other:?}"),
-        };
-    }
-    query
-        .load::<SqlitePlanLine>(conn)
-        .unwrap_or_else(|e| panic!("EXPLAIN QUERY PLAN {sql}: {e}"))
-        .into_iter()
-        .map(|l| l.detail)
-        .collect()
+/// `$init` (an SQL query) boxed for backend `$db` as `$query`, with `$binds` bound in order:
+/// the scalar binds both backends take, then the arms `$arrays` (on `$query`) for arrays.
+macro_rules! bind_all {
+    ($query:ident = $init:expr, $db:ty, $binds:expr, { $($arrays:tt)* }) => {{
+        let mut $query: BoxedSqlQuery<'_, $db, _> = $init.into_boxed();
+        for bind in $binds {
+            $query = match bind.clone() {
+                Bind::Bool(v) => $query.bind::<Bool, _>(v),
+                Bind::Int(v) => $query.bind::<BigInt, _>(v),
+                Bind::Text(v) => $query.bind::<Text, _>(v),
+                Bind::Time(v) => $query.bind::<Timestamp, _>(v),
+                $($arrays)*
+            };
+        }
+        $query
+    }};
 }
 
-pub(crate) fn explain_postgres(
-    conn: &mut diesel::PgConnection,
-    sql: &str,
-    binds: &[Bind],
-) -> Vec<String> {
-    let mut query: BoxedSqlQuery<'_, Pg, _> =
-        diesel::sql_query(format!("EXPLAIN (FORMAT TEXT) {sql}")).into_boxed();
-    for bind in binds {
-        query = match bind.clone() {
-            Bind::Bool(v) => query.bind::<Bool, _>(v),
-            Bind::Int(v) => query.bind::<BigInt, _>(v),
-            Bind::Text(v) => query.bind::<Text, _>(v),
-            Bind::Time(v) => query.bind::<Timestamp, _>(v),
-            Bind::Ints(v) => query.bind::<Array<BigInt>, _>(v),
-            Bind::Texts(v) => query.bind::<Array<Text>, _>(v),
-        };
+/// The plan of `sql` with its `binds`: SQLite's `EXPLAIN QUERY PLAN` details, PostgreSQL's
+/// `EXPLAIN` lines.
+pub(crate) fn explain(conn: &mut DbConnection, sql: &str, binds: &[Bind]) -> Vec<String> {
+    match conn {
+        DbConnection::Sqlite(conn) => {
+            let explain = format!("EXPLAIN QUERY PLAN {sql}");
+            bind_all!(query = diesel::sql_query(&explain), Sqlite, binds, {
+                other => panic!("SQLite statements have no array binds: {other:?}"),
+            })
+            .load::<SqlitePlanLine>(conn)
+            .unwrap_or_else(|e| panic!("{explain}: {e}"))
+            .into_iter()
+            .map(|l| l.detail)
+            .collect()
+        }
+        DbConnection::Postgresql(conn) => {
+            let explain = format!("EXPLAIN (FORMAT TEXT) {sql}");
+            bind_all!(query = diesel::sql_query(&explain), Pg, binds, {
+                Bind::Ints(v) => query.bind::<Array<BigInt>, _>(v),
+                Bind::Texts(v) => query.bind::<Array<Text>, _>(v),
+            })
+            .load::<PgPlanLine>(conn)
+            .unwrap_or_else(|e| panic!("{explain}: {e}"))
+            .into_iter()
+            .map(|l| l.line)
+            .collect()
+        }
     }
-    query
-        .load::<PgPlanLine>(conn)
-        .unwrap_or_else(|e| panic!("EXPLAIN {sql}: {e}"))
-        .into_iter()
-        .map(|l| l.line)
-        .collect()
 }
 
-/// Plan lines that read the whole of `pat_requests` (or the whole of one of its indexes).
+/// Plan lines that read the whole of `table` (or the whole of one of its indexes), but for
+/// the lines `skip` passes over.
 ///
-/// SQLite: `SEARCH pat_requests ...` is a bounded lookup; any `SCAN pat_requests`, even
+/// SQLite: `SEARCH table ...` is a bounded lookup; any `SCAN table`, even
 /// `USING (COVERING) INDEX`, reads the table or a whole index, for every organization.
-/// PostgreSQL: a `Seq Scan on pat_requests`, or an index scan on it without an `Index Cond`
+/// PostgreSQL: a `Seq Scan on table`, or an index scan on it without an `Index Cond`
 /// (a full index scan used for its order).
-fn full_scans(backend: Backend, plan: &[String]) -> Vec<String> {
+pub(crate) fn full_scans_of(
+    backend: Backend,
+    table: &str,
+    plan: &[String],
+    skip: impl Fn(&str) -> bool,
+) -> Vec<String> {
     let mut found = Vec::new();
     for (i, line) in plan.iter().enumerate() {
+        if skip(line) {
+            continue;
+        }
         let full = match backend {
-            Backend::Sqlite => line.trim().starts_with("SCAN pat_requests"),
+            Backend::Sqlite => line.trim().starts_with(&format!("SCAN {table}")),
             Backend::Postgres => {
                 let index_scan = (line.contains("Index Scan") || line.contains("Index Only Scan"))
-                    && line.contains(" on pat_requests ");
-                line.contains("Seq Scan on pat_requests")
+                    && line.contains(&format!(" on {table} "));
+                line.contains(&format!("Seq Scan on {table}"))
                     || (index_scan
                         && !plan
                             .get(i + 1)
@@ -541,6 +476,11 @@ fn full_scans(backend: Backend, plan: &[String]) -> Vec<String> {
         }
     }
     found
+}
+
+/// Plan lines that read the whole of `pat_requests` (or the whole of one of its indexes).
+fn full_scans(backend: Backend, plan: &[String]) -> Vec<String> {
+    full_scans_of(backend, "pat_requests", plan, |_| false)
 }
 
 /// Filters whose page SQLite reads in list order from an index, with no sort.
@@ -561,12 +501,26 @@ const WALKED_IN_ORDER: [&str; 8] = [
 const WALKED_IN_THE_INDEX: [&str; 3] = ["repository", "last used before", "last used after"];
 
 /// The plan of a statement as diesel displays it (SQL, then its binds).
-fn plan_of(conn: &mut DbConnection, displayed: &str) -> Vec<String> {
+pub(crate) fn plan_of(conn: &mut DbConnection, displayed: &str) -> Vec<String> {
     let (sql, binds) = split_binds(displayed);
-    match conn {
-        DbConnection::Sqlite(c) => explain_sqlite(c, &sql, &binds),
-        DbConnection::Postgresql(c) => explain_postgres(c, &sql, &binds),
+    explain(conn, &sql, &binds)
+}
+
+/// The offending plans `find` reports on `db`: for SQLite both before statistics (a new
+/// database has none, and the plans must already be right) and after `ANALYZE`; for
+/// PostgreSQL after it.
+pub(crate) fn before_and_after_analyze(db: &Db, find: impl Fn(&str) -> Vec<String>) -> Vec<String> {
+    let mut offending = Vec::new();
+    if db.backend() == Backend::Sqlite {
+        offending.extend(find("before ANALYZE"));
     }
+    let mut conn = db.conn().expect("a pooled connection");
+    conn.batch_execute("ANALYZE")
+        .map_err(StoreError::from)
+        .expect("ANALYZE");
+    drop(conn);
+    offending.extend(find("after ANALYZE"));
+    offending
 }
 
 /// Explains every statement `list_pending` sends for each filter; returns the offending plans.
@@ -634,27 +588,14 @@ fn offending_plans(db: &Db, seeded: &Seeded, stage: &str) -> Vec<String> {
 
 fn the_list_queries_use_an_index_for_every_common_filter(db: &Db) {
     let seeded = seed(db);
-    let mut offending = Vec::new();
-    if db.backend() == Backend::Sqlite {
-        // A new database has no statistics: the plans must already be right.
-        offending.extend(offending_plans(db, &seeded, "before ANALYZE"));
-    }
-    let mut conn = db.conn().expect("a pooled connection");
-    conn.batch_execute("ANALYZE")
-        .map_err(StoreError::from)
-        .expect("ANALYZE");
-    drop(conn);
-    offending.extend(offending_plans(db, &seeded, "after ANALYZE"));
+    let offending = before_and_after_analyze(db, |stage| offending_plans(db, &seeded, stage));
     assert!(
         offending.is_empty(),
         "full scans of pat_requests:\n\n{}",
         offending.join("\n\n")
     );
 }
-both_backends!(
-    the_list_queries_use_an_index_for_every_common_filter,
-    the_list_queries_use_an_index_for_every_common_filter
-);
+both_backends!(the_list_queries_use_an_index_for_every_common_filter);
 
 /// The N+1 guard: a page costs the same number of statements whatever its size, and few.
 fn a_page_costs_a_fixed_number_of_statements_whatever_its_size(db: &Db) {
@@ -692,10 +633,7 @@ fn a_page_costs_a_fixed_number_of_statements_whatever_its_size(db: &Db) {
         );
     }
 }
-both_backends!(
-    a_page_costs_a_fixed_number_of_statements_whatever_its_size,
-    a_page_costs_a_fixed_number_of_statements_whatever_its_size
-);
+both_backends!(a_page_costs_a_fixed_number_of_statements_whatever_its_size);
 
 /// Reviews pick their requests by primary key: with `org_id = ?` and `status = ?` beside the
 /// ids, SQLite (without statistics) would walk every pending request of the organization.
@@ -740,10 +678,7 @@ fn a_bulk_review_updates_its_requests_by_primary_key(db: &Db) {
         .filter(|s| s.starts_with("UPDATE") || s.starts_with("SELECT"))
     {
         let (sql, binds) = split_binds(displayed);
-        let plan = match &mut *conn {
-            DbConnection::Sqlite(c) => explain_sqlite(c, &sql, &binds),
-            DbConnection::Postgresql(c) => explain_postgres(c, &sql, &binds),
-        };
+        let plan = explain(conn, &sql, &binds);
         let touches_requests = sql.contains("FROM `pat_requests`")
             || sql.contains("FROM \"pat_requests\"")
             || sql.starts_with("UPDATE");
@@ -765,7 +700,4 @@ fn a_bulk_review_updates_its_requests_by_primary_key(db: &Db) {
         "the read and the update were checked: {statements:#?}"
     );
 }
-both_backends!(
-    a_bulk_review_updates_its_requests_by_primary_key,
-    a_bulk_review_updates_its_requests_by_primary_key
-);
+both_backends!(a_bulk_review_updates_its_requests_by_primary_key);

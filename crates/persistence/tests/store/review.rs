@@ -173,10 +173,7 @@ fn approval_creates_exactly_one_grant_per_request_and_records_the_review(db: &Db
     assert_eq!(reviews[0].reason, None);
     assert_eq!(count_grants(db), 4);
 }
-both_backends!(
-    approval_creates_exactly_one_grant_per_request_and_records_the_review,
-    approval_creates_exactly_one_grant_per_request_and_records_the_review
-);
+both_backends!(approval_creates_exactly_one_grant_per_request_and_records_the_review);
 
 fn denial_records_the_reason_and_creates_no_grant(db: &Db) {
     let f = fixture(db);
@@ -198,10 +195,7 @@ fn denial_records_the_reason_and_creates_no_grant(db: &Db) {
     assert_eq!(count_grants(db), 0);
     assert_eq!(count_reviews(db), 2);
 }
-both_backends!(
-    denial_records_the_reason_and_creates_no_grant,
-    denial_records_the_reason_and_creates_no_grant
-);
+both_backends!(denial_records_the_reason_and_creates_no_grant);
 
 fn a_reviewed_request_cannot_be_reviewed_again(db: &Db) {
     let f = fixture(db);
@@ -255,10 +249,7 @@ fn a_reviewed_request_cannot_be_reviewed_again(db: &Db) {
     }
     assert_eq!(snapshot(db), before);
 }
-both_backends!(
-    a_reviewed_request_cannot_be_reviewed_again,
-    a_reviewed_request_cannot_be_reviewed_again
-);
+both_backends!(a_reviewed_request_cannot_be_reviewed_again);
 
 fn a_bulk_review_naming_an_unknown_id_changes_nothing(db: &Db) {
     let f = fixture(db);
@@ -283,10 +274,7 @@ fn a_bulk_review_naming_an_unknown_id_changes_nothing(db: &Db) {
     );
     assert_eq!(snapshot(db), before);
 }
-both_backends!(
-    a_bulk_review_naming_an_unknown_id_changes_nothing,
-    a_bulk_review_naming_an_unknown_id_changes_nothing
-);
+both_backends!(a_bulk_review_naming_an_unknown_id_changes_nothing);
 
 fn a_bulk_review_naming_a_non_pending_id_changes_nothing(db: &Db) {
     let f = fixture(db);
@@ -308,10 +296,7 @@ fn a_bulk_review_naming_a_non_pending_id_changes_nothing(db: &Db) {
     assert_eq!(count_grants(db), 1);
     assert_eq!(count_reviews(db), 1);
 }
-both_backends!(
-    a_bulk_review_naming_a_non_pending_id_changes_nothing,
-    a_bulk_review_naming_a_non_pending_id_changes_nothing
-);
+both_backends!(a_bulk_review_naming_a_non_pending_id_changes_nothing);
 
 fn a_request_of_another_organization_counts_as_unknown(db: &Db) {
     let f = fixture(db);
@@ -336,7 +321,4 @@ fn a_request_of_another_organization_counts_as_unknown(db: &Db) {
         f.globex.installation.id
     );
 }
-both_backends!(
-    a_request_of_another_organization_counts_as_unknown,
-    a_request_of_another_organization_counts_as_unknown
-);
+both_backends!(a_request_of_another_organization_counts_as_unknown);

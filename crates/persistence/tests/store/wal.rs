@@ -44,7 +44,4 @@ fn commits_leave_the_log_to_the_checkpoint_task(db: &Db) {
     assert_eq!(copied, log, "a checkpoint with no reader copies them all");
 }
 
-both_backends!(
-    commits_leave_the_log_to_the_checkpoint_task,
-    commits_leave_the_log_to_the_checkpoint_task
-);
+both_backends!(commits_leave_the_log_to_the_checkpoint_task);
