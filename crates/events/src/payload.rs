@@ -46,7 +46,7 @@ pub fn render(
             digest,
             period_start,
         } => digest_payload(base, &digest, period_start),
-        Content::Ping { hook, org } => ping(base, &hook, &org),
+        Content::Ping { hook, org } => ping(base, &hook, &org)?,
     };
     Ok(Rendered {
         payload,
@@ -268,7 +268,7 @@ fn digest_payload(base: &str, digest: &Digest, period_start: NaiveDateTime) -> V
 }
 
 /// GitHub's `ping`: a zen line, the hook, and its organization.
-fn ping(base: &str, hook: &OrgWebhook, org: &Organization) -> Value {
+fn ping(base: &str, hook: &OrgWebhook, org: &Organization) -> Result<Value, StoreError> {
     const ZEN: [&str; 5] = [
         "Keep it logically awesome.",
         "Approve what is asked, no more.",
@@ -277,10 +277,10 @@ fn ping(base: &str, hook: &OrgWebhook, org: &Organization) -> Value {
         "Practicality beats purity.",
     ];
     let zen = ZEN[usize::try_from(hook.id.rem_euclid(5)).unwrap_or(0)];
-    json!({
+    Ok(json!({
         "zen": zen,
         "hook_id": hook.id,
-        "hook": OrgHook::of(base, &org.login, hook),
+        "hook": OrgHook::of(base, &org.login, hook)?,
         "organization": organization(base, org),
-    })
+    }))
 }

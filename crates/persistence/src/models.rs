@@ -120,6 +120,20 @@ pub struct Installation {
     pub updated_at: NaiveDateTime,
 }
 
+impl Installation {
+    /// The permissions granted to the installation (name → level), as stored.
+    pub fn permission_levels(
+        &self,
+    ) -> Result<std::collections::BTreeMap<String, String>, crate::StoreError> {
+        crate::json::parse("installation permissions", &self.permissions)
+    }
+
+    /// The events the installation subscribes to, as stored.
+    pub fn event_names(&self) -> Result<Vec<String>, crate::StoreError> {
+        crate::json::parse("installation events", &self.events)
+    }
+}
+
 #[derive(Debug, Insertable)]
 #[diesel(table_name = installations)]
 pub struct NewInstallation<'a> {

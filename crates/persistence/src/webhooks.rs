@@ -53,8 +53,8 @@ pub struct OrgWebhook {
 
 impl OrgWebhook {
     /// The events the hook receives, as stored.
-    pub fn event_names(&self) -> Vec<String> {
-        serde_json::from_str(&self.events).unwrap_or_default()
+    pub fn event_names(&self) -> Result<Vec<String>, StoreError> {
+        crate::json::parse("organization hook events", &self.events)
     }
 }
 

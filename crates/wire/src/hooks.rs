@@ -5,6 +5,7 @@
 use chrono::NaiveDateTime;
 use patgate_persistence::outbox::Status;
 use patgate_persistence::webhooks::{AppWebhook, Delivery, OrgWebhook};
+use patgate_persistence::StoreError;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -80,15 +81,16 @@ pub struct OrgHook {
 }
 
 impl OrgHook {
-    pub fn of(base: &str, org_login: &str, hook: &OrgWebhook) -> Self {
+    /// The hook as GitHub shows it; malformed stored events are an error.
+    pub fn of(base: &str, org_login: &str, hook: &OrgWebhook) -> Result<Self, StoreError> {
         let url = format!("{base}/orgs/{org_login}/hooks/{}", hook.id);
-        Self {
+        Ok(Self {
             id: hook.id,
             ping_url: format!("{url}/pings"),
             deliveries_url: format!("{url}/deliveries"),
             url,
             name: "web".to_owned(),
-            events: hook.event_names(),
+            events: hook.event_names()?,
             active: hook.active,
             config: WebhookConfig::new(
                 Some(hook.url.clone()),
@@ -98,7 +100,7 @@ impl OrgHook {
             updated_at: timestamp(hook.updated_at),
             created_at: timestamp(hook.created_at),
             kind: "Organization".to_owned(),
-        }
+        })
     }
 }
 

@@ -350,10 +350,17 @@ pub struct InstallationDto {
 }
 
 impl InstallationDto {
-    pub fn build(base: &str, app: &App, inst: &Installation, org: &Organization) -> Self {
-        let permissions = serde_json::from_str(&inst.permissions).unwrap_or_default();
-        let events = serde_json::from_str(&inst.events).unwrap_or_default();
-        Self {
+    /// The installation as GitHub shows it; malformed stored permissions or events are an
+    /// error.
+    pub fn build(
+        base: &str,
+        app: &App,
+        inst: &Installation,
+        org: &Organization,
+    ) -> Result<Self, patgate_persistence::StoreError> {
+        let permissions = inst.permission_levels()?;
+        let events = inst.event_names()?;
+        Ok(Self {
             id: inst.id,
             account: SimpleUser::of_org(base, org),
             repository_selection: inst.repository_selection.clone(),
@@ -377,7 +384,7 @@ impl InstallationDto {
             single_file_paths: Vec::new(),
             suspended_by: None,
             suspended_at: inst.suspended_at.map(timestamp),
-        }
+        })
     }
 }
 

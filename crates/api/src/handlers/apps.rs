@@ -66,12 +66,12 @@ pub async fn list_installations(call: AppCall, req: HttpRequest) -> Reply {
         Ok(directory::installations_of_app(conn, app_id, page)?)
     })
     .await?;
-    let items: Vec<InstallationDto> = rows
+    let items = rows
         .iter()
         .map(|(inst, org)| {
             InstallationDto::build(&call.state.base_url, &call.caller.app, inst, org)
         })
-        .collect();
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(page_json(&call.state, &req, page, total, &items))
 }
 
@@ -117,7 +117,7 @@ async fn installation(
 
 fn installation_json<P>(call: &AppCall<P>, (inst, org): (Installation, Organization)) -> Reply {
     let (base, app) = (&call.state.base_url, &call.caller.app);
-    Ok(HttpResponse::Ok().json(InstallationDto::build(base, app, &inst, &org)))
+    Ok(HttpResponse::Ok().json(InstallationDto::build(base, app, &inst, &org)?))
 }
 
 /// Create an installation access token for an app

@@ -306,10 +306,11 @@ pub(super) fn settings(
         .content_type
         .or_else(|| current.map(|h| h.content_type.clone()))
         .unwrap_or_else(|| "json".to_owned());
-    let mut events = changes
-        .events
-        .or_else(|| current.map(OrgWebhook::event_names))
-        .unwrap_or_else(|| vec![webhooks::EVENT.to_owned()]);
+    let mut events = match (changes.events, current) {
+        (Some(events), _) => events,
+        (None, Some(hook)) => hook.event_names()?,
+        (None, None) => vec![webhooks::EVENT.to_owned()],
+    };
     for name in changes.add_events {
         if !events.contains(&name) {
             events.push(name);

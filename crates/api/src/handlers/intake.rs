@@ -14,7 +14,7 @@ use patgate_persistence::seed;
 use patgate_persistence::{DbConnection, Touches};
 
 use super::errors::{BodyErrors, MalformedJson, NotFoundErrors};
-use super::listing::{answer_and_keep, kept_answer, serve_kept};
+use super::listing::{answer_and_keep, kept_answer};
 use super::params::{FiledRequestPath, OrgPath};
 use super::{unprocessable, Call, Reply};
 use crate::body::{self, RawBody};
@@ -355,8 +355,8 @@ pub async fn check_token_access(call: Call<OrgPath>, payload: RawBody, req: Http
     // Resource servers ask the same questions over and over: an answer is kept while nothing
     // it was read from changes, and not past the expiry of the token it is about.
     let op = Operation::CheckAccess;
-    let slot = match kept_answer(&call, &req, &payload.0) {
-        Ok(kept) => return serve_kept(kept, &call.caller, op),
+    let slot = match kept_answer(&call, &req, &payload.0, op) {
+        Ok(kept) => return Ok(kept),
         Err(slot) => slot,
     };
     let input = typed::<AccessCheckBody>(&payload.0);

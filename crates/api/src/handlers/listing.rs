@@ -12,7 +12,6 @@ use serde::Serialize;
 
 use super::params::OrgPath;
 use super::{Call, InOrg, Reply};
-use crate::auth::InstallationCaller;
 use crate::dto::MinimalRepository;
 use crate::error::ApiError;
 use crate::list_query::parse_list_query;
@@ -38,13 +37,21 @@ impl ShowsToken for GrantView {
     }
 }
 
-/// What a kept answer to this request is, if one may be served: `Ok(answer)` to send as it is,
-/// `Err(slot)` to read the store and keep the answer in `slot` (`None`: keep nothing).
+/// The one way to a kept answer: authorizes first, then looks up. When the caller may `op`
+/// and an answer to this very request is kept for the caller's organization and still
+/// current, `Ok` sends it with no database work. Otherwise `Err(slot)`: read the store and
+/// keep the answer in `slot` (`None`: keep nothing). A caller without the permission looks
+/// nothing up and goes the uncached way, which answers 404 for another organization before
+/// 403, as every request does.
 pub(crate) fn kept_answer<P>(
     call: &Call<P>,
     req: &HttpRequest,
     body: &[u8],
-) -> Result<Kept, Option<Slot>> {
+    op: Operation,
+) -> Result<HttpResponse, Option<Slot>> {
+    if call.caller.authorize(op).is_err() {
+        return Err(None);
+    }
     let state = &call.state;
     let request = [
         req.method().as_str().as_bytes(),
@@ -56,7 +63,7 @@ pub(crate) fn kept_answer<P>(
         .responses
         .slot(state.db.changes(), call.caller.org_id(), &request)
     {
-        Some((_, Some(kept))) => Ok(kept),
+        Some((_, Some(kept))) => Ok(kept.serve_kept()),
         Some((slot, None)) => Err(Some(slot)),
         None => Err(None),
     }
@@ -122,8 +129,8 @@ where
         count,
         build,
     } = list;
-    let slot = match kept_answer(&call, &req, b"") {
-        Ok(kept) => return serve_kept(kept, &call.caller, op),
+    let slot = match kept_answer(&call, &req, b"", op) {
+        Ok(kept) => return Ok(kept),
         Err(slot) => slot,
     };
     let query = parse_list_query(req.query_string());
@@ -149,17 +156,6 @@ where
         .collect();
     let expiries = rows.iter().filter_map(ShowsToken::token_expires_at);
     answer_page(&call.state, &req, slot, expiries, &items, (page, total))
-}
-
-/// A kept answer, served once the caller may `op`: it was kept for the caller's organization,
-/// and the permission is checked all the same.
-pub(crate) fn serve_kept(
-    kept: Kept,
-    caller: &InstallationCaller,
-    op: Operation,
-) -> Result<HttpResponse, ApiError> {
-    caller.authorize(op)?;
-    Ok(kept.serve_kept())
 }
 
 /// Sends a page of `items` with its `Link`, keeping it in `slot` until the first of
@@ -197,8 +193,8 @@ pub(crate) async fn repositories_page<P: InOrg>(
     req: HttpRequest,
     RepositoriesOf { op, find }: RepositoriesOf,
 ) -> Reply {
-    let slot = match kept_answer(&call, &req, b"") {
-        Ok(kept) => return serve_kept(kept, &call.caller, op),
+    let slot = match kept_answer(&call, &req, b"", op) {
+        Ok(kept) => return Ok(kept),
         Err(slot) => slot,
     };
     let page = page_from_query(req.query_string());

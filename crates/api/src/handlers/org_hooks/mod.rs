@@ -138,10 +138,10 @@ pub async fn list_webhooks(call: Call<OrgPath>, req: HttpRequest) -> Reply {
         })
         .await?;
     let (rows, _) = page_of(rows, page);
-    let items: Vec<OrgHook> = rows
+    let items = rows
         .iter()
         .map(|hook| OrgHook::of(&call.state.base_url, &login, hook))
-        .collect();
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(page_json(&call.state, &req, page, count, &items))
 }
 
@@ -173,7 +173,7 @@ pub async fn create_webhook(call: Call<OrgPath>, payload: RawBody) -> Reply {
         })
         .await?;
     log_hook(&login, &hook, "organization webhook created");
-    let dto = OrgHook::of(&call.state.base_url, &login, &hook);
+    let dto = OrgHook::of(&call.state.base_url, &login, &hook)?;
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, dto.url.clone()))
         .json(dto))
@@ -190,7 +190,7 @@ pub async fn create_webhook(call: Call<OrgPath>, payload: RawBody) -> Reply {
 #[get("/orgs/{org}/hooks/{hook_id}")]
 pub async fn get_webhook(call: Call<HookPath>) -> Reply {
     let (login, hook) = with_hook(&call, |_, org, hook| Ok((org.login, hook))).await?;
-    Ok(HttpResponse::Ok().json(OrgHook::of(&call.state.base_url, &login, &hook)))
+    Ok(HttpResponse::Ok().json(OrgHook::of(&call.state.base_url, &login, &hook)?))
 }
 
 /// Update an organization webhook
@@ -210,7 +210,7 @@ pub async fn update_webhook(call: Call<HookPath>, payload: RawBody) -> Reply {
         read_hook(&map, false)
     })
     .await?;
-    Ok(HttpResponse::Ok().json(OrgHook::of(&call.state.base_url, &login, &hook)))
+    Ok(HttpResponse::Ok().json(OrgHook::of(&call.state.base_url, &login, &hook)?))
 }
 
 /// Checks the caller and the hook, reads the changes (after the permission, so that a caller
