@@ -192,34 +192,18 @@ pub fn parse_phrase(phrase: &str) -> Result<Phrase, FieldError> {
             Some(rest) => (true, rest.to_owned()),
             None => (false, term),
         };
-        let Some((qualifier, value)) = term.split_once(':') else {
-            return Err(bad(
-                "phrase",
-                format!(
-                    "{term:?} has no qualifier; use action:, operation:, actor:, user: or created:"
-                ),
-            ));
-        };
-        if value.is_empty() {
-            return Err(bad("phrase", format!("{qualifier}: needs a value")));
-        }
+        let (qualifier, value) = qualified(&term)?;
         match (qualifier, negated) {
-            ("action" | "operation", _) => {
-                let picks = |m: &Mapping| match qualifier {
-                    "action" => action_matches(value, m.github),
-                    _ => m.operation == value,
-                };
-                if negated {
-                    out.actions.retain(|a| !mapping(a).is_some_and(&picks));
-                } else {
-                    let chosen: Vec<&'static str> = MAPPINGS
-                        .iter()
-                        .filter(|m| picks(m))
-                        .map(|m| m.patgate)
-                        .collect();
-                    // Several positive terms of one kind widen the choice, as GitHub's do.
-                    wanted.get_or_insert_with(Vec::new).extend(chosen);
-                }
+            ("action" | "operation", true) => {
+                out.actions
+                    .retain(|a| !mapping(a).is_some_and(|m| picks(qualifier, value, m)));
+            }
+            ("action" | "operation", false) => {
+                let chosen = MAPPINGS.iter().filter(|m| picks(qualifier, value, m));
+                // Several positive terms of one kind widen the choice, as GitHub's do.
+                wanted
+                    .get_or_insert_with(Vec::new)
+                    .extend(chosen.map(|m| m.patgate));
             }
             ("actor", false) => {
                 out.actor = Some(match value.strip_suffix("[bot]") {
@@ -255,6 +239,30 @@ pub fn parse_phrase(phrase: &str) -> Result<Phrase, FieldError> {
         out.actions.retain(|a| wanted.contains(a));
     }
     Ok(out)
+}
+
+/// A term's qualifier and its value, which may not be empty.
+fn qualified(term: &str) -> Result<(&str, &str), FieldError> {
+    let Some((qualifier, value)) = term.split_once(':') else {
+        return Err(bad(
+            "phrase",
+            format!(
+                "{term:?} has no qualifier; use action:, operation:, actor:, user: or created:"
+            ),
+        ));
+    };
+    if value.is_empty() {
+        return Err(bad("phrase", format!("{qualifier}: needs a value")));
+    }
+    Ok((qualifier, value))
+}
+
+/// Whether an `action:` or `operation:` term with this value names the mapping.
+fn picks(qualifier: &str, value: &str, m: &Mapping) -> bool {
+    match qualifier {
+        "action" => action_matches(value, m.github),
+        _ => m.operation == value,
+    }
 }
 
 /// The actions an actor can have made: a bot reviews and revokes, a token's owner files,

@@ -119,6 +119,16 @@ pub fn parse_list_query(query: &str) -> Result<(ListFilter, Page), ApiError> {
             _ => {}
         }
     }
+    read_owners(owners, &mut filter, &mut errors);
+    read_token_ids(token_ids, &mut filter, &mut errors);
+    if !errors.is_empty() {
+        return Err(invalid_request(errors));
+    }
+    Ok((filter, page))
+}
+
+/// Parses the `owner` values into `filter.owner_keys`, at most [`MAX_OWNERS`] of them.
+fn read_owners(owners: Vec<String>, filter: &mut ListFilter, errors: &mut Vec<FieldError>) {
     for owner in owners {
         match Login::parse(&owner) {
             Ok(login) => filter.owner_keys.push(login.key()),
@@ -134,6 +144,14 @@ pub fn parse_list_query(query: &str) -> Result<(ListFilter, Page), ApiError> {
             format!("at most {MAX_OWNERS} owners may be given"),
         ));
     }
+}
+
+/// Parses the `token_id` values into `filter.token_ids`, at most [`MAX_TOKEN_IDS`] of them.
+fn read_token_ids(
+    mut token_ids: Vec<String>,
+    filter: &mut ListFilter,
+    errors: &mut Vec<FieldError>,
+) {
     token_ids.sort();
     token_ids.dedup();
     if token_ids.len() > MAX_TOKEN_IDS {
@@ -151,10 +169,6 @@ pub fn parse_list_query(query: &str) -> Result<(ListFilter, Page), ApiError> {
             )),
         }
     }
-    if !errors.is_empty() {
-        return Err(invalid_request(errors));
-    }
-    Ok((filter, page))
 }
 
 fn split_list(value: &str) -> impl Iterator<Item = String> + '_ {

@@ -63,54 +63,7 @@ impl Modify for Security {
 /// against the caller's hourly limit: those that need a credential, except the access check.
 /// Applied to the whole document once the routes' operations are in it.
 pub fn document_rate_limits(doc: &mut utoipa::openapi::OpenApi) {
-    let header = |ty: Type, description: &str| -> RefOr<Header> {
-        RefOr::T(
-            HeaderBuilder::new()
-                .schema(Some(ObjectBuilder::new().schema_type(ty)))
-                .description(Some(description))
-                .build(),
-        )
-    };
-    let definitions = [
-        (
-            "X-RateLimit-Limit",
-            header(
-                Type::Integer,
-                "Requests the caller may make in the current hour. The five `X-RateLimit-*` headers come with every answer to a request that was counted, which is every request but a 401 (no caller to count against).",
-            ),
-        ),
-        (
-            "X-RateLimit-Remaining",
-            header(Type::Integer, "Requests left in the current window; 0 when this request was refused for it."),
-        ),
-        (
-            "X-RateLimit-Used",
-            header(Type::Integer, "Requests counted in the current window."),
-        ),
-        (
-            "X-RateLimit-Reset",
-            header(Type::Integer, "When the window ends, in UTC epoch seconds."),
-        ),
-        (
-            "X-RateLimit-Resource",
-            header(Type::String, "The bucket the request counted against: `core`."),
-        ),
-    ];
-    // Declared once under `components/headers` (GitHub names them `x-rate-limit-…`), referred
-    // to from each response.
-    let components = doc.components.get_or_insert_with(Default::default);
-    let mut headers = Vec::new();
-    for (name, header) in definitions {
-        let key = format!(
-            "x-rate-limit-{}",
-            name.trim_start_matches("X-RateLimit-").to_ascii_lowercase()
-        );
-        components.headers.insert(key.clone(), header);
-        headers.push((
-            name,
-            RefOr::Ref(Ref::new(format!("#/components/headers/{key}"))),
-        ));
-    }
+    let headers = declare_rate_limit_headers(doc);
     for (path, item) in doc.paths.paths.iter_mut() {
         if path == UNCOUNTED_ROUTE {
             continue;
@@ -138,6 +91,60 @@ pub fn document_rate_limits(doc: &mut utoipa::openapi::OpenApi) {
             }
         }
     }
+}
+
+/// The `X-RateLimit-*` headers: name, type, description.
+const RATE_LIMIT_HEADERS: [(&str, Type, &str); 5] = [
+    (
+        "X-RateLimit-Limit",
+        Type::Integer,
+        "Requests the caller may make in the current hour. The five `X-RateLimit-*` headers come with every answer to a request that was counted, which is every request but a 401 (no caller to count against).",
+    ),
+    (
+        "X-RateLimit-Remaining",
+        Type::Integer,
+        "Requests left in the current window; 0 when this request was refused for it.",
+    ),
+    (
+        "X-RateLimit-Used",
+        Type::Integer,
+        "Requests counted in the current window.",
+    ),
+    (
+        "X-RateLimit-Reset",
+        Type::Integer,
+        "When the window ends, in UTC epoch seconds.",
+    ),
+    (
+        "X-RateLimit-Resource",
+        Type::String,
+        "The bucket the request counted against: `core`.",
+    ),
+];
+
+/// Declares the `X-RateLimit-*` headers once under `components/headers` (GitHub names them
+/// `x-rate-limit-…`), and answers each header's name with the reference a response uses.
+fn declare_rate_limit_headers(
+    doc: &mut utoipa::openapi::OpenApi,
+) -> Vec<(&'static str, RefOr<Header>)> {
+    let components = doc.components.get_or_insert_with(Default::default);
+    let mut headers = Vec::new();
+    for (name, ty, description) in RATE_LIMIT_HEADERS {
+        let key = format!(
+            "x-rate-limit-{}",
+            name.trim_start_matches("X-RateLimit-").to_ascii_lowercase()
+        );
+        let header = HeaderBuilder::new()
+            .schema(Some(ObjectBuilder::new().schema_type(ty)))
+            .description(Some(description))
+            .build();
+        components.headers.insert(key.clone(), RefOr::T(header));
+        headers.push((
+            name,
+            RefOr::Ref(Ref::new(format!("#/components/headers/{key}"))),
+        ));
+    }
+    headers
 }
 
 /// Declares the `413` every operation that takes a body answers when the body is larger than

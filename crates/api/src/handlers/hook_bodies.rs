@@ -190,15 +190,6 @@ pub(crate) fn read_config(
         resource,
         &["url", "content_type", "secret", "insecure_ssl"],
     )?;
-    let text = |field: &str| match map.get(field) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(_) => Err(invalid(
-            resource,
-            field,
-            format!("{field} must be a string"),
-        )),
-    };
     let url = match (map.get("url"), creating) {
         (None, false) => None,
         (None | Some(Value::Null), _) => {
@@ -209,12 +200,12 @@ pub(crate) fn read_config(
                 "url is required: a hook must have somewhere to deliver",
             ))
         }
-        _ => text("url")?,
+        _ => text(map, resource, "url")?,
     };
     if let Some(url) = &url {
         check_url_of(resource, url)?;
     }
-    let content_type = text("content_type")?;
+    let content_type = text(map, resource, "content_type")?;
     if content_type
         .as_deref()
         .is_some_and(|kind| kind != "json" && kind != "form")
@@ -225,7 +216,7 @@ pub(crate) fn read_config(
             "content_type must be json or form",
         ));
     }
-    let secret = text("secret")?;
+    let secret = text(map, resource, "secret")?;
     if secret.as_ref().is_some_and(|s| s.len() > 256) {
         return Err(invalid(
             resource,
@@ -233,24 +224,40 @@ pub(crate) fn read_config(
             "secret must be at most 256 characters",
         ));
     }
-    match map.get("insecure_ssl") {
-        None | Some(Value::Null) => {}
-        Some(Value::String(s)) if s == "0" => {}
-        Some(Value::Number(n)) if n.as_f64() == Some(0.0) => {}
-        Some(_) => {
-            return Err(invalid(
-                resource,
-                "insecure_ssl",
-                "insecure_ssl must be \"0\": certificates are always verified",
-            ))
-        }
-    }
+    check_insecure_ssl(map, resource)?;
     Ok(Changes {
         url,
         content_type,
         secret,
         ..Changes::default()
     })
+}
+
+/// An optional string field of a `webhook-config`.
+fn text(map: &Map<String, Value>, resource: &str, field: &str) -> Result<Option<String>, ApiError> {
+    match map.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(invalid(
+            resource,
+            field,
+            format!("{field} must be a string"),
+        )),
+    }
+}
+
+/// `insecure_ssl` may only be `"0"` (or `0`): certificates are always verified.
+fn check_insecure_ssl(map: &Map<String, Value>, resource: &str) -> Result<(), ApiError> {
+    match map.get("insecure_ssl") {
+        None | Some(Value::Null) => Ok(()),
+        Some(Value::String(s)) if s == "0" => Ok(()),
+        Some(Value::Number(n)) if n.as_f64() == Some(0.0) => Ok(()),
+        Some(_) => Err(invalid(
+            resource,
+            "insecure_ssl",
+            "insecure_ssl must be \"0\": certificates are always verified",
+        )),
+    }
 }
 
 /// An optional array of event names an organization hook may receive, without repeats.

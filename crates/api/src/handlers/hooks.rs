@@ -2,9 +2,14 @@
 //! (`/app/hook/config`), its deliveries and their redelivery (`/app/hook/deliveries`), and
 //! patgate's view of the backlog (`/app/hook/backlog`).
 
+use std::collections::BTreeMap;
+
 use actix_web::{get, patch, post, HttpRequest, HttpResponse};
 use patgate_persistence::webhooks::{self, AppWebhook, Delivery, Receiver};
 use patgate_persistence::{Page, Total, Touches};
+use utoipa::openapi::schema::{ObjectBuilder, Type};
+use utoipa::openapi::{Content, RefOr, Response, ResponseBuilder};
+use utoipa::IntoResponses;
 
 use super::errors::{AuthErrors, BadPage, Invalid, MalformedJson, NotFoundErrors};
 use super::params::{DeliveryPath, PageParams};
@@ -152,10 +157,7 @@ pub(crate) async fn read_delivery(
 /// Redeliver a delivery for an app webhook
 #[utoipa::path(
     operation_id = "apps/redeliver-webhook-delivery", tag = "apps", params(DeliveryPath),
-    responses(
-        (status = 202, description = "Queued: sent again, with the same GUID, by the next instance that looks", body = Object),
-        NotFoundErrors,
-    ),
+    responses(Requeued, NotFoundErrors),
     security(("app_jwt" = []))
 )]
 #[post("/app/hook/deliveries/{delivery_id}/attempts")]
@@ -173,7 +175,27 @@ pub async fn redeliver_webhook_delivery(call: AppCall<DeliveryPath>) -> Reply {
         guid = copy.guid,
         "webhook redelivery queued"
     );
-    Ok(HttpResponse::Accepted().json(serde_json::json!({})))
+    Ok(Requeued::answer())
+}
+
+/// 202: a delivery queued again, an app hook's or an organization hook's; the body is `{}`.
+pub(crate) struct Requeued;
+
+impl Requeued {
+    pub(crate) fn answer() -> HttpResponse {
+        HttpResponse::Accepted().json(serde_json::json!({}))
+    }
+}
+
+impl IntoResponses for Requeued {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        let object = ObjectBuilder::new().schema_type(Type::Object);
+        let response = ResponseBuilder::new()
+            .description("Queued: sent again, with the same GUID, by the next instance that looks")
+            .content("application/json", Content::new(Some(object)))
+            .build();
+        BTreeMap::from([("202".to_owned(), RefOr::T(response))])
+    }
 }
 
 /// Get the backlog of an app webhook

@@ -450,78 +450,22 @@ fn check_classic(
 }
 
 fn describe(answer: Answer) -> AccessCheckResult {
-    let (allowed, reason, message, grant_id, request_id) = match answer {
-        Answer::Allowed { grant_id } => (
-            true,
-            "granted",
-            "The token's grant allows this.".to_owned(),
-            Some(grant_id),
-            None,
-        ),
-        Answer::NoGrant => (
-            false,
-            "no_grant",
-            "The token has no access to this organization.".to_owned(),
-            None,
-            None,
-        ),
-        Answer::Pending { request_id } => (
-            false,
-            "pending",
-            "The token's request is waiting for review.".to_owned(),
-            None,
-            Some(request_id),
-        ),
-        Answer::Denied { request_id } => (
-            false,
-            "denied",
-            "The token's request was denied.".to_owned(),
-            None,
-            Some(request_id),
-        ),
-        Answer::Cancelled { request_id } => (
-            false,
-            "cancelled",
-            "The token's request was withdrawn.".to_owned(),
-            None,
-            Some(request_id),
-        ),
-        Answer::Revoked { grant_id } => (
-            false,
-            "revoked",
-            "The token's access was revoked.".to_owned(),
-            Some(grant_id),
-            None,
-        ),
-        Answer::Expired => (
-            false,
-            "expired",
-            "The token, or its request, expired.".to_owned(),
-            None,
-            None,
-        ),
-        Answer::Policy(v) => (false, "policy", format!("Blocked: {v}."), None, None),
-        Answer::Repository { grant_id } => (
-            false,
-            "repository_not_granted",
-            "The token's grant does not include this repository.".to_owned(),
-            Some(grant_id),
-            None,
-        ),
-        Answer::ClassicAllowed => (
-            true,
-            "classic_allowed",
-            "The policy lets classic tokens reach the organization.".to_owned(),
-            None,
-            None,
-        ),
-        Answer::Permission { grant_id } => (
-            false,
-            "permission_not_granted",
-            "The token's grant does not hold this permission at this level.".to_owned(),
-            Some(grant_id),
-            None,
-        ),
+    let (allowed, reason, message) = verdict(&answer);
+    let message = match &answer {
+        Answer::Policy(v) => format!("Blocked: {v}."),
+        _ => message.to_owned(),
+    };
+    let (grant_id, request_id) = match answer {
+        Answer::Allowed { grant_id }
+        | Answer::Revoked { grant_id }
+        | Answer::Repository { grant_id }
+        | Answer::Permission { grant_id } => (Some(grant_id), None),
+        Answer::Pending { request_id }
+        | Answer::Denied { request_id }
+        | Answer::Cancelled { request_id } => (None, Some(request_id)),
+        Answer::NoGrant | Answer::Expired | Answer::Policy(_) | Answer::ClassicAllowed => {
+            (None, None)
+        }
     };
     AccessCheckResult {
         allowed,
@@ -529,5 +473,43 @@ fn describe(answer: Answer) -> AccessCheckResult {
         message,
         grant_id,
         request_id,
+    }
+}
+
+/// Whether an answer allows, its `reason` and its `message` (a policy's names the violation,
+/// in `describe`).
+fn verdict(answer: &Answer) -> (bool, &'static str, &'static str) {
+    match answer {
+        Answer::Allowed { .. } => (true, "granted", "The token's grant allows this."),
+        Answer::NoGrant => (
+            false,
+            "no_grant",
+            "The token has no access to this organization.",
+        ),
+        Answer::Pending { .. } => (
+            false,
+            "pending",
+            "The token's request is waiting for review.",
+        ),
+        Answer::Denied { .. } => (false, "denied", "The token's request was denied."),
+        Answer::Cancelled { .. } => (false, "cancelled", "The token's request was withdrawn."),
+        Answer::Revoked { .. } => (false, "revoked", "The token's access was revoked."),
+        Answer::Expired => (false, "expired", "The token, or its request, expired."),
+        Answer::Policy(_) => (false, "policy", ""),
+        Answer::Repository { .. } => (
+            false,
+            "repository_not_granted",
+            "The token's grant does not include this repository.",
+        ),
+        Answer::ClassicAllowed => (
+            true,
+            "classic_allowed",
+            "The policy lets classic tokens reach the organization.",
+        ),
+        Answer::Permission { .. } => (
+            false,
+            "permission_not_granted",
+            "The token's grant does not hold this permission at this level.",
+        ),
     }
 }

@@ -7,7 +7,7 @@ use super::{hook_in, with_hook, write_to_hook};
 use crate::dto::hooks::{DeliveryBacklog, HookDelivery, HookDeliveryItem};
 use crate::error::ApiError;
 use crate::handlers::errors::{NotFoundErrors, PageErrors};
-use crate::handlers::hooks::{deliveries_page, read_delivery};
+use crate::handlers::hooks::{deliveries_page, read_delivery, Requeued};
 use crate::handlers::params::{HookDeliveryPath, HookPath, PageParams};
 use crate::handlers::{backlog_json, Call, Reply};
 use crate::pagination::page_from_query;
@@ -58,10 +58,7 @@ pub async fn get_webhook_delivery(call: Call<HookDeliveryPath>) -> Reply {
 /// Queued as a new delivery with the same GUID. Needs `organization_hooks: write`.
 #[utoipa::path(
     operation_id = "orgs/redeliver-webhook-delivery", tag = "orgs", params(HookDeliveryPath),
-    responses(
-        (status = 202, description = "Queued: sent again, with the same GUID, by the next instance that looks", body = Object),
-        NotFoundErrors,
-    ),
+    responses(Requeued, NotFoundErrors),
     security(("installation_token" = []))
 )]
 #[post("/orgs/{org}/hooks/{hook_id}/deliveries/{delivery_id}/attempts")]
@@ -80,7 +77,7 @@ pub async fn redeliver_webhook_delivery(call: Call<HookDeliveryPath>) -> Reply {
         guid = copy.guid,
         "organization webhook redelivery queued"
     );
-    Ok(HttpResponse::Accepted().json(serde_json::json!({})))
+    Ok(Requeued::answer())
 }
 
 /// Ping an organization webhook

@@ -9,6 +9,7 @@ use patgate_persistence::models::Organization;
 use patgate_persistence::webhooks::{self, OrgWebhook};
 use patgate_persistence::DbConnection;
 use patgate_persistence::Touches;
+use serde_json::{Map, Value};
 
 use super::errors::{BodyErrors, NotFoundErrors, PageErrors};
 use super::params::{HookDeliveryPath, HookPath, OrgPath, PageParams};
@@ -205,23 +206,22 @@ pub async fn get_webhook(call: Call<HookPath>) -> Reply {
 )]
 #[patch("/orgs/{org}/hooks/{hook_id}")]
 pub async fn update_webhook(call: Call<HookPath>, payload: RawBody) -> Reply {
-    let (login, hook) = change_hook(&call, move || {
-        let map = body::json_object(&payload.0, true)?;
-        read_hook(&map, false)
-    })
-    .await?;
+    let (login, hook) = change_hook(&call, payload, true, |map| read_hook(map, false)).await?;
     Ok(HttpResponse::Ok().json(OrgHook::of(&call.state.base_url, &login, &hook)?))
 }
 
-/// Checks the caller and the hook, reads the changes (after the permission, so that a caller
-/// without it learns nothing of the body's faults), and applies them in one transaction.
-async fn change_hook<F>(call: &Call<HookPath>, read: F) -> Result<(String, OrgWebhook), ApiError>
-where
-    F: FnOnce() -> Result<Changes, ApiError> + Send + 'static,
-{
+/// Checks the caller and the hook, reads the changes from the body's JSON object (`optional`
+/// as [`body::json_object`] takes it) after the permission, so that a caller without it learns
+/// nothing of the body's faults, and applies them in one transaction.
+async fn change_hook(
+    call: &Call<HookPath>,
+    payload: RawBody,
+    optional: bool,
+    read: fn(&Map<String, Value>) -> Result<Changes, ApiError>,
+) -> Result<(String, OrgWebhook), ApiError> {
     let id = call.path.hook_id;
     let (login, hook) = write_to_hook(call, move |conn, org| {
-        let changes = read()?;
+        let changes = read(&body::json_object(&payload.0, optional)?)?;
         let current = hook_in(conn, org, id)?;
         let settings = settings(changes, Some(&current))?;
         webhooks::update_org_hook(conn, org.id, id, &settings, patgate_persistence::now())?
@@ -280,9 +280,8 @@ pub async fn get_webhook_config_for_org(call: Call<HookPath>) -> Reply {
 )]
 #[patch("/orgs/{org}/hooks/{hook_id}/config")]
 pub async fn update_webhook_config_for_org(call: Call<HookPath>, payload: RawBody) -> Reply {
-    let (_, hook) = change_hook(&call, move || {
-        let map = body::json_object(&payload.0, false)?;
-        read_config(&map, CONFIG_RESOURCE, false)
+    let (_, hook) = change_hook(&call, payload, false, |map| {
+        read_config(map, CONFIG_RESOURCE, false)
     })
     .await?;
     Ok(HttpResponse::Ok().json(WebhookConfig::of_org(&hook)))
