@@ -2,10 +2,11 @@
 
 use actix_web::{delete, get, post, HttpRequest, HttpResponse};
 use chrono::DateTime;
+use patgate_domain::access::decide_classic;
 use patgate_domain::policy::{lifetime_days, TokenKind};
 use patgate_domain::{
     AccessLevel, EmailAddress, Login, Operation, RepoName, RepositorySelection,
-    RequestedPermissions, ReviewReason,
+    RequestedPermissions, ReviewReason, TokenName,
 };
 use patgate_persistence::access::{self, Answer, Question};
 use patgate_persistence::intake::{self, CancelError, IntakeError, Outcome, Submission, Verdict};
@@ -133,12 +134,8 @@ impl Filing {
         if input.token_id <= 0 {
             return Err(invalid("token_id", "token_id must be a positive integer"));
         }
-        if input.token_name.is_empty() || input.token_name.chars().count() > 255 {
-            return Err(invalid(
-                "token_name",
-                "token_name must be 1 to 255 characters",
-            ));
-        }
+        TokenName::parse(&input.token_name)
+            .map_err(|_| invalid("token_name", "token_name must be 1 to 255 characters"))?;
         let expires = optional_time("token_expires_at", input.token_expires_at.as_deref())?;
         let selection =
             RepositorySelection::parse(&input.repository_selection).ok_or_else(|| {
@@ -442,10 +439,7 @@ fn check_classic(
         created.and_utc().timestamp(),
         expires.map(|t| t.and_utc().timestamp()),
     );
-    let answer = match stack.admits(TokenKind::Classic, lifetime, false) {
-        Ok(()) => Answer::ClassicAllowed,
-        Err(v) => Answer::Policy(v),
-    };
+    let answer = decide_classic(stack.admits(TokenKind::Classic, lifetime, false));
     Ok((answer, expires))
 }
 
