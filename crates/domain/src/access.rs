@@ -311,9 +311,6 @@ mod tests {
     fn a_classic_token_is_decided_by_the_policy_alone() {
         assert_eq!(decide_classic(Ok(())), Answer::ClassicAllowed);
         let violation = PolicyViolation::FineGrainedRestricted(PolicyLevel::Organization);
-        assert_eq!(
-            decide_classic(Err(violation)),
-            Answer::Policy(violation)
-        );
+        assert_eq!(decide_classic(Err(violation)), Answer::Policy(violation));
     }
 }
