@@ -120,11 +120,7 @@ pub enum RevokeError {
     Store(#[from] StoreError),
 }
 
-impl From<diesel::result::Error> for RevokeError {
-    fn from(e: diesel::result::Error) -> Self {
-        Self::Store(e.into())
-    }
-}
+crate::store_error_from_diesel!(RevokeError);
 
 /// Revokes every named grant in one transaction, all or nothing: each must be an active grant
 /// of the organization. The update is conditional on `status = 'active'`, so of concurrent

@@ -61,11 +61,7 @@ pub enum IntakeError {
     Store(#[from] StoreError),
 }
 
-impl From<diesel::result::Error> for IntakeError {
-    fn from(e: diesel::result::Error) -> Self {
-        Self::Store(e.into())
-    }
-}
+crate::store_error_from_diesel!(IntakeError);
 
 /// Records the request's audit event and queues whom it tells ([`routing`]).
 fn audit(
@@ -342,11 +338,7 @@ pub enum CancelError {
     Store(#[from] StoreError),
 }
 
-impl From<diesel::result::Error> for CancelError {
-    fn from(e: diesel::result::Error) -> Self {
-        Self::Store(e.into())
-    }
-}
+crate::store_error_from_diesel!(CancelError);
 
 /// Withdraws a pending request (its token was deleted or regenerated): it becomes cancelled.
 pub fn cancel(

@@ -57,6 +57,20 @@ impl From<diesel::result::Error> for StoreError {
     }
 }
 
+/// `From<diesel::result::Error>` for an operation's error whose `Store` variant holds a
+/// [`StoreError`], so that its queries can use `?` directly.
+macro_rules! store_error_from_diesel {
+    ($($error:ty),+) => {$(
+        impl From<diesel::result::Error> for $error {
+            fn from(e: diesel::result::Error) -> Self {
+                Self::Store(e.into())
+            }
+        }
+    )+};
+}
+
+pub(crate) use store_error_from_diesel;
+
 impl From<diesel::r2d2::PoolError> for StoreError {
     fn from(e: diesel::r2d2::PoolError) -> Self {
         Self::Pool(e)

@@ -248,11 +248,7 @@ pub enum ReviewError {
     Store(#[from] StoreError),
 }
 
-impl From<diesel::result::Error> for ReviewError {
-    fn from(e: diesel::result::Error) -> Self {
-        Self::Store(e.into())
-    }
-}
+crate::store_error_from_diesel!(ReviewError);
 
 /// Approves or denies every named request in one transaction, all or nothing: each must be a
 /// pending request of the organization. The update is conditional on `status = 'pending'`, so
