@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use aws_lc_rs::hmac;
 use patgate_persistence::outbox::{Backlog, Outbox};
-use patgate_persistence::webhooks::{self, Attempt, Delivery, Target};
+use patgate_persistence::webhooks::{self, Attempt, ContentType, Delivery, Target};
 use patgate_persistence::{Db, DbConnection, StoreError};
 
 use crate::payload::{self, Rendered};
@@ -155,7 +155,7 @@ impl Http {
     /// Posts the rendered body, signed when the hook has a secret.
     async fn post(&self, delivery: &Delivery, hook: &Target, rendered: Rendered) -> Attempt {
         let json = serde_json::to_vec(&rendered.payload).unwrap_or_default();
-        let (body, content_type) = if hook.content_type == "form" {
+        let (body, content_type) = if hook.content_type == ContentType::Form {
             let encoded: String = form_urlencoded::Serializer::new(String::new())
                 .append_pair("payload", &String::from_utf8_lossy(&json))
                 .finish();

@@ -23,6 +23,7 @@ pub mod revocations;
 mod routing;
 pub mod schema;
 pub mod seed;
+mod text_enum;
 pub mod webhooks;
 
 pub use db::{Backend, Db, DbConnection, LoadOne, PoolOptions, Touches};

@@ -2,81 +2,17 @@
 //! row, their backlog, and the deletion of rows done with.
 
 use chrono::NaiveDateTime;
-use diesel::backend::Backend;
-use diesel::deserialize::{self, FromSql, FromSqlRow};
-use diesel::expression::AsExpression;
-use diesel::serialize::{self, Output, ToSql};
-use diesel::sql_types::Text;
 
-/// Where an outbox row stands, stored as text. A webhook delivery ends `delivered` or
-/// `failed`; an e-mail `sent`, `skipped` (nothing to send) or `failed`; both wait as
-/// `pending`, leased or not.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, AsExpression, FromSqlRow)]
-#[diesel(sql_type = Text)]
-pub enum Status {
-    Pending,
-    Delivered,
-    Sent,
-    Skipped,
-    Failed,
-}
-
-impl Status {
-    pub const ALL: [Self; 5] = [
-        Self::Pending,
-        Self::Delivered,
-        Self::Sent,
-        Self::Skipped,
-        Self::Failed,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Pending => "pending",
-            Self::Delivered => "delivered",
-            Self::Sent => "sent",
-            Self::Skipped => "skipped",
-            Self::Failed => "failed",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|status| status.as_str() == s)
-    }
-}
-
-/// Shown as its stored text, quoted (as a bound statement's parameters are shown).
-impl std::fmt::Debug for Status {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{:?}", self.as_str())
-    }
-}
-
-/// A status equals its stored text (for comparisons with rows read as text).
-impl PartialEq<&str> for Status {
-    fn eq(&self, other: &&str) -> bool {
-        self.as_str() == *other
-    }
-}
-
-impl<DB> FromSql<Text, DB> for Status
-where
-    DB: Backend,
-    String: FromSql<Text, DB>,
-{
-    fn from_sql(bytes: DB::RawValue<'_>) -> deserialize::Result<Self> {
-        let text = String::from_sql(bytes)?;
-        Self::parse(&text).ok_or_else(|| format!("unknown outbox status {text:?}").into())
-    }
-}
-
-impl<DB> ToSql<Text, DB> for Status
-where
-    DB: Backend,
-    str: ToSql<Text, DB>,
-{
-    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, DB>) -> serialize::Result {
-        self.as_str().to_sql(out)
+crate::text_enum! {
+    /// Where an outbox row stands, stored as text. A webhook delivery ends `delivered` or
+    /// `failed`; an e-mail `sent`, `skipped` (nothing to send) or `failed`; both wait as
+    /// `pending`, leased or not.
+    Status ("outbox status") {
+        Pending = "pending",
+        Delivered = "delivered",
+        Sent = "sent",
+        Skipped = "skipped",
+        Failed = "failed",
     }
 }
 
@@ -168,7 +104,7 @@ mod tests {
 
     #[test]
     fn every_status_reads_back_as_itself_and_nothing_else_reads() {
-        for status in Status::ALL {
+        for &status in Status::ALL {
             assert_eq!(Status::parse(status.as_str()), Some(status));
         }
         assert_eq!(Status::parse("Pending"), None);

@@ -23,6 +23,15 @@ pub const PING_EVENT: &str = "ping";
 /// The events an organization hook may subscribe to; `*` is all of them.
 pub const ORG_HOOK_EVENTS: [&str; 4] = ["*", EVENT, NOTIFICATION_EVENT, DIGEST_EVENT];
 
+crate::text_enum! {
+    /// How a hook wants its bodies: `json` (`application/json`), or `form`
+    /// (`application/x-www-form-urlencoded`, the JSON in a `payload` field).
+    ContentType ("hook content type") {
+        Json = "json",
+        Form = "form",
+    }
+}
+
 /// An app's webhook configuration.
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = app_webhooks)]
@@ -30,7 +39,7 @@ pub struct AppWebhook {
     pub app_id: i64,
     pub url: String,
     pub secret: Option<String>,
-    pub content_type: String,
+    pub content_type: ContentType,
     pub active: bool,
     pub updated_at: NaiveDateTime,
 }
@@ -43,7 +52,7 @@ pub struct OrgWebhook {
     pub org_id: i64,
     pub url: String,
     pub secret: Option<String>,
-    pub content_type: String,
+    pub content_type: ContentType,
     /// A JSON array of event names.
     pub events: String,
     pub active: bool,
@@ -64,7 +73,7 @@ impl OrgWebhook {
 pub struct OrgWebhookSettings {
     pub url: String,
     pub secret: Option<String>,
-    pub content_type: String,
+    pub content_type: ContentType,
     /// A JSON array of event names (see [`ORG_HOOK_EVENTS`]).
     pub events: String,
     pub active: bool,
@@ -239,7 +248,7 @@ pub fn release(conn: &mut DbConnection, owner: &str) -> Result<usize, StoreError
 pub struct Target {
     pub url: String,
     pub secret: Option<String>,
-    pub content_type: String,
+    pub content_type: ContentType,
     pub active: bool,
 }
 

@@ -4,7 +4,7 @@
 
 use chrono::NaiveDateTime;
 use patgate_persistence::outbox::Status;
-use patgate_persistence::webhooks::{AppWebhook, Delivery, OrgWebhook};
+use patgate_persistence::webhooks::{AppWebhook, ContentType, Delivery, OrgWebhook};
 use patgate_persistence::StoreError;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -30,10 +30,10 @@ pub struct WebhookConfig {
 
 impl WebhookConfig {
     /// The configuration as shown: the secret, when set, is masked.
-    pub fn new(url: Option<String>, content_type: String, secret: Option<&str>) -> Self {
+    pub fn new(url: Option<String>, content_type: ContentType, secret: Option<&str>) -> Self {
         Self {
             url,
-            content_type,
+            content_type: content_type.as_str().to_owned(),
             insecure_ssl: "0".to_owned(),
             secret: secret.filter(|s| !s.is_empty()).map(|_| MASKED.to_owned()),
         }
@@ -43,7 +43,7 @@ impl WebhookConfig {
     pub fn of_app(hook: Option<&AppWebhook>) -> Self {
         Self::new(
             hook.map(|h| h.url.clone()),
-            hook.map_or_else(|| "json".to_owned(), |h| h.content_type.clone()),
+            hook.map_or(ContentType::Json, |h| h.content_type),
             hook.and_then(|h| h.secret.as_deref()),
         )
     }
@@ -54,7 +54,7 @@ impl WebhookConfig {
     pub fn of_org(hook: &OrgWebhook) -> Self {
         Self::new(
             Some(hook.url.clone()),
-            hook.content_type.clone(),
+            hook.content_type,
             hook.secret.as_deref(),
         )
     }
@@ -94,7 +94,7 @@ impl OrgHook {
             active: hook.active,
             config: WebhookConfig::new(
                 Some(hook.url.clone()),
-                hook.content_type.clone(),
+                hook.content_type,
                 hook.secret.as_deref(),
             ),
             updated_at: timestamp(hook.updated_at),

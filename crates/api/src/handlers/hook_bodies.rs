@@ -2,7 +2,9 @@
 //! hook's `config` (also the app's `PATCH /app/hook/config`), read field by field so that
 //! each fault is a 422 naming its field, and the settings they make.
 
-use patgate_persistence::webhooks::{self, OrgWebhook, OrgWebhookSettings, ORG_HOOK_EVENTS};
+use patgate_persistence::webhooks::{
+    self, ContentType, OrgWebhook, OrgWebhookSettings, ORG_HOOK_EVENTS,
+};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
@@ -106,7 +108,7 @@ pub enum InsecureSsl {
 #[derive(Debug, Default)]
 pub(crate) struct Changes {
     pub(crate) url: Option<String>,
-    pub(crate) content_type: Option<String>,
+    pub(crate) content_type: Option<ContentType>,
     /// `Some("")` removes the secret.
     pub(crate) secret: Option<String>,
     events: Option<Vec<String>>,
@@ -205,17 +207,17 @@ pub(crate) fn read_config(
     if let Some(url) = &url {
         check_url_of(resource, url)?;
     }
-    let content_type = text(map, resource, "content_type")?;
-    if content_type
-        .as_deref()
-        .is_some_and(|kind| kind != "json" && kind != "form")
-    {
-        return Err(invalid(
-            resource,
-            "content_type",
-            "content_type must be json or form",
-        ));
-    }
+    let content_type = text(map, resource, "content_type")?
+        .map(|kind| {
+            ContentType::parse(&kind).ok_or_else(|| {
+                invalid(
+                    resource,
+                    "content_type",
+                    "content_type must be json or form",
+                )
+            })
+        })
+        .transpose()?;
     let secret = text(map, resource, "secret")?;
     if secret.as_ref().is_some_and(|s| s.len() > 256) {
         return Err(invalid(
@@ -311,8 +313,8 @@ pub(super) fn settings(
     };
     let content_type = changes
         .content_type
-        .or_else(|| current.map(|h| h.content_type.clone()))
-        .unwrap_or_else(|| "json".to_owned());
+        .or_else(|| current.map(|h| h.content_type))
+        .unwrap_or(ContentType::Json);
     let mut events = match (changes.events, current) {
         (Some(events), _) => events,
         (None, Some(hook)) => hook.event_names()?,

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use actix_web::{get, patch, post, HttpRequest, HttpResponse};
-use patgate_persistence::webhooks::{self, AppWebhook, Delivery, Receiver};
+use patgate_persistence::webhooks::{self, AppWebhook, ContentType, Delivery, Receiver};
 use patgate_persistence::{Page, Total, Touches};
 use utoipa::openapi::schema::{ObjectBuilder, Type};
 use utoipa::openapi::{Content, RefOr, Response, ResponseBuilder};
@@ -76,8 +76,8 @@ pub async fn update_webhook_config(call: AppCall, payload: RawBody) -> Reply {
             },
             content_type: input
                 .content_type
-                .or_else(|| current.as_ref().map(|h| h.content_type.clone()))
-                .unwrap_or_else(|| "json".to_owned()),
+                .or_else(|| current.as_ref().map(|h| h.content_type))
+                .unwrap_or(ContentType::Json),
             active: true,
             updated_at: patgate_persistence::now(),
         };

@@ -170,7 +170,7 @@ fn hook(events: &[&str], active: bool) -> webhooks::OrgWebhookSettings {
     webhooks::OrgWebhookSettings {
         url: "https://hooks.example.com/x".to_owned(),
         secret: Some("s".to_owned()),
-        content_type: "json".to_owned(),
+        content_type: webhooks::ContentType::Json,
         events: serde_json::to_string(events).expect("json"),
         active,
     }

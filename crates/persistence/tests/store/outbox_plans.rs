@@ -43,7 +43,7 @@ fn seed(db: &Db) -> (i64, i64, i64) {
         let settings = OrgWebhookSettings {
             url: "https://hooks.example.com/x".to_owned(),
             secret: None,
-            content_type: "json".to_owned(),
+            content_type: patgate_persistence::webhooks::ContentType::Json,
             events: r#"["*"]"#.to_owned(),
             active: true,
         };
