@@ -145,7 +145,7 @@ pub fn revoke(conn: &mut DbConnection, revocation: &Revocation<'_>) -> Result<()
     if !ended.is_empty() {
         return Err(RevokeError::NotActive(ended));
     }
-    end_active(conn, revocation)?;
+    let requests = end_active(conn, revocation)?;
     let recorded = record_audit!(
         conn,
         pat_grants,
@@ -156,18 +156,22 @@ pub fn revoke(conn: &mut DbConnection, revocation: &Revocation<'_>) -> Result<()
         revocation.reason.map(str::to_owned),
         revocation.at
     )?;
-    let events = with_requests(conn, ids, recorded)?;
+    let events = with_requests(&requests, recorded);
     let (org_id, at) = (revocation.org_id, revocation.at);
     routing::enqueue(conn, org_id, "grant.revoked", &events, at)?;
     Ok(())
 }
 
-/// Ends the grants, on the condition that each is still active; when another caller ended
-/// some after our read, says in which state they are now (and the caller rolls back).
-fn end_active(conn: &mut DbConnection, revocation: &Revocation<'_>) -> Result<(), RevokeError> {
+/// Ends the grants, on the condition that each is still active, and gives the request each
+/// was made for; when another caller ended some after our read, says in which state they are
+/// now (and the caller rolls back).
+fn end_active(
+    conn: &mut DbConnection,
+    revocation: &Revocation<'_>,
+) -> Result<BTreeMap<i64, i64>, RevokeError> {
     let (ids, org_id) = (revocation.grant_ids, revocation.org_id);
     let active = GrantState::Active.as_str();
-    let updated: Vec<i64> = diesel::update(
+    let updated: BTreeMap<i64, i64> = diesel::update(
         pat_grants::table
             .filter(pat_grants::id.eq_any(ids))
             .filter(unindexed_eq!("pat_grants.org_id", BigInt, org_id))
@@ -177,33 +181,25 @@ fn end_active(conn: &mut DbConnection, revocation: &Revocation<'_>) -> Result<()
         pat_grants::status.eq(GrantState::Revoked.as_str()),
         pat_grants::ended_at.eq(revocation.at),
     ))
-    .returning(pat_grants::id)
-    .get_results(conn)?;
+    .returning((pat_grants::id, pat_grants::request_id))
+    .get_results::<(i64, i64)>(conn)?
+    .into_iter()
+    .collect();
     if updated.len() == ids.len() {
-        return Ok(());
+        return Ok(updated);
     }
     let lost: Vec<i64> = ids
         .iter()
         .copied()
-        .filter(|id| !updated.contains(id))
+        .filter(|id| !updated.contains_key(id))
         .collect();
     let now = states(conn, org_id, &lost)?;
     Err(RevokeError::NotActive(now.into_iter().collect()))
 }
 
 /// The recorded events (audit event id, grant id) with the request each grant was made for.
-fn with_requests(
-    conn: &mut DbConnection,
-    grant_ids: &[i64],
-    recorded: Vec<(i64, i64)>,
-) -> Result<Vec<Recorded>, StoreError> {
-    let requests: BTreeMap<i64, i64> = pat_grants::table
-        .filter(pat_grants::id.eq_any(grant_ids))
-        .select((pat_grants::id, pat_grants::request_id))
-        .load::<(i64, i64)>(conn)?
-        .into_iter()
-        .collect();
-    Ok(recorded
+fn with_requests(requests: &BTreeMap<i64, i64>, recorded: Vec<(i64, i64)>) -> Vec<Recorded> {
+    recorded
         .into_iter()
         .filter_map(|(event_id, grant_id)| {
             let request_id = *requests.get(&grant_id)?;
@@ -212,7 +208,7 @@ fn with_requests(
                 request_id,
             })
         })
-        .collect())
+        .collect()
 }
 
 fn states(

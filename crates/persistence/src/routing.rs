@@ -14,19 +14,19 @@
 //! - anything else (a request approved by the policy, updated, expired; a grant superseded or
 //!   expired) tells no one.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::db::{on_backend, DbConnection};
-use crate::json;
+use crate::models::Installation;
 use crate::outbox::Status;
 use crate::schema::{
     app_webhooks, installations, notification_settings, notifications as n, org_webhooks,
     pat_requests, users, webhook_deliveries,
 };
-use crate::webhooks::{self, EVENT, NOTIFICATION_EVENT};
+use crate::webhooks::{self, OrgWebhook, EVENT, NOTIFICATION_EVENT};
 use crate::StoreError;
 
 /// The permission an installation needs to receive request events.
@@ -71,7 +71,10 @@ pub(crate) fn subscribes(events: &[String], event: &str) -> bool {
 
 /// Whether an installation (not suspended, its app's webhook active) receives request events:
 /// it subscribes to them and holds the requests permission, at any level.
-pub(crate) fn installation_hears(events: &[String], permissions: &HashMap<String, String>) -> bool {
+pub(crate) fn installation_hears(
+    events: &[String],
+    permissions: &BTreeMap<String, String>,
+) -> bool {
     events.iter().any(|e| e == EVENT) && permissions.contains_key(REQUESTS_PERMISSION)
 }
 
@@ -213,38 +216,31 @@ pub(crate) fn enqueue(
 fn audience(conn: &mut DbConnection, org_id: i64, route: Route) -> Result<Audience, StoreError> {
     let mut audience = Audience::default();
     if route.request_event.is_some() {
-        let rows: Vec<(i64, i64, String, String)> = installations::table
+        let rows: Vec<Installation> = installations::table
             .inner_join(app_webhooks::table.on(app_webhooks::app_id.eq(installations::app_id)))
             .filter(installations::org_id.eq(org_id))
             .filter(installations::suspended_at.is_null())
             .filter(app_webhooks::active.eq(true))
             .order(installations::id)
-            .select((
-                installations::app_id,
-                installations::id,
-                installations::events,
-                installations::permissions,
-            ))
+            .select(installations::all_columns)
             .load(conn)?;
-        for (app_id, id, events, permissions) in rows {
-            let events: Vec<String> = json::parse("installation events", &events)?;
-            let permissions: HashMap<String, String> =
-                json::parse("installation permissions", &permissions)?;
-            if installation_hears(&events, &permissions) {
-                audience.installations.push((app_id, id));
+        for installation in rows {
+            let events = installation.event_names()?;
+            if installation_hears(&events, &installation.permission_levels()?) {
+                audience
+                    .installations
+                    .push((installation.app_id, installation.id));
             }
         }
     }
-    let hooks: Vec<(i64, String)> = org_webhooks::table
+    let hooks: Vec<OrgWebhook> = org_webhooks::table
         .filter(org_webhooks::org_id.eq(org_id))
         .filter(org_webhooks::active.eq(true))
         .order(org_webhooks::id)
-        .select((org_webhooks::id, org_webhooks::events))
+        .select(OrgWebhook::as_select())
         .load(conn)?;
-    for (id, events) in hooks {
-        audience
-            .hooks
-            .push((id, json::parse("organization hook events", &events)?));
+    for hook in hooks {
+        audience.hooks.push((hook.id, hook.event_names()?));
     }
     Ok(audience)
 }
@@ -351,7 +347,7 @@ mod tests {
 
     #[test]
     fn an_installation_hears_requests_with_the_event_and_the_permission() {
-        let perms = |v: &[(&str, &str)]| -> HashMap<String, String> {
+        let perms = |v: &[(&str, &str)]| -> BTreeMap<String, String> {
             v.iter()
                 .map(|(k, l)| ((*k).to_owned(), (*l).to_owned()))
                 .collect()

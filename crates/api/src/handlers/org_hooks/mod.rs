@@ -94,8 +94,12 @@ where
     let id = call.path.hook_id();
     call.in_org(Operation::WriteHooks)
         .write(move |db, org| {
-            hook_in(&mut *db.conn()?, &org, id)?;
-            let out = db.write(Touches::Nothing, |conn| change(conn, &org))?;
+            // The hook is looked up in the change's own transaction: one connection, and no
+            // gap between the check and the change.
+            let out = db.write(Touches::Nothing, |conn| {
+                hook_in(conn, &org, id)?;
+                change(conn, &org)
+            })?;
             Ok((org.login, out))
         })
         .await
