@@ -121,8 +121,11 @@ async fn the_enterprise_policy_has_its_own_api_and_permission(backend: Backend) 
             json!({"classic_max_lifetime_days": 0}),
             "classic_max_lifetime_days",
         ),
-        (json!({"fine_grained_tokens": "maybe"}), "body"),
-        (json!({"surprise": true}), "body"),
+        (
+            json!({"fine_grained_tokens": "maybe"}),
+            "fine_grained_tokens",
+        ),
+        (json!({"surprise": true}), "surprise"),
     ] {
         refused(&app, ENTERPRISE, &admin, body, field).await;
     }

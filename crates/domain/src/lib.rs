@@ -2,6 +2,7 @@
 
 pub mod access;
 pub mod credential;
+pub mod intake;
 pub mod names;
 pub mod permissions;
 pub mod policy;
@@ -16,6 +17,9 @@ pub use permissions::{
     ORG_ADMIN_PERMISSION, ORG_HOOKS_PERMISSION, PAT_GRANTS_PERMISSION, PAT_INTAKE_PERMISSION,
     PAT_REQUESTS_PERMISSION,
 };
-pub use review::{IdList, ReviewAction, ReviewReason, ValidationError, MAX_IDS, MAX_REASON_CHARS};
+pub use review::{
+    Bulk, IdList, ReviewAction, ReviewReason, Revoking, Ruling, ValidationError, MAX_IDS,
+    MAX_REASON_CHARS,
+};
 pub use selection::RepositorySelection;
 pub use state::{GrantEvent, GrantState, RequestEvent, RequestState, TransitionError};

@@ -101,6 +101,17 @@ pub enum PolicyError {
     BadLifetime { field: &'static str },
 }
 
+impl PolicyError {
+    /// The setting the error is about.
+    pub fn field(&self) -> &'static str {
+        match self {
+            Self::LoosensEnterprise { field, .. }
+            | Self::SetByEnterprise { field, .. }
+            | Self::BadLifetime { field } => field,
+        }
+    }
+}
+
 /// The kind of token a decision is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TokenKind {

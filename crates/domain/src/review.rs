@@ -95,6 +95,26 @@ impl IdList {
     }
 }
 
+/// A reviewer's ruling: approve or deny, with a reason told to the token's owner.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ruling {
+    pub action: ReviewAction,
+    pub reason: Option<ReviewReason>,
+}
+
+/// A revocation: its reason, told to the token's owner (revoking is its only action).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Revoking {
+    pub reason: Option<ReviewReason>,
+}
+
+/// One command over several requests or grants, applied to all of them or none.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bulk<T> {
+    pub ids: IdList,
+    pub each: T,
+}
+
 /// Why review input was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ValidationError {

@@ -2,10 +2,11 @@
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
+use patgate_domain::intake::TokenFiling;
 use patgate_domain::policy::{lifetime_days, IntakeDecision, PolicyViolation};
 use patgate_domain::{
-    GrantState, RepositorySelection, RequestEvent, RequestState, RequestedPermissions,
-    TransitionError,
+    EmailAddress, GrantState, RepositorySelection, RequestEvent, RequestState,
+    RequestedPermissions, ReviewReason, TransitionError,
 };
 
 use crate::db::DbConnection;
@@ -15,7 +16,7 @@ use crate::routing::{self, Recorded};
 use crate::schema::{
     audit_events, pat_grants, pat_request_repositories, pat_request_reviews, pat_requests, tokens,
 };
-use crate::{policy, StoreError};
+use crate::{policy, seed, StoreError};
 
 /// A token's request as the issuer files it.
 #[derive(Debug, Clone)]
@@ -57,11 +58,66 @@ pub enum IntakeError {
     Policy(PolicyViolation),
     #[error("token {0} belongs to another user")]
     TokenOwner(i64),
+    /// A repository named that is not the organization's.
+    #[error("{0:?} is not a repository of the organization")]
+    UnknownRepository(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
 
 crate::store_error_from_diesel!(IntakeError);
+
+/// What a filing did: whether a pending request was filed, the request, and its verdict.
+#[derive(Debug, Clone)]
+pub struct Filed {
+    pub created: bool,
+    pub request: PatRequest,
+    pub verdict: Option<Verdict>,
+}
+
+/// Files a checked request for the organization, in the caller's transaction: the owner is
+/// made known (taking the address the filing gives), each repository named must be the
+/// organization's, then [`submit`] decides.
+pub fn file(
+    conn: &mut DbConnection,
+    org_id: i64,
+    filing: &TokenFiling,
+    actor: (i64, i64),
+    at: NaiveDateTime,
+) -> Result<Filed, IntakeError> {
+    let mut repository_ids = Vec::with_capacity(filing.repositories.len());
+    for name in &filing.repositories {
+        let repo = seed::find_repo(conn, org_id, name.as_str())?
+            .ok_or_else(|| IntakeError::UnknownRepository(name.as_str().to_owned()))?;
+        repository_ids.push(repo.id);
+    }
+    let email = filing.owner_email.as_ref().map(EmailAddress::as_str);
+    let owner = seed::ensure_user(conn, filing.owner.as_str(), None, email, at)?;
+    let submission = Submission {
+        org_id,
+        owner_id: owner.id,
+        token_id: filing.token_id,
+        token_name: filing.token_name.as_str(),
+        token_expires_at: filing.token_expires_at,
+        reason: filing.reason.as_ref().map(ReviewReason::as_str),
+        repository_selection: filing.selection,
+        repository_ids: &repository_ids,
+        permissions: &filing.permissions,
+        actor,
+        at,
+    };
+    let (created, request) = match submit(conn, &submission)? {
+        Outcome::Pending(r) => (true, r),
+        Outcome::Unchanged(r) => (false, r),
+        Outcome::Granted { request, .. } => (false, request),
+    };
+    let verdict = verdict(conn, org_id, request.id)?;
+    Ok(Filed {
+        created,
+        request,
+        verdict,
+    })
+}
 
 /// Records the request's audit event and queues whom it tells ([`routing`]).
 fn audit(

@@ -79,6 +79,107 @@ pub struct OrgWebhookSettings {
     pub active: bool,
 }
 
+/// What a hook's create or update asks to change; `None` leaves a setting as it is (or to
+/// its default, for a new hook).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HookChanges {
+    pub url: Option<String>,
+    pub content_type: Option<ContentType>,
+    /// `Some("")` removes the secret.
+    pub secret: Option<String>,
+    /// Replaces the events (organization hooks).
+    pub events: Option<Vec<String>>,
+    /// Added after `events`.
+    pub add_events: Vec<String>,
+    /// Removed after `add_events`.
+    pub remove_events: Vec<String>,
+    pub active: Option<bool>,
+}
+
+/// Why changes make no hook.
+#[derive(Debug, thiserror::Error)]
+pub enum HookError {
+    /// A new hook (or an app's first configuration) needs somewhere to deliver.
+    #[error("url is required: a hook must have somewhere to deliver")]
+    NoUrl,
+    #[error("a hook must receive at least one event")]
+    NoEvents,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl HookChanges {
+    fn secret_over(&self, current: Option<&String>) -> Option<String> {
+        match &self.secret {
+            Some(s) if s.is_empty() => None,
+            Some(s) => Some(s.clone()),
+            None => current.cloned(),
+        }
+    }
+
+    /// The organization hook these changes make of `current` (or of the defaults, for a new
+    /// hook): by default it receives [`EVENT`], as JSON, and is active.
+    pub fn org_hook(self, current: Option<&OrgWebhook>) -> Result<OrgWebhookSettings, HookError> {
+        let secret = self.secret_over(current.and_then(|h| h.secret.as_ref()));
+        let url = self
+            .url
+            .or_else(|| current.map(|h| h.url.clone()))
+            .ok_or(HookError::NoUrl)?;
+        let content_type = self
+            .content_type
+            .or_else(|| current.map(|h| h.content_type))
+            .unwrap_or(ContentType::Json);
+        let mut events = match (self.events, current) {
+            (Some(events), _) => events,
+            (None, Some(hook)) => hook.event_names()?,
+            (None, None) => vec![EVENT.to_owned()],
+        };
+        for name in self.add_events {
+            if !events.contains(&name) {
+                events.push(name);
+            }
+        }
+        events.retain(|name| !self.remove_events.contains(name));
+        if events.is_empty() {
+            return Err(HookError::NoEvents);
+        }
+        Ok(OrgWebhookSettings {
+            url,
+            secret,
+            content_type,
+            events: crate::json::text("organization hook events", &events)?,
+            active: self
+                .active
+                .or_else(|| current.map(|h| h.active))
+                .unwrap_or(true),
+        })
+    }
+
+    /// The app's webhook configuration these changes make of `current`: by default JSON.
+    pub fn app_hook(
+        self,
+        app_id: i64,
+        current: Option<&AppWebhook>,
+        at: NaiveDateTime,
+    ) -> Result<AppWebhook, HookError> {
+        let secret = self.secret_over(current.and_then(|h| h.secret.as_ref()));
+        Ok(AppWebhook {
+            app_id,
+            url: self
+                .url
+                .or_else(|| current.map(|h| h.url.clone()))
+                .ok_or(HookError::NoUrl)?,
+            secret,
+            content_type: self
+                .content_type
+                .or_else(|| current.map(|h| h.content_type))
+                .unwrap_or(ContentType::Json),
+            active: true,
+            updated_at: at,
+        })
+    }
+}
+
 /// Whose deliveries: an app's (to any of its installations) or one organization hook's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Receiver {

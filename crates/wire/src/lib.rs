@@ -1,12 +1,18 @@
 //! Wire shapes, field for field as GitHub's schemas, built from stored rows.
 
+pub mod fault;
+pub mod hook_bodies;
 pub mod hooks;
 pub mod lifecycle;
+
+pub use fault::Fault;
 
 use std::collections::BTreeMap;
 
 use chrono::{NaiveDateTime, Utc};
-use patgate_domain::RequestedPermissions;
+use patgate_domain::{
+    Bulk, IdList, RequestedPermissions, ReviewAction, ReviewReason, Revoking, Ruling,
+};
 use patgate_persistence::grants::GrantView;
 use patgate_persistence::models::{App, Installation, Organization, Owner, Repository, User};
 use patgate_persistence::requests::RequestView;
@@ -565,6 +571,78 @@ pub struct UpdatePatAccessesBody {
     /// patgate's addition: why, told to the tokens' owners and kept in the audit trail.
     #[schema(max_length = 1024, nullable = true)]
     pub reason: Option<String>,
+}
+
+/// A reason as the domain takes it (at most 1,024 characters).
+fn reason(raw: Option<String>) -> Result<Option<ReviewReason>, Fault> {
+    raw.as_deref()
+        .map(ReviewReason::parse)
+        .transpose()
+        .map_err(|e| Fault::invalid("reason", e.to_string()))
+}
+
+/// A bulk call's ids (1 to 100, distinct, positive).
+fn id_list(field: &str, ids: Vec<i64>) -> Result<IdList, Fault> {
+    IdList::parse(ids).map_err(|e| Fault::invalid(field, e.to_string()))
+}
+
+impl From<ReviewActionName> for ReviewAction {
+    fn from(name: ReviewActionName) -> Self {
+        match name {
+            ReviewActionName::Approve => Self::Approve,
+            ReviewActionName::Deny => Self::Deny,
+        }
+    }
+}
+
+impl TryFrom<ReviewPatGrantRequestBody> for Ruling {
+    type Error = Fault;
+
+    fn try_from(body: ReviewPatGrantRequestBody) -> Result<Self, Fault> {
+        Ok(Self {
+            action: body.action.into(),
+            reason: reason(body.reason)?,
+        })
+    }
+}
+
+impl TryFrom<ReviewPatGrantRequestsInBulkBody> for Bulk<Ruling> {
+    type Error = Fault;
+
+    fn try_from(body: ReviewPatGrantRequestsInBulkBody) -> Result<Self, Fault> {
+        Ok(Self {
+            ids: id_list("pat_request_ids", body.pat_request_ids)?,
+            each: Ruling {
+                action: body.action.into(),
+                reason: reason(body.reason)?,
+            },
+        })
+    }
+}
+
+impl TryFrom<UpdatePatAccessBody> for Revoking {
+    type Error = Fault;
+
+    fn try_from(body: UpdatePatAccessBody) -> Result<Self, Fault> {
+        let GrantActionName::Revoke = body.action;
+        Ok(Self {
+            reason: reason(body.reason)?,
+        })
+    }
+}
+
+impl TryFrom<UpdatePatAccessesBody> for Bulk<Revoking> {
+    type Error = Fault;
+
+    fn try_from(body: UpdatePatAccessesBody) -> Result<Self, Fault> {
+        let GrantActionName::Revoke = body.action;
+        Ok(Self {
+            ids: id_list("pat_ids", body.pat_ids)?,
+            each: Revoking {
+                reason: reason(body.reason)?,
+            },
+        })
+    }
 }
 
 #[cfg(test)]

@@ -2,11 +2,17 @@
 
 use std::collections::BTreeMap;
 
+use chrono::{DateTime, NaiveDateTime};
+use patgate_domain::intake::{AccessQuery, QueriedToken, TokenFiling, UseReport};
 use patgate_domain::policy::{EffectivePolicy, PolicySettings};
+use patgate_domain::{
+    AccessLevel, EmailAddress, Login, PermissionFilter, RepoName, RepositorySelection,
+    ReviewReason, TokenName,
+};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::TokenPermissions;
+use crate::{Fault, TokenPermissions};
 
 /// `allowed` or `restricted`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -68,6 +74,19 @@ impl From<&PolicySettingsDto> for PolicySettings {
             classic_max_days: p.classic_max_lifetime_days,
             exempt_administrators: p.exempt_administrators,
         }
+    }
+}
+
+/// Settings as a body sets them: each lifetime within GitHub's bounds.
+impl TryFrom<PolicySettingsDto> for PolicySettings {
+    type Error = Fault;
+
+    fn try_from(dto: PolicySettingsDto) -> Result<Self, Fault> {
+        let settings = Self::from(&dto);
+        settings
+            .validate()
+            .map_err(|e| Fault::invalid(e.field(), e.to_string()))?;
+        Ok(settings)
     }
 }
 
@@ -316,4 +335,150 @@ pub fn requested_permissions(
         return Err("permission names are lowercase letters, digits and underscores".into());
     }
     Ok(out)
+}
+
+fn invalid(field: &str, message: impl Into<String>) -> Fault {
+    Fault::invalid(field, message)
+}
+
+/// A time as the issuer writes it (ISO 8601 with an offset), to the second.
+fn time(field: &str, raw: &str) -> Result<NaiveDateTime, Fault> {
+    DateTime::parse_from_rfc3339(raw)
+        .map(|t| patgate_persistence::truncate(t.naive_utc()))
+        .map_err(|_| Fault::invalid(field, format!("{field} must be an ISO 8601 time")))
+}
+
+fn optional_time(field: &str, raw: Option<&str>) -> Result<Option<NaiveDateTime>, Fault> {
+    raw.map(|t| time(field, t)).transpose()
+}
+
+/// The fields checked in the order their faults are reported.
+impl TryFrom<SubmitRequestBody> for TokenFiling {
+    type Error = Fault;
+
+    fn try_from(body: SubmitRequestBody) -> Result<Self, Fault> {
+        let owner =
+            Login::parse(&body.owner).map_err(|e| invalid("owner", format!("owner {e}")))?;
+        if body.token_id <= 0 {
+            return Err(invalid("token_id", "token_id must be a positive integer"));
+        }
+        let token_name = TokenName::parse(&body.token_name)
+            .map_err(|_| invalid("token_name", "token_name must be 1 to 255 characters"))?;
+        let token_expires_at = optional_time("token_expires_at", body.token_expires_at.as_deref())?;
+        let selection =
+            RepositorySelection::parse(&body.repository_selection).ok_or_else(|| {
+                invalid(
+                    "repository_selection",
+                    "repository_selection must be none, all or subset",
+                )
+            })?;
+        if selection.lists_repositories() == body.repositories.is_empty()
+            || body.repositories.len() > 500
+        {
+            return Err(invalid(
+                "repositories",
+                "1 to 500 repositories are listed exactly when repository_selection is subset",
+            ));
+        }
+        let repositories = body
+            .repositories
+            .iter()
+            .map(|name| {
+                RepoName::parse(name).map_err(|e| invalid("repositories", format!("{name:?} {e}")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let permissions =
+            requested_permissions(&body.permissions).map_err(|m| invalid("permissions", m))?;
+        let reason = body
+            .reason
+            .as_deref()
+            .map(ReviewReason::parse)
+            .transpose()
+            .map_err(|e| invalid("reason", e.to_string()))?;
+        // A plain e-mail address (`local@domain`): at most 254 characters, one `@`, a dotted
+        // domain, no spaces, quotes, commas or angle brackets.
+        let owner_email = body
+            .owner_email
+            .as_deref()
+            .map(|email| {
+                EmailAddress::parse(email).ok_or_else(|| {
+                    invalid(
+                        "owner_email",
+                        "owner_email must be a plain e-mail address (local@domain)",
+                    )
+                })
+            })
+            .transpose()?;
+        Ok(Self {
+            owner,
+            owner_email,
+            token_id: body.token_id,
+            token_name,
+            token_expires_at,
+            selection,
+            repositories,
+            permissions,
+            reason,
+        })
+    }
+}
+
+impl TryFrom<ReportUseBody> for UseReport {
+    type Error = Fault;
+
+    fn try_from(body: ReportUseBody) -> Result<Self, Fault> {
+        Ok(Self {
+            token_id: body.token_id,
+            last_used_at: optional_time("last_used_at", body.last_used_at.as_deref())?,
+        })
+    }
+}
+
+/// The fields checked in the order their faults are reported.
+impl TryFrom<AccessCheckBody> for AccessQuery {
+    type Error = Fault;
+
+    fn try_from(body: AccessCheckBody) -> Result<Self, Fault> {
+        let level = AccessLevel::parse(&body.level)
+            .ok_or_else(|| invalid("level", "level must be read, write or admin"))?;
+        if PermissionFilter::parse(&format!("{}_read", body.permission)).is_none() {
+            return Err(invalid(
+                "permission",
+                "permission must be a permission name, e.g. contents",
+            ));
+        }
+        let repository = body
+            .repository
+            .as_deref()
+            .map(RepoName::parse)
+            .transpose()
+            .map_err(|e| invalid("repository", format!("repository {e}")))?;
+        let token = match body.token_kind.as_deref() {
+            None | Some("fine_grained") => QueriedToken::FineGrained {
+                token_id: body.token_id,
+            },
+            Some("classic") => QueriedToken::Classic {
+                created_at: optional_time("token_created_at", body.token_created_at.as_deref())?
+                    .ok_or_else(|| {
+                        invalid(
+                            "token_created_at",
+                            "a classic token's creation time is required",
+                        )
+                    })?,
+                expires_at: optional_time("token_expires_at", body.token_expires_at.as_deref())?,
+            },
+            Some(_) => {
+                return Err(invalid(
+                    "token_kind",
+                    "token_kind must be fine_grained or classic",
+                ))
+            }
+        };
+        Ok(Self {
+            token,
+            permission: body.permission,
+            level,
+            repository,
+        })
+    }
 }

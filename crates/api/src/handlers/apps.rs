@@ -135,11 +135,8 @@ pub async fn create_installation_access_token(
     call: AppCall<InstallationPath>,
     payload: RawBody,
 ) -> Reply {
-    let map = body::json_object(&payload.0, true)?;
     let request: CreateInstallationTokenBody =
-        serde_json::from_value(serde_json::Value::Object(map)).map_err(|e| {
-            ApiError::invalid(RESOURCE, "body", "invalid", format!("Invalid request: {e}"))
-        })?;
+        body::read_or_empty::<CreateInstallationTokenBody, _>(&payload, RESOURCE)?;
     let (inst, org) =
         installation(&call.state, call.caller.app.id, call.path.installation_id).await?;
     if inst.suspended_at.is_some() {

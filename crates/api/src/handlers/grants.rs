@@ -1,7 +1,7 @@
 //! `/orgs/{org}/personal-access-tokens`: list grants, revoke one or many, and a grant's repositories.
 
 use actix_web::{get, post, HttpRequest, HttpResponse};
-use patgate_domain::{Operation, ReviewReason};
+use patgate_domain::{Bulk, Operation, ReviewReason, Revoking};
 use patgate_persistence::grants::{self, Revocation, RevokeError};
 use patgate_persistence::Touches;
 
@@ -84,9 +84,8 @@ pub async fn list_pat_grant_repositories(call: Call<PatGrantPath>, req: HttpRequ
 )]
 #[post("/orgs/{org}/personal-access-tokens/{pat_id}")]
 pub async fn update_pat_access(call: Call<PatAccessPath>, payload: RawBody) -> Reply {
-    let input = body::json_object(&payload.0, false)
-        .and_then(|map| revoke_fields(&map))
-        .map(|reason| (vec![call.path.pat_id], reason));
+    let input = body::read::<UpdatePatAccessBody, Revoking>(&payload, RESOURCE)
+        .map(|revoking| (vec![call.path.pat_id], revoking));
     revoke(&call, input, false).await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -107,32 +106,10 @@ pub async fn update_pat_access(call: Call<PatAccessPath>, payload: RawBody) -> R
 )]
 #[post("/orgs/{org}/personal-access-tokens")]
 pub async fn update_pat_accesses(call: Call<OrgPath>, payload: RawBody) -> Reply {
-    let input = body::json_object(&payload.0, false).and_then(|map| {
-        let reason = revoke_fields(&map)?;
-        Ok((body::id_list(&map, RESOURCE, "pat_ids")?, reason))
-    });
+    let input = body::read::<UpdatePatAccessesBody, Bulk<Revoking>>(&payload, RESOURCE)
+        .map(|bulk| (bulk.ids.as_slice().to_vec(), bulk.each));
     revoke(&call, input, true).await?;
     Ok(HttpResponse::Accepted().json(Accepted {}))
-}
-
-/// The revocation's `action` (`revoke`, GitHub's only one) and patgate's optional `reason`,
-/// told to the token's owner (at most 1,024 characters, as a review's).
-fn revoke_fields(
-    map: &serde_json::Map<String, serde_json::Value>,
-) -> Result<Option<ReviewReason>, ApiError> {
-    let reason = body::reason(map, RESOURCE)?;
-    match body::required_str(map, RESOURCE, "action")? {
-        "revoke" => Ok(reason),
-        other => Err(ApiError::invalid(
-            RESOURCE,
-            "action",
-            "invalid",
-            format!(
-                "action must be revoke (got {:?})",
-                other.chars().take(64).collect::<String>()
-            ),
-        )),
-    }
 }
 
 /// Runs the revocation and maps its refusals: an unknown id is 404 for a single grant and 422
@@ -140,13 +117,13 @@ fn revoke_fields(
 /// are checked before the body.
 async fn revoke<P: InOrg>(
     call: &Call<P>,
-    input: Result<(Vec<i64>, Option<ReviewReason>), ApiError>,
+    input: Result<(Vec<i64>, Revoking), ApiError>,
     bulk: bool,
 ) -> Result<(), ApiError> {
     let (app_id, installation_id) = call.caller.actor();
     call.in_org(Operation::RevokeGrants)
         .write(move |db, org| {
-            let (ids, reason) = input?;
+            let (ids, Revoking { reason }) = input?;
             let revocation = Revocation {
                 org_id: org.id,
                 grant_ids: &ids,

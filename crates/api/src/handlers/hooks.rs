@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use actix_web::{get, patch, post, HttpRequest, HttpResponse};
-use patgate_persistence::webhooks::{self, AppWebhook, ContentType, Delivery, Receiver};
+use patgate_persistence::webhooks::{self, Delivery, HookChanges, Receiver};
 use patgate_persistence::{Page, Total, Touches};
 use utoipa::openapi::schema::{ObjectBuilder, Type};
 use utoipa::openapi::{Content, RefOr, Response, ResponseBuilder};
@@ -15,9 +15,10 @@ use super::errors::{AuthErrors, BadPage, Invalid, MalformedJson, NotFoundErrors}
 use super::params::{DeliveryPath, PageParams};
 use super::{backlog_json, page_json, read, write, AppCall, Reply};
 use crate::body::{self, RawBody};
+use crate::dto::hook_bodies::WebhookConfigBody;
 use crate::dto::hooks::{DeliveryBacklog, HookDelivery, HookDeliveryItem, WebhookConfig};
 use crate::error::ApiError;
-use crate::handlers::hook_bodies::{read_config, WebhookConfigBody};
+use crate::handlers::org_hooks::hook_error;
 use crate::pagination::page_from_query;
 use crate::state::AppState;
 use patgate_events::payload as webhook_payload;
@@ -49,38 +50,13 @@ pub async fn get_webhook_config(call: AppCall) -> Reply {
 )]
 #[patch("/app/hook/config")]
 pub async fn update_webhook_config(call: AppCall, payload: RawBody) -> Reply {
-    let map = body::json_object(&payload.0, false)?;
-    let input = read_config(&map, RESOURCE, false)?;
+    let changes = body::read::<WebhookConfigBody, HookChanges>(&payload, RESOURCE)?;
     let app_id = call.caller.app.id;
     let hook = write(&call.state, Touches::Nothing, move |conn| {
         let current = webhooks::config(conn, app_id)?;
-        let url = match (input.url, &current) {
-            (Some(url), _) => url,
-            (None, Some(hook)) => hook.url.clone(),
-            (None, None) => {
-                return Err(ApiError::invalid(
-                    RESOURCE,
-                    "url",
-                    "missing_field",
-                    "url is required to set up the webhook",
-                ))
-            }
-        };
-        let hook = AppWebhook {
-            app_id,
-            url,
-            secret: match input.secret {
-                Some(s) if s.is_empty() => None,
-                Some(s) => Some(s),
-                None => current.as_ref().and_then(|h| h.secret.clone()),
-            },
-            content_type: input
-                .content_type
-                .or_else(|| current.as_ref().map(|h| h.content_type))
-                .unwrap_or(ContentType::Json),
-            active: true,
-            updated_at: patgate_persistence::now(),
-        };
+        let hook = changes
+            .app_hook(app_id, current.as_ref(), patgate_persistence::now())
+            .map_err(|e| hook_error(RESOURCE, e))?;
         webhooks::set_config(conn, &hook)?;
         Ok(hook)
     })

@@ -1,17 +1,14 @@
 //! The token issuer's endpoints (file, refile and withdraw a token's request, read the verdict, report last use) and the access check for resource servers.
 
 use actix_web::{delete, get, post, HttpRequest, HttpResponse};
-use chrono::DateTime;
+use chrono::NaiveDateTime;
 use patgate_domain::access::decide_classic;
+use patgate_domain::intake::{AccessQuery, QueriedToken, TokenFiling, UseReport};
 use patgate_domain::policy::{lifetime_days, TokenKind};
-use patgate_domain::{
-    AccessLevel, EmailAddress, Login, Operation, RepoName, RepositorySelection,
-    RequestedPermissions, ReviewReason, TokenName,
-};
+use patgate_domain::{Operation, RepoName, RequestedPermissions};
 use patgate_persistence::access::{self, Answer, Question};
-use patgate_persistence::intake::{self, CancelError, IntakeError, Outcome, Submission, Verdict};
+use patgate_persistence::intake::{self, CancelError, IntakeError, Verdict};
 use patgate_persistence::models::PatRequest;
-use patgate_persistence::seed;
 use patgate_persistence::{DbConnection, Touches};
 
 use super::errors::{BodyErrors, MalformedJson, NotFoundErrors};
@@ -20,8 +17,7 @@ use super::params::{FiledRequestPath, OrgPath};
 use super::{unprocessable, Call, Reply};
 use crate::body::{self, RawBody};
 use crate::dto::lifecycle::{
-    requested_permissions, AccessCheckBody, AccessCheckResult, ReportUseBody, SubmitRequestBody,
-    TokenRequestStatus,
+    AccessCheckBody, AccessCheckResult, ReportUseBody, SubmitRequestBody, TokenRequestStatus,
 };
 use crate::dto::{timestamp, TokenPermissions};
 use crate::error::{ApiError, ValidationError as ValidationBody};
@@ -30,25 +26,6 @@ const RESOURCE: &str = "PersonalAccessTokenRequest";
 
 fn invalid(field: &str, message: impl Into<String>) -> ApiError {
     ApiError::invalid(RESOURCE, field, "invalid", message)
-}
-
-fn parse_time(field: &str, raw: &str) -> Result<chrono::NaiveDateTime, ApiError> {
-    DateTime::parse_from_rfc3339(raw)
-        .map(|t| patgate_persistence::truncate(t.naive_utc()))
-        .map_err(|_| invalid(field, format!("{field} must be an ISO 8601 time")))
-}
-
-fn optional_time(
-    field: &str,
-    raw: Option<&str>,
-) -> Result<Option<chrono::NaiveDateTime>, ApiError> {
-    raw.map(|t| parse_time(field, t)).transpose()
-}
-
-fn typed<T: serde::de::DeserializeOwned>(payload: &[u8]) -> Result<T, ApiError> {
-    let map = body::json_object(payload, false)?;
-    serde_json::from_value(serde_json::Value::Object(map))
-        .map_err(|e| ApiError::invalid(RESOURCE, "body", "invalid", e.to_string()))
 }
 
 fn permissions_of(raw: Option<&str>) -> Option<TokenPermissions> {
@@ -95,150 +72,33 @@ fn status(request: &PatRequest, verdict: Option<&Verdict>) -> TokenRequestStatus
 )]
 #[post("/orgs/{org}/personal-access-token-intake/requests")]
 pub async fn submit_token_request(call: Call<OrgPath>, payload: RawBody) -> Reply {
-    let input = typed::<SubmitRequestBody>(&payload.0);
+    let input = body::read::<SubmitRequestBody, TokenFiling>(&payload, RESOURCE);
     let actor = call.caller.actor();
-    let (created, request, verdict) = call
+    let filed = call
         .in_org(Operation::SubmitRequests)
         .write(move |db, org| {
-            let filing = Filing::check(input?)?;
+            let filing = input?;
             let at = patgate_persistence::now();
             db.write(Touches::Everything, |conn| {
-                filing.file(conn, org.id, actor, at)
+                intake::file(conn, org.id, &filing, actor, at).map_err(refused)
             })
         })
         .await?;
-    let body = status(&request, verdict.as_ref());
-    Ok(if created {
+    let body = status(&filed.request, filed.verdict.as_ref());
+    Ok(if filed.created {
         HttpResponse::Created().json(body)
     } else {
         HttpResponse::Ok().json(body)
     })
 }
 
-/// A filing whose fields are valid; that its repositories are the organization's is checked
-/// when it is filed.
-struct Filing {
-    input: SubmitRequestBody,
-    owner: Login,
-    expires: Option<chrono::NaiveDateTime>,
-    selection: RepositorySelection,
-    permissions: RequestedPermissions,
-    reason: Option<ReviewReason>,
-}
-
-impl Filing {
-    /// Checks each field, in the order the 422s are reported.
-    fn check(input: SubmitRequestBody) -> Result<Self, ApiError> {
-        let owner =
-            Login::parse(&input.owner).map_err(|e| invalid("owner", format!("owner {e}")))?;
-        if input.token_id <= 0 {
-            return Err(invalid("token_id", "token_id must be a positive integer"));
-        }
-        TokenName::parse(&input.token_name)
-            .map_err(|_| invalid("token_name", "token_name must be 1 to 255 characters"))?;
-        let expires = optional_time("token_expires_at", input.token_expires_at.as_deref())?;
-        let selection =
-            RepositorySelection::parse(&input.repository_selection).ok_or_else(|| {
-                invalid(
-                    "repository_selection",
-                    "repository_selection must be none, all or subset",
-                )
-            })?;
-        if selection.lists_repositories() == input.repositories.is_empty()
-            || input.repositories.len() > 500
-        {
-            return Err(invalid(
-                "repositories",
-                "1 to 500 repositories are listed exactly when repository_selection is subset",
-            ));
-        }
-        let permissions =
-            requested_permissions(&input.permissions).map_err(|m| invalid("permissions", m))?;
-        let reason = input
-            .reason
-            .as_deref()
-            .map(ReviewReason::parse)
-            .transpose()
-            .map_err(|e| invalid("reason", e.to_string()))?;
-        // A plain e-mail address (`local@domain`): at most 254 characters, one `@`, a dotted
-        // domain, no spaces, quotes, commas or angle brackets.
-        if let Some(email) = input.owner_email.as_deref() {
-            EmailAddress::parse(email).ok_or_else(|| {
-                invalid(
-                    "owner_email",
-                    "owner_email must be a plain e-mail address (local@domain)",
-                )
-            })?;
-        }
-        Ok(Self {
-            input,
-            owner,
-            expires,
-            selection,
-            permissions,
-            reason,
-        })
-    }
-
-    /// Files the request in the organization's transaction: whether a pending request was
-    /// filed, the request, and its verdict.
-    fn file(
-        &self,
-        conn: &mut DbConnection,
-        org_id: i64,
-        actor: (i64, i64),
-        at: chrono::NaiveDateTime,
-    ) -> Result<(bool, PatRequest, Option<Verdict>), ApiError> {
-        let input = &self.input;
-        let repository_ids = self.repository_ids(conn, org_id)?;
-        let email = input.owner_email.as_deref();
-        let owner = seed::ensure_user(conn, self.owner.as_str(), None, email, at)?;
-        let submission = Submission {
-            org_id,
-            owner_id: owner.id,
-            token_id: input.token_id,
-            token_name: &input.token_name,
-            token_expires_at: self.expires,
-            reason: self.reason.as_ref().map(ReviewReason::as_str),
-            repository_selection: self.selection,
-            repository_ids: &repository_ids,
-            permissions: &self.permissions,
-            actor,
-            at,
-        };
-        let outcome = intake::submit(conn, &submission).map_err(|e| match e {
-            IntakeError::Policy(v) => {
-                ApiError::invalid(RESOURCE, "policy", "custom", v.to_string())
-            }
-            IntakeError::TokenOwner(id) => {
-                invalid("token_id", format!("token {id} belongs to another user"))
-            }
-            IntakeError::Store(e) => e.into(),
-        })?;
-        let (created, request) = match outcome {
-            Outcome::Pending(r) => (true, r),
-            Outcome::Unchanged(r) => (false, r),
-            Outcome::Granted { request, .. } => (false, request),
-        };
-        let verdict = intake::verdict(conn, org_id, request.id)?;
-        Ok((created, request, verdict))
-    }
-
-    /// The ids of the repositories named, each the organization's.
-    fn repository_ids(&self, conn: &mut DbConnection, org_id: i64) -> Result<Vec<i64>, ApiError> {
-        let mut ids = Vec::new();
-        for name in &self.input.repositories {
-            let key = RepoName::parse(name)
-                .map_err(|e| invalid("repositories", format!("{name:?} {e}")))?;
-            let repo = seed::find_repo(conn, org_id, key.as_str())?.ok_or_else(|| {
-                invalid(
-                    "repositories",
-                    format!("{name:?} is not a repository of the organization"),
-                )
-            })?;
-            ids.push(repo.id);
-        }
-        Ok(ids)
+/// A refused filing as the issuer is told it.
+fn refused(e: IntakeError) -> ApiError {
+    match e {
+        IntakeError::Policy(v) => ApiError::invalid(RESOURCE, "policy", "custom", v.to_string()),
+        IntakeError::TokenOwner(_) => invalid("token_id", e.to_string()),
+        IntakeError::UnknownRepository(_) => invalid("repositories", e.to_string()),
+        IntakeError::Store(e) => e.into(),
     }
 }
 
@@ -315,16 +175,13 @@ pub async fn cancel_token_request(call: Call<FiledRequestPath>) -> Reply {
 )]
 #[post("/orgs/{org}/personal-access-token-intake/usage")]
 pub async fn report_token_use(call: Call<OrgPath>, payload: RawBody) -> Reply {
-    let input = typed::<ReportUseBody>(&payload.0);
+    let input = body::read::<ReportUseBody, UseReport>(&payload, RESOURCE);
     call.in_org(Operation::SubmitRequests)
         .write(move |db, org| {
-            let input = input?;
-            let at = match input.last_used_at.as_deref() {
-                Some(t) => parse_time("last_used_at", t)?,
-                None => patgate_persistence::now(),
-            };
+            let report = input?;
+            let at = report.last_used_at.unwrap_or_else(patgate_persistence::now);
             match db.write(Touches::Everything, |conn| {
-                intake::report_use(conn, org.id, input.token_id, at)
+                intake::report_use(conn, org.id, report.token_id, at)
             })? {
                 true => Ok(()),
                 false => Err(ApiError::NotFound),
@@ -356,7 +213,7 @@ pub async fn check_token_access(call: Call<OrgPath>, payload: RawBody, req: Http
         Ok(kept) => return Ok(kept),
         Err(slot) => slot,
     };
-    let input = typed::<AccessCheckBody>(&payload.0);
+    let input = body::read::<AccessCheckBody, AccessQuery>(&payload, RESOURCE);
     let (answer, expires_at) = call
         .in_org(op)
         .read(move |conn, org| check(conn, org.id, input?))
@@ -372,46 +229,26 @@ pub async fn check_token_access(call: Call<OrgPath>, payload: RawBody, req: Http
 }
 
 /// The answer to an access check, and the expiry of the token it is about, when known.
-type Checked = (Answer, Option<chrono::NaiveDateTime>);
+type Checked = (Answer, Option<NaiveDateTime>);
 
-/// Checks the question's fields, then answers it: a fine-grained token from its grant, a
-/// classic one from the policy.
-fn check(
-    conn: &mut DbConnection,
-    org_id: i64,
-    input: AccessCheckBody,
-) -> Result<Checked, ApiError> {
-    let level = AccessLevel::parse(&input.level)
-        .ok_or_else(|| invalid("level", "level must be read, write or admin"))?;
-    if patgate_domain::PermissionFilter::parse(&format!("{}_read", input.permission)).is_none() {
-        return Err(invalid(
-            "permission",
-            "permission must be a permission name, e.g. contents",
-        ));
-    }
-    let repository = input
-        .repository
-        .as_deref()
-        .map(|r| RepoName::parse(r).map(|n| n.key()))
-        .transpose()
-        .map_err(|e| invalid("repository", format!("repository {e}")))?;
-    match input.token_kind.as_deref() {
-        None | Some("fine_grained") => {}
-        Some("classic") => return check_classic(conn, org_id, &input),
-        Some(_) => {
-            return Err(invalid(
-                "token_kind",
-                "token_kind must be fine_grained or classic",
-            ))
-        }
-    }
+/// Answers the question: a fine-grained token from its grant, a classic one from the policy.
+fn check(conn: &mut DbConnection, org_id: i64, query: AccessQuery) -> Result<Checked, ApiError> {
+    let now = patgate_persistence::now();
+    let token_id = match query.token {
+        QueriedToken::FineGrained { token_id } => token_id,
+        QueriedToken::Classic {
+            created_at,
+            expires_at,
+        } => return check_classic(conn, org_id, created_at, expires_at, now),
+    };
+    let repository = query.repository.as_ref().map(RepoName::key);
     let question = Question {
         org_id,
-        token_id: input.token_id,
+        token_id,
         repository_key: repository.as_deref(),
-        permission: &input.permission,
-        level,
-        now: patgate_persistence::now(),
+        permission: &query.permission,
+        level: query.level,
+        now,
     };
     Ok(access::check(conn, &question)?)
 }
@@ -421,17 +258,11 @@ fn check(
 fn check_classic(
     conn: &mut DbConnection,
     org_id: i64,
-    input: &AccessCheckBody,
+    created: NaiveDateTime,
+    expires: Option<NaiveDateTime>,
+    now: NaiveDateTime,
 ) -> Result<Checked, ApiError> {
-    let created = optional_time("token_created_at", input.token_created_at.as_deref())?
-        .ok_or_else(|| {
-            invalid(
-                "token_created_at",
-                "a classic token's creation time is required",
-            )
-        })?;
-    let expires = optional_time("token_expires_at", input.token_expires_at.as_deref())?;
-    if expires.is_some_and(|t| t <= patgate_persistence::now()) {
+    if expires.is_some_and(|t| t <= now) {
         return Ok((Answer::Expired, None));
     }
     let stack = patgate_persistence::policy::stack(conn, org_id)?;

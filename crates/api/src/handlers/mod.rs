@@ -7,7 +7,6 @@ pub mod credentials;
 pub mod enterprise_policy;
 pub mod errors;
 pub mod grants;
-pub mod hook_bodies;
 pub mod hooks;
 pub mod intake;
 mod listing;

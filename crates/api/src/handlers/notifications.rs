@@ -13,7 +13,6 @@ use super::params::OrgPath;
 use super::{backlog_json, Call, Reply};
 use crate::body::{self, RawBody};
 use crate::dto::hooks::DeliveryBacklog;
-use crate::error::ApiError;
 
 const RESOURCE: &str = "NotificationSettings";
 
@@ -66,21 +65,8 @@ pub async fn set_notification_settings(call: Call<OrgPath>, payload: RawBody) ->
     let email = call
         .in_org(Operation::WritePolicy)
         .write(move |db, org| {
-            let map = body::json_object(&payload.0, false)?;
             let input: NotificationSettings =
-                serde_json::from_value(serde_json::Value::Object(map)).map_err(|e| {
-                    let field = if e.to_string().contains("unknown field") {
-                        "body"
-                    } else {
-                        "email"
-                    };
-                    ApiError::invalid(
-                        RESOURCE,
-                        field,
-                        "invalid",
-                        format!("{e}: email must be true or false"),
-                    )
-                })?;
+                body::read::<NotificationSettings, _>(&payload, RESOURCE)?;
             db.write(Touches::Org(org.id), |conn| {
                 notifications::set_email(
                     conn,

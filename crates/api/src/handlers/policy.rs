@@ -83,7 +83,6 @@ pub async fn set_token_policy(call: Call<OrgPath>, payload: RawBody) -> Reply {
             let (settings, description) = input?;
             db.write(Touches::Org(org.id), |conn| {
                 let stack = policy::stack(conn, org.id)?;
-                settings.validate().map_err(policy_error)?;
                 if let Some(enterprise) = &stack.enterprise {
                     settings.check_within(enterprise).map_err(policy_error)?;
                 }
@@ -99,22 +98,16 @@ pub async fn set_token_policy(call: Call<OrgPath>, payload: RawBody) -> Reply {
 
 /// A policy body (an organization's or an enterprise's): the settings, and the JSON the
 /// audit trail keeps of them.
-pub(crate) fn read_settings(payload: &body::RawBody) -> Result<(PolicySettings, String), ApiError> {
-    let map = body::json_object(&payload.0, false)?;
-    let wire = serde_json::from_value::<PolicySettingsDto>(serde_json::Value::Object(map))
-        .map_err(|e| ApiError::invalid(RESOURCE, "body", "invalid", e.to_string()))?;
-    let description = serde_json::to_string(&wire).unwrap_or_default();
-    Ok((PolicySettings::from(&wire), description))
+pub(crate) fn read_settings(payload: &RawBody) -> Result<(PolicySettings, String), ApiError> {
+    let settings: PolicySettings = body::read::<PolicySettingsDto, _>(payload, RESOURCE)?;
+    let description =
+        serde_json::to_string(&PolicySettingsDto::from(&settings)).map_err(ApiError::internal)?;
+    Ok((settings, description))
 }
 
 /// A 422 naming the setting and the rule that refused it.
 pub(crate) fn policy_error(e: PolicyError) -> ApiError {
-    let field = match &e {
-        PolicyError::LoosensEnterprise { field, .. }
-        | PolicyError::SetByEnterprise { field, .. }
-        | PolicyError::BadLifetime { field } => *field,
-    };
-    ApiError::invalid(RESOURCE, field, "invalid", e.to_string())
+    ApiError::invalid(RESOURCE, e.field(), "invalid", e.to_string())
 }
 
 /// List the audit trail of an organization's token governance

@@ -1,7 +1,7 @@
 //! `/orgs/{org}/personal-access-token-requests`: list, review one, review in bulk, and a request's repositories.
 
 use actix_web::{get, post, HttpRequest, HttpResponse};
-use patgate_domain::{Operation, ReviewAction, ReviewReason};
+use patgate_domain::{Bulk, Operation, ReviewReason, Ruling};
 use patgate_persistence::requests::{self, Review, ReviewError};
 use patgate_persistence::Touches;
 
@@ -89,9 +89,8 @@ pub async fn list_pat_grant_request_repositories(
 )]
 #[post("/orgs/{org}/personal-access-token-requests/{pat_request_id}")]
 pub async fn review_pat_grant_request(call: Call<PatRequestPath>, payload: RawBody) -> Reply {
-    let input = body::json_object(&payload.0, false)
-        .and_then(|map| review_fields(&map))
-        .map(|(action, reason)| (vec![call.path.pat_request_id], action, reason));
+    let input = body::read::<ReviewPatGrantRequestBody, Ruling>(&payload, RESOURCE)
+        .map(|ruling| (vec![call.path.pat_request_id], ruling));
     review(&call, input, false).await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -113,26 +112,14 @@ pub async fn review_pat_grant_request(call: Call<PatRequestPath>, payload: RawBo
 )]
 #[post("/orgs/{org}/personal-access-token-requests")]
 pub async fn review_pat_grant_requests_in_bulk(call: Call<OrgPath>, payload: RawBody) -> Reply {
-    let input = body::json_object(&payload.0, false).and_then(|map| {
-        let ids = body::id_list(&map, RESOURCE, "pat_request_ids")?;
-        let (action, reason) = review_fields(&map)?;
-        Ok((ids, action, reason))
-    });
+    let input = body::read::<ReviewPatGrantRequestsInBulkBody, Bulk<Ruling>>(&payload, RESOURCE)
+        .map(|bulk| (bulk.ids.as_slice().to_vec(), bulk.each));
     review(&call, input, true).await?;
     Ok(HttpResponse::Accepted().json(Accepted {}))
 }
 
-/// The parsed review: request ids, action and reason, or why the body was refused.
-type ReviewInput = Result<(Vec<i64>, ReviewAction, Option<ReviewReason>), ApiError>;
-
-fn review_fields(
-    map: &serde_json::Map<String, serde_json::Value>,
-) -> Result<(ReviewAction, Option<ReviewReason>), ApiError> {
-    let action = body::required_str(map, RESOURCE, "action")?;
-    let action = ReviewAction::parse(action)
-        .map_err(|e| ApiError::invalid(RESOURCE, "action", "invalid", e.to_string()))?;
-    Ok((action, body::reason(map, RESOURCE)?))
-}
+/// The parsed review: request ids and the ruling, or why the body was refused.
+type ReviewInput = Result<(Vec<i64>, Ruling), ApiError>;
 
 /// Runs the review transaction and maps its refusals: an unknown id is 404 for a single
 /// review and 422 naming it in bulk; a request that is not pending is 422.
@@ -142,7 +129,7 @@ fn review_fields(
 async fn review<P: InOrg>(call: &Call<P>, input: ReviewInput, bulk: bool) -> Result<(), ApiError> {
     let (app_id, installation_id) = call.caller.actor();
     call.in_org(Operation::ReviewRequests).write(move |db, org| {
-        let (ids, action, reason) = input?;
+        let (ids, Ruling { action, reason }) = input?;
         let review = Review {
             by_policy: false,
             org_id: org.id,

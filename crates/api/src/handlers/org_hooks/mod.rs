@@ -6,28 +6,35 @@ use actix_web::http::header;
 use actix_web::{delete, get, patch, post, HttpRequest, HttpResponse};
 use patgate_domain::Operation;
 use patgate_persistence::models::Organization;
-use patgate_persistence::webhooks::{self, OrgWebhook};
+use patgate_persistence::webhooks::{self, HookChanges, HookError, OrgWebhook};
 use patgate_persistence::DbConnection;
 use patgate_persistence::Touches;
-use serde_json::{Map, Value};
 
 use super::errors::{BodyErrors, NotFoundErrors, PageErrors};
 use super::params::{HookDeliveryPath, HookPath, OrgPath, PageParams};
 use crate::body::{self, RawBody};
+use crate::dto::hook_bodies::{CreateOrgHookBody, UpdateOrgHookBody, WebhookConfigBody};
 use crate::dto::hooks::{OrgHook, WebhookConfig};
 use crate::error::ApiError;
-use crate::handlers::hook_bodies::WebhookConfigBody;
 use crate::handlers::{page_json, Call, InOrg, Reply};
 use crate::pagination::{ahead, page_from_query, page_of};
 
 pub mod deliveries;
 
-use crate::handlers::hook_bodies::{read_config, read_hook, settings, Changes};
-pub use crate::handlers::hook_bodies::{
-    CreateOrgHookBody, InsecureSsl, OrgHookConfigBody, UpdateOrgHookBody,
-};
-
+/// The resource a hook's errors name, and its `config`'s.
+const RESOURCE: &str = "Hook";
 const CONFIG_RESOURCE: &str = "HookConfig";
+
+/// Changes that make no hook, as a 422 naming `resource`.
+pub(crate) fn hook_error(resource: &str, e: HookError) -> ApiError {
+    match e {
+        HookError::NoUrl => ApiError::invalid(resource, "url", "missing_field", e.to_string()),
+        HookError::NoEvents => {
+            ApiError::invalid(resource, "remove_events", "invalid", e.to_string())
+        }
+        HookError::Store(e) => e.into(),
+    }
+}
 
 /// The host (and port) a URL points at: what may be logged of it. URLs with credentials are
 /// refused before they are stored, so this holds none.
@@ -165,11 +172,13 @@ pub async fn list_webhooks(call: Call<OrgPath>, req: HttpRequest) -> Reply {
 )]
 #[post("/orgs/{org}/hooks")]
 pub async fn create_webhook(call: Call<OrgPath>, payload: RawBody) -> Reply {
+    let changes = body::read::<CreateOrgHookBody, HookChanges>(&payload, RESOURCE);
     let (login, hook) = call
         .in_org(Operation::WriteHooks)
         .write(move |db, org| {
-            let map = body::json_object(&payload.0, false)?;
-            let settings = settings(read_hook(&map, true)?, None)?;
+            let settings = changes?
+                .org_hook(None)
+                .map_err(|e| hook_error(RESOURCE, e))?;
             // No kept answer shows hooks: nothing to invalidate.
             let hook = db.write(Touches::Nothing, |conn| {
                 webhooks::create_org_hook(conn, org.id, &settings, patgate_persistence::now())
@@ -210,24 +219,25 @@ pub async fn get_webhook(call: Call<HookPath>) -> Reply {
 )]
 #[patch("/orgs/{org}/hooks/{hook_id}")]
 pub async fn update_webhook(call: Call<HookPath>, payload: RawBody) -> Reply {
-    let (login, hook) = change_hook(&call, payload, true, |map| read_hook(map, false)).await?;
+    let changes = body::read_or_empty::<UpdateOrgHookBody, HookChanges>(&payload, RESOURCE);
+    let (login, hook) = change_hook(&call, changes, RESOURCE).await?;
     Ok(HttpResponse::Ok().json(OrgHook::of(&call.state.base_url, &login, &hook)?))
 }
 
-/// Checks the caller and the hook, reads the changes from the body's JSON object (`optional`
-/// as [`body::json_object`] takes it) after the permission, so that a caller without it learns
-/// nothing of the body's faults, and applies them in one transaction.
+/// Checks the caller and the hook, then applies the changes read from the body in one
+/// transaction; a body's faults (named as `resource`'s) are told only after the permission, so
+/// that a caller without it learns nothing of them.
 async fn change_hook(
     call: &Call<HookPath>,
-    payload: RawBody,
-    optional: bool,
-    read: fn(&Map<String, Value>) -> Result<Changes, ApiError>,
+    changes: Result<HookChanges, ApiError>,
+    resource: &'static str,
 ) -> Result<(String, OrgWebhook), ApiError> {
     let id = call.path.hook_id;
     let (login, hook) = write_to_hook(call, move |conn, org| {
-        let changes = read(&body::json_object(&payload.0, optional)?)?;
         let current = hook_in(conn, org, id)?;
-        let settings = settings(changes, Some(&current))?;
+        let settings = changes?
+            .org_hook(Some(&current))
+            .map_err(|e| hook_error(resource, e))?;
         webhooks::update_org_hook(conn, org.id, id, &settings, patgate_persistence::now())?
             .ok_or(ApiError::NotFound)
     })
@@ -284,9 +294,7 @@ pub async fn get_webhook_config_for_org(call: Call<HookPath>) -> Reply {
 )]
 #[patch("/orgs/{org}/hooks/{hook_id}/config")]
 pub async fn update_webhook_config_for_org(call: Call<HookPath>, payload: RawBody) -> Reply {
-    let (_, hook) = change_hook(&call, payload, false, |map| {
-        read_config(map, CONFIG_RESOURCE, false)
-    })
-    .await?;
+    let changes = body::read::<WebhookConfigBody, HookChanges>(&payload, CONFIG_RESOURCE);
+    let (_, hook) = change_hook(&call, changes, CONFIG_RESOURCE).await?;
     Ok(HttpResponse::Ok().json(WebhookConfig::of_org(&hook)))
 }
