@@ -71,9 +71,8 @@ fn perms(pairs: &[(&str, AccessLevel)]) -> BTreeMap<String, AccessLevel> {
     pairs.iter().map(|(k, l)| ((*k).to_owned(), *l)).collect()
 }
 
-/// The demo's `i`-th token and its request: pending for the first [`PENDING`], approved by
-/// the reviewer app after; owners, lifetimes, selections and permissions vary with `i`.
-fn token_and_request(i: usize, now: DateTime<Utc>) -> (TokenSeed, RequestSeed) {
+/// The permissions the demo's `i`-th request asks for: repository ones unless it selects none.
+fn permissions_of(i: usize, selection: &str) -> RequestedPermissions {
     use AccessLevel::*;
     let repo_perms = [
         perms(&[("metadata", Read), ("contents", Read)]),
@@ -90,6 +89,20 @@ fn token_and_request(i: usize, now: DateTime<Utc>) -> (TokenSeed, RequestSeed) {
         perms(&[("members", Read)]),
         perms(&[("organization_projects", Admin)]),
     ];
+    RequestedPermissions {
+        organization: org_perms[i % org_perms.len()].clone(),
+        repository: if selection == "none" {
+            BTreeMap::new()
+        } else {
+            repo_perms[i % repo_perms.len()].clone()
+        },
+        other: BTreeMap::new(),
+    }
+}
+
+/// The demo's `i`-th token and its request: pending for the first [`PENDING`], approved by
+/// the reviewer app after; owners, lifetimes, selections and permissions vary with `i`.
+fn token_and_request(i: usize, now: DateTime<Utc>) -> (TokenSeed, RequestSeed) {
     let owner = OWNERS[i % OWNERS.len()];
     let name = format!("{owner}-token-{i}");
     let expires = match i % 7 {
@@ -115,11 +128,6 @@ fn token_and_request(i: usize, now: DateTime<Utc>) -> (TokenSeed, RequestSeed) {
     } else {
         Vec::new()
     };
-    let repository = if selection == "none" {
-        BTreeMap::new()
-    } else {
-        repo_perms[i % repo_perms.len()].clone()
-    };
     let request = RequestSeed {
         org: ORG.to_owned(),
         owner: owner.to_owned(),
@@ -127,11 +135,7 @@ fn token_and_request(i: usize, now: DateTime<Utc>) -> (TokenSeed, RequestSeed) {
         reason: (!i.is_multiple_of(4)).then(|| format!("Needed for task #{}", 100 + i)),
         repository_selection: selection.to_owned(),
         repositories,
-        permissions: RequestedPermissions {
-            organization: org_perms[i % org_perms.len()].clone(),
-            repository,
-            other: BTreeMap::new(),
-        },
+        permissions: permissions_of(i, selection),
         created_at: Some(
             (now - Duration::minutes(37 * (PENDING + GRANTED - i) as i64)).to_rfc3339(),
         ),

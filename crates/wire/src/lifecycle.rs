@@ -352,6 +352,33 @@ fn optional_time(field: &str, raw: Option<&str>) -> Result<Option<NaiveDateTime>
     raw.map(|t| time(field, t)).transpose()
 }
 
+/// The repositories named: 1 to 500 exactly when the selection is `subset`.
+fn repositories(selection: RepositorySelection, names: &[String]) -> Result<Vec<RepoName>, Fault> {
+    if selection.lists_repositories() == names.is_empty() || names.len() > 500 {
+        return Err(invalid(
+            "repositories",
+            "1 to 500 repositories are listed exactly when repository_selection is subset",
+        ));
+    }
+    names
+        .iter()
+        .map(|name| {
+            RepoName::parse(name).map_err(|e| invalid("repositories", format!("{name:?} {e}")))
+        })
+        .collect()
+}
+
+/// A plain e-mail address (`local@domain`): at most 254 characters, one `@`, a dotted domain,
+/// no spaces, quotes, commas or angle brackets.
+fn email(raw: &str) -> Result<EmailAddress, Fault> {
+    EmailAddress::parse(raw).ok_or_else(|| {
+        invalid(
+            "owner_email",
+            "owner_email must be a plain e-mail address (local@domain)",
+        )
+    })
+}
+
 /// The fields checked in the order their faults are reported.
 impl TryFrom<SubmitRequestBody> for TokenFiling {
     type Error = Fault;
@@ -372,21 +399,7 @@ impl TryFrom<SubmitRequestBody> for TokenFiling {
                     "repository_selection must be none, all or subset",
                 )
             })?;
-        if selection.lists_repositories() == body.repositories.is_empty()
-            || body.repositories.len() > 500
-        {
-            return Err(invalid(
-                "repositories",
-                "1 to 500 repositories are listed exactly when repository_selection is subset",
-            ));
-        }
-        let repositories = body
-            .repositories
-            .iter()
-            .map(|name| {
-                RepoName::parse(name).map_err(|e| invalid("repositories", format!("{name:?} {e}")))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let repositories = repositories(selection, &body.repositories)?;
         let permissions =
             requested_permissions(&body.permissions).map_err(|m| invalid("permissions", m))?;
         let reason = body
@@ -395,20 +408,7 @@ impl TryFrom<SubmitRequestBody> for TokenFiling {
             .map(ReviewReason::parse)
             .transpose()
             .map_err(|e| invalid("reason", e.to_string()))?;
-        // A plain e-mail address (`local@domain`): at most 254 characters, one `@`, a dotted
-        // domain, no spaces, quotes, commas or angle brackets.
-        let owner_email = body
-            .owner_email
-            .as_deref()
-            .map(|email| {
-                EmailAddress::parse(email).ok_or_else(|| {
-                    invalid(
-                        "owner_email",
-                        "owner_email must be a plain e-mail address (local@domain)",
-                    )
-                })
-            })
-            .transpose()?;
+        let owner_email = body.owner_email.as_deref().map(email).transpose()?;
         Ok(Self {
             owner,
             owner_email,
