@@ -8,7 +8,7 @@ use chrono::{DateTime, NaiveDateTime};
 use patgate_api::dto::lifecycle::PolicySettingsDto;
 use patgate_domain::policy::PolicySettings;
 use patgate_domain::{
-    AccessLevel, EmailAddress, Login, PermissionSet, RepoName, RepositorySelection,
+    AccessLevel, EmailAddress, Login, NameError, PermissionSet, RepoName, RepositorySelection,
     RequestedPermissions, ReviewAction, TokenName,
 };
 use patgate_persistence::models::{NewApp, NewInstallation, NewToken};
@@ -199,8 +199,30 @@ fn time(raw: &Option<String>, what: &str) -> Result<Option<NaiveDateTime>, SeedE
         .transpose()
 }
 
-fn login(raw: &str, what: &str) -> Result<Login, SeedError> {
-    Login::parse(raw).map_err(|e| SeedError::Invalid(format!("{what} {raw:?} {e}")))
+/// A name checked by the domain's `parse`, refused as `{what} "{raw}" {why}`.
+fn parse_name<T>(
+    raw: &str,
+    what: &str,
+    parse: fn(&str) -> Result<T, NameError>,
+) -> Result<T, SeedError> {
+    parse(raw).map_err(|e| SeedError::Invalid(format!("{what} {raw:?} {e}")))
+}
+
+/// The value cached under `key`, else the one `find` looks up in the database (then cached);
+/// refused as `unknown {what} "{name}"` when there is none.
+fn resolve<K: Ord, V: Clone>(
+    cache: &mut BTreeMap<K, V>,
+    key: K,
+    what: &str,
+    name: &str,
+    find: impl FnOnce() -> Result<Option<V>, StoreError>,
+) -> Result<V, SeedError> {
+    if let Some(value) = cache.get(&key) {
+        return Ok(value.clone());
+    }
+    let value = find()?.ok_or_else(|| SeedError::Invalid(format!("unknown {what} {name:?}")))?;
+    cache.insert(key, value.clone());
+    Ok(value)
 }
 
 /// Loads the file in one transaction: all of it or none.
@@ -220,45 +242,29 @@ struct Names {
 impl Names {
     fn org(&mut self, conn: &mut DbConnection, login: &str) -> Result<i64, SeedError> {
         let key = login.to_ascii_lowercase();
-        if let Some(id) = self.orgs.get(&key) {
-            return Ok(*id);
-        }
-        let org = store::find_org(conn, login)?
-            .ok_or_else(|| SeedError::Invalid(format!("unknown organization {login:?}")))?;
-        self.orgs.insert(key, org.id);
-        Ok(org.id)
+        resolve(&mut self.orgs, key, "organization", login, || {
+            Ok(store::find_org(conn, login)?.map(|org| org.id))
+        })
     }
 
     fn user(&mut self, conn: &mut DbConnection, login: &str) -> Result<i64, SeedError> {
         let key = login.to_ascii_lowercase();
-        if let Some(id) = self.users.get(&key) {
-            return Ok(*id);
-        }
-        let user = store::find_user(conn, login)?
-            .ok_or_else(|| SeedError::Invalid(format!("unknown user {login:?}")))?;
-        self.users.insert(key, user.id);
-        Ok(user.id)
+        resolve(&mut self.users, key, "user", login, || {
+            Ok(store::find_user(conn, login)?.map(|user| user.id))
+        })
     }
 
     fn repo(&mut self, conn: &mut DbConnection, org_id: i64, name: &str) -> Result<i64, SeedError> {
         let key = (org_id, name.to_ascii_lowercase());
-        if let Some(id) = self.repos.get(&key) {
-            return Ok(*id);
-        }
-        let repo = store::find_repo(conn, org_id, name)?
-            .ok_or_else(|| SeedError::Invalid(format!("unknown repository {name:?}")))?;
-        self.repos.insert(key, repo.id);
-        Ok(repo.id)
+        resolve(&mut self.repos, key, "repository", name, || {
+            Ok(store::find_repo(conn, org_id, name)?.map(|repo| repo.id))
+        })
     }
 
     fn app(&mut self, conn: &mut DbConnection, slug: &str) -> Result<i64, SeedError> {
-        if let Some(id) = self.apps.get(slug) {
-            return Ok(*id);
-        }
-        let app = store::find_app(conn, slug)?
-            .ok_or_else(|| SeedError::Invalid(format!("unknown app {slug:?}")))?;
-        self.apps.insert(slug.to_owned(), app.id);
-        Ok(app.id)
+        resolve(&mut self.apps, slug.to_owned(), "app", slug, || {
+            Ok(store::find_app(conn, slug)?.map(|app| app.id))
+        })
     }
 
     fn token(
@@ -268,13 +274,9 @@ impl Names {
         name: &str,
     ) -> Result<patgate_persistence::models::Token, SeedError> {
         let key = (owner_id, name.to_owned());
-        if let Some(token) = self.tokens.get(&key) {
-            return Ok(token.clone());
-        }
-        let token = store::find_token(conn, owner_id, name)?
-            .ok_or_else(|| SeedError::Invalid(format!("unknown token {name:?}")))?;
-        self.tokens.insert(key, token.clone());
-        Ok(token)
+        resolve(&mut self.tokens, key, "token", name, || {
+            store::find_token(conn, owner_id, name)
+        })
     }
 }
 
@@ -351,15 +353,8 @@ fn seed_enterprises(
     for e in &seed.enterprises {
         let enterprise = policy_store::ensure_enterprise(conn, &e.slug, e.name.as_deref(), now)?;
         let owner = Owner::Enterprise(enterprise.id);
-        if let Some(p) = &e.policy {
-            if policy_store::settings_of(conn, owner)?.is_none() {
-                let settings = PolicySettings::from(p);
-                settings
-                    .validate()
-                    .map_err(|err| SeedError::Invalid(format!("enterprise {:?}: {err}", e.slug)))?;
-                policy_store::save(conn, owner, &settings, now)?;
-            }
-        }
+        let who = format!("enterprise {:?}", e.slug);
+        seed_policy(conn, owner, e.policy.as_ref(), &who, |_| Ok(None), now)?;
     }
     Ok(())
 }
@@ -372,7 +367,7 @@ fn seed_organizations(
     now: NaiveDateTime,
 ) -> Result<(), SeedError> {
     for o in &seed.organizations {
-        let l = login(&o.login, "organization")?;
+        let l = parse_name(&o.login, "organization", Login::parse)?;
         let org = store::ensure_org(conn, l.as_str(), o.name.as_deref(), now)?;
         names.orgs.insert(l.key(), org.id);
         if let Some(slug) = &o.enterprise {
@@ -381,21 +376,37 @@ fn seed_organizations(
             policy_store::join_enterprise(conn, org.id, enterprise.id)?;
         }
         let owner = Owner::Organization(org.id);
-        if let Some(p) = &o.policy {
-            if policy_store::settings_of(conn, owner)?.is_none() {
-                let settings = PolicySettings::from(p);
-                let bound = policy_store::stack(conn, org.id)?.enterprise;
-                let checked = settings.validate().and_then(|()| match &bound {
-                    Some(enterprise) => settings.check_within(enterprise),
-                    None => Ok(()),
-                });
-                checked.map_err(|err| {
-                    SeedError::Invalid(format!("organization {:?}: {err}", o.login))
-                })?;
-                policy_store::save(conn, owner, &settings, now)?;
-            }
-        }
+        let who = format!("organization {:?}", o.login);
+        let bound = |conn: &mut DbConnection| Ok(policy_store::stack(conn, org.id)?.enterprise);
+        seed_policy(conn, owner, o.policy.as_ref(), &who, bound, now)?;
     }
+    Ok(())
+}
+
+/// Saves `owner`'s policy from the file unless it has one already, checked on its own and
+/// within the enterprise's that `bound` looks up; refused as `{who}: {why}`.
+fn seed_policy(
+    conn: &mut DbConnection,
+    owner: Owner,
+    policy: Option<&PolicySettingsDto>,
+    who: &str,
+    bound: impl FnOnce(&mut DbConnection) -> Result<Option<PolicySettings>, SeedError>,
+    now: NaiveDateTime,
+) -> Result<(), SeedError> {
+    let Some(p) = policy else {
+        return Ok(());
+    };
+    if policy_store::settings_of(conn, owner)?.is_some() {
+        return Ok(());
+    }
+    let settings = PolicySettings::from(p);
+    let bound = bound(conn)?;
+    let checked = settings.validate().and_then(|()| match &bound {
+        Some(enterprise) => settings.check_within(enterprise),
+        None => Ok(()),
+    });
+    checked.map_err(|err| SeedError::Invalid(format!("{who}: {err}")))?;
+    policy_store::save(conn, owner, &settings, now)?;
     Ok(())
 }
 
@@ -407,7 +418,7 @@ fn seed_users(
     now: NaiveDateTime,
 ) -> Result<(), SeedError> {
     for u in &seed.users {
-        let l = login(&u.login, "user")?;
+        let l = parse_name(&u.login, "user", Login::parse)?;
         if let Some(email) = u
             .email
             .as_deref()
@@ -457,8 +468,7 @@ fn seed_repositories(
     now: NaiveDateTime,
 ) -> Result<(), SeedError> {
     for r in &seed.repositories {
-        let name = RepoName::parse(&r.name)
-            .map_err(|e| SeedError::Invalid(format!("repository {:?} {e}", r.name)))?;
+        let name = parse_name(&r.name, "repository", RepoName::parse)?;
         let org = names.org(conn, &r.org)?;
         let repo = store::ensure_repo(conn, org, name.as_str(), r.private, now)?;
         names.repos.insert((org, name.key()), repo.id);
@@ -547,8 +557,7 @@ fn seed_tokens(
     now: NaiveDateTime,
 ) -> Result<(), SeedError> {
     for t in &seed.tokens {
-        TokenName::parse(&t.name)
-            .map_err(|e| SeedError::Invalid(format!("token name {:?} {e}", t.name)))?;
+        parse_name(&t.name, "token name", TokenName::parse)?;
         let owner_id = names.user(conn, &t.owner)?;
         let token = store::ensure_token(
             conn,
@@ -613,4 +622,183 @@ fn seed_requests(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use patgate_persistence::PoolOptions;
+    use serde_json::{json, Value};
+
+    /// A migrated SQLite database in a directory of its own, removed when dropped.
+    struct TempDb {
+        db: Db,
+        dir: std::path::PathBuf,
+    }
+
+    impl TempDb {
+        fn new(test: &str) -> Self {
+            let dir =
+                std::env::temp_dir().join(format!("patgate-seed-{}-{test}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(&dir).expect("temporary directory");
+            let url = dir.join("patgate.db").display().to_string();
+            let db = Db::connect(&url, &PoolOptions::default()).expect("database");
+            db.migrate().expect("migrations");
+            Self { db, dir }
+        }
+
+        fn load(&self, seed: Value) -> Result<Loaded, SeedError> {
+            load(
+                &self.db,
+                &serde_json::from_value(seed).expect("a seed file"),
+            )
+        }
+
+        fn refusal(&self, seed: Value) -> String {
+            match self.load(seed) {
+                Err(SeedError::Invalid(message)) => message,
+                other => panic!("expected a refusal, got {other:?}"),
+            }
+        }
+    }
+
+    impl Drop for TempDb {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+
+    fn base() -> Value {
+        json!({
+            "organizations": [{"login": "Acme"}],
+            "users": [{"login": "Alice"}],
+            "repositories": [{"org": "ACME", "name": "Widget"}],
+            "tokens": [{"owner": "ALICE", "name": "ci"}],
+        })
+    }
+
+    #[test]
+    fn names_resolve_case_insensitively_within_the_file_and_from_the_database() {
+        let t = TempDb::new("resolve");
+        let request = json!({
+            "requests": [{"org": "acme", "owner": "alice", "token": "ci",
+                          "repository_selection": "subset", "repositories": ["WIDGET"],
+                          "permissions": {"repository": {"contents": "read"}}}],
+        });
+        let mut whole = base();
+        whole["requests"] = request["requests"].clone();
+        assert_eq!(t.load(whole).expect("loads").requests, 1);
+        assert_eq!(t.load(request).expect("loads again").requests, 1);
+    }
+
+    #[test]
+    fn an_unknown_name_is_refused_with_its_kind_and_spelling() {
+        let t = TempDb::new("unknown");
+        t.load(base()).expect("the base loads");
+        let request = |token: &str, repositories: Value| {
+            json!({"requests": [{"org": "acme", "owner": "alice", "token": token,
+                                 "repository_selection": "subset", "repositories": repositories,
+                                 "permissions": {"repository": {"contents": "read"}}}]})
+        };
+        let cases = [
+            (
+                json!({"repositories": [{"org": "Ghost", "name": "r"}]}),
+                r#"unknown organization "Ghost""#,
+            ),
+            (
+                json!({"tokens": [{"owner": "ghost", "name": "t"}]}),
+                r#"unknown user "ghost""#,
+            ),
+            (
+                json!({"installations": [{"app": "ghost", "org": "acme", "permissions": {}}]}),
+                r#"unknown app "ghost""#,
+            ),
+            (
+                request("nope", json!(["widget"])),
+                r#"unknown token "nope""#,
+            ),
+            (
+                request("ci", json!(["nope"])),
+                r#"unknown repository "nope""#,
+            ),
+            (
+                json!({"organizations": [{"login": "acme", "enterprise": "ghost"}]}),
+                r#"unknown enterprise "ghost""#,
+            ),
+        ];
+        for (seed, message) in cases {
+            assert_eq!(t.refusal(seed), message);
+        }
+    }
+
+    #[test]
+    fn names_follow_the_domain_rules() {
+        let t = TempDb::new("names");
+        t.load(base()).expect("the base loads");
+        let cases = [
+            (
+                json!({"organizations": [{"login": "-acme"}]}),
+                r#"organization "-acme" must not start or end with a hyphen"#,
+            ),
+            (
+                json!({"users": [{"login": "a b"}]}),
+                r#"user "a b" contains a character that is not allowed"#,
+            ),
+            (
+                json!({"repositories": [{"org": "acme", "name": ".."}]}),
+                r#"repository ".." contains a character that is not allowed"#,
+            ),
+            (
+                json!({"tokens": [{"owner": "alice", "name": ""}]}),
+                r#"token name "" must not be empty"#,
+            ),
+        ];
+        for (seed, message) in cases {
+            assert_eq!(t.refusal(seed), message);
+        }
+    }
+
+    #[test]
+    fn a_policy_is_checked_when_first_seeded_and_never_overwritten() {
+        let t = TempDb::new("policy");
+        let seed = |enterprise: Value, organization: Value| {
+            json!({
+                "enterprises": [{"slug": "corp", "policy": enterprise}],
+                "organizations": [{"login": "acme", "enterprise": "corp", "policy": organization}],
+            })
+        };
+        assert_eq!(
+            t.refusal(seed(
+                json!({"fine_grained_max_lifetime_days": 0}),
+                json!({})
+            )),
+            r#"enterprise "corp": fine_grained_max_lifetime_days must be between 1 and 366 days"#
+        );
+        assert_eq!(
+            t.refusal(seed(json!({}), json!({"classic_max_lifetime_days": 400}))),
+            r#"organization "acme": classic_max_lifetime_days must be between 1 and 366 days"#
+        );
+        let loosening = t.refusal(seed(
+            json!({"fine_grained_approval": "required"}),
+            json!({"fine_grained_approval": "not_required"}),
+        ));
+        assert!(
+            loosening.starts_with(
+                r#"organization "acme": fine_grained_approval is set by the enterprise policy"#
+            ),
+            "{loosening}"
+        );
+        t.load(seed(
+            json!({"fine_grained_approval": "required"}),
+            json!({"fine_grained_max_lifetime_days": 30}),
+        ))
+        .expect("valid policies load");
+        // Seeding again keeps what is stored, so the file's policies are not checked again.
+        t.load(seed(
+            json!({"fine_grained_max_lifetime_days": 0}),
+            json!({"fine_grained_approval": "not_required"}),
+        ))
+        .expect("stored policies are kept");
+    }
 }

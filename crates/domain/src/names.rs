@@ -16,6 +16,18 @@ pub enum NameError {
     EdgeHyphen,
 }
 
+/// The check every name starts with: its length `len` (in bytes or characters, by the name's
+/// rule) is neither 0 nor over `max`.
+fn check_length(len: usize, max: usize) -> Result<(), NameError> {
+    if len == 0 {
+        return Err(NameError::Empty);
+    }
+    if len > max {
+        return Err(NameError::TooLong { max });
+    }
+    Ok(())
+}
+
 /// A GitHub account login (user or organization): 1–39 ASCII letters, digits or hyphens,
 /// not starting or ending with a hyphen. Keeps the spelling given; GitHub compares logins
 /// case-insensitively, so compare and look up by [`Login::key`].
@@ -26,12 +38,7 @@ impl Login {
     pub const MAX_LEN: usize = 39;
 
     pub fn parse(raw: &str) -> Result<Self, NameError> {
-        if raw.is_empty() {
-            return Err(NameError::Empty);
-        }
-        if raw.len() > Self::MAX_LEN {
-            return Err(NameError::TooLong { max: Self::MAX_LEN });
-        }
+        check_length(raw.len(), Self::MAX_LEN)?;
         if !raw.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
             return Err(NameError::BadCharacter);
         }
@@ -65,12 +72,7 @@ impl RepoName {
     pub const MAX_LEN: usize = 100;
 
     pub fn parse(raw: &str) -> Result<Self, NameError> {
-        if raw.is_empty() {
-            return Err(NameError::Empty);
-        }
-        if raw.len() > Self::MAX_LEN {
-            return Err(NameError::TooLong { max: Self::MAX_LEN });
-        }
+        check_length(raw.len(), Self::MAX_LEN)?;
         let allowed = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_');
         if !raw.bytes().all(allowed) || raw == "." || raw == ".." {
             return Err(NameError::BadCharacter);
@@ -102,14 +104,7 @@ impl TokenName {
     pub const MAX_CHARS: usize = 255;
 
     pub fn parse(raw: &str) -> Result<Self, NameError> {
-        if raw.is_empty() {
-            return Err(NameError::Empty);
-        }
-        if raw.chars().count() > Self::MAX_CHARS {
-            return Err(NameError::TooLong {
-                max: Self::MAX_CHARS,
-            });
-        }
+        check_length(raw.chars().count(), Self::MAX_CHARS)?;
         Ok(Self(raw.to_owned()))
     }
 

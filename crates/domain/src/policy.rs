@@ -486,25 +486,23 @@ mod tests {
             approval_required: Some(false),
             ..Default::default()
         };
-        assert!(matches!(
-            loosening.check_within(&enterprise),
-            Err(PolicyError::SetByEnterprise {
-                field: "fine_grained_approval",
-                ..
-            })
-        ));
         // What the enterprise allows binds too: an organization cannot restrict it.
         let restricting = PolicySettings {
             fine_grained_allowed: Some(false),
             ..Default::default()
         };
-        assert!(matches!(
-            restricting.check_within(&enterprise),
-            Err(PolicyError::SetByEnterprise {
-                field: "fine_grained_tokens",
-                ..
-            })
-        ));
+        for (settings, setting) in [
+            (loosening, "fine_grained_approval"),
+            (restricting, "fine_grained_tokens"),
+        ] {
+            assert!(
+                matches!(
+                    settings.check_within(&enterprise),
+                    Err(PolicyError::SetByEnterprise { field, .. }) if field == setting
+                ),
+                "{setting}"
+            );
+        }
         let longer = PolicySettings {
             fine_grained_max_days: Some(100),
             ..Default::default()
