@@ -46,6 +46,37 @@ use crate::models::AuditEvent;
 use crate::schema::audit_events;
 use crate::{Page, StoreError};
 
+/// One audit event written on its own (one per row of a table: [`record_audit!`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Entry<'a> {
+    pub org_id: i64,
+    pub action: &'a str,
+    pub subject_type: &'a str,
+    pub subject_id: i64,
+    /// The app that acted, and through which installation; `None` for the server itself.
+    pub app_id: Option<i64>,
+    pub installation_id: Option<i64>,
+    pub reason: Option<&'a str>,
+    pub at: chrono::NaiveDateTime,
+}
+
+/// Writes the event; gives its id.
+pub(crate) fn record(conn: &mut DbConnection, e: &Entry<'_>) -> Result<i64, StoreError> {
+    Ok(diesel::insert_into(audit_events::table)
+        .values((
+            audit_events::org_id.eq(e.org_id),
+            audit_events::action.eq(e.action),
+            audit_events::subject_type.eq(e.subject_type),
+            audit_events::subject_id.eq(e.subject_id),
+            audit_events::app_id.eq(e.app_id),
+            audit_events::installation_id.eq(e.installation_id),
+            audit_events::reason.eq(e.reason),
+            audit_events::created_at.eq(e.at),
+        ))
+        .returning(audit_events::id)
+        .get_result(conn)?)
+}
+
 /// Filters of the audit trail listing.
 #[derive(Debug, Clone, Default)]
 pub struct AuditFilter {

@@ -32,94 +32,84 @@ pub fn sweep(
     })
 }
 
+/// The ids of up to [`BATCH`] rows of `$table` (`pat_requests` or `pat_grants`) in `$status`
+/// whose `$column` is at or before `$bound`.
+macro_rules! due {
+    ($conn:expr, $table:ident, $status:expr, $column:ident, $bound:expr) => {
+        $table::table
+            .filter($table::status.eq($status))
+            .filter($table::$column.le($bound))
+            .select($table::id)
+            .limit(BATCH)
+            .load::<i64>($conn)
+    };
+}
+
+/// Moves the rows of `$table` with the `$due` ids from `$from` to `$to`, stamping `$stamp` with
+/// `$now`, and records `$action` about each moved `$subject`; gives how many moved.
+/// Conditional on still being in `$from`: a reviewer or another instance may have moved some.
+macro_rules! expire {
+    ($conn:expr, $table:ident, $due:expr, $from:expr, $to:expr, $stamp:ident, $action:literal, $subject:literal, $now:expr) => {{
+        let (conn, due, now): (&mut DbConnection, &[i64], NaiveDateTime) = ($conn, $due, $now);
+        let moved: Vec<i64> = if due.is_empty() {
+            Vec::new()
+        } else {
+            diesel::update(
+                $table::table
+                    .filter($table::id.eq_any(due))
+                    .filter($table::status.eq($from)),
+            )
+            .set(($table::status.eq($to), $table::$stamp.eq(now)))
+            .returning($table::id)
+            .get_results(conn)?
+        };
+        if !moved.is_empty() {
+            record_audit!(conn, $table, &moved, $action, $subject, None, None, now)?;
+        }
+        Ok(moved.len())
+    }};
+}
+
 fn expire_requests(
     conn: &mut DbConnection,
     now: NaiveDateTime,
     cutoff: Option<NaiveDateTime>,
 ) -> Result<usize, StoreError> {
     let pending = RequestState::Pending.as_str();
-    let mut due: Vec<i64> = pat_requests::table
-        .filter(pat_requests::status.eq(pending))
-        .filter(pat_requests::token_expires_at.le(now))
-        .select(pat_requests::id)
-        .limit(BATCH)
-        .load(conn)?;
+    let mut due = due!(conn, pat_requests, pending, token_expires_at, now)?;
     if let Some(cutoff) = cutoff {
-        let stale: Vec<i64> = pat_requests::table
-            .filter(pat_requests::status.eq(pending))
-            .filter(pat_requests::created_at.le(cutoff))
-            .select(pat_requests::id)
-            .limit(BATCH)
-            .load(conn)?;
+        let stale = due!(conn, pat_requests, pending, created_at, cutoff)?;
         due.extend(stale);
         due.sort_unstable();
         due.dedup();
     }
-    if due.is_empty() {
-        return Ok(0);
-    }
-    // Conditional on still pending: a reviewer or another instance may have moved some.
-    let moved: Vec<i64> = diesel::update(
-        pat_requests::table
-            .filter(pat_requests::id.eq_any(&due))
-            .filter(pat_requests::status.eq(pending)),
-    )
-    .set((
-        pat_requests::status.eq(RequestState::Expired.as_str()),
-        pat_requests::reviewed_at.eq(now),
-    ))
-    .returning(pat_requests::id)
-    .get_results(conn)?;
-    if moved.is_empty() {
-        return Ok(0);
-    }
-    record_audit!(
+    let expired = RequestState::Expired.as_str();
+    expire!(
         conn,
         pat_requests,
-        &moved,
+        &due,
+        pending,
+        expired,
+        reviewed_at,
         "request.expired",
         "request",
-        None,
-        None,
         now
-    )?;
-    Ok(moved.len())
+    )
 }
 
 fn expire_grants(conn: &mut DbConnection, now: NaiveDateTime) -> Result<usize, StoreError> {
     let active = GrantState::Active.as_str();
-    let due: Vec<i64> = pat_grants::table
-        .filter(pat_grants::status.eq(active))
-        .filter(pat_grants::token_expires_at.le(now))
-        .select(pat_grants::id)
-        .limit(BATCH)
-        .load(conn)?;
-    if due.is_empty() {
-        return Ok(0);
-    }
-    let moved: Vec<i64> = diesel::update(
-        pat_grants::table
-            .filter(pat_grants::id.eq_any(&due))
-            .filter(pat_grants::status.eq(active)),
-    )
-    .set((
-        pat_grants::status.eq(GrantState::Expired.as_str()),
-        pat_grants::ended_at.eq(now),
-    ))
-    .returning(pat_grants::id)
-    .get_results(conn)?;
-    if moved.is_empty() {
-        return Ok(0);
-    }
-    record_audit!(
+    let due = due!(conn, pat_grants, active, token_expires_at, now)?;
+    let expired = GrantState::Expired.as_str();
+    expire!(
         conn,
         pat_grants,
-        &moved,
+        &due,
+        active,
+        expired,
+        ended_at,
         "grant.expired",
         "grant",
-        None,
-        None,
         now
-    )?;
-    Ok(moved.len())
+    )
 }

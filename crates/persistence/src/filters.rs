@@ -137,25 +137,16 @@ macro_rules! filtered {
         }
         // Through COALESCE, so that SQLite walks the list in its order and stops when the page
         // is full, rather than collecting every row in the time range and sorting them all.
-        if let Some(before) = f.last_used_before {
-            query = query.filter(
-                diesel::dsl::sql::<diesel::sql_types::Bool>(concat!(
-                    "COALESCE(",
-                    stringify!($table),
-                    ".token_last_used_at, NULL) < "
-                ))
-                .bind::<diesel::sql_types::Timestamp, _>(before),
-            );
-        }
-        if let Some(after) = f.last_used_after {
-            query = query.filter(
-                diesel::dsl::sql::<diesel::sql_types::Bool>(concat!(
-                    "COALESCE(",
-                    stringify!($table),
-                    ".token_last_used_at, NULL) > "
-                ))
-                .bind::<diesel::sql_types::Timestamp, _>(after),
-            );
+        for (bound, op) in [(f.last_used_before, "<"), (f.last_used_after, ">")] {
+            if let Some(at) = bound {
+                query = query.filter(
+                    diesel::dsl::sql::<diesel::sql_types::Bool>(&format!(
+                        "COALESCE({}.token_last_used_at, NULL) {op} ",
+                        stringify!($table)
+                    ))
+                    .bind::<diesel::sql_types::Timestamp, _>(at),
+                );
+            }
         }
         // Correlated EXISTS probes, one primary-key lookup per row walked: the list is read
         // in its order and the walk stops when the window is full. An `IN (subquery)` makes
@@ -296,3 +287,31 @@ macro_rules! load_views {
 }
 
 pub(crate) use load_views;
+
+/// One page of `$table`'s rows in `$status` that pass `$filter` in organization `$org_id`,
+/// ordered by `$order` ([`page_ids!`]) and built into views ([`load_views!`]), with the total;
+/// nothing is read past the filter when it can match nothing.
+macro_rules! list_views {
+    ($conn:expr, $table:ident, $request_id_sql:literal, $status:expr, $org_id:expr, $filter:expr, $page:expr, $order:literal, $row:ty, $view:expr) => {{
+        let filter: &crate::filters::ListFilter = $filter;
+        match crate::filters::Resolved::new($conn, $org_id, filter)? {
+            None => Ok((Vec::new(), crate::Total::Exact(0))),
+            Some(resolved) => {
+                let (ids, total) = crate::filters::page_ids!(
+                    $conn,
+                    $table,
+                    $request_id_sql,
+                    $status,
+                    resolved,
+                    $page,
+                    filter.ascending,
+                    $order
+                );
+                let views = crate::filters::load_views!($conn, $table, $row, &ids, $view)?;
+                Ok((views, total))
+            }
+        }
+    }};
+}
+
+pub(crate) use list_views;

@@ -9,7 +9,7 @@ use patgate_domain::{GrantEvent, GrantState, RequestedPermissions};
 
 use crate::audit::record_audit;
 use crate::db::{unindexed_eq, DbConnection};
-use crate::filters::{count_filtered, load_views, page_ids, ListFilter, Resolved};
+use crate::filters::{count_filtered, list_views, ListFilter};
 use crate::models::{Owner, PatGrant, TokenName};
 use crate::routing::{self, Recorded};
 use crate::schema::pat_grants;
@@ -51,25 +51,17 @@ pub fn list_active(
     filter: &ListFilter,
     page: Page,
 ) -> Result<(Vec<GrantView>, Total), StoreError> {
-    let Some(resolved) = Resolved::new(conn, org_id, filter)? else {
-        return Ok((Vec::new(), Total::Exact(0)));
-    };
     let active = GrantState::Active.as_str();
-    let (ids, total) = page_ids!(
+    list_views!(
         conn,
         pat_grants,
         "pat_grants.request_id",
         active,
-        resolved,
+        org_id,
+        filter,
         page,
-        filter.ascending,
-        "access_granted_at"
-    );
-    let views = load_views!(
-        conn,
-        pat_grants,
+        "access_granted_at",
         PatGrant,
-        &ids,
         |grant: PatGrant, token, owner| {
             let permissions = crate::json::parse("grant permissions", &grant.permissions)?;
             Ok(GrantView {
@@ -79,8 +71,7 @@ pub fn list_active(
                 owner,
             })
         }
-    )?;
-    Ok((views, total))
+    )
 }
 
 /// The grant with this id in this organization, whatever its state.
@@ -129,11 +120,7 @@ crate::store_error_from_diesel!(RevokeError);
 pub fn revoke(conn: &mut DbConnection, revocation: &Revocation<'_>) -> Result<(), RevokeError> {
     let ids = revocation.grant_ids;
     let current = states(conn, revocation.org_id, ids)?;
-    let unknown: Vec<i64> = ids
-        .iter()
-        .copied()
-        .filter(|id| !current.contains_key(id))
-        .collect();
+    let unknown = crate::absent(ids, |id| current.contains_key(id));
     if !unknown.is_empty() {
         return Err(RevokeError::Unknown(unknown));
     }
@@ -188,11 +175,7 @@ fn end_active(
     if updated.len() == ids.len() {
         return Ok(updated);
     }
-    let lost: Vec<i64> = ids
-        .iter()
-        .copied()
-        .filter(|id| !updated.contains_key(id))
-        .collect();
+    let lost = crate::absent(ids, |id| updated.contains_key(id));
     let now = states(conn, org_id, &lost)?;
     Err(RevokeError::NotActive(now.into_iter().collect()))
 }

@@ -14,7 +14,7 @@ use crate::models::{NewToken, PatGrant, PatRequest, PatRequestReview, Token};
 use crate::requests::{self, Filing};
 use crate::routing::{self, Recorded};
 use crate::schema::{
-    audit_events, pat_grants, pat_request_repositories, pat_request_reviews, pat_requests, tokens,
+    pat_grants, pat_request_repositories, pat_request_reviews, pat_requests, tokens,
 };
 use crate::{policy, seed, StoreError};
 
@@ -129,19 +129,17 @@ fn audit(
     reason: Option<&str>,
     at: NaiveDateTime,
 ) -> Result<(), StoreError> {
-    let event_id: i64 = diesel::insert_into(audit_events::table)
-        .values((
-            audit_events::org_id.eq(org_id),
-            audit_events::action.eq(action),
-            audit_events::subject_type.eq("request"),
-            audit_events::subject_id.eq(request_id),
-            audit_events::app_id.eq(Some(actor.0)),
-            audit_events::installation_id.eq(Some(actor.1)),
-            audit_events::reason.eq(reason),
-            audit_events::created_at.eq(at),
-        ))
-        .returning(audit_events::id)
-        .get_result(conn)?;
+    let entry = crate::audit::Entry {
+        org_id,
+        action,
+        subject_type: "request",
+        subject_id: request_id,
+        app_id: Some(actor.0),
+        installation_id: Some(actor.1),
+        reason,
+        at,
+    };
+    let event_id = crate::audit::record(conn, &entry)?;
     let event = Recorded {
         event_id,
         request_id,

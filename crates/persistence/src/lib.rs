@@ -78,6 +78,12 @@ impl From<diesel::r2d2::PoolError> for StoreError {
     }
 }
 
+/// The ids in `ids` that `known` does not hold, in their order: those a batch names that are
+/// not in the organization, or that another writer moved first.
+pub(crate) fn absent(ids: &[i64], known: impl Fn(&i64) -> bool) -> Vec<i64> {
+    ids.iter().copied().filter(|id| !known(id)).collect()
+}
+
 /// The current time as stored: UTC, whole seconds (what the API shows, on both backends).
 pub fn now() -> chrono::NaiveDateTime {
     truncate(chrono::Utc::now().naive_utc())

@@ -5,12 +5,12 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
+use crate::audit;
 use crate::db::DbConnection;
 use crate::models::User;
 use crate::outbox::Status;
 use crate::schema::{
-    audit_events, digest_runs, notification_settings, notifications, organization_owners,
-    pat_requests, users,
+    digest_runs, notification_settings, notifications, organization_owners, pat_requests, users,
 };
 use crate::StoreError;
 
@@ -108,18 +108,18 @@ pub fn set_email(
             ))
             .execute(conn)?;
     }
-    diesel::insert_into(audit_events::table)
-        .values((
-            audit_events::org_id.eq(org_id),
-            audit_events::action.eq("notifications.updated"),
-            audit_events::subject_type.eq("notifications"),
-            audit_events::subject_id.eq(org_id),
-            audit_events::app_id.eq(actor.map(|a| a.0)),
-            audit_events::installation_id.eq(actor.map(|a| a.1)),
-            audit_events::reason.eq(format!("{{\"email\":{email}}}")),
-            audit_events::created_at.eq(at),
-        ))
-        .execute(conn)?;
+    let reason = format!("{{\"email\":{email}}}");
+    let entry = audit::Entry {
+        org_id,
+        action: "notifications.updated",
+        subject_type: "notifications",
+        subject_id: org_id,
+        app_id: actor.map(|a| a.0),
+        installation_id: actor.map(|a| a.1),
+        reason: Some(&reason),
+        at,
+    };
+    audit::record(conn, &entry)?;
     Ok(true)
 }
 

@@ -4,9 +4,10 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use patgate_domain::policy::{PolicySettings, PolicyStack};
 
+use crate::audit;
 use crate::db::DbConnection;
 use crate::models::{Enterprise, TokenPolicy};
-use crate::schema::{audit_events, enterprises, organizations, token_policies};
+use crate::schema::{enterprises, organizations, token_policies};
 use crate::LoadOne;
 use crate::StoreError;
 
@@ -139,29 +140,39 @@ pub fn organizations_of(
         .load(conn)?)
 }
 
-/// A policy change in an organization's audit trail: who changed it and the settings stored.
-struct PolicyEvent<'a> {
-    action: &'static str,
-    subject_type: &'static str,
-    subject_id: i64,
+/// Records a change of the owner's policy in the audit trail of each organization it binds:
+/// an enterprise's in each of its organizations (`enterprise_policy.updated`), an
+/// organization's in its own (`policy.updated`); the owner's id is the subject, the settings
+/// stored (`description`) the reason.
+fn audit_owner_change(
+    conn: &mut DbConnection,
+    owner: Owner,
     actor: Option<(i64, i64)>,
-    description: &'a str,
+    description: &str,
     at: NaiveDateTime,
-}
-
-fn record(conn: &mut DbConnection, org_id: i64, e: &PolicyEvent<'_>) -> Result<(), StoreError> {
-    diesel::insert_into(audit_events::table)
-        .values((
-            audit_events::org_id.eq(org_id),
-            audit_events::action.eq(e.action),
-            audit_events::subject_type.eq(e.subject_type),
-            audit_events::subject_id.eq(e.subject_id),
-            audit_events::app_id.eq(e.actor.map(|a| a.0)),
-            audit_events::installation_id.eq(e.actor.map(|a| a.1)),
-            audit_events::reason.eq(e.description),
-            audit_events::created_at.eq(e.at),
-        ))
-        .execute(conn)?;
+) -> Result<(), StoreError> {
+    let (action, subject_type, subject_id, org_ids) = match owner {
+        Owner::Enterprise(id) => (
+            "enterprise_policy.updated",
+            "enterprise_policy",
+            id,
+            organizations_of(conn, id)?,
+        ),
+        Owner::Organization(id) => ("policy.updated", "policy", id, vec![id]),
+    };
+    for org_id in org_ids {
+        let entry = audit::Entry {
+            org_id,
+            action,
+            subject_type,
+            subject_id,
+            app_id: actor.map(|a| a.0),
+            installation_id: actor.map(|a| a.1),
+            reason: Some(description),
+            at,
+        };
+        audit::record(conn, &entry)?;
+    }
     Ok(())
 }
 
@@ -174,18 +185,8 @@ pub fn audit_enterprise_change(
     description: &str,
     at: NaiveDateTime,
 ) -> Result<(), StoreError> {
-    let event = PolicyEvent {
-        action: "enterprise_policy.updated",
-        subject_type: "enterprise_policy",
-        subject_id: enterprise_id,
-        actor,
-        description,
-        at,
-    };
-    for org_id in organizations_of(conn, enterprise_id)? {
-        record(conn, org_id, &event)?;
-    }
-    Ok(())
+    let owner = Owner::Enterprise(enterprise_id);
+    audit_owner_change(conn, owner, actor, description, at)
 }
 
 /// Records a policy change of the organization in its audit trail.
@@ -196,15 +197,8 @@ pub fn audit_change(
     description: &str,
     at: NaiveDateTime,
 ) -> Result<(), StoreError> {
-    let event = PolicyEvent {
-        action: "policy.updated",
-        subject_type: "policy",
-        subject_id: org_id,
-        actor,
-        description,
-        at,
-    };
-    record(conn, org_id, &event)
+    let owner = Owner::Organization(org_id);
+    audit_owner_change(conn, owner, actor, description, at)
 }
 
 /// The enterprise with this slug, created if absent.

@@ -27,13 +27,13 @@ pub fn repositories_of(
 ) -> Result<(Vec<Repository>, i64), StoreError> {
     match RepositorySelection::parse(access.repository_selection) {
         Some(RepositorySelection::Subset) => {
-            let total = pat_request_repositories::table
-                .filter(pat_request_repositories::request_id.eq(access.request_id))
-                .count()
-                .get_result(conn)?;
-            let rows = pat_request_repositories::table
+            let listed = || {
+                pat_request_repositories::table
+                    .filter(pat_request_repositories::request_id.eq(access.request_id))
+            };
+            let total = listed().count().get_result(conn)?;
+            let rows = listed()
                 .inner_join(repositories::table)
-                .filter(pat_request_repositories::request_id.eq(access.request_id))
                 .order(repositories::id)
                 .limit(page.per_page)
                 .offset(page.offset())
@@ -42,12 +42,9 @@ pub fn repositories_of(
             Ok((rows, total))
         }
         Some(RepositorySelection::All) => {
-            let total = repositories::table
-                .filter(repositories::org_id.eq(access.org_id))
-                .count()
-                .get_result(conn)?;
-            let rows = repositories::table
-                .filter(repositories::org_id.eq(access.org_id))
+            let of_org = || repositories::table.filter(repositories::org_id.eq(access.org_id));
+            let total = of_org().count().get_result(conn)?;
+            let rows = of_org()
                 .order(repositories::id)
                 .limit(page.per_page)
                 .offset(page.offset())

@@ -13,9 +13,8 @@ use patgate_domain::{
 
 use crate::audit::record_audit;
 use crate::db::{unindexed_eq, DbConnection};
-use crate::filters::load_views as load_rows;
 pub use crate::filters::ListFilter;
-use crate::filters::{count_filtered, page_ids, Resolved};
+use crate::filters::{count_filtered, list_views};
 use crate::models::NewPatRequest;
 use crate::models::{Owner, PatRequest, Token, TokenName};
 use crate::routing::{self, Recorded};
@@ -43,21 +42,27 @@ pub fn list_pending(
     filter: &ListFilter,
     page: Page,
 ) -> Result<(Vec<RequestView>, Total), StoreError> {
-    let Some(resolved) = Resolved::new(conn, org_id, filter)? else {
-        return Ok((Vec::new(), Total::Exact(0)));
-    };
     let pending = RequestState::Pending.as_str();
-    let (ids, total) = page_ids!(
+    list_views!(
         conn,
         pat_requests,
         "pat_requests.id",
         pending,
-        resolved,
+        org_id,
+        filter,
         page,
-        filter.ascending,
-        "created_at"
-    );
-    Ok((load_views(conn, &ids)?, total))
+        "created_at",
+        PatRequest,
+        |request: PatRequest, token, owner| {
+            let permissions = crate::json::parse("request permissions", &request.permissions)?;
+            Ok(RequestView {
+                request,
+                permissions,
+                token,
+                owner,
+            })
+        }
+    )
 }
 
 /// How many pending requests pass the filter (see [`count_filtered!`]).
@@ -74,25 +79,6 @@ pub fn count_pending(
         pending,
         org_id,
         filter
-    )
-}
-
-/// Requests with their token and owner, in the order of `ids`; one query for the whole page.
-fn load_views(conn: &mut DbConnection, ids: &[i64]) -> Result<Vec<RequestView>, StoreError> {
-    load_rows!(
-        conn,
-        pat_requests,
-        PatRequest,
-        ids,
-        |request: PatRequest, token, owner| {
-            let permissions = crate::json::parse("request permissions", &request.permissions)?;
-            Ok(RequestView {
-                request,
-                permissions,
-                token,
-                owner,
-            })
-        }
     )
 }
 
@@ -264,11 +250,7 @@ pub fn review(conn: &mut DbConnection, review: &Review<'_>) -> Result<(), Review
         .load::<(i64, String)>(conn)?
         .into_iter()
         .collect();
-    let unknown: Vec<i64> = ids
-        .iter()
-        .copied()
-        .filter(|id| !current.contains_key(id))
-        .collect();
+    let unknown = crate::absent(ids, |id| current.contains_key(id));
     if !unknown.is_empty() {
         return Err(ReviewError::Unknown(unknown));
     }
@@ -293,11 +275,7 @@ pub fn review(conn: &mut DbConnection, review: &Review<'_>) -> Result<(), Review
     if updated.len() != ids.len() {
         // Another reviewer won the race after our read: report what they did to the requests
         // this transaction could not move; the caller rolls everything back.
-        let lost: Vec<i64> = ids
-            .iter()
-            .copied()
-            .filter(|id| !updated.contains(id))
-            .collect();
+        let lost = crate::absent(ids, |id| updated.contains(id));
         return Err(lost_race(conn, review.org_id, &lost, event));
     }
 

@@ -4,9 +4,10 @@ use chrono::NaiveDateTime;
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 
+use crate::audit;
 use crate::db::DbConnection;
 use crate::models::CredentialChange;
-use crate::schema::{audit_events, credential_changes, installations};
+use crate::schema::{credential_changes, installations};
 use crate::StoreError;
 
 const TOKEN_REVOKED: &str = "token.revoked";
@@ -180,18 +181,17 @@ pub fn set_suspended(
         ))
         .returning(credential_changes::id)
         .get_result(conn)?;
-    diesel::insert_into(audit_events::table)
-        .values((
-            audit_events::org_id.eq(org_id),
-            audit_events::action.eq(action),
-            audit_events::subject_type.eq("installation"),
-            audit_events::subject_id.eq(installation_id),
-            audit_events::app_id.eq(Some(app_id)),
-            audit_events::installation_id.eq(None::<i64>),
-            audit_events::reason.eq(None::<String>),
-            audit_events::created_at.eq(now),
-        ))
-        .execute(conn)?;
+    let entry = audit::Entry {
+        org_id,
+        action,
+        subject_type: "installation",
+        subject_id: installation_id,
+        app_id: Some(app_id),
+        installation_id: None,
+        reason: None,
+        at: now,
+    };
+    audit::record(conn, &entry)?;
     Ok(Some(id))
 }
 
