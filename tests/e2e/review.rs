@@ -245,6 +245,12 @@ async fn malformed_review_bodies_get_githubs_errors(backend: Backend) {
         );
         assert_eq!(res.json["errors"][0]["code"], code, "{body}: {}", res.body);
     }
+    // The message of a shape problem is the documented one (docs/API-DESIGN.md, error.rs).
+    let res = app.post(&one, &token, &json!({"action": "maybe"})).await;
+    assert_eq!(
+        res.json["errors"][0]["message"],
+        "action: unknown variant `maybe`, expected `approve` or `deny`"
+    );
     // Exactly 1024 characters is allowed.
     app.review(
         &token,

@@ -44,7 +44,7 @@ impl FieldError {
 
 /// GitHub's `validation-error` body (status 422).
 #[derive(Debug, Serialize, ToSchema)]
-#[schema(example = json!({"message": "Validation Failed", "documentation_url": "https://docs.github.com/rest", "status": "422", "errors": [{"resource": "PersonalAccessTokenRequest", "field": "action", "code": "invalid", "message": "action must be one of: approve, deny"}]}))]
+#[schema(example = json!({"message": "Validation Failed", "documentation_url": "https://docs.github.com/rest", "status": "422", "errors": [{"resource": "PersonalAccessTokenRequest", "field": "action", "code": "invalid", "message": "action: unknown variant `maybe`, expected `approve` or `deny`"}]}))]
 pub struct ValidationError {
     pub message: String,
     pub documentation_url: String,
