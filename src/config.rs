@@ -98,8 +98,8 @@ pub struct ServeArgs {
     pub outbox_retention_days: u32,
     /// The SMTP server that sends e-mail notifications, as a URL: `smtp://host:port` (plain),
     /// `smtp://user:pass@host:587?tls=required` (STARTTLS), `smtps://user:pass@host:465` (TLS).
-    /// Without it, no e-mail digest is queued and queued notices are marked skipped (organization
-    /// hooks still get theirs).
+    /// Without it, no e-mail (notice or digest) is queued and notices other instances queued are
+    /// marked skipped (organization hooks still get theirs).
     #[arg(long, env = "PATGATE_SMTP_URL", hide_env_values = true)]
     pub smtp_url: Option<String>,
     /// The sender of e-mail notifications (`address` or `Name <address>`).

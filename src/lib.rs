@@ -54,7 +54,9 @@ pub fn open_db(settings: &Settings) -> Result<Db, StartError> {
             max_size: settings.pool_size,
             ..PoolOptions::default()
         },
-    )?;
+    )?
+    // Without a mail server, reviews and revocations queue no e-mail to skip later.
+    .with_mail(settings.notifications.smtp_url.is_some());
     let applied = db.migrate()?;
     if !applied.is_empty() {
         tracing::info!(backend = db.backend().as_str(), migrations = ?applied, "migrations applied");

@@ -1,7 +1,7 @@
 //! Connections to SQLite or PostgreSQL through one diesel `MultiConnection`, the pool, migrations and the transaction helpers.
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use diesel::connection::SimpleConnection;
 use diesel::pg::PgConnection;
@@ -179,21 +179,65 @@ impl Manager {
     }
 }
 
+/// A pooled connection, with when the server last answered a check on it.
+#[derive(Debug)]
+pub struct Pooled {
+    conn: DbConnection,
+    checked: Instant,
+}
+
+impl std::ops::Deref for Pooled {
+    type Target = DbConnection;
+
+    fn deref(&self) -> &DbConnection {
+        &self.conn
+    }
+}
+
+impl std::ops::DerefMut for Pooled {
+    fn deref_mut(&mut self) -> &mut DbConnection {
+        &mut self.conn
+    }
+}
+
+/// How long a PostgreSQL connection is taken on trust after the server answered on it: the
+/// checkout test (`SELECT 1`, a round trip) runs at most this often per connection, so that a
+/// connection the server dropped serves errors for at most this long before it is replaced.
+const CHECK_EVERY: Duration = Duration::from_secs(1);
+
 impl ManageConnection for Manager {
-    type Connection = DbConnection;
+    type Connection = Pooled;
     type Error = r2d2::Error;
 
-    fn connect(&self) -> Result<DbConnection, r2d2::Error> {
-        self.establish().map_err(r2d2::Error::ConnectionError)
+    fn connect(&self) -> Result<Pooled, r2d2::Error> {
+        let conn = self.establish().map_err(r2d2::Error::ConnectionError)?;
+        Ok(Pooled {
+            conn,
+            checked: Instant::now(),
+        })
     }
 
-    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), r2d2::Error> {
-        conn.batch_execute("SELECT 1")
-            .map_err(r2d2::Error::QueryError)
+    /// A SQLite connection is a file handle: nothing to check. A PostgreSQL one is checked
+    /// when it has not been for [`CHECK_EVERY`].
+    fn is_valid(&self, pooled: &mut Pooled) -> Result<(), r2d2::Error> {
+        if matches!(pooled.conn, DbConnection::Sqlite(_)) || pooled.checked.elapsed() < CHECK_EVERY
+        {
+            return Ok(());
+        }
+        pooled
+            .conn
+            .batch_execute("SELECT 1")
+            .map_err(r2d2::Error::QueryError)?;
+        pooled.checked = Instant::now();
+        Ok(())
     }
 
-    fn has_broken(&self, _conn: &mut DbConnection) -> bool {
-        false
+    /// A connection left inside a transaction, or whose transaction state is lost, is not
+    /// reused.
+    fn has_broken(&self, pooled: &mut Pooled) -> bool {
+        use diesel::connection::TransactionManager;
+        type Transactions = <DbConnection as Connection>::TransactionManager;
+        Transactions::is_broken_transaction_manager(&mut pooled.conn)
     }
 }
 
@@ -228,6 +272,8 @@ pub struct Db {
     changes: Arc<Changes>,
     /// Counts of long lists, kept while their organization's data is unchanged.
     counts: Arc<KeptCounts>,
+    /// Whether writes queue e-mails: only when the deployment has a mail server.
+    mail: bool,
 }
 
 /// Pool sizing and timeouts.
@@ -274,7 +320,15 @@ impl Db {
             write_lock: Arc::new(Mutex::new(())),
             changes: Arc::new(Changes::default()),
             counts: Arc::new(KeptCounts::default()),
+            mail: true,
         })
+    }
+
+    /// Whether writes queue owners' e-mails (the default): a deployment without a mail server
+    /// says no, and its reviews and revocations queue none.
+    pub fn with_mail(mut self, mail: bool) -> Self {
+        self.mail = mail;
+        self
     }
 
     pub fn backend(&self) -> Backend {
@@ -337,10 +391,10 @@ impl Db {
         };
         let mut conn = self.conn()?;
         let conn: &mut DbConnection = &mut conn;
-        match conn {
+        crate::routing::with_mail(self.mail, || match conn {
             DbConnection::Postgresql(_) => conn.transaction(f),
             DbConnection::Sqlite(_) => immediate_transaction(conn, f),
-        }
+        })
     }
 
     /// Copies the SQLite WAL back into the database without waiting for readers or writers
@@ -361,7 +415,7 @@ impl Db {
         }
         let mut conn = self.conn()?;
         let row: Checkpoint =
-            diesel::sql_query("PRAGMA wal_checkpoint(PASSIVE)").get_result(&mut *conn)?;
+            diesel::sql_query("PRAGMA wal_checkpoint(PASSIVE)").get_result(&mut **conn)?;
         Ok((row.log, row.checkpointed))
     }
 

@@ -8,12 +8,13 @@
 //!   the `organization_personal_access_token_requests` permission; and to each active
 //!   organization hook that subscribes to it (or to `*`);
 //! - a review (`request.approved`, `request.denied`) and a revocation (`grant.revoked`) are the
-//!   token owner's notice: an e-mail to the owner unless the organization turned e-mail off or
-//!   the owner has no address, and the `personal_access_token_request_notification` event to
+//!   token owner's notice: an e-mail to the owner unless the organization turned e-mail off,
+//!   the owner has no address or the deployment sends no e-mail ([`with_mail`]), and the `personal_access_token_request_notification` event to
 //!   each active organization hook that subscribes to it;
 //! - anything else (a request approved by the policy, updated, expired; a grant superseded or
 //!   expired) tells no one.
 
+use std::cell::Cell;
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::NaiveDateTime;
@@ -31,6 +32,26 @@ use crate::StoreError;
 
 /// The permission an installation needs to receive request events.
 const REQUESTS_PERMISSION: &str = "organization_personal_access_token_requests";
+
+thread_local! {
+    /// Whether the write running on this thread queues e-mails: set by [`crate::Db`] for the
+    /// length of each write, from whether the deployment has a mail server.
+    static MAIL: Cell<bool> = const { Cell::new(true) };
+}
+
+/// Runs `f` (a write) with e-mails queued or not: a deployment without a mail server queues
+/// none, rather than rows its worker would only mark skipped one by one. Outside any such
+/// scope (a connection used directly), e-mails are queued.
+pub(crate) fn with_mail<T>(mail: bool, f: impl FnOnce() -> T) -> T {
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            MAIL.with(|m| m.set(self.0));
+        }
+    }
+    let _restore = Restore(MAIL.with(|m| m.replace(mail)));
+    f()
+}
 
 /// What one audit action means to the outside world.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -206,7 +227,7 @@ pub(crate) fn enqueue(
             .values(&rows)
             .execute(c))?;
     }
-    if let Some(kind) = route.notice {
+    if let Some(kind) = route.notice.filter(|_| MAIL.with(Cell::get)) {
         queue_mail(conn, org_id, kind, events, at)?;
     }
     Ok(())
@@ -296,6 +317,18 @@ fn queue_mail(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mail_is_queued_unless_a_write_says_the_deployment_sends_none() {
+        let mail = || MAIL.with(Cell::get);
+        assert!(mail());
+        assert!(!with_mail(false, mail));
+        assert!(with_mail(false, || with_mail(true, mail)));
+        assert!(mail(), "restored after the write");
+        let panicked = std::panic::catch_unwind(|| with_mail(false, || panic!("write failed")));
+        assert!(panicked.is_err());
+        assert!(mail(), "restored after a panic");
+    }
 
     fn names(v: &[&str]) -> Vec<String> {
         v.iter().map(|s| (*s).to_owned()).collect()

@@ -12,4 +12,5 @@ mod outbox_plans;
 mod query_plans;
 mod review;
 mod revocations;
+mod statements;
 mod wal;

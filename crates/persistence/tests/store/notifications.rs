@@ -328,6 +328,33 @@ fn an_organization_without_email_is_not_mailed(db: &Db) {
 
 both_backends!(an_organization_without_email_is_not_mailed);
 
+/// A deployment without a mail server (`Db::with_mail(false)`) queues no e-mail for a review:
+/// nothing its worker would only mark skipped. Hooks still get the notice.
+fn a_deployment_without_mail_queues_no_email(db: &Db) {
+    let (acme, alice_request, _) = fixture(db);
+    let hook = write(db, |c| {
+        webhooks::create_org_hook(c, acme.org.id, &hook(&["*"], true), t(7))
+    });
+    let unmailed = db.clone().with_mail(false);
+    unmailed
+        .write(Touches::Everything, |c| {
+            requests::review(
+                c,
+                &acme.review(&[alice_request], ReviewAction::Deny, None, t(70)),
+            )
+        })
+        .expect("review");
+    assert!(queued(db).is_empty(), "no e-mail queued");
+    let to_hook: Vec<_> = hook_deliveries(db)
+        .into_iter()
+        .filter(|(h, _, _)| *h == hook.id)
+        .map(|(_, e, _)| e)
+        .collect();
+    assert_eq!(to_hook, [webhooks::EVENT, webhooks::NOTIFICATION_EVENT]);
+}
+
+both_backends!(a_deployment_without_mail_queues_no_email);
+
 /// The retention sweep deletes the rows done with and queued before the cutoff, oldest first,
 /// as many as asked; rows still to send stay however old, and so do newer ones.
 fn the_retention_sweep_deletes_old_rows_done_with_only(db: &Db) {

@@ -21,7 +21,7 @@ fn commits_leave_the_log_to_the_checkpoint_task(db: &Db) {
     {
         let mut conn = db.conn().expect("a pooled connection");
         let row: AutoCheckpoint = diesel::sql_query("PRAGMA wal_autocheckpoint")
-            .get_result(&mut *conn)
+            .get_result(&mut **conn)
             .expect("the setting");
         assert_eq!(
             row.wal_autocheckpoint, 0,
