@@ -69,6 +69,14 @@ impl Changes {
     }
 
     /// Whether nothing has changed for the organization since `stamp` was taken.
+    /// The epoch of changes that may touch any organization, or `None` while other processes'
+    /// writes are not followed.
+    pub fn all_epoch(&self) -> Option<u64> {
+        self.following
+            .load(Ordering::SeqCst)
+            .then(|| self.all.load(Ordering::SeqCst))
+    }
+
     pub fn is_current(&self, org_id: i64, stamp: Stamp) -> bool {
         self.stamp(org_id) == Some(stamp)
     }

@@ -13,6 +13,8 @@ use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 pub use crate::backend::Backend;
 use crate::changes::{Changes, Follower};
 use crate::counts::KeptCounts;
+use crate::kept_orgs::KeptOrgs;
+use crate::models::Organization;
 use crate::StoreError;
 
 /// Loads the one row a query matches by a unique key, if any: diesel's `first(conn).optional()`
@@ -272,6 +274,8 @@ pub struct Db {
     changes: Arc<Changes>,
     /// Counts of long lists, kept while their organization's data is unchanged.
     counts: Arc<KeptCounts>,
+    /// Organizations by id, kept until a change that may touch any organization.
+    orgs: Arc<KeptOrgs>,
     /// Whether writes queue e-mails: only when the deployment has a mail server.
     mail: bool,
 }
@@ -320,6 +324,7 @@ impl Db {
             write_lock: Arc::new(Mutex::new(())),
             changes: Arc::new(Changes::default()),
             counts: Arc::new(KeptCounts::default()),
+            orgs: Arc::new(KeptOrgs::default()),
             mail: true,
         })
     }
@@ -354,6 +359,16 @@ impl Db {
         count: impl FnOnce() -> Result<i64, StoreError>,
     ) -> Result<i64, StoreError> {
         self.counts.get_or_count(&self.changes, org_id, key, count)
+    }
+
+    /// Organization `id`, kept in memory until a change that may touch any organization
+    /// (`load` reads it when none is kept; see `kept_orgs.rs`).
+    pub fn kept_org(
+        &self,
+        id: i64,
+        load: impl FnOnce() -> Result<Option<Organization>, StoreError>,
+    ) -> Result<Option<Organization>, StoreError> {
+        self.orgs.get_or_load(&self.changes, id, load)
     }
 
     /// A connection of its own that reports every process's committed writes.

@@ -13,6 +13,7 @@ mod filters;
 pub mod grants;
 pub mod intake;
 pub(crate) mod json;
+mod kept_orgs;
 pub mod models;
 pub mod notifications;
 pub mod outbox;

@@ -11,7 +11,7 @@ use patgate_persistence::models::Organization;
 use patgate_persistence::{Db, DbConnection};
 use serde::de::DeserializeOwned;
 
-use super::{blocking, caller_org, read, Lookup};
+use super::{blocking, caller_org, Lookup};
 use crate::auth::{AppCaller, InstallationCaller};
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -90,22 +90,23 @@ impl<S: 'static> Scope<S> {
         }
     }
 
-    /// Reads in the scope, on the pooled connection that checked it.
+    /// Reads in the scope, once it is checked, on one pooled connection.
     pub(crate) async fn read<T, F>(self, read_scope: F) -> Result<T, ApiError>
     where
         F: FnOnce(&mut DbConnection, S) -> Result<T, ApiError> + Send + 'static,
         T: Send + 'static,
     {
-        let state = self.state.clone();
-        read(&state, move |conn| {
-            let scope = self.check(conn)?;
-            read_scope(conn, scope)
+        blocking(move || {
+            let db = &self.state.db;
+            let scope = self.check(db)?;
+            read_scope(&mut **db.conn()?, scope)
         })
         .await
     }
 
-    /// Changes the scope: it is checked on a pooled connection given back before `change`
-    /// runs, which parses the input and calls [`Db::write`] with what the change touches.
+    /// Changes the scope: once it is checked, `change` parses the input and calls
+    /// [`Db::write`] with what the change touches. The organization a path names is kept in
+    /// memory ([`Db::kept_org`]), so the check usually takes no connection at all.
     pub(crate) async fn write<T, F>(self, change: F) -> Result<T, ApiError>
     where
         F: FnOnce(&Db, S) -> Result<T, ApiError> + Send + 'static,
@@ -113,14 +114,14 @@ impl<S: 'static> Scope<S> {
     {
         blocking(move || {
             let db = &self.state.db;
-            let scope = self.check(&mut *db.conn()?)?;
+            let scope = self.check(db)?;
             change(db, scope)
         })
         .await
     }
 
-    fn check(&self, conn: &mut DbConnection) -> Result<S, ApiError> {
-        let scope = (self.lookup)(conn, &self.caller, &self.name)?;
+    fn check(&self, db: &Db) -> Result<S, ApiError> {
+        let scope = (self.lookup)(db, &self.caller, &self.name)?;
         self.caller.authorize(self.op)?;
         Ok(scope)
     }

@@ -4,8 +4,8 @@ use actix_web::{get, put, HttpResponse};
 use patgate_domain::Operation;
 use patgate_persistence::models::Enterprise;
 use patgate_persistence::policy::{self, Owner};
-use patgate_persistence::DbConnection;
 use patgate_persistence::Touches;
+use patgate_persistence::{Db, DbConnection};
 
 use super::errors::{AuthErrors, MalformedJson, NotEnterprise};
 use super::params::EnterprisePath;
@@ -19,11 +19,11 @@ use crate::error::{ApiError, ValidationError as ValidationBody};
 /// The enterprise named in the path, if the caller's organization belongs to it; any other
 /// enterprise, existing or not, is "Not Found".
 fn caller_enterprise(
-    conn: &mut DbConnection,
+    db: &Db,
     caller: &InstallationCaller,
     slug: &str,
 ) -> Result<Enterprise, ApiError> {
-    match policy::enterprise_of(conn, caller.org_id())? {
+    match policy::enterprise_of(&mut **db.conn()?, caller.org_id())? {
         Some(e) if e.slug.eq_ignore_ascii_case(slug) => Ok(e),
         _ => Err(ApiError::NotFound),
     }

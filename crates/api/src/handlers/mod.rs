@@ -21,7 +21,7 @@ pub(crate) use call::Scope;
 pub use call::{AppCall, Call, InOrg, Reply};
 use patgate_persistence::models::Organization;
 use patgate_persistence::outbox::Backlog;
-use patgate_persistence::{directory, DbConnection, Page, Total, Touches};
+use patgate_persistence::{directory, Db, DbConnection, Page, Total, Touches};
 use serde::Serialize;
 
 use crate::auth::InstallationCaller;
@@ -33,19 +33,21 @@ use crate::state::AppState;
 /// The organization named in the path, if it is the caller's own; any other organization,
 /// existing or not, is "Not Found" so that nothing leaks.
 pub(crate) fn caller_org(
-    conn: &mut DbConnection,
+    db: &Db,
     caller: &InstallationCaller,
     login: &str,
 ) -> Result<Organization, ApiError> {
-    match directory::org_by_login(conn, login)? {
-        Some(org) if org.id == caller.org_id() => Ok(org),
+    let id = caller.org_id();
+    let org = db.kept_org(id, || directory::org_by_id(&mut **db.conn()?, id))?;
+    match org {
+        Some(org) if org.login_key == login.to_ascii_lowercase() => Ok(org),
         _ => Err(ApiError::NotFound),
     }
 }
 
 /// What a path names as the caller may see it, any other being "Not Found": [`caller_org`],
 /// or the enterprise of the enterprise policy endpoints.
-pub(crate) type Lookup<S> = fn(&mut DbConnection, &InstallationCaller, &str) -> Result<S, ApiError>;
+pub(crate) type Lookup<S> = fn(&Db, &InstallationCaller, &str) -> Result<S, ApiError>;
 
 /// Runs blocking database work off the async workers.
 pub(crate) async fn blocking<T, F>(f: F) -> Result<T, ApiError>
