@@ -269,22 +269,22 @@ async fn bench_backend(
         let seed_time = seed_rows(&mut db, seeded_to, rows, since)?;
         seeded_to = rows;
         let (server, first_start) = start_settled(config, &target, rows).await?;
-        let stage = bench_stage(
+        let startup = server.startup;
+        let (stage, (rss, peak)) = bench_stage(
             config,
             &target,
             &mut db,
             &fixture,
-            &server,
+            server,
             rows,
             rows == last,
         )
         .await?;
-        let (rss, peak) = server.memory_mb();
         report.stage(StageInfo {
             backend,
             rows,
             seed_seconds: seed_time.as_secs_f64(),
-            startup_ms: ms(server.startup),
+            startup_ms: ms(startup),
             first_start_ms: ms(first_start),
             rss_mb: rss,
             peak_rss_mb: peak,
@@ -417,26 +417,31 @@ fn requests_path() -> String {
 }
 
 /// One stage, measured: the scenarios on the server as deployed, the baseline serving list
-/// page 1's bytes from memory, then the reads again on a server that keeps no answers in
-/// memory. `full` (the largest size) adds every other endpoint.
+/// page 1's bytes from memory, then, with that server stopped (its background work with
+/// it), the reads again on a server that keeps no answers in memory. `full` (the largest
+/// size) adds every other endpoint. Also gives the first server's memory (RSS, peak) in MB.
 async fn bench_stage(
     config: &Config,
     target: &Target,
     db: &mut Db,
     fixture: &Fixture,
-    server: &Server,
+    server: Server,
     rows: i64,
     full: bool,
-) -> Result<Vec<Measurement>, String> {
-    let token = installation_token(server, fixture).await?;
+) -> Result<(Vec<Measurement>, (f64, f64)), String> {
+    let token = installation_token(&server, fixture).await?;
     let scenarios = stage_scenarios(config, db, fixture, Some(&token), full)?;
-    let page = save_list_page(server, &token, target, rows).await?;
+    let page = save_list_page(&server, &token, target, rows).await?;
     let mut results = Vec::new();
-    let peak_rss = run_scenarios(config, target, server, rows, scenarios, "", &mut results).await;
+    let peak_rss = run_scenarios(config, target, &server, rows, scenarios, "", &mut results).await;
     results.push(bench_baseline(config, target, rows, &page, &token).await?);
     println!("  server RSS under load: {peak_rss:.0} MB");
+    let memory = server.memory_mb();
+    // Stopped before the reads from the store, so that no outbox work or expiry sweep of it
+    // runs beside them.
+    drop(server);
     bench_from_store(config, target, db, fixture, rows, full, &mut results).await?;
-    Ok(results)
+    Ok((results, memory))
 }
 
 /// The scenarios of a stage on the server as deployed: the lists and, when `full`, every
