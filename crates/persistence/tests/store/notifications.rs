@@ -192,6 +192,15 @@ fn hook_deliveries(db: &Db) -> Vec<(i64, String, String)> {
 /// Organization hooks get, in the transaction of the change, the events they subscribe to:
 /// the request events, the owner's notices of reviews, and one digest per period; an inactive
 /// hook and another organization's hook get nothing of acme's.
+/// The events of the deliveries queued for hook `hook_id`, oldest first.
+fn events_to(db: &Db, hook_id: i64) -> Vec<String> {
+    hook_deliveries(db)
+        .into_iter()
+        .filter(|(h, _, _)| *h == hook_id)
+        .map(|(_, e, _)| e)
+        .collect()
+}
+
 fn org_hooks_get_what_they_subscribe_to(db: &Db) {
     let (acme, alice_request, bob_request) = fixture(db);
     let globex = read(db, |c| {
@@ -311,11 +320,7 @@ fn an_organization_without_email_is_not_mailed(db: &Db) {
     })
     .expect("review");
     assert!(queued(db).is_empty(), "no e-mail at all");
-    let to_hook: Vec<_> = hook_deliveries(db)
-        .into_iter()
-        .filter(|(h, _, _)| *h == hook.id)
-        .map(|(_, e, _)| e)
-        .collect();
+    let to_hook = events_to(db, hook.id);
     assert_eq!(
         to_hook,
         [
@@ -345,11 +350,7 @@ fn a_deployment_without_mail_queues_no_email(db: &Db) {
         })
         .expect("review");
     assert!(queued(db).is_empty(), "no e-mail queued");
-    let to_hook: Vec<_> = hook_deliveries(db)
-        .into_iter()
-        .filter(|(h, _, _)| *h == hook.id)
-        .map(|(_, e, _)| e)
-        .collect();
+    let to_hook = events_to(db, hook.id);
     assert_eq!(to_hook, [webhooks::EVENT, webhooks::NOTIFICATION_EVENT]);
 }
 
