@@ -6,7 +6,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 use serde_path_to_error::Segment;
 
-use crate::error::{ApiError, FieldError};
+use crate::error::ApiError;
 
 /// Reads a body as its documented schema `D` and turns it into the command `C` it carries,
 /// so the schema is the parser. Bytes that are not JSON are 400 "Problems parsing JSON"; JSON
@@ -38,15 +38,7 @@ where
     C: TryFrom<D>,
     Fault: From<C::Error>,
 {
-    let named = |fault: Fault| ApiError::Unprocessable {
-        message: "Validation Failed".to_owned(),
-        errors: vec![FieldError::new(
-            resource,
-            &fault.field,
-            fault.code,
-            fault.message,
-        )],
-    };
+    let named = |fault: Fault| ApiError::invalid(resource, &fault.field, fault.code, fault.message);
     let body: D =
         serde_path_to_error::deserialize(Value::Object(map)).map_err(|e| named(fault_of(&e)))?;
     C::try_from(body).map_err(|e| named(Fault::from(e)))

@@ -67,12 +67,11 @@ pub enum IntakeError {
 
 crate::store_error_from_diesel!(IntakeError);
 
-/// What a filing did: whether a pending request was filed, the request, and its verdict.
+/// What a filing did: whether a pending request was filed, and the request with its verdict.
 #[derive(Debug, Clone)]
 pub struct Filed {
     pub created: bool,
-    pub request: PatRequest,
-    pub verdict: Option<Verdict>,
+    pub verdict: Verdict,
 }
 
 /// Files a checked request for the organization, in the caller's transaction: the owner is
@@ -111,11 +110,10 @@ pub fn file(
         Outcome::Unchanged(r) => (false, r),
         Outcome::Granted { request, .. } => (false, request),
     };
-    let verdict = verdict(conn, org_id, request.id)?;
+    // The request as `submit` wrote it: only its review and grant are read.
     Ok(Filed {
         created,
-        request,
-        verdict,
+        verdict: verdict_of(conn, request)?,
     })
 }
 
@@ -455,23 +453,28 @@ pub fn verdict(
     org_id: i64,
     request_id: i64,
 ) -> Result<Option<Verdict>, StoreError> {
-    let Some(request) = requests::find(conn, org_id, request_id)? else {
-        return Ok(None);
-    };
+    match requests::find(conn, org_id, request_id)? {
+        Some(request) => Ok(Some(verdict_of(conn, request)?)),
+        None => Ok(None),
+    }
+}
+
+/// The request with its latest review and its grant.
+fn verdict_of(conn: &mut DbConnection, request: PatRequest) -> Result<Verdict, StoreError> {
     let review = pat_request_reviews::table
-        .filter(pat_request_reviews::request_id.eq(request_id))
+        .filter(pat_request_reviews::request_id.eq(request.id))
         .order(pat_request_reviews::id.desc())
         .first(conn)
         .optional()?;
     let grant = pat_grants::table
-        .filter(pat_grants::request_id.eq(request_id))
+        .filter(pat_grants::request_id.eq(request.id))
         .first(conn)
         .optional()?;
-    Ok(Some(Verdict {
+    Ok(Verdict {
         request,
         review,
         grant,
-    }))
+    })
 }
 
 /// Records the token's last use, on the token and on the copies its requests and grants keep

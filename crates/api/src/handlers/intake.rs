@@ -84,7 +84,7 @@ pub async fn submit_token_request(call: Call<OrgPath>, payload: RawBody) -> Repl
             })
         })
         .await?;
-    let body = status(&filed.request, filed.verdict.as_ref());
+    let body = status(&filed.verdict.request, Some(&filed.verdict));
     Ok(if filed.created {
         HttpResponse::Created().json(body)
     } else {

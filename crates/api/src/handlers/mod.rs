@@ -40,7 +40,7 @@ pub(crate) fn caller_org(
     let id = caller.org_id();
     let org = db.kept_org(id, || directory::org_by_id(&mut **db.conn()?, id))?;
     match org {
-        Some(org) if org.login_key == login.to_ascii_lowercase() => Ok(org),
+        Some(org) if org.login_key.eq_ignore_ascii_case(login) => Ok(org),
         _ => Err(ApiError::NotFound),
     }
 }
