@@ -10,6 +10,7 @@
 //! scenarios that change data). `patgate-bench report` rewrites BENCHMARKS.md and the plot from
 //! the last run's target/bench/results.json without measuring again.
 
+mod limit;
 mod load;
 mod report;
 mod seed;
@@ -28,6 +29,8 @@ use server::Server;
 const RESULTS: &str = "target/bench/results.json";
 /// The plot the report links.
 const PLOT: &str = "benchmarks/throughput.svg";
+/// PostgreSQL's plans of the benchmarked statements, at the largest size.
+const EXPLAIN: &str = "benchmarks/explain-postgres.md";
 
 /// What a run is configured with.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
@@ -133,8 +136,9 @@ struct Target {
     binary: PathBuf,
     url: String,
     data_dir: PathBuf,
-    /// Keeps the throwaway PostgreSQL running.
-    _cluster: Option<patgate_testkit::PgCluster>,
+    /// The throwaway PostgreSQL (kept running while this lives), whose pgbench and psql
+    /// measure the database limit.
+    cluster: Option<patgate_testkit::PgCluster>,
 }
 
 /// An empty database for `backend` (a throwaway PostgreSQL, or a file for SQLite), in a
@@ -158,7 +162,7 @@ fn prepare(backend: Backend, binary: &Path, work: &Path) -> Result<Target, Strin
         binary: binary.to_owned(),
         url,
         data_dir: dir,
-        _cluster: cluster,
+        cluster,
     })
 }
 
@@ -170,6 +174,16 @@ struct Fixture {
 }
 
 impl Fixture {
+    /// The benchmark's installation on the benchmarked organization (id 1), as the
+    /// database-limit statements bind it.
+    fn actor(&self) -> limit::Actor {
+        limit::Actor {
+            org_id: 1,
+            app_id: self.app_id,
+            installation_id: self.installation_id,
+        }
+    }
+
     /// The token exchange request: the installation's token for a fresh app JWT.
     fn token_exchange(&self) -> Result<Vec<u8>, String> {
         let jwt =
@@ -430,7 +444,15 @@ async fn bench_stage(
     full: bool,
 ) -> Result<(Vec<Measurement>, (f64, f64)), String> {
     let token = installation_token(&server, fixture).await?;
-    let scenarios = stage_scenarios(config, db, fixture, Some(&token), full)?;
+    // The writes' inputs, the database limit's set apart first (from the end of each list).
+    let writes = full && !config.read_only;
+    let mut inputs = WriteInputs::read(db, writes)?;
+    let write_limits = if writes {
+        inputs.set_apart(write_limits(config))
+    } else {
+        Vec::new()
+    };
+    let scenarios = stage_scenarios(config, db, fixture, Some(&token), full, inputs)?;
     let page = save_list_page(&server, &token, target, rows).await?;
     let mut results = Vec::new();
     let peak_rss = run_scenarios(config, target, &server, rows, scenarios, "", &mut results).await;
@@ -441,7 +463,250 @@ async fn bench_stage(
     // runs beside them.
     drop(server);
     bench_from_store(config, target, db, fixture, rows, full, &mut results).await?;
+    let mut limits: Vec<(limit::Limit, Vec<i64>)> = read_limits(config, db)?
+        .into_iter()
+        .map(|l| (l, Vec::new()))
+        .collect();
+    limits.extend(write_limits);
+    bench_limits(
+        config,
+        target,
+        db,
+        fixture,
+        rows,
+        full,
+        &limits,
+        &mut results,
+    )?;
     Ok((results, memory))
+}
+
+/// The inputs of the write scenarios: pending requests of the benchmarked organization, and
+/// active grants of its tokens that have no pending request (approving a token's pending
+/// request supersedes its grant, so the reviews must not take the revocations' inputs).
+struct WriteInputs {
+    pending: Vec<i64>,
+    active: Vec<i64>,
+}
+
+impl WriteInputs {
+    fn read(db: &mut Db, writes: bool) -> Result<Self, String> {
+        if !writes {
+            return Ok(Self {
+                pending: Vec::new(),
+                active: Vec::new(),
+            });
+        }
+        Ok(Self {
+            pending: db.ids(
+                "SELECT id FROM pat_requests WHERE org_id = 1 AND status = 'pending' ORDER BY id",
+            )?,
+            active: db.ids(
+                "SELECT g.id AS id FROM pat_grants g WHERE g.org_id = 1 AND g.status = 'active' \
+                 AND NOT EXISTS (SELECT 1 FROM pat_requests r WHERE r.org_id = 1 AND r.token_id = g.token_id AND r.status = 'pending') \
+                 ORDER BY g.id DESC",
+            )?,
+        })
+    }
+
+    /// Takes each limit's inputs from the end of its list, never more than an eighth of what
+    /// is left (fewer transactions when the data is small): the rest is the server's.
+    fn set_apart(&mut self, limits: Vec<limit::Limit>) -> Vec<(limit::Limit, Vec<i64>)> {
+        limits
+            .into_iter()
+            .filter_map(|mut l| {
+                let list = match l.work {
+                    limit::Work::Revoke => &mut self.active,
+                    _ => &mut self.pending,
+                };
+                let per_transaction = l.ids_per_transaction() * l.connections;
+                let available = l.ids_needed().min(list.len() / 8);
+                l.per_connection = available / per_transaction.max(1);
+                if l.per_connection == 0 {
+                    return None;
+                }
+                let keep = list.len() - l.ids_needed();
+                Some((l, list.split_off(keep)))
+            })
+            .collect()
+    }
+}
+
+/// The database limits of the writes: as many transactions as the server's scenarios run
+/// in a few seconds, each with its own inputs.
+fn write_limits(config: &Config) -> Vec<limit::Limit> {
+    use limit::{Limit, Work};
+    let c = config.connections;
+    vec![
+        Limit {
+            scenario: "single review",
+            connections: c,
+            work: Work::Approve,
+            per_connection: 60,
+        },
+        Limit {
+            scenario: "single review, 1 connection",
+            connections: 1,
+            work: Work::Approve,
+            per_connection: 600,
+        },
+        Limit {
+            scenario: "bulk review of 100",
+            connections: c,
+            work: Work::Deny(100),
+            per_connection: 4,
+        },
+        Limit {
+            scenario: "bulk review of 100, 1 connection",
+            connections: 1,
+            work: Work::Deny(100),
+            per_connection: 40,
+        },
+        Limit {
+            scenario: "revoke a grant",
+            connections: c,
+            work: Work::Revoke,
+            per_connection: 60,
+        },
+        Limit {
+            scenario: "revoke a grant, 1 connection",
+            connections: 1,
+            work: Work::Revoke,
+            per_connection: 600,
+        },
+    ]
+}
+
+/// The database limits of the list pages measured from the store, with the server's page
+/// windows (`patgate_persistence::COUNT_AHEAD_PAGES`).
+fn read_limits(config: &Config, db: &mut Db) -> Result<Vec<limit::Limit>, String> {
+    use limit::{Filter, Limit, Work};
+    use patgate_persistence::{COUNT_AHEAD_PAGES, COUNT_AHEAD_PAGES_PROBED};
+    let window = |ahead: i64| 30 * (ahead + 1) + 1;
+    let deep = (deep_page(db)? - 1) * 30;
+    let lists = [
+        ("list requests, page 1", 0, Filter::None, COUNT_AHEAD_PAGES),
+        (
+            "list requests, deep page",
+            deep,
+            Filter::None,
+            COUNT_AHEAD_PAGES,
+        ),
+        (
+            "list requests by owner",
+            0,
+            Filter::Owner("user-19191"),
+            COUNT_AHEAD_PAGES,
+        ),
+        (
+            "list requests by permission",
+            0,
+            Filter::Permission("contents_read"),
+            COUNT_AHEAD_PAGES_PROBED,
+        ),
+        (
+            "list requests by repository",
+            0,
+            Filter::Repository("repo-1"),
+            COUNT_AHEAD_PAGES_PROBED,
+        ),
+        (
+            "list requests by last use",
+            0,
+            Filter::LastUsedBefore("2026-09-01 00:00:00"),
+            COUNT_AHEAD_PAGES_PROBED,
+        ),
+    ];
+    Ok(lists
+        .into_iter()
+        .map(|(scenario, offset, filter, ahead)| Limit {
+            scenario,
+            connections: config.connections,
+            work: Work::Page {
+                window: window(ahead),
+                offset,
+                filter,
+            },
+            per_connection: 0,
+        })
+        .collect())
+}
+
+/// The database limit of each scenario in `limits`, measured with the server stopped: on
+/// PostgreSQL with pgbench, on SQLite with a loop of prepared statements. At the largest
+/// size, PostgreSQL's plans of every statement (`EXPLAIN (ANALYZE, BUFFERS)`) are written
+/// beside the report.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "one stage's context, passed through"
+)]
+fn bench_limits(
+    config: &Config,
+    target: &Target,
+    db: &mut Db,
+    fixture: &Fixture,
+    rows: i64,
+    full: bool,
+    limits: &[(limit::Limit, Vec<i64>)],
+    results: &mut Vec<Measurement>,
+) -> Result<(), String> {
+    let actor = fixture.actor();
+    let times = (config.warmup, config.seconds);
+    let writes: Vec<(limit::Limit, Vec<i64>)> = limits
+        .iter()
+        .filter(|(l, _)| l.ids_per_transaction() > 0)
+        .cloned()
+        .collect();
+    if !writes.is_empty() {
+        limit::load_inputs(db, &writes)?;
+    }
+    let dir = target.data_dir.join("limit");
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let mut plans = String::new();
+    for (l, ids) in limits {
+        let stats = match (&target.cluster, target.backend) {
+            (Some(cluster), Backend::Postgres) => {
+                if full {
+                    let plan = limit::explain_pg(
+                        cluster.psql(),
+                        &target.url,
+                        l,
+                        actor,
+                        "Denied by the benchmark",
+                    )?;
+                    plans.push_str(&format!("## {}\n\n```text\n{plan}```\n\n", l.scenario));
+                }
+                limit::run_pgbench(&cluster.pgbench()?, &target.url, &dir, l, actor, times)?
+            }
+            _ => limit::run_sqlite(&target.url, ids, l, actor, config.workers, times)?,
+        };
+        let name = format!("{}{}", l.scenario, report::LIMIT);
+        print_stats(&name, &stats);
+        results.push(Measurement {
+            backend: target.backend,
+            rows,
+            scenario: name,
+            stats,
+        });
+    }
+    if !writes.is_empty() {
+        limit::drop_inputs(db)?;
+    }
+    if !plans.is_empty() {
+        let file = Path::new(EXPLAIN);
+        std::fs::write(
+            file,
+            format!(
+                "# PostgreSQL plans of the benchmarked statements, at {rows} requests and grants\n\n\
+                 Generated by `make bench` (crates/bench/src/limit.rs): each scenario's statements, as\n\
+                 its database limit sends them, under `EXPLAIN (ANALYZE, BUFFERS)` in a transaction\n\
+                 that is rolled back.\n\n{plans}"
+            ),
+        )
+        .map_err(|e| e.to_string())?;
+        println!("  wrote {EXPLAIN}");
+    }
+    Ok(())
 }
 
 /// The scenarios of a stage on the server as deployed: the lists and, when `full`, every
@@ -452,10 +717,11 @@ fn stage_scenarios(
     fixture: &Fixture,
     token: Option<&str>,
     full: bool,
+    inputs: WriteInputs,
 ) -> Result<Vec<Scenario>, String> {
     let mut scenarios = list_scenarios(db, token)?;
     if full {
-        let mut more = full_scenarios(db, fixture, token)?;
+        let mut more = full_scenarios(db, fixture, token, inputs)?;
         if config.read_only {
             more.retain(|s| s.expect == 200);
         }
@@ -571,9 +837,7 @@ async fn bench_from_store(
 /// The list requests measured at every size.
 fn list_scenarios(db: &mut Db, token: Option<&str>) -> Result<Vec<Scenario>, String> {
     let base = requests_path();
-    let pending =
-        db.ids("SELECT count(*) AS id FROM pat_requests WHERE org_id = 1 AND status = 'pending'")?;
-    let deep_page = (pending.first().copied().unwrap_or(0) / 30 / 2).max(2);
+    let deep_page = deep_page(db)?;
     let lists = [
         ("list requests, page 1", String::new()),
         ("list requests, deep page", format!("&page={deep_page}")),
@@ -595,6 +859,13 @@ fn list_scenarios(db: &mut Db, token: Option<&str>) -> Result<Vec<Scenario>, Str
         .into_iter()
         .map(|(name, filter)| get(name, 0, &format!("{base}?per_page=30{filter}"), token))
         .collect())
+}
+
+/// The deep page measured: the middle of the benchmarked organization's pending requests.
+fn deep_page(db: &mut Db) -> Result<i64, String> {
+    let pending =
+        db.ids("SELECT count(*) AS id FROM pat_requests WHERE org_id = 1 AND status = 'pending'")?;
+    Ok((pending.first().copied().unwrap_or(0) / 30 / 2).max(2))
 }
 
 /// Runs `scenarios` against `server`, naming each measurement with `suffix`; the peak RSS
@@ -661,10 +932,11 @@ fn full_scenarios(
     db: &mut Db,
     fixture: &Fixture,
     token: Option<&str>,
+    inputs: WriteInputs,
 ) -> Result<Vec<Scenario>, String> {
     let mut scenarios = read_scenarios(db, token)?;
     scenarios.extend(authentication_scenarios(fixture, token)?);
-    scenarios.extend(write_scenarios(db, token)?);
+    scenarios.extend(write_scenarios(inputs, token));
     Ok(scenarios)
 }
 
@@ -748,18 +1020,9 @@ fn authentication_scenarios(
 /// grants. Writes use up their inputs: each run gets its own share. The runs with one
 /// connection give the latency of the operation itself; with 32 connections, latency is
 /// mostly queueing (Little's law: 32 in flight / throughput).
-fn write_scenarios(db: &mut Db, token: Option<&str>) -> Result<Vec<Scenario>, String> {
-    let pending =
-        db.ids("SELECT id FROM pat_requests WHERE org_id = 1 AND status = 'pending' ORDER BY id")?;
-    // Grants of tokens with no pending request: approving a token's pending request
-    // supersedes its grant, so the review runs must not take the revocation runs' inputs.
-    let active = db.ids(
-        "SELECT g.id AS id FROM pat_grants g WHERE g.org_id = 1 AND g.status = 'active' \
-         AND NOT EXISTS (SELECT 1 FROM pat_requests r WHERE r.org_id = 1 AND r.token_id = g.token_id AND r.status = 'pending') \
-         ORDER BY g.id DESC",
-    )?;
-    let reviews = shares(&pending, &[20, 5, 45, 30]);
-    let revocations = shares(&active, &[70, 30]);
+fn write_scenarios(inputs: WriteInputs, token: Option<&str>) -> Vec<Scenario> {
+    let reviews = shares(&inputs.pending, &[20, 5, 45, 30]);
+    let revocations = shares(&inputs.active, &[70, 30]);
     let writes: [(&'static str, usize, &[i64], Write); 6] = [
         ("single review", 0, &reviews[0], Write::SingleReview),
         (
@@ -783,12 +1046,12 @@ fn write_scenarios(db: &mut Db, token: Option<&str>) -> Result<Vec<Scenario>, St
             Write::Revoke,
         ),
     ];
-    Ok(writes
+    writes
         .into_iter()
         .map(|(name, connections, ids, write)| {
             write.scenario(name, connections, ids.to_vec(), token.map(str::to_owned))
         })
-        .collect())
+        .collect()
 }
 
 /// `ids` cut in consecutive parts, in proportion to `shares`.

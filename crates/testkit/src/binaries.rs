@@ -36,16 +36,21 @@ pub(crate) fn find_server_binaries() -> Option<ServerBinaries> {
 /// Finds `psql`, preferring the directory of the given server binaries (so the
 /// client matches the server), then `PATH`, then the fallback bindirs.
 pub(crate) fn find_psql(server: Option<&ServerBinaries>) -> Option<PathBuf> {
+    find_client("psql", server)
+}
+
+/// Finds the client program `name` (`psql`, `pgbench`) the way [`find_psql`] does.
+pub(crate) fn find_client(name: &str, server: Option<&ServerBinaries>) -> Option<PathBuf> {
     let beside_server = server
         .into_iter()
         .flat_map(|s| [s.pg_ctl.parent(), s.initdb.parent()])
         .flatten()
-        .map(|dir| dir.join("psql"))
+        .map(|dir| dir.join(name))
         .find(|p| is_executable(p));
-    beside_server.or_else(|| find_on_path("psql")).or_else(|| {
+    beside_server.or_else(|| find_on_path(name)).or_else(|| {
         fallback_bindirs()
             .into_iter()
-            .map(|dir| dir.join("psql"))
+            .map(|dir| dir.join(name))
             .find(|p| is_executable(p))
     })
 }

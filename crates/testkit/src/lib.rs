@@ -61,7 +61,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use binaries::{find_psql, find_server_binaries, ServerBinaries};
+use binaries::{find_client, find_psql, find_server_binaries, ServerBinaries};
 
 /// Error text used when PostgreSQL binaries are missing.
 pub const INSTALL_HINT: &str = "PostgreSQL server binaries (initdb, pg_ctl) were not found on PATH or in `pg_config --bindir`. Install them with: apt-get update && apt-get install -y postgresql";
@@ -144,6 +144,21 @@ impl PgCluster {
             }
         }
         panic!("patgate-testkit: could not create a test database after {ATTEMPTS} attempts: {last_error}")
+    }
+
+    /// The `psql` this cluster is managed with.
+    pub fn psql(&self) -> &Path {
+        &self.psql
+    }
+
+    /// `pgbench`, from the same installation as the server when this process started it:
+    /// the benchmark's database-limit baseline.
+    pub fn pgbench(&self) -> Result<PathBuf, String> {
+        find_client("pgbench", find_server_binaries().as_ref()).ok_or_else(|| {
+            "`pgbench` was not found beside the server binaries or on PATH. Install it with: \
+             apt-get update && apt-get install -y postgresql"
+                .to_owned()
+        })
     }
 
     /// URL of the `postgres` maintenance database.
