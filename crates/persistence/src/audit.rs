@@ -20,20 +20,22 @@ macro_rules! record_audit {
             reason.into_sql::<Nullable<Text>>(),
             ($at).into_sql::<Timestamp>(),
         ));
-        diesel::insert_into(audit_events::table)
-            .values(source)
-            .into_columns((
-                audit_events::org_id,
-                audit_events::action,
-                audit_events::subject_type,
-                audit_events::subject_id,
-                audit_events::app_id,
-                audit_events::installation_id,
-                audit_events::reason,
-                audit_events::created_at,
-            ))
-            .returning((audit_events::id, audit_events::subject_id))
-            .get_results::<(i64, i64)>($conn)
+        crate::db::cached(
+            diesel::insert_into(audit_events::table)
+                .values(source)
+                .into_columns((
+                    audit_events::org_id,
+                    audit_events::action,
+                    audit_events::subject_type,
+                    audit_events::subject_id,
+                    audit_events::app_id,
+                    audit_events::installation_id,
+                    audit_events::reason,
+                    audit_events::created_at,
+                ))
+                .returning((audit_events::id, audit_events::subject_id)),
+        )
+        .get_results::<(i64, i64)>($conn)
     }};
 }
 

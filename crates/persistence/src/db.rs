@@ -15,6 +15,7 @@ use crate::changes::{Changes, Follower};
 use crate::counts::KeptCounts;
 use crate::kept_orgs::KeptOrgs;
 use crate::models::Organization;
+use crate::starts::{KeptStarts, Starts};
 use crate::StoreError;
 
 /// Loads the one row a query matches by a unique key, if any: diesel's `first(conn).optional()`
@@ -55,17 +56,146 @@ macro_rules! unindexed_eq {
 }
 pub(crate) use unindexed_eq;
 
-/// `ORDER BY` terms followed by a literal `LIMIT … OFFSET …`, for a list's page window: a bound
-/// `LIMIT` would make SQLite compile the statement again on every execution (see [`LoadOne`]);
-/// with literals, the statement of a given page is compiled once and cached. The numbers are
-/// formatted from integers, never from request text.
-pub(crate) fn order_with_window(
-    terms: &'static str,
-    limit: i64,
-    offset: i64,
-) -> diesel::expression::SqlLiteral<diesel::sql_types::BigInt> {
-    diesel::dsl::sql(&format!("{terms} LIMIT {limit} OFFSET {offset}"))
+/// `ORDER BY` terms followed by a list's page window, `LIMIT … OFFSET …`. The `LIMIT` is a
+/// literal: a bound one would make SQLite compile the statement again on every execution (see
+/// [`LoadOne`]), and it tells PostgreSQL's planner how far the walk goes. The offset is bound on
+/// PostgreSQL, so that one prepared statement serves every page, and a literal on SQLite for
+/// the same reason as the limit ([`Window::cacheable`] says which of those are kept). The
+/// numbers are formatted from integers, never from request text.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Window {
+    pub limit: i64,
+    pub offset: i64,
+    pub bind_offset: bool,
 }
+
+/// The deepest offset whose SQLite statement (offset written as a literal) is kept prepared:
+/// the first pages, which most callers read, whatever their size; deeper pages, as many as
+/// there are rows, are prepared when asked.
+const KEPT_OFFSETS: i64 = 1_000;
+
+impl Window {
+    pub(crate) fn for_connection(conn: &DbConnection, limit: i64, offset: i64) -> Self {
+        Self {
+            limit,
+            offset,
+            bind_offset: matches!(conn, DbConnection::Postgresql(_)),
+        }
+    }
+
+    /// Whether a statement ending with this window may be kept prepared: its text is the same
+    /// for every offset when the offset is bound, and there are few when it is a literal.
+    pub(crate) fn cacheable(self) -> bool {
+        self.bind_offset || self.offset <= KEPT_OFFSETS
+    }
+
+    /// The `ORDER BY` expression: `terms` followed by this window.
+    pub(crate) fn after(self, terms: &'static str) -> WindowOrder {
+        WindowOrder {
+            terms,
+            window: self,
+        }
+    }
+}
+
+/// `ORDER BY` terms and a [`Window`], as one expression for diesel's `order`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct WindowOrder {
+    terms: &'static str,
+    window: Window,
+}
+
+impl diesel::expression::Expression for WindowOrder {
+    type SqlType = diesel::sql_types::BigInt;
+}
+
+impl<QS> diesel::expression::AppearsOnTable<QS> for WindowOrder {}
+
+impl<QS> diesel::expression::SelectableExpression<QS> for WindowOrder {}
+
+impl<GB> diesel::expression::ValidGrouping<GB> for WindowOrder {
+    type IsAggregate = diesel::expression::is_aggregate::Never;
+}
+
+impl diesel::query_builder::QueryId for WindowOrder {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<DB> diesel::query_builder::QueryFragment<DB> for WindowOrder
+where
+    DB: diesel::backend::Backend + diesel::sql_types::HasSqlType<diesel::sql_types::BigInt>,
+    i64: diesel::serialize::ToSql<diesel::sql_types::BigInt, DB>,
+{
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, DB>,
+    ) -> diesel::QueryResult<()> {
+        let w = &self.window;
+        out.push_sql(self.terms);
+        out.push_sql(&format!(" LIMIT {} OFFSET ", w.limit));
+        if w.bind_offset {
+            out.push_bind_param::<diesel::sql_types::BigInt, i64>(&w.offset)
+        } else {
+            out.push_sql(&w.offset.to_string());
+            Ok(())
+        }
+    }
+}
+
+/// A statement that diesel would prepare anew on every execution (an `UPDATE`, whose changeset
+/// may leave absent values out; SQLite's `IN (…)` lists; SQL text of our own) but whose text,
+/// here, is all there is to it: with `keep`, it is prepared once per connection and kept in
+/// diesel's statement cache, found again by its text and bind types. Only for statements with
+/// few distinct texts: one per number of ids in an `IN` list, never one per value.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Cached<Q> {
+    query: Q,
+    keep: bool,
+}
+
+/// `query`, kept prepared (see [`Cached`]).
+pub(crate) fn cached<Q>(query: Q) -> Cached<Q> {
+    Cached { query, keep: true }
+}
+
+/// `query`, kept prepared when `keep` (see [`Cached`]).
+pub(crate) fn cached_if<Q>(query: Q, keep: bool) -> Cached<Q> {
+    Cached { query, keep }
+}
+
+impl<Q> diesel::query_builder::QueryId for Cached<Q> {
+    type QueryId = ();
+    // Found by its text: the type says nothing of the number of ids or of the SQL of its own.
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<Q: diesel::query_builder::Query> diesel::query_builder::Query for Cached<Q> {
+    type SqlType = Q::SqlType;
+}
+
+impl<Q, DB> diesel::query_builder::QueryFragment<DB> for Cached<Q>
+where
+    DB: diesel::backend::Backend,
+    Q: diesel::query_builder::QueryFragment<DB>,
+{
+    fn walk_ast<'b>(
+        &'b self,
+        pass: diesel::query_builder::AstPass<'_, 'b, DB>,
+    ) -> diesel::QueryResult<()> {
+        self.query.walk_ast(pass)
+    }
+
+    fn is_safe_to_cache_prepared(&self, backend: &DB) -> diesel::QueryResult<bool> {
+        if self.keep {
+            Ok(true)
+        } else {
+            self.query.is_safe_to_cache_prepared(backend)
+        }
+    }
+}
+
+impl<Q, Conn> diesel::RunQueryDsl<Conn> for Cached<Q> {}
 
 impl<'q, Q, U> LoadOne<U> for Q
 where
@@ -276,6 +406,8 @@ pub struct Db {
     counts: Arc<KeptCounts>,
     /// Organizations by id, kept until a change that may touch any organization.
     orgs: Arc<KeptOrgs>,
+    /// Where the pages of long lists begin, kept until their organization's data changes.
+    starts: Arc<KeptStarts>,
     /// Whether writes queue e-mails: only when the deployment has a mail server.
     mail: bool,
 }
@@ -325,6 +457,7 @@ impl Db {
             changes: Arc::new(Changes::default()),
             counts: Arc::new(KeptCounts::default()),
             orgs: Arc::new(KeptOrgs::default()),
+            starts: Arc::new(KeptStarts::default()),
             mail: true,
         })
     }
@@ -359,6 +492,12 @@ impl Db {
         count: impl FnOnce() -> Result<i64, StoreError>,
     ) -> Result<i64, StoreError> {
         self.counts.get_or_count(&self.changes, org_id, key, count)
+    }
+
+    /// The page starts of organization `org_id`'s lists, for a read that starts now (see
+    /// `starts.rs`).
+    pub fn starts(&self, org_id: i64) -> Starts<'_> {
+        Starts::new(&self.starts, &self.changes, org_id)
     }
 
     /// Organization `id`, kept in memory until a change that may touch any organization

@@ -96,10 +96,12 @@ impl<'a> Resolved<'a> {
         };
         let mut owner_ids = Vec::new();
         if !filter.owner_keys.is_empty() {
-            owner_ids = users::table
-                .filter(users::login_key.eq_any(&filter.owner_keys))
-                .select(users::id)
-                .load(conn)?;
+            owner_ids = crate::db::cached(
+                users::table
+                    .filter(users::login_key.eq_any(&filter.owner_keys))
+                    .select(users::id),
+            )
+            .load(conn)?;
             if owner_ids.is_empty() {
                 return Ok(None);
             }
@@ -189,13 +191,10 @@ macro_rules! count_filtered {
     ($conn:expr, $table:ident, $request_id_sql:literal, $status:expr, $org_id:expr, $filter:expr) => {{
         match crate::filters::Resolved::new($conn, $org_id, $filter)? {
             None => Ok(0),
-            Some(resolved) => {
-                Ok(
-                    crate::filters::filtered!($table, $request_id_sql, $status, resolved)
-                        .count()
-                        .get_result($conn)?,
-                )
-            }
+            Some(resolved) => Ok(crate::db::cached(
+                crate::filters::filtered!($table, $request_id_sql, $status, resolved).count(),
+            )
+            .get_result($conn)?),
         }
     }};
 }
@@ -205,15 +204,19 @@ pub(crate) use count_filtered;
 /// The ids of one page of `$table`'s rows in `$status` that pass `$resolved`, ordered by
 /// `$table.$order` then id (newest first unless `$ascending`), and what is known of the
 /// total: the ids of this page and of the read-ahead window are read, and only a page past
-/// the end is counted.
+/// the end is counted. A page whose start `$starts` knows (under the name `$list`) is read
+/// from its first row's key, without walking the rows before it; the starts of the pages read
+/// are kept for the next reads (`starts.rs`).
 macro_rules! page_ids {
-    ($conn:expr, $table:ident, $request_id_sql:literal, $status:expr, $resolved:expr, $page:expr, $ascending:expr, $order:literal) => {{
-        let (resolved, page) = (&$resolved, $page);
-        let terms = if $ascending {
+    ($conn:expr, $table:ident, $request_id_sql:literal, $status:expr, $resolved:expr, $page:expr, $ascending:expr, $order:ident, $starts:expr, $list:expr) => {{
+        let (resolved, page, starts, list): (_, crate::Page, &crate::starts::Starts<'_>, &str) =
+            (&$resolved, $page, $starts, $list);
+        let ascending: bool = $ascending;
+        let terms = if ascending {
             concat!(
                 stringify!($table),
                 ".",
-                $order,
+                stringify!($order),
                 " ASC, ",
                 stringify!($table),
                 ".id ASC"
@@ -222,26 +225,81 @@ macro_rules! page_ids {
             concat!(
                 stringify!($table),
                 ".",
-                $order,
+                stringify!($order),
                 " DESC, ",
                 stringify!($table),
                 ".id DESC"
             )
         };
-        let mut ids: Vec<i64> =
-            crate::filters::filtered!($table, $request_id_sql, $status, resolved)
-                .select($table::id)
-                .order(crate::db::order_with_window(
-                    terms,
-                    page.window(resolved.pages_ahead()),
-                    page.offset(),
-                ))
-                .load($conn)?;
+        let start = starts.get(list, page.offset());
+        let mut query = crate::filters::filtered!($table, $request_id_sql, $status, resolved);
+        if let Some(s) = start {
+            // The page's first row and those after it in the list's order: a range of the
+            // list's index instead of a walk from its beginning.
+            let from = if ascending {
+                concat!(
+                    "(",
+                    stringify!($table),
+                    ".",
+                    stringify!($order),
+                    ", ",
+                    stringify!($table),
+                    ".id) >= ("
+                )
+            } else {
+                concat!(
+                    "(",
+                    stringify!($table),
+                    ".",
+                    stringify!($order),
+                    ", ",
+                    stringify!($table),
+                    ".id) <= ("
+                )
+            };
+            query = query.filter(
+                diesel::dsl::sql::<diesel::sql_types::Bool>(from)
+                    .bind::<diesel::sql_types::Timestamp, _>(s.at)
+                    .sql(", ")
+                    .bind::<diesel::sql_types::BigInt, _>(s.id)
+                    .sql(")"),
+            );
+        }
+        let window = crate::db::Window::for_connection(
+            $conn,
+            page.window(resolved.pages_ahead()),
+            if start.is_some() { 0 } else { page.offset() },
+        );
+        let rows: Vec<(i64, chrono::NaiveDateTime)> = crate::db::cached_if(
+            query
+                .select(($table::id, $table::$order))
+                .order(window.after(terms)),
+            window.cacheable(),
+        )
+        .load($conn)?;
+        if let Ok(per_page) = usize::try_from(page.per_page) {
+            if per_page > 0 {
+                starts.keep(
+                    list,
+                    rows.iter()
+                        .enumerate()
+                        .step_by(per_page)
+                        .map(|(i, (id, at))| {
+                            (
+                                page.offset() + i64::try_from(i).unwrap_or(i64::MAX),
+                                crate::starts::Start { at: *at, id: *id },
+                            )
+                        }),
+                );
+            }
+        }
+        let mut ids: Vec<i64> = rows.into_iter().map(|(id, _)| id).collect();
         if ids.is_empty() && page.offset() > 0 {
             // Past the end: only a count says where the last page is.
-            let total: i64 = crate::filters::filtered!($table, $request_id_sql, $status, resolved)
-                .count()
-                .get_result($conn)?;
+            let total: i64 = crate::db::cached(
+                crate::filters::filtered!($table, $request_id_sql, $status, resolved).count(),
+            )
+            .get_result($conn)?;
             (ids, crate::Total::Exact(total))
         } else {
             let total = page.total_after(resolved.pages_ahead(), ids.len());
@@ -259,23 +317,25 @@ pub(crate) use page_ids;
 macro_rules! load_views {
     ($conn:expr, $table:ident, $row:ty, $ids:expr, $view:expr) => {{
         let ids: &[i64] = $ids;
-        let rows: Vec<($row, crate::models::TokenName, crate::models::Owner)> = $table::table
-            .inner_join(crate::schema::tokens::table)
-            .inner_join(
-                crate::schema::users::table.on(crate::schema::users::id.eq($table::owner_id)),
-            )
-            .filter($table::id.eq_any(ids))
-            .select((
-                $table::all_columns,
-                (crate::schema::tokens::id, crate::schema::tokens::name),
-                (
-                    crate::schema::users::id,
-                    crate::schema::users::login,
-                    crate::schema::users::login_key,
-                    crate::schema::users::site_admin,
-                ),
-            ))
-            .load($conn)?;
+        let rows: Vec<($row, crate::models::TokenName, crate::models::Owner)> = crate::db::cached(
+            $table::table
+                .inner_join(crate::schema::tokens::table)
+                .inner_join(
+                    crate::schema::users::table.on(crate::schema::users::id.eq($table::owner_id)),
+                )
+                .filter($table::id.eq_any(ids))
+                .select((
+                    $table::all_columns,
+                    (crate::schema::tokens::id, crate::schema::tokens::name),
+                    (
+                        crate::schema::users::id,
+                        crate::schema::users::login,
+                        crate::schema::users::login_key,
+                        crate::schema::users::site_admin,
+                    ),
+                )),
+        )
+        .load($conn)?;
         let mut by_id: std::collections::HashMap<i64, _> = rows
             .into_iter()
             .map(|(row, token, owner)| (row.id, $view(row, token, owner)))
@@ -289,14 +349,22 @@ macro_rules! load_views {
 pub(crate) use load_views;
 
 /// One page of `$table`'s rows in `$status` that pass `$filter` in organization `$org_id`,
-/// ordered by `$order` ([`page_ids!`]) and built into views ([`load_views!`]), with the total;
-/// nothing is read past the filter when it can match nothing.
+/// ordered by `$order` ([`page_ids!`], from a start `$starts` knows when it knows one) and
+/// built into views ([`load_views!`]), with the total; nothing is read past the filter when it
+/// can match nothing.
 macro_rules! list_views {
-    ($conn:expr, $table:ident, $request_id_sql:literal, $status:expr, $org_id:expr, $filter:expr, $page:expr, $order:literal, $row:ty, $view:expr) => {{
+    ($conn:expr, $table:ident, $request_id_sql:literal, $status:expr, $org_id:expr, $filter:expr, $page:expr, $starts:expr, $order:ident, $row:ty, $view:expr) => {{
         let filter: &crate::filters::ListFilter = $filter;
         match crate::filters::Resolved::new($conn, $org_id, filter)? {
             None => Ok((Vec::new(), crate::Total::Exact(0))),
             Some(resolved) => {
+                let list = format!(
+                    "{}:{}:{}:{}",
+                    stringify!($table),
+                    $status,
+                    filter.ascending,
+                    filter.selection_key()
+                );
                 let (ids, total) = crate::filters::page_ids!(
                     $conn,
                     $table,
@@ -305,7 +373,9 @@ macro_rules! list_views {
                     resolved,
                     $page,
                     filter.ascending,
-                    $order
+                    $order,
+                    $starts,
+                    &list
                 );
                 let views = crate::filters::load_views!($conn, $table, $row, &ids, $view)?;
                 Ok((views, total))

@@ -8,11 +8,12 @@ use diesel::sql_types::{BigInt, Text};
 use patgate_domain::{GrantEvent, GrantState, RequestedPermissions};
 
 use crate::audit::record_audit;
-use crate::db::{unindexed_eq, DbConnection};
+use crate::db::{cached, unindexed_eq, DbConnection};
 use crate::filters::{count_filtered, list_views, ListFilter};
 use crate::models::{Owner, PatGrant, TokenName};
 use crate::routing::{self, Recorded};
 use crate::schema::pat_grants;
+use crate::starts::Starts;
 use crate::LoadOne;
 use crate::{Page, StoreError, Total};
 
@@ -44,12 +45,13 @@ pub fn count_active(
 }
 
 /// One page of active grants, most recently granted first unless `filter.ascending`, with
-/// the total.
+/// the total; read from the page's first row when `starts` knows where it is (`starts.rs`).
 pub fn list_active(
     conn: &mut DbConnection,
     org_id: i64,
     filter: &ListFilter,
     page: Page,
+    starts: &Starts<'_>,
 ) -> Result<(Vec<GrantView>, Total), StoreError> {
     let active = GrantState::Active.as_str();
     list_views!(
@@ -60,7 +62,8 @@ pub fn list_active(
         org_id,
         filter,
         page,
-        "access_granted_at",
+        starts,
+        access_granted_at,
         PatGrant,
         |grant: PatGrant, token, owner| {
             let permissions = crate::json::parse("grant permissions", &grant.permissions)?;
@@ -158,17 +161,19 @@ fn end_active(
 ) -> Result<BTreeMap<i64, i64>, RevokeError> {
     let (ids, org_id) = (revocation.grant_ids, revocation.org_id);
     let active = GrantState::Active.as_str();
-    let updated: BTreeMap<i64, i64> = diesel::update(
-        pat_grants::table
-            .filter(pat_grants::id.eq_any(ids))
-            .filter(unindexed_eq!("pat_grants.org_id", BigInt, org_id))
-            .filter(unindexed_eq!("pat_grants.status", Text, active)),
+    let updated: BTreeMap<i64, i64> = cached(
+        diesel::update(
+            pat_grants::table
+                .filter(pat_grants::id.eq_any(ids))
+                .filter(unindexed_eq!("pat_grants.org_id", BigInt, org_id))
+                .filter(unindexed_eq!("pat_grants.status", Text, active)),
+        )
+        .set((
+            pat_grants::status.eq(GrantState::Revoked.as_str()),
+            pat_grants::ended_at.eq(revocation.at),
+        ))
+        .returning((pat_grants::id, pat_grants::request_id)),
     )
-    .set((
-        pat_grants::status.eq(GrantState::Revoked.as_str()),
-        pat_grants::ended_at.eq(revocation.at),
-    ))
-    .returning((pat_grants::id, pat_grants::request_id))
     .get_results::<(i64, i64)>(conn)?
     .into_iter()
     .collect();
@@ -199,16 +204,18 @@ fn states(
     org_id: i64,
     ids: &[i64],
 ) -> Result<BTreeMap<i64, GrantState>, StoreError> {
-    pat_grants::table
-        .filter(pat_grants::id.eq_any(ids))
-        .filter(unindexed_eq!("pat_grants.org_id", BigInt, org_id))
-        .select((pat_grants::id, pat_grants::status))
-        .load::<(i64, String)>(conn)?
-        .into_iter()
-        .map(|(id, s)| {
-            GrantState::parse(&s)
-                .map(|state| (id, state))
-                .ok_or_else(|| StoreError::Corrupt(format!("grant {id} has an unknown status")))
-        })
-        .collect()
+    cached(
+        pat_grants::table
+            .filter(pat_grants::id.eq_any(ids))
+            .filter(unindexed_eq!("pat_grants.org_id", BigInt, org_id))
+            .select((pat_grants::id, pat_grants::status)),
+    )
+    .load::<(i64, String)>(conn)?
+    .into_iter()
+    .map(|(id, s)| {
+        GrantState::parse(&s)
+            .map(|state| (id, state))
+            .ok_or_else(|| StoreError::Corrupt(format!("grant {id} has an unknown status")))
+    })
+    .collect()
 }

@@ -24,6 +24,7 @@ pub mod revocations;
 mod routing;
 pub mod schema;
 pub mod seed;
+pub mod starts;
 mod text_enum;
 pub mod webhooks;
 

@@ -3,7 +3,6 @@
 use std::collections::BTreeMap;
 
 use chrono::NaiveDateTime;
-use diesel::dsl::sql;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Nullable, Text, Timestamp};
 use patgate_domain::{
@@ -12,7 +11,7 @@ use patgate_domain::{
 };
 
 use crate::audit::record_audit;
-use crate::db::{unindexed_eq, DbConnection};
+use crate::db::{cached, unindexed_eq, DbConnection};
 pub use crate::filters::ListFilter;
 use crate::filters::{count_filtered, list_views};
 use crate::models::NewPatRequest;
@@ -22,6 +21,7 @@ use crate::schema::{
     pat_grants, pat_request_permissions, pat_request_repositories, pat_request_reviews,
     pat_requests,
 };
+use crate::starts::Starts;
 use crate::LoadOne;
 use crate::{Page, StoreError, Total};
 
@@ -35,12 +35,14 @@ pub struct RequestView {
     pub owner: Owner,
 }
 
-/// One page of pending requests, newest first unless `filter.ascending`, with the total.
+/// One page of pending requests, newest first unless `filter.ascending`, with the total; read
+/// from the page's first row when `starts` knows where it is (`starts.rs`).
 pub fn list_pending(
     conn: &mut DbConnection,
     org_id: i64,
     filter: &ListFilter,
     page: Page,
+    starts: &Starts<'_>,
 ) -> Result<(Vec<RequestView>, Total), StoreError> {
     let pending = RequestState::Pending.as_str();
     list_views!(
@@ -51,7 +53,8 @@ pub fn list_pending(
         org_id,
         filter,
         page,
-        "created_at",
+        starts,
+        created_at,
         PatRequest,
         |request: PatRequest, token, owner| {
             let permissions = crate::json::parse("request permissions", &request.permissions)?;
@@ -243,34 +246,38 @@ crate::store_error_from_diesel!(ReviewError);
 pub fn review(conn: &mut DbConnection, review: &Review<'_>) -> Result<(), ReviewError> {
     let ids = review.request_ids;
     let event = RequestEvent::from_review(review.action);
-    let current: BTreeMap<i64, String> = pat_requests::table
-        .filter(pat_requests::id.eq_any(ids))
-        .filter(unindexed_eq!("pat_requests.org_id", BigInt, review.org_id))
-        .select((pat_requests::id, pat_requests::status))
-        .load::<(i64, String)>(conn)?
-        .into_iter()
-        .collect();
+    let current: BTreeMap<i64, String> = cached(
+        pat_requests::table
+            .filter(pat_requests::id.eq_any(ids))
+            .filter(unindexed_eq!("pat_requests.org_id", BigInt, review.org_id))
+            .select((pat_requests::id, pat_requests::status)),
+    )
+    .load::<(i64, String)>(conn)?
+    .into_iter()
+    .collect();
     let unknown = crate::absent(ids, |id| current.contains_key(id));
     if !unknown.is_empty() {
         return Err(ReviewError::Unknown(unknown));
     }
     let target = transition_all(ids, &current, event)?;
 
-    let updated: Vec<i64> = diesel::update(
-        pat_requests::table
-            .filter(pat_requests::id.eq_any(ids))
-            .filter(unindexed_eq!("pat_requests.org_id", BigInt, review.org_id))
-            .filter(unindexed_eq!(
-                "pat_requests.status",
-                Text,
-                RequestState::Pending.as_str()
-            )),
+    let updated: Vec<i64> = cached(
+        diesel::update(
+            pat_requests::table
+                .filter(pat_requests::id.eq_any(ids))
+                .filter(unindexed_eq!("pat_requests.org_id", BigInt, review.org_id))
+                .filter(unindexed_eq!(
+                    "pat_requests.status",
+                    Text,
+                    RequestState::Pending.as_str()
+                )),
+        )
+        .set((
+            pat_requests::status.eq(target.as_str()),
+            pat_requests::reviewed_at.eq(review.at),
+        ))
+        .returning(pat_requests::id),
     )
-    .set((
-        pat_requests::status.eq(target.as_str()),
-        pat_requests::reviewed_at.eq(review.at),
-    ))
-    .returning(pat_requests::id)
     .get_results(conn)?;
     if updated.len() != ids.len() {
         // Another reviewer won the race after our read: report what they did to the requests
@@ -374,17 +381,19 @@ fn supersede_grants(conn: &mut DbConnection, review: &Review<'_>) -> Result<(), 
     let tokens_of = pat_requests::table
         .filter(pat_requests::id.eq_any(review.request_ids))
         .select(pat_requests::token_id);
-    let ended: Vec<i64> = diesel::update(
-        pat_grants::table
-            .filter(pat_grants::org_id.eq(review.org_id))
-            .filter(pat_grants::status.eq(GrantState::Active.as_str()))
-            .filter(pat_grants::token_id.eq_any(tokens_of)),
+    let ended: Vec<i64> = cached(
+        diesel::update(
+            pat_grants::table
+                .filter(pat_grants::org_id.eq(review.org_id))
+                .filter(pat_grants::status.eq(GrantState::Active.as_str()))
+                .filter(pat_grants::token_id.eq_any(tokens_of)),
+        )
+        .set((
+            pat_grants::status.eq(GrantState::Revoked.as_str()),
+            pat_grants::ended_at.eq(review.at),
+        ))
+        .returning(pat_grants::id),
     )
-    .set((
-        pat_grants::status.eq(GrantState::Revoked.as_str()),
-        pat_grants::ended_at.eq(review.at),
-    ))
-    .returning(pat_grants::id)
     .get_results(conn)?;
     if ended.is_empty() {
         return Ok(());
@@ -415,28 +424,33 @@ fn insert_grants(
             pat_requests::id,
             pat_requests::token_id,
             pat_requests::owner_id,
-            sql::<Text>("'active'"),
+            GrantState::Active.as_str().into_sql::<Text>(),
             pat_requests::repository_selection,
             pat_requests::permissions,
             at.into_sql::<Timestamp>(),
             pat_requests::token_expires_at,
             pat_requests::token_last_used_at,
         ));
-    diesel::insert_into(pat_grants::table)
-        .values(source)
-        .into_columns((
-            pat_grants::org_id,
-            pat_grants::request_id,
-            pat_grants::token_id,
-            pat_grants::owner_id,
-            pat_grants::status,
-            pat_grants::repository_selection,
-            pat_grants::permissions,
-            pat_grants::access_granted_at,
-            pat_grants::token_expires_at,
-            pat_grants::token_last_used_at,
-        ))
-        .execute(conn)?;
+    // Loaded with `RETURNING`: SQLite prepares an `INSERT … SELECT` run with `execute` anew
+    // every time, kept or not (store test `statements_are_prepared_once`).
+    let _: Vec<i64> = cached(
+        diesel::insert_into(pat_grants::table)
+            .values(source)
+            .into_columns((
+                pat_grants::org_id,
+                pat_grants::request_id,
+                pat_grants::token_id,
+                pat_grants::owner_id,
+                pat_grants::status,
+                pat_grants::repository_selection,
+                pat_grants::permissions,
+                pat_grants::access_granted_at,
+                pat_grants::token_expires_at,
+                pat_grants::token_last_used_at,
+            ))
+            .returning(pat_grants::id),
+    )
+    .load(conn)?;
     Ok(())
 }
 
@@ -456,17 +470,22 @@ fn insert_reviews(conn: &mut DbConnection, review: &Review<'_>) -> Result<(), St
                 .into_sql::<Nullable<Text>>(),
             review.at.into_sql::<Timestamp>(),
         ));
-    diesel::insert_into(pat_request_reviews::table)
-        .values(source)
-        .into_columns((
-            pat_request_reviews::request_id,
-            pat_request_reviews::org_id,
-            pat_request_reviews::app_id,
-            pat_request_reviews::installation_id,
-            pat_request_reviews::action,
-            pat_request_reviews::reason,
-            pat_request_reviews::created_at,
-        ))
-        .execute(conn)?;
+    // Loaded with `RETURNING`: SQLite prepares an `INSERT … SELECT` run with `execute` anew
+    // every time, kept or not (store test `statements_are_prepared_once`).
+    let _: Vec<i64> = cached(
+        diesel::insert_into(pat_request_reviews::table)
+            .values(source)
+            .into_columns((
+                pat_request_reviews::request_id,
+                pat_request_reviews::org_id,
+                pat_request_reviews::app_id,
+                pat_request_reviews::installation_id,
+                pat_request_reviews::action,
+                pat_request_reviews::reason,
+                pat_request_reviews::created_at,
+            ))
+            .returning(pat_request_reviews::id),
+    )
+    .load(conn)?;
     Ok(())
 }

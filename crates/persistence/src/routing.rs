@@ -281,14 +281,16 @@ fn queue_mail(
     let email_off = notification_settings::table
         .filter(notification_settings::org_id.eq(org_id))
         .filter(notification_settings::email.eq(false));
-    let addresses: HashMap<i64, Option<String>> = pat_requests::table
-        .inner_join(users::table.on(users::id.eq(pat_requests::owner_id)))
-        .filter(pat_requests::id.eq_any(&request_ids))
-        .filter(diesel::dsl::not(diesel::dsl::exists(email_off)))
-        .select((pat_requests::id, users::email))
-        .load::<(i64, Option<String>)>(conn)?
-        .into_iter()
-        .collect();
+    let addresses: HashMap<i64, Option<String>> = crate::db::cached(
+        pat_requests::table
+            .inner_join(users::table.on(users::id.eq(pat_requests::owner_id)))
+            .filter(pat_requests::id.eq_any(&request_ids))
+            .filter(diesel::dsl::not(diesel::dsl::exists(email_off)))
+            .select((pat_requests::id, users::email)),
+    )
+    .load::<(i64, Option<String>)>(conn)?
+    .into_iter()
+    .collect();
     let rows: Vec<NewNotice> = events
         .iter()
         .filter_map(|e| {

@@ -7,6 +7,7 @@ use patgate_domain::Operation;
 use patgate_persistence::grants::GrantView;
 use patgate_persistence::repositories::{self, Access};
 use patgate_persistence::requests::{ListFilter, RequestView};
+use patgate_persistence::starts::Starts;
 use patgate_persistence::{DbConnection, Page, StoreError, Total};
 use serde::Serialize;
 
@@ -94,9 +95,15 @@ pub(crate) fn answer_and_keep(
     kept.respond()
 }
 
-/// Reads one filtered page of an organization's rows, with the total.
-pub(crate) type FetchPage<V> =
-    fn(&mut DbConnection, i64, &ListFilter, Page) -> Result<(Vec<V>, Total), StoreError>;
+/// Reads one filtered page of an organization's rows, with the total, from a page start
+/// kept by an earlier read when there is one.
+pub(crate) type FetchPage<V> = fn(
+    &mut DbConnection,
+    i64,
+    &ListFilter,
+    Page,
+    &Starts<'_>,
+) -> Result<(Vec<V>, Total), StoreError>;
 
 /// Counts an organization's rows that pass a filter.
 pub(crate) type CountRows = fn(&mut DbConnection, i64, &ListFilter) -> Result<i64, StoreError>;
@@ -139,7 +146,7 @@ where
         .in_org(op)
         .read(move |conn, org| {
             let (filter, page) = query?;
-            let (rows, total) = fetch(conn, org.id, &filter, page)?;
+            let (rows, total) = fetch(conn, org.id, &filter, page, &db.starts(org.id))?;
             let total = match total {
                 Total::AtLeast(_) => {
                     let key = format!("{op:?}:{}", filter.selection_key());

@@ -9,6 +9,7 @@ use patgate_persistence::models::NewPatRequest;
 use patgate_persistence::requests::{self, ListFilter};
 use patgate_persistence::schema::pat_requests;
 use patgate_persistence::seed::ensure_repo;
+use patgate_persistence::starts::Starts;
 use patgate_persistence::{Db, Page, Total, COUNT_AHEAD_PAGES, COUNT_AHEAD_PAGES_PROBED};
 
 use crate::common::{app, org, pending, perms, t, token, user, write, OrgFixture};
@@ -58,6 +59,9 @@ fn permissions_of(i: usize) -> patgate_domain::RequestedPermissions {
 }
 
 fn seed_world(db: &Db) -> World {
+    // As a server does once its follower runs: pages then start from the starts that earlier
+    // pages found, and every walk below checks them against the model.
+    db.changes().set_following(true);
     write(db, |c| {
         let app = app(c)?;
         let acme = org(c, "acme", &app)?;
@@ -246,9 +250,15 @@ fn list(
     per_page: i64,
 ) -> (Vec<i64>, Total) {
     let mut conn = db.conn().expect("a pooled connection");
-    let (views, total) =
-        requests::list_pending(&mut conn, world.acme.id(), filter, Page { page, per_page })
-            .expect("list_pending");
+    let starts = db.starts(world.acme.id());
+    let (views, total) = requests::list_pending(
+        &mut conn,
+        world.acme.id(),
+        filter,
+        Page { page, per_page },
+        &starts,
+    )
+    .expect("list_pending");
     for view in &views {
         let r = &view.request;
         assert_eq!(r.status, "pending", "request {}", r.id);
@@ -713,6 +723,7 @@ fn only_pending_requests_of_the_organization_are_listed(db: &Db) {
             page: 1,
             per_page: 100,
         },
+        &Starts::none(),
     )
     .expect("list_pending for globex");
     assert_eq!(total, CREATED.len() as i64);
@@ -729,6 +740,7 @@ fn only_pending_requests_of_the_organization_are_listed(db: &Db) {
                 page: 1,
                 per_page: 100,
             },
+            &Starts::none(),
         )
         .expect("list_pending for an unknown org");
         assert!(views.is_empty());

@@ -14,6 +14,7 @@ use patgate_persistence::schema::{
     installations, pat_request_permissions, pat_request_repositories, pat_requests, repositories,
     tokens, users,
 };
+use patgate_persistence::starts::Starts;
 use patgate_persistence::{Backend, Db, DbConnection, Page, StoreError};
 
 use crate::common::{app, org, t, write};
@@ -277,7 +278,9 @@ fn captured_statements(
     filter: &ListFilter,
     page: Page,
 ) -> Vec<String> {
-    let (listed, statements) = capture(conn, |c| requests::list_pending(c, org_id, filter, page));
+    let (listed, statements) = capture(conn, |c| {
+        requests::list_pending(c, org_id, filter, page, &Starts::none())
+    });
     let (views, total) = listed.expect("list_pending");
     assert!(
         total.count() > 0 && !views.is_empty(),

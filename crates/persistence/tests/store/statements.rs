@@ -4,7 +4,8 @@
 //! fails here and has to say why; a bulk call must not grow with its ids. (A list page's guard
 //! is `query_plans::a_page_costs_a_fixed_number_of_statements_whatever_its_size`.)
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
+use std::collections::HashSet;
 use std::sync::Once;
 
 use diesel::connection::{set_default_instrumentation, Instrumentation, InstrumentationEvent};
@@ -13,23 +14,65 @@ use patgate_domain::{AccessLevel, ReviewAction};
 use patgate_persistence::grants::{self, Revocation};
 use patgate_persistence::requests;
 use patgate_persistence::schema::pat_grants;
+use patgate_persistence::starts::Starts;
 use patgate_persistence::{Db, Touches};
 
-use crate::common::{app, connect, org, pending, perms, read, t, token, user, write, SMALL_POOL};
+use crate::common::{
+    app, connect, org, pending, perms, read, t, token, user, write, OrgFixture, SMALL_POOL,
+};
 
 thread_local! {
     /// Statements sent on this thread: a test's writes run on its own thread.
     static SENT: Cell<usize> = const { Cell::new(0) };
+    /// The text of every statement diesel has kept prepared on this thread's connections.
+    static KEPT: RefCell<HashSet<String>> = RefCell::new(HashSet::new());
+    /// While `Some`, the text of every statement sent on this thread.
+    static RAN: RefCell<Option<Vec<String>>> = const { RefCell::new(None) };
 }
 
 struct Counter;
 
 impl Instrumentation for Counter {
     fn on_connection_event(&mut self, event: InstrumentationEvent<'_>) {
-        if matches!(event, InstrumentationEvent::StartQuery { .. }) {
-            SENT.with(|n| n.set(n.get() + 1));
+        match event {
+            InstrumentationEvent::StartQuery { query, .. } => {
+                SENT.with(|n| n.set(n.get() + 1));
+                RAN.with(|ran| {
+                    if let Some(ran) = ran.borrow_mut().as_mut() {
+                        let text = query.to_string();
+                        let sql = text.split(" -- binds:").next().unwrap_or("").to_owned();
+                        ran.push(sql);
+                    }
+                });
+            }
+            InstrumentationEvent::CacheQuery { sql, .. } => {
+                KEPT.with(|kept| kept.borrow_mut().insert(sql.to_owned()));
+            }
+            _ => {}
         }
     }
+}
+
+/// The statements `f` sends on this thread that are not kept prepared (transaction control
+/// and the checkout test aside).
+fn not_kept<T>(f: impl FnOnce() -> T) -> (Vec<String>, T) {
+    RAN.with(|ran| *ran.borrow_mut() = Some(Vec::new()));
+    let out = f();
+    let ran = RAN.with(|ran| ran.borrow_mut().take()).unwrap_or_default();
+    let control = [
+        "BEGIN",
+        "COMMIT",
+        "ROLLBACK",
+        "SAVEPOINT",
+        "RELEASE",
+        "SELECT 1",
+    ];
+    let missing = ran
+        .into_iter()
+        .filter(|sql| !control.iter().any(|c| sql.trim_start().starts_with(c)))
+        .filter(|sql| !KEPT.with(|kept| kept.borrow().contains(sql)))
+        .collect();
+    (missing, out)
 }
 
 /// Counts every statement of every connection made after it is called.
@@ -49,23 +92,33 @@ fn sent<T>(f: impl FnOnce() -> T) -> (usize, T) {
 
 /// Statements of a review of `n` pending requests, from the checkout to the commit.
 fn review_of(db: &Db, n: usize) -> usize {
-    let (fixture, ids) = write(db, |c| {
+    let (fixture, ids) = pending_in(db, n, "");
+    reviewing(db, &fixture, &ids)
+}
+
+/// An organization of its own (its name ends in `tag`) with `n` pending requests.
+fn pending_in(db: &Db, n: usize, tag: &str) -> (OrgFixture, Vec<i64>) {
+    write(db, |c| {
         let app = app(c)?;
-        let acme = org(c, &format!("acme{n}"), &app)?;
+        let acme = org(c, &format!("acme{n}{tag}"), &app)?;
         let p = perms(&[("issues", AccessLevel::Read)], &[]);
         let mut ids = Vec::new();
         for i in 0..n {
-            let owner = user(c, &format!("owner{n}-{i}"))?;
-            let tok = token(c, &owner, &format!("t{n}-{i}"), None)?;
+            let owner = user(c, &format!("owner{n}-{i}{tag}"))?;
+            let tok = token(c, &owner, &format!("t{n}-{i}{tag}"), None)?;
             ids.push(pending(c, acme.org.id, &tok, "all", &[], &p, t(1))?.id);
         }
         Ok((acme, ids))
-    });
+    })
+}
+
+/// Statements of an approval of `ids`, from the checkout to the commit.
+fn reviewing(db: &Db, fixture: &OrgFixture, ids: &[i64]) -> usize {
     let (count, done) = sent(|| {
         db.write(Touches::Org(fixture.id()), |c| {
             requests::review(
                 c,
-                &fixture.review(&ids, ReviewAction::Approve, Some("ok"), t(5)),
+                &fixture.review(ids, ReviewAction::Approve, Some("ok"), t(5)),
             )
         })
     });
@@ -158,3 +211,141 @@ fn a_checkout_tests_a_connection_at_most_once_a_second(url: &str) {
 }
 
 both_backends!(url: a_checkout_tests_a_connection_at_most_once_a_second);
+
+/// Every statement of a review, a bulk review, a revocation and a list page (each filter) is
+/// prepared once per connection and kept: the second of two alike sends only statements kept
+/// prepared. diesel prepares an `UPDATE`, SQLite's `IN (…)` lists and SQL of our own anew on
+/// every execution unless told otherwise (`db::cached`); a page's offset is bound on
+/// PostgreSQL and kept for the first pages on SQLite.
+fn statements_are_prepared_once(url: &str) {
+    count_statements();
+    // One connection, so that the second call finds what the first prepared.
+    let db = &connect(url, 1);
+    db.migrate().expect("migrations");
+    for n in [1, 2] {
+        review_of(db, n);
+        let (fixture, ids) = pending_in(db, n, "again");
+        let (missing, _) = not_kept(|| reviewing(db, &fixture, &ids));
+        assert!(
+            missing.is_empty(),
+            "a review of {n} prepared anew: {missing:#?}"
+        );
+    }
+    let org_id = write(db, |c| {
+        let app = app(c)?;
+        let lists = org(c, "lists", &app)?;
+        let p = perms(&[("issues", AccessLevel::Read)], &[]);
+        for i in 0..5 {
+            let owner = user(c, &format!("lister-{i}"))?;
+            let tok = token(c, &owner, &format!("listed-{i}"), None)?;
+            pending(c, lists.org.id, &tok, "all", &[], &p, t(1))?;
+        }
+        Ok(lists.id())
+    });
+    let filters = [
+        requests::ListFilter::default(),
+        requests::ListFilter {
+            owner_keys: vec!["lister-0".to_owned()],
+            ..Default::default()
+        },
+        requests::ListFilter {
+            permission: Some("issues_read".to_owned()),
+            ..Default::default()
+        },
+        requests::ListFilter {
+            last_used_before: Some(t(9)),
+            ..Default::default()
+        },
+    ];
+    for filter in &filters {
+        for page in [1, 3] {
+            let page = patgate_persistence::Page { page, per_page: 1 };
+            let list = || {
+                let mut conn = db.conn().expect("a pooled connection");
+                requests::list_pending(&mut conn, org_id, filter, page, &Starts::none())
+                    .map(|(rows, _)| rows.len())
+                    .expect("a page")
+            };
+            list();
+            let (missing, _) = not_kept(list);
+            assert!(
+                missing.is_empty(),
+                "a page ({filter:?}, {page:?}) prepared anew: {missing:#?}"
+            );
+        }
+    }
+}
+
+both_backends!(url: statements_are_prepared_once);
+
+/// The statements `f` sends on this thread, as diesel shows them (with their binds).
+fn texts<T>(f: impl FnOnce() -> T) -> (Vec<String>, T) {
+    RAN.with(|ran| *ran.borrow_mut() = Some(Vec::new()));
+    let out = f();
+    (
+        RAN.with(|ran| ran.borrow_mut().take()).unwrap_or_default(),
+        out,
+    )
+}
+
+/// A page whose first row an earlier read found is read from that row's key, not walked to
+/// from the beginning, and lists what walking to it lists; a write to the organization makes
+/// the start stale, and the page is walked to again.
+fn a_later_page_starts_at_its_first_rows_key(url: &str) {
+    count_statements();
+    let db = &connect(url, 1);
+    db.migrate().expect("migrations");
+    db.changes().set_following(true);
+    let fixture = write(db, |c| {
+        let app = app(c)?;
+        let acme = org(c, "paged", &app)?;
+        let p = perms(&[("issues", AccessLevel::Read)], &[]);
+        for i in 0..20 {
+            let owner = user(c, &format!("paged-{i}"))?;
+            let tok = token(c, &owner, &format!("paged-{i}"), None)?;
+            pending(c, acme.org.id, &tok, "all", &[], &p, t(i))?;
+        }
+        Ok(acme)
+    });
+    let filter = requests::ListFilter::default();
+    let page = |n: i64, starts: &Starts<'_>| {
+        let mut conn = db.conn().expect("a pooled connection");
+        let (rows, _) = requests::list_pending(
+            &mut conn,
+            fixture.id(),
+            &filter,
+            patgate_persistence::Page {
+                page: n,
+                per_page: 2,
+            },
+            starts,
+        )
+        .expect("a page");
+        rows.iter().map(|r| r.request.id).collect::<Vec<i64>>()
+    };
+    let walked = page(4, &Starts::none());
+    assert_eq!(walked.len(), 2);
+    let keyset = |sql: &Vec<String>| sql.iter().any(|s| s.contains(".id) <= ("));
+    let (sent, _) = texts(|| page(1, &db.starts(fixture.id())));
+    assert!(
+        !keyset(&sent),
+        "page 1 has no start to read from: {sent:#?}"
+    );
+    let (sent, found) = texts(|| page(4, &db.starts(fixture.id())));
+    assert!(keyset(&sent), "page 4 starts at its first row: {sent:#?}");
+    assert_eq!(found, walked, "and lists what walking to it lists");
+    // Any write to the organization: the starts found before it are not used.
+    let id = fixture.id();
+    db.write(Touches::Org(id), |_| {
+        Ok::<_, patgate_persistence::StoreError>(())
+    })
+    .expect("a write");
+    let (sent, found) = texts(|| page(4, &db.starts(fixture.id())));
+    assert!(
+        !keyset(&sent),
+        "after a write, page 4 is walked to: {sent:#?}"
+    );
+    assert_eq!(found, walked);
+}
+
+both_backends!(url: a_later_page_starts_at_its_first_rows_key);
