@@ -54,6 +54,10 @@ pub struct Limit {
     pub connections: usize,
     pub work: Work,
     pub per_connection: usize,
+    /// A variant on PostgreSQL with the session's triggers off (`session_replication_role =
+    /// replica`): no change notifications, no foreign-key checks. What the schema's triggers
+    /// cost the database, not a limit the server could reach.
+    pub without_triggers: bool,
 }
 
 /// The benchmark's own app and installation, and the organization, as the statements bind them.
@@ -279,6 +283,9 @@ pub fn run_pgbench(
             Some(s) => command.args(["-T", &format!("{}", s.ceil().max(1.0))]),
             None => command.args(["-t", &limit.per_connection.to_string()]),
         };
+        if limit.without_triggers {
+            command.env("PGOPTIONS", "-c session_replication_role=replica");
+        }
         if let Some(prefix) = log {
             command
                 .arg("-l")

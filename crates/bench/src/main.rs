@@ -448,7 +448,7 @@ async fn bench_stage(
     let writes = full && !config.read_only;
     let mut inputs = WriteInputs::read(db, writes)?;
     let write_limits = if writes {
-        inputs.set_apart(write_limits(config))
+        inputs.set_apart(write_limits(config, target.backend))
     } else {
         Vec::new()
     };
@@ -533,48 +533,72 @@ impl WriteInputs {
 }
 
 /// The database limits of the writes: as many transactions as the server's scenarios run
-/// in a few seconds, each with its own inputs.
-fn write_limits(config: &Config) -> Vec<limit::Limit> {
+/// in a few seconds, each with its own inputs; on PostgreSQL also the single review with the
+/// session's triggers off, to show what the schema's triggers cost.
+fn write_limits(config: &Config, backend: Backend) -> Vec<limit::Limit> {
     use limit::{Limit, Work};
     let c = config.connections;
-    vec![
+    let mut limits = vec![
         Limit {
             scenario: "single review",
             connections: c,
             work: Work::Approve,
             per_connection: 60,
+            without_triggers: false,
         },
         Limit {
             scenario: "single review, 1 connection",
             connections: 1,
             work: Work::Approve,
             per_connection: 600,
+            without_triggers: false,
         },
         Limit {
             scenario: "bulk review of 100",
             connections: c,
             work: Work::Deny(100),
             per_connection: 4,
+            without_triggers: false,
         },
         Limit {
             scenario: "bulk review of 100, 1 connection",
             connections: 1,
             work: Work::Deny(100),
             per_connection: 40,
+            without_triggers: false,
+        },
+        Limit {
+            scenario: "single review, without triggers",
+            connections: c,
+            work: Work::Approve,
+            per_connection: 60,
+            without_triggers: true,
+        },
+        Limit {
+            scenario: "single review, 1 connection, without triggers",
+            connections: 1,
+            work: Work::Approve,
+            per_connection: 600,
+            without_triggers: true,
         },
         Limit {
             scenario: "revoke a grant",
             connections: c,
             work: Work::Revoke,
             per_connection: 60,
+            without_triggers: false,
         },
         Limit {
             scenario: "revoke a grant, 1 connection",
             connections: 1,
             work: Work::Revoke,
             per_connection: 600,
+            without_triggers: false,
         },
-    ]
+    ];
+    // The variants without triggers are PostgreSQL's (its change notifications are triggers).
+    limits.retain(|l| !l.without_triggers || backend == Backend::Postgres);
+    limits
 }
 
 /// The database limits of the list pages measured from the store, with the server's page
@@ -628,6 +652,7 @@ fn read_limits(config: &Config, db: &mut Db) -> Result<Vec<limit::Limit>, String
                 filter,
             },
             per_connection: 0,
+            without_triggers: false,
         })
         .collect())
 }
