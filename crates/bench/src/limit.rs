@@ -27,12 +27,15 @@ pub enum Work {
     Deny(usize),
     /// Revokes one active grant.
     Revoke,
-    /// One page of 30 pending requests: its id window (`window` rows from `offset`), then
-    /// the page's rows with their tokens and owners.
+    /// One page of 30 pending requests: its id window (`window` rows from `offset`, or from
+    /// the row `start` when the server keeps where the page begins), then the page's rows
+    /// with their tokens and owners.
     Page {
         window: i64,
         offset: i64,
         filter: Filter,
+        /// The page's first row: its `created_at` (Unix seconds) and id.
+        start: Option<(i64, i64)>,
     },
 }
 
@@ -210,9 +213,17 @@ pub fn pg_script(limit: &Limit) -> String {
             window,
             offset,
             filter,
+            start,
         } => {
             let mut s = String::new();
-            let condition = pg_filter(filter, &mut s);
+            let mut condition = pg_filter(filter, &mut s);
+            let offset = match start {
+                Some((at, id)) => {
+                    condition.push_str(&format!(" AND (pat_requests.created_at, pat_requests.id) <= ((to_timestamp({at}) AT TIME ZONE 'UTC'), {id})"));
+                    0
+                }
+                None => offset,
+            };
             s.push_str(&format!(
                 "SELECT coalesce((array_agg(id))[1:30], '{{}}') AS page FROM (SELECT \"pat_requests\".\"id\" FROM \"pat_requests\" WHERE ((\"pat_requests\".\"org_id\" = :org) AND (\"pat_requests\".\"status\" = :pending){condition}) ORDER BY pat_requests.created_at DESC, pat_requests.id DESC LIMIT {window} OFFSET {offset}) w \\gset\n\
                  SELECT {VIEW_COLUMNS} FROM ((\"pat_requests\" INNER JOIN \"tokens\" ON (\"pat_requests\".\"token_id\" = \"tokens\".\"id\")) INNER JOIN \"users\" ON (\"users\".\"id\" = \"pat_requests\".\"owner_id\")) WHERE (\"pat_requests\".\"id\" = ANY(:page));\n"
@@ -726,6 +737,7 @@ fn sqlite_page(conn: &rusqlite::Connection, limit: &Limit, a: Actor) -> Result<(
         window,
         offset,
         filter,
+        start,
     } = limit.work
     else {
         return Ok(());
@@ -763,6 +775,15 @@ fn sqlite_page(conn: &rusqlite::Connection, limit: &Limit, a: Actor) -> Result<(
             condition = format!(" AND COALESCE(pat_requests.token_last_used_at, NULL) < '{at}'");
         }
     }
+    let offset = match start {
+        Some((at, id)) => {
+            condition.push_str(&format!(
+                " AND (pat_requests.created_at, pat_requests.id) <= (datetime({at}, 'unixepoch'), {id})"
+            ));
+            0
+        }
+        None => offset,
+    };
     let mut params: Vec<&dyn rusqlite::ToSql> = vec![&a.org_id, &"pending"];
     params.extend(owners.iter().map(|i| i as &dyn rusqlite::ToSql));
     if let Some(r) = &repository {

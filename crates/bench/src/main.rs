@@ -608,6 +608,19 @@ fn read_limits(config: &Config, db: &mut Db) -> Result<Vec<limit::Limit>, String
     use patgate_persistence::{COUNT_AHEAD_PAGES, COUNT_AHEAD_PAGES_PROBED};
     let window = |ahead: i64| 30 * (ahead + 1) + 1;
     let deep = (deep_page(db)? - 1) * 30;
+    // The server keeps where the deep page begins once a read has found it
+    // (crates/persistence/src/starts.rs), and reads it from there: so does its limit.
+    let epoch = match db {
+        Db::Postgres(_) => "extract(epoch FROM created_at)::bigint",
+        Db::Sqlite(_) => "CAST(strftime('%s', created_at) AS INTEGER)",
+    };
+    let start_of = |column: &str| {
+        format!("SELECT {column} AS id FROM pat_requests WHERE org_id = 1 AND status = 'pending' ORDER BY created_at DESC, id DESC LIMIT 1 OFFSET {deep}")
+    };
+    let deep_start = match (db.ids(&start_of(epoch))?.first(), db.ids(&start_of("id"))?.first()) {
+        (Some(at), Some(id)) => Some((*at, *id)),
+        _ => None,
+    };
     let lists = [
         ("list requests, page 1", 0, Filter::None, COUNT_AHEAD_PAGES),
         (
@@ -650,6 +663,7 @@ fn read_limits(config: &Config, db: &mut Db) -> Result<Vec<limit::Limit>, String
                 window: window(ahead),
                 offset,
                 filter,
+                start: if offset > 0 { deep_start } else { None },
             },
             per_connection: 0,
             without_triggers: false,
