@@ -27,6 +27,9 @@ pub enum Work {
     Deny(usize),
     /// Revokes one active grant.
     Revoke,
+    /// The access check of a token with an active grant (one of the inputs, in turn): its
+    /// latest grant with the token, the policy, and whether the grant reaches the repository.
+    Access { repository: &'static str },
     /// One page of 30 pending requests: its id window (`window` rows from `offset`, or from
     /// the row `start` when the server keeps where the page begins), then the page's rows
     /// with their tokens and owners.
@@ -61,6 +64,8 @@ pub struct Limit {
     /// replica`): no change notifications, no foreign-key checks. What the schema's triggers
     /// cost the database, not a limit the server could reach.
     pub without_triggers: bool,
+    /// How many inputs a read cycles through (the access check's tokens).
+    pub inputs: usize,
 }
 
 /// The benchmark's own app and installation, and the organization, as the statements bind them.
@@ -80,8 +85,13 @@ impl Limit {
         match self.work {
             Work::Approve | Work::Revoke => 1,
             Work::Deny(n) => n,
-            Work::Page { .. } => 0,
+            Work::Page { .. } | Work::Access { .. } => 0,
         }
+    }
+
+    /// Whether it only reads: run for a time, not for a count of transactions.
+    pub fn reads(&self) -> bool {
+        matches!(self.work, Work::Page { .. } | Work::Access { .. })
     }
 
     /// Ids the whole run uses up.
@@ -143,6 +153,12 @@ const VIEW_COLUMNS: &str = r#""pat_requests"."id", "pat_requests"."org_id", "pat
 const INSTALLATION_COLUMNS: &str = r#""installations"."id", "installations"."app_id", "installations"."org_id", "installations"."permissions", "installations"."events", "installations"."repository_selection", "installations"."suspended_at", "installations"."created_at", "installations"."updated_at""#;
 
 const HOOK_COLUMNS: &str = r#""org_webhooks"."id", "org_webhooks"."org_id", "org_webhooks"."url", "org_webhooks"."secret", "org_webhooks"."content_type", "org_webhooks"."events", "org_webhooks"."active", "org_webhooks"."created_at", "org_webhooks"."updated_at""#;
+
+const GRANT_COLUMNS: &str = r#""pat_grants"."id", "pat_grants"."org_id", "pat_grants"."request_id", "pat_grants"."token_id", "pat_grants"."owner_id", "pat_grants"."status", "pat_grants"."repository_selection", "pat_grants"."permissions", "pat_grants"."access_granted_at", "pat_grants"."ended_at", "pat_grants"."token_expires_at", "pat_grants"."token_last_used_at""#;
+
+const TOKEN_COLUMNS: &str = r#""tokens"."id", "tokens"."owner_id", "tokens"."name", "tokens"."expires_at", "tokens"."last_used_at", "tokens"."created_at""#;
+
+const POLICY_COLUMNS: &str = r#""token_policies"."id", "token_policies"."enterprise_id", "token_policies"."org_id", "token_policies"."fine_grained_allowed", "token_policies"."approval_required", "token_policies"."classic_allowed", "token_policies"."fine_grained_max_days", "token_policies"."classic_max_days", "token_policies"."updated_at", "token_policies"."exempt_administrators""#;
 
 const AUDIT_COLUMNS: &str = r#""org_id", "action", "subject_type", "subject_id", "app_id", "installation_id", "reason", "created_at""#;
 
@@ -208,6 +224,19 @@ pub fn pg_script(limit: &Limit) -> String {
             s.push_str(&pg_audience(false));
             s.push_str("COMMIT;\n");
             s
+        }
+        Work::Access { repository } => {
+            format!(
+                "\\set n random(1, :tokens)\n\
+                 SELECT max(\"pat_grants\".\"id\") AS gid FROM \"pat_grants\" WHERE ((\"pat_grants\".\"org_id\" = :org) AND (\"pat_grants\".\"token_id\" = (SELECT i.id FROM bench_limit_inputs i WHERE i.scenario = '{key}' AND i.batch = :n))) \\gset\n\
+                 SELECT {GRANT_COLUMNS}, {TOKEN_COLUMNS}, (\"pat_grants\".\"repository_selection\" = 'all')::int AS sel_all, (\"pat_grants\".\"repository_selection\" = 'subset')::int AS sel_subset, \"pat_grants\".\"request_id\" AS rid FROM (\"pat_grants\" INNER JOIN \"tokens\" ON (\"pat_grants\".\"token_id\" = \"tokens\".\"id\")) WHERE (\"pat_grants\".\"id\" = :gid) \\gset\n\
+                 SELECT {POLICY_COLUMNS} FROM \"token_policies\" WHERE ((\"token_policies\".\"org_id\" = :org) OR (\"token_policies\".\"enterprise_id\" = ANY(SELECT \"organizations\".\"enterprise_id\" FROM \"organizations\" WHERE (\"organizations\".\"id\" = :org))));\n\
+                 \\if :sel_all\n\
+                 SELECT COUNT(*) FROM \"repositories\" WHERE ((\"repositories\".\"org_id\" = :org) AND (\"repositories\".\"name_key\" = '{repository}'));\n\
+                 \\elif :sel_subset\n\
+                 SELECT COUNT(*) FROM (\"repositories\" INNER JOIN \"pat_request_repositories\" ON (\"pat_request_repositories\".\"repository_id\" = \"repositories\".\"id\")) WHERE (((\"repositories\".\"org_id\" = :org) AND (\"repositories\".\"name_key\" = '{repository}')) AND (\"pat_request_repositories\".\"request_id\" = :rid));\n\
+                 \\endif\n"
+            )
         }
         Work::Page {
             window,
@@ -279,6 +308,7 @@ pub fn run_pgbench(
         "revoked=revoked".to_owned(),
         "yes=true".to_owned(),
         "reason=Denied by the benchmark".to_owned(),
+        format!("tokens={}", limit.inputs.max(1)),
     ];
     let run = |duration: Option<f64>, log: Option<&Path>| -> Result<String, String> {
         let mut command = Command::new(pgbench);
@@ -316,7 +346,7 @@ pub fn run_pgbench(
         }
         Ok(stdout)
     };
-    let reads = matches!(limit.work, Work::Page { .. });
+    let reads = limit.reads();
     if reads && warmup > 0.0 {
         run(Some(warmup), None)?;
     }
@@ -353,6 +383,12 @@ pub fn explain_pg(
         let line = psql_quoted(line);
         if line == "COMMIT;" {
             sql.push_str("ROLLBACK;\n");
+        } else if line.starts_with("\\set n ") {
+            sql.push_str("\\set n 1\n");
+        } else if line.starts_with("\\if :'sel_all'") {
+            sql.push_str("\\if :sel_all\n");
+        } else if line.starts_with("\\elif") {
+            sql.push_str("\\elif :sel_subset\n");
         } else if line.starts_with("\\if") {
             sql.push_str("\\if :has_ended\n");
         } else if line.starts_with('\\') || line == "BEGIN;" {
@@ -407,7 +443,11 @@ fn psql_quoted(line: &str) -> String {
     let mut chars = line.chars().peekable();
     while let Some(c) = chars.next() {
         out.push(c);
-        if c == ':' && chars.peek().is_some_and(|n| n.is_ascii_lowercase()) {
+        if c == ':' && chars.peek() == Some(&':') {
+            // A cast (`::int`), not a parameter.
+            out.push(':');
+            chars.next();
+        } else if c == ':' && chars.peek().is_some_and(|n| n.is_ascii_lowercase()) {
             let mut name = String::new();
             while let Some(&n) = chars.peek() {
                 if n.is_ascii_lowercase() || n == '_' {
@@ -511,21 +551,32 @@ pub fn run_sqlite(
     (warmup, seconds): (f64, f64),
 ) -> Result<RunStats, String> {
     match limit.work {
-        Work::Page { .. } => {
+        Work::Page { .. } | Work::Access { .. } => {
             let mut handles = Vec::new();
-            for _ in 0..threads.max(1) {
-                let (path, limit) = (path.to_owned(), limit.clone());
+            for thread in 0..threads.max(1) {
+                let (path, limit, inputs) = (path.to_owned(), limit.clone(), inputs.to_vec());
                 handles.push(std::thread::spawn(move || -> Result<Vec<u64>, String> {
                     let conn = open_sqlite(&path)?;
+                    let mut n = thread;
+                    let mut read = || {
+                        n += 1;
+                        match limit.work {
+                            Work::Access { repository } => {
+                                let token = inputs.get(n % inputs.len().max(1)).copied();
+                                sqlite_access(&conn, actor, token.unwrap_or(0), repository)
+                            }
+                            _ => sqlite_page(&conn, &limit, actor),
+                        }
+                    };
                     let until = Instant::now() + Duration::from_secs_f64(warmup);
                     while Instant::now() < until {
-                        sqlite_page(&conn, &limit, actor)?;
+                        read()?;
                     }
                     let mut micros = Vec::new();
                     let until = Instant::now() + Duration::from_secs_f64(seconds);
                     while Instant::now() < until {
                         let start = Instant::now();
-                        sqlite_page(&conn, &limit, actor)?;
+                        read()?;
                         micros.push(start.elapsed().as_micros() as u64);
                     }
                     Ok(micros)
@@ -804,5 +855,64 @@ fn sqlite_page(conn: &rusqlite::Connection, limit: &Limit, a: Actor) -> Result<(
         &format!("SELECT {} FROM ((`pat_requests` INNER JOIN `tokens` ON (`pat_requests`.`token_id` = `tokens`.`id`)) INNER JOIN `users` ON (`users`.`id` = `pat_requests`.`owner_id`)) WHERE (`pat_requests`.`id` IN ({}))", VIEW_COLUMNS.replace('"', "`"), marks(ids.len())),
         &params,
     )?;
+    Ok(())
+}
+
+/// One access check as the server reads it on SQLite: the token's latest grant with the token,
+/// the policy, and, by the grant's repository selection, whether it reaches the repository.
+fn sqlite_access(
+    conn: &rusqlite::Connection,
+    a: Actor,
+    token: i64,
+    repository: &str,
+) -> Result<(), String> {
+    let latest = sqlite_ids(
+        conn,
+        "SELECT max(`pat_grants`.`id`) FROM `pat_grants` WHERE ((`pat_grants`.`org_id` = ?) AND (`pat_grants`.`token_id` = ?))",
+        &[&a.org_id, &token],
+    )?;
+    let Some(grant) = latest.first().copied() else {
+        return Ok(());
+    };
+    let row: Option<(String, i64)> = with_statement(
+        conn,
+        &format!(
+            "SELECT {}, {} FROM (`pat_grants` INNER JOIN `tokens` ON (`pat_grants`.`token_id` = `tokens`.`id`)) WHERE (`pat_grants`.`id` = ?)",
+            GRANT_COLUMNS.replace('"', "`"),
+            TOKEN_COLUMNS.replace('"', "`")
+        ),
+        |s| {
+            let mut rows = s.query([grant])?;
+            match rows.next()? {
+                Some(r) => Ok(Some((r.get::<_, String>(6)?, r.get::<_, i64>(2)?))),
+                None => Ok(None),
+            }
+        },
+    )?;
+    sqlite_exec(
+        conn,
+        &format!(
+            "SELECT {} FROM `token_policies` WHERE ((`token_policies`.`org_id` = ?) OR (`token_policies`.`enterprise_id` IN (SELECT `organizations`.`enterprise_id` FROM `organizations` WHERE (`organizations`.`id` = ?))))",
+            POLICY_COLUMNS.replace('"', "`")
+        ),
+        &[&a.org_id, &a.org_id],
+    )?;
+    match row {
+        Some((selection, _)) if selection == "all" => {
+            sqlite_ids(
+                conn,
+                "SELECT COUNT(*) FROM `repositories` WHERE ((`repositories`.`org_id` = ?) AND (`repositories`.`name_key` = ?))",
+                &[&a.org_id, &repository],
+            )?;
+        }
+        Some((selection, request)) if selection == "subset" => {
+            sqlite_ids(
+                conn,
+                "SELECT COUNT(*) FROM (`repositories` INNER JOIN `pat_request_repositories` ON (`pat_request_repositories`.`repository_id` = `repositories`.`id`)) WHERE (((`repositories`.`org_id` = ?) AND (`repositories`.`name_key` = ?)) AND (`pat_request_repositories`.`request_id` = ?))",
+                &[&a.org_id, &repository, &request],
+            )?;
+        }
+        _ => {}
+    }
     Ok(())
 }

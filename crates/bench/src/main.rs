@@ -467,6 +467,22 @@ async fn bench_stage(
         .into_iter()
         .map(|l| (l, Vec::new()))
         .collect();
+    if full {
+        let tokens = access_check_tokens(db)?;
+        limits.push((
+            limit::Limit {
+                scenario: "access check",
+                connections: config.connections,
+                work: limit::Work::Access {
+                    repository: "repo-1",
+                },
+                per_connection: 0,
+                without_triggers: false,
+                inputs: tokens.len(),
+            },
+            tokens,
+        ));
+    }
     limits.extend(write_limits);
     bench_limits(
         config,
@@ -545,6 +561,7 @@ fn write_limits(config: &Config, backend: Backend) -> Vec<limit::Limit> {
             work: Work::Approve,
             per_connection: 60,
             without_triggers: false,
+            inputs: 0,
         },
         Limit {
             scenario: "single review, 1 connection",
@@ -552,6 +569,7 @@ fn write_limits(config: &Config, backend: Backend) -> Vec<limit::Limit> {
             work: Work::Approve,
             per_connection: 600,
             without_triggers: false,
+            inputs: 0,
         },
         Limit {
             scenario: "bulk review of 100",
@@ -559,6 +577,7 @@ fn write_limits(config: &Config, backend: Backend) -> Vec<limit::Limit> {
             work: Work::Deny(100),
             per_connection: 4,
             without_triggers: false,
+            inputs: 0,
         },
         Limit {
             scenario: "bulk review of 100, 1 connection",
@@ -566,6 +585,7 @@ fn write_limits(config: &Config, backend: Backend) -> Vec<limit::Limit> {
             work: Work::Deny(100),
             per_connection: 40,
             without_triggers: false,
+            inputs: 0,
         },
         Limit {
             scenario: "single review, without triggers",
@@ -573,6 +593,7 @@ fn write_limits(config: &Config, backend: Backend) -> Vec<limit::Limit> {
             work: Work::Approve,
             per_connection: 60,
             without_triggers: true,
+            inputs: 0,
         },
         Limit {
             scenario: "single review, 1 connection, without triggers",
@@ -580,6 +601,7 @@ fn write_limits(config: &Config, backend: Backend) -> Vec<limit::Limit> {
             work: Work::Approve,
             per_connection: 600,
             without_triggers: true,
+            inputs: 0,
         },
         Limit {
             scenario: "revoke a grant",
@@ -587,6 +609,7 @@ fn write_limits(config: &Config, backend: Backend) -> Vec<limit::Limit> {
             work: Work::Revoke,
             per_connection: 60,
             without_triggers: false,
+            inputs: 0,
         },
         Limit {
             scenario: "revoke a grant, 1 connection",
@@ -594,6 +617,7 @@ fn write_limits(config: &Config, backend: Backend) -> Vec<limit::Limit> {
             work: Work::Revoke,
             per_connection: 600,
             without_triggers: false,
+            inputs: 0,
         },
     ];
     // The variants without triggers are PostgreSQL's (its change notifications are triggers).
@@ -617,7 +641,10 @@ fn read_limits(config: &Config, db: &mut Db) -> Result<Vec<limit::Limit>, String
     let start_of = |column: &str| {
         format!("SELECT {column} AS id FROM pat_requests WHERE org_id = 1 AND status = 'pending' ORDER BY created_at DESC, id DESC LIMIT 1 OFFSET {deep}")
     };
-    let deep_start = match (db.ids(&start_of(epoch))?.first(), db.ids(&start_of("id"))?.first()) {
+    let deep_start = match (
+        db.ids(&start_of(epoch))?.first(),
+        db.ids(&start_of("id"))?.first(),
+    ) {
         (Some(at), Some(id)) => Some((*at, *id)),
         _ => None,
     };
@@ -667,6 +694,7 @@ fn read_limits(config: &Config, db: &mut Db) -> Result<Vec<limit::Limit>, String
             },
             per_connection: 0,
             without_triggers: false,
+            inputs: 0,
         })
         .collect())
 }
@@ -691,13 +719,13 @@ fn bench_limits(
 ) -> Result<(), String> {
     let actor = fixture.actor();
     let times = (config.warmup, config.seconds);
-    let writes: Vec<(limit::Limit, Vec<i64>)> = limits
+    let with_inputs: Vec<(limit::Limit, Vec<i64>)> = limits
         .iter()
-        .filter(|(l, _)| l.ids_per_transaction() > 0)
+        .filter(|(_, ids)| !ids.is_empty())
         .cloned()
         .collect();
-    if !writes.is_empty() {
-        limit::load_inputs(db, &writes)?;
+    if !with_inputs.is_empty() {
+        limit::load_inputs(db, &with_inputs)?;
     }
     let dir = target.data_dir.join("limit");
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
@@ -728,7 +756,7 @@ fn bench_limits(
             stats,
         });
     }
-    if !writes.is_empty() {
+    if !with_inputs.is_empty() {
         limit::drop_inputs(db)?;
     }
     if !plans.is_empty() {
