@@ -37,8 +37,8 @@ pub enum Work {
         window: i64,
         offset: i64,
         filter: Filter,
-        /// The page's first row: its `created_at` (Unix seconds) and id.
-        start: Option<(i64, i64)>,
+        /// The id of the page's first row.
+        start: Option<i64>,
     },
 }
 
@@ -247,8 +247,8 @@ pub fn pg_script(limit: &Limit) -> String {
             let mut s = String::new();
             let mut condition = pg_filter(filter, &mut s);
             let offset = match start {
-                Some((at, id)) => {
-                    condition.push_str(&format!(" AND (pat_requests.created_at, pat_requests.id) <= ((to_timestamp({at}) AT TIME ZONE 'UTC'), {id})"));
+                Some(id) => {
+                    condition.push_str(&format!(" AND (pat_requests.created_at, pat_requests.id) <= ((SELECT s.created_at FROM pat_requests s WHERE s.id = {id}), {id})"));
                     0
                 }
                 None => offset,
@@ -827,9 +827,9 @@ fn sqlite_page(conn: &rusqlite::Connection, limit: &Limit, a: Actor) -> Result<(
         }
     }
     let offset = match start {
-        Some((at, id)) => {
+        Some(id) => {
             condition.push_str(&format!(
-                " AND (pat_requests.created_at, pat_requests.id) <= (datetime({at}, 'unixepoch'), {id})"
+                " AND (pat_requests.created_at, pat_requests.id) <= ((SELECT s.created_at FROM pat_requests s WHERE s.id = {id}), {id})"
             ));
             0
         }

@@ -98,6 +98,7 @@ fn main() {
             let out = report.out().to_owned();
             report.write(&out, Path::new(PLOT))
         }),
+        Some("load") => load_only(&args[1..]),
         None => run(),
         Some(other) => Err(format!(
             "unknown argument {other:?}: run without arguments (settings come from BENCH_* variables)"
@@ -107,6 +108,32 @@ fn main() {
         eprintln!("patgate-bench: {e}");
         std::process::exit(1);
     }
+}
+
+/// `patgate-bench load ADDR PATH TOKEN SECONDS`: the load generator alone, GETs of `PATH` with
+/// the configured connections for `SECONDS`, to profile a server started by hand (e.g. with
+/// `perf record -p`).
+fn load_only(args: &[String]) -> Result<(), String> {
+    let [addr, path, token, seconds] = args else {
+        return Err("usage: patgate-bench load ADDR PATH TOKEN SECONDS".to_owned());
+    };
+    let config = Config::from_env()?;
+    let addr: std::net::SocketAddr = addr.parse().map_err(|e| format!("{addr}: {e}"))?;
+    let seconds: f64 = seconds.parse().map_err(|e| format!("{seconds}: {e}"))?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    let stats = runtime.block_on(load::run(
+        addr,
+        config.connections,
+        Duration::from_secs_f64(config.warmup),
+        Duration::from_secs_f64(seconds),
+        200,
+        fixed(request("GET", path, Some(token), None)),
+    ));
+    print_stats(path, &stats);
+    Ok(())
 }
 
 fn run() -> Result<(), String> {
@@ -634,20 +661,10 @@ fn read_limits(config: &Config, db: &mut Db) -> Result<Vec<limit::Limit>, String
     let deep = (deep_page(db)? - 1) * 30;
     // The server keeps where the deep page begins once a read has found it
     // (crates/persistence/src/starts.rs), and reads it from there: so does its limit.
-    let epoch = match db {
-        Db::Postgres(_) => "extract(epoch FROM created_at)::bigint",
-        Db::Sqlite(_) => "CAST(strftime('%s', created_at) AS INTEGER)",
-    };
-    let start_of = |column: &str| {
-        format!("SELECT {column} AS id FROM pat_requests WHERE org_id = 1 AND status = 'pending' ORDER BY created_at DESC, id DESC LIMIT 1 OFFSET {deep}")
-    };
-    let deep_start = match (
-        db.ids(&start_of(epoch))?.first(),
-        db.ids(&start_of("id"))?.first(),
-    ) {
-        (Some(at), Some(id)) => Some((*at, *id)),
-        _ => None,
-    };
+    let deep_start = db
+        .ids(&format!("SELECT id FROM pat_requests WHERE org_id = 1 AND status = 'pending' ORDER BY created_at DESC, id DESC LIMIT 1 OFFSET {deep}"))?
+        .first()
+        .copied();
     let lists = [
         ("list requests, page 1", 0, Filter::None, COUNT_AHEAD_PAGES),
         (

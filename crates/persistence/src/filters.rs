@@ -233,9 +233,11 @@ macro_rules! page_ids {
         };
         let start = starts.get(list, page.offset());
         let mut query = crate::filters::filtered!($table, $request_id_sql, $status, resolved);
-        if let Some(s) = start {
+        if let Some(first) = start {
             // The page's first row and those after it in the list's order: a range of the
-            // list's index instead of a walk from its beginning.
+            // list's index instead of a walk from its beginning. The first row's order value
+            // is read by its id (a primary-key lookup) rather than kept, so that the window
+            // decodes no timestamps.
             let from = if ascending {
                 concat!(
                     "(",
@@ -244,7 +246,11 @@ macro_rules! page_ids {
                     stringify!($order),
                     ", ",
                     stringify!($table),
-                    ".id) >= ("
+                    ".id) >= ((SELECT s.",
+                    stringify!($order),
+                    " FROM ",
+                    stringify!($table),
+                    " s WHERE s.id = "
                 )
             } else {
                 concat!(
@@ -254,14 +260,18 @@ macro_rules! page_ids {
                     stringify!($order),
                     ", ",
                     stringify!($table),
-                    ".id) <= ("
+                    ".id) <= ((SELECT s.",
+                    stringify!($order),
+                    " FROM ",
+                    stringify!($table),
+                    " s WHERE s.id = "
                 )
             };
             query = query.filter(
                 diesel::dsl::sql::<diesel::sql_types::Bool>(from)
-                    .bind::<diesel::sql_types::Timestamp, _>(s.at)
-                    .sql(", ")
-                    .bind::<diesel::sql_types::BigInt, _>(s.id)
+                    .bind::<diesel::sql_types::BigInt, _>(first)
+                    .sql("), ")
+                    .bind::<diesel::sql_types::BigInt, _>(first)
                     .sql(")"),
             );
         }
@@ -270,10 +280,8 @@ macro_rules! page_ids {
             page.window(resolved.pages_ahead()),
             if start.is_some() { 0 } else { page.offset() },
         );
-        let rows: Vec<(i64, chrono::NaiveDateTime)> = crate::db::cached_if(
-            query
-                .select(($table::id, $table::$order))
-                .order(window.after(terms)),
+        let mut ids: Vec<i64> = crate::db::cached_if(
+            query.select($table::id).order(window.after(terms)),
             window.cacheable(),
         )
         .load($conn)?;
@@ -281,19 +289,13 @@ macro_rules! page_ids {
             if per_page > 0 {
                 starts.keep(
                     list,
-                    rows.iter()
+                    ids.iter()
                         .enumerate()
                         .step_by(per_page)
-                        .map(|(i, (id, at))| {
-                            (
-                                page.offset() + i64::try_from(i).unwrap_or(i64::MAX),
-                                crate::starts::Start { at: *at, id: *id },
-                            )
-                        }),
+                        .map(|(i, id)| (page.offset() + i64::try_from(i).unwrap_or(i64::MAX), *id)),
                 );
             }
         }
-        let mut ids: Vec<i64> = rows.into_iter().map(|(id, _)| id).collect();
         if ids.is_empty() && page.offset() > 0 {
             // Past the end: only a count says where the last page is.
             let total: i64 = crate::db::cached(

@@ -15,19 +15,13 @@
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 
-use chrono::NaiveDateTime;
-
 use crate::changes::{Changes, Stamp};
 
 /// More kept starts than this and all are dropped (the next pages walk from their offsets once).
 const MAX_KEPT: usize = 65_536;
 
-/// The key of the first row of a page: its order column and its id.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Start {
-    pub at: NaiveDateTime,
-    pub id: i64,
-}
+/// The id of a page's first row: the page is read from that row's order value and id on.
+pub type Start = i64;
 
 /// Organization, list, row offset.
 type Key = (i64, String, i64);
