@@ -6,10 +6,10 @@
 //!
 //! The statements are the server's, as PostgreSQL's statement log (`log_statement = all`)
 //! shows them for one request of each kind, written out here with the same parameters. Two
-//! liberties, both in the minimal program's favour of nothing: the first statement of a
-//! write also takes the next inputs from a table (`bench_limit_inputs`, one sequence per
-//! scenario, each id used once), and aggregates what the server reads back so that the next
-//! statements can bind it (`\gset`).
+//! liberties, neither of which lightens the minimal program's work: the first statement of a
+//! write also takes its inputs from a table (`bench_limit_inputs`, one sequence per scenario,
+//! each id used once), and the statements whose results the next ones use aggregate them into
+//! one row, so that pgbench can bind them (`\gset`).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -526,9 +526,10 @@ fn stats(throughput: f64, micros: &mut [u64]) -> RunStats {
 // ---------------------------------------------------------------------------------------
 // SQLite: a loop of prepared statements.
 
-/// The server's pragmas on every connection (crates/persistence/src/db.rs).
+/// The server's pragmas on every connection (crates/persistence/src/db.rs): its WAL is
+/// copied back by a task beside it, not by the committing connection.
 const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON; \
-     PRAGMA synchronous = NORMAL; PRAGMA journal_mode = WAL;";
+     PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 0; PRAGMA journal_mode = WAL;";
 
 /// `?, ?, …` for `n` values.
 fn marks(n: usize) -> String {
