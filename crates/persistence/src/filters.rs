@@ -201,6 +201,31 @@ macro_rules! count_filtered {
 
 pub(crate) use count_filtered;
 
+/// `($table.$order, $table.id) $op ((SELECT s.$order FROM $table s WHERE s.id = `: the start
+/// of a keyset condition from a row given by its id, closed by the caller with the id's bind,
+/// `), `, the id's bind again and `)`.
+macro_rules! from_first_row {
+    ($table:ident, $order:ident, $op:literal) => {
+        concat!(
+            "(",
+            stringify!($table),
+            ".",
+            stringify!($order),
+            ", ",
+            stringify!($table),
+            ".id) ",
+            $op,
+            " ((SELECT s.",
+            stringify!($order),
+            " FROM ",
+            stringify!($table),
+            " s WHERE s.id = "
+        )
+    };
+}
+
+pub(crate) use from_first_row;
+
 /// The ids of one page of `$table`'s rows in `$status` that pass `$resolved`, ordered by
 /// `$table.$order` then id (newest first unless `$ascending`), and what is known of the
 /// total: the ids of this page and of the read-ahead window are read, and only a page past
@@ -239,33 +264,9 @@ macro_rules! page_ids {
             // is read by its id (a primary-key lookup) rather than kept, so that the window
             // decodes no timestamps.
             let from = if ascending {
-                concat!(
-                    "(",
-                    stringify!($table),
-                    ".",
-                    stringify!($order),
-                    ", ",
-                    stringify!($table),
-                    ".id) >= ((SELECT s.",
-                    stringify!($order),
-                    " FROM ",
-                    stringify!($table),
-                    " s WHERE s.id = "
-                )
+                crate::filters::from_first_row!($table, $order, ">=")
             } else {
-                concat!(
-                    "(",
-                    stringify!($table),
-                    ".",
-                    stringify!($order),
-                    ", ",
-                    stringify!($table),
-                    ".id) <= ((SELECT s.",
-                    stringify!($order),
-                    " FROM ",
-                    stringify!($table),
-                    " s WHERE s.id = "
-                )
+                crate::filters::from_first_row!($table, $order, "<=")
             };
             query = query.filter(
                 diesel::dsl::sql::<diesel::sql_types::Bool>(from)
