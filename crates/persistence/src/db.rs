@@ -400,11 +400,6 @@ pub struct Db {
     /// fails with "database is locked" when another writer got there first. Serialising
     /// writers inside the process avoids that. PostgreSQL needs no such lock.
     write_lock: Arc<Mutex<()>>,
-    /// SQLite's writer: a connection of its own for every write transaction, so that its
-    /// page cache and prepared statements stay warm. Only it commits, and a connection's page
-    /// cache is dropped whenever another connection commits, so a write on a pooled reader
-    /// started from a cold cache. `None` on PostgreSQL.
-    writer: Option<Pool>,
     /// What every write moves on, so that responses kept in memory are not served stale.
     changes: Arc<Changes>,
     /// Counts of long lists, kept while their organization's data is unchanged.
@@ -454,22 +449,11 @@ impl Db {
             .connection_timeout(options.connection_timeout)
             .build(manager.clone())
             .map_err(|e| StoreError::Connect(e.to_string()))?;
-        let writer = match manager.backend {
-            Backend::Sqlite => Some(
-                r2d2::Pool::builder()
-                    .max_size(1)
-                    .connection_timeout(options.connection_timeout)
-                    .build(manager.clone())
-                    .map_err(|e| StoreError::Connect(e.to_string()))?,
-            ),
-            Backend::Postgres => None,
-        };
         Ok(Self {
             pool,
             manager: manager.clone(),
             backend: manager.backend,
             write_lock: Arc::new(Mutex::new(())),
-            writer,
             changes: Arc::new(Changes::default()),
             counts: Arc::new(KeptCounts::default()),
             orgs: Arc::new(KeptOrgs::default()),
@@ -559,10 +543,7 @@ impl Db {
             Backend::Sqlite => Some(self.write_lock.lock().unwrap_or_else(|p| p.into_inner())),
             Backend::Postgres => None,
         };
-        let mut conn = match &self.writer {
-            Some(writer) => writer.get().map_err(StoreError::Pool)?,
-            None => self.conn()?,
-        };
+        let mut conn = self.conn()?;
         let conn: &mut DbConnection = &mut conn;
         crate::routing::with_mail(self.mail, || match conn {
             DbConnection::Postgresql(_) => conn.transaction(f),
