@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::load::RunStats;
+use crate::load::{percentile, RunStats};
 use crate::seed::Db;
 
 /// What a limit scenario does once per transaction.
@@ -489,38 +489,36 @@ fn logs(dir: &Path, prefix: &Path) -> Result<Vec<PathBuf>, String> {
 
 /// Each transaction's latency in microseconds, from pgbench's per-transaction logs
 /// (`client transaction latency_us script epoch us`).
-fn read_logs(dir: &Path, prefix: &Path) -> Result<Vec<u64>, String> {
+fn read_logs(dir: &Path, prefix: &Path) -> Result<Vec<u32>, String> {
     let mut out = Vec::new();
     for path in logs(dir, prefix)? {
         let text = std::fs::read_to_string(&path).map_err(|e| e.to_string())?;
         out.extend(
             text.lines()
-                .filter_map(|l| l.split_whitespace().nth(2)?.parse::<u64>().ok()),
+                .filter_map(|l| l.split_whitespace().nth(2)?.parse::<u32>().ok()),
         );
     }
     Ok(out)
 }
 
 /// The run's figures from its throughput and its transactions' latencies.
-fn stats(throughput: f64, micros: &mut [u64]) -> RunStats {
+fn stats(throughput: f64, micros: &mut [u32]) -> RunStats {
     micros.sort_unstable();
-    let at = |q: f64| -> f64 {
-        if micros.is_empty() {
-            return f64::NAN;
-        }
-        let rank = ((q * micros.len() as f64).ceil() as usize).clamp(1, micros.len());
-        micros[rank - 1] as f64 / 1000.0
-    };
     RunStats {
         ok: micros.len() as u64,
         errors: 0,
         first_error: None,
         throughput,
-        p50_ms: at(0.50),
-        p99_ms: at(0.99),
-        p999_ms: at(0.999),
+        p50_ms: percentile(micros, 0.50),
+        p99_ms: percentile(micros, 0.99),
+        p999_ms: percentile(micros, 0.999),
         exhausted: false,
     }
+}
+
+/// A duration in whole microseconds, as the load generator records latencies.
+fn micros_of(d: Duration) -> u32 {
+    u32::try_from(d.as_micros()).unwrap_or(u32::MAX)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -556,7 +554,7 @@ pub fn run_sqlite(
             let mut handles = Vec::new();
             for thread in 0..threads.max(1) {
                 let (path, limit, inputs) = (path.to_owned(), limit.clone(), inputs.to_vec());
-                handles.push(std::thread::spawn(move || -> Result<Vec<u64>, String> {
+                handles.push(std::thread::spawn(move || -> Result<Vec<u32>, String> {
                     let conn = open_sqlite(&path)?;
                     let mut n = thread;
                     let mut read = || {
@@ -578,7 +576,7 @@ pub fn run_sqlite(
                     while Instant::now() < until {
                         let start = Instant::now();
                         read()?;
-                        micros.push(start.elapsed().as_micros() as u64);
+                        micros.push(micros_of(start.elapsed()));
                     }
                     Ok(micros)
                 }));
@@ -598,7 +596,7 @@ pub fn run_sqlite(
             for ids in inputs.chunks(per).filter(|c| c.len() == per) {
                 let start = Instant::now();
                 sqlite_write(&conn, limit.work, ids, actor)?;
-                micros.push(start.elapsed().as_micros() as u64);
+                micros.push(micros_of(start.elapsed()));
             }
             let throughput = micros.len() as f64 / started.elapsed().as_secs_f64();
             Ok(stats(throughput, &mut micros))

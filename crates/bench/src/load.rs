@@ -342,7 +342,8 @@ fn summarize(tallies: Vec<Tally>, window: Window) -> RunStats {
     stats
 }
 
-fn percentile(sorted: &[u32], q: f64) -> f64 {
+/// The nearest-rank percentile `q` of `sorted` latencies in microseconds, in milliseconds.
+pub fn percentile(sorted: &[u32], q: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
     }
