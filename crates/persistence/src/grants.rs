@@ -122,19 +122,6 @@ crate::store_error_from_diesel!(RevokeError);
 /// its owner's notice into the outboxes, in the same transaction.
 pub fn revoke(conn: &mut DbConnection, revocation: &Revocation<'_>) -> Result<(), RevokeError> {
     let ids = revocation.grant_ids;
-    let current = states(conn, revocation.org_id, ids)?;
-    let unknown = crate::absent(ids, |id| current.contains_key(id));
-    if !unknown.is_empty() {
-        return Err(RevokeError::Unknown(unknown));
-    }
-    let ended: Vec<(i64, GrantState)> = current
-        .iter()
-        .filter(|(_, state)| state.apply(GrantEvent::Revoke).is_none())
-        .map(|(id, state)| (*id, *state))
-        .collect();
-    if !ended.is_empty() {
-        return Err(RevokeError::NotActive(ended));
-    }
     let requests = end_active(conn, revocation)?;
     let recorded = record_audit!(
         conn,
@@ -153,8 +140,9 @@ pub fn revoke(conn: &mut DbConnection, revocation: &Revocation<'_>) -> Result<()
 }
 
 /// Ends the grants, on the condition that each is still active, and gives the request each
-/// was made for; when another caller ended some after our read, says in which state they are
-/// now (and the caller rolls back).
+/// was made for. The update is tried at once; only when it misses a grant is the reason read:
+/// unknown in the organization, or no longer active (ended before, or by another caller while
+/// this revocation ran), and the caller rolls back.
 fn end_active(
     conn: &mut DbConnection,
     revocation: &Revocation<'_>,
@@ -180,9 +168,17 @@ fn end_active(
     if updated.len() == ids.len() {
         return Ok(updated);
     }
-    let lost = crate::absent(ids, |id| updated.contains_key(id));
-    let now = states(conn, org_id, &lost)?;
-    Err(RevokeError::NotActive(now.into_iter().collect()))
+    let missed = crate::absent(ids, |id| updated.contains_key(id));
+    let now = states(conn, org_id, &missed)?;
+    let unknown = crate::absent(&missed, |id| now.contains_key(id));
+    if !unknown.is_empty() {
+        return Err(RevokeError::Unknown(unknown));
+    }
+    Err(RevokeError::NotActive(
+        now.into_iter()
+            .filter(|(_, state)| state.apply(GrantEvent::Revoke).is_none())
+            .collect(),
+    ))
 }
 
 /// The recorded events (audit event id, grant id) with the request each grant was made for.

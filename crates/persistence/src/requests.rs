@@ -246,21 +246,12 @@ crate::store_error_from_diesel!(ReviewError);
 pub fn review(conn: &mut DbConnection, review: &Review<'_>) -> Result<(), ReviewError> {
     let ids = review.request_ids;
     let event = RequestEvent::from_review(review.action);
-    let current: BTreeMap<i64, String> = cached(
-        pat_requests::table
-            .filter(pat_requests::id.eq_any(ids))
-            .filter(unindexed_eq!("pat_requests.org_id", BigInt, review.org_id))
-            .select((pat_requests::id, pat_requests::status)),
-    )
-    .load::<(i64, String)>(conn)?
-    .into_iter()
-    .collect();
-    let unknown = crate::absent(ids, |id| current.contains_key(id));
-    if !unknown.is_empty() {
-        return Err(ReviewError::Unknown(unknown));
-    }
-    let target = transition_all(ids, &current, event)?;
-
+    // Every request must be pending, so the new state is known before anything is read: the
+    // update is tried at once, and only when it misses a request is the reason read (one round
+    // trip fewer for every review that succeeds).
+    let target = RequestState::Pending.apply(event).map_err(|e| {
+        StoreError::Corrupt(format!("a review cannot move a pending request: {e:?}"))
+    })?;
     let updated: Vec<i64> = cached(
         diesel::update(
             pat_requests::table
@@ -280,10 +271,10 @@ pub fn review(conn: &mut DbConnection, review: &Review<'_>) -> Result<(), Review
     )
     .get_results(conn)?;
     if updated.len() != ids.len() {
-        // Another reviewer won the race after our read: report what they did to the requests
-        // this transaction could not move; the caller rolls everything back.
-        let lost = crate::absent(ids, |id| updated.contains(id));
-        return Err(lost_race(conn, review.org_id, &lost, event));
+        // Unknown, already reviewed, or reviewed by another reviewer since this review began:
+        // say which; the caller rolls everything back.
+        let missed = crate::absent(ids, |id| updated.contains(id));
+        return Err(refusal(conn, review.org_id, &missed, event));
     }
 
     if target.creates_grant() {
@@ -351,28 +342,35 @@ fn transition_all(
     }
 }
 
-fn lost_race(
+/// Why the requests `missed` could not be reviewed: those not in the organization are
+/// unknown; the others are no longer pending (reviewed before, or by another reviewer while
+/// this review ran).
+fn refusal(
     conn: &mut DbConnection,
     org_id: i64,
-    ids: &[i64],
+    missed: &[i64],
     event: RequestEvent,
 ) -> ReviewError {
-    let states: Result<Vec<(i64, String)>, _> = pat_requests::table
-        .filter(pat_requests::id.eq_any(ids))
-        .filter(unindexed_eq!("pat_requests.org_id", BigInt, org_id))
-        .select((pat_requests::id, pat_requests::status))
-        .load(conn);
-    let refused = match states {
-        Ok(rows) => rows
-            .into_iter()
-            .filter_map(|(id, s)| {
-                let state = RequestState::parse(&s)?;
-                state.apply(event).err().map(|e| (id, e))
-            })
-            .collect(),
+    let current: BTreeMap<i64, String> = match cached(
+        pat_requests::table
+            .filter(pat_requests::id.eq_any(missed))
+            .filter(unindexed_eq!("pat_requests.org_id", BigInt, org_id))
+            .select((pat_requests::id, pat_requests::status)),
+    )
+    .load::<(i64, String)>(conn)
+    {
+        Ok(rows) => rows.into_iter().collect(),
         Err(e) => return e.into(),
     };
-    ReviewError::NotPending(refused)
+    let unknown = crate::absent(missed, |id| current.contains_key(id));
+    if !unknown.is_empty() {
+        return ReviewError::Unknown(unknown);
+    }
+    match transition_all(missed, &current, event) {
+        Err(refused) => refused,
+        // Pending now, yet not moved: only a write between the update and this read does that.
+        Ok(_) => ReviewError::NotPending(Vec::new()),
+    }
 }
 
 /// Ends the grants the approved requests' tokens held before: a resubmission's approval

@@ -698,9 +698,8 @@ fn a_bulk_review_updates_its_requests_by_primary_key(db: &Db) {
         );
         checked += 1;
     }
-    assert!(
-        checked >= 2,
-        "the read and the update were checked: {statements:#?}"
-    );
+    // A review that succeeds reads nothing before its update (the reason for a refusal is
+    // read only when the update misses a request).
+    assert!(checked >= 1, "the update was checked: {statements:#?}");
 }
 both_backends!(a_bulk_review_updates_its_requests_by_primary_key);
