@@ -29,7 +29,7 @@ pub fn sweep_all(db: &Db, pending_ttl_days: Option<u32>) -> Result<Swept, StoreE
         if batch == Swept::default() {
             return Ok(total);
         }
-        db.changes().all_changed();
+        db.announce(Touches::Everything);
         total.requests += batch.requests;
         total.grants += batch.grants;
     }

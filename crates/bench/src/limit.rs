@@ -61,8 +61,8 @@ pub struct Limit {
     pub work: Work,
     pub per_connection: usize,
     /// A variant on PostgreSQL with the session's triggers off (`session_replication_role =
-    /// replica`): no change notifications, no foreign-key checks. What the schema's triggers
-    /// cost the database, not a limit the server could reach.
+    /// replica`): no foreign-key checks. What the schema's triggers cost the database, not a
+    /// limit the server could reach.
     pub without_triggers: bool,
     /// How many inputs a read cycles through (the access check's tokens).
     pub inputs: usize,
@@ -178,6 +178,10 @@ fn pg_audience(requests: bool) -> String {
 }
 
 /// The pgbench script of `limit`.
+/// The announcement the server sends after each write's commit (`Db::write`): a transaction of
+/// its own that does not wait for its WAL flush.
+const PG_ANNOUNCE: &str = "BEGIN;\nSET LOCAL synchronous_commit = off;\nSELECT pg_notify('patgate_changes', :org::text);\nCOMMIT;\n";
+
 pub fn pg_script(limit: &Limit) -> String {
     let key = limit.key();
     let pick = format!(
@@ -193,8 +197,7 @@ pub fn pg_script(limit: &Limit) -> String {
             };
             let mut s = format!(
                 "BEGIN;\n\
-                 SELECT array_agg(\"pat_requests\".\"id\") AS ids, count(\"pat_requests\".\"status\") AS n FROM \"pat_requests\" WHERE ((\"pat_requests\".\"id\" = ANY({pick})) AND COALESCE(pat_requests.org_id, NULL) = :org) \\gset\n\
-                 UPDATE \"pat_requests\" SET \"status\" = '{target}', \"reviewed_at\" = :now WHERE (((\"pat_requests\".\"id\" = ANY(:ids)) AND COALESCE(pat_requests.org_id, NULL) = :org) AND COALESCE(pat_requests.status, NULL) = :pending) RETURNING \"pat_requests\".\"id\";\n"
+                 WITH moved AS (UPDATE \"pat_requests\" SET \"status\" = '{target}', \"reviewed_at\" = :now WHERE (((\"pat_requests\".\"id\" = ANY({pick})) AND COALESCE(pat_requests.org_id, NULL) = :org) AND COALESCE(pat_requests.status, NULL) = :pending) RETURNING \"pat_requests\".\"id\") SELECT array_agg(id) AS ids FROM moved \\gset\n"
             );
             if approve {
                 s.push_str(&format!(
@@ -212,17 +215,18 @@ pub fn pg_script(limit: &Limit) -> String {
             ));
             s.push_str(&pg_audience(true));
             s.push_str("COMMIT;\n");
+            s.push_str(PG_ANNOUNCE);
             s
         }
         Work::Revoke => {
             let mut s = format!(
                 "BEGIN;\n\
-                 SELECT array_agg(\"pat_grants\".\"id\") AS ids, count(\"pat_grants\".\"status\") AS n FROM \"pat_grants\" WHERE ((\"pat_grants\".\"id\" = ANY({pick})) AND COALESCE(pat_grants.org_id, NULL) = :org) \\gset\n\
-                 UPDATE \"pat_grants\" SET \"status\" = :revoked, \"ended_at\" = :now WHERE (((\"pat_grants\".\"id\" = ANY(:ids)) AND COALESCE(pat_grants.org_id, NULL) = :org) AND COALESCE(pat_grants.status, NULL) = :active) RETURNING \"pat_grants\".\"id\", \"pat_grants\".\"request_id\";\n\
+                 WITH moved AS (UPDATE \"pat_grants\" SET \"status\" = :revoked, \"ended_at\" = :now WHERE (((\"pat_grants\".\"id\" = ANY({pick})) AND COALESCE(pat_grants.org_id, NULL) = :org) AND COALESCE(pat_grants.status, NULL) = :active) RETURNING \"pat_grants\".\"id\", \"pat_grants\".\"request_id\") SELECT array_agg(id) AS ids FROM moved \\gset\n\
                  INSERT INTO \"audit_events\" ({AUDIT_COLUMNS}) SELECT \"pat_grants\".\"org_id\", 'grant.revoked', 'grant', \"pat_grants\".\"id\", :app, :installation, NULL, :now FROM \"pat_grants\" WHERE (\"pat_grants\".\"id\" = ANY(:ids)) RETURNING \"audit_events\".\"id\", \"audit_events\".\"subject_id\";\n"
             );
             s.push_str(&pg_audience(false));
             s.push_str("COMMIT;\n");
+            s.push_str(PG_ANNOUNCE);
             s
         }
         Work::Access { repository } => {
@@ -663,13 +667,6 @@ fn sqlite_write(
         Work::Revoke => ("pat_grants", "grant"),
         _ => ("pat_requests", "request"),
     };
-    let mut params = with_ids.clone();
-    params.push(&a.org_id);
-    sqlite_ids(
-        conn,
-        &format!("SELECT `{table}`.`id`, `{table}`.`status` FROM `{table}` WHERE ((`{table}`.`id` IN ({m})) AND COALESCE({table}.org_id, NULL) = ?)"),
-        &params,
-    )?;
     let (target, from) = match work {
         Work::Approve => ("approved", "pending"),
         Work::Deny(_) => ("denied", "pending"),

@@ -7,7 +7,9 @@
 //! A response kept under a stamp is therefore served only while no write has been committed
 //! since the stamp was taken (here at once, elsewhere within one poll of the follower).
 
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use diesel::connection::SimpleConnection;
 use diesel::pg::PgConnection;
@@ -21,9 +23,31 @@ use crate::StoreError;
 /// the epoch of the others in its bucket, which costs them a cache miss, never a stale answer.
 const BUCKETS: usize = 1024;
 
-/// The channel PostgreSQL's triggers notify, with an organization id or `*` as payload
-/// (migration `2026-11-24-000005_change_notifications`).
+/// The channel every change is announced on, with an organization id or `*` as payload: by
+/// [`Db::write`](crate::Db::write) after its commit, and by the triggers still left on rarely
+/// written tables (users, organizations, enterprises, policies, repositories, tokens;
+/// migrations `2026-11-24-000005_change_notifications` and `2026-12-07-000018_announce_after_commit`).
 pub const CHANNEL: &str = "patgate_changes";
+
+/// What every connection a patgate process opens on PostgreSQL is named (`application_name`),
+/// followed by a space and the process's own name: peers tell by these names which processes
+/// are connected (see [`Follower::poll`]).
+pub const APPLICATION: &str = "patgate";
+
+/// A name for this process's connections, unique among the processes on one database: the
+/// application, the process id and when the name was made.
+pub(crate) fn instance_name() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    format!("{APPLICATION} {}-{nanos:x}", std::process::id())
+}
+
+/// `SET application_name` for `name` (made by [`instance_name`]: no quote can be in it).
+pub(crate) fn name_connection(name: &str) -> String {
+    format!("SET application_name = '{}'", name.replace('\'', ""))
+}
 
 /// The epochs of this process.
 #[derive(Debug)]
@@ -91,6 +115,15 @@ impl Changes {
         self.all.fetch_add(1, Ordering::SeqCst);
     }
 
+    /// A write (committed or not) changed what `touches` names.
+    pub fn moved(&self, touches: crate::Touches) {
+        match touches {
+            crate::Touches::Org(org_id) => self.org_changed(org_id),
+            crate::Touches::Everything => self.all_changed(),
+            crate::Touches::Nothing => {}
+        }
+    }
+
     /// Starts or stops trusting that other processes' writes are seen. Either way every epoch
     /// moves on: what was kept before a gap in following may have missed a write.
     pub fn set_following(&self, following: bool) {
@@ -121,13 +154,20 @@ impl Change {
 }
 
 /// Follows the writes of every process on the database over a connection of its own:
-/// PostgreSQL's notifications (sent at commit by triggers, one per organization touched), or
-/// SQLite's `PRAGMA data_version`, which moves on when any other connection commits (SQLite
-/// does not say what changed, so any change counts for all organizations).
+/// PostgreSQL's notifications (one per organization touched, sent by the writer right after its
+/// commit), or SQLite's `PRAGMA data_version`, which moves on when any other connection commits
+/// (SQLite does not say what changed, so any change counts for all organizations).
+///
+/// A writer that dies between its commit and its notification is noticed all the same: on
+/// PostgreSQL the follower takes a census of the patgate processes connected (by their
+/// connections' `application_name`, see [`APPLICATION`]) every [`CENSUS_EVERY`], and a process
+/// that is gone counts as a change of every organization.
 pub enum Follower {
     Postgres {
         conn: Box<PgConnection>,
-        polls: u32,
+        /// The patgate processes connected at the last census.
+        peers: HashSet<String>,
+        census_at: Instant,
     },
     Sqlite {
         conn: Box<SqliteConnection>,
@@ -148,26 +188,46 @@ impl std::fmt::Debug for Follower {
 }
 
 #[derive(QueryableByName)]
+struct Peer {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    name: String,
+}
+
+#[derive(QueryableByName)]
 struct DataVersion {
     #[diesel(sql_type = diesel::sql_types::BigInt)]
     data_version: i64,
 }
 
-/// How many polls pass between liveness probes of the PostgreSQL connection: reading pending
-/// notifications does not notice a connection that died without closing.
-const PROBE_EVERY: u32 = 100;
+/// How often a PostgreSQL follower takes its census of patgate processes. It is also the
+/// follower's liveness probe: reading pending notifications does not notice a connection that
+/// died without closing.
+pub const CENSUS_EVERY: Duration = Duration::from_secs(1);
+
+/// The patgate processes connected to the database now, by name.
+fn census(conn: &mut PgConnection) -> Result<HashSet<String>, StoreError> {
+    let peers: Vec<Peer> = diesel::sql_query(format!(
+        "SELECT DISTINCT application_name AS name FROM pg_stat_activity \
+         WHERE datname = current_database() AND application_name LIKE '{APPLICATION} %'"
+    ))
+    .load(conn)?;
+    Ok(peers.into_iter().map(|p| p.name).collect())
+}
 
 impl Follower {
     /// Connects and starts listening; every change committed after this returns is reported.
-    pub(crate) fn connect(backend: Backend, url: &str) -> Result<Self, StoreError> {
+    /// `name` is the process's name on PostgreSQL (see [`APPLICATION`]).
+    pub(crate) fn connect(backend: Backend, url: &str, name: &str) -> Result<Self, StoreError> {
         match backend {
             Backend::Postgres => {
                 let mut conn =
                     PgConnection::establish(url).map_err(|e| StoreError::Connect(e.to_string()))?;
-                conn.batch_execute(&format!("LISTEN {CHANNEL}"))?;
+                conn.batch_execute(&format!("{}; LISTEN {CHANNEL}", name_connection(name)))?;
+                let peers = census(&mut conn)?;
                 Ok(Self::Postgres {
                     conn: Box::new(conn),
-                    polls: 0,
+                    peers,
+                    census_at: Instant::now(),
                 })
             }
             Backend::Sqlite if url == ":memory:" || url.is_empty() => Ok(Self::Alone),
@@ -184,15 +244,24 @@ impl Follower {
     }
 
     /// The changes committed since the last poll (in no particular order, repeats possible).
+    /// On PostgreSQL, a patgate process that has disconnected since the last census counts as
+    /// [`Change::All`]: it may have died after a commit and before its notification.
     pub fn poll(&mut self) -> Result<Vec<Change>, StoreError> {
         match self {
-            Self::Postgres { conn, polls } => {
-                *polls += 1;
-                if *polls >= PROBE_EVERY {
-                    *polls = 0;
-                    conn.batch_execute("SELECT 1")?;
-                }
+            Self::Postgres {
+                conn,
+                peers,
+                census_at,
+            } => {
                 let mut changes = Vec::new();
+                if census_at.elapsed() >= CENSUS_EVERY {
+                    *census_at = Instant::now();
+                    let now = census(conn)?;
+                    if peers.iter().any(|p| !now.contains(p)) {
+                        changes.push(Change::All);
+                    }
+                    *peers = now;
+                }
                 for note in conn.notifications_iter() {
                     let note = note?;
                     changes.push(match note.payload.parse::<i64>() {

@@ -230,17 +230,29 @@ impl std::fmt::Debug for DbConnection {
 pub struct Manager {
     url: String,
     backend: Backend,
+    /// This process's name on PostgreSQL (`application_name` of each of its connections),
+    /// by which peers notice it disconnect (see `changes::Follower`).
+    name: Arc<str>,
 }
 
 impl Manager {
     pub fn new(url: &str) -> Result<Self, StoreError> {
         let (backend, url) = Backend::parse_url(url)?;
-        Ok(Self { url, backend })
+        Ok(Self {
+            url,
+            backend,
+            name: crate::changes::instance_name().into(),
+        })
     }
 
     fn establish(&self) -> Result<DbConnection, diesel::ConnectionError> {
         match self.backend {
-            Backend::Postgres => PgConnection::establish(&self.url).map(DbConnection::Postgresql),
+            Backend::Postgres => {
+                let mut conn = PgConnection::establish(&self.url)?;
+                conn.batch_execute(&crate::changes::name_connection(&self.name))
+                    .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+                Ok(DbConnection::Postgresql(conn))
+            }
             Backend::Sqlite => {
                 let mut conn = SqliteConnection::establish(&self.url)?;
                 // WAL is set once per file in `Db::connect`; these are per connection.
@@ -512,7 +524,63 @@ impl Db {
 
     /// A connection of its own that reports every process's committed writes.
     pub fn follower(&self) -> Result<Follower, StoreError> {
-        Follower::connect(self.backend, &self.manager.url)
+        Follower::connect(self.backend, &self.manager.url, &self.manager.name)
+    }
+
+    /// Says that a write committed outside [`Db::write`]'s own reporting changed `touches`:
+    /// this process's kept answers count as stale at once, other processes' once the
+    /// notification reaches their followers.
+    pub fn announce(&self, touches: Touches) {
+        self.changes.moved(touches);
+        if self.backend == Backend::Postgres && touches != Touches::Nothing {
+            match self.conn() {
+                Ok(mut conn) => self.tell_peers(&mut conn, touches),
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot announce a committed change; other instances keep their answers until they notice")
+                }
+            }
+        }
+    }
+
+    /// Tells other processes, through PostgreSQL's notifications, that a write just committed
+    /// changed `touches`. Sent after the commit, in a transaction of its own that does not wait
+    /// for its own WAL flush: a notification sent inside a write's transaction holds a lock
+    /// across that write's flush, which every other notifying commit in the cluster waits for.
+    /// A process that dies before this is sent is noticed by its peers' census instead (see
+    /// `changes::Follower`). Tried again once on another connection; nothing on SQLite (its
+    /// followers read the file's data version).
+    fn tell_peers(&self, conn: &mut DbConnection, touches: Touches) {
+        let payload = match touches {
+            Touches::Org(id) => id.to_string(),
+            Touches::Everything => "*".to_owned(),
+            Touches::Nothing => return,
+        };
+        let sql = format!(
+            "BEGIN; SET LOCAL synchronous_commit = off; \
+             SELECT pg_notify('{}', '{payload}'); COMMIT",
+            crate::changes::CHANNEL
+        );
+        let send = |conn: &mut DbConnection| match conn {
+            DbConnection::Postgresql(pg) => {
+                let sent = pg.batch_execute(&sql);
+                if sent.is_err() {
+                    // Left in the failed transaction otherwise, and back to the pool so.
+                    let _ = pg.batch_execute("ROLLBACK");
+                }
+                sent
+            }
+            DbConnection::Sqlite(_) => Ok(()),
+        };
+        if send(conn).is_ok() {
+            return;
+        }
+        let again = self
+            .conn()
+            .map_err(|e| e.to_string())
+            .and_then(|mut other| send(&mut other).map_err(|e| e.to_string()));
+        if let Err(error) = again {
+            tracing::warn!(%error, "cannot announce a committed change; other instances keep their answers until they notice");
+        }
     }
 
     /// Runs `f` in one write transaction: committed when it returns `Ok`, rolled back
@@ -523,16 +591,14 @@ impl Db {
         F: FnOnce(&mut DbConnection) -> Result<T, E>,
         E: From<diesel::result::Error> + From<StoreError>,
     {
-        let result = self.transaction(f);
-        match touches {
-            Touches::Org(org_id) => self.changes.org_changed(org_id),
-            Touches::Everything => self.changes.all_changed(),
-            Touches::Nothing => {}
-        }
+        let result = self.transaction(touches, f);
+        self.changes.moved(touches);
         result
     }
 
-    fn transaction<T, E, F>(&self, f: F) -> Result<T, E>
+    /// Runs `f` in a transaction and, once it has committed, tells other processes what it
+    /// changed, on the same connection.
+    fn transaction<T, E, F>(&self, touches: Touches, f: F) -> Result<T, E>
     where
         F: FnOnce(&mut DbConnection) -> Result<T, E>,
         E: From<diesel::result::Error> + From<StoreError>,
@@ -545,10 +611,14 @@ impl Db {
         };
         let mut conn = self.conn()?;
         let conn: &mut DbConnection = &mut conn;
-        crate::routing::with_mail(self.mail, || match conn {
+        let result = crate::routing::with_mail(self.mail, || match conn {
             DbConnection::Postgresql(_) => conn.transaction(f),
             DbConnection::Sqlite(_) => immediate_transaction(conn, f),
-        })
+        });
+        if result.is_ok() && self.backend == Backend::Postgres {
+            self.tell_peers(conn, touches);
+        }
+        result
     }
 
     /// Copies the SQLite WAL back into the database without waiting for readers or writers
