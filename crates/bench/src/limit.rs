@@ -258,7 +258,7 @@ pub fn pg_script(limit: &Limit) -> String {
                 None => offset,
             };
             s.push_str(&format!(
-                "SELECT coalesce((array_agg(id))[1:30], '{{}}') AS page FROM (SELECT \"pat_requests\".\"id\" FROM \"pat_requests\" WHERE ((\"pat_requests\".\"org_id\" = :org) AND (\"pat_requests\".\"status\" = :pending){condition}) ORDER BY pat_requests.created_at DESC, pat_requests.id DESC LIMIT {window} OFFSET {offset}) w \\gset\n\
+                "SELECT coalesce((array_agg(id))[1:30], '{{}}') AS page FROM (SELECT \"pat_requests\".\"id\" FROM \"pat_requests\" WHERE ((\"pat_requests\".\"org_id\" = :org) AND pat_requests.status = 'pending'{condition}) ORDER BY pat_requests.created_at DESC, pat_requests.id DESC LIMIT {window} OFFSET {offset}) w \\gset\n\
                  SELECT {VIEW_COLUMNS} FROM ((\"pat_requests\" INNER JOIN \"tokens\" ON (\"pat_requests\".\"token_id\" = \"tokens\".\"id\")) INNER JOIN \"users\" ON (\"users\".\"id\" = \"pat_requests\".\"owner_id\")) WHERE (\"pat_requests\".\"id\" = ANY(:page));\n"
             ));
             s
@@ -831,14 +831,14 @@ fn sqlite_page(conn: &rusqlite::Connection, limit: &Limit, a: Actor) -> Result<(
         }
         None => offset,
     };
-    let mut params: Vec<&dyn rusqlite::ToSql> = vec![&a.org_id, &"pending"];
+    let mut params: Vec<&dyn rusqlite::ToSql> = vec![&a.org_id];
     params.extend(owners.iter().map(|i| i as &dyn rusqlite::ToSql));
     if let Some(r) = &repository {
         params.push(r);
     }
     let mut ids = sqlite_ids(
         conn,
-        &format!("SELECT `pat_requests`.`id` FROM `pat_requests` WHERE ((`pat_requests`.`org_id` = ?) AND (`pat_requests`.`status` = ?){condition}) ORDER BY pat_requests.created_at DESC, pat_requests.id DESC LIMIT {window} OFFSET {offset}"),
+        &format!("SELECT `pat_requests`.`id` FROM `pat_requests` WHERE ((`pat_requests`.`org_id` = ?) AND pat_requests.status = 'pending'{condition}) ORDER BY pat_requests.created_at DESC, pat_requests.id DESC LIMIT {window} OFFSET {offset}"),
         &params,
     )?;
     ids.truncate(30);

@@ -178,7 +178,10 @@ pub fn digest(conn: &mut DbConnection, org_id: i64, limit: i64) -> Result<Digest
     let pending_of_org = || {
         pat_requests::table
             .filter(pat_requests::org_id.eq(org_id))
-            .filter(pat_requests::status.eq(patgate_domain::RequestState::Pending.as_str()))
+            .filter(crate::filters::in_state!(
+                pat_requests,
+                patgate_domain::RequestState::Pending.as_str()
+            ))
     };
     let pending_count: i64 = pending_of_org().count().get_result(conn)?;
     let rows: Vec<(i64, String, String, NaiveDateTime)> = pending_of_org()

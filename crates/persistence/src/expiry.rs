@@ -37,7 +37,7 @@ pub fn sweep(
 macro_rules! due {
     ($conn:expr, $table:ident, $status:expr, $column:ident, $bound:expr) => {
         $table::table
-            .filter($table::status.eq($status))
+            .filter(crate::filters::in_state!($table, $status))
             .filter($table::$column.le($bound))
             .select($table::id)
             .limit(BATCH)

@@ -120,6 +120,24 @@ impl<'a> Resolved<'a> {
     }
 }
 
+/// `$table.status = '$state'`, the state written out: the indexes over pending requests and
+/// active grants are partial (`WHERE status = 'pending'`), and a query uses one only when its
+/// condition states the same literal (a bound parameter does not do: SQLite never proves the
+/// index's condition from it, PostgreSQL not in a generic plan). `$state` is the `as_str` of
+/// a state enum, never outside input.
+macro_rules! in_state {
+    ($table:ident, $state:expr) => {{
+        let state: &'static str = $state;
+        debug_assert!(state.chars().all(|c| c.is_ascii_lowercase() || c == '_'));
+        diesel::dsl::sql::<diesel::sql_types::Bool>(&format!(
+            concat!(stringify!($table), ".status = '{}'"),
+            state
+        ))
+    }};
+}
+
+pub(crate) use in_state;
+
 /// The rows of `$table` (`pat_requests` or `pat_grants`) of the organization in `$status`
 /// that pass the resolved filter, as a boxed query. `$request_id_sql` names the column holding the
 /// request id, through which requested repositories and permissions are matched.
@@ -129,7 +147,7 @@ macro_rules! filtered {
         let f = r.filter;
         let mut query = $table::table
             .filter($table::org_id.eq(r.org_id))
-            .filter($table::status.eq($status))
+            .filter(crate::filters::in_state!($table, $status))
             .into_boxed::<crate::db::MultiBackend>();
         if !r.owner_ids.is_empty() {
             query = query.filter($table::owner_id.eq_any(&r.owner_ids));

@@ -165,7 +165,10 @@ pub fn schedule_digests(
         .filter(diesel::dsl::exists(
             pat_requests::table
                 .filter(pat_requests::org_id.eq(organization_owners::org_id))
-                .filter(pat_requests::status.eq(patgate_domain::RequestState::Pending.as_str())),
+                .filter(crate::filters::in_state!(
+                    pat_requests,
+                    patgate_domain::RequestState::Pending.as_str()
+                )),
         ))
         .filter(diesel::dsl::not(diesel::dsl::exists(
             notification_settings::table

@@ -623,7 +623,10 @@ pub(crate) fn queue_digests(
         .filter(diesel::dsl::exists(
             pat_requests::table
                 .filter(pat_requests::org_id.eq(org_webhooks::org_id))
-                .filter(pat_requests::status.eq(patgate_domain::RequestState::Pending.as_str())),
+                .filter(crate::filters::in_state!(
+                    pat_requests,
+                    patgate_domain::RequestState::Pending.as_str()
+                )),
         ))
         .order(org_webhooks::id)
         .select((org_webhooks::id, org_webhooks::org_id))
