@@ -8,7 +8,7 @@ use diesel::prelude::*;
 use crate::audit;
 use crate::db::DbConnection;
 use crate::models::User;
-use crate::outbox::Status;
+use crate::outbox::{Outbox, Status};
 use crate::schema::{
     digest_runs, notification_settings, notifications, organization_owners, pat_requests, users,
 };
@@ -190,22 +190,10 @@ pub fn schedule_digests(
     Ok(hooked + queued)
 }
 
-/// Picks the due notifications (pending, next attempt come, no lease in force), oldest first,
-/// and leases them, in one statement. `$` are PostgreSQL's parameter marks, `?` SQLite's.
-fn claim_sql(mark: char, lock: &str) -> String {
-    format!(
-        "UPDATE notifications SET leased_by = {mark}1, lease_until = {mark}2 \
-         WHERE id IN (SELECT id FROM notifications \
-             WHERE status = 'pending' AND next_attempt_at <= {mark}3 \
-               AND (lease_until IS NULL OR lease_until <= {mark}3) \
-             ORDER BY next_attempt_at, id LIMIT {mark}4{lock}) \
-         RETURNING *"
-    )
-}
-
-/// Leases up to `limit` due notifications to `owner` until `lease_until`, oldest first. On
-/// PostgreSQL the rows another instance is leasing at the same moment are skipped rather than
-/// waited for (`FOR UPDATE SKIP LOCKED`); on SQLite, writers take turns.
+/// Leases up to `limit` due notifications to `owner` until `lease_until`, oldest first, in one
+/// statement ([`crate::outbox::claim`]). On PostgreSQL the rows another instance is leasing at
+/// the same moment are skipped rather than waited for (`FOR UPDATE SKIP LOCKED`); on SQLite,
+/// writers take turns. To be called in a write transaction.
 pub fn claim(
     conn: &mut DbConnection,
     owner: &str,
@@ -213,20 +201,8 @@ pub fn claim(
     lease_until: NaiveDateTime,
     limit: i64,
 ) -> Result<Vec<Notification>, StoreError> {
-    use diesel::sql_types::{BigInt, Text, Timestamp};
-    let query = |sql: String| {
-        diesel::sql_query(sql)
-            .bind::<Text, _>(owner.to_owned())
-            .bind::<Timestamp, _>(lease_until)
-            .bind::<Timestamp, _>(now)
-            .bind::<BigInt, _>(limit)
-    };
-    let mut claimed: Vec<Notification> = match conn {
-        DbConnection::Postgresql(pg) => {
-            query(claim_sql('$', " FOR UPDATE SKIP LOCKED")).load(pg)?
-        }
-        DbConnection::Sqlite(lite) => query(claim_sql('?', "")).load(lite)?,
-    };
+    let mut claimed: Vec<Notification> =
+        crate::outbox::claim(conn, Outbox::Notifications, owner, now, lease_until, limit)?;
     claimed.sort_by_key(|x| (x.next_attempt_at, x.id));
     Ok(claimed)
 }
