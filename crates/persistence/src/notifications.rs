@@ -221,8 +221,9 @@ pub enum Outcome {
     },
 }
 
-/// Records an attempt of a notification leased to `owner` and ends the lease. `false` when the
-/// lease had passed to another instance.
+/// Records an attempt of a notification leased to `owner` and ends the lease, in one
+/// statement; a sent one keeps the addresses it went to (`recipient`). `false` when the lease
+/// had passed to another instance.
 pub fn record(
     conn: &mut DbConnection,
     id: i64,
@@ -254,14 +255,11 @@ pub fn record(
             n::last_error.eq(error),
             n::next_attempt_at.eq(next),
             n::sent_at.eq(sent_at),
+            // Left out (not set to NULL) when nothing was sent: a notice keeps its address.
+            recipient.map(|r| n::recipient.eq(r)),
             lease_ended(),
         ))
         .execute(conn)?;
-    if let Some(recipient) = recipient.filter(|_| updated == 1) {
-        diesel::update(n::table.find(id))
-            .set(n::recipient.eq(recipient))
-            .execute(conn)?;
-    }
     Ok(updated == 1)
 }
 
