@@ -248,19 +248,24 @@ pub fn record(
         ),
     };
     let target = n::table.filter(n::id.eq(id)).filter(n::leased_by.eq(owner));
-    let updated = diesel::update(target)
-        .set((
-            n::status.eq(status),
-            n::attempts.eq(n::attempts + i32::from(!matches!(outcome, Outcome::Skipped { .. }))),
-            n::last_error.eq(error),
-            n::next_attempt_at.eq(next),
-            n::sent_at.eq(sent_at),
-            // Left out (not set to NULL) when nothing was sent: a notice keeps its address.
-            recipient.map(|r| n::recipient.eq(r)),
-            lease_ended(),
-        ))
-        .execute(conn)?;
-    Ok(updated == 1)
+    // Kept prepared (see `db::Cached`): two texts, with the recipient and without.
+    let updated: Vec<i64> = crate::db::cached(
+        diesel::update(target)
+            .set((
+                n::status.eq(status),
+                n::attempts
+                    .eq(n::attempts + i32::from(!matches!(outcome, Outcome::Skipped { .. }))),
+                n::last_error.eq(error),
+                n::next_attempt_at.eq(next),
+                n::sent_at.eq(sent_at),
+                // Left out (not set to NULL) when nothing was sent: a notice keeps its address.
+                recipient.map(|r| n::recipient.eq(r)),
+                lease_ended(),
+            ))
+            .returning(n::id),
+    )
+    .get_results(conn)?;
+    Ok(updated.len() == 1)
 }
 
 /// The columns that end a lease.

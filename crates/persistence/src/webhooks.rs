@@ -290,24 +290,29 @@ pub fn record(
         (false, Some(_)) => Status::Pending,
         (false, None) => Status::Failed,
     };
-    let updated = diesel::update(
-        webhook_deliveries::table
-            .filter(webhook_deliveries::id.eq(id))
-            .filter(webhook_deliveries::leased_by.eq(owner)),
+    // Kept prepared (see `db::Cached`): every value is bound, NULL included, so the text is
+    // always the same.
+    let updated: Vec<i64> = crate::db::cached(
+        diesel::update(
+            webhook_deliveries::table
+                .filter(webhook_deliveries::id.eq(id))
+                .filter(webhook_deliveries::leased_by.eq(owner)),
+        )
+        .set((
+            webhook_deliveries::status.eq(status),
+            webhook_deliveries::attempts.eq(webhook_deliveries::attempts + 1),
+            webhook_deliveries::status_code.eq(attempt.status_code),
+            webhook_deliveries::last_error.eq(attempt.error.as_deref()),
+            webhook_deliveries::duration_ms.eq(attempt.duration_ms),
+            webhook_deliveries::delivered_at.eq(delivered.then_some(attempt.at)),
+            webhook_deliveries::next_attempt_at.eq(attempt.retry_at.unwrap_or(attempt.at)),
+            webhook_deliveries::leased_by.eq(None::<String>),
+            webhook_deliveries::lease_until.eq(None::<NaiveDateTime>),
+        ))
+        .returning(webhook_deliveries::id),
     )
-    .set((
-        webhook_deliveries::status.eq(status),
-        webhook_deliveries::attempts.eq(webhook_deliveries::attempts + 1),
-        webhook_deliveries::status_code.eq(attempt.status_code),
-        webhook_deliveries::last_error.eq(attempt.error.as_deref()),
-        webhook_deliveries::duration_ms.eq(attempt.duration_ms),
-        webhook_deliveries::delivered_at.eq(delivered.then_some(attempt.at)),
-        webhook_deliveries::next_attempt_at.eq(attempt.retry_at.unwrap_or(attempt.at)),
-        webhook_deliveries::leased_by.eq(None::<String>),
-        webhook_deliveries::lease_until.eq(None::<NaiveDateTime>),
-    ))
-    .execute(conn)?;
-    Ok(updated == 1)
+    .get_results(conn)?;
+    Ok(updated.len() == 1)
 }
 
 /// Gives back every lease `owner` holds, for another instance (or this one, restarted) to take

@@ -369,39 +369,71 @@ fn outbox_fixture(db: &Db, login: &str) -> (i64, patgate_persistence::webhooks::
 }
 
 /// Taking due webhook deliveries and e-mails, which the delivery loops do every half second,
-/// is prepared once per connection and kept.
+/// and recording their attempts, a statement per row, are prepared once per connection and
+/// kept.
 fn outbox_statements_are_prepared_once(url: &str) {
+    use patgate_persistence::notifications::{self, Outcome};
     use patgate_persistence::schema::notifications as n;
-    use patgate_persistence::{notifications, webhooks};
+    use patgate_persistence::webhooks::{self, Attempt};
     count_statements();
     let db = &connect(url, 1);
     db.migrate().expect("migrations");
     let (org_id, hook) = outbox_fixture(db, "outbox");
     for minute in [1, 2] {
         write(db, |c| {
-            webhooks::ping(c, &hook, t(minute))?;
-            diesel::insert_into(n::table)
-                .values((
-                    n::kind.eq("digest"),
-                    n::org_id.eq(org_id),
-                    n::period_start.eq(t(minute)),
-                    n::status.eq("pending"),
-                    n::next_attempt_at.eq(t(minute)),
-                    n::created_at.eq(t(minute)),
-                ))
-                .execute(c)?;
+            for k in 0..2 {
+                webhooks::ping(c, &hook, t(minute))?;
+                diesel::insert_into(n::table)
+                    .values((
+                        n::kind.eq("digest"),
+                        n::org_id.eq(org_id),
+                        n::period_start.eq(t(10 * minute + k)),
+                        n::status.eq("pending"),
+                        n::next_attempt_at.eq(t(minute)),
+                        n::created_at.eq(t(minute)),
+                    ))
+                    .execute(c)?;
+            }
             Ok(())
         });
-        let (missing, taken) = not_kept(|| {
+        let (missing, recorded) = not_kept(|| {
             write(db, |c| {
                 let deliveries = webhooks::claim(c, "one", t(minute), t(60), 16)?;
                 let mails = notifications::claim(c, "one", t(minute), t(60), 16)?;
-                Ok((deliveries.len(), mails.len()))
+                let mut recorded = 0;
+                for (i, d) in deliveries.iter().enumerate() {
+                    let failed = i % 2 == 1;
+                    let attempt = Attempt {
+                        status_code: (!failed).then_some(200),
+                        error: failed.then(|| "timed out".to_owned()),
+                        duration_ms: 1.0,
+                        at: t(minute),
+                        retry_at: None,
+                    };
+                    recorded += usize::from(webhooks::record(c, d.id, "one", &attempt)?);
+                }
+                for (i, m) in mails.iter().enumerate() {
+                    let outcome = if i % 2 == 0 {
+                        Outcome::Sent {
+                            recipient: "dave@example.com".to_owned(),
+                        }
+                    } else {
+                        Outcome::Skipped {
+                            why: "nobody".to_owned(),
+                        }
+                    };
+                    recorded +=
+                        usize::from(notifications::record(c, m.id, "one", &outcome, t(minute))?);
+                }
+                Ok(recorded)
             })
         });
-        assert_eq!(taken, (1, 1), "the new rows are taken");
+        assert_eq!(recorded, 4, "the new rows are taken and recorded");
         if minute > 1 {
-            assert!(missing.is_empty(), "a claim prepared anew: {missing:#?}");
+            assert!(
+                missing.is_empty(),
+                "a claim or a record prepared anew: {missing:#?}"
+            );
         }
     }
 }
