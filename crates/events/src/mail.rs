@@ -207,7 +207,7 @@ impl Channel for Smtp {
         }
     }
 
-    fn log(n: &Notification, outcome: &Outcome, recorded: Result<bool, StoreError>) {
+    fn log(n: &Notification, outcome: &Outcome, recorded: Result<bool, &StoreError>) {
         let attempts = n.attempts + 1;
         match (recorded, outcome) {
             (Ok(true), Outcome::Sent { recipient }) => tracing::info!(

@@ -115,7 +115,7 @@ impl Channel for Http {
         })
     }
 
-    fn log(delivery: &Delivery, attempt: &Attempt, recorded: Result<bool, StoreError>) {
+    fn log(delivery: &Delivery, attempt: &Attempt, recorded: Result<bool, &StoreError>) {
         match (recorded, &attempt.error) {
             (Ok(true), None) => tracing::info!(
                 guid = delivery.guid,

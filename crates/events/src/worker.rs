@@ -1,14 +1,15 @@
 //! The one delivery loop, generic over a [`Channel`] (webhooks over HTTP, e-mail over SMTP):
-//! lease due rows, send each, record the attempt, retry with one backoff and jitter policy;
-//! report the backlog, delete rows past the retention period, log once when taking work
-//! starts failing and once when it works again; at shutdown, let the sends in flight be
-//! recorded and give back the leases still held.
+//! lease due rows, send each, record the attempts (every one finished by then in one
+//! transaction), retry with one backoff and jitter policy; report the backlog, delete rows
+//! past the retention period, log once when taking work starts failing and once when it works
+//! again; at shutdown, let the sends in flight be recorded and give back the leases still held.
 
 use std::time::{Duration, Instant};
 
 use patgate_persistence::outbox::{Backlog, Outbox};
 use patgate_persistence::{Db, DbConnection, StoreError, Touches};
 use tokio::sync::watch;
+use tokio::task::JoinSet;
 
 use crate::tasks::{blocking, Stopper};
 
@@ -116,8 +117,9 @@ pub(crate) trait Channel: Clone + 'static {
     }
     /// Sends one row; `None` when it could not be read (its lease ends and it is taken again).
     async fn send(&self, db: &Db, item: &Self::Item) -> Option<Self::Attempt>;
-    /// Logs how the attempt went and whether it was recorded.
-    fn log(item: &Self::Item, attempt: &Self::Attempt, recorded: Result<bool, StoreError>);
+    /// Logs how the attempt went and whether it was recorded: `Ok(false)` when the lease had
+    /// passed to another instance, the error when the transaction recording it failed.
+    fn log(item: &Self::Item, attempt: &Self::Attempt, recorded: Result<bool, &StoreError>);
 }
 
 /// The running loop of one channel. Dropping it stops the loop too, without waiting.
@@ -208,12 +210,15 @@ impl<C: Channel> Worker<C> {
             .await?;
             let full = i64::try_from(taken.len()).unwrap_or(i64::MAX) >= batch;
             // Sent side by side; the next batch is taken once all of these are recorded.
-            let mut sending = tokio::task::JoinSet::new();
+            let mut sending = JoinSet::new();
             for item in taken {
                 let worker = self.clone();
-                sending.spawn_local(async move { worker.deliver(item).await });
+                sending.spawn_local(async move {
+                    let attempt = worker.channel.send(&worker.db, &item).await?;
+                    Some((item, attempt))
+                });
             }
-            sending.join_all().await;
+            self.record_as_sent(&mut sending).await;
             if !full {
                 break;
             }
@@ -221,22 +226,68 @@ impl<C: Channel> Worker<C> {
         Ok(())
     }
 
-    /// Sends one row and records how it went.
-    async fn deliver(&self, item: C::Item) {
-        let Some(attempt) = self.channel.send(&self.db, &item).await else {
+    /// Records the attempts as their sends finish: once one has finished, it and every other
+    /// finished by then are recorded in one write transaction (one commit for many rows under
+    /// load, while a slow receiver holds none of the others back), until none is left. A send
+    /// that gave no attempt (`None`) is not recorded; its lease ends.
+    async fn record_as_sent(&self, sending: &mut JoinSet<Option<(C::Item, C::Attempt)>>) {
+        while let Some(first) = sending.join_next().await {
+            let mut joined = vec![first];
+            while let Some(next) = sending.try_join_next() {
+                joined.push(next);
+            }
+            let mut finished = Vec::new();
+            let mut panicked = None;
+            for result in joined {
+                match result {
+                    Ok(attempt) => finished.extend(attempt),
+                    Err(e) if e.is_panic() => panicked = Some(e.into_panic()),
+                    Err(_) => {}
+                }
+            }
+            self.record(finished).await;
+            if let Some(panic) = panicked {
+                // As `JoinSet::join_all` did: a send that panicked ends the loop, once what
+                // finished beside it is recorded.
+                std::panic::resume_unwind(panic);
+            }
+        }
+    }
+
+    /// Records finished attempts in one write transaction and logs each.
+    async fn record(&self, finished: Vec<(C::Item, C::Attempt)>) {
+        if finished.is_empty() {
             return;
-        };
-        let (db, lessee, row) = (self.db.clone(), self.lessee.clone(), item.clone());
+        }
+        let count = finished.len();
+        let (db, lessee) = (self.db.clone(), self.lessee.clone());
         let recorded = blocking(move || {
-            let recorded = db.write(Touches::Nothing, |c| C::record(c, &row, &lessee, &attempt));
-            Ok((recorded, attempt))
+            let recorded = db.write(Touches::Nothing, |c| {
+                finished
+                    .iter()
+                    .map(|(item, attempt)| C::record(c, item, &lessee, attempt))
+                    .collect::<Result<Vec<bool>, StoreError>>()
+            });
+            Ok((recorded, finished))
         })
         .await;
         match recorded {
-            Ok((recorded, attempt)) => C::log(&item, &attempt, recorded),
-            Err(e) => {
-                tracing::warn!(error = %e, "{} attempt not recorded; it will be sent again", C::NAME)
+            Ok((Ok(ours), finished)) => {
+                for ((item, attempt), ours) in finished.iter().zip(ours) {
+                    C::log(item, attempt, Ok(ours));
+                }
             }
+            Ok((Err(e), finished)) => {
+                for (item, attempt) in &finished {
+                    C::log(item, attempt, Err(&e));
+                }
+            }
+            Err(e) => tracing::warn!(
+                error = %e,
+                attempts = count,
+                "{} attempts not recorded; they will be sent again",
+                C::NAME
+            ),
         }
     }
 
@@ -317,6 +368,9 @@ pub async fn sweep(db: &Db, outbox: Outbox, retention: Duration) -> Result<usize
     }
     Ok(deleted)
 }
+
+#[cfg(test)]
+mod recording_tests;
 
 #[cfg(test)]
 mod tests {

@@ -148,6 +148,11 @@ where
 /// here, is all there is to it: with `keep`, it is prepared once per connection and kept in
 /// diesel's statement cache, found again by its text and bind types. Only for statements with
 /// few distinct texts: one per number of ids in an `IN` list, never one per value.
+///
+/// Run it with `load` or `get_results` (an `UPDATE` with a `RETURNING`), which hand diesel the
+/// statement itself: `execute` hands it a reference, whose `QueryFragment` (diesel's impl for
+/// `&T`) does not pass on `is_safe_to_cache_prepared`, so the statement would be prepared anew
+/// on every execution after all.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Cached<Q> {
     query: Q,

@@ -8,7 +8,7 @@ use diesel::prelude::*;
 use crate::audit;
 use crate::db::DbConnection;
 use crate::models::User;
-use crate::outbox::Status;
+use crate::outbox::{Outbox, Status};
 use crate::schema::{
     digest_runs, notification_settings, notifications, organization_owners, pat_requests, users,
 };
@@ -193,22 +193,10 @@ pub fn schedule_digests(
     Ok(hooked + queued)
 }
 
-/// Picks the due notifications (pending, next attempt come, no lease in force), oldest first,
-/// and leases them, in one statement. `$` are PostgreSQL's parameter marks, `?` SQLite's.
-fn claim_sql(mark: char, lock: &str) -> String {
-    format!(
-        "UPDATE notifications SET leased_by = {mark}1, lease_until = {mark}2 \
-         WHERE id IN (SELECT id FROM notifications \
-             WHERE status = 'pending' AND next_attempt_at <= {mark}3 \
-               AND (lease_until IS NULL OR lease_until <= {mark}3) \
-             ORDER BY next_attempt_at, id LIMIT {mark}4{lock}) \
-         RETURNING *"
-    )
-}
-
-/// Leases up to `limit` due notifications to `owner` until `lease_until`, oldest first. On
-/// PostgreSQL the rows another instance is leasing at the same moment are skipped rather than
-/// waited for (`FOR UPDATE SKIP LOCKED`); on SQLite, writers take turns.
+/// Leases up to `limit` due notifications to `owner` until `lease_until`, oldest first, in one
+/// statement ([`crate::outbox::claim`]). On PostgreSQL the rows another instance is leasing at
+/// the same moment are skipped rather than waited for (`FOR UPDATE SKIP LOCKED`); on SQLite,
+/// writers take turns. To be called in a write transaction.
 pub fn claim(
     conn: &mut DbConnection,
     owner: &str,
@@ -216,20 +204,8 @@ pub fn claim(
     lease_until: NaiveDateTime,
     limit: i64,
 ) -> Result<Vec<Notification>, StoreError> {
-    use diesel::sql_types::{BigInt, Text, Timestamp};
-    let query = |sql: String| {
-        diesel::sql_query(sql)
-            .bind::<Text, _>(owner.to_owned())
-            .bind::<Timestamp, _>(lease_until)
-            .bind::<Timestamp, _>(now)
-            .bind::<BigInt, _>(limit)
-    };
-    let mut claimed: Vec<Notification> = match conn {
-        DbConnection::Postgresql(pg) => {
-            query(claim_sql('$', " FOR UPDATE SKIP LOCKED")).load(pg)?
-        }
-        DbConnection::Sqlite(lite) => query(claim_sql('?', "")).load(lite)?,
-    };
+    let mut claimed: Vec<Notification> =
+        crate::outbox::claim(conn, Outbox::Notifications, owner, now, lease_until, limit)?;
     claimed.sort_by_key(|x| (x.next_attempt_at, x.id));
     Ok(claimed)
 }
@@ -248,8 +224,9 @@ pub enum Outcome {
     },
 }
 
-/// Records an attempt of a notification leased to `owner` and ends the lease. `false` when the
-/// lease had passed to another instance.
+/// Records an attempt of a notification leased to `owner` and ends the lease, in one
+/// statement; a sent one keeps the addresses it went to (`recipient`). `false` when the lease
+/// had passed to another instance.
 pub fn record(
     conn: &mut DbConnection,
     id: i64,
@@ -274,22 +251,24 @@ pub fn record(
         ),
     };
     let target = n::table.filter(n::id.eq(id)).filter(n::leased_by.eq(owner));
-    let updated = diesel::update(target)
-        .set((
-            n::status.eq(status),
-            n::attempts.eq(n::attempts + i32::from(!matches!(outcome, Outcome::Skipped { .. }))),
-            n::last_error.eq(error),
-            n::next_attempt_at.eq(next),
-            n::sent_at.eq(sent_at),
-            lease_ended(),
-        ))
-        .execute(conn)?;
-    if let Some(recipient) = recipient.filter(|_| updated == 1) {
-        diesel::update(n::table.find(id))
-            .set(n::recipient.eq(recipient))
-            .execute(conn)?;
-    }
-    Ok(updated == 1)
+    // Kept prepared (see `db::Cached`): two texts, with the recipient and without.
+    let updated: Vec<i64> = crate::db::cached(
+        diesel::update(target)
+            .set((
+                n::status.eq(status),
+                n::attempts
+                    .eq(n::attempts + i32::from(!matches!(outcome, Outcome::Skipped { .. }))),
+                n::last_error.eq(error),
+                n::next_attempt_at.eq(next),
+                n::sent_at.eq(sent_at),
+                // Left out (not set to NULL) when nothing was sent: a notice keeps its address.
+                recipient.map(|r| n::recipient.eq(r)),
+                lease_ended(),
+            ))
+            .returning(n::id),
+    )
+    .get_results(conn)?;
+    Ok(updated.len() == 1)
 }
 
 /// The columns that end a lease.

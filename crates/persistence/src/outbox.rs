@@ -63,6 +63,70 @@ pub enum Outbox {
     Notifications,
 }
 
+impl Outbox {
+    /// The outbox's table, for SQL of our own.
+    fn table(self) -> &'static str {
+        match self {
+            Outbox::WebhookDeliveries => "webhook_deliveries",
+            Outbox::Notifications => "notifications",
+        }
+    }
+}
+
+/// Picks `outbox`'s due rows (pending, next attempt come, no lease in force), oldest first, at
+/// most `limit`, and leases them, in one statement. `$` are PostgreSQL's parameter marks, `?`
+/// SQLite's; `lock` follows the pick (PostgreSQL's `FOR UPDATE SKIP LOCKED`). `status =
+/// 'pending'` is written out as the partial index `…_due` has it. The limit is a literal,
+/// formatted from an integer: a bound one would make SQLite compile the kept statement again
+/// on every execution (see `db::LoadOne`); there is one text per batch size.
+fn claim_sql(outbox: Outbox, mark: char, lock: &str, limit: i64) -> String {
+    let table = outbox.table();
+    format!(
+        "UPDATE {table} SET leased_by = {mark}1, lease_until = {mark}2 \
+         WHERE id IN (SELECT id FROM {table} \
+             WHERE status = 'pending' AND next_attempt_at <= {mark}3 \
+               AND (lease_until IS NULL OR lease_until <= {mark}3) \
+             ORDER BY next_attempt_at, id LIMIT {limit}{lock}) \
+         RETURNING *"
+    )
+}
+
+/// Leases up to `limit` of `outbox`'s due rows to `owner` until `lease_until`, in one
+/// statement, kept prepared; the rows leased, in no particular order. On PostgreSQL the rows
+/// another instance is leasing at the same moment are skipped rather than waited for (`FOR
+/// UPDATE SKIP LOCKED`); on SQLite, writers take turns, so no row can be leased between the
+/// pick and the write. To be called in a write transaction.
+pub(crate) fn claim<T>(
+    conn: &mut crate::DbConnection,
+    outbox: Outbox,
+    owner: &str,
+    now: NaiveDateTime,
+    lease_until: NaiveDateTime,
+    limit: i64,
+) -> Result<Vec<T>, crate::StoreError>
+where
+    T: diesel::QueryableByName<diesel::pg::Pg>
+        + diesel::QueryableByName<diesel::sqlite::Sqlite>
+        + 'static,
+{
+    use diesel::sql_types::{Text, Timestamp};
+    use diesel::RunQueryDsl;
+    let query = |sql: String| {
+        crate::db::cached(
+            diesel::sql_query(sql)
+                .bind::<Text, _>(owner.to_owned())
+                .bind::<Timestamp, _>(lease_until)
+                .bind::<Timestamp, _>(now),
+        )
+    };
+    Ok(match conn {
+        crate::DbConnection::Postgresql(pg) => {
+            query(claim_sql(outbox, '$', " FOR UPDATE SKIP LOCKED", limit)).load(pg)?
+        }
+        crate::DbConnection::Sqlite(lite) => query(claim_sql(outbox, '?', "", limit)).load(lite)?,
+    })
+}
+
 /// Deletes up to `limit` rows of `outbox` that are done with (not pending) and were queued
 /// before `cutoff`, oldest first; the number deleted. Rows still to send are never deleted,
 /// however old. To be called in a write transaction, batch after batch.
@@ -74,10 +138,7 @@ pub fn sweep(
 ) -> Result<usize, crate::StoreError> {
     use diesel::sql_types::{BigInt, Timestamp};
     use diesel::RunQueryDsl;
-    let table = match outbox {
-        Outbox::WebhookDeliveries => "webhook_deliveries",
-        Outbox::Notifications => "notifications",
-    };
+    let table = outbox.table();
     // `status <> 'pending'` is written out as the partial index `…_done` has it, for SQLite
     // to use that index.
     let sql = |a: &str, b: &str| {

@@ -6,7 +6,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::db::DbConnection;
-use crate::outbox::Status;
+use crate::outbox::{Outbox, Status};
 use crate::schema::{app_webhooks, org_webhooks, pat_requests, webhook_deliveries};
 use crate::{LoadOne, Page, StoreError, Total};
 
@@ -189,7 +189,7 @@ pub enum Receiver {
 
 /// One delivery of one event to one app installation or organization hook, with its latest
 /// attempt.
-#[derive(Debug, Clone, PartialEq, Queryable, Selectable)]
+#[derive(Debug, Clone, PartialEq, Queryable, QueryableByName, Selectable)]
 #[diesel(table_name = webhook_deliveries)]
 pub struct Delivery {
     pub id: i64,
@@ -239,11 +239,11 @@ pub fn set_config(conn: &mut DbConnection, hook: &AppWebhook) -> Result<(), Stor
     Ok(())
 }
 
-/// Leases up to `limit` due deliveries to `owner` until `lease_until`, oldest first. A
-/// delivery is due when it is pending, its next attempt is not in the future, and no lease on
-/// it is in force. On PostgreSQL, rows another instance is leasing at the same moment are
-/// skipped rather than waited for (`FOR UPDATE SKIP LOCKED`); on SQLite, writers take turns.
-/// To be called in a write transaction.
+/// Leases up to `limit` due deliveries to `owner` until `lease_until`, oldest first, in one
+/// statement ([`crate::outbox::claim`]). A delivery is due when it is pending, its next attempt
+/// is not in the future, and no lease on it is in force. On PostgreSQL, rows another instance
+/// is leasing at the same moment are skipped rather than waited for (`FOR UPDATE SKIP
+/// LOCKED`); on SQLite, writers take turns. To be called in a write transaction.
 pub fn claim(
     conn: &mut DbConnection,
     owner: &str,
@@ -251,33 +251,14 @@ pub fn claim(
     lease_until: NaiveDateTime,
     limit: i64,
 ) -> Result<Vec<Delivery>, StoreError> {
-    use webhook_deliveries as d;
-    let free = || d::lease_until.is_null().or(d::lease_until.le(now));
-    let due = d::table
-        .filter(d::status.eq(Status::Pending))
-        .filter(d::next_attempt_at.le(now))
-        .filter(free())
-        .order((d::next_attempt_at, d::id))
-        .limit(limit)
-        .select(d::id);
-    let ids: Vec<i64> = match conn {
-        DbConnection::Postgresql(pg) => due.for_update().skip_locked().load(pg)?,
-        DbConnection::Sqlite(lite) => due.load(lite)?,
-    };
-    if ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    // Checked again as the rows are written: on SQLite another process may have leased them
-    // between the read and the write.
-    let mut claimed: Vec<Delivery> = diesel::update(
-        d::table
-            .filter(d::id.eq_any(&ids))
-            .filter(d::status.eq(Status::Pending))
-            .filter(free()),
-    )
-    .set((d::leased_by.eq(owner), d::lease_until.eq(lease_until)))
-    .returning(webhook_deliveries::all_columns)
-    .get_results(conn)?;
+    let mut claimed: Vec<Delivery> = crate::outbox::claim(
+        conn,
+        Outbox::WebhookDeliveries,
+        owner,
+        now,
+        lease_until,
+        limit,
+    )?;
     claimed.sort_by_key(|x| (x.next_attempt_at, x.id));
     Ok(claimed)
 }
@@ -309,24 +290,29 @@ pub fn record(
         (false, Some(_)) => Status::Pending,
         (false, None) => Status::Failed,
     };
-    let updated = diesel::update(
-        webhook_deliveries::table
-            .filter(webhook_deliveries::id.eq(id))
-            .filter(webhook_deliveries::leased_by.eq(owner)),
+    // Kept prepared (see `db::Cached`): every value is bound, NULL included, so the text is
+    // always the same.
+    let updated: Vec<i64> = crate::db::cached(
+        diesel::update(
+            webhook_deliveries::table
+                .filter(webhook_deliveries::id.eq(id))
+                .filter(webhook_deliveries::leased_by.eq(owner)),
+        )
+        .set((
+            webhook_deliveries::status.eq(status),
+            webhook_deliveries::attempts.eq(webhook_deliveries::attempts + 1),
+            webhook_deliveries::status_code.eq(attempt.status_code),
+            webhook_deliveries::last_error.eq(attempt.error.as_deref()),
+            webhook_deliveries::duration_ms.eq(attempt.duration_ms),
+            webhook_deliveries::delivered_at.eq(delivered.then_some(attempt.at)),
+            webhook_deliveries::next_attempt_at.eq(attempt.retry_at.unwrap_or(attempt.at)),
+            webhook_deliveries::leased_by.eq(None::<String>),
+            webhook_deliveries::lease_until.eq(None::<NaiveDateTime>),
+        ))
+        .returning(webhook_deliveries::id),
     )
-    .set((
-        webhook_deliveries::status.eq(status),
-        webhook_deliveries::attempts.eq(webhook_deliveries::attempts + 1),
-        webhook_deliveries::status_code.eq(attempt.status_code),
-        webhook_deliveries::last_error.eq(attempt.error.as_deref()),
-        webhook_deliveries::duration_ms.eq(attempt.duration_ms),
-        webhook_deliveries::delivered_at.eq(delivered.then_some(attempt.at)),
-        webhook_deliveries::next_attempt_at.eq(attempt.retry_at.unwrap_or(attempt.at)),
-        webhook_deliveries::leased_by.eq(None::<String>),
-        webhook_deliveries::lease_until.eq(None::<NaiveDateTime>),
-    ))
-    .execute(conn)?;
-    Ok(updated == 1)
+    .get_results(conn)?;
+    Ok(updated.len() == 1)
 }
 
 /// Gives back every lease `owner` holds, for another instance (or this one, restarted) to take

@@ -5,6 +5,7 @@ mod common;
 mod changes;
 mod concurrency;
 mod constraints;
+mod deliveries;
 mod list_pending;
 mod migrations;
 mod notifications;

@@ -162,9 +162,75 @@ fn leases_are_taken_once_and_attempts_recorded(db: &Db) {
     assert_eq!(write(db, |c| notifications::backlog(c, None)).pending, 1);
 }
 
+/// Recording an attempt is one statement: a sent notice keeps the addresses it went to; a
+/// failed one, or a skipped digest, keeps what it had; another instance's record changes
+/// nothing.
+fn an_attempt_is_recorded_in_one_statement(db: &Db) {
+    use notifications::Outcome;
+    let (acme, alice_request, _) = fixture(db);
+    db.write(Touches::Everything, |c| {
+        requests::review(
+            c,
+            &acme.review(&[alice_request], ReviewAction::Deny, None, t(10)),
+        )
+    })
+    .expect("review");
+    write(db, |c| {
+        notifications::schedule_digests(c, t(60), t(60), true)
+    });
+    let taken = write(db, |c| notifications::claim(c, "one", t(61), t(70), 10));
+    let kinds: Vec<&str> = taken.iter().map(|x| x.kind.as_str()).collect();
+    assert_eq!(kinds, ["denied", "digest"]);
+    let (notice, digest) = (taken[0].id, taken[1].id);
+    let record = |id: i64, owner: &str, outcome: &Outcome| -> (bool, usize) {
+        let mut conn = db.conn().expect("a pooled connection");
+        let (recorded, sent) = crate::query_plans::capture(&mut conn, |c| {
+            notifications::record(c, id, owner, outcome, t(62))
+        });
+        let statements = sent
+            .iter()
+            .filter(|s| !s.starts_with("BEGIN") && !s.starts_with("COMMIT"))
+            .count();
+        (recorded.expect("record"), statements)
+    };
+    let row = |id: i64| {
+        queued(db)
+            .into_iter()
+            .find(|x| x.id == id)
+            .expect("the row")
+    };
+    let failed = Outcome::Failed {
+        error: "451".to_owned(),
+        retry_at: Some(t(65)),
+    };
+    let sent = Outcome::Sent {
+        recipient: "alice@example.net".to_owned(),
+    };
+    assert_eq!(record(notice, "two", &sent), (false, 1), "not two's lease");
+    assert_eq!(row(notice).recipient.as_deref(), Some("alice@example.com"));
+    assert_eq!(record(notice, "one", &failed), (true, 1));
+    assert_eq!(row(notice).recipient.as_deref(), Some("alice@example.com"));
+    let skipped = Outcome::Skipped {
+        why: "nobody".to_owned(),
+    };
+    assert_eq!(record(digest, "one", &skipped), (true, 1));
+    assert_eq!(row(digest).recipient, None);
+    assert_eq!(row(digest).status, "skipped");
+    let retaken = write(db, |c| notifications::claim(c, "two", t(65), t(70), 10));
+    assert_eq!(retaken.len(), 1);
+    assert_eq!(record(notice, "two", &sent), (true, 1));
+    let done = row(notice);
+    assert_eq!(done.recipient.as_deref(), Some("alice@example.net"));
+    assert_eq!(done.status, "sent");
+    assert_eq!(done.sent_at, Some(t(62)));
+    assert_eq!(done.attempts, 2);
+    assert_eq!(done.leased_by, None);
+}
+
 both_backends!(a_review_notifies_an_owner_with_an_address_only);
 both_backends!(each_period_queues_one_digest_per_organization);
 both_backends!(leases_are_taken_once_and_attempts_recorded);
+both_backends!(an_attempt_is_recorded_in_one_statement);
 
 fn hook(events: &[&str], active: bool) -> webhooks::OrgWebhookSettings {
     webhooks::OrgWebhookSettings {

@@ -349,3 +349,93 @@ fn a_later_page_starts_at_its_first_rows_key(url: &str) {
 }
 
 both_backends!(url: a_later_page_starts_at_its_first_rows_key);
+
+/// An organization hook of its own organization (`login`), for outbox rows.
+fn outbox_fixture(db: &Db, login: &str) -> (i64, patgate_persistence::webhooks::OrgWebhook) {
+    use patgate_persistence::webhooks::{self, ContentType, OrgWebhookSettings};
+    write(db, |c| {
+        let app = app(c)?;
+        let fixture = org(c, login, &app)?;
+        let settings = OrgWebhookSettings {
+            url: "https://hooks.example.com/x".to_owned(),
+            secret: None,
+            content_type: ContentType::Json,
+            events: r#"["*"]"#.to_owned(),
+            active: false,
+        };
+        let hook = webhooks::create_org_hook(c, fixture.id(), &settings, t(0))?;
+        Ok((fixture.id(), hook))
+    })
+}
+
+/// Taking due webhook deliveries and e-mails, which the delivery loops do every half second,
+/// and recording their attempts, a statement per row, are prepared once per connection and
+/// kept.
+fn outbox_statements_are_prepared_once(url: &str) {
+    use patgate_persistence::notifications::{self, Outcome};
+    use patgate_persistence::schema::notifications as n;
+    use patgate_persistence::webhooks::{self, Attempt};
+    count_statements();
+    let db = &connect(url, 1);
+    db.migrate().expect("migrations");
+    let (org_id, hook) = outbox_fixture(db, "outbox");
+    for minute in [1, 2] {
+        write(db, |c| {
+            for k in 0..2 {
+                webhooks::ping(c, &hook, t(minute))?;
+                diesel::insert_into(n::table)
+                    .values((
+                        n::kind.eq("digest"),
+                        n::org_id.eq(org_id),
+                        n::period_start.eq(t(10 * minute + k)),
+                        n::status.eq("pending"),
+                        n::next_attempt_at.eq(t(minute)),
+                        n::created_at.eq(t(minute)),
+                    ))
+                    .execute(c)?;
+            }
+            Ok(())
+        });
+        let (missing, recorded) = not_kept(|| {
+            write(db, |c| {
+                let deliveries = webhooks::claim(c, "one", t(minute), t(60), 16)?;
+                let mails = notifications::claim(c, "one", t(minute), t(60), 16)?;
+                let mut recorded = 0;
+                for (i, d) in deliveries.iter().enumerate() {
+                    let failed = i % 2 == 1;
+                    let attempt = Attempt {
+                        status_code: (!failed).then_some(200),
+                        error: failed.then(|| "timed out".to_owned()),
+                        duration_ms: 1.0,
+                        at: t(minute),
+                        retry_at: None,
+                    };
+                    recorded += usize::from(webhooks::record(c, d.id, "one", &attempt)?);
+                }
+                for (i, m) in mails.iter().enumerate() {
+                    let outcome = if i % 2 == 0 {
+                        Outcome::Sent {
+                            recipient: "dave@example.com".to_owned(),
+                        }
+                    } else {
+                        Outcome::Skipped {
+                            why: "nobody".to_owned(),
+                        }
+                    };
+                    recorded +=
+                        usize::from(notifications::record(c, m.id, "one", &outcome, t(minute))?);
+                }
+                Ok(recorded)
+            })
+        });
+        assert_eq!(recorded, 4, "the new rows are taken and recorded");
+        if minute > 1 {
+            assert!(
+                missing.is_empty(),
+                "a claim or a record prepared anew: {missing:#?}"
+            );
+        }
+    }
+}
+
+both_backends!(url: outbox_statements_are_prepared_once);
