@@ -39,6 +39,10 @@ pub struct GlobalArgs {
     /// Database connections per process.
     #[arg(long, env = "PATGATE_POOL_SIZE", default_value_t = 16, global = true)]
     pub pool_size: u32,
+    /// How log lines are written to standard error: `text` (for people) or `json` (one
+    /// object per line, for a log collector). Which lines: `PATGATE_LOG` (default `info`).
+    #[arg(long, env = "PATGATE_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"], global = true)]
+    pub log_format: String,
 }
 
 #[derive(Debug, Args, Clone)]

@@ -10,14 +10,22 @@ use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_env("PATGATE_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
         )
-        .with_writer(std::io::stderr)
+        .with_writer(std::io::stderr);
+    if cli.global.log_format == "json" {
+        // One object per line: time, level, target, the message and every field at the top.
+        logs.json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_span_list(false)
+            .init();
+    } else {
         // Colours only for a person watching; a log file or collector gets plain text.
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
+        logs.with_ansi(std::io::stderr().is_terminal()).init();
+    }
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

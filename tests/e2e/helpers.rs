@@ -281,6 +281,22 @@ impl TestApp {
 
     /// Starts the server with extra `serve` arguments.
     pub fn start_with(dir: PathBuf, database_url: String, extra: &[&str]) -> TestApp {
+        Self::start_logging(dir, database_url, extra, &[("PATGATE_LOG", "warn")], None)
+    }
+
+    /// Starts the server with extra `serve` arguments and environment, its standard error
+    /// written to `log` (inherited without one).
+    pub fn start_logging(
+        dir: PathBuf,
+        database_url: String,
+        extra: &[&str],
+        env: &[(&str, &str)],
+        log: Option<&std::path::Path>,
+    ) -> TestApp {
+        let stderr = match log {
+            Some(path) => Stdio::from(std::fs::File::create(path).expect("log file")),
+            None => Stdio::inherit(),
+        };
         let mut child = Command::new(binary())
             .arg("--data-dir")
             .arg(&dir)
@@ -288,9 +304,9 @@ impl TestApp {
             .arg(&database_url)
             .args(["serve", "--bind", "127.0.0.1:0", "--workers", "2"])
             .args(extra)
-            .env("PATGATE_LOG", "warn")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(stderr)
             .spawn()
             .expect("start patgate");
         let stdout = child.stdout.take().expect("stdout");

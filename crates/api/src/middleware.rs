@@ -36,6 +36,16 @@ pub async fn request_log(
         quota.write(res.headers_mut());
     }
     let status = res.status();
+    let route = res.request().match_pattern();
+    let who = res
+        .request()
+        .extensions()
+        .get::<crate::auth::Identified>()
+        .copied();
+    let (app_id, installation_id, org_id) = match who {
+        Some(w) => (Some(w.app_id), w.installation_id, w.org_id),
+        None => (None, None, None),
+    };
     if status.is_server_error() {
         if let Some(err) = res.response().error() {
             let chain = match err.as_error::<ApiError>() {
@@ -48,9 +58,13 @@ pub async fn request_log(
     tracing::info!(
         request_id,
         %method,
+        route = route.as_deref().unwrap_or("-"),
         path,
         status = status.as_u16(),
         elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
+        app_id,
+        installation_id,
+        org_id,
         "request"
     );
     if let Ok(value) = HeaderValue::from_str(&request_id) {

@@ -144,6 +144,11 @@ impl FromRequest for AppCaller {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         extract(req, |state, req, scheme, credential| async move {
             let app = app_caller(&state, scheme, &credential).await?;
+            req.extensions_mut().insert(Identified {
+                app_id: app.id,
+                installation_id: None,
+                org_id: None,
+            });
             count(&state, &req, rate_limit::Caller::App(app.id))?;
             Ok(AppCaller { app })
         })
@@ -185,6 +190,11 @@ impl FromRequest for InstallationCaller {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         extract(req, |state, req, scheme, credential| async move {
             let caller = installation_caller(&state, scheme, &credential).await?;
+            req.extensions_mut().insert(Identified {
+                app_id: caller.app_id(),
+                installation_id: Some(caller.installation_id()),
+                org_id: Some(caller.org_id()),
+            });
             if req.match_pattern().as_deref() != Some(UNCOUNTED_ROUTE) {
                 let counted = rate_limit::Caller::Installation(caller.installation_id());
                 count(&state, &req, counted)?;
@@ -192,6 +202,15 @@ impl FromRequest for InstallationCaller {
             Ok(caller)
         })
     }
+}
+
+/// Who a request was authenticated as, kept in its extensions for the access log: ids only,
+/// never the credential.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Identified {
+    pub app_id: i64,
+    pub installation_id: Option<i64>,
+    pub org_id: Option<i64>,
 }
 
 /// The access check, which resource servers call for every request they serve, is not
