@@ -142,6 +142,11 @@ pub enum Command {
     Serve(ServeArgs),
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Check the configuration (the same flags as `serve`), the database (reachable,
+    /// migrations current), the signing key and the SMTP server when one is configured;
+    /// change nothing. Exit status 0 when every check passes, 1 when one fails, 2 when the
+    /// command line is wrong.
+    Check(ServeArgs),
     /// Load a seed file (JSON; see docs/SEED.md). Running it twice changes nothing.
     Seed {
         /// The seed file.

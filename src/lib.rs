@@ -1,6 +1,7 @@
 //! The `patgate` binary's library: configuration, the seed file, the demo data set, and `Application`, which binds the server for `main` and for tests alike.
 
 pub mod changes;
+pub mod check;
 pub mod config;
 pub mod demo;
 pub mod expiry;
@@ -64,6 +65,16 @@ pub fn open_db(settings: &Settings) -> Result<Db, StartError> {
     Ok(db)
 }
 
+/// Refuses settings the server cannot run with, before anything starts.
+pub fn validate(settings: &Settings) -> Result<(), StartError> {
+    if settings.webhooks.lease <= settings.webhooks.timeout {
+        return Err(StartError::Config(
+            "the webhook lease (PATGATE_WEBHOOK_LEASE_MS) must be longer than the time-out (PATGATE_WEBHOOK_TIMEOUT_MS): an instance still sending must still hold the delivery".to_owned(),
+        ));
+    }
+    settings.notifications.check().map_err(StartError::Config)
+}
+
 /// A bound, ready-to-run server.
 pub struct Application {
     addr: std::net::SocketAddr,
@@ -92,12 +103,7 @@ impl Application {
     /// Binds the listener and builds the server; `bind` may use port 0. The revocations and
     /// suspensions in force are read first, so that none is missed from the first request.
     pub fn build(settings: &Settings, db: Db) -> Result<Self, StartError> {
-        if settings.webhooks.lease <= settings.webhooks.timeout {
-            return Err(StartError::Config(
-                "the webhook lease (PATGATE_WEBHOOK_LEASE_MS) must be longer than the time-out (PATGATE_WEBHOOK_TIMEOUT_MS): an instance still sending must still hold the delivery".to_owned(),
-            ));
-        }
-        settings.notifications.check().map_err(StartError::Config)?;
+        validate(settings)?;
         let revocations = Arc::new(Revocations::load(&db)?);
         let listener = TcpListener::bind(&settings.bind).map_err(|source| StartError::Bind {
             addr: settings.bind.clone(),

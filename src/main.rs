@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use patgate::config::{Cli, Command, Settings};
-use patgate::{demo, open_db, seed, Application};
+use patgate::{check, demo, open_db, seed, Application};
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
@@ -44,6 +44,27 @@ fn run(cli: Cli) -> Result<()> {
                 print!("{}", patgate_api::openapi_json_30());
             } else {
                 print!("{}", patgate_api::openapi_json());
+            }
+            Ok(())
+        }
+        Command::Check(args) => {
+            let settings = Settings::new(&cli.global, Some(args));
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            let checked = runtime.block_on(check::run(&settings));
+            let mut failed = 0;
+            for c in &checked {
+                match &c.outcome {
+                    Ok(found) => println!("ok    {}: {found}", c.name),
+                    Err(why) => {
+                        failed += 1;
+                        println!("FAIL  {}: {why}", c.name);
+                    }
+                }
+            }
+            if failed > 0 {
+                return Err(format!("{failed} of {} checks failed", checked.len()).into());
             }
             Ok(())
         }

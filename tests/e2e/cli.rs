@@ -131,3 +131,77 @@ fn the_openapi_command_prints_the_committed_3_0_document_on_request() {
         .expect("run");
     assert!(!out.status.success(), "an unknown version is refused");
 }
+
+/// `patgate check`: each check on its own line, `ok` or `FAIL` with the reason; exit status 1
+/// when any fails, 0 when all pass; nothing created or changed.
+async fn the_check_command_says_what_is_wrong_and_changes_nothing(backend: Backend) {
+    let (dir, database_url) = TestApp::prepare(backend);
+    let check = |extra: &[&str]| {
+        let mut args = vec!["check"];
+        args.extend_from_slice(extra);
+        let out = run_cli(&dir, &database_url, &args);
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        (out.status.code(), stdout)
+    };
+    let line = |stdout: &str, name: &str| -> String {
+        stdout
+            .lines()
+            .find(|l| {
+                l.split_once(": ")
+                    .is_some_and(|(head, _)| head.ends_with(name))
+            })
+            .unwrap_or_else(|| panic!("no {name} line: {stdout}"))
+            .to_owned()
+    };
+
+    // No signing key yet, and a mail server that does not answer.
+    let closed = format!("smtp://127.0.0.1:{}", free_port());
+    let (code, out) = check(&["--smtp-url", &closed]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(line(&out, "configuration").starts_with("ok "), "{out}");
+    assert!(line(&out, "database").starts_with("ok "), "{out}");
+    assert!(line(&out, "migrations").starts_with("ok "), "{out}");
+    assert!(line(&out, "signing key").starts_with("FAIL"), "{out}");
+    assert!(line(&out, "smtp").starts_with("FAIL"), "{out}");
+    assert!(!out.contains(&closed), "the SMTP URL is not printed: {out}");
+    assert!(
+        !dir.join("signing-key.pem").exists(),
+        "check creates no key"
+    );
+
+    patgate_api::keys::ServerKeys::load_or_generate(&dir.join("signing-key.pem")).expect("a key");
+    let (code, out) = check(&[]);
+    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(
+        out.lines().filter(|l| l.starts_with("ok ")).count(),
+        5,
+        "{out}"
+    );
+
+    let (code, out) = check(&["--webhook-lease-ms", "1000", "--webhook-timeout-ms", "2000"]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(line(&out, "configuration").starts_with("FAIL"), "{out}");
+
+    // A database nobody migrated: SQLite's file is not created, PostgreSQL's migrations are
+    // said to be missing.
+    let (empty_url, missing_file) = match backend {
+        Backend::Sqlite => {
+            let path = dir.join("not-there").join("patgate.db");
+            (path.display().to_string(), Some(path))
+        }
+        Backend::Postgres => (patgate_testkit::PgCluster::shared().create_database(), None),
+    };
+    let out = run_cli(&dir, &empty_url, &["check"]);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    match missing_file {
+        Some(path) => {
+            assert!(line(&stdout, "database").starts_with("FAIL"), "{stdout}");
+            assert!(!path.exists(), "check creates no database file");
+        }
+        None => assert!(line(&stdout, "migrations").starts_with("FAIL"), "{stdout}"),
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+both_backends!(the_check_command_says_what_is_wrong_and_changes_nothing);

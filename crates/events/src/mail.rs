@@ -79,6 +79,19 @@ impl Settings {
         Transport::from_url(url).map_err(|e| format!("PATGATE_SMTP_URL cannot be used: {e}"))
     }
 
+    /// Whether the configured SMTP server answers (a connection and `NOOP`, within the
+    /// delivery time-out); `Ok(None)` without one. The error never holds the URL.
+    pub async fn reachable(&self) -> Result<Option<()>, String> {
+        let Some(transport) = self.transport()? else {
+            return Ok(None);
+        };
+        match transport.test_connection().await {
+            Ok(true) => Ok(Some(())),
+            Ok(false) => Err("the SMTP server did not accept a NOOP".to_owned()),
+            Err(e) => Err(format!("cannot reach the SMTP server: {e}")),
+        }
+    }
+
     /// The transport, with its connection pool; on a tokio runtime, which the pool runs on.
     fn transport(&self) -> Result<Option<Transport>, String> {
         let Some(url) = &self.smtp_url else {

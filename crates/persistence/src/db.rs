@@ -648,6 +648,22 @@ impl Db {
         Ok((row.log, row.checkpointed))
     }
 
+    /// The migrations of this build not yet applied to the database (none: its schema is
+    /// current), without applying them.
+    pub fn pending_migrations(&self) -> Result<Vec<String>, StoreError> {
+        let mut conn = self.conn()?;
+        let migrations = match self.backend {
+            Backend::Postgres => PG_MIGRATIONS,
+            Backend::Sqlite => SQLITE_MIGRATIONS,
+        };
+        Ok(conn
+            .pending_migrations(migrations)
+            .map_err(|e| StoreError::Migration(e.to_string()))?
+            .iter()
+            .map(|m| m.name().version().to_string())
+            .collect())
+    }
+
     /// Applies every pending migration of the backend; returns the versions applied.
     pub fn migrate(&self) -> Result<Vec<String>, StoreError> {
         // Other processes on the same SQLite file wait on the lock file; other threads of this
