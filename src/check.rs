@@ -100,9 +100,18 @@ fn signing_key(settings: &Settings) -> Result<String, String> {
             path.display()
         ));
     }
-    let pem = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    patgate_api::keys::ServerKeys::from_pem(&pem)
-        .map(|_| format!("readable ({})", path.display()))
-        .map_err(|e| format!("{}: {e}", path.display()))
+    let keys = patgate_api::keys::ServerKeys::load_ring(path, &settings.accepted_key_files)
+        .map_err(|e| patgate_api::error::error_chain(&e))?;
+    let mut ids = keys.key_ids();
+    let signer = ids.next().unwrap_or_default();
+    let accepted: Vec<&str> = ids.collect();
+    Ok(if accepted.is_empty() {
+        format!("{} signs (key {signer})", path.display())
+    } else {
+        format!(
+            "{} signs (key {signer}); also accepted: key {}",
+            path.display(),
+            accepted.join(", key ")
+        )
+    })
 }

@@ -36,6 +36,16 @@ pub struct GlobalArgs {
     /// share it.
     #[arg(long, env = "PATGATE_SIGNING_KEY_FILE", global = true)]
     pub signing_key_file: Option<PathBuf>,
+    /// Further Ed25519 key files (PEM, comma-separated) whose installation tokens are accepted
+    /// but which sign nothing: the next key while a rotation begins, the previous one until
+    /// the tokens it signed have expired (docs/OPERATIONS.md, "Rotating the signing key").
+    #[arg(
+        long,
+        env = "PATGATE_ACCEPTED_KEY_FILES",
+        value_delimiter = ',',
+        global = true
+    )]
+    pub accepted_key_files: Vec<PathBuf>,
     /// Database connections per process.
     #[arg(long, env = "PATGATE_POOL_SIZE", default_value_t = 16, global = true)]
     pub pool_size: u32,
@@ -176,6 +186,7 @@ pub enum Command {
 pub struct Settings {
     pub database_url: String,
     pub signing_key_file: PathBuf,
+    pub accepted_key_files: Vec<PathBuf>,
     pub pool_size: u32,
     pub bind: String,
     pub base_url: Option<String>,
@@ -207,6 +218,7 @@ impl Settings {
                 .signing_key_file
                 .clone()
                 .unwrap_or_else(|| global.data_dir.join("signing-key.pem")),
+            accepted_key_files: global.accepted_key_files.clone(),
             pool_size: global.pool_size,
             bind: serve.map_or_else(|| "127.0.0.1:8080".to_owned(), |s| s.bind.clone()),
             base_url: serve.and_then(|s| s.base_url.clone()),

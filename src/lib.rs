@@ -204,7 +204,10 @@ fn app_state(
 ) -> Result<AppState, StartError> {
     Ok(AppState {
         db: db.clone(),
-        keys: Arc::new(ServerKeys::load_or_generate(&settings.signing_key_file)?),
+        keys: Arc::new(ServerKeys::load_ring(
+            &settings.signing_key_file,
+            &settings.accepted_key_files,
+        )?),
         tokens: Arc::new(TokenCache::default()),
         revocations,
         responses: Arc::new(ResponseCache::new(

@@ -11,6 +11,7 @@ mod client;
 mod enterprise;
 mod grants;
 mod kept;
+mod key_rotation;
 mod lifecycle;
 mod logs;
 mod notifications;

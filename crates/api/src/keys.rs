@@ -44,10 +44,14 @@ pub struct InstallationClaims {
     pub jti: String,
 }
 
-/// The server's signing key.
+/// The server's key ring: the key that signs installation tokens, and every key whose tokens
+/// are accepted (the signer first). A token names its key in its header's `kid` (the first 16
+/// hex digits of the SHA-256 of the public key), so that a key can be rotated without
+/// downtime: add the new key to every instance as accepted, then make it the signer, then
+/// retire the old one once the tokens it signed have expired.
 pub struct ServerKeys {
     encoding: EncodingKey,
-    decoding: DecodingKey,
+    ring: Vec<(String, DecodingKey)>,
     validation: Validation,
 }
 
@@ -75,21 +79,48 @@ impl ServerKeys {
         Self::from_pem(&pem)
     }
 
-    /// Builds the keys from a PKCS#8 PEM Ed25519 private key.
+    /// The signer at `signer` (created if it does not exist, as [`Self::load_or_generate`]),
+    /// with the keys in the files `accepted` accepted too (each must exist).
+    pub fn load_ring(signer: &Path, accepted: &[std::path::PathBuf]) -> Result<Self, KeyError> {
+        let mut keys = Self::load_or_generate(signer)?;
+        for path in accepted {
+            let pem = std::fs::read_to_string(path).map_err(|source| KeyError::Io {
+                path: path.display().to_string(),
+                source,
+            })?;
+            keys = keys.accepting(&pem)?;
+        }
+        Ok(keys)
+    }
+
+    /// Builds the keys from a PKCS#8 PEM Ed25519 private key, the ring's only key.
     pub fn from_pem(pem_text: &str) -> Result<Self, KeyError> {
-        let bad = || KeyError::Malformed("Ed25519");
-        let parsed = pem::parse(pem_text).map_err(|_| bad())?;
-        let pair = Ed25519KeyPair::from_pkcs8(parsed.contents()).map_err(|_| bad())?;
+        let (der, kid, decoding) = ed25519(pem_text)?;
         let mut validation = Validation::new(Algorithm::EdDSA);
         validation.leeway = 0;
         validation.set_issuer(&[ISSUER]);
         validation.set_audience(&[AUDIENCE]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         Ok(Self {
-            encoding: EncodingKey::from_ed_der(parsed.contents()),
-            decoding: DecodingKey::from_ed_der(pair.public_key().as_ref()),
+            encoding: EncodingKey::from_ed_der(&der),
+            ring: vec![(kid, decoding)],
             validation,
         })
+    }
+
+    /// The ring with one more accepted key (a PKCS#8 PEM Ed25519 private key; only its public
+    /// half is kept). A key already in the ring is not added twice.
+    pub fn accepting(mut self, pem_text: &str) -> Result<Self, KeyError> {
+        let (_, kid, decoding) = ed25519(pem_text)?;
+        if !self.ring.iter().any(|(k, _)| *k == kid) {
+            self.ring.push((kid, decoding));
+        }
+        Ok(self)
+    }
+
+    /// The signer's key id, then those of the other accepted keys.
+    pub fn key_ids(&self) -> impl Iterator<Item = &str> {
+        self.ring.iter().map(|(kid, _)| kid.as_str())
     }
 
     /// Signs an installation token for the claims (issuer and audience are filled in).
@@ -99,17 +130,44 @@ impl ServerKeys {
     ) -> Result<String, jsonwebtoken::errors::Error> {
         claims.iss = ISSUER.to_owned();
         claims.aud = AUDIENCE.to_owned();
-        let jwt = jsonwebtoken::encode(&Header::new(Algorithm::EdDSA), &claims, &self.encoding)?;
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.kid = self.ring.first().map(|(kid, _)| kid.clone());
+        let jwt = jsonwebtoken::encode(&header, &claims, &self.encoding)?;
         Ok(format!("{INSTALLATION_TOKEN_PREFIX}{jwt}"))
     }
 
-    /// Verifies the JWT part of an installation token: signature, algorithm, issuer, audience
-    /// and expiry. `None` for anything forged, expired or malformed.
+    /// Verifies the JWT part of an installation token against the key its `kid` names (every
+    /// key of the ring for a token without one): signature, algorithm, issuer, audience and
+    /// expiry. `None` for anything forged, expired, malformed or signed by a key not in the
+    /// ring.
     pub fn verify(&self, jwt: &str) -> Option<InstallationClaims> {
-        jsonwebtoken::decode::<InstallationClaims>(jwt, &self.decoding, &self.validation)
-            .ok()
+        let kid = jsonwebtoken::decode_header(jwt).ok()?.kid;
+        self.ring
+            .iter()
+            .filter(|(k, _)| kid.as_ref().is_none_or(|kid| kid == k))
+            .find_map(|(_, key)| {
+                jsonwebtoken::decode::<InstallationClaims>(jwt, key, &self.validation).ok()
+            })
             .map(|data| data.claims)
     }
+}
+
+/// A PKCS#8 PEM Ed25519 private key's DER, its key id and its public key for verifying.
+fn ed25519(pem_text: &str) -> Result<(Vec<u8>, String, DecodingKey), KeyError> {
+    let bad = || KeyError::Malformed("Ed25519");
+    let parsed = pem::parse(pem_text).map_err(|_| bad())?;
+    let pair = Ed25519KeyPair::from_pkcs8(parsed.contents()).map_err(|_| bad())?;
+    let public = pair.public_key().as_ref();
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, public);
+    let kid: String = digest.as_ref()[..8]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    Ok((
+        parsed.contents().to_vec(),
+        kid,
+        DecodingKey::from_ed_der(public),
+    ))
 }
 
 fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
@@ -192,4 +250,93 @@ pub fn app_jwt(issuer: &str, private_pem: &str, now: i64) -> Result<String, KeyE
     let claims = serde_json::json!({"iat": now - 60, "exp": now + 540, "iss": iss});
     jsonwebtoken::encode(&Header::new(Algorithm::RS256), &claims, &key)
         .map_err(|_| KeyError::Malformed("RSA"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn claims() -> InstallationClaims {
+        let now = chrono::Utc::now().timestamp();
+        InstallationClaims {
+            iss: String::new(),
+            aud: String::new(),
+            sub: "7".to_owned(),
+            app: 1,
+            inst: 7,
+            org: 3,
+            perms: BTreeMap::new(),
+            iat: now,
+            exp: now + 600,
+            jti: random_hex(),
+        }
+    }
+
+    fn jwt(token: &str) -> &str {
+        token
+            .strip_prefix(INSTALLATION_TOKEN_PREFIX)
+            .expect("prefix")
+    }
+
+    #[test]
+    fn a_rotation_accepts_every_key_of_the_ring_and_nothing_else() {
+        let (old_pem, new_pem) = (
+            generate_ed25519_pem().expect("key"),
+            generate_ed25519_pem().expect("key"),
+        );
+        let old = ServerKeys::from_pem(&old_pem).expect("old");
+        let issued_before = old.issue(claims()).expect("token");
+
+        // Step 1: the new key is accepted everywhere, the old one still signs.
+        let step1 = ServerKeys::from_pem(&old_pem)
+            .and_then(|k| k.accepting(&new_pem))
+            .expect("ring");
+        // Step 2: the new key signs, the old one is still accepted.
+        let step2 = ServerKeys::from_pem(&new_pem)
+            .and_then(|k| k.accepting(&old_pem))
+            .expect("ring");
+        let issued_after = step2.issue(claims()).expect("token");
+        for ring in [&step1, &step2] {
+            assert!(ring.verify(jwt(&issued_before)).is_some());
+            assert!(ring.verify(jwt(&issued_after)).is_some());
+        }
+        assert_eq!(step1.key_ids().count(), 2);
+        assert_eq!(
+            step1.key_ids().next(),
+            old.key_ids().next(),
+            "the signer comes first"
+        );
+
+        // Step 3: the old key is retired; what it signed is refused.
+        let step3 = ServerKeys::from_pem(&new_pem).expect("ring");
+        assert!(step3.verify(jwt(&issued_after)).is_some());
+        assert!(step3.verify(jwt(&issued_before)).is_none());
+        assert!(old.verify(jwt(&issued_after)).is_none(), "an unknown kid");
+    }
+
+    #[test]
+    fn a_token_without_a_key_id_is_tried_against_every_key() {
+        let (a, b) = (
+            generate_ed25519_pem().expect("key"),
+            generate_ed25519_pem().expect("key"),
+        );
+        let mut claims = claims();
+        claims.iss = ISSUER.to_owned();
+        claims.aud = AUDIENCE.to_owned();
+        let der = pem::parse(&b).expect("pem").contents().to_vec();
+        let unnamed = jsonwebtoken::encode(
+            &Header::new(Algorithm::EdDSA),
+            &claims,
+            &EncodingKey::from_ed_der(&der),
+        )
+        .expect("token");
+        let ring = ServerKeys::from_pem(&a)
+            .and_then(|k| k.accepting(&b))
+            .expect("ring");
+        assert!(ring.verify(&unnamed).is_some());
+        assert!(ServerKeys::from_pem(&a)
+            .expect("key")
+            .verify(&unnamed)
+            .is_none());
+    }
 }
