@@ -84,10 +84,15 @@ pub struct ServeArgs {
     #[arg(long, env = "PATGATE_RESPONSE_CACHE_MB", default_value_t = 16)]
     pub response_cache_mb: u32,
     /// Requests each installation, and each app calling with its JWT, may make per hour (as
-    /// GitHub's primary rate limit; the access check is not counted); counted by each
-    /// instance on its own. 0 turns the limit and its headers off.
+    /// GitHub's primary rate limit; the access check is not counted), in all the instances on
+    /// one PostgreSQL together. 0 turns the limit and its headers off.
     #[arg(long, env = "PATGATE_RATE_LIMIT_PER_HOUR", default_value_t = DEFAULT_RATE_LIMIT)]
     pub rate_limit_per_hour: u32,
+    /// Milliseconds between two exchanges of the rate limit's counts with the other instances
+    /// on PostgreSQL: a caller may get, in all, its limit plus what the other instances let
+    /// through for it in one such interval.
+    #[arg(long, env = "PATGATE_RATE_LIMIT_SYNC_MS", default_value_t = crate::rate_limits::DEFAULT_SYNC_MS, value_parser = clap::value_parser!(u64).range(1..=60_000))]
+    pub rate_limit_sync_ms: u64,
     /// Milliseconds between looks for due webhook deliveries.
     #[arg(long, env = "PATGATE_WEBHOOK_POLL_MS", default_value_t = 500, value_parser = clap::value_parser!(u64).range(1..))]
     pub webhook_poll_ms: u64,
@@ -197,6 +202,7 @@ pub struct Settings {
     pub response_cache_mb: u32,
     pub change_poll_ms: u64,
     pub rate_limit_per_hour: u32,
+    pub rate_limit_sync_ms: u64,
     pub webhooks: patgate_events::worker::Settings,
     pub notifications: patgate_events::mail::Settings,
 }
@@ -231,6 +237,9 @@ impl Settings {
             response_cache_mb: serve.map_or(16, |s| s.response_cache_mb),
             change_poll_ms: serve.map_or(crate::changes::DEFAULT_POLL_MS, |s| s.change_poll_ms),
             rate_limit_per_hour: serve.map_or(DEFAULT_RATE_LIMIT, |s| s.rate_limit_per_hour),
+            rate_limit_sync_ms: serve.map_or(crate::rate_limits::DEFAULT_SYNC_MS, |s| {
+                s.rate_limit_sync_ms
+            }),
             webhooks: serve.map_or_else(patgate_events::worker::Settings::default, |s| {
                 patgate_events::worker::Settings {
                     poll: Duration::from_millis(s.webhook_poll_ms),

@@ -5,6 +5,7 @@ pub mod check;
 pub mod config;
 pub mod demo;
 pub mod expiry;
+pub mod rate_limits;
 pub mod revocations;
 pub mod seed;
 
@@ -83,6 +84,9 @@ pub struct Application {
     pending_request_ttl_days: Option<u32>,
     revocations: Arc<Revocations>,
     revocation_poll_ms: u64,
+    /// The primary rate limit's counts, exchanged with the other instances on PostgreSQL.
+    limits: Arc<RateLimiter>,
+    rate_limit_sync_ms: u64,
     /// Follows other processes' writes while answers are kept in memory.
     following: Option<changes::Following>,
     webhooks: patgate_events::worker::Settings,
@@ -120,6 +124,7 @@ impl Application {
             .trim_end_matches('/')
             .to_owned();
         let state = app_state(settings, &db, Arc::clone(&revocations), &base_url)?;
+        let limits = Arc::clone(&state.limits);
         // Followed whether or not answers are kept: the counts behind `rel="last"` are kept
         // too, and served only while every process's writes are seen.
         let following = Some(
@@ -137,6 +142,8 @@ impl Application {
             pending_request_ttl_days: settings.pending_request_ttl_days,
             revocations,
             revocation_poll_ms: settings.revocation_poll_ms,
+            limits,
+            rate_limit_sync_ms: settings.rate_limit_sync_ms,
             following,
             webhooks: settings.webhooks.clone(),
             notifications: settings.notifications.clone(),
@@ -166,6 +173,16 @@ impl Application {
                 .then(|| revocations::start(self.db.clone(), Arc::clone(&self.revocations), poll)),
             (self.db.backend() == patgate_persistence::Backend::Sqlite)
                 .then(|| checkpoints(self.db.clone())),
+            // One SQLite file serves one instance: nothing to share.
+            (self.db.backend() == patgate_persistence::Backend::Postgres
+                && self.limits.is_counting())
+            .then(|| {
+                rate_limits::start(
+                    self.db.clone(),
+                    Arc::clone(&self.limits),
+                    std::time::Duration::from_millis(self.rate_limit_sync_ms),
+                )
+            }),
         ]
         .into_iter()
         .flatten()

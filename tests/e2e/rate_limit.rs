@@ -115,3 +115,76 @@ both_backends!(
     every_installation_and_app_has_its_hourly_budget,
     the_default_budget_is_githubs_and_zero_turns_it_off,
 );
+
+/// Three instances on one PostgreSQL share an installation's hourly budget: together they let
+/// through its limit, plus at most what the others let through within one exchange interval,
+/// then all refuse it, with the same `X-RateLimit-*` figures.
+#[tokio::test]
+async fn three_instances_on_postgresql_share_one_budget() {
+    const LIMIT: i64 = 30;
+    let (seeded_dir, database_url) = TestApp::prepare(Backend::Postgres);
+    // One signing key for all three, as a deployment has.
+    let key = patgate_api::keys::generate_ed25519_pem().expect("key");
+    let instances: Vec<TestApp> = (0..3)
+        .map(|n| {
+            let dir = std::env::temp_dir().join(format!(
+                "patgate-e2e-shared-limit-{}-{n}",
+                std::process::id()
+            ));
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(&dir).expect("dir");
+            std::fs::write(dir.join("signing-key.pem"), &key).expect("the shared key");
+            TestApp::start_with(
+                dir,
+                database_url.clone(),
+                &[
+                    "--expiry-interval",
+                    "0",
+                    "--rate-limit-per-hour",
+                    "30",
+                    "--rate-limit-sync-ms",
+                    "50",
+                ],
+            )
+        })
+        .collect();
+    let installation = instances[0].installation_id(REVIEWER).await;
+    let res = instances[0]
+        .exchange(installation, &app_jwt(REVIEWER), &json!({}))
+        .await;
+    res.assert_status(StatusCode::CREATED);
+    let token = res.json["token"].as_str().expect("token").to_owned();
+
+    let mut admitted = 0;
+    for n in 0..(3 * LIMIT) {
+        let res = instances[usize::try_from(n).expect("n") % 3]
+            .get(LIST, &token)
+            .await;
+        match res.status {
+            StatusCode::OK => admitted += 1,
+            StatusCode::FORBIDDEN => {}
+            other => panic!("{other}: {}", res.body),
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    // One exchange interval (50 ms) holds at most three of these requests, one per instance.
+    assert!(
+        (LIMIT..=LIMIT + 5).contains(&admitted),
+        "{admitted} admitted in all for a limit of {LIMIT}"
+    );
+
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let mut seen = Vec::new();
+    for app in &instances {
+        let res = app.get(LIST, &token).await;
+        assert_eq!(res.status, StatusCode::FORBIDDEN, "{}", res.body);
+        let (limit, remaining, used, reset, _) = quota(&res).expect("headers");
+        assert_eq!((limit, remaining), (LIMIT, 0));
+        seen.push((used, reset));
+    }
+    assert!(
+        seen.windows(2).all(|w| w[0] == w[1]),
+        "the instances agree: {seen:?}"
+    );
+    let _ = std::fs::remove_dir_all(&seeded_dir);
+}

@@ -18,6 +18,7 @@ pub mod models;
 pub mod notifications;
 pub mod outbox;
 pub mod policy;
+pub mod rate_limits;
 pub mod repositories;
 pub mod requests;
 pub mod revocations;

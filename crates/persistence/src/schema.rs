@@ -219,6 +219,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    rate_limit_windows (caller) {
+        caller -> Text,
+        reset_at -> BigInt,
+        used -> BigInt,
+    }
+}
+
+diesel::table! {
     repositories (id) {
         id -> BigInt,
         org_id -> BigInt,
@@ -355,6 +363,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     pat_request_repositories,
     pat_request_reviews,
     pat_requests,
+    rate_limit_windows,
     repositories,
     token_policies,
     tokens,

@@ -11,6 +11,7 @@ mod migrations;
 mod notifications;
 mod outbox_plans;
 mod query_plans;
+mod rate_limits;
 mod review;
 mod revocations;
 mod statements;
