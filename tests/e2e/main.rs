@@ -12,6 +12,7 @@ mod enterprise;
 mod grants;
 mod kept;
 mod lifecycle;
+mod metrics;
 mod notifications;
 mod openapi_doc;
 mod org_hooks;
