@@ -1,7 +1,7 @@
 # patgate: make run · make test · make ci · make openapi
 CARGO ?= cargo
 
-.PHONY: run test test-rust test-octokit test-typescript test-python ci fmt clippy openapi check-postgres docs-check fuzz-api bench schema schema-check
+.PHONY: run test test-rust test-octokit test-typescript test-python ci fmt clippy openapi check-postgres check-promtool docs-check fuzz-api bench schema schema-check
 
 ## Serve the demo on http://127.0.0.1:8080 from an embedded SQLite file (data/).
 run:
@@ -10,7 +10,7 @@ run:
 ## Every test: unit, property, persistence and end-to-end on SQLite and PostgreSQL, then
 ## the @octokit/rest conformance check, the generated TypeScript client's flow and the
 ## Python (PyGithub + githubkit) conformance check.
-test: check-postgres test-rust test-octokit test-typescript test-python
+test: check-postgres check-promtool test-rust test-octokit test-typescript test-python
 
 test-rust:
 	$(CARGO) test --workspace --all-targets
@@ -54,6 +54,12 @@ check-postgres:
 	@command -v initdb >/dev/null 2>&1 || test -x "$$(pg_config --bindir 2>/dev/null)/initdb" || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
 	  echo "PostgreSQL server binaries (initdb, pg_ctl) are required by the test suite."; \
 	  echo "Install them with: apt-get update && apt-get install -y postgresql"; exit 1; }
+
+## The metrics tests check a scrape, the alert rules and the dashboard's queries with promtool.
+check-promtool:
+	@command -v promtool >/dev/null 2>&1 || { \
+	  echo "promtool is required by the test suite (metrics, alert rules, dashboard)."; \
+	  echo "Install it with Debian's prometheus package: apt-get update && apt-get install -y prometheus"; exit 1; }
 
 fmt:
 	$(CARGO) fmt --all -- --check

@@ -60,6 +60,11 @@ pub struct ServeArgs {
     /// Address to listen on (port 0 picks a free port).
     #[arg(long, env = "PATGATE_BIND", default_value = "127.0.0.1:8080")]
     pub bind: String,
+    /// Address of a second listener that serves only `GET /metrics` (Prometheus' text
+    /// format), for a scraper on a private network; never served on BIND. Without it, no
+    /// metrics are recorded.
+    #[arg(long, env = "PATGATE_METRICS_BIND")]
+    pub metrics_bind: Option<String>,
     /// URL clients reach this server at, used in links and `*_url` fields (default:
     /// http://BIND).
     #[arg(long, env = "PATGATE_BASE_URL")]
@@ -194,6 +199,7 @@ pub struct Settings {
     pub accepted_key_files: Vec<PathBuf>,
     pub pool_size: u32,
     pub bind: String,
+    pub metrics_bind: Option<String>,
     pub base_url: Option<String>,
     pub workers: Option<usize>,
     pub expiry_interval: u64,
@@ -227,6 +233,7 @@ impl Settings {
             accepted_key_files: global.accepted_key_files.clone(),
             pool_size: global.pool_size,
             bind: serve.map_or_else(|| "127.0.0.1:8080".to_owned(), |s| s.bind.clone()),
+            metrics_bind: serve.and_then(|s| s.metrics_bind.clone()),
             base_url: serve.and_then(|s| s.base_url.clone()),
             workers: serve.and_then(|s| s.workers),
             expiry_interval: serve.map_or(60, |s| s.expiry_interval),

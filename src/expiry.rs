@@ -10,7 +10,9 @@ use patgate_persistence::{Db, StoreError};
 /// Sweeps every `interval` until stopped; a failed sweep is retried at the next tick.
 pub fn start(db: Db, interval: Duration, pending_ttl_days: Option<u32>) -> Stopper {
     spawn_periodic("expiry sweep", interval, move || {
-        let total = sweep_all(&db, pending_ttl_days)?;
+        let swept = sweep_all(&db, pending_ttl_days);
+        patgate_metrics::expiry_sweep(swept.is_ok());
+        let total = swept?;
         if total != Swept::default() {
             tracing::info!(requests = total.requests, grants = total.grants, "expired");
         }
@@ -30,6 +32,7 @@ pub fn sweep_all(db: &Db, pending_ttl_days: Option<u32>) -> Result<Swept, StoreE
             return Ok(total);
         }
         db.announce(Touches::Everything);
+        patgate_metrics::expired(batch.requests, batch.grants);
         total.requests += batch.requests;
         total.grants += batch.grants;
     }

@@ -5,6 +5,7 @@ pub mod check;
 pub mod config;
 pub mod demo;
 pub mod expiry;
+pub mod metrics;
 pub mod rate_limits;
 pub mod revocations;
 pub mod seed;
@@ -34,6 +35,8 @@ pub enum StartError {
     Config(String),
     #[error("cannot start the thread that follows the database's changes")]
     Follower(#[source] std::io::Error),
+    #[error("metrics")]
+    Metrics(#[from] patgate_metrics::InstallError),
     #[error("cannot listen on {addr}")]
     Bind {
         addr: String,
@@ -93,6 +96,8 @@ pub struct Application {
     notifications: patgate_events::mail::Settings,
     base_url: String,
     server: actix_web::dev::Server,
+    /// `GET /metrics` on an address of its own, when one is configured.
+    metrics: Option<metrics::Listener>,
 }
 
 impl std::fmt::Debug for Application {
@@ -134,6 +139,11 @@ impl Application {
             )
             .map_err(StartError::Follower)?,
         );
+        let metrics = settings
+            .metrics_bind
+            .as_deref()
+            .map(|bind| metrics::bind(bind, &db))
+            .transpose()?;
         let server = serve(settings, state, listener, addr)?;
         Ok(Self {
             addr,
@@ -149,6 +159,7 @@ impl Application {
             notifications: settings.notifications.clone(),
             base_url,
             server,
+            metrics,
         })
     }
 
@@ -159,6 +170,11 @@ impl Application {
 
     pub fn base_url(&self) -> &str {
         &self.base_url
+    }
+
+    /// The address `GET /metrics` is served on, if metrics are.
+    pub fn metrics_addr(&self) -> Option<std::net::SocketAddr> {
+        self.metrics.as_ref().map(metrics::Listener::local_addr)
     }
 
     /// Serves until SIGINT/SIGTERM, then finishes in-flight requests. Expiry sweeps and the
@@ -199,6 +215,7 @@ impl Application {
             self.notifications.clone(),
         )
         .map_err(std::io::Error::other)?;
+        let metrics = self.metrics.map(metrics::Listener::start);
         let result = self.server.await;
         // One shutdown path: each loop is told to stop and awaited; the delivery loops let
         // the sends in flight be recorded (within their time-out) and give back their leases.
@@ -208,6 +225,9 @@ impl Application {
             task.stop().await;
         }
         drop(self.following);
+        if let Some(metrics) = metrics {
+            metrics.stop().await;
+        }
         result
     }
 }

@@ -14,6 +14,7 @@ mod kept;
 mod key_rotation;
 mod lifecycle;
 mod logs;
+mod metrics;
 mod notifications;
 mod openapi_doc;
 mod org_hooks;

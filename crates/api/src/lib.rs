@@ -9,6 +9,7 @@ pub mod error;
 pub mod handlers;
 pub mod keys;
 pub mod list_query;
+pub mod metrics;
 pub mod middleware;
 pub mod openapi;
 pub mod openapi30;

@@ -1,4 +1,4 @@
-//! Cross-cutting request handling: request ids, access logs, and GitHub's header rules.
+//! Cross-cutting request handling: request ids, access logs and request metrics, and GitHub's header rules.
 
 use std::time::Instant;
 
@@ -16,7 +16,7 @@ pub const API_VERSIONS: [&str; 2] = ["2022-11-28", "2026-03-10"];
 pub const REQUEST_ID_HEADER: &str = "x-github-request-id";
 
 /// Gives every request an id (sent back as `X-GitHub-Request-Id`), logs one line per request,
-/// and logs the error chain of every 5xx with that id.
+/// counts it in the metrics, and logs the error chain of every 5xx with that id.
 pub async fn request_log(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
@@ -36,6 +36,7 @@ pub async fn request_log(
         quota.write(res.headers_mut());
     }
     let status = res.status();
+    crate::metrics::count_request(res.request(), status, started.elapsed());
     let route = res.request().match_pattern();
     let who = res
         .request()

@@ -136,11 +136,17 @@ impl ResponseCache {
             Some(_) => {
                 let gone = inner.entries.remove(&key).map_or(0, |e| e.size);
                 inner.bytes -= gone;
+                patgate_metrics::cache_bytes(inner.bytes);
                 None
             }
             None => None,
         };
         drop(inner);
+        if hit.is_some() {
+            patgate_metrics::cache_hit();
+        } else {
+            patgate_metrics::cache_miss();
+        }
         Some((Slot { key, org_id, stamp }, hit))
     }
 
@@ -181,6 +187,7 @@ impl ResponseCache {
                 inner.bytes -= gone;
             }
         }
+        patgate_metrics::cache_bytes(inner.bytes);
         // Keys whose entries were replaced or dropped are skipped above; keep the queue from
         // growing without bound when the same keys are stored over and over.
         if inner.order.len() > 4 * inner.entries.len() + 64 {

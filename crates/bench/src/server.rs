@@ -27,6 +27,7 @@ impl Server {
         extra: &[&str],
     ) -> Result<Server, String> {
         let port = free_port()?;
+        let metrics = free_port()?;
         let mut command = Command::new(binary);
         command
             .arg("--data-dir")
@@ -41,6 +42,8 @@ impl Server {
             // Counted as in production, never refused: a run makes millions of requests
             // with one installation token.
             .args(["--rate-limit-per-hour", &u32::MAX.to_string()])
+            // Metrics recorded as in production, served on a port of their own.
+            .args(["--metrics-bind", &format!("127.0.0.1:{metrics}")])
             .args(extra);
         Server::spawn(command, port, log).await
     }

@@ -149,6 +149,7 @@ impl Channel for Smtp {
     type Attempt = Outcome;
     const NAME: &'static str = "e-mail";
     const OUTBOX: Outbox = Outbox::Notifications;
+    const METRIC: patgate_metrics::Outbox = patgate_metrics::Outbox::Email;
 
     fn settings(&self) -> &worker::Settings {
         &self.settings.delivery
@@ -217,6 +218,18 @@ impl Channel for Smtp {
                 tracing::warn!(notification = n.id, error = %e, "cannot read a notification's content; the lease will end and it will be taken again");
                 None
             }
+        }
+    }
+
+    fn outcome(outcome: &Outcome) -> patgate_metrics::Outcome {
+        use patgate_metrics::Outcome as Counted;
+        match outcome {
+            Outcome::Sent { .. } => Counted::Sent,
+            Outcome::Skipped { .. } => Counted::Skipped,
+            Outcome::Failed {
+                retry_at: Some(_), ..
+            } => Counted::Retry,
+            Outcome::Failed { retry_at: None, .. } => Counted::Failed,
         }
     }
 

@@ -54,6 +54,7 @@ impl Channel for Http {
     type Attempt = Attempt;
     const NAME: &'static str = "webhook";
     const OUTBOX: Outbox = Outbox::WebhookDeliveries;
+    const METRIC: patgate_metrics::Outbox = patgate_metrics::Outbox::Webhook;
 
     fn settings(&self) -> &Settings {
         &self.settings
@@ -113,6 +114,15 @@ impl Channel for Http {
                 retry_at: None,
             },
         })
+    }
+
+    fn outcome(attempt: &Attempt) -> patgate_metrics::Outcome {
+        use patgate_metrics::Outcome;
+        match (&attempt.error, attempt.retry_at) {
+            (None, _) => Outcome::Sent,
+            (Some(_), Some(_)) => Outcome::Retry,
+            (Some(_), None) => Outcome::Failed,
+        }
     }
 
     fn log(delivery: &Delivery, attempt: &Attempt, recorded: Result<bool, &StoreError>) {

@@ -94,6 +94,8 @@ pub(crate) trait Channel: Clone + 'static {
     /// For the logs: "webhook", "e-mail".
     const NAME: &'static str;
     const OUTBOX: Outbox;
+    /// The outbox as the metrics name it.
+    const METRIC: patgate_metrics::Outbox;
 
     fn settings(&self) -> &Settings;
     fn claim(
@@ -120,6 +122,24 @@ pub(crate) trait Channel: Clone + 'static {
     /// Logs how the attempt went and whether it was recorded: `Ok(false)` when the lease had
     /// passed to another instance, the error when the transaction recording it failed.
     fn log(item: &Self::Item, attempt: &Self::Attempt, recorded: Result<bool, &StoreError>);
+    /// How a recorded attempt ended, as the metrics count it.
+    fn outcome(attempt: &Self::Attempt) -> patgate_metrics::Outcome;
+}
+
+/// Logs a finished attempt and counts it by how it ended.
+fn log_and_count<C: Channel>(
+    item: &C::Item,
+    attempt: &C::Attempt,
+    recorded: Result<bool, &StoreError>,
+) {
+    use patgate_metrics::Outcome;
+    let outcome = match recorded {
+        Ok(true) => C::outcome(attempt),
+        Ok(false) => Outcome::LeaseLost,
+        Err(_) => Outcome::Unrecorded,
+    };
+    patgate_metrics::attempt(C::METRIC, outcome, 1);
+    C::log(item, attempt, recorded);
 }
 
 /// The running loop of one channel. Dropping it stops the loop too, without waiting.
@@ -274,20 +294,28 @@ impl<C: Channel> Worker<C> {
         match recorded {
             Ok((Ok(ours), finished)) => {
                 for ((item, attempt), ours) in finished.iter().zip(ours) {
-                    C::log(item, attempt, Ok(ours));
+                    log_and_count::<C>(item, attempt, Ok(ours));
                 }
             }
             Ok((Err(e), finished)) => {
                 for (item, attempt) in &finished {
-                    C::log(item, attempt, Err(&e));
+                    log_and_count::<C>(item, attempt, Err(&e));
                 }
             }
-            Err(e) => tracing::warn!(
-                error = %e,
-                attempts = count,
-                "{} attempts not recorded; they will be sent again",
-                C::NAME
-            ),
+            Err(e) => {
+                let unrecorded = u64::try_from(count).unwrap_or(u64::MAX);
+                patgate_metrics::attempt(
+                    C::METRIC,
+                    patgate_metrics::Outcome::Unrecorded,
+                    unrecorded,
+                );
+                tracing::warn!(
+                    error = %e,
+                    attempts = count,
+                    "{} attempts not recorded; they will be sent again",
+                    C::NAME
+                );
+            }
         }
     }
 

@@ -429,6 +429,30 @@ pub struct Db {
     mail: bool,
 }
 
+/// A pool's connections at one moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolState {
+    /// Connections open, in use or idle.
+    pub connections: u32,
+    pub idle: u32,
+    /// The most connections the pool may open.
+    pub max: u32,
+}
+
+/// Reports how long each checkout waited, and each wait that timed out, to the metrics.
+#[derive(Debug)]
+struct PoolEvents;
+
+impl r2d2::HandleEvent for PoolEvents {
+    fn handle_checkout(&self, event: r2d2::event::CheckoutEvent) {
+        patgate_metrics::pool_checkout(event.duration());
+    }
+
+    fn handle_timeout(&self, _event: r2d2::event::TimeoutEvent) {
+        patgate_metrics::pool_timeout();
+    }
+}
+
 /// Pool sizing and timeouts.
 #[derive(Debug, Clone)]
 pub struct PoolOptions {
@@ -464,6 +488,7 @@ impl Db {
         let pool = r2d2::Pool::builder()
             .max_size(options.max_size)
             .connection_timeout(options.connection_timeout)
+            .event_handler(Box::new(PoolEvents))
             .build(manager.clone())
             .map_err(|e| StoreError::Connect(e.to_string()))?;
         Ok(Self {
@@ -493,6 +518,16 @@ impl Db {
     /// A pooled connection for reads.
     pub fn conn(&self) -> Result<PooledConn, StoreError> {
         Ok(self.pool.get()?)
+    }
+
+    /// The pool's connections now, and the most it may open.
+    pub fn pool_state(&self) -> PoolState {
+        let state = self.pool.state();
+        PoolState {
+            connections: state.connections,
+            idle: state.idle_connections,
+            max: self.pool.max_size(),
+        }
     }
 
     /// The epochs this process's writes move on and its [`Follower`] follows.

@@ -29,7 +29,7 @@ pub mod starts;
 mod text_enum;
 pub mod webhooks;
 
-pub use db::{Backend, Db, DbConnection, LoadOne, PoolOptions, Touches};
+pub use db::{Backend, Db, DbConnection, LoadOne, PoolOptions, PoolState, Touches};
 /// diesel's error type, for callers' `From` conversions.
 pub use diesel::result as diesel_error;
 

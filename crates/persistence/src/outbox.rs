@@ -159,6 +159,39 @@ pub fn sweep(
     })
 }
 
+/// When the oldest of `outbox`'s due rows (pending, next attempt come by `now`) was due;
+/// `None` when none is. One read of the partial index `…_due`, whose condition the query
+/// states as written there.
+pub fn oldest_due(
+    conn: &mut crate::DbConnection,
+    outbox: Outbox,
+    now: NaiveDateTime,
+) -> Result<Option<NaiveDateTime>, crate::StoreError> {
+    use diesel::sql_types::{Nullable, Timestamp};
+    use diesel::RunQueryDsl;
+    #[derive(diesel::QueryableByName)]
+    struct Due {
+        #[diesel(sql_type = Nullable<Timestamp>)]
+        due: Option<NaiveDateTime>,
+    }
+    let table = outbox.table();
+    let sql = |mark: &str| {
+        format!(
+            "SELECT MIN(next_attempt_at) AS due FROM {table} \
+             WHERE status = 'pending' AND next_attempt_at <= {mark}"
+        )
+    };
+    let row: Due = match conn {
+        crate::DbConnection::Postgresql(pg) => diesel::sql_query(sql("$1"))
+            .bind::<Timestamp, _>(now)
+            .get_result(pg)?,
+        crate::DbConnection::Sqlite(lite) => diesel::sql_query(sql("?"))
+            .bind::<Timestamp, _>(now)
+            .get_result(lite)?,
+    };
+    Ok(row.due)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

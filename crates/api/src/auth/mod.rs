@@ -14,6 +14,7 @@ use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 use patgate_domain::{
     classify, parse_authorization, AuthScheme, CredentialKind, Operation, PermissionSet,
 };
+use patgate_metrics::Refused;
 use patgate_persistence::directory;
 use patgate_persistence::models::App;
 
@@ -80,16 +81,43 @@ impl InstallationCaller {
     }
 }
 
+/// Counts a refused credential in the metrics, by its kind or the reason; the refusal.
+fn refuse(kind: Refused, refusal: ApiError) -> ApiError {
+    patgate_metrics::credential_refused(kind);
+    refusal
+}
+
+/// The metrics' name for a kind of credential these endpoints never accept, or another
+/// credential that is not one of patgate's.
+fn refused_as(kind: CredentialKind) -> Refused {
+    match kind {
+        CredentialKind::ClassicPat => Refused::ClassicPat,
+        CredentialKind::FineGrainedPat => Refused::FineGrainedPat,
+        CredentialKind::OAuth => Refused::OauthToken,
+        CredentialKind::UserToServer => Refused::UserToken,
+        CredentialKind::Refresh => Refused::RefreshToken,
+        CredentialKind::ForeignInstallation => Refused::ForeignInstallationToken,
+        CredentialKind::Installation => Refused::BadInstallationToken,
+        CredentialKind::AppJwt => Refused::BadAppJwt,
+        CredentialKind::Unknown => Refused::Unknown,
+    }
+}
+
 fn authorization(req: &HttpRequest) -> Result<(AuthScheme, String), ApiError> {
-    let value = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .ok_or_else(|| ApiError::unauthorized("Requires authentication"))?;
-    let text = value
-        .to_str()
-        .map_err(|_| ApiError::unauthorized("Bad credentials"))?;
-    let (scheme, credential) =
-        parse_authorization(text).ok_or_else(|| ApiError::unauthorized("Bad credentials"))?;
+    let value = req.headers().get(header::AUTHORIZATION).ok_or_else(|| {
+        refuse(
+            Refused::Missing,
+            ApiError::unauthorized("Requires authentication"),
+        )
+    })?;
+    let malformed = || {
+        refuse(
+            Refused::Malformed,
+            ApiError::unauthorized("Bad credentials"),
+        )
+    };
+    let text = value.to_str().map_err(|_| malformed())?;
+    let (scheme, credential) = parse_authorization(text).ok_or_else(malformed)?;
     Ok((scheme, credential.to_owned()))
 }
 
@@ -100,21 +128,25 @@ fn state(req: &HttpRequest) -> Result<web::Data<AppState>, ApiError> {
 }
 
 fn refused_kind(kind: CredentialKind) -> ApiError {
-    ApiError::forbidden(format!("Resource not accessible by {}", kind.describe()))
+    refuse(
+        refused_as(kind),
+        ApiError::forbidden(format!("Resource not accessible by {}", kind.describe())),
+    )
 }
 
 /// Verifies an app JWT against the app's registered keys (a database read).
 async fn verify_app_jwt(state: &web::Data<AppState>, jwt: String) -> Result<App, ApiError> {
-    let issuer =
-        app_jwt::unverified_issuer(&jwt).map_err(|e| ApiError::unauthorized(e.to_string()))?;
+    let bad =
+        |e: app_jwt::AppJwtError| refuse(Refused::BadAppJwt, ApiError::unauthorized(e.to_string()));
+    let issuer = app_jwt::unverified_issuer(&jwt).map_err(bad)?;
     let db = state.db.clone();
     let now = chrono::Utc::now().timestamp();
     web::block(move || -> Result<App, ApiError> {
         let mut conn = db.conn()?;
-        let undecodable = || ApiError::unauthorized(app_jwt::AppJwtError::Undecodable.to_string());
+        let undecodable = || bad(app_jwt::AppJwtError::Undecodable);
         let app = directory::app_by_issuer(&mut conn, &issuer)?.ok_or_else(undecodable)?;
         let keys = directory::app_public_keys(&mut conn, app.id)?;
-        app_jwt::verify(&jwt, &keys, now).map_err(|e| ApiError::unauthorized(e.to_string()))?;
+        app_jwt::verify(&jwt, &keys, now).map_err(bad)?;
         Ok(app)
     })
     .await?
@@ -163,22 +195,30 @@ async fn app_caller(
     credential: &str,
 ) -> Result<App, ApiError> {
     if !matches!(scheme, AuthScheme::Bearer | AuthScheme::Token) {
-        return Err(ApiError::unauthorized("Bad credentials"));
+        return Err(refuse(
+            Refused::Malformed,
+            ApiError::unauthorized("Bad credentials"),
+        ));
     }
     let classified = classify(credential);
     match (classified.kind, classified.jwt) {
         (CredentialKind::AppJwt, Some(jwt)) if scheme == AuthScheme::Bearer => {
             verify_app_jwt(state, jwt.to_owned()).await
         }
-        (CredentialKind::AppJwt, _) => Err(ApiError::unauthorized(
-            "An app JWT must be sent as 'Authorization: Bearer <JWT>'",
+        (CredentialKind::AppJwt, _) => Err(refuse(
+            Refused::Malformed,
+            ApiError::unauthorized("An app JWT must be sent as 'Authorization: Bearer <JWT>'"),
         )),
-        (CredentialKind::Installation, _) => Err(ApiError::forbidden(
-            "This endpoint requires the app's JWT, not an installation access token",
+        (CredentialKind::Installation, _) => Err(refuse(
+            Refused::InstallationTokenForApp,
+            ApiError::forbidden(
+                "This endpoint requires the app's JWT, not an installation access token",
+            ),
         )),
         (kind, _) if kind.is_refused_kind() => Err(refused_kind(kind)),
-        _ => Err(ApiError::unauthorized(
-            app_jwt::AppJwtError::Undecodable.to_string(),
+        (kind, _) => Err(refuse(
+            refused_as(kind),
+            ApiError::unauthorized(app_jwt::AppJwtError::Undecodable.to_string()),
         )),
     }
 }
@@ -229,6 +269,10 @@ fn count(state: &AppState, req: &HttpRequest, caller: rate_limit::Caller) -> Res
         }
         Err(quota) => {
             req.extensions_mut().insert(quota);
+            patgate_metrics::rate_limited(match caller {
+                rate_limit::Caller::Installation(_) => patgate_metrics::Limited::Installation,
+                rate_limit::Caller::App(_) => patgate_metrics::Limited::App,
+            });
             Err(ApiError::RateLimited(caller.exceeded()))
         }
     }
@@ -242,7 +286,10 @@ async fn installation_caller(
     credential: &str,
 ) -> Result<InstallationCaller, ApiError> {
     if !matches!(scheme, AuthScheme::Bearer | AuthScheme::Token) {
-        return Err(ApiError::unauthorized("Bad credentials"));
+        return Err(refuse(
+            Refused::Malformed,
+            ApiError::unauthorized("Bad credentials"),
+        ));
     }
     let now = chrono::Utc::now().timestamp();
     // A cached credential is an installation token that verified: no need to classify it.
@@ -253,7 +300,12 @@ async fn installation_caller(
     let classified = classify(credential);
     match (classified.kind, classified.jwt) {
         (CredentialKind::Installation, Some(jwt)) => {
-            let bad = || ApiError::unauthorized("Bad credentials");
+            let bad = || {
+                refuse(
+                    Refused::BadInstallationToken,
+                    ApiError::unauthorized("Bad credentials"),
+                )
+            };
             let claims = state.keys.verify(jwt).ok_or_else(bad)?;
             let permissions = PermissionSet::from_pairs(claims.perms.clone()).map_err(|_| bad())?;
             let verified = Arc::new(VerifiedToken {
@@ -266,12 +318,18 @@ async fn installation_caller(
         (CredentialKind::AppJwt, Some(jwt)) => {
             // A forged JWT is a bad credential; a genuine one is the wrong kind.
             verify_app_jwt(state, jwt.to_owned()).await?;
-            Err(ApiError::forbidden(
-                "An app JWT cannot call this endpoint: exchange it for an installation access token with POST /app/installations/{installation_id}/access_tokens",
+            Err(refuse(
+                Refused::AppJwtForInstallation,
+                ApiError::forbidden(
+                    "An app JWT cannot call this endpoint: exchange it for an installation access token with POST /app/installations/{installation_id}/access_tokens",
+                ),
             ))
         }
         (kind, _) if kind.is_refused_kind() => Err(refused_kind(kind)),
-        _ => Err(ApiError::unauthorized("Bad credentials")),
+        (kind, _) => Err(refuse(
+            refused_as(kind),
+            ApiError::unauthorized("Bad credentials"),
+        )),
     }
 }
 
@@ -285,15 +343,24 @@ fn admit(
 ) -> Result<InstallationCaller, ApiError> {
     // From its `exp` second on, as `token_expired` counts it.
     if verified.claims.exp <= now {
-        return Err(ApiError::unauthorized("Bad credentials"));
+        return Err(refuse(
+            Refused::ExpiredInstallationToken,
+            ApiError::unauthorized("Bad credentials"),
+        ));
     }
     match state
         .revocations
         .check(&verified.claims.jti, verified.claims.inst)
     {
         Ok(()) => Ok(InstallationCaller { token: verified }),
-        Err(Refusal::Revoked) => Err(ApiError::unauthorized("Bad credentials")),
-        Err(Refusal::Suspended) => Err(ApiError::forbidden(SUSPENDED_MESSAGE)),
+        Err(Refusal::Revoked) => Err(refuse(
+            Refused::RevokedInstallationToken,
+            ApiError::unauthorized("Bad credentials"),
+        )),
+        Err(Refusal::Suspended) => Err(refuse(
+            Refused::SuspendedInstallation,
+            ApiError::forbidden(SUSPENDED_MESSAGE),
+        )),
     }
 }
 

@@ -81,6 +81,7 @@ impl Channel for Jobs {
     const NAME: &'static str = "test job";
     // Not swept: the settings keep no retention.
     const OUTBOX: Outbox = Outbox::WebhookDeliveries;
+    const METRIC: patgate_metrics::Outbox = patgate_metrics::Outbox::Webhook;
 
     fn settings(&self) -> &Settings {
         &self.settings
@@ -141,6 +142,10 @@ impl Channel for Jobs {
     }
 
     fn log(_id: &i64, (): &(), _recorded: Result<bool, &StoreError>) {}
+
+    fn outcome((): &()) -> patgate_metrics::Outcome {
+        patgate_metrics::Outcome::Sent
+    }
 }
 
 /// (id, attempts, leased) of every job.

@@ -155,6 +155,13 @@ fn offending(db: &Db, app_id: i64, hook_id: i64, org_id: i64) -> Vec<String> {
     run("sweep e-mails", &|c| {
         outbox::sweep(c, Outbox::Notifications, t(-1), 1000).map(drop)
     });
+    // Read at every metrics scrape.
+    run("oldest due delivery", &|c| {
+        outbox::oldest_due(c, Outbox::WebhookDeliveries, now).map(drop)
+    });
+    run("oldest due e-mail", &|c| {
+        outbox::oldest_due(c, Outbox::Notifications, now).map(drop)
+    });
     let mut bad = Vec::new();
     for (name, displayed) in statements {
         if !["SELECT", "UPDATE", "DELETE"]
@@ -188,4 +195,34 @@ fn the_outbox_queries_use_an_index(db: &Db) {
     );
 }
 
+/// The oldest due row is the pending one whose next attempt came first: rows done with,
+/// failed for good or not yet due are not due.
+fn the_oldest_due_row_is_the_earliest_pending_one_whose_attempt_came(db: &Db) {
+    seed(db);
+    let due = |outbox, now| {
+        let mut conn = db.conn().expect("a pooled connection");
+        outbox::oldest_due(&mut conn, outbox, now).expect("oldest due")
+    };
+    for outbox in [Outbox::WebhookDeliveries, Outbox::Notifications] {
+        // Pending rows are every hundredth, from t(0); the failed ones follow them by one.
+        assert_eq!(due(outbox, t(150)), Some(t(0)));
+        assert_eq!(due(outbox, t(-1)), None, "none is due yet");
+    }
+    // Everything due at t(0) (the first row, and the hooks' pings) is done with.
+    write(db, |c| {
+        diesel::update(d::table.filter(d::next_attempt_at.eq(t(0))))
+            .set(d::status.eq("delivered"))
+            .execute(c)?;
+        diesel::update(n::table.filter(n::next_attempt_at.eq(t(0))))
+            .set(n::status.eq("sent"))
+            .execute(c)?;
+        Ok(())
+    });
+    for outbox in [Outbox::WebhookDeliveries, Outbox::Notifications] {
+        assert_eq!(due(outbox, t(150)), Some(t(100)), "{outbox:?}");
+        assert_eq!(due(outbox, t(50)), None, "{outbox:?}: the next is not due");
+    }
+}
+
 both_backends!(the_outbox_queries_use_an_index);
+both_backends!(the_oldest_due_row_is_the_earliest_pending_one_whose_attempt_came);
