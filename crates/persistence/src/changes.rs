@@ -44,9 +44,11 @@ pub(crate) fn instance_name() -> String {
     format!("{APPLICATION} {}-{nanos:x}", std::process::id())
 }
 
-/// `SET application_name` for `name` (made by [`instance_name`]: no quote can be in it).
-pub(crate) fn name_connection(name: &str) -> String {
-    format!("SET application_name = '{}'", name.replace('\'', ""))
+/// The PostgreSQL URL `url` with `application_name` set to `name` (made by
+/// [`instance_name`]): given when connecting, it costs no statement.
+pub(crate) fn named_url(url: &str, name: &str) -> String {
+    let sep = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{sep}application_name={}", name.replace(' ', "%20"))
 }
 
 /// The epochs of this process.
@@ -220,9 +222,9 @@ impl Follower {
     pub(crate) fn connect(backend: Backend, url: &str, name: &str) -> Result<Self, StoreError> {
         match backend {
             Backend::Postgres => {
-                let mut conn =
-                    PgConnection::establish(url).map_err(|e| StoreError::Connect(e.to_string()))?;
-                conn.batch_execute(&format!("{}; LISTEN {CHANNEL}", name_connection(name)))?;
+                let mut conn = PgConnection::establish(&named_url(url, name))
+                    .map_err(|e| StoreError::Connect(e.to_string()))?;
+                conn.batch_execute(&format!("LISTEN {CHANNEL}"))?;
                 let peers = census(&mut conn)?;
                 Ok(Self::Postgres {
                     conn: Box::new(conn),

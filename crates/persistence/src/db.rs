@@ -253,10 +253,8 @@ impl Manager {
     fn establish(&self) -> Result<DbConnection, diesel::ConnectionError> {
         match self.backend {
             Backend::Postgres => {
-                let mut conn = PgConnection::establish(&self.url)?;
-                conn.batch_execute(&crate::changes::name_connection(&self.name))
-                    .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
-                Ok(DbConnection::Postgresql(conn))
+                let url = crate::changes::named_url(&self.url, &self.name);
+                Ok(DbConnection::Postgresql(PgConnection::establish(&url)?))
             }
             Backend::Sqlite => {
                 let mut conn = SqliteConnection::establish(&self.url)?;
