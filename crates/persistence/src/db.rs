@@ -726,14 +726,24 @@ impl Db {
     /// The migrations of this build not yet applied to the database (none: its schema is
     /// current), without applying them.
     pub fn pending_migrations(&self) -> Result<Vec<String>, StoreError> {
-        let mut conn = self.conn()?;
+        self.pending_migrations_within(self.checkout_timeout)
+    }
+
+    /// [`Db::pending_migrations`], on a connection taken within `timeout`: a short read that
+    /// also tells whether the database answers (for the readiness probe). A failed statement
+    /// is reported as the store error it is (a lost connection as such).
+    pub fn pending_migrations_within(&self, timeout: Duration) -> Result<Vec<String>, StoreError> {
+        let mut conn = self.conn_within(timeout)?;
         let migrations = match self.backend {
             Backend::Postgres => PG_MIGRATIONS,
             Backend::Sqlite => SQLITE_MIGRATIONS,
         };
         Ok(conn
             .pending_migrations(migrations)
-            .map_err(|e| StoreError::Migration(e.to_string()))?
+            .map_err(|e| match e.downcast::<diesel::result::Error>() {
+                Ok(statement) => StoreError::from(*statement),
+                Err(other) => StoreError::Migration(other.to_string()),
+            })?
             .iter()
             .map(|m| m.name().version().to_string())
             .collect())
