@@ -7,31 +7,47 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use patgate_api::health::Readiness;
-use tokio::signal::unix::{signal, Signal, SignalKind};
 
-/// SIGTERM and SIGINT, caught from the moment they are listened for.
+/// SIGTERM and SIGINT (Ctrl-C elsewhere than on Unix), caught from the moment they are
+/// listened for.
 #[derive(Debug)]
 pub struct Signals {
-    terminate: Signal,
-    interrupt: Signal,
+    #[cfg(unix)]
+    terminate: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    interrupt: tokio::signal::unix::Signal,
 }
 
 impl Signals {
     /// Catches SIGTERM and SIGINT from now on, instead of letting them end the process. Must
     /// be called on the runtime that will wait for them.
+    #[cfg(unix)]
     pub fn listen() -> std::io::Result<Self> {
+        use tokio::signal::unix::{signal, SignalKind};
         Ok(Self {
             terminate: signal(SignalKind::terminate())?,
             interrupt: signal(SignalKind::interrupt())?,
         })
     }
 
+    #[cfg(not(unix))]
+    pub fn listen() -> std::io::Result<Self> {
+        Ok(Self {})
+    }
+
     /// The next of them to arrive.
+    #[cfg(unix)]
     async fn next(&mut self) -> &'static str {
         tokio::select! {
             _ = self.terminate.recv() => "SIGTERM",
             _ = self.interrupt.recv() => "SIGINT",
         }
+    }
+
+    #[cfg(not(unix))]
+    async fn next(&mut self) -> &'static str {
+        let _ = tokio::signal::ctrl_c().await;
+        "Ctrl-C"
     }
 }
 
