@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use patgate_events::tasks::Alive;
 use patgate_persistence::changes::Changes;
 use patgate_persistence::Db;
 
@@ -19,6 +20,14 @@ const RECONNECT_AFTER: Duration = Duration::from_secs(1);
 pub struct Following {
     stop: Arc<AtomicBool>,
     thread: Option<std::thread::JoinHandle<()>>,
+    alive: Alive,
+}
+
+impl Following {
+    /// Whether the thread still runs: not once it has panicked.
+    pub fn alive(&self) -> Alive {
+        self.alive.clone()
+    }
 }
 
 impl Drop for Following {
@@ -35,12 +44,17 @@ impl Drop for Following {
 pub fn start(db: Db, interval: Duration) -> std::io::Result<Following> {
     let stop = Arc::new(AtomicBool::new(false));
     let flag = Arc::clone(&stop);
+    let (running, alive) = Alive::pair();
     let thread = std::thread::Builder::new()
         .name("patgate-changes".to_owned())
-        .spawn(move || follow(&db, &flag, interval))?;
+        .spawn(move || {
+            let _running = running;
+            follow(&db, &flag, interval);
+        })?;
     Ok(Following {
         stop,
         thread: Some(thread),
+        alive,
     })
 }
 

@@ -154,6 +154,12 @@ pub struct ServeArgs {
     /// in this instance's kept answers at most this long after.
     #[arg(long, env = "PATGATE_CHANGE_POLL_MS", default_value_t = crate::changes::DEFAULT_POLL_MS, value_parser = clap::value_parser!(u64).range(1..=60_000))]
     pub change_poll_ms: u64,
+    /// Milliseconds between SIGTERM (or SIGINT) and the server no longer accepting
+    /// connections, while /readyz already answers 503 so that load balancers stop sending
+    /// traffic here; then the requests in flight are finished. A second signal ends the wait.
+    /// Default: 5000 for `serve`, 0 for `demo`.
+    #[arg(long, env = "PATGATE_SHUTDOWN_GRACE_MS")]
+    pub shutdown_grace_ms: Option<u64>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -209,12 +215,18 @@ pub struct Settings {
     pub change_poll_ms: u64,
     pub rate_limit_per_hour: u32,
     pub rate_limit_sync_ms: u64,
+    /// From SIGTERM or SIGINT to no longer accepting connections.
+    pub shutdown_grace: Duration,
     pub webhooks: patgate_events::worker::Settings,
     pub notifications: patgate_events::mail::Settings,
 }
 
 /// GitHub's limit for an installation (without its per-repository and per-user increases).
 pub const DEFAULT_RATE_LIMIT: u32 = 5000;
+
+/// The wait between SIGTERM and closing the listener, for `serve`: load balancers probing
+/// `/readyz` every few seconds notice the 503 in it and stop sending requests here.
+pub const DEFAULT_SHUTDOWN_GRACE_MS: u64 = 5000;
 
 /// The retention period of `days` (`None`: keep forever).
 fn retention(days: u32) -> Option<Duration> {
@@ -247,6 +259,11 @@ impl Settings {
             rate_limit_sync_ms: serve.map_or(crate::rate_limits::DEFAULT_SYNC_MS, |s| {
                 s.rate_limit_sync_ms
             }),
+            shutdown_grace: Duration::from_millis(
+                serve
+                    .and_then(|s| s.shutdown_grace_ms)
+                    .unwrap_or(DEFAULT_SHUTDOWN_GRACE_MS),
+            ),
             webhooks: serve.map_or_else(patgate_events::worker::Settings::default, |s| {
                 patgate_events::worker::Settings {
                     poll: Duration::from_millis(s.webhook_poll_ms),

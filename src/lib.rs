@@ -9,12 +9,14 @@ pub mod metrics;
 pub mod rate_limits;
 pub mod revocations;
 pub mod seed;
+pub mod shutdown;
 
 use std::net::TcpListener;
 use std::sync::Arc;
 
 use patgate_api::auth::cache::TokenCache;
 use patgate_api::auth::revocation::Revocations;
+use patgate_api::health::Readiness;
 use patgate_api::keys::ServerKeys;
 use patgate_api::rate_limit::RateLimiter;
 use patgate_api::responses::ResponseCache;
@@ -37,6 +39,8 @@ pub enum StartError {
     Follower(#[source] std::io::Error),
     #[error("metrics")]
     Metrics(#[from] patgate_metrics::InstallError),
+    #[error("cannot listen for SIGTERM and SIGINT")]
+    Signals(#[source] std::io::Error),
     #[error("cannot listen on {addr}")]
     Bind {
         addr: String,
@@ -95,6 +99,8 @@ pub struct Application {
     webhooks: patgate_events::worker::Settings,
     notifications: patgate_events::mail::Settings,
     base_url: String,
+    /// What `/readyz` reports: told here when the background tasks run.
+    readiness: Arc<Readiness>,
     server: actix_web::dev::Server,
     /// `GET /metrics` on an address of its own, when one is configured.
     metrics: Option<metrics::Listener>,
@@ -128,7 +134,14 @@ impl Application {
             .unwrap_or_else(|| format!("http://{addr}"))
             .trim_end_matches('/')
             .to_owned();
-        let state = app_state(settings, &db, Arc::clone(&revocations), &base_url)?;
+        let readiness = Arc::new(Readiness::default());
+        let state = app_state(
+            settings,
+            &db,
+            Arc::clone(&revocations),
+            Arc::clone(&readiness),
+            &base_url,
+        )?;
         let limits = Arc::clone(&state.limits);
         // Followed whether or not answers are kept: the counts behind `rel="last"` are kept
         // too, and served only while every process's writes are seen.
@@ -144,7 +157,10 @@ impl Application {
             .as_deref()
             .map(|bind| metrics::bind(bind, &db))
             .transpose()?;
-        let server = serve(settings, state, listener, addr)?;
+        // Caught from here on: a SIGTERM while starting is not the end of the process either.
+        let signals = shutdown::Signals::listen().map_err(StartError::Signals)?;
+        let stop = shutdown::after_grace(signals, Arc::clone(&readiness), settings.shutdown_grace);
+        let server = serve(settings, state, listener, addr, stop)?;
         Ok(Self {
             addr,
             db,
@@ -158,6 +174,7 @@ impl Application {
             webhooks: settings.webhooks.clone(),
             notifications: settings.notifications.clone(),
             base_url,
+            readiness,
             server,
             metrics,
         })
@@ -177,26 +194,39 @@ impl Application {
         self.metrics.as_ref().map(metrics::Listener::local_addr)
     }
 
-    /// Serves until SIGINT/SIGTERM, then finishes in-flight requests. Expiry sweeps and the
-    /// poll of other instances' revocations and suspensions run alongside.
+    /// Serves until SIGTERM or SIGINT (see [`shutdown`]: `/readyz` answers 503 at once, the
+    /// listener closes after the grace period, the requests in flight are finished), then
+    /// stops the background tasks. Expiry sweeps, the poll of other instances' revocations
+    /// and suspensions, and the delivery loops run alongside.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let interval = std::time::Duration::from_secs(self.expiry_interval);
         let ttl = self.pending_request_ttl_days;
         let poll = std::time::Duration::from_millis(self.revocation_poll_ms);
-        let mut tasks: Vec<Stopper> = [
-            (self.expiry_interval > 0).then(|| expiry::start(self.db.clone(), interval, ttl)),
-            (self.revocation_poll_ms > 0)
-                .then(|| revocations::start(self.db.clone(), Arc::clone(&self.revocations), poll)),
+        // Named as `/readyz` shows them.
+        let mut tasks: Vec<(&'static str, Stopper)> = [
+            (self.expiry_interval > 0).then(|| {
+                (
+                    "expiry_sweep",
+                    expiry::start(self.db.clone(), interval, ttl),
+                )
+            }),
+            (self.revocation_poll_ms > 0).then(|| {
+                let revoked = Arc::clone(&self.revocations);
+                (
+                    "revocation_poll",
+                    revocations::start(self.db.clone(), revoked, poll),
+                )
+            }),
             (self.db.backend() == patgate_persistence::Backend::Sqlite)
-                .then(|| checkpoints(self.db.clone())),
+                .then(|| ("sqlite_checkpoints", checkpoints(self.db.clone()))),
             // One SQLite file serves one instance: nothing to share.
             (self.db.backend() == patgate_persistence::Backend::Postgres
                 && self.limits.is_counting())
             .then(|| {
-                rate_limits::start(
-                    self.db.clone(),
-                    Arc::clone(&self.limits),
-                    std::time::Duration::from_millis(self.rate_limit_sync_ms),
+                let sync = std::time::Duration::from_millis(self.rate_limit_sync_ms);
+                (
+                    "rate_limit_sync",
+                    rate_limits::start(self.db.clone(), Arc::clone(&self.limits), sync),
                 )
             }),
         ]
@@ -215,13 +245,23 @@ impl Application {
             self.notifications.clone(),
         )
         .map_err(std::io::Error::other)?;
+        tasks.push(("webhook_deliveries", delivering.into_stopper()));
+        tasks.push(("email_notifications", mailing.into_stopper()));
+        let mut watched: Vec<_> = tasks
+            .iter()
+            .map(|(name, task)| (*name, task.alive()))
+            .collect();
+        watched.extend(
+            self.following
+                .as_ref()
+                .map(|f| ("change_follower", f.alive())),
+        );
         let metrics = self.metrics.map(metrics::Listener::start);
+        self.readiness.serving(watched);
         let result = self.server.await;
         // One shutdown path: each loop is told to stop and awaited; the delivery loops let
         // the sends in flight be recorded (within their time-out) and give back their leases.
-        tasks.push(delivering.into_stopper());
-        tasks.push(mailing.into_stopper());
-        for task in tasks {
+        for (_, task) in tasks {
             task.stop().await;
         }
         drop(self.following);
@@ -237,6 +277,7 @@ fn app_state(
     settings: &Settings,
     db: &Db,
     revocations: Arc<Revocations>,
+    readiness: Arc<Readiness>,
     base_url: &str,
 ) -> Result<AppState, StartError> {
     Ok(AppState {
@@ -251,18 +292,22 @@ fn app_state(
             usize::try_from(settings.response_cache_mb).unwrap_or(usize::MAX) << 20,
         )),
         limits: Arc::new(RateLimiter::new(settings.rate_limit_per_hour)),
+        readiness,
         base_url: base_url.to_owned(),
     })
 }
 
-/// The HTTP server on `listener`, with its workers and their blocking threads.
+/// The HTTP server on `listener`, with its workers and their blocking threads; it stops
+/// gracefully when `stop` resolves (and only then: actix's own signal handling is off).
 fn serve(
     settings: &Settings,
     state: AppState,
     listener: TcpListener,
     addr: std::net::SocketAddr,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<actix_web::dev::Server, StartError> {
     let mut server = actix_web::HttpServer::new(move || patgate_api::build_app(state.clone()))
+        .shutdown_signal(stop)
         .listen(listener)
         .map_err(|source| StartError::Bind {
             addr: addr.to_string(),

@@ -95,7 +95,11 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Serve(args) => serve(Settings::new(&cli.global, Some(args)), None),
         Command::Demo(args) => {
-            let settings = Settings::new(&cli.global, Some(args));
+            let mut settings = Settings::new(&cli.global, Some(args));
+            // The demo runs alone, behind no load balancer: nothing to wait for on Ctrl-C.
+            if args.shutdown_grace_ms.is_none() {
+                settings.shutdown_grace = std::time::Duration::ZERO;
+            }
             serve(settings, Some(cli.global.data_dir.clone()))
         }
     }

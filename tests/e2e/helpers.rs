@@ -213,6 +213,30 @@ impl TestApp {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+
+    /// Sends the server signal `name` (`TERM`, `INT`), as an orchestrator or a person would.
+    pub fn signal(&self, name: &str) {
+        let sent = Command::new("kill")
+            .args(["-s", name, &self.child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(sent.success(), "kill -s {name} failed");
+    }
+
+    /// Waits for the server to exit, at most `bound`; its exit status.
+    pub async fn exit_status(&mut self, bound: std::time::Duration) -> std::process::ExitStatus {
+        let start = std::time::Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait for the server") {
+                return status;
+            }
+            assert!(
+                start.elapsed() < bound,
+                "the server still runs after {bound:?}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
 }
 
 impl Drop for TestApp {
@@ -269,6 +293,14 @@ impl TestApp {
             Backend::Sqlite => dir.join("patgate.db").display().to_string(),
             Backend::Postgres => patgate_testkit::PgCluster::shared().create_database(),
         };
+        seed_into(&dir, &database_url, "seed.json", &fixture_seed());
+        (dir, database_url)
+    }
+
+    /// Seeds the fixture into the fresh database `database_url` (one of a cluster of the
+    /// test's own, say); returns a new data directory and the URL.
+    pub fn prepare_on(database_url: String) -> (PathBuf, String) {
+        let dir = temp_dir();
         seed_into(&dir, &database_url, "seed.json", &fixture_seed());
         (dir, database_url)
     }

@@ -10,6 +10,7 @@ mod cli;
 mod client;
 mod enterprise;
 mod grants;
+mod health;
 mod kept;
 mod key_rotation;
 mod lifecycle;

@@ -124,7 +124,9 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::NotFound => Self::NotFound,
-            StoreError::Pool(_) | StoreError::Connect(_) => Self::Unavailable(e),
+            StoreError::Pool(_) | StoreError::Connect(_) | StoreError::Disconnected(_) => {
+                Self::Unavailable(e)
+            }
             other => Self::internal(other),
         }
     }
@@ -206,4 +208,36 @@ pub fn error_chain(e: &dyn std::error::Error) -> String {
         source = inner.source();
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use patgate_persistence::diesel_error::{DatabaseErrorKind, Error};
+
+    #[test]
+    fn a_database_out_of_reach_is_503_and_other_database_errors_500() {
+        let lost =
+            |kind| Error::DatabaseError(kind, Box::new("server closed the connection".to_owned()));
+        let unavailable = [
+            ApiError::from(lost(DatabaseErrorKind::ClosedConnection)),
+            ApiError::from(lost(DatabaseErrorKind::UnableToSendCommand)),
+            ApiError::from(StoreError::Connect("connection refused".into())),
+        ];
+        for error in unavailable {
+            assert_eq!(
+                error.status_code(),
+                StatusCode::SERVICE_UNAVAILABLE,
+                "{error:?}"
+            );
+            let retry = error
+                .error_response()
+                .headers()
+                .get(header::RETRY_AFTER)
+                .cloned();
+            assert_eq!(retry, Some(header::HeaderValue::from_static("1")));
+        }
+        let other = ApiError::from(lost(DatabaseErrorKind::Unknown));
+        assert_eq!(other.status_code(), StatusCode::INTERNAL_SERVER_ERROR);
+    }
 }

@@ -7,6 +7,7 @@ pub mod body;
 pub use patgate_wire as dto;
 pub mod error;
 pub mod handlers;
+pub mod health;
 pub mod keys;
 pub mod list_query;
 pub mod metrics;
@@ -147,7 +148,21 @@ pub fn build_app(
     .route("/docs", web::get().to(docs_redirect))
     .route("/openapi.json", web::get().to(openapi_document))
     .route("/", web::get().to(root))
+    .service(probe(health::LIVENESS_PATH, health::healthz))
+    .service(probe(health::READINESS_PATH, health::readyz))
     .default_service(web::to(not_found))
+}
+
+/// A probe's route, for `GET` and `HEAD` (which some load balancers send).
+fn probe<F, Args>(path: &str, handler: F) -> actix_web::Resource
+where
+    F: actix_web::Handler<Args> + Clone,
+    Args: actix_web::FromRequest + 'static,
+    F::Output: actix_web::Responder + 'static,
+{
+    web::resource(path)
+        .route(web::get().to(handler.clone()))
+        .route(web::head().to(handler))
 }
 
 async fn openapi_document() -> HttpResponse {

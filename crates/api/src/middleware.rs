@@ -101,11 +101,14 @@ pub fn unsupported_version(asked: &str) -> String {
 }
 
 /// GitHub's header rules: an unknown `X-GitHub-Api-Version` is 400, and a request without a
-/// `User-Agent` is refused.
+/// `User-Agent` is refused. Not for the probes, which a load balancer may send bare.
 pub async fn github_headers(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<actix_web::body::EitherBody<impl MessageBody>>, Error> {
+    if crate::health::is_probe(req.path()) {
+        return Ok(next.call(req).await?.map_into_left_body());
+    }
     let refusal = if let Some(version) = req.headers().get("x-github-api-version") {
         let known = version
             .to_str()

@@ -1,4 +1,4 @@
-//! What every handler shares: the database, the signing keys, the verified-token cache, the revocations in force, and the public base URL.
+//! What every handler shares: the database, the signing keys, the verified-token cache, the revocations in force, the instance's readiness, and the public base URL.
 
 use std::sync::Arc;
 
@@ -6,6 +6,7 @@ use patgate_persistence::Db;
 
 use crate::auth::cache::TokenCache;
 use crate::auth::revocation::Revocations;
+use crate::health::Readiness;
 use crate::keys::ServerKeys;
 use crate::rate_limit::RateLimiter;
 use crate::responses::ResponseCache;
@@ -22,6 +23,9 @@ pub struct AppState {
     pub responses: Arc<ResponseCache>,
     /// Each installation's and app's requests in the current hour.
     pub limits: Arc<RateLimiter>,
+    /// What `/readyz` reports besides the database: starting, serving or shutting down, and
+    /// whether the background tasks run.
+    pub readiness: Arc<Readiness>,
     /// The URL clients reach the server at, without a trailing slash; used in `*_url` fields
     /// and `Link` headers.
     pub base_url: String,

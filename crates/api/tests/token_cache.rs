@@ -36,6 +36,7 @@ fn state(
         revocations,
         responses: Arc::new(patgate_api::responses::ResponseCache::new(0)),
         limits: Arc::new(patgate_api::rate_limit::RateLimiter::new(0)),
+        readiness: Arc::default(),
         base_url: "http://patgate.test".to_owned(),
     }
 }

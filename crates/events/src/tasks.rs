@@ -1,9 +1,11 @@
 //! Background tasks, started and stopped one way: [`spawn_periodic`] for work done every so
 //! often (expiry, credential changes, WAL checkpoints), [`Stopper`] for any loop that must
 //! finish what it holds before the server stops (the delivery loops). Each stops when told,
-//! without finishing its sleep, and is awaited.
+//! without finishing its sleep, and is awaited. Each also says whether it still runs
+//! ([`Alive`]), for the readiness probe.
 
 use std::future::Future;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use patgate_persistence::StoreError;
@@ -18,12 +20,35 @@ pub async fn blocking<T: Send + 'static>(
         .map_err(|e| StoreError::Connect(e.to_string()))?
 }
 
+/// Held by a running task or thread for as long as it runs: dropped when it returns, panics
+/// or is dropped, which its [`Alive`] then reports.
+#[derive(Debug)]
+pub struct RunGuard(#[expect(dead_code, reason = "held for its drop only")] Arc<()>);
+
+/// Whether a task or thread still runs, readable from any thread.
+#[derive(Debug, Clone)]
+pub struct Alive(Weak<()>);
+
+impl Alive {
+    /// A pair: the guard for the task to hold, `Alive` for whoever watches it.
+    pub fn pair() -> (RunGuard, Alive) {
+        let running = Arc::new(());
+        let alive = Arc::downgrade(&running);
+        (RunGuard(running), Alive(alive))
+    }
+
+    pub fn is_alive(&self) -> bool {
+        self.0.strong_count() > 0
+    }
+}
+
 /// A task on the current local set, told to stop through a watch channel. Dropping it tells
 /// the task to stop too, without waiting for it.
 #[derive(Debug)]
 pub struct Stopper {
     stop: watch::Sender<bool>,
     task: Option<tokio::task::JoinHandle<()>>,
+    alive: Alive,
 }
 
 impl Stopper {
@@ -34,11 +59,22 @@ impl Stopper {
         Fut: Future<Output = ()> + 'static,
     {
         let (stop, stopping) = watch::channel(false);
-        let task = tokio::task::spawn_local(body(stopping));
+        let (running, alive) = Alive::pair();
+        let work = body(stopping);
+        let task = tokio::task::spawn_local(async move {
+            let _running = running;
+            work.await;
+        });
         Self {
             stop,
             task: Some(task),
+            alive,
         }
+    }
+
+    /// Whether the task still runs: not once it has returned or panicked.
+    pub fn alive(&self) -> Alive {
+        self.alive.clone()
     }
 
     /// Tells the task to stop and waits for it to finish.
@@ -132,6 +168,32 @@ mod tests {
         assert!(h.observe(Err(StoreError::NotFound)));
         assert!(h.observe(Err(StoreError::NotFound)));
         assert!(!h.observe(Ok(())));
+    }
+
+    #[test]
+    fn a_task_is_alive_until_it_returns_or_panics() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .expect("a runtime");
+        let local = tokio::task::LocalSet::new();
+        local.block_on(&runtime, async move {
+            let waiting = Stopper::spawn(|mut stopping| async move {
+                let _ = stopping.changed().await;
+            });
+            let panicking = Stopper::spawn(|_| async move {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                panic!("a task that panics");
+            });
+            let (stopped, panicked) = (waiting.alive(), panicking.alive());
+            tokio::task::yield_now().await;
+            assert!(stopped.is_alive() && panicked.is_alive());
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            assert!(!panicked.is_alive(), "a task that panicked is not alive");
+            assert!(stopped.is_alive());
+            waiting.stop().await;
+            assert!(!stopped.is_alive(), "a stopped task is not alive");
+        });
     }
 
     #[test]

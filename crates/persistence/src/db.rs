@@ -15,6 +15,7 @@ use crate::changes::{Changes, Follower};
 use crate::counts::KeptCounts;
 use crate::kept_orgs::KeptOrgs;
 use crate::models::Organization;
+use crate::outage::Outage;
 use crate::starts::{KeptStarts, Starts};
 use crate::StoreError;
 
@@ -238,6 +239,8 @@ pub struct Manager {
     /// This process's name on PostgreSQL (`application_name` of each of its connections),
     /// by which peers notice it disconnect (see `changes::Follower`).
     name: Arc<str>,
+    /// Whether the pool's latest attempt to connect failed.
+    outage: Arc<Outage>,
 }
 
 impl Manager {
@@ -247,6 +250,7 @@ impl Manager {
             url,
             backend,
             name: crate::changes::instance_name().into(),
+            outage: Arc::new(Outage::default()),
         })
     }
 
@@ -357,7 +361,11 @@ impl ManageConnection for Manager {
     type Error = r2d2::Error;
 
     fn connect(&self) -> Result<Pooled, r2d2::Error> {
-        let conn = self.establish().map_err(r2d2::Error::ConnectionError)?;
+        let conn = self.establish().map_err(|e| {
+            self.outage.failed(&e);
+            r2d2::Error::ConnectionError(e)
+        })?;
+        self.outage.connected();
         Ok(Pooled {
             conn,
             checked: Instant::now(),
@@ -380,13 +388,19 @@ impl ManageConnection for Manager {
     }
 
     /// A connection left inside a transaction, or whose transaction state is lost, is not
-    /// reused.
+    /// reused. That includes a PostgreSQL connection the server closed: once a statement has
+    /// failed on it, libpq reports its transaction status as unknown, which diesel records as
+    /// a broken transaction state.
     fn has_broken(&self, pooled: &mut Pooled) -> bool {
         use diesel::connection::TransactionManager;
         type Transactions = <DbConnection as Connection>::TransactionManager;
         Transactions::is_broken_transaction_manager(&mut pooled.conn)
     }
 }
+
+/// How often a checkout waiting for a connection looks whether the database refused one
+/// meanwhile (see [`Db::conn_within`]).
+const OUTAGE_LOOK_EVERY: Duration = Duration::from_millis(50);
 
 pub type Pool = r2d2::Pool<Manager>;
 pub type PooledConn = r2d2::PooledConnection<Manager>;
@@ -425,6 +439,8 @@ pub struct Db {
     starts: Arc<KeptStarts>,
     /// Whether writes queue e-mails: only when the deployment has a mail server.
     mail: bool,
+    /// How long a checkout waits for a connection while the database answers.
+    checkout_timeout: Duration,
 }
 
 /// A pool's connections at one moment.
@@ -435,20 +451,6 @@ pub struct PoolState {
     pub idle: u32,
     /// The most connections the pool may open.
     pub max: u32,
-}
-
-/// Reports how long each checkout waited, and each wait that timed out, to the metrics.
-#[derive(Debug)]
-struct PoolEvents;
-
-impl r2d2::HandleEvent for PoolEvents {
-    fn handle_checkout(&self, event: r2d2::event::CheckoutEvent) {
-        patgate_metrics::pool_checkout(event.duration());
-    }
-
-    fn handle_timeout(&self, _event: r2d2::event::TimeoutEvent) {
-        patgate_metrics::pool_timeout();
-    }
 }
 
 /// Pool sizing and timeouts.
@@ -486,7 +488,8 @@ impl Db {
         let pool = r2d2::Pool::builder()
             .max_size(options.max_size)
             .connection_timeout(options.connection_timeout)
-            .event_handler(Box::new(PoolEvents))
+            // Failed attempts are logged once per outage (`Outage`), not once per attempt.
+            .error_handler(Box::new(r2d2::NopErrorHandler))
             .build(manager.clone())
             .map_err(|e| StoreError::Connect(e.to_string()))?;
         Ok(Self {
@@ -499,6 +502,7 @@ impl Db {
             orgs: Arc::new(KeptOrgs::default()),
             starts: Arc::new(KeptStarts::default()),
             mail: true,
+            checkout_timeout: options.connection_timeout,
         })
     }
 
@@ -513,9 +517,45 @@ impl Db {
         self.backend
     }
 
-    /// A pooled connection for reads.
+    /// A pooled connection for reads, waiting for one at most the pool's time-out; see
+    /// [`Db::conn_within`].
     pub fn conn(&self) -> Result<PooledConn, StoreError> {
-        Ok(self.pool.get()?)
+        self.conn_within(self.checkout_timeout)
+    }
+
+    /// A pooled connection, waiting for one at most `timeout` while the database answers.
+    /// While it refuses connections (the pool's latest attempt failed), an idle connection is
+    /// taken if there is one and otherwise the checkout fails at once
+    /// ([`StoreError::Connect`]), rather than every request waiting out its time-out; a
+    /// checkout already waiting notices such a failure within [`OUTAGE_LOOK_EVERY`].
+    ///
+    /// The wait and a time-out are reported to the metrics here, once per checkout, rather
+    /// than by the pool's events, which see each slice of the wait as a checkout of its own.
+    pub fn conn_within(&self, timeout: Duration) -> Result<PooledConn, StoreError> {
+        let start = Instant::now();
+        let deadline = start + timeout;
+        loop {
+            if self.manager.outage.is_down() {
+                let conn = self
+                    .pool
+                    .try_get()
+                    .ok_or_else(|| StoreError::Connect(self.manager.outage.reason()))?;
+                patgate_metrics::pool_checkout(start.elapsed());
+                return Ok(conn);
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.pool.get_timeout(left.min(OUTAGE_LOOK_EVERY)) {
+                Ok(conn) => {
+                    patgate_metrics::pool_checkout(start.elapsed());
+                    return Ok(conn);
+                }
+                Err(e) if left <= OUTAGE_LOOK_EVERY => {
+                    patgate_metrics::pool_timeout();
+                    return Err(e.into());
+                }
+                Err(_) => {}
+            }
+        }
     }
 
     /// The pool's connections now, and the most it may open.
@@ -684,14 +724,24 @@ impl Db {
     /// The migrations of this build not yet applied to the database (none: its schema is
     /// current), without applying them.
     pub fn pending_migrations(&self) -> Result<Vec<String>, StoreError> {
-        let mut conn = self.conn()?;
+        self.pending_migrations_within(self.checkout_timeout)
+    }
+
+    /// [`Db::pending_migrations`], on a connection taken within `timeout`: a short read that
+    /// also tells whether the database answers (for the readiness probe). A failed statement
+    /// is reported as the store error it is (a lost connection as such).
+    pub fn pending_migrations_within(&self, timeout: Duration) -> Result<Vec<String>, StoreError> {
+        let mut conn = self.conn_within(timeout)?;
         let migrations = match self.backend {
             Backend::Postgres => PG_MIGRATIONS,
             Backend::Sqlite => SQLITE_MIGRATIONS,
         };
         Ok(conn
             .pending_migrations(migrations)
-            .map_err(|e| StoreError::Migration(e.to_string()))?
+            .map_err(|e| match e.downcast::<diesel::result::Error>() {
+                Ok(statement) => StoreError::from(*statement),
+                Err(other) => StoreError::Migration(other.to_string()),
+            })?
             .iter()
             .map(|m| m.name().version().to_string())
             .collect())

@@ -16,6 +16,7 @@ pub(crate) mod json;
 mod kept_orgs;
 pub mod models;
 pub mod notifications;
+mod outage;
 pub mod outbox;
 pub mod policy;
 pub mod rate_limits;
@@ -46,6 +47,10 @@ pub enum StoreError {
     Migration(String),
     #[error("no database connection available")]
     Pool(#[source] diesel::r2d2::PoolError),
+    /// The connection failed under a statement: the server closed it, or it could not be
+    /// written to. The pool does not reuse it.
+    #[error("the connection to the database was lost")]
+    Disconnected(#[source] diesel::result::Error),
     #[error("stored data is malformed: {0}")]
     Corrupt(String),
     #[error("database error")]
@@ -54,8 +59,13 @@ pub enum StoreError {
 
 impl From<diesel::result::Error> for StoreError {
     fn from(e: diesel::result::Error) -> Self {
+        use diesel::result::{DatabaseErrorKind, Error};
         match e {
-            diesel::result::Error::NotFound => Self::NotFound,
+            Error::NotFound => Self::NotFound,
+            Error::DatabaseError(
+                DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
+                _,
+            ) => Self::Disconnected(e),
             other => Self::Db(other),
         }
     }

@@ -108,6 +108,12 @@ struct LocalCluster {
     /// The detached process that stops the cluster once this process exits.
     /// Never waited on: it must outlive this process.
     reaper: Child,
+    /// `initdb` and `pg_ctl`, to stop and start the server again.
+    bins: ServerBinaries,
+    /// Whether `pg_ctl` runs as the `postgres` user.
+    as_postgres: bool,
+    /// The server settings it was started with.
+    settings: &'static str,
 }
 
 impl PgCluster {
@@ -227,12 +233,54 @@ impl PgCluster {
         PgCluster::start_local_with(DURABLE_SETTINGS)
     }
 
+    /// Starts a throwaway cluster of the caller's own, with the test settings, even when
+    /// `PATGATE_TEST_DATABASE_URL_BASE` names an external server: for a test that stops and
+    /// starts the server ([`PgCluster::stop_server`], [`PgCluster::start_server`]) under a
+    /// running patgate, which the shared cluster's other users must not notice. Stopped, like
+    /// the shared one, when this process exits.
+    pub fn start_own() -> Result<PgCluster, String> {
+        PgCluster::start_local()
+    }
+
+    /// Stops the server (`pg_ctl stop -m fast`: sessions are ended and their connections
+    /// closed), keeping its data, until [`PgCluster::start_server`]. Only for a cluster this
+    /// process started.
+    pub fn stop_server(&self) -> Result<(), String> {
+        let local = self.own()?;
+        let data = local.dir.join("data");
+        let mut stop = pg_command(&local.bins.pg_ctl, local.as_postgres, &local.dir);
+        stop.arg("-D").arg(&data).args(["-m", "fast", "-w", "stop"]);
+        run(&mut stop, "pg_ctl stop").map(drop)
+    }
+
+    /// Starts the server again after [`PgCluster::stop_server`], on the same port, and waits
+    /// until it accepts connections.
+    pub fn start_server(&self) -> Result<(), String> {
+        let local = self.own()?;
+        let paths = (&*local.dir.join("data"), &*local.dir.join("log"));
+        start_on(
+            &local.bins,
+            &local.dir,
+            paths,
+            local.as_postgres,
+            local.port,
+            local.settings,
+        )
+    }
+
+    /// The cluster this process started, or why there is none.
+    fn own(&self) -> Result<&LocalCluster, String> {
+        self.local
+            .as_ref()
+            .ok_or_else(|| "an external server cannot be stopped or started".to_owned())
+    }
+
     /// Starts a throwaway cluster in a new temporary directory, with its reaper.
     fn start_local() -> Result<PgCluster, String> {
         PgCluster::start_local_with(TEST_SETTINGS)
     }
 
-    fn start_local_with(settings: &str) -> Result<PgCluster, String> {
+    fn start_local_with(settings: &'static str) -> Result<PgCluster, String> {
         let bins = find_server_binaries().ok_or_else(|| INSTALL_HINT.to_owned())?;
         let psql = find_psql(Some(&bins)).ok_or_else(|| {
             format!(
@@ -247,7 +295,14 @@ impl PgCluster {
                 base_url: format!("postgres://postgres@127.0.0.1:{port}"),
                 query: None,
                 psql,
-                local: Some(LocalCluster { dir, port, reaper }),
+                local: Some(LocalCluster {
+                    dir,
+                    port,
+                    reaper,
+                    bins,
+                    as_postgres,
+                    settings,
+                }),
             }),
             Err(e) => {
                 // Best effort: the error is what matters to the caller.

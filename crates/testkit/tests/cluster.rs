@@ -93,3 +93,30 @@ fn concurrent_creation_yields_unique_databases() {
         assert_eq!(psql(url, "select 1"), "1");
     }
 }
+
+/// A cluster of a test's own stops (its databases refuse connections) and starts again on the
+/// same URL, with its data.
+#[test]
+fn an_own_cluster_stops_and_starts_again_with_its_data() {
+    let cluster = PgCluster::start_own().expect("a cluster of this test's own");
+    let url = cluster.create_database();
+    psql(
+        &url,
+        "create table kept (id int); insert into kept values (7)",
+    );
+
+    cluster.stop_server().expect("stop");
+    let refused = std::process::Command::new("psql")
+        .args(["-X", "-At", "-d", &url, "-c", "select 1"])
+        .output()
+        .expect("run psql");
+    assert!(!refused.status.success(), "a stopped server answered");
+
+    cluster.start_server().expect("start again");
+    assert_eq!(psql(&url, "select id from kept"), "7");
+    assert_ne!(
+        cluster.admin_url(),
+        PgCluster::shared().admin_url(),
+        "not the shared cluster"
+    );
+}

@@ -154,3 +154,30 @@ fn instances_connecting_together_to_a_new_database_all_succeed(url: &str) {
     );
 }
 both_backends!(url: instances_connecting_together_to_a_new_database_all_succeed);
+
+fn pending_migrations_names_those_the_database_has_not_applied(url: &str) {
+    let db = connect(url, SMALL_POOL);
+    db.migrate().expect("migrations");
+    let within = std::time::Duration::from_secs(1);
+    assert_eq!(
+        db.pending_migrations_within(within).expect("read"),
+        Vec::<String>::new()
+    );
+
+    let newest = expected_versions(db.backend())
+        .pop()
+        .expect("at least one migration");
+    let mut conn = db.conn().expect("a pooled connection");
+    // A version is digits only.
+    diesel::sql_query(format!(
+        "DELETE FROM __diesel_schema_migrations WHERE version = '{newest}'"
+    ))
+    .execute(&mut **conn)
+    .expect("forget the newest migration");
+    drop(conn);
+    assert_eq!(
+        db.pending_migrations_within(within).expect("read"),
+        vec![newest]
+    );
+}
+both_backends!(url: pending_migrations_names_those_the_database_has_not_applied);
