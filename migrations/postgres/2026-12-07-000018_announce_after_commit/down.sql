@@ -1,3 +1,7 @@
+-- Going back restores the triggers of 000005 as they were, for a server from before 000018,
+-- which relies on them to announce its writes. They only notify followers of a change (no
+-- routing, no rows written, no other side effect); routing stays in Rust (000017). No new
+-- trigger is introduced by this migration.
 CREATE FUNCTION patgate_notify_request_org() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     request bigint;
