@@ -24,18 +24,18 @@ const BACKLOG_WAIT: Duration = Duration::from_secs(2);
 
 /// Counts an answered request under its route's template (`/orgs/{org}/…`, never the path
 /// with its ids), or `unmatched`.
-pub fn count_request(req: &HttpRequest, status: StatusCode, elapsed: Duration) {
+/// `route` is the request's template (`HttpRequest::match_pattern`), which the access log
+/// reads too: taken once per request by the caller.
+pub fn count_request(
+    req: &HttpRequest,
+    route: Option<&str>,
+    status: StatusCode,
+    elapsed: Duration,
+) {
     if !patgate_metrics::enabled() {
         return;
     }
-    // Once routed, actix builds the template from the route it took, without matching again.
-    let route = req.match_pattern();
-    patgate_metrics::http_request(
-        route.as_deref(),
-        req.method().as_str(),
-        status.as_u16(),
-        elapsed,
-    );
+    patgate_metrics::http_request(route, req.method().as_str(), status.as_u16(), elapsed);
 }
 
 /// What the scrape endpoint reads: the recorder, and the database for the gauges it reads

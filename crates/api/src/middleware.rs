@@ -36,8 +36,9 @@ pub async fn request_log(
         quota.write(res.headers_mut());
     }
     let status = res.status();
-    crate::metrics::count_request(res.request(), status, started.elapsed());
+    // Once routed, actix builds the template from the route it took, without matching again.
     let route = res.request().match_pattern();
+    crate::metrics::count_request(res.request(), route.as_deref(), status, started.elapsed());
     let who = res
         .request()
         .extensions()
