@@ -407,8 +407,12 @@ pub fn explain_pg(
                 "count(*) AS ended_n, count(*) > 0 AS has_ended",
             ));
             sql.push('\n');
-        } else {
+        } else if explainable(&line) {
             sql.push_str(&format!("EXPLAIN (ANALYZE, BUFFERS) {line}\n"));
+        } else {
+            // `SET LOCAL` and the like: run, not explained.
+            sql.push_str(&line);
+            sql.push('\n');
         }
     }
     if limit.ids_per_transaction() > 0 {
@@ -439,6 +443,16 @@ pub fn explain_pg(
         ));
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Whether EXPLAIN takes the statement: queries and data changes, not settings.
+fn explainable(statement: &str) -> bool {
+    let first = statement
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_ascii_uppercase();
+    ["SELECT", "INSERT", "UPDATE", "DELETE", "WITH"].contains(&first.as_str())
 }
 
 /// pgbench's `:name` parameters as psql's quoted interpolations `:'name'`.
