@@ -36,6 +36,96 @@ const REPOS: [&str; 8] = [
     "Hello-World",
 ];
 
+/// The demo's review rules, saved in `shadow` mode: decisions are recorded with each request
+/// and nothing is acted on until an owner switches them to `enforce`.
+pub const RULES: &str = r#"// Members' read-only access to public repositories needs no person.
+@id("approve-read-only-public")
+@reason("Members' read-only access to public repositories is approved automatically.")
+permit (principal, action == Action::"approve", resource)
+when {
+  principal.role == "member" && resource.read_only &&
+  resource.repository_selection == "subset" && !resource.any_private_repository
+};
+
+// Admin permissions are never granted to tokens.
+@id("deny-admin")
+@reason("Tokens are never granted admin permissions; ask an organization owner instead.")
+permit (principal, action == Action::"deny", resource)
+when { resource.highest_level == "admin" };
+
+// Long-lived tokens are refused with a reason the owner can act on.
+@id("deny-long-lived")
+@reason("Tokens may live at most 90 days: create one that expires sooner and ask again.")
+permit (principal, action == Action::"deny", resource)
+when { resource has lifetime_days && resource.lifetime_days > 90 };
+
+// Everything else is left for people; infra and billing always are.
+@id("people-review-infra")
+@reason("Access to infra and billing is always reviewed by people.")
+forbid (principal, action == Action::"approve", resource)
+when { resource.repository_names.containsAny(["infra", "billing"]) };
+"#;
+
+/// The demo rules' test cases, as JSON.
+pub fn rules_cases() -> serde_json::Value {
+    let case = |name: &str,
+                repos: serde_json::Value,
+                perms: serde_json::Value,
+                days: u64,
+                outcome: &str,
+                rules: &[&str]| {
+        serde_json::json!({
+            "name": name,
+            "request": {"owner": {"login": "alice"}, "repository_selection": "subset",
+                        "repositories": repos, "permissions": {"repository": perms},
+                        "lifetime_days": days},
+            "expect": {"outcome": outcome, "rules": rules},
+        })
+    };
+    serde_json::json!([
+        case(
+            "read-only on docs is approved",
+            serde_json::json!([{"name": "docs"}]),
+            serde_json::json!({"contents": "read"}),
+            30,
+            "approved",
+            &["approve-read-only-public"]
+        ),
+        case(
+            "admin is denied",
+            serde_json::json!([{"name": "docs"}]),
+            serde_json::json!({"administration": "admin"}),
+            30,
+            "denied",
+            &["deny-admin"]
+        ),
+        case(
+            "a year is denied",
+            serde_json::json!([{"name": "docs"}]),
+            serde_json::json!({"contents": "read"}),
+            365,
+            "denied",
+            &["deny-long-lived"]
+        ),
+        case(
+            "infra waits for people",
+            serde_json::json!([{"name": "infra"}]),
+            serde_json::json!({"contents": "read"}),
+            30,
+            "pending",
+            &["people-review-infra"]
+        ),
+        case(
+            "writes wait for people",
+            serde_json::json!([{"name": "docs"}]),
+            serde_json::json!({"contents": "write"}),
+            30,
+            "pending",
+            &[]
+        ),
+    ])
+}
+
 /// What `demo.json` holds: all a client needs to authenticate as the demo app.
 #[derive(Debug, Serialize)]
 pub struct DemoInfo {
@@ -223,6 +313,7 @@ pub fn seed(public_key_pem: &str) -> SeedFile {
                     (patgate_domain::PAT_REQUESTS_PERMISSION, Write),
                     (patgate_domain::PAT_GRANTS_PERMISSION, Write),
                     (patgate_domain::ORG_ADMIN_PERMISSION, Write),
+                    (patgate_domain::REVIEW_RULES_PERMISSION, Write),
                     ("members", Read),
                 ]),
                 events: vec!["personal_access_token_request".to_owned()],

@@ -7,6 +7,7 @@ pub mod demo;
 pub mod expiry;
 pub mod metrics;
 pub mod rate_limits;
+pub mod review_rules;
 pub mod revocations;
 pub mod seed;
 pub mod shutdown;
@@ -217,6 +218,10 @@ impl Application {
                     revocations::start(self.db.clone(), revoked, poll),
                 )
             }),
+            Some((
+                "review_rules",
+                review_rules::start(self.db.clone(), REVIEW_RULES_POLL),
+            )),
             (self.db.backend() == patgate_persistence::Backend::Sqlite)
                 .then(|| ("sqlite_checkpoints", checkpoints(self.db.clone()))),
             // One SQLite file serves one instance: nothing to share.
@@ -271,6 +276,10 @@ impl Application {
         result
     }
 }
+
+/// How often an instance looks for a check of pending requests to run, after review rules
+/// were saved in enforce mode.
+const REVIEW_RULES_POLL: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// What every handler shares: the store, keys, caches, limits and the base URL.
 fn app_state(

@@ -126,6 +126,31 @@ fn serve(settings: Settings, demo_dir: Option<std::path::PathBuf>) -> Result<()>
     })
 }
 
+/// The demo's review rules in shadow mode, saved once (a restarted demo keeps its versions).
+fn seed_rules(db: &patgate_persistence::Db, actor: (i64, i64)) -> Result<()> {
+    use patgate_persistence::review_rules::{self, Expected, NewVersion};
+    let cases = demo::rules_cases().to_string();
+    let org_id = patgate_persistence::directory::org_by_login(&mut *db.conn()?, demo::ORG)?
+        .ok_or("demo organization missing after seeding")?
+        .id;
+    let new = NewVersion {
+        org_id,
+        mode: patgate_rules::Mode::Shadow,
+        source: demo::RULES,
+        cases: &cases,
+        actor,
+        at: patgate_persistence::now(),
+    };
+    db.write(
+        patgate_persistence::Touches::Org(org_id),
+        |conn| match review_rules::save(conn, Expected::Version(0), &new) {
+            Ok(_) | Err(review_rules::SaveError::Stale(_)) => Ok(()),
+            Err(review_rules::SaveError::Store(e)) => Err(e),
+        },
+    )?;
+    Ok(())
+}
+
 fn write_demo(db: &patgate_persistence::Db, dir: &std::path::Path, base_url: &str) -> Result<()> {
     let key_path = demo::key_path(dir);
     let private = demo::app_private_key(&key_path)?;
@@ -147,6 +172,7 @@ fn write_demo(db: &patgate_persistence::Db, dir: &std::path::Path, base_url: &st
                     .flatten()
             })
             .ok_or("demo issuer installation missing after seeding")?;
+    seed_rules(db, (inst.app_id, inst.id))?;
     let key_abs = std::fs::canonicalize(&key_path)?;
     let info = demo::DemoInfo {
         base_url: base_url.to_owned(),

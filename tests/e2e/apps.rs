@@ -82,6 +82,7 @@ async fn a_token_carries_the_installations_permissions_for_an_hour(backend: Back
             "organization_hooks": "write",
             "organization_personal_access_token_requests": "write",
             "organization_personal_access_tokens": "write",
+            "organization_personal_access_token_review_rules": "write",
         })
     );
     let expires =

@@ -548,7 +548,94 @@ async fn approving_an_approved_request_exits_6_with_the_servers_errors(backend: 
     assert!(app.pending_ids(&token).await.contains(&pending[1]));
 }
 
+/// `rules validate`, `rules dry-run` (exit 8 when an outcome would change) and `rules apply`
+/// (exit 9 when another version was saved since the one named), from files.
+async fn rule_files_are_validated_tried_and_applied(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let rules = app.dir.join("rules.cedar");
+    let cases = app.dir.join("cases.json");
+    std::fs::write(
+        &rules,
+        "@id(\"deny-writes\")\n@reason(\"No write access by token.\")\npermit (principal, action == Action::\"deny\", resource)\nwhen { !resource.read_only };\n",
+    )
+    .expect("write rules");
+    std::fs::write(
+        &cases,
+        json!([{
+            "name": "writes are denied",
+            "request": {"owner": {"login": "zed"}, "repository_selection": "all",
+                        "permissions": {"repository": {"contents": "write"}}, "lifetime_days": 30},
+            "expect": {"outcome": "denied", "rules": ["deny-writes"]},
+        }])
+        .to_string(),
+    )
+    .expect("write cases");
+    let (rules, cases) = (rules.to_str().expect("path"), cases.to_str().expect("path"));
+
+    let out = ci(&app, &["rules", "validate", rules, "--cases", cases]);
+    out.assert_code(0);
+    assert!(
+        out.stdout.contains("1 rules valid, 1 cases passed"),
+        "{out:?}"
+    );
+
+    // The fixture's pending requests that ask to write would be denied.
+    let out = ci(&app, &["rules", "dry-run", rules, "--cases", cases]);
+    out.assert_code(8);
+    assert!(
+        out.stdout.contains("pending requests would change"),
+        "{out:?}"
+    );
+    assert!(out.stdout.contains("denied [deny-writes]"), "{out:?}");
+    let json_run = ci(&app, &["--json", "rules", "dry-run", rules]);
+    json_run.assert_code(8);
+    assert!(json_run.json()["changed"].as_u64().is_some_and(|n| n > 0));
+
+    // An invalid file: exit 6, with the line and column.
+    let broken = app.dir.join("broken.cedar");
+    std::fs::write(&broken, "@id(\"a\") @reason(\"r\")\npermit (principal, action == Action::\"deny\", resource)\nwhen { resource.read_olny };\n").expect("write");
+    let out = ci(&app, &["rules", "validate", broken.to_str().expect("path")]);
+    out.assert_failed(6, "line 3, column 8");
+
+    // Applied in shadow mode over the version in force; then over a stale one: exit 9.
+    let out = ci(
+        &app,
+        &[
+            "rules", "apply", rules, "--cases", cases, "--mode", "shadow",
+        ],
+    );
+    out.assert_code(0);
+    assert!(out.stdout.contains("saved version 1 (shadow)"), "{out:?}");
+    let out = ci(
+        &app,
+        &[
+            "rules",
+            "apply",
+            rules,
+            "--mode",
+            "enforce",
+            "--if-match",
+            "\"v0\"",
+        ],
+    );
+    out.assert_failed(9, "HTTP 412");
+    let token = app.token_for(REVIEWER).await;
+    let current = api_json(
+        &app,
+        &token,
+        "/orgs/acme/personal-access-token-review-rules",
+    )
+    .await;
+    assert_eq!(
+        (current["version"].as_i64(), current["mode"].as_str()),
+        (Some(1), Some("shadow"))
+    );
+    // Dry-run against the rules in force, which are the same: nothing changes, exit 0.
+    ci(&app, &["rules", "dry-run", rules]).assert_code(0);
+}
+
 both_backends!(
+    rule_files_are_validated_tried_and_applied,
     a_filtered_list_prints_what_the_api_returns,
     all_follows_every_next_link,
     show_prints_the_request_and_every_repository_it_asks_for,

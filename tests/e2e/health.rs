@@ -81,6 +81,7 @@ async fn probes_answer_without_credentials_and_are_not_counted(backend: Backend)
         "email_notifications",
         "migrations",
         "revocation_poll",
+        "review_rules",
         "webhook_deliveries",
     ];
     expected.push(match backend {

@@ -159,12 +159,14 @@ fn fixture_seed() -> Value {
                 "organization_personal_access_tokens": "write",
                 "organization_administration": "write",
                 "organization_hooks": "write",
+                "organization_personal_access_token_review_rules": "write",
                 "members": "read",
             })),
             install("issuer", ORG, json!({"organization_personal_access_token_intake": "write"})),
             install("reader", ORG, json!({
                 "organization_personal_access_token_requests": "read",
                 "organization_hooks": "read",
+                "organization_personal_access_token_review_rules": "read",
             })),
             install("bystander", ORG, json!({"members": "read"})),
             install("outsider", OTHER_ORG, json!({
@@ -414,6 +416,26 @@ impl TestApp {
             text.as_deref(),
         )
         .await
+    }
+
+    /// A PUT with `If-Match` (or without it, for `None`).
+    pub async fn put_if_match(
+        &self,
+        path: &str,
+        token: &str,
+        body: &Value,
+        if_match: Option<&str>,
+    ) -> Response {
+        let mut req = self
+            .client
+            .put(format!("{}{path}", self.base))
+            .header("Authorization", format!("Bearer {token}"))
+            .header("Content-Type", "application/json")
+            .body(body.to_string());
+        if let Some(tag) = if_match {
+            req = req.header("If-Match", tag);
+        }
+        Response::read(req.send().await.expect("request")).await
     }
 
     pub async fn put(&self, path: &str, token: &str, body: &Value) -> Response {

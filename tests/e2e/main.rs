@@ -22,5 +22,6 @@ mod org_hooks;
 mod rate_limit;
 mod requests;
 mod review;
+mod review_rules;
 mod revocation;
 mod webhooks;

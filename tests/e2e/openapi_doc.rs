@@ -68,7 +68,7 @@ fn the_openapi_3_0_document_is_3_0_3_without_null_types() {
     assert!(!text.contains(r#""null""#), "a \"null\" remains");
     assert_openapi_3_0(&doc, "");
     let ops = operations(&doc);
-    assert_eq!(ops.len(), 48);
+    assert_eq!(ops.len(), 54);
     for (method, path, op) in ops {
         for (status, response) in op["responses"].as_object().expect("responses") {
             assert!(
@@ -102,7 +102,7 @@ fn every_operation_has_an_id_a_tag_security_and_error_responses() {
     let ops = operations(&doc);
     assert_eq!(
         ops.len(),
-        48,
+        54,
         "operations: {:?}",
         ops.iter().map(|o| &o.1).collect::<Vec<_>>()
     );

@@ -29,6 +29,11 @@ pub struct FieldError {
     pub code: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// Where in a source the problem is (1-based), for review rules.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub column: Option<u32>,
 }
 
 impl FieldError {
@@ -38,6 +43,8 @@ impl FieldError {
             field: field.to_owned(),
             code: code.to_owned(),
             message: Some(message.into()),
+            line: None,
+            column: None,
         }
     }
 }
@@ -88,6 +95,12 @@ pub enum ApiError {
     },
     #[error("{0}")]
     PayloadTooLarge(String),
+    /// `If-Match` names a version that is no longer current.
+    #[error("{0}")]
+    PreconditionFailed(String),
+    /// A change that must say which version it replaces (`If-Match`) did not.
+    #[error("{0}")]
+    PreconditionRequired(String),
     /// Past the caller's hourly limit (GitHub's message, e.g. "API rate limit exceeded for
     /// installation ID 1."); the middleware adds `X-RateLimit-Remaining: 0`.
     #[error("{0}")]
@@ -155,6 +168,8 @@ impl ResponseError for ApiError {
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
+            Self::PreconditionRequired(_) => StatusCode::PRECONDITION_REQUIRED,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }

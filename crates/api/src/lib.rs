@@ -73,6 +73,12 @@ fn routes(cfg: &mut ServiceConfig) {
         .service(handlers::policy::get_token_policy)
         .service(handlers::policy::set_token_policy)
         .service(handlers::policy::list_audit_events)
+        .service(handlers::review_rules::get_review_rules)
+        .service(handlers::review_rules::set_review_rules)
+        .service(handlers::review_rules::list_review_rules_versions)
+        .service(handlers::review_rules::get_review_rules_version)
+        .service(handlers::review_rules::get_review_rules_schema)
+        .service(handlers::review_rules::dry_run_review_rules)
         .service(handlers::audit_log::get_audit_log)
         .service(handlers::enterprise_policy::get_enterprise_token_policy)
         .service(handlers::enterprise_policy::set_enterprise_token_policy)
@@ -110,9 +116,26 @@ pub fn openapi_json() -> String {
 /// committed in `openapi/openapi-3.0.json` for 3.0-only tools such as progenitor.
 pub fn openapi_json_30() -> String {
     let doc = serde_json::to_value(openapi()).unwrap_or_default();
-    let mut text = serde_json::to_string_pretty(&openapi30::down_convert(&doc)).unwrap_or_default();
+    let doc = sorted(openapi30::down_convert(&doc));
+    let mut text = serde_json::to_string_pretty(&doc).unwrap_or_default();
     text.push('\n');
     text
+}
+
+/// `value` with every object's keys in order: the committed 3.0 document reads the same
+/// whichever order serde_json keeps keys in (a dependency may turn on its `preserve_order`).
+fn sorted(value: serde_json::Value) -> serde_json::Value {
+    match value {
+        serde_json::Value::Object(map) => {
+            let mut entries: Vec<(String, serde_json::Value)> = map.into_iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            serde_json::Value::Object(entries.into_iter().map(|(k, v)| (k, sorted(v))).collect())
+        }
+        serde_json::Value::Array(items) => {
+            serde_json::Value::Array(items.into_iter().map(sorted).collect())
+        }
+        other => other,
+    }
 }
 
 /// The whole application: routes, error handlers and middleware. Used by the server and by

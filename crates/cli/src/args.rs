@@ -18,6 +18,8 @@ Exit codes:
   5  not found (HTTP 404: unknown organization, installation, request or grant)
   6  validation failed (HTTP 422, e.g. a request that is no longer pending)
   7  any other server or network error, including rate limiting
+  8  rules dry-run: the outcome of a pending request would change
+  9  rules apply: another version was saved since the one If-Match names (HTTP 412)
 
 Environment: PATGATE_URL, PATGATE_ORG, PATGATE_APP_ID, PATGATE_INSTALLATION_ID,
 PATGATE_PRIVATE_KEY_FILE, or PATGATE_PRIVATE_KEY holding the PEM itself.";
@@ -78,6 +80,49 @@ pub enum Command {
     /// Active grants (approved requests): list, revoke.
     #[command(subcommand)]
     Grants(GrantsCommand),
+    /// Review rules: validate, dry-run, apply.
+    #[command(subcommand)]
+    Rules(RulesCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RulesCommand {
+    /// Validate a rule file (schema, ids, reasons) and run its cases; changes nothing.
+    Validate(RulesArgs),
+    /// Show what a rule file would decide about every pending request, beside the rules in
+    /// force, and the active grants it would deny; changes nothing. Exit 8 when any pending
+    /// request's outcome would change.
+    DryRun(RulesArgs),
+    /// Save a rule file as the next version of the organization's rules.
+    Apply {
+        #[command(flatten)]
+        rules: RulesArgs,
+        /// off (not evaluated), shadow (decisions recorded, nothing acted on) or enforce.
+        #[arg(long, value_enum)]
+        mode: RulesModeArg,
+        /// The ETag of the version this replaces (e.g. "v3"); by default the version in force
+        /// is read first.
+        #[arg(long, value_name = "ETAG")]
+        if_match: Option<String>,
+    },
+}
+
+/// A rule file and its cases.
+#[derive(Debug, Clone, Args)]
+pub struct RulesArgs {
+    /// The rules, in Cedar.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// A JSON array of test cases carried with the rules.
+    #[arg(long, value_name = "FILE")]
+    pub cases: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RulesModeArg {
+    Off,
+    Shadow,
+    Enforce,
 }
 
 #[derive(Debug, Subcommand)]

@@ -27,6 +27,10 @@ pub enum Exit {
     Invalid = 6,
     /// Any other server or network error, including rate limiting.
     Failed = 7,
+    /// `rules dry-run`: the outcome of a pending request would change.
+    Changes = 8,
+    /// 412: another version of the rules was saved since the one `If-Match` names.
+    Stale = 9,
 }
 
 impl Exit {
@@ -36,6 +40,7 @@ impl Exit {
             401 => Exit::Unauthorized,
             403 => Exit::Forbidden,
             404 => Exit::NotFound,
+            412 => Exit::Stale,
             422 => Exit::Invalid,
             _ => Exit::Failed,
         }
@@ -82,6 +87,8 @@ pub enum CliError {
     NotFound(String),
     #[error("{0}")]
     Invalid(String),
+    #[error("{0}")]
+    Changes(String),
     #[error("cannot write the output")]
     Output(#[source] std::io::Error),
 }
@@ -97,6 +104,7 @@ impl CliError {
             CliError::Api { status, .. } => Exit::for_status(*status),
             CliError::NotFound(_) => Exit::NotFound,
             CliError::Invalid(_) => Exit::Invalid,
+            CliError::Changes(_) => Exit::Changes,
             CliError::Transport { .. } | CliError::Protocol { .. } | CliError::Output(_) => {
                 Exit::Failed
             }
@@ -196,7 +204,11 @@ fn is_rate_limited(status: u16, headers: &HeaderMap) -> bool {
 
 /// One `errors[]` item as a line: its message, then where it points.
 fn describe(e: &FieldError) -> String {
-    let at = format!("{}.{}: {}", e.resource, e.field, e.code);
+    let mut at = format!("{}.{}: {}", e.resource, e.field, e.code);
+    // Review rules point into their source.
+    if let (Some(line), Some(column)) = (e.line, e.column) {
+        at.push_str(&format!(", line {line}, column {column}"));
+    }
     match &e.message {
         Some(message) => format!("{message} ({at})"),
         None => at,
@@ -298,6 +310,8 @@ mod tests {
             field: "pat_request_ids".into(),
             message: Some("request 4: already approved".into()),
             resource: "PersonalAccessTokenRequest".into(),
+            line: None,
+            column: None,
         };
         assert_eq!(
             describe(&with_message),
@@ -310,6 +324,15 @@ mod tests {
         assert_eq!(
             describe(&bare),
             "PersonalAccessTokenRequest.pat_request_ids: unprocessable"
+        );
+        let placed = FieldError {
+            line: Some(4),
+            column: Some(8),
+            ..bare
+        };
+        assert_eq!(
+            describe(&placed),
+            "PersonalAccessTokenRequest.pat_request_ids: unprocessable, line 4, column 8"
         );
     }
 }

@@ -10,6 +10,7 @@ mod lists;
 pub mod output;
 pub mod pages;
 pub mod requests;
+pub mod rules;
 pub mod table;
 
 use std::io::IsTerminal;
@@ -106,6 +107,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
     match &cli.command {
         Command::Requests(command) => requests::run(&ctx, command).await,
         Command::Grants(command) => grants::run(&ctx, command).await,
+        Command::Rules(command) => rules::run(&ctx, command).await,
     }
 }
 

@@ -159,6 +159,63 @@ pub fn request_details(r: &PatGrantRequest) -> String {
         .collect()
 }
 
+/// A rules dry-run: the pending requests whose outcome would change, the grants the rules
+/// would deny, and the rules nothing matched.
+pub fn dry_run(run: &patgate_client::types::DryRunDto) -> String {
+    let outcome = |d: &patgate_client::types::RuleDecisionDto| {
+        if d.rules.is_empty() {
+            d.outcome.to_string()
+        } else {
+            format!("{} [{}]", d.outcome, d.rules.join(", "))
+        }
+    };
+    let rows: Vec<Vec<String>> = run
+        .requests
+        .iter()
+        .filter(|r| r.changed)
+        .map(|r| {
+            vec![
+                r.pat_request_id.to_string(),
+                r.current.as_ref().map_or_else(|| "-".to_owned(), outcome),
+                outcome(&r.candidate),
+            ]
+        })
+        .collect();
+    let mut text = format!(
+        "{} of {} pending requests would change (rules in force: version {}, {})\n",
+        run.changed, run.pending, run.current_version, run.current_mode
+    );
+    if !rows.is_empty() {
+        text.push_str(&render(&["REQUEST", "IN FORCE", "CANDIDATE"], &rows));
+    }
+    if !run.grants_refused.is_empty() {
+        let grants: Vec<Vec<String>> = run
+            .grants_refused
+            .iter()
+            .map(|g| {
+                vec![
+                    g.grant_id.to_string(),
+                    g.pat_request_id.to_string(),
+                    g.rules.join(", "),
+                ]
+            })
+            .collect();
+        text.push_str(&format!(
+            "{} of {} active grants would be denied (rules never revoke them):\n",
+            run.grants_refused.len(),
+            run.grants_checked
+        ));
+        text.push_str(&render(&["GRANT", "REQUEST", "RULES"], &grants));
+    }
+    if !run.unmatched_rules.is_empty() {
+        text.push_str(&format!(
+            "rules that match no case and no pending request: {}\n",
+            run.unmatched_rules.join(", ")
+        ));
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

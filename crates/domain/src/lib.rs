@@ -15,7 +15,7 @@ pub use names::{EmailAddress, Login, NameError, RepoName, TokenName};
 pub use permissions::{
     AccessLevel, NarrowError, Operation, PermissionFilter, PermissionSet, RequestedPermissions,
     ORG_ADMIN_PERMISSION, ORG_HOOKS_PERMISSION, PAT_GRANTS_PERMISSION, PAT_INTAKE_PERMISSION,
-    PAT_REQUESTS_PERMISSION,
+    PAT_REQUESTS_PERMISSION, REVIEW_RULES_PERMISSION,
 };
 pub use review::{
     Bulk, IdList, ReviewAction, ReviewReason, Revoking, Ruling, ValidationError, MAX_IDS,

@@ -20,6 +20,10 @@ pub const ORG_ADMIN_PERMISSION: &str = "organization_administration";
 /// write: create, change, delete, ping and redeliver).
 pub const ORG_HOOKS_PERMISSION: &str = "organization_hooks";
 
+/// patgate's permission for an organization's review rules (read: view them, their versions
+/// and schema, and dry-run a candidate; write: save a version).
+pub const REVIEW_RULES_PERMISSION: &str = "organization_personal_access_token_review_rules";
+
 /// patgate's permission for the token policy of the enterprise an installation's organization
 /// belongs to (read: read it; write: change it, which binds every organization of the
 /// enterprise). GitHub sets enterprise policy in its web interface only.
@@ -160,6 +164,8 @@ pub enum Operation {
     WriteHooks,
     ReadEnterprisePolicy,
     WriteEnterprisePolicy,
+    ReadReviewRules,
+    WriteReviewRules,
 }
 
 impl Operation {
@@ -183,6 +189,8 @@ impl Operation {
             Self::WriteHooks => (ORG_HOOKS_PERMISSION, AccessLevel::Write),
             Self::ReadEnterprisePolicy => (ENTERPRISE_POLICY_PERMISSION, AccessLevel::Read),
             Self::WriteEnterprisePolicy => (ENTERPRISE_POLICY_PERMISSION, AccessLevel::Write),
+            Self::ReadReviewRules => (REVIEW_RULES_PERMISSION, AccessLevel::Read),
+            Self::WriteReviewRules => (REVIEW_RULES_PERMISSION, AccessLevel::Write),
         }
     }
 

@@ -16,7 +16,7 @@ use crate::routing::{self, Recorded};
 use crate::schema::{
     pat_grants, pat_request_repositories, pat_request_reviews, pat_requests, tokens,
 };
-use crate::{policy, seed, StoreError};
+use crate::{policy, review_rules, seed, StoreError};
 
 /// A token's request as the issuer files it.
 #[derive(Debug, Clone)]
@@ -283,9 +283,31 @@ pub fn submit(conn: &mut DbConnection, s: &Submission<'_>) -> Result<Outcome, In
             s.reason,
             s.at,
         )?;
-        return Ok(Outcome::Pending(request));
+        return by_rules(conn, s, request);
     }
     approve_by_policy(conn, s, request.id)
+}
+
+/// A pending request after the organization's review rules ran over it (in enforce mode they
+/// may have approved or denied it).
+fn by_rules(
+    conn: &mut DbConnection,
+    s: &Submission<'_>,
+    request: PatRequest,
+) -> Result<Outcome, IntakeError> {
+    let applied = review_rules::decide_filed(conn, &request, s.actor, s.at)?;
+    if !applied.as_ref().is_some_and(|a| a.acted) {
+        return Ok(Outcome::Pending(request));
+    }
+    let request: PatRequest = pat_requests::table.find(request.id).first(conn)?;
+    let grant: Option<PatGrant> = pat_grants::table
+        .filter(pat_grants::request_id.eq(request.id))
+        .first(conn)
+        .optional()?;
+    Ok(match grant {
+        Some(grant) => Outcome::Granted { request, grant },
+        None => Outcome::Pending(request),
+    })
 }
 
 /// What the organization's policy makes of the token's filing; a refusal is an error.
@@ -347,7 +369,7 @@ fn refile(
         s.reason,
         s.at,
     )?;
-    Ok(Outcome::Pending(refiled))
+    by_rules(conn, s, refiled)
 }
 
 /// No approval required: the request is approved at once by the policy, recorded as one
@@ -446,6 +468,8 @@ pub struct Verdict {
     pub request: PatRequest,
     pub review: Option<PatRequestReview>,
     pub grant: Option<PatGrant>,
+    /// The latest decision of the organization's review rules about it.
+    pub rules: Option<review_rules::DecisionRow>,
 }
 
 pub fn verdict(
@@ -470,10 +494,12 @@ fn verdict_of(conn: &mut DbConnection, request: PatRequest) -> Result<Verdict, S
         .filter(pat_grants::request_id.eq(request.id))
         .first(conn)
         .optional()?;
+    let rules = review_rules::latest_decision(conn, request.id)?;
     Ok(Verdict {
         request,
         review,
         grant,
+        rules,
     })
 }
 

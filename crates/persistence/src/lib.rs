@@ -22,6 +22,7 @@ pub mod policy;
 pub mod rate_limits;
 pub mod repositories;
 pub mod requests;
+pub mod review_rules;
 pub mod revocations;
 mod routing;
 pub mod schema;

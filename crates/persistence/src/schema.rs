@@ -239,6 +239,49 @@ diesel::table! {
 }
 
 diesel::table! {
+    review_rule_decisions (id) {
+        id -> BigInt,
+        org_id -> BigInt,
+        request_id -> BigInt,
+        owner_id -> BigInt,
+        version -> BigInt,
+        mode -> Text,
+        outcome -> Text,
+        acted -> Bool,
+        explanation -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    review_rule_runs (org_id) {
+        org_id -> BigInt,
+        version -> BigInt,
+        after_id -> BigInt,
+        until_id -> BigInt,
+        app_id -> Nullable<BigInt>,
+        installation_id -> Nullable<BigInt>,
+        leased_until -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    review_rule_versions (id) {
+        id -> BigInt,
+        org_id -> BigInt,
+        version -> BigInt,
+        mode -> Text,
+        source -> Text,
+        cases -> Text,
+        sha256 -> Text,
+        app_id -> Nullable<BigInt>,
+        installation_id -> Nullable<BigInt>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     token_policies (id) {
         id -> BigInt,
         enterprise_id -> Nullable<BigInt>,
@@ -335,6 +378,15 @@ diesel::joinable!(pat_requests -> organizations (org_id));
 diesel::joinable!(pat_requests -> tokens (token_id));
 diesel::joinable!(pat_requests -> users (owner_id));
 diesel::joinable!(repositories -> organizations (org_id));
+diesel::joinable!(review_rule_decisions -> organizations (org_id));
+diesel::joinable!(review_rule_decisions -> pat_requests (request_id));
+diesel::joinable!(review_rule_decisions -> users (owner_id));
+diesel::joinable!(review_rule_runs -> apps (app_id));
+diesel::joinable!(review_rule_runs -> installations (installation_id));
+diesel::joinable!(review_rule_runs -> organizations (org_id));
+diesel::joinable!(review_rule_versions -> apps (app_id));
+diesel::joinable!(review_rule_versions -> installations (installation_id));
+diesel::joinable!(review_rule_versions -> organizations (org_id));
 diesel::joinable!(token_policies -> enterprises (enterprise_id));
 diesel::joinable!(token_policies -> organizations (org_id));
 diesel::joinable!(tokens -> users (owner_id));
@@ -365,6 +417,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     pat_requests,
     rate_limit_windows,
     repositories,
+    review_rule_decisions,
+    review_rule_runs,
+    review_rule_versions,
     token_policies,
     tokens,
     users,

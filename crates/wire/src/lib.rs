@@ -4,6 +4,7 @@ pub mod fault;
 pub mod hook_bodies;
 pub mod hooks;
 pub mod lifecycle;
+pub mod rules;
 
 pub use fault::Fault;
 
@@ -139,7 +140,7 @@ impl SimpleUser {
 }
 
 /// The permissions a token requests or holds, grouped as GitHub groups them.
-#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[schema(example = json!({"organization": {"members": "read"}, "repository": {"metadata": "read"}}))]
 pub struct TokenPermissions {
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -234,6 +234,9 @@ pub struct TokenRequestStatus {
     pub permissions_upgraded: Option<TokenPermissions>,
     /// All the permissions asked for.
     pub permissions_result: TokenPermissions,
+    /// What the organization's review rules decided about it, and why (`null`: no rules
+    /// decided about it).
+    pub automatic_review: Option<crate::rules::AutomaticReviewDto>,
 }
 
 /// A token's last use.
@@ -288,7 +291,7 @@ pub struct AccessCheckResult {
 }
 
 /// The app and installation that acted.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct AuditActor {
     pub app_id: i64,
     pub installation_id: Option<i64>,

@@ -49,6 +49,9 @@ fn status(request: &PatRequest, verdict: Option<&Verdict>) -> TokenRequestStatus
         permissions_added: permissions_of(request.permissions_added.as_deref()),
         permissions_upgraded: permissions_of(request.permissions_upgraded.as_deref()),
         permissions_result: TokenPermissions::from(&asked),
+        automatic_review: verdict
+            .and_then(|v| v.rules.as_ref())
+            .and_then(crate::dto::rules::AutomaticReviewDto::of),
     }
 }
 

@@ -15,6 +15,7 @@ pub mod org_hooks;
 pub mod params;
 pub mod policy;
 pub mod requests;
+pub mod review_rules;
 
 use actix_web::{web, HttpRequest, HttpResponse};
 pub(crate) use call::Scope;

@@ -62,6 +62,8 @@ org_paths! {
     FiledRequestPath { pat_request_id: i64 = "The request's id" }
     /// `/orgs/{org}/personal-access-tokens/{pat_id}/repositories`.
     PatGrantPath { pat_id: i64 = "Unique identifier of the fine-grained personal access token." }
+    /// `/orgs/{org}/personal-access-token-review-rules/versions/{version}`.
+    RulesVersionPath { version: i64 = "The version's number" }
     /// `/orgs/{org}/personal-access-tokens/{pat_id}` (GitHub words its `pat_id` so).
     PatAccessPath { pat_id: i64 = "The unique identifier of the fine-grained personal access token." }
 }

@@ -13,6 +13,7 @@ mod outbox_plans;
 mod query_plans;
 mod rate_limits;
 mod review;
+mod review_rules;
 mod revocations;
 mod statements;
 mod wal;

@@ -1,0 +1,370 @@
+//! What rules see of a request, and how it becomes Cedar's entities and context. The values
+//! Cedar cannot compute itself (the highest level asked, whether all of it is read-only,
+//! whether any repository is private) are computed here, before evaluation.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use patgate_domain::policy::PolicyStack;
+use patgate_domain::{AccessLevel, RepositorySelection, RequestedPermissions};
+use serde::{Deserialize, Serialize};
+
+/// A request as rules see it. Test cases of a rule set are written in this shape.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Facts {
+    /// The request's id; `0` for a test case.
+    #[serde(default)]
+    pub id: i64,
+    pub owner: Owner,
+    #[serde(default = "default_token_name")]
+    pub token_name: String,
+    /// `all`, `subset` or `none`.
+    pub repository_selection: String,
+    /// The repositories listed, for `subset`.
+    #[serde(default)]
+    pub repositories: Vec<Repository>,
+    #[serde(default)]
+    pub permissions: RequestedPermissions,
+    /// When the token expires; `None` when it never does.
+    #[serde(default)]
+    pub expires_at: Option<DateTime<Utc>>,
+    /// The token's lifetime in whole days (`None` when it never expires). A test case may give
+    /// this instead of `expires_at`.
+    #[serde(default)]
+    pub lifetime_days: Option<u64>,
+    /// When the request was filed; a test case's default is the evaluation's time.
+    #[serde(default)]
+    pub created_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub resubmission: bool,
+}
+
+fn default_token_name() -> String {
+    "token".to_owned()
+}
+
+/// The token's owner.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Owner {
+    pub login: String,
+    /// `owner` or `member`.
+    #[serde(default = "member")]
+    pub role: String,
+    #[serde(default)]
+    pub site_admin: bool,
+    /// How many of the owner's requests review rules approved in the last 24 hours.
+    #[serde(default)]
+    pub automatic_approvals_last_day: i64,
+    /// … and in the last 7 days.
+    #[serde(default)]
+    pub automatic_approvals_last_week: i64,
+}
+
+fn member() -> String {
+    "member".to_owned()
+}
+
+/// A repository listed by a request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Repository {
+    pub name: String,
+    #[serde(default)]
+    pub private: bool,
+}
+
+/// What the evaluation knows besides the request: the organization, the time and its policy.
+#[derive(Debug, Clone)]
+pub struct Situation {
+    pub org_login: String,
+    pub now: DateTime<Utc>,
+    pub policy: PolicyStack,
+}
+
+/// Why a value of [`Facts`] is not one rules can be given.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FactsError {
+    #[error("repository_selection must be all, subset or none, not {0:?}")]
+    Selection(String),
+    #[error("role must be owner or member, not {0:?}")]
+    Role(String),
+    #[error("{0}")]
+    Cedar(String),
+}
+
+impl Facts {
+    pub fn selection(&self) -> Result<RepositorySelection, FactsError> {
+        RepositorySelection::parse(&self.repository_selection)
+            .ok_or_else(|| FactsError::Selection(self.repository_selection.clone()))
+    }
+
+    /// The lifetime in days: given, or from the filing to the expiry.
+    pub fn lifetime(&self, now: DateTime<Utc>) -> Option<u64> {
+        if self.lifetime_days.is_some() {
+            return self.lifetime_days;
+        }
+        let created = self.created_at.unwrap_or(now).timestamp();
+        patgate_domain::policy::lifetime_days(created, self.expires_at.map(|e| e.timestamp()))
+    }
+
+    /// The expiry: given, or the filing's time plus the lifetime.
+    pub fn expiry(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        self.expires_at.or_else(|| {
+            let days = i64::try_from(self.lifetime_days?).ok()?;
+            self.created_at
+                .unwrap_or(now)
+                .checked_add_signed(chrono::TimeDelta::try_days(days)?)
+        })
+    }
+
+    /// Whether the owner is an owner of the organization.
+    pub fn by_owner(&self) -> bool {
+        self.owner.role == "owner"
+    }
+
+    /// The highest level asked for, if anything is asked.
+    pub fn highest_level(&self) -> Option<AccessLevel> {
+        self.permissions.entries().map(|(_, level)| level).max()
+    }
+
+    pub(crate) fn check(&self) -> Result<(), FactsError> {
+        self.selection()?;
+        if self.owner.role != "owner" && self.owner.role != "member" {
+            return Err(FactsError::Role(self.owner.role.clone()));
+        }
+        Ok(())
+    }
+}
+
+/// Cedar's `datetime("…")` text of a time.
+pub(crate) fn datetime(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+pub(crate) mod cedar {
+    //! The request as Cedar's entities, request and context.
+
+    use std::collections::BTreeMap;
+    use std::str::FromStr;
+
+    use cedar_policy::{
+        Context, Entities, Entity, EntityId, EntityTypeName, EntityUid, Request,
+        RestrictedExpression as X,
+    };
+
+    use super::{datetime, Facts, FactsError, Situation};
+    use crate::schema::schema;
+
+    fn uid(kind: &str, id: &str) -> Result<EntityUid, FactsError> {
+        let kind = EntityTypeName::from_str(kind).map_err(|e| FactsError::Cedar(e.to_string()))?;
+        Ok(EntityUid::from_type_name_and_id(kind, EntityId::new(id)))
+    }
+
+    fn strings<'a>(values: impl IntoIterator<Item = &'a str>) -> X {
+        X::new_set(values.into_iter().map(|v| X::new_string(v.to_owned())))
+    }
+
+    fn long(value: i64) -> X {
+        X::new_long(value)
+    }
+
+    fn cedar_error(e: impl std::fmt::Display) -> FactsError {
+        FactsError::Cedar(e.to_string())
+    }
+
+    /// The entities, and the request for `action` (`deny` or `approve`), of one evaluation.
+    pub(crate) struct Prepared {
+        pub(crate) entities: Entities,
+        principal: EntityUid,
+        resource: EntityUid,
+        context: Context,
+    }
+
+    impl Prepared {
+        pub(crate) fn new(facts: &Facts, situation: &Situation) -> Result<Self, FactsError> {
+            facts.check()?;
+            let org = uid("Organization", &situation.org_login)?;
+            let principal = uid("User", &facts.owner.login)?;
+            let request_key = if facts.id > 0 {
+                facts.id.to_string()
+            } else {
+                "case".to_owned()
+            };
+            let resource = uid("TokenRequest", &request_key)?;
+            let mut entities = vec![
+                Entity::new_with_tags(
+                    org.clone(),
+                    [(
+                        "login".to_owned(),
+                        X::new_string(situation.org_login.clone()),
+                    )],
+                    [],
+                    [],
+                )
+                .map_err(cedar_error)?,
+                Entity::new_with_tags(
+                    principal.clone(),
+                    [
+                        ("login".to_owned(), X::new_string(facts.owner.login.clone())),
+                        ("role".to_owned(), X::new_string(facts.owner.role.clone())),
+                        ("site_admin".to_owned(), X::new_bool(facts.owner.site_admin)),
+                    ],
+                    [],
+                    [],
+                )
+                .map_err(cedar_error)?,
+            ];
+            let listed = facts.selection()?.lists_repositories();
+            let repositories: &[super::Repository] = if listed { &facts.repositories } else { &[] };
+            let mut repo_uids = Vec::with_capacity(repositories.len());
+            for repo in repositories {
+                let repo_uid = uid("Repository", &repo.name)?;
+                if repo_uids.contains(&repo_uid) {
+                    continue;
+                }
+                entities.push(
+                    Entity::new_with_tags(
+                        repo_uid.clone(),
+                        [
+                            ("name".to_owned(), X::new_string(repo.name.clone())),
+                            ("private".to_owned(), X::new_bool(repo.private)),
+                        ],
+                        [org.clone()],
+                        [],
+                    )
+                    .map_err(cedar_error)?,
+                );
+                repo_uids.push(repo_uid);
+            }
+
+            // One level per name: the higher, when a name is asked in two groups.
+            let mut levels = BTreeMap::new();
+            for (name, level) in facts.permissions.entries() {
+                let held = levels.entry(name.to_owned()).or_insert(level);
+                *held = (*held).max(level);
+            }
+            let highest = facts.highest_level();
+            let now = situation.now;
+            let mut attrs = vec![
+                (
+                    "token_name".to_owned(),
+                    X::new_string(facts.token_name.clone()),
+                ),
+                (
+                    "repository_selection".to_owned(),
+                    X::new_string(facts.repository_selection.clone()),
+                ),
+                (
+                    "repositories".to_owned(),
+                    X::new_set(repo_uids.iter().cloned().map(X::new_entity_uid)),
+                ),
+                (
+                    "repository_names".to_owned(),
+                    strings(repositories.iter().map(|r| r.name.as_str())),
+                ),
+                (
+                    "any_private_repository".to_owned(),
+                    X::new_bool(repositories.iter().any(|r| r.private)),
+                ),
+                (
+                    "organization_permissions".to_owned(),
+                    strings(facts.permissions.organization.keys().map(String::as_str)),
+                ),
+                (
+                    "repository_permissions".to_owned(),
+                    strings(facts.permissions.repository.keys().map(String::as_str)),
+                ),
+                (
+                    "other_permissions".to_owned(),
+                    strings(facts.permissions.other.keys().map(String::as_str)),
+                ),
+                (
+                    "permissions".to_owned(),
+                    X::new_set(
+                        levels
+                            .iter()
+                            .map(|(name, level)| X::new_string(format!("{name}:{level}"))),
+                    ),
+                ),
+                (
+                    "highest_level".to_owned(),
+                    X::new_string(highest.map_or("none", |l| l.as_str()).to_owned()),
+                ),
+                (
+                    "read_only".to_owned(),
+                    X::new_bool(highest.is_none_or(|l| l == patgate_domain::AccessLevel::Read)),
+                ),
+                (
+                    "created_at".to_owned(),
+                    X::new_datetime(datetime(facts.created_at.unwrap_or(now))),
+                ),
+                ("resubmission".to_owned(), X::new_bool(facts.resubmission)),
+            ];
+            if let Some(days) = facts.lifetime(now) {
+                attrs.push((
+                    "lifetime_days".to_owned(),
+                    long(i64::try_from(days).unwrap_or(i64::MAX)),
+                ));
+            }
+            if let Some(expiry) = facts.expiry(now) {
+                attrs.push(("expires_at".to_owned(), X::new_datetime(datetime(expiry))));
+            }
+            let tags = levels
+                .iter()
+                .map(|(name, level)| (name.clone(), X::new_string(level.as_str().to_owned())));
+            entities.push(
+                Entity::new_with_tags(resource.clone(), attrs, [org], tags).map_err(cedar_error)?,
+            );
+            let entities =
+                Entities::from_entities(entities, Some(schema())).map_err(cedar_error)?;
+
+            let policy = situation.policy.effective();
+            let record = |fields: Vec<(&str, X)>| {
+                X::new_record(fields.into_iter().map(|(k, v)| (k.to_owned(), v)))
+                    .map_err(cedar_error)
+            };
+            let context = Context::from_pairs([
+                ("now".to_owned(), X::new_datetime(datetime(now))),
+                (
+                    "policy".to_owned(),
+                    record(vec![
+                        (
+                            "max_lifetime_days",
+                            long(i64::from(policy.fine_grained_max_days)),
+                        ),
+                        ("approval_required", X::new_bool(policy.approval_required)),
+                        (
+                            "exempt_administrators",
+                            X::new_bool(policy.exempt_administrators),
+                        ),
+                    ])?,
+                ),
+                (
+                    "owner_automatic_approvals".to_owned(),
+                    record(vec![
+                        ("last_day", long(facts.owner.automatic_approvals_last_day)),
+                        ("last_week", long(facts.owner.automatic_approvals_last_week)),
+                    ])?,
+                ),
+            ])
+            .map_err(cedar_error)?;
+            Ok(Self {
+                entities,
+                principal,
+                resource,
+                context,
+            })
+        }
+
+        pub(crate) fn request(&self, action: &str) -> Result<Request, FactsError> {
+            Request::new(
+                self.principal.clone(),
+                uid("Action", action)?,
+                self.resource.clone(),
+                self.context.clone(),
+                Some(schema()),
+            )
+            .map_err(cedar_error)
+        }
+    }
+}

@@ -1,0 +1,3 @@
+DROP TABLE review_rule_runs;
+DROP TABLE review_rule_decisions;
+DROP TABLE review_rule_versions;
