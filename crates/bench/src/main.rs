@@ -197,6 +197,9 @@ fn prepare(backend: Backend, binary: &Path, work: &Path) -> Result<Target, Strin
 struct Fixture {
     app_id: i64,
     installation_id: i64,
+    /// The app's installation on `org-2`, which files requests there (review rules' cost at
+    /// filing is measured away from the benchmarked organization's data).
+    filer_installation_id: i64,
     private_pem: String,
 }
 
@@ -213,12 +216,17 @@ impl Fixture {
 
     /// The token exchange request: the installation's token for a fresh app JWT.
     fn token_exchange(&self) -> Result<Vec<u8>, String> {
+        self.token_exchange_for(self.installation_id)
+    }
+
+    /// The token exchange request of one of the app's installations.
+    fn token_exchange_for(&self, installation_id: i64) -> Result<Vec<u8>, String> {
         let jwt =
             patgate_api::keys::app_jwt(&self.app_id.to_string(), &self.private_pem, now_secs())
                 .map_err(|e| e.to_string())?;
         Ok(request(
             "POST",
-            &format!("/app/installations/{}/access_tokens", self.installation_id),
+            &format!("/app/installations/{installation_id}/access_tokens"),
             Some(&jwt),
             None,
         ))
@@ -250,6 +258,14 @@ fn seed_fixture(target: &Target, db: &mut Db) -> Result<Fixture, String> {
             "permissions": {
                 "organization_personal_access_token_requests": "write",
                 "organization_personal_access_tokens": "write",
+                "organization_personal_access_token_review_rules": "read",
+            },
+        }, {
+            "app": "bench-reviewer",
+            "org": FILING_ORG,
+            "permissions": {
+                "organization_personal_access_token_intake": "write",
+                "organization_personal_access_token_review_rules": "write",
             },
         }],
     });
@@ -266,11 +282,15 @@ fn seed_fixture(target: &Target, db: &mut Db) -> Result<Fixture, String> {
     )?;
     let app_id = first(db.ids("SELECT id FROM apps WHERE slug = 'bench-reviewer'")?)?;
     let installation_id = first(db.ids(&format!(
-        "SELECT id FROM installations WHERE app_id = {app_id}"
+        "SELECT id FROM installations WHERE app_id = {app_id} AND org_id = 1"
+    ))?)?;
+    let filer_installation_id = first(db.ids(&format!(
+        "SELECT id FROM installations WHERE app_id = {app_id} AND org_id = 2"
     ))?)?;
     Ok(Fixture {
         app_id,
         installation_id,
+        filer_installation_id,
         private_pem,
     })
 }
@@ -483,6 +503,9 @@ async fn bench_stage(
     let page = save_list_page(&server, &token, target, rows).await?;
     let mut results = Vec::new();
     let peak_rss = run_scenarios(config, target, &server, rows, scenarios, "", &mut results).await;
+    if !config.read_only {
+        bench_rules(config, target, &server, fixture, &token, rows, &mut results).await?;
+    }
     results.push(bench_baseline(config, target, rows, &page, &token).await?);
     println!("  server RSS under load: {peak_rss:.0} MB");
     let memory = server.memory_mb();
@@ -522,6 +545,131 @@ async fn bench_stage(
         &mut results,
     )?;
     Ok((results, memory))
+}
+
+/// The organization the review rules' filings go to (`org-2`, id 2).
+const FILING_ORG: &str = "org-2";
+/// Rules in the benchmark's rule set.
+const RULES: usize = 100;
+
+/// A rule set of [`RULES`] rules, none of which matches the benchmark's filings (each is
+/// evaluated, none decides): deny rules on repository names, approve rules on owners, and
+/// rules that leave requests for people on permission tags.
+fn rule_set() -> String {
+    (0..RULES)
+        .map(|i| match i % 5 {
+            0 | 1 => format!(
+                "@id(\"deny-{i}\") @reason(\"Repository secret-{i} is off limits.\")\npermit (principal, action == Action::\"deny\", resource) when {{ resource.repository_names.contains(\"secret-{i}\") }};\n"
+            ),
+            2 | 3 => format!(
+                "@id(\"approve-{i}\") @reason(\"Trusted owner {i}.\")\npermit (principal, action == Action::\"approve\", resource) when {{ principal.login == \"trusted-{i}\" && resource.read_only }};\n"
+            ),
+            _ => format!(
+                "@id(\"people-{i}\") @reason(\"Permission perm_{i} is reviewed by people.\")\nforbid (principal, action == Action::\"approve\", resource) when {{ resource.hasTag(\"perm_{i}\") }};\n"
+            ),
+        })
+        .collect()
+}
+
+/// `PUT` of the filing organization's review rules over whatever version is in force.
+async fn save_rules(server: &Server, token: &str, mode: &str, source: &str) -> Result<(), String> {
+    let body = serde_json::json!({"mode": mode, "source": source}).to_string();
+    let path = format!("/orgs/{FILING_ORG}/personal-access-token-review-rules");
+    let put = request("PUT", &path, Some(token), Some(&body));
+    let text = String::from_utf8_lossy(&put).replacen(
+        "User-Agent: patgate-bench\r\n",
+        "User-Agent: patgate-bench\r\nIf-Match: *\r\n",
+        1,
+    );
+    let answer = Connection::new(server.addr)
+        .send(text.as_bytes())
+        .await
+        .map_err(|e| e.to_string())?;
+    if answer.status != 200 {
+        return Err(format!(
+            "saving review rules answered {}: {}",
+            answer.status,
+            String::from_utf8_lossy(&answer.body)
+        ));
+    }
+    Ok(())
+}
+
+/// Filings of new tokens' requests to the filing organization, each with a token id of its
+/// own from `first`.
+fn filings(name: &'static str, connections: usize, first: i64, token: &str) -> Scenario {
+    let token = token.to_owned();
+    let path = format!("/orgs/{FILING_ORG}/personal-access-token-intake/requests");
+    let expires = chrono::Utc::now() + chrono::Duration::days(30);
+    let expires = expires.format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    Scenario {
+        name,
+        expect: 201,
+        connections,
+        make: consuming((first..first + 400_000).collect(), 1, move |ids| {
+            let body = format!(
+                r#"{{"owner":"bench-filer","token_id":{},"token_name":"filed-{}","token_expires_at":"{expires}","repository_selection":"subset","repositories":["repo-2"],"permissions":{{"repository":{{"contents":"read","metadata":"read"}}}},"reason":"for the benchmark"}}"#,
+                ids[0], ids[0]
+            );
+            request("POST", &path, Some(&token), Some(&body))
+        }),
+    }
+}
+
+/// What review rules cost: the issuer's filings without rules and with a rule set of
+/// [`RULES`] in shadow mode (every rule evaluated, the decision recorded, nothing acted on),
+/// on `org-2`; and the dry-run of that set over the benchmarked organization's pending
+/// requests and active grants (which writes nothing).
+async fn bench_rules(
+    config: &Config,
+    target: &Target,
+    server: &Server,
+    fixture: &Fixture,
+    token: &str,
+    rows: i64,
+    results: &mut Vec<Measurement>,
+) -> Result<(), String> {
+    let answer = Connection::new(server.addr)
+        .send(&fixture.token_exchange_for(fixture.filer_installation_id)?)
+        .await
+        .map_err(|e| e.to_string())?;
+    let filer = answer.json()["token"]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| format!("the filer's token exchange answered {}", answer.status))?;
+    // Token ids of their own at each size: a filing of a known token would change nothing.
+    let base = 10_000_000_000 + rows * 100;
+    let source = rule_set();
+    save_rules(server, &filer, "off", "").await?;
+    let without = vec![
+        filings("file a request", 0, base, &filer),
+        filings("file a request, 1 connection", 1, base + 400_000, &filer),
+    ];
+    run_scenarios(config, target, server, rows, without, "", results).await;
+    save_rules(server, &filer, "shadow", &source).await?;
+    let with = vec![
+        filings("file a request, 100 rules", 0, base + 800_000, &filer),
+        filings(
+            "file a request, 100 rules, 1 connection",
+            1,
+            base + 1_200_000,
+            &filer,
+        ),
+    ];
+    run_scenarios(config, target, server, rows, with, "", results).await;
+    let dry_run = Scenario {
+        name: "dry-run of 100 rules",
+        expect: 200,
+        connections: 1,
+        make: fixed(request(
+            "POST",
+            &format!("/orgs/{BENCH_ORG}/personal-access-token-review-rules/dry-run"),
+            Some(token),
+            Some(&serde_json::json!({"source": source}).to_string()),
+        )),
+    };
+    run_scenarios(config, target, server, rows, vec![dry_run], "", results).await;
+    Ok(())
 }
 
 /// The inputs of the write scenarios: pending requests of the benchmarked organization, and

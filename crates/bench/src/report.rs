@@ -58,7 +58,7 @@ const LIST_TARGETS: [&str; 5] = [
 type Check = fn(&Report, Backend, i64) -> Option<(String, bool)>;
 
 /// The rows of "Targets at the largest size", in order.
-const TARGETS: [(&str, Check); 13] = [
+const TARGETS: [(&str, Check); 15] = [
     (
         "list page of 30, any single filter: ≥ 50% of baseline",
         Report::list_ratio_target,
@@ -105,6 +105,13 @@ const TARGETS: [(&str, Check); 13] = [
         Report::memory_target,
     ),
     ("restart to first response ≤ 300 ms", Report::restart_target),
+    (
+        "filing with 100 review rules: ≤ 10% more than without (p50, 1 connection)",
+        Report::rules_filing_target,
+    ),
+    ("dry-run of 100 rules over the pending requests: p50 ≤ 2 s", |r, b, n| {
+        r.latency(b, n, "dry-run of 100 rules", |s| s.p50_ms, 2000.0)
+    }),
 ];
 
 /// The plot's panels (one per backend): width and height, and the margins left of each,
@@ -546,6 +553,23 @@ impl Report {
         let without = self.find(b, n, "GET / unauthenticated")?;
         let cost = without.stats.throughput / with.stats.throughput - 1.0;
         Some((format!("{:+.1}%", cost * 100.0), cost <= 0.10))
+    }
+
+    /// What 100 review rules add to a filing: its median at one connection with them over
+    /// without, less 1.
+    fn rules_filing_target(&self, b: Backend, n: i64) -> Option<(String, bool)> {
+        let with = self.find(b, n, "file a request, 100 rules, 1 connection")?;
+        let without = self.find(b, n, "file a request, 1 connection")?;
+        let cost = with.stats.p50_ms / without.stats.p50_ms - 1.0;
+        Some((
+            format!(
+                "{:+.1}% ({:.2} → {:.2} ms)",
+                cost * 100.0,
+                without.stats.p50_ms,
+                with.stats.p50_ms
+            ),
+            cost <= 0.10,
+        ))
     }
 
     /// The server's peak RSS under load.
