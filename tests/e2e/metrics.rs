@@ -178,6 +178,25 @@ async fn metrics_follow_requests_reviews_deliveries_and_refusals(backend: Backen
     let mut kept = [&first, &second].into_iter().filter(|r| is_kept(r)).count();
     let pending = ids(&first.json);
     app.approve(&reviewer, pending[0]).await;
+    // The delivery fails (nothing listens) and is recorded as failed for good.
+    let delivered = |text: &str| {
+        value(
+            text,
+            "patgate_outbox_attempts_total",
+            &[("outbox", "webhook"), ("outcome", "failed")],
+        )
+    };
+    // Waited for before the lists that follow: on SQLite the record of the attempt is a
+    // commit, which makes every kept answer stale (the follower cannot tell what changed).
+    let mut text = scrape(&metrics).await;
+    for _ in 0..100 {
+        if delivered(&text) >= 1.0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        text = scrape(&metrics).await;
+    }
+    assert_eq!(delivered(&text), 1.0, "{text}");
     let classic = format!("ghp_{}", "a1".repeat(18));
     app.get(REQUESTS_PATH, &classic)
         .await
@@ -204,22 +223,8 @@ async fn metrics_follow_requests_reviews_deliveries_and_refusals(backend: Backen
     }
     assert_eq!(refused, 1, "the seventh request is refused");
 
-    // The delivery fails (nothing listens) and is recorded as failed for good.
-    let delivered = |text: &str| {
-        value(
-            text,
-            "patgate_outbox_attempts_total",
-            &[("outbox", "webhook"), ("outcome", "failed")],
-        )
-    };
-    let mut text = scrape(&metrics).await;
-    for _ in 0..100 {
-        if delivered(&text) >= 1.0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        text = scrape(&metrics).await;
-    }
+    // Scraped again now that the lists are done; the delivery was recorded before them.
+    let text = scrape(&metrics).await;
     assert_eq!(delivered(&text), 1.0, "{text}");
     assert_eq!(
         value(
