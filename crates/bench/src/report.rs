@@ -109,9 +109,10 @@ const TARGETS: [(&str, Check); 15] = [
         "filing with 100 review rules: ≤ 10% more than without (p50, 1 connection)",
         Report::rules_filing_target,
     ),
-    ("dry-run of 100 rules over the pending requests: p50 ≤ 2 s", |r, b, n| {
-        r.latency(b, n, "dry-run of 100 rules", |s| s.p50_ms, 2000.0)
-    }),
+    (
+        "dry-run of 100 rules over the pending requests: p50 ≤ 2 s",
+        |r, b, n| r.latency(b, n, "dry-run of 100 rules", |s| s.p50_ms, 2000.0),
+    ),
 ];
 
 /// The plot's panels (one per backend): width and height, and the margins left of each,

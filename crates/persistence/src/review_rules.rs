@@ -303,13 +303,14 @@ pub fn situation(
 }
 
 /// The facts rules see of each request, in the order given: the owner (login, role, recent
-/// automatic approvals), the repositories listed, the permissions, the token's lifetime.
-/// Five statements, whatever the number of requests.
+/// automatic approvals, counted only when `approvals_read`), the repositories listed, the
+/// permissions, the token's lifetime. Four or five statements, whatever the number of requests.
 pub fn facts_of(
     conn: &mut DbConnection,
     org_id: i64,
     requests: &[PatRequest],
     at: NaiveDateTime,
+    approvals_read: bool,
 ) -> Result<Vec<Facts>, StoreError> {
     let mut owner_ids: Vec<i64> = requests.iter().map(|r| r.owner_id).collect();
     owner_ids.sort_unstable();
@@ -362,17 +363,21 @@ pub fn facts_of(
     }
     let day_ago = at - TimeDelta::days(1);
     let mut approvals: HashMap<i64, (i64, i64)> = HashMap::new();
-    for (owner, when) in review_rule_decisions::table
-        .filter(review_rule_decisions::owner_id.eq_any(&owner_ids))
-        .filter(review_rule_decisions::acted)
-        .filter(review_rule_decisions::outcome.eq(Outcome::Approved.as_str()))
-        .filter(review_rule_decisions::created_at.gt(at - TimeDelta::days(7)))
-        .select((
-            review_rule_decisions::owner_id,
-            review_rule_decisions::created_at,
-        ))
-        .load::<(i64, NaiveDateTime)>(conn)?
-    {
+    let counted = if approvals_read {
+        review_rule_decisions::table
+            .filter(review_rule_decisions::owner_id.eq_any(&owner_ids))
+            .filter(review_rule_decisions::acted)
+            .filter(review_rule_decisions::outcome.eq(Outcome::Approved.as_str()))
+            .filter(review_rule_decisions::created_at.gt(at - TimeDelta::days(7)))
+            .select((
+                review_rule_decisions::owner_id,
+                review_rule_decisions::created_at,
+            ))
+            .load::<(i64, NaiveDateTime)>(conn)?
+    } else {
+        Vec::new()
+    };
+    for (owner, when) in counted {
         let counts = approvals.entry(owner).or_default();
         counts.1 += 1;
         if when > day_ago {
@@ -473,7 +478,13 @@ pub fn decide_filed(
             .first(conn)?)
     })?;
     let situation = situation(conn, org_id, at)?;
-    let facts = facts_of(conn, org_id, std::slice::from_ref(request), at)?;
+    let facts = facts_of(
+        conn,
+        org_id,
+        std::slice::from_ref(request),
+        at,
+        set.reads_approvals(),
+    )?;
     let Some(facts) = facts.first() else {
         return Ok(None);
     };
@@ -659,7 +670,7 @@ pub fn run_batch(
         .load(conn)?;
     let set = compiled(version)?;
     let situation = situation(conn, run.org_id, at)?;
-    let facts = facts_of(conn, run.org_id, &pending, at)?;
+    let facts = facts_of(conn, run.org_id, &pending, at, set.reads_approvals())?;
     for (request, facts) in pending.iter().zip(&facts) {
         let decision = set.decide(facts, &situation);
         apply(
@@ -771,7 +782,9 @@ pub fn dry_run(
             .load(conn)?;
         let Some(last) = chunk.last() else { break };
         after = last.id;
-        let facts = facts_of(conn, org_id, &chunk, at)?;
+        let approvals_read = candidate.reads_approvals()
+            || in_force.as_ref().is_some_and(|set| set.reads_approvals());
+        let facts = facts_of(conn, org_id, &chunk, at, approvals_read)?;
         for facts in &facts {
             requests.push(Compared {
                 request_id: facts.id,
@@ -800,7 +813,7 @@ pub fn dry_run(
         let Some((last, _)) = chunk.last() else { break };
         after = *last;
         let asked: Vec<PatRequest> = chunk.iter().map(|(_, r)| r.clone()).collect();
-        let facts = facts_of(conn, org_id, &asked, at)?;
+        let facts = facts_of(conn, org_id, &asked, at, candidate.reads_approvals())?;
         for ((grant_id, request), facts) in chunk.iter().zip(&facts) {
             grants_checked += 1;
             let decision = candidate.decide(facts, &situation);

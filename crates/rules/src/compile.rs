@@ -47,6 +47,8 @@ pub struct RuleSet {
     /// The same rules without the `forbid`s: what matched beneath a `forbid`.
     pub(crate) permits: PolicySet,
     pub(crate) rules: Vec<Rule>,
+    /// Whether a rule reads the owner's recent automatic approvals (which cost a query).
+    reads_approvals: bool,
 }
 
 /// 1-based line and column of a byte offset.
@@ -252,6 +254,7 @@ impl RuleSet {
             policies,
             permits,
             rules,
+            reads_approvals: source.contains("owner_automatic_approvals"),
         })
     }
 
@@ -270,7 +273,14 @@ impl RuleSet {
             policies: PolicySet::new(),
             permits: PolicySet::new(),
             rules: Vec::new(),
+            reads_approvals: false,
         }
+    }
+
+    /// Whether any rule reads `context.owner_automatic_approvals`: when none does, the facts
+    /// need not count them.
+    pub fn reads_approvals(&self) -> bool {
+        self.reads_approvals
     }
 }
 

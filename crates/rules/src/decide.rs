@@ -152,8 +152,13 @@ impl RuleSet {
     }
 
     fn ask(&self, set: &PolicySet, prepared: &Prepared, action: &str) -> Result<Response, String> {
+        static AUTHORIZER: std::sync::OnceLock<Authorizer> = std::sync::OnceLock::new();
         let request = prepared.request(action).map_err(|e| e.to_string())?;
-        let response = Authorizer::new().is_authorized(&request, set, &prepared.entities);
+        let response = AUTHORIZER.get_or_init(Authorizer::new).is_authorized(
+            &request,
+            set,
+            &prepared.entities,
+        );
         let errors: Vec<String> = response
             .diagnostics()
             .errors()

@@ -153,7 +153,6 @@ pub(crate) mod cedar {
     };
 
     use super::{datetime, Facts, FactsError, Situation};
-    use crate::schema::schema;
 
     fn uid(kind: &str, id: &str) -> Result<EntityUid, FactsError> {
         let kind = EntityTypeName::from_str(kind).map_err(|e| FactsError::Cedar(e.to_string()))?;
@@ -315,8 +314,9 @@ pub(crate) mod cedar {
             entities.push(
                 Entity::new_with_tags(resource.clone(), attrs, [org], tags).map_err(cedar_error)?,
             );
-            let entities =
-                Entities::from_entities(entities, Some(schema())).map_err(cedar_error)?;
+            // Built here to the schema's shape, so not checked against it again at every
+            // evaluation (a set's rules were validated strictly against it when saved).
+            let entities = Entities::from_entities(entities, None).map_err(cedar_error)?;
 
             let policy = situation.policy.effective();
             let record = |fields: Vec<(&str, X)>| {
@@ -362,7 +362,7 @@ pub(crate) mod cedar {
                 uid("Action", action)?,
                 self.resource.clone(),
                 self.context.clone(),
-                Some(schema()),
+                None,
             )
             .map_err(cedar_error)
         }
