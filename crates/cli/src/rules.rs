@@ -64,7 +64,7 @@ fn failed_cases(results: &[CaseResultDto]) -> Result<(), CliError> {
             format!(
                 "case {:?} expected {}, got {} [{}]",
                 r.name,
-                outcome(&r.expected.outcome.to_string()),
+                r.expected.outcome,
                 r.decision.outcome,
                 r.decision.rules.join(", ")
             )
@@ -80,10 +80,6 @@ fn failed_cases(results: &[CaseResultDto]) -> Result<(), CliError> {
             failed.join("\n  ")
         )))
     }
-}
-
-fn outcome(raw: &str) -> &str {
-    raw
 }
 
 #[derive(Debug, Serialize)]

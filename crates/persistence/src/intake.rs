@@ -3,7 +3,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use patgate_domain::intake::TokenFiling;
-use patgate_domain::policy::{lifetime_days, IntakeDecision, PolicyViolation};
+use patgate_domain::policy::{lifetime_days, IntakeDecision, PolicyStack, PolicyViolation};
 use patgate_domain::{
     EmailAddress, GrantState, RepositorySelection, RequestEvent, RequestState,
     RequestedPermissions, ReviewReason, TransitionError,
@@ -238,7 +238,7 @@ fn parse(permissions: &str) -> Result<RequestedPermissions, StoreError> {
 /// what it adds to or upgrades in the access the token already holds.
 pub fn submit(conn: &mut DbConnection, s: &Submission<'_>) -> Result<Outcome, IntakeError> {
     let token = upsert_token(conn, s)?;
-    let decision = decide(conn, s.org_id, &token)?;
+    let (decision, stack) = decide(conn, s.org_id, &token)?;
     let mut asked_repos = s.repository_ids.to_vec();
     asked_repos.sort_unstable();
     asked_repos.dedup();
@@ -270,7 +270,7 @@ pub fn submit(conn: &mut DbConnection, s: &Submission<'_>) -> Result<Outcome, In
         at: s.at,
     };
     if let Some(pending) = pending_request(conn, s.org_id, token.id)? {
-        return refile(conn, s, pending, &filing);
+        return refile(conn, s, pending, &filing, &stack);
     }
     let request = requests::file(conn, &filing)?;
     if decision == IntakeDecision::Pending {
@@ -283,7 +283,7 @@ pub fn submit(conn: &mut DbConnection, s: &Submission<'_>) -> Result<Outcome, In
             s.reason,
             s.at,
         )?;
-        return by_rules(conn, s, request);
+        return by_rules(conn, s, request, &stack);
     }
     approve_by_policy(conn, s, request.id)
 }
@@ -294,8 +294,9 @@ fn by_rules(
     conn: &mut DbConnection,
     s: &Submission<'_>,
     request: PatRequest,
+    stack: &PolicyStack,
 ) -> Result<Outcome, IntakeError> {
-    let applied = review_rules::decide_filed(conn, &request, s.actor, s.at)?;
+    let applied = review_rules::decide_filed(conn, &request, stack, s.actor, s.at)?;
     if !applied.as_ref().is_some_and(|a| a.acted) {
         return Ok(Outcome::Pending(request));
     }
@@ -310,12 +311,13 @@ fn by_rules(
     })
 }
 
-/// What the organization's policy makes of the token's filing; a refusal is an error.
+/// What the organization's policy makes of the token's filing, with the policy read; a
+/// refusal is an error.
 fn decide(
     conn: &mut DbConnection,
     org_id: i64,
     token: &Token,
-) -> Result<IntakeDecision, IntakeError> {
+) -> Result<(IntakeDecision, PolicyStack), IntakeError> {
     let stack = policy::stack(conn, org_id)?;
     let lifetime = lifetime_days(
         token.created_at.and_utc().timestamp(),
@@ -326,7 +328,7 @@ fn decide(
         stack.effective().exempt_administrators && policy::is_owner(conn, org_id, token.owner_id)?;
     match stack.decide_intake(lifetime, by_owner) {
         IntakeDecision::Refused(violation) => Err(IntakeError::Policy(violation)),
-        decision => Ok(decision),
+        decision => Ok((decision, stack)),
     }
 }
 
@@ -352,6 +354,7 @@ fn refile(
     s: &Submission<'_>,
     pending: PatRequest,
     filing: &Filing<'_>,
+    stack: &PolicyStack,
 ) -> Result<Outcome, IntakeError> {
     let same = parse(&pending.permissions)? == *s.permissions
         && pending.repository_selection == s.repository_selection.as_str()
@@ -369,7 +372,7 @@ fn refile(
         s.reason,
         s.at,
     )?;
-    by_rules(conn, s, refiled)
+    by_rules(conn, s, refiled, stack)
 }
 
 /// No approval required: the request is approved at once by the policy, recorded as one

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use chrono::{NaiveDateTime, TimeDelta};
 use diesel::prelude::*;
-use patgate_domain::policy::lifetime_days;
+use patgate_domain::policy::{lifetime_days, PolicyStack};
 use patgate_domain::{RequestState, ReviewAction};
 use patgate_rules::{Decision, Facts, Mode, Outcome, Owner, Repository, RuleSet, Situation};
 use serde::{Deserialize, Serialize};
@@ -291,6 +291,17 @@ pub fn situation(
     org_id: i64,
     at: NaiveDateTime,
 ) -> Result<Situation, StoreError> {
+    let stack = policy::stack(conn, org_id)?;
+    situation_under(conn, org_id, at, stack)
+}
+
+/// The same, under a policy the caller has already read.
+fn situation_under(
+    conn: &mut DbConnection,
+    org_id: i64,
+    at: NaiveDateTime,
+    policy: PolicyStack,
+) -> Result<Situation, StoreError> {
     let org_login: String = organizations::table
         .find(org_id)
         .select(organizations::login)
@@ -298,7 +309,7 @@ pub fn situation(
     Ok(Situation {
         org_login,
         now: at.and_utc(),
-        policy: policy::stack(conn, org_id)?,
+        policy,
     })
 }
 
@@ -441,12 +452,13 @@ pub struct Applied {
 }
 
 /// Runs the organization's rules over a request just filed or refiled, in the filing's
-/// transaction: records the decision (shadow or enforce), and in enforce mode approves or
+/// transaction, under the policy the filing was admitted by (`stack`): records the decision (shadow or enforce), and in enforce mode approves or
 /// denies it as a review by the issuer's installation on the rules' behalf. `None` when the
 /// organization has no rules in force.
 pub fn decide_filed(
     conn: &mut DbConnection,
     request: &PatRequest,
+    stack: &PolicyStack,
     actor: (i64, i64),
     at: NaiveDateTime,
 ) -> Result<Option<Applied>, StoreError> {
@@ -477,7 +489,7 @@ pub fn decide_filed(
             .select(review_rule_versions::source)
             .first(conn)?)
     })?;
-    let situation = situation(conn, org_id, at)?;
+    let situation = situation_under(conn, org_id, at, *stack)?;
     let facts = facts_of(
         conn,
         org_id,
@@ -756,6 +768,52 @@ pub struct DryRun {
 /// How many requests are read and decided at a time.
 const CHUNK: i64 = 500;
 
+/// Calls `each` with the facts of every pending request of the organization, oldest first,
+/// reading them [`CHUNK`] at a time.
+fn for_each_pending(
+    conn: &mut DbConnection,
+    org_id: i64,
+    at: NaiveDateTime,
+    approvals_read: bool,
+    mut each: impl FnMut(&Facts),
+) -> Result<(), StoreError> {
+    let mut after = 0_i64;
+    loop {
+        let chunk: Vec<PatRequest> = pat_requests::table
+            .filter(pat_requests::org_id.eq(org_id))
+            .filter(pat_requests::status.eq(RequestState::Pending.as_str()))
+            .filter(pat_requests::id.gt(after))
+            .order(pat_requests::id)
+            .limit(CHUNK)
+            .load(conn)?;
+        let Some(last) = chunk.last() else {
+            return Ok(());
+        };
+        after = last.id;
+        for facts in &facts_of(conn, org_id, &chunk, at, approvals_read)? {
+            each(facts);
+        }
+        if i64::try_from(chunk.len()).unwrap_or(i64::MAX) < CHUNK {
+            return Ok(());
+        }
+    }
+}
+
+/// What `set` decides about each pending request of the organization; writes nothing.
+pub fn decide_pending(
+    conn: &mut DbConnection,
+    org_id: i64,
+    set: &RuleSet,
+    at: NaiveDateTime,
+) -> Result<Vec<Decision>, StoreError> {
+    let situation = situation(conn, org_id, at)?;
+    let mut decisions = Vec::new();
+    for_each_pending(conn, org_id, at, set.reads_approvals(), |facts| {
+        decisions.push(set.decide(facts, &situation));
+    })?;
+    Ok(decisions)
+}
+
 /// Runs the candidate and the rules in force over every pending request of the organization,
 /// and the candidate over its active grants; writes nothing.
 pub fn dry_run(
@@ -770,32 +828,16 @@ pub fn dry_run(
         _ => None,
     };
     let situation = situation(conn, org_id, at)?;
+    let approvals_read =
+        candidate.reads_approvals() || in_force.as_ref().is_some_and(|set| set.reads_approvals());
     let mut requests = Vec::new();
-    let mut after = 0_i64;
-    loop {
-        let chunk: Vec<PatRequest> = pat_requests::table
-            .filter(pat_requests::org_id.eq(org_id))
-            .filter(pat_requests::status.eq(RequestState::Pending.as_str()))
-            .filter(pat_requests::id.gt(after))
-            .order(pat_requests::id)
-            .limit(CHUNK)
-            .load(conn)?;
-        let Some(last) = chunk.last() else { break };
-        after = last.id;
-        let approvals_read = candidate.reads_approvals()
-            || in_force.as_ref().is_some_and(|set| set.reads_approvals());
-        let facts = facts_of(conn, org_id, &chunk, at, approvals_read)?;
-        for facts in &facts {
-            requests.push(Compared {
-                request_id: facts.id,
-                current: in_force.as_ref().map(|set| set.decide(facts, &situation)),
-                candidate: candidate.decide(facts, &situation),
-            });
-        }
-        if i64::try_from(chunk.len()).unwrap_or(i64::MAX) < CHUNK {
-            break;
-        }
-    }
+    for_each_pending(conn, org_id, at, approvals_read, |facts| {
+        requests.push(Compared {
+            request_id: facts.id,
+            current: in_force.as_ref().map(|set| set.decide(facts, &situation)),
+            candidate: candidate.decide(facts, &situation),
+        });
+    })?;
 
     let mut grants = Vec::new();
     let mut grants_checked = 0;

@@ -99,6 +99,15 @@ fn check(
     Ok((set, results))
 }
 
+/// The rules of `set` that matched none of its cases and none of `pending`'s decisions.
+fn unmatched<'a>(
+    set: &RuleSet,
+    cases: &'a [CaseResult],
+    pending: impl Iterator<Item = &'a Decision>,
+) -> Vec<String> {
+    cases::unmatched(set, cases.iter().map(|r| &r.decision).chain(pending))
+}
+
 fn version_dto(
     conn: &mut DbConnection,
     version: Option<&RuleVersion>,
@@ -254,12 +263,8 @@ pub async fn set_review_rules(call: Call<OrgPath>, req: HttpRequest, payload: Ra
             // Which rules matched no case and no pending request: read after the save.
             let mut pooled = db.conn()?;
             let conn = &mut **pooled;
-            let run = review_rules::dry_run(conn, org.id, &set, at)?;
-            let decisions = results
-                .iter()
-                .map(|r| &r.decision)
-                .chain(run.requests.iter().map(|c| &c.candidate));
-            let unmatched = cases::unmatched(&set, decisions);
+            let pending = review_rules::decide_pending(conn, org.id, &set, at)?;
+            let unmatched = unmatched(&set, &results, pending.iter());
             let mut dto = version_dto(conn, Some(&saved), Some(org.id))?;
             dto.case_results = Some(results.iter().map(CaseResultDto::from).collect());
             dto.unmatched_rules = Some(unmatched);
@@ -386,11 +391,7 @@ pub async fn dry_run_review_rules(call: Call<OrgPath>, payload: RawBody) -> Repl
             let situation = review_rules::situation(conn, org.id, at)?;
             let (set, results) = check(&candidate, &situation)?;
             let run = review_rules::dry_run(conn, org.id, &set, at)?;
-            let decisions = results
-                .iter()
-                .map(|r| &r.decision)
-                .chain(run.requests.iter().map(|c| &c.candidate));
-            let unmatched = cases::unmatched(&set, decisions);
+            let unmatched = unmatched(&set, &results, run.requests.iter().map(|c| &c.candidate));
             let requests: Vec<DryRunRequestDto> = run
                 .requests
                 .iter()
