@@ -110,8 +110,8 @@ const TARGETS: [(&str, Check); 15] = [
         Report::rules_filing_target,
     ),
     (
-        "dry-run of 100 rules over the pending requests: p50 ≤ 2 s",
-        |r, b, n| r.latency(b, n, "dry-run of 100 rules", |s| s.p50_ms, 2000.0),
+        "dry-run of 100 rules: p50 ≤ 2 s per 10,000 pending requests",
+        Report::dry_run_target,
     ),
 ];
 
@@ -134,6 +134,17 @@ pub struct Measurement {
     pub rows: i64,
     pub scenario: String,
     pub stats: RunStats,
+    /// What one request of the scenario works through, when that varies with the data: the
+    /// dry-run's pending requests and active grants.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inputs: Option<DryRunInputs>,
+}
+
+/// How much a dry-run decided: the organization's pending requests and active grants.
+#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
+pub struct DryRunInputs {
+    pub pending: u64,
+    pub grants: u64,
 }
 
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
@@ -570,6 +581,23 @@ impl Report {
                 with.stats.p50_ms
             ),
             cost <= 0.10,
+        ))
+    }
+
+    /// The dry-run's median scaled to 10,000 pending requests (its active grants, decided as
+    /// well, are not counted: the figure errs against patgate).
+    fn dry_run_target(&self, b: Backend, n: i64) -> Option<(String, bool)> {
+        let m = self.find(b, n, "dry-run of 100 rules")?;
+        let Some(inputs) = m.inputs.filter(|i| i.pending > 0) else {
+            return self.latency(b, n, "dry-run of 100 rules", |s| s.p50_ms, 2000.0);
+        };
+        let per_10k = m.stats.p50_ms * 10_000.0 / inputs.pending as f64;
+        Some((
+            format!(
+                "{:.0} ms per 10,000 ({:.0} ms for {} pending and {} grants)",
+                per_10k, m.stats.p50_ms, inputs.pending, inputs.grants
+            ),
+            per_10k <= 2000.0,
         ))
     }
 

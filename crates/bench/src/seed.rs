@@ -354,12 +354,25 @@ pub fn finish(db: &mut Db) -> Result<(), String> {
                     "SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"
                 ))?;
             }
+            db.execute(&format!(
+                "SELECT setval(pg_get_serial_sequence('pat_requests', 'id'), \
+                 GREATEST((SELECT max(id) FROM pat_requests), {FILED_IDS_FROM}))"
+            ))?;
             // What autovacuum would do shortly after a load of this size.
             db.execute("VACUUM ANALYZE")
         }
-        Backend::Sqlite => db.execute("PRAGMA wal_checkpoint(TRUNCATE)"),
+        Backend::Sqlite => {
+            db.execute(&format!(
+                "UPDATE sqlite_sequence SET seq = max(seq, {FILED_IDS_FROM}) WHERE name = 'pat_requests'"
+            ))?;
+            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        }
     }
 }
+
+/// Where the ids of requests filed through the server during a stage start: past any stage's
+/// seeded ids (2N), so that seeding a later stage never collides with them.
+const FILED_IDS_FROM: i64 = 1_000_000_000_000;
 
 #[cfg(test)]
 mod tests {

@@ -10,7 +10,7 @@ use patgate_domain::{
 };
 
 use crate::db::DbConnection;
-use crate::models::{NewToken, PatGrant, PatRequest, PatRequestReview, Token};
+use crate::models::{NewToken, PatGrant, PatRequest, PatRequestReview, Repository, Token, User};
 use crate::requests::{self, Filing};
 use crate::routing::{self, Recorded};
 use crate::schema::{
@@ -22,7 +22,7 @@ use crate::{policy, review_rules, seed, StoreError};
 #[derive(Debug, Clone)]
 pub struct Submission<'a> {
     pub org_id: i64,
-    pub owner_id: i64,
+    pub owner: &'a User,
     /// The token's id, as the issuer knows it.
     pub token_id: i64,
     pub token_name: &'a str,
@@ -30,7 +30,8 @@ pub struct Submission<'a> {
     pub reason: Option<&'a str>,
     /// `none`, `all` or `subset`.
     pub repository_selection: RepositorySelection,
-    pub repository_ids: &'a [i64],
+    /// The repositories named, each the organization's.
+    pub repositories: &'a [Repository],
     pub permissions: &'a RequestedPermissions,
     /// The issuer: app and installation.
     pub actor: (i64, i64),
@@ -84,23 +85,23 @@ pub fn file(
     actor: (i64, i64),
     at: NaiveDateTime,
 ) -> Result<Filed, IntakeError> {
-    let mut repository_ids = Vec::with_capacity(filing.repositories.len());
+    let mut repositories = Vec::with_capacity(filing.repositories.len());
     for name in &filing.repositories {
         let repo = seed::find_repo(conn, org_id, name.as_str())?
             .ok_or_else(|| IntakeError::UnknownRepository(name.as_str().to_owned()))?;
-        repository_ids.push(repo.id);
+        repositories.push(repo);
     }
     let email = filing.owner_email.as_ref().map(EmailAddress::as_str);
     let owner = seed::ensure_user(conn, filing.owner.as_str(), None, email, at)?;
     let submission = Submission {
         org_id,
-        owner_id: owner.id,
+        owner: &owner,
         token_id: filing.token_id,
         token_name: filing.token_name.as_str(),
         token_expires_at: filing.token_expires_at,
         reason: filing.reason.as_ref().map(ReviewReason::as_str),
         repository_selection: filing.selection,
-        repository_ids: &repository_ids,
+        repositories: &repositories,
         permissions: &filing.permissions,
         actor,
         at,
@@ -149,7 +150,7 @@ fn audit(
 fn upsert_token(conn: &mut DbConnection, s: &Submission<'_>) -> Result<Token, IntakeError> {
     let existing: Option<Token> = tokens::table.find(s.token_id).first(conn).optional()?;
     match existing {
-        Some(token) if token.owner_id != s.owner_id => Err(IntakeError::TokenOwner(s.token_id)),
+        Some(token) if token.owner_id != s.owner.id => Err(IntakeError::TokenOwner(s.token_id)),
         Some(token) => {
             let token: Token = diesel::update(tokens::table.find(token.id))
                 .set((
@@ -172,7 +173,7 @@ fn upsert_token(conn: &mut DbConnection, s: &Submission<'_>) -> Result<Token, In
                 .values((
                     tokens::id.eq(s.token_id),
                     NewToken {
-                        owner_id: s.owner_id,
+                        owner_id: s.owner.id,
                         name: s.token_name,
                         expires_at: s.token_expires_at,
                         last_used_at: None,
@@ -239,7 +240,7 @@ fn parse(permissions: &str) -> Result<RequestedPermissions, StoreError> {
 pub fn submit(conn: &mut DbConnection, s: &Submission<'_>) -> Result<Outcome, IntakeError> {
     let token = upsert_token(conn, s)?;
     let (decision, stack) = decide(conn, s.org_id, &token)?;
-    let mut asked_repos = s.repository_ids.to_vec();
+    let mut asked_repos: Vec<i64> = s.repositories.iter().map(|r| r.id).collect();
     asked_repos.sort_unstable();
     asked_repos.dedup();
     let grant = active_grant(conn, s.org_id, token.id)?;
@@ -270,7 +271,7 @@ pub fn submit(conn: &mut DbConnection, s: &Submission<'_>) -> Result<Outcome, In
         at: s.at,
     };
     if let Some(pending) = pending_request(conn, s.org_id, token.id)? {
-        return refile(conn, s, pending, &filing, &stack);
+        return refile(conn, s, &token, pending, &filing, &stack);
     }
     let request = requests::file(conn, &filing)?;
     if decision == IntakeDecision::Pending {
@@ -283,7 +284,7 @@ pub fn submit(conn: &mut DbConnection, s: &Submission<'_>) -> Result<Outcome, In
             s.reason,
             s.at,
         )?;
-        return by_rules(conn, s, request, &stack);
+        return by_rules(conn, s, &token, request, &stack);
     }
     approve_by_policy(conn, s, request.id)
 }
@@ -293,10 +294,16 @@ pub fn submit(conn: &mut DbConnection, s: &Submission<'_>) -> Result<Outcome, In
 fn by_rules(
     conn: &mut DbConnection,
     s: &Submission<'_>,
+    token: &Token,
     request: PatRequest,
     stack: &PolicyStack,
 ) -> Result<Outcome, IntakeError> {
-    let applied = review_rules::decide_filed(conn, &request, stack, s.actor, s.at)?;
+    let known = review_rules::Known {
+        owner: s.owner,
+        token,
+        repositories: s.repositories,
+    };
+    let applied = review_rules::decide_filed(conn, &request, known, stack, s.actor, s.at)?;
     if !applied.as_ref().is_some_and(|a| a.acted) {
         return Ok(Outcome::Pending(request));
     }
@@ -352,6 +359,7 @@ fn covers(
 fn refile(
     conn: &mut DbConnection,
     s: &Submission<'_>,
+    token: &Token,
     pending: PatRequest,
     filing: &Filing<'_>,
     stack: &PolicyStack,
@@ -372,7 +380,7 @@ fn refile(
         s.reason,
         s.at,
     )?;
-    by_rules(conn, s, refiled, stack)
+    by_rules(conn, s, token, refiled, stack)
 }
 
 /// No approval required: the request is approved at once by the policy, recorded as one

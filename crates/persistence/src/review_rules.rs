@@ -14,7 +14,7 @@ use patgate_rules::{Decision, Facts, Mode, Outcome, Owner, Repository, RuleSet, 
 use serde::{Deserialize, Serialize};
 
 use crate::db::DbConnection;
-use crate::models::PatRequest;
+use crate::models::{self, PatRequest, Token, User};
 use crate::schema::{
     organization_owners, organizations, pat_grants, pat_request_repositories, pat_requests,
     repositories, review_rule_decisions, review_rule_runs, review_rule_versions, tokens, users,
@@ -291,17 +291,7 @@ pub fn situation(
     org_id: i64,
     at: NaiveDateTime,
 ) -> Result<Situation, StoreError> {
-    let stack = policy::stack(conn, org_id)?;
-    situation_under(conn, org_id, at, stack)
-}
-
-/// The same, under a policy the caller has already read.
-fn situation_under(
-    conn: &mut DbConnection,
-    org_id: i64,
-    at: NaiveDateTime,
-    policy: PolicyStack,
-) -> Result<Situation, StoreError> {
+    let policy = policy::stack(conn, org_id)?;
     let org_login: String = organizations::table
         .find(org_id)
         .select(organizations::login)
@@ -372,29 +362,11 @@ pub fn facts_of(
             .or_default()
             .push(Repository { name, private });
     }
-    let day_ago = at - TimeDelta::days(1);
-    let mut approvals: HashMap<i64, (i64, i64)> = HashMap::new();
-    let counted = if approvals_read {
-        review_rule_decisions::table
-            .filter(review_rule_decisions::owner_id.eq_any(&owner_ids))
-            .filter(review_rule_decisions::acted)
-            .filter(review_rule_decisions::outcome.eq(Outcome::Approved.as_str()))
-            .filter(review_rule_decisions::created_at.gt(at - TimeDelta::days(7)))
-            .select((
-                review_rule_decisions::owner_id,
-                review_rule_decisions::created_at,
-            ))
-            .load::<(i64, NaiveDateTime)>(conn)?
+    let approvals = if approvals_read {
+        approvals_of(conn, &owner_ids, at)?
     } else {
-        Vec::new()
+        HashMap::new()
     };
-    for (owner, when) in counted {
-        let counts = approvals.entry(owner).or_default();
-        counts.1 += 1;
-        if when > day_ago {
-            counts.0 += 1;
-        }
-    }
 
     requests
         .iter()
@@ -402,43 +374,86 @@ pub fn facts_of(
             let (login, site_admin) = owners.get(&request.owner_id).cloned().ok_or_else(|| {
                 StoreError::Corrupt(format!("request {} has no owner", request.id))
             })?;
-            let (token_name, created, expires) =
-                tokens.get(&request.token_id).cloned().ok_or_else(|| {
-                    StoreError::Corrupt(format!("request {} has no token", request.id))
-                })?;
-            let (last_day, last_week) = approvals
-                .get(&request.owner_id)
-                .copied()
-                .unwrap_or_default();
-            Ok(Facts {
-                id: request.id,
-                owner: Owner {
+            let token = tokens.get(&request.token_id).cloned().ok_or_else(|| {
+                StoreError::Corrupt(format!("request {} has no token", request.id))
+            })?;
+            facts(
+                request,
+                Owner {
                     login,
-                    role: if org_owners.contains(&request.owner_id) {
-                        "owner"
-                    } else {
-                        "member"
-                    }
-                    .to_owned(),
+                    role: role(org_owners.contains(&request.owner_id)),
                     site_admin,
-                    automatic_approvals_last_day: last_day,
-                    automatic_approvals_last_week: last_week,
+                    automatic_approvals_last_day: 0,
+                    automatic_approvals_last_week: 0,
                 },
-                token_name,
-                repository_selection: request.repository_selection.clone(),
-                repositories: listed.remove(&request.id).unwrap_or_default(),
-                permissions: crate::json::parse("request permissions", &request.permissions)?,
-                expires_at: expires.map(|e| e.and_utc()),
-                lifetime_days: lifetime_days(
-                    created.and_utc().timestamp(),
-                    expires.map(|e| e.and_utc().timestamp()),
-                ),
-                created_at: Some(request.created_at.and_utc()),
-                resubmission: request.permissions_added.is_some()
-                    || request.permissions_upgraded.is_some(),
-            })
+                token,
+                listed.remove(&request.id).unwrap_or_default(),
+                approvals.get(&request.owner_id).copied(),
+            )
         })
         .collect()
+}
+
+fn role(owner: bool) -> String {
+    if owner { "owner" } else { "member" }.to_owned()
+}
+
+/// How many of each owner's requests rules approved in the last day and the last week.
+fn approvals_of(
+    conn: &mut DbConnection,
+    owner_ids: &[i64],
+    at: NaiveDateTime,
+) -> Result<HashMap<i64, (i64, i64)>, StoreError> {
+    let day_ago = at - TimeDelta::days(1);
+    let mut approvals: HashMap<i64, (i64, i64)> = HashMap::new();
+    let counted = review_rule_decisions::table
+        .filter(review_rule_decisions::owner_id.eq_any(owner_ids))
+        .filter(review_rule_decisions::acted)
+        .filter(review_rule_decisions::outcome.eq(Outcome::Approved.as_str()))
+        .filter(review_rule_decisions::created_at.gt(at - TimeDelta::days(7)))
+        .select((
+            review_rule_decisions::owner_id,
+            review_rule_decisions::created_at,
+        ))
+        .load::<(i64, NaiveDateTime)>(conn)?;
+    for (owner, when) in counted {
+        let counts = approvals.entry(owner).or_default();
+        counts.1 += 1;
+        if when > day_ago {
+            counts.0 += 1;
+        }
+    }
+    Ok(approvals)
+}
+
+/// A request's facts from what is known of it: its owner (without the counts), its token's
+/// name, creation and expiry, the repositories it lists, and the owner's recent automatic
+/// approvals (last day, last week).
+fn facts(
+    request: &PatRequest,
+    mut owner: Owner,
+    (token_name, created, expires): (String, NaiveDateTime, Option<NaiveDateTime>),
+    repositories: Vec<Repository>,
+    approvals: Option<(i64, i64)>,
+) -> Result<Facts, StoreError> {
+    let (last_day, last_week) = approvals.unwrap_or_default();
+    owner.automatic_approvals_last_day = last_day;
+    owner.automatic_approvals_last_week = last_week;
+    Ok(Facts {
+        id: request.id,
+        owner,
+        token_name,
+        repository_selection: request.repository_selection.clone(),
+        repositories,
+        permissions: crate::json::parse("request permissions", &request.permissions)?,
+        expires_at: expires.map(|e| e.and_utc()),
+        lifetime_days: lifetime_days(
+            created.and_utc().timestamp(),
+            expires.map(|e| e.and_utc().timestamp()),
+        ),
+        created_at: Some(request.created_at.and_utc()),
+        resubmission: request.permissions_added.is_some() || request.permissions_upgraded.is_some(),
+    })
 }
 
 /// What rules did with a request.
@@ -451,37 +466,56 @@ pub struct Applied {
     pub acted: bool,
 }
 
+/// What a filing already holds of its request, so that its rules read none of it again: the
+/// owner, the token, and the repositories listed.
+#[derive(Debug, Clone, Copy)]
+pub struct Known<'a> {
+    pub owner: &'a User,
+    pub token: &'a Token,
+    pub repositories: &'a [models::Repository],
+}
+
 /// Runs the organization's rules over a request just filed or refiled, in the filing's
-/// transaction, under the policy the filing was admitted by (`stack`): records the decision (shadow or enforce), and in enforce mode approves or
-/// denies it as a review by the issuer's installation on the rules' behalf. `None` when the
-/// organization has no rules in force.
+/// transaction, under the policy the filing was admitted by (`stack`): records the decision
+/// (shadow or enforce), and in enforce mode approves or denies it as a review by the issuer's
+/// installation on the rules' behalf. `None` when the organization has no rules in force.
+///
+/// One statement reads the version in force with the organization's login and the owner's
+/// role; the source only when this process has not compiled it yet, the owner's recent
+/// automatic approvals only when a rule reads them. The rest comes from the filing (`known`).
 pub fn decide_filed(
     conn: &mut DbConnection,
     request: &PatRequest,
+    known: Known<'_>,
     stack: &PolicyStack,
     actor: (i64, i64),
     at: NaiveDateTime,
 ) -> Result<Option<Applied>, StoreError> {
-    // Only the head of the version is read at each filing; the source only when this process
-    // has not compiled it yet.
-    let head: Option<(i64, String, String)> = review_rule_versions::table
-        .filter(review_rule_versions::org_id.eq(request.org_id))
+    let org_id = request.org_id;
+    let head: Option<(i64, String, String, String, bool)> = review_rule_versions::table
+        .inner_join(organizations::table)
+        .filter(review_rule_versions::org_id.eq(org_id))
         .order(review_rule_versions::version.desc())
         .select((
             review_rule_versions::version,
             review_rule_versions::mode,
             review_rule_versions::sha256,
+            organizations::login,
+            diesel::dsl::exists(
+                organization_owners::table
+                    .filter(organization_owners::org_id.eq(org_id))
+                    .filter(organization_owners::user_id.eq(request.owner_id)),
+            ),
         ))
         .first(conn)
         .optional()?;
-    let Some((version, mode, sha256)) = head else {
+    let Some((version, mode, sha256, org_login, by_owner)) = head else {
         return Ok(None);
     };
     let mode = Mode::parse(&mode).unwrap_or(Mode::Off);
     if mode == Mode::Off {
         return Ok(None);
     }
-    let org_id = request.org_id;
     let set = compiled_source(&sha256, || {
         Ok(review_rule_versions::table
             .filter(review_rule_versions::org_id.eq(org_id))
@@ -489,18 +523,46 @@ pub fn decide_filed(
             .select(review_rule_versions::source)
             .first(conn)?)
     })?;
-    let situation = situation_under(conn, org_id, at, *stack)?;
-    let facts = facts_of(
-        conn,
-        org_id,
-        std::slice::from_ref(request),
-        at,
-        set.reads_approvals(),
-    )?;
-    let Some(facts) = facts.first() else {
-        return Ok(None);
+    let approvals = if set.reads_approvals() {
+        approvals_of(conn, &[request.owner_id], at)?
+            .get(&request.owner_id)
+            .copied()
+    } else {
+        None
     };
-    let decision = set.decide(facts, &situation);
+    let mut repositories: Vec<Repository> = known
+        .repositories
+        .iter()
+        .map(|r| Repository {
+            name: r.name.clone(),
+            private: r.private,
+        })
+        .collect();
+    repositories.sort_by(|a, b| a.name.cmp(&b.name));
+    repositories.dedup_by(|a, b| a.name == b.name);
+    let facts = facts(
+        request,
+        Owner {
+            login: known.owner.login.clone(),
+            role: role(by_owner),
+            site_admin: known.owner.site_admin,
+            automatic_approvals_last_day: 0,
+            automatic_approvals_last_week: 0,
+        },
+        (
+            known.token.name.clone(),
+            known.token.created_at,
+            known.token.expires_at,
+        ),
+        repositories,
+        approvals,
+    )?;
+    let situation = Situation {
+        org_login,
+        now: at.and_utc(),
+        policy: *stack,
+    };
+    let decision = set.decide(&facts, &situation);
     apply(conn, request, version, mode, decision, actor, at).map(Some)
 }
 
@@ -683,8 +745,8 @@ pub fn run_batch(
     let set = compiled(version)?;
     let situation = situation(conn, run.org_id, at)?;
     let facts = facts_of(conn, run.org_id, &pending, at, set.reads_approvals())?;
-    for (request, facts) in pending.iter().zip(&facts) {
-        let decision = set.decide(facts, &situation);
+    let decisions = in_parallel(&facts, |f| set.decide(f, &situation));
+    for (request, decision) in pending.iter().zip(decisions) {
         apply(
             conn,
             request,
@@ -768,6 +830,28 @@ pub struct DryRun {
 /// How many requests are read and decided at a time.
 const CHUNK: i64 = 500;
 
+/// `decide` over each of `facts`, spread over the machine's cores, in order. Rules are pure
+/// computation; the facts were read beforehand, so no thread touches the database.
+fn in_parallel<T: Send>(facts: &[Facts], decide: impl Fn(&Facts) -> T + Sync) -> Vec<T> {
+    /// Fewer facts than this are decided on the calling thread.
+    const WORTH_A_THREAD: usize = 64;
+    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    if threads < 2 || facts.len() < WORTH_A_THREAD {
+        return facts.iter().map(&decide).collect();
+    }
+    let size = facts.len().div_ceil(threads.min(8));
+    std::thread::scope(|scope| {
+        let parts: Vec<_> = facts
+            .chunks(size)
+            .map(|part| scope.spawn(|| part.iter().map(&decide).collect::<Vec<T>>()))
+            .collect();
+        parts
+            .into_iter()
+            .flat_map(|part| part.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    })
+}
+
 /// Calls `each` with the facts of every pending request of the organization, oldest first,
 /// reading them [`CHUNK`] at a time.
 fn for_each_pending(
@@ -775,7 +859,7 @@ fn for_each_pending(
     org_id: i64,
     at: NaiveDateTime,
     approvals_read: bool,
-    mut each: impl FnMut(&Facts),
+    mut each: impl FnMut(&[Facts]),
 ) -> Result<(), StoreError> {
     let mut after = 0_i64;
     loop {
@@ -790,9 +874,7 @@ fn for_each_pending(
             return Ok(());
         };
         after = last.id;
-        for facts in &facts_of(conn, org_id, &chunk, at, approvals_read)? {
-            each(facts);
-        }
+        each(&facts_of(conn, org_id, &chunk, at, approvals_read)?);
         if i64::try_from(chunk.len()).unwrap_or(i64::MAX) < CHUNK {
             return Ok(());
         }
@@ -809,7 +891,7 @@ pub fn decide_pending(
     let situation = situation(conn, org_id, at)?;
     let mut decisions = Vec::new();
     for_each_pending(conn, org_id, at, set.reads_approvals(), |facts| {
-        decisions.push(set.decide(facts, &situation));
+        decisions.extend(in_parallel(facts, |f| set.decide(f, &situation)));
     })?;
     Ok(decisions)
 }
@@ -832,11 +914,11 @@ pub fn dry_run(
         candidate.reads_approvals() || in_force.as_ref().is_some_and(|set| set.reads_approvals());
     let mut requests = Vec::new();
     for_each_pending(conn, org_id, at, approvals_read, |facts| {
-        requests.push(Compared {
-            request_id: facts.id,
-            current: in_force.as_ref().map(|set| set.decide(facts, &situation)),
-            candidate: candidate.decide(facts, &situation),
-        });
+        requests.extend(in_parallel(facts, |f| Compared {
+            request_id: f.id,
+            current: in_force.as_ref().map(|set| set.decide(f, &situation)),
+            candidate: candidate.decide(f, &situation),
+        }));
     })?;
 
     let mut grants = Vec::new();
@@ -856,9 +938,9 @@ pub fn dry_run(
         after = *last;
         let asked: Vec<PatRequest> = chunk.iter().map(|(_, r)| r.clone()).collect();
         let facts = facts_of(conn, org_id, &asked, at, candidate.reads_approvals())?;
-        for ((grant_id, request), facts) in chunk.iter().zip(&facts) {
+        let decisions = in_parallel(&facts, |f| candidate.decide(f, &situation));
+        for ((grant_id, request), decision) in chunk.iter().zip(decisions) {
             grants_checked += 1;
-            let decision = candidate.decide(facts, &situation);
             if decision.outcome == Outcome::Denied {
                 grants.push(Refused {
                     grant_id: *grant_id,

@@ -8,6 +8,7 @@ use cedar_policy::{Effect, Policy, PolicyId, PolicySet, ValidationMode, Validato
 use miette::Diagnostic;
 use serde::Serialize;
 
+use crate::index::Index;
 use crate::schema::schema;
 
 /// Most rules a rule set may hold.
@@ -43,9 +44,8 @@ pub struct Problem {
 /// A valid rule set, ready to evaluate.
 #[derive(Debug, Clone)]
 pub struct RuleSet {
-    pub(crate) policies: PolicySet,
-    /// The same rules without the `forbid`s: what matched beneath a `forbid`.
-    pub(crate) permits: PolicySet,
+    /// The rules by action and by what they need of a request ([`Index`]).
+    pub(crate) index: Index,
     pub(crate) rules: Vec<Rule>,
     /// Whether a rule reads the owner's recent automatic approvals (which cost a query).
     reads_approvals: bool,
@@ -231,11 +231,7 @@ impl RuleSet {
         }
 
         let mut policies = PolicySet::new();
-        let mut permits = PolicySet::new();
         for policy in &renamed {
-            if policy.effect() == Effect::Permit {
-                permits.add(policy.clone()).map_err(|e| vec![plain(e)])?;
-            }
             policies.add(policy.clone()).map_err(|e| vec![plain(e)])?;
         }
         let result = Validator::new(schema().clone()).validate(&policies, ValidationMode::Strict);
@@ -251,8 +247,7 @@ impl RuleSet {
             return Err(problems);
         }
         Ok(Self {
-            policies,
-            permits,
+            index: Index::new(&renamed),
             rules,
             reads_approvals: source.contains("owner_automatic_approvals"),
         })
@@ -270,8 +265,7 @@ impl RuleSet {
     /// The empty rule set: decides nothing.
     pub fn empty() -> Self {
         Self {
-            policies: PolicySet::new(),
-            permits: PolicySet::new(),
+            index: Index::default(),
             rules: Vec::new(),
             reads_approvals: false,
         }
@@ -325,7 +319,7 @@ when { resource.read_only };
         assert_eq!(set.rules()[0].line, 2);
         assert_eq!(set.rules()[1].line, 7);
         assert_eq!(set.rules()[1].reason, "Read-only access is approved.");
-        assert!(set.policies.policy(&PolicyId::new("deny-admin")).is_some());
+        assert!(set.index.contains("deny-admin"));
     }
 
     #[test]

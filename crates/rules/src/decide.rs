@@ -4,13 +4,14 @@
 
 use std::collections::BTreeSet;
 
-use cedar_policy::{Authorizer, Decision as CedarDecision, PolicySet, Response};
+use cedar_policy::{Authorizer, Decision as CedarDecision, PolicySet};
 use patgate_domain::policy::TokenKind;
 use serde::{Deserialize, Serialize};
 
 use crate::compile::RuleSet;
 use crate::facts::cedar::Prepared;
 use crate::facts::{Facts, Situation};
+use crate::index::Action;
 
 /// What rules make of a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -92,34 +93,77 @@ impl Decision {
     }
 }
 
-/// The action a rule asks about.
-const DENY: &str = "deny";
-const APPROVE: &str = "approve";
+/// What Cedar answered about one action: whether it is allowed, and the rules that decided
+/// (the permits that matched when allowed, the forbids that matched when not).
+struct Answer {
+    allowed: bool,
+    ids: Vec<String>,
+}
+
+impl Answer {
+    /// The answer when no rule about the action can match.
+    fn none() -> Self {
+        Self {
+            allowed: false,
+            ids: Vec::new(),
+        }
+    }
+}
 
 impl RuleSet {
     /// Decides one request. Never fails: what cannot be evaluated stays pending, with the error.
+    /// Only the rules the request can match are evaluated ([`crate::index`]).
     pub fn decide(&self, facts: &Facts, situation: &Situation) -> Decision {
+        self.decide_among(facts, situation, true)
+    }
+
+    /// The same decision with every rule evaluated, as Cedar alone would: what the index must
+    /// agree with (its property tests compare the two).
+    #[doc(hidden)]
+    pub fn decide_every_rule(&self, facts: &Facts, situation: &Situation) -> Decision {
+        self.decide_among(facts, situation, false)
+    }
+
+    fn decide_among(&self, facts: &Facts, situation: &Situation, indexed: bool) -> Decision {
         if self.rules.is_empty() {
             return Decision::pending();
         }
-        let prepared = match Prepared::new(facts, situation) {
+        let listed = match facts.check().and_then(|()| facts.selection()) {
+            Ok(selection) => selection.lists_repositories(),
+            Err(e) => return Decision::failed(e.to_string()),
+        };
+        let candidates: Vec<usize> = if indexed {
+            self.index.candidates(facts, listed)
+        } else {
+            (0..self.rules.len()).collect()
+        };
+        let deny_rules = self.index.about(&candidates, Action::Deny, false);
+        let approve_rules = self.index.about(&candidates, Action::Approve, false);
+        if deny_rules.is_none() && approve_rules.is_none() {
+            // No rule can match: pending, without building anything for Cedar.
+            return Decision::pending();
+        }
+        // Every value is built when every rule is evaluated: that path checks the other.
+        let reads = indexed.then(|| self.index.reads());
+        let prepared = match Prepared::new(facts, situation, reads) {
             Ok(p) => p,
             Err(e) => return Decision::failed(e.to_string()),
         };
-        let deny = match self.ask(&self.policies, &prepared, DENY) {
+        let deny = match ask(deny_rules.as_deref(), &prepared, Action::Deny) {
             Ok(r) => r,
             Err(e) => return Decision::failed(e),
         };
-        let approve = match self.ask(&self.policies, &prepared, APPROVE) {
+        let approve = match ask(approve_rules.as_deref(), &prepared, Action::Approve) {
             Ok(r) => r,
             Err(e) => return Decision::failed(e),
         };
-        let mut matched: BTreeSet<String> = ids(&deny).chain(ids(&approve)).collect();
+        let mut matched: BTreeSet<String> = deny.ids.iter().chain(&approve.ids).cloned().collect();
         // A forbid hides the permits it overrides; they matched all the same.
-        for (response, action) in [(&deny, DENY), (&approve, APPROVE)] {
-            if response.decision() == CedarDecision::Deny && ids(response).next().is_some() {
-                if let Ok(beneath) = self.ask(&self.permits, &prepared, action) {
-                    matched.extend(ids(&beneath));
+        for (answer, action) in [(&deny, Action::Deny), (&approve, Action::Approve)] {
+            if !answer.allowed && !answer.ids.is_empty() {
+                let permits = self.index.about(&candidates, action, true);
+                if let Ok(beneath) = ask(permits.as_deref(), &prepared, action) {
+                    matched.extend(beneath.ids);
                 }
             }
         }
@@ -128,10 +172,10 @@ impl RuleSet {
             matched,
             ..Decision::pending()
         };
-        let deciding = if deny.decision() == CedarDecision::Allow {
+        let deciding = if deny.allowed {
             decision.outcome = Outcome::Denied;
             &deny
-        } else if approve.decision() == CedarDecision::Allow {
+        } else if approve.allowed {
             decision.limits = hard_limits(facts, situation);
             if decision.limits.is_empty() {
                 decision.outcome = Outcome::Approved;
@@ -141,39 +185,46 @@ impl RuleSet {
             // Left for people by the rules that forbade approving, or by none.
             &approve
         };
-        let deciding: BTreeSet<String> = ids(deciding).collect();
+        let deciding: BTreeSet<&str> = deciding.ids.iter().map(String::as_str).collect();
         for rule in &self.rules {
-            if deciding.contains(&rule.id) {
+            if deciding.contains(rule.id.as_str()) {
                 decision.rules.push(rule.id.clone());
                 decision.reasons.push(rule.reason.clone());
             }
         }
         decision
     }
-
-    fn ask(&self, set: &PolicySet, prepared: &Prepared, action: &str) -> Result<Response, String> {
-        static AUTHORIZER: std::sync::OnceLock<Authorizer> = std::sync::OnceLock::new();
-        let request = prepared.request(action).map_err(|e| e.to_string())?;
-        let response = AUTHORIZER.get_or_init(Authorizer::new).is_authorized(
-            &request,
-            set,
-            &prepared.entities,
-        );
-        let errors: Vec<String> = response
-            .diagnostics()
-            .errors()
-            .map(ToString::to_string)
-            .collect();
-        if errors.is_empty() {
-            Ok(response)
-        } else {
-            Err(errors.join("; "))
-        }
-    }
 }
 
-fn ids(response: &Response) -> impl Iterator<Item = String> + '_ {
-    response.diagnostics().reason().map(ToString::to_string)
+/// Asks Cedar whether `rules` allow `action`; no rules allow nothing.
+fn ask(rules: Option<&PolicySet>, prepared: &Prepared, action: Action) -> Result<Answer, String> {
+    static AUTHORIZER: std::sync::OnceLock<Authorizer> = std::sync::OnceLock::new();
+    let Some(rules) = rules else {
+        return Ok(Answer::none());
+    };
+    let request = prepared
+        .request(action.as_str())
+        .map_err(|e| e.to_string())?;
+    let response =
+        AUTHORIZER
+            .get_or_init(Authorizer::new)
+            .is_authorized(&request, rules, &prepared.entities);
+    let errors: Vec<String> = response
+        .diagnostics()
+        .errors()
+        .map(ToString::to_string)
+        .collect();
+    if !errors.is_empty() {
+        return Err(errors.join("; "));
+    }
+    Ok(Answer {
+        allowed: response.decision() == CedarDecision::Allow,
+        ids: response
+            .diagnostics()
+            .reason()
+            .map(ToString::to_string)
+            .collect(),
+    })
 }
 
 /// What the organization's policy refuses of this request, whatever the rules say: the

@@ -153,6 +153,7 @@ pub(crate) mod cedar {
     };
 
     use super::{datetime, Facts, FactsError, Situation};
+    use crate::index::Reads;
 
     fn uid(kind: &str, id: &str) -> Result<EntityUid, FactsError> {
         let kind = EntityTypeName::from_str(kind).map_err(|e| FactsError::Cedar(e.to_string()))?;
@@ -161,6 +162,29 @@ pub(crate) mod cedar {
 
     fn strings<'a>(values: impl IntoIterator<Item = &'a str>) -> X {
         X::new_set(values.into_iter().map(|v| X::new_string(v.to_owned())))
+    }
+
+    /// Cedar's `datetime("…")` of a time. Building one parses the function's name, which
+    /// costs more than the rest of an evaluation's values together, so the values built are
+    /// kept, a few thousand at most (the time of the evaluation recurs at every evaluation
+    /// within its second, and a dry-run's requests share many expiries).
+    fn datetime_value(text: &str) -> X {
+        use std::collections::HashMap;
+        use std::sync::{Mutex, OnceLock};
+        const KEPT_AT_MOST: usize = 4_096;
+        static KEPT: OnceLock<Mutex<HashMap<String, X>>> = OnceLock::new();
+        let kept = KEPT.get_or_init(Mutex::default);
+        if let Some(value) = kept.lock().ok().and_then(|k| k.get(text).cloned()) {
+            return value;
+        }
+        let value = X::new_datetime(text);
+        if let Ok(mut k) = kept.lock() {
+            if k.len() >= KEPT_AT_MOST {
+                k.clear();
+            }
+            k.insert(text.to_owned(), value.clone());
+        }
+        value
     }
 
     fn long(value: i64) -> X {
@@ -180,8 +204,15 @@ pub(crate) mod cedar {
     }
 
     impl Prepared {
-        pub(crate) fn new(facts: &Facts, situation: &Situation) -> Result<Self, FactsError> {
+        /// The entities and context of `facts`, with only the attributes `reads` names (all of
+        /// them when `None`): a value no rule reads is not built.
+        pub(crate) fn new(
+            facts: &Facts,
+            situation: &Situation,
+            reads: Option<&Reads>,
+        ) -> Result<Self, FactsError> {
             facts.check()?;
+            let wants = |name: &str| reads.is_none_or(|r| r.attribute(name));
             let org = uid("Organization", &situation.org_login)?;
             let principal = uid("User", &facts.owner.login)?;
             let request_key = if facts.id > 0 {
@@ -190,50 +221,53 @@ pub(crate) mod cedar {
                 "case".to_owned()
             };
             let resource = uid("TokenRequest", &request_key)?;
+
+            let mut org_attrs = Vec::new();
+            if wants("login") {
+                org_attrs.push((
+                    "login".to_owned(),
+                    X::new_string(situation.org_login.clone()),
+                ));
+            }
+            let mut owner_attrs = Vec::new();
+            if wants("login") {
+                owner_attrs.push(("login".to_owned(), X::new_string(facts.owner.login.clone())));
+            }
+            if wants("role") {
+                owner_attrs.push(("role".to_owned(), X::new_string(facts.owner.role.clone())));
+            }
+            if wants("site_admin") {
+                owner_attrs.push(("site_admin".to_owned(), X::new_bool(facts.owner.site_admin)));
+            }
             let mut entities = vec![
-                Entity::new_with_tags(
-                    org.clone(),
-                    [(
-                        "login".to_owned(),
-                        X::new_string(situation.org_login.clone()),
-                    )],
-                    [],
-                    [],
-                )
-                .map_err(cedar_error)?,
-                Entity::new_with_tags(
-                    principal.clone(),
-                    [
-                        ("login".to_owned(), X::new_string(facts.owner.login.clone())),
-                        ("role".to_owned(), X::new_string(facts.owner.role.clone())),
-                        ("site_admin".to_owned(), X::new_bool(facts.owner.site_admin)),
-                    ],
-                    [],
-                    [],
-                )
-                .map_err(cedar_error)?,
+                Entity::new_with_tags(org.clone(), org_attrs, [], []).map_err(cedar_error)?,
+                Entity::new_with_tags(principal.clone(), owner_attrs, [], [])
+                    .map_err(cedar_error)?,
             ];
+
             let listed = facts.selection()?.lists_repositories();
             let repositories: &[super::Repository] = if listed { &facts.repositories } else { &[] };
+            let repository_entities = reads.is_none_or(|r| r.repositories());
             let mut repo_uids = Vec::with_capacity(repositories.len());
-            for repo in repositories {
-                let repo_uid = uid("Repository", &repo.name)?;
-                if repo_uids.contains(&repo_uid) {
-                    continue;
+            if repository_entities {
+                for repo in repositories {
+                    let repo_uid = uid("Repository", &repo.name)?;
+                    if repo_uids.contains(&repo_uid) {
+                        continue;
+                    }
+                    let mut attrs = Vec::new();
+                    if wants("name") {
+                        attrs.push(("name".to_owned(), X::new_string(repo.name.clone())));
+                    }
+                    if wants("private") {
+                        attrs.push(("private".to_owned(), X::new_bool(repo.private)));
+                    }
+                    entities.push(
+                        Entity::new_with_tags(repo_uid.clone(), attrs, [org.clone()], [])
+                            .map_err(cedar_error)?,
+                    );
+                    repo_uids.push(repo_uid);
                 }
-                entities.push(
-                    Entity::new_with_tags(
-                        repo_uid.clone(),
-                        [
-                            ("name".to_owned(), X::new_string(repo.name.clone())),
-                            ("private".to_owned(), X::new_bool(repo.private)),
-                        ],
-                        [org.clone()],
-                        [],
-                    )
-                    .map_err(cedar_error)?,
-                );
-                repo_uids.push(repo_uid);
             }
 
             // One level per name: the higher, when a name is asked in two groups.
@@ -244,73 +278,69 @@ pub(crate) mod cedar {
             }
             let highest = facts.highest_level();
             let now = situation.now;
-            let mut attrs = vec![
-                (
-                    "token_name".to_owned(),
-                    X::new_string(facts.token_name.clone()),
-                ),
-                (
-                    "repository_selection".to_owned(),
-                    X::new_string(facts.repository_selection.clone()),
-                ),
-                (
-                    "repositories".to_owned(),
-                    X::new_set(repo_uids.iter().cloned().map(X::new_entity_uid)),
-                ),
-                (
-                    "repository_names".to_owned(),
-                    strings(repositories.iter().map(|r| r.name.as_str())),
-                ),
-                (
-                    "any_private_repository".to_owned(),
-                    X::new_bool(repositories.iter().any(|r| r.private)),
-                ),
-                (
-                    "organization_permissions".to_owned(),
-                    strings(facts.permissions.organization.keys().map(String::as_str)),
-                ),
-                (
-                    "repository_permissions".to_owned(),
-                    strings(facts.permissions.repository.keys().map(String::as_str)),
-                ),
-                (
-                    "other_permissions".to_owned(),
-                    strings(facts.permissions.other.keys().map(String::as_str)),
-                ),
-                (
-                    "permissions".to_owned(),
-                    X::new_set(
-                        levels
-                            .iter()
-                            .map(|(name, level)| X::new_string(format!("{name}:{level}"))),
-                    ),
-                ),
-                (
-                    "highest_level".to_owned(),
-                    X::new_string(highest.map_or("none", |l| l.as_str()).to_owned()),
-                ),
-                (
-                    "read_only".to_owned(),
-                    X::new_bool(highest.is_none_or(|l| l == patgate_domain::AccessLevel::Read)),
-                ),
-                (
-                    "created_at".to_owned(),
-                    X::new_datetime(datetime(facts.created_at.unwrap_or(now))),
-                ),
-                ("resubmission".to_owned(), X::new_bool(facts.resubmission)),
-            ];
+            let now_text = datetime(now);
+            let mut attrs: Vec<(String, X)> = Vec::new();
+            let mut put = |name: &str, value: &dyn Fn() -> X| {
+                if wants(name) {
+                    attrs.push((name.to_owned(), value()));
+                }
+            };
+            put("token_name", &|| X::new_string(facts.token_name.clone()));
+            put("repository_selection", &|| {
+                X::new_string(facts.repository_selection.clone())
+            });
+            put("repositories", &|| {
+                X::new_set(repo_uids.iter().cloned().map(X::new_entity_uid))
+            });
+            put("repository_names", &|| {
+                strings(repositories.iter().map(|r| r.name.as_str()))
+            });
+            put("any_private_repository", &|| {
+                X::new_bool(repositories.iter().any(|r| r.private))
+            });
+            put("organization_permissions", &|| {
+                strings(facts.permissions.organization.keys().map(String::as_str))
+            });
+            put("repository_permissions", &|| {
+                strings(facts.permissions.repository.keys().map(String::as_str))
+            });
+            put("other_permissions", &|| {
+                strings(facts.permissions.other.keys().map(String::as_str))
+            });
+            put("permissions", &|| {
+                X::new_set(
+                    levels
+                        .iter()
+                        .map(|(name, level)| X::new_string(format!("{name}:{level}"))),
+                )
+            });
+            put("highest_level", &|| {
+                X::new_string(highest.map_or("none", |l| l.as_str()).to_owned())
+            });
+            put("read_only", &|| {
+                X::new_bool(highest.is_none_or(|l| l == patgate_domain::AccessLevel::Read))
+            });
+            put("created_at", &|| match facts.created_at {
+                Some(at) if datetime(at) != now_text => datetime_value(&datetime(at)),
+                _ => datetime_value(&now_text),
+            });
+            put("resubmission", &|| X::new_bool(facts.resubmission));
             if let Some(days) = facts.lifetime(now) {
-                attrs.push((
-                    "lifetime_days".to_owned(),
-                    long(i64::try_from(days).unwrap_or(i64::MAX)),
-                ));
+                put("lifetime_days", &|| {
+                    long(i64::try_from(days).unwrap_or(i64::MAX))
+                });
             }
             if let Some(expiry) = facts.expiry(now) {
-                attrs.push(("expires_at".to_owned(), X::new_datetime(datetime(expiry))));
+                put("expires_at", &|| datetime_value(&datetime(expiry)));
             }
-            let tags = levels
-                .iter()
-                .map(|(name, level)| (name.clone(), X::new_string(level.as_str().to_owned())));
+            let tags: Vec<(String, X)> = if reads.is_none_or(Reads::tags) {
+                levels
+                    .iter()
+                    .map(|(name, level)| (name.clone(), X::new_string(level.as_str().to_owned())))
+                    .collect()
+            } else {
+                Vec::new()
+            };
             entities.push(
                 Entity::new_with_tags(resource.clone(), attrs, [org], tags).map_err(cedar_error)?,
             );
@@ -323,9 +353,12 @@ pub(crate) mod cedar {
                 X::new_record(fields.into_iter().map(|(k, v)| (k.to_owned(), v)))
                     .map_err(cedar_error)
             };
-            let context = Context::from_pairs([
-                ("now".to_owned(), X::new_datetime(datetime(now))),
-                (
+            let mut context = Vec::new();
+            if wants("now") {
+                context.push(("now".to_owned(), datetime_value(&now_text)));
+            }
+            if wants("policy") {
+                context.push((
                     "policy".to_owned(),
                     record(vec![
                         (
@@ -338,16 +371,18 @@ pub(crate) mod cedar {
                             X::new_bool(policy.exempt_administrators),
                         ),
                     ])?,
-                ),
-                (
+                ));
+            }
+            if wants("owner_automatic_approvals") {
+                context.push((
                     "owner_automatic_approvals".to_owned(),
                     record(vec![
                         ("last_day", long(facts.owner.automatic_approvals_last_day)),
                         ("last_week", long(facts.owner.automatic_approvals_last_week)),
                     ])?,
-                ),
-            ])
-            .map_err(cedar_error)?;
+                ));
+            }
+            let context = Context::from_pairs(context).map_err(cedar_error)?;
             Ok(Self {
                 entities,
                 principal,

@@ -7,6 +7,7 @@ pub mod cases;
 pub mod compile;
 pub mod decide;
 pub mod facts;
+mod index;
 pub mod schema;
 
 pub use cases::{Case, CaseResult, CasesError, Expectation};

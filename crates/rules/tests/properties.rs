@@ -19,7 +19,15 @@ enum Condition {
     AllRepositories,
     ApprovalsToday(i64),
     WritesContents,
+    /// Guards the index files rules under, alone or before another condition.
+    Login(&'static str, bool),
+    ListsRepository(&'static str, bool),
+    AsksPermission(&'static str),
 }
+
+const LOGINS: [&str; 2] = ["octocat", "hubot"];
+const REPOSITORIES: [&str; 3] = ["docs", "api", "web"];
+const PERMISSIONS: [&str; 3] = ["contents", "issues", "administration"];
 
 impl Condition {
     fn cedar(self) -> String {
@@ -40,6 +48,23 @@ impl Condition {
                 "resource.hasTag(\"contents\") && resource.getTag(\"contents\") == \"write\""
                     .to_owned()
             }
+            Self::Login(login, read_only) => format!(
+                "principal.login == \"{login}\"{}",
+                if read_only {
+                    " && resource.read_only"
+                } else {
+                    ""
+                }
+            ),
+            Self::ListsRepository(name, private) => format!(
+                "resource.repository_names.contains(\"{name}\"){}",
+                if private {
+                    " && resource.any_private_repository"
+                } else {
+                    ""
+                }
+            ),
+            Self::AsksPermission(name) => format!("resource.hasTag(\"{name}\")"),
         }
     }
 
@@ -59,6 +84,15 @@ impl Condition {
                 let levels = f.permissions.entries().filter(|(k, _)| *k == "contents");
                 levels.map(|(_, l)| l).max() == Some(AccessLevel::Write)
             }
+            Self::Login(login, read_only) => {
+                f.owner.login == login && (!read_only || Self::ReadOnly.holds(f))
+            }
+            Self::ListsRepository(name, private) => {
+                listed
+                    && f.repositories.iter().any(|r| r.name == name)
+                    && (!private || Self::AnyPrivate.holds(f))
+            }
+            Self::AsksPermission(name) => f.permissions.entries().any(|(k, _)| k == name),
         }
     }
 }
@@ -81,6 +115,11 @@ fn condition() -> impl Strategy<Value = Condition> {
         Just(Condition::AllRepositories),
         (0i64..5).prop_map(Condition::ApprovalsToday),
         Just(Condition::WritesContents),
+        (proptest::sample::select(&LOGINS[..]), any::<bool>())
+            .prop_map(|(l, r)| Condition::Login(l, r)),
+        (proptest::sample::select(&REPOSITORIES[..]), any::<bool>())
+            .prop_map(|(n, p)| Condition::ListsRepository(n, p)),
+        proptest::sample::select(&PERMISSIONS[..]).prop_map(Condition::AsksPermission),
     ]
 }
 
@@ -105,16 +144,30 @@ fn level() -> impl Strategy<Value = AccessLevel> {
 
 fn facts() -> impl Strategy<Value = Facts> {
     (
-        proptest::collection::btree_map("[a-z]{1,8}", level(), 0..4),
+        proptest::collection::btree_map(
+            prop_oneof![
+                "[a-z]{1,8}",
+                proptest::sample::select(&PERMISSIONS[..]).prop_map(str::to_owned)
+            ],
+            level(),
+            0..4,
+        ),
         proptest::option::of(level()),
         prop_oneof![Just("all"), Just("subset"), Just("none")],
-        proptest::collection::vec(("[a-z]{1,6}", any::<bool>()), 0..4),
+        proptest::collection::vec(
+            (
+                proptest::sample::select(&REPOSITORIES[..]).prop_map(str::to_owned),
+                any::<bool>(),
+            ),
+            0..4,
+        ),
         proptest::option::of(0u64..500),
         any::<bool>(),
         0i64..6,
+        proptest::sample::select(&LOGINS[..]),
     )
         .prop_map(
-            |(repository, contents, selection, repos, lifetime, owner, approvals)| {
+            |(repository, contents, selection, repos, lifetime, owner, approvals, login)| {
                 let mut permissions = RequestedPermissions {
                     repository,
                     ..RequestedPermissions::default()
@@ -125,7 +178,7 @@ fn facts() -> impl Strategy<Value = Facts> {
                 Facts {
                     id: 1,
                     owner: Owner {
-                        login: "octocat".to_owned(),
+                        login: login.to_owned(),
                         role: if owner { "owner" } else { "member" }.to_owned(),
                         site_admin: false,
                         automatic_approvals_last_day: approvals,
@@ -167,6 +220,27 @@ fn source(rules: &[(Kind, Condition)]) -> String {
 
 proptest! {
     #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
+
+    #[test]
+    fn only_the_rules_a_request_can_match_are_evaluated_and_the_decision_is_cedars(
+        rules in proptest::collection::vec(rule(), 0..12),
+        facts in facts(),
+    ) {
+        let set = RuleSet::compile(&source(&rules)).expect("generated rules are valid");
+        let situation = Situation {
+            org_login: "octo-org".to_owned(),
+            now: Utc.with_ymd_and_hms(2026, 12, 7, 12, 0, 0).single().expect("time"),
+            policy: PolicyStack::default(),
+        };
+        let every = set.decide_every_rule(&facts, &situation);
+        prop_assert_eq!(set.decide(&facts, &situation), every.clone());
+        prop_assert_eq!(&every.matched, &rules
+            .iter()
+            .enumerate()
+            .filter(|(_, (_, c))| c.holds(&facts))
+            .map(|(i, _)| format!("r{i}"))
+            .collect::<std::collections::BTreeSet<_>>());
+    }
 
     #[test]
     fn rules_never_approve_past_a_deny_or_the_policy(
