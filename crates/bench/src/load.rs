@@ -41,12 +41,23 @@ pub struct RunStats {
     /// The first unexpected status seen, for the report.
     pub first_error: Option<String>,
     /// Requests per second in the measured window.
+    #[serde(deserialize_with = "nan_if_null")]
     pub throughput: f64,
+    #[serde(deserialize_with = "nan_if_null")]
     pub p50_ms: f64,
+    #[serde(deserialize_with = "nan_if_null")]
     pub p99_ms: f64,
+    #[serde(deserialize_with = "nan_if_null")]
     pub p999_ms: f64,
     /// Whether the scenario ran out of inputs before the window closed.
     pub exhausted: bool,
+}
+
+/// A figure that was not a number (no request completed) is written as `null`: read it back
+/// as NaN.
+fn nan_if_null<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    let value: Option<f64> = serde::Deserialize::deserialize(d)?;
+    Ok(value.unwrap_or(f64::NAN))
 }
 
 /// A complete response: status and body.
