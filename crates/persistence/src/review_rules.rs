@@ -4,12 +4,13 @@
 //! facts they see and records what they decided, in the caller's transaction.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 
 use chrono::{NaiveDateTime, TimeDelta};
 use diesel::prelude::*;
 use patgate_domain::policy::{lifetime_days, PolicyStack};
 use patgate_domain::{RequestState, ReviewAction};
+use patgate_rules::kept::Kept;
 use patgate_rules::{Decision, Facts, Mode, Outcome, Owner, Repository, RuleSet, Situation};
 use serde::{Deserialize, Serialize};
 
@@ -131,28 +132,18 @@ fn compiled_source(
     sha256: &str,
     source: impl FnOnce() -> Result<String, StoreError>,
 ) -> Result<Arc<RuleSet>, StoreError> {
-    static KEPT: OnceLock<Mutex<HashMap<String, Arc<RuleSet>>>> = OnceLock::new();
-    let kept = KEPT.get_or_init(|| Mutex::new(HashMap::new()));
-    if let Some(set) = kept.lock().ok().and_then(|k| k.get(sha256).cloned()) {
-        return Ok(set);
-    }
-    let source = source()?;
-    let set = RuleSet::compile(&source).map_err(|problems| {
-        StoreError::Corrupt(format!(
-            "stored review rules {sha256} do not compile: {}",
-            problems.first().map_or("", |p| p.message.as_str())
-        ))
-    })?;
-    let set = Arc::new(set);
-    if let Ok(mut k) = kept.lock() {
-        // A handful of organizations' versions at a time; an old one is compiled again if
-        // it is ever needed.
-        if k.len() >= 256 {
-            k.clear();
-        }
-        k.insert(sha256.to_owned(), Arc::clone(&set));
-    }
-    Ok(set)
+    // A handful of organizations' versions at a time; an old one is compiled again if it is
+    // ever needed.
+    static KEPT: OnceLock<Kept<String, Arc<RuleSet>>> = OnceLock::new();
+    KEPT.get_or_init(|| Kept::new(256)).get_or_try(sha256, || {
+        let set = RuleSet::compile(&source()?).map_err(|problems| {
+            StoreError::Corrupt(format!(
+                "stored review rules {sha256} do not compile: {}",
+                problems.first().map_or("", |p| p.message.as_str())
+            ))
+        })?;
+        Ok(Arc::new(set))
+    })
 }
 
 /// What a save expects to replace.
@@ -379,23 +370,30 @@ pub fn facts_of(
             })?;
             facts(
                 request,
-                Owner {
+                owner(
                     login,
-                    role: role(org_owners.contains(&request.owner_id)),
                     site_admin,
-                    automatic_approvals_last_day: 0,
-                    automatic_approvals_last_week: 0,
-                },
+                    org_owners.contains(&request.owner_id),
+                    approvals.get(&request.owner_id).copied(),
+                ),
                 token,
                 listed.remove(&request.id).unwrap_or_default(),
-                approvals.get(&request.owner_id).copied(),
             )
         })
         .collect()
 }
 
-fn role(owner: bool) -> String {
-    if owner { "owner" } else { "member" }.to_owned()
+/// The owner as rules see them: `by_owner` when they own the organization, and their recent
+/// automatic approvals (last day, last week) when counted.
+fn owner(login: String, site_admin: bool, by_owner: bool, approvals: Option<(i64, i64)>) -> Owner {
+    let (last_day, last_week) = approvals.unwrap_or_default();
+    Owner {
+        login,
+        role: if by_owner { "owner" } else { "member" }.to_owned(),
+        site_admin,
+        automatic_approvals_last_day: last_day,
+        automatic_approvals_last_week: last_week,
+    }
 }
 
 /// How many of each owner's requests rules approved in the last day and the last week.
@@ -426,19 +424,14 @@ fn approvals_of(
     Ok(approvals)
 }
 
-/// A request's facts from what is known of it: its owner (without the counts), its token's
-/// name, creation and expiry, the repositories it lists, and the owner's recent automatic
-/// approvals (last day, last week).
+/// A request's facts from what is known of it: its owner, its token's name, creation and
+/// expiry, and the repositories it lists.
 fn facts(
     request: &PatRequest,
-    mut owner: Owner,
+    owner: Owner,
     (token_name, created, expires): (String, NaiveDateTime, Option<NaiveDateTime>),
     repositories: Vec<Repository>,
-    approvals: Option<(i64, i64)>,
 ) -> Result<Facts, StoreError> {
-    let (last_day, last_week) = approvals.unwrap_or_default();
-    owner.automatic_approvals_last_day = last_day;
-    owner.automatic_approvals_last_week = last_week;
     Ok(Facts {
         id: request.id,
         owner,
@@ -542,20 +535,18 @@ pub fn decide_filed(
     repositories.dedup_by(|a, b| a.name == b.name);
     let facts = facts(
         request,
-        Owner {
-            login: known.owner.login.clone(),
-            role: role(by_owner),
-            site_admin: known.owner.site_admin,
-            automatic_approvals_last_day: 0,
-            automatic_approvals_last_week: 0,
-        },
+        owner(
+            known.owner.login.clone(),
+            known.owner.site_admin,
+            by_owner,
+            approvals,
+        ),
         (
             known.token.name.clone(),
             known.token.created_at,
             known.token.expires_at,
         ),
         repositories,
-        approvals,
     )?;
     let situation = Situation {
         org_login,

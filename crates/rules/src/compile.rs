@@ -47,8 +47,6 @@ pub struct RuleSet {
     /// The rules by action and by what they need of a request ([`Index`]).
     pub(crate) index: Index,
     pub(crate) rules: Vec<Rule>,
-    /// Whether a rule reads the owner's recent automatic approvals (which cost a query).
-    reads_approvals: bool,
 }
 
 /// 1-based line and column of a byte offset.
@@ -249,7 +247,6 @@ impl RuleSet {
         Ok(Self {
             index: Index::new(&renamed),
             rules,
-            reads_approvals: source.contains("owner_automatic_approvals"),
         })
     }
 
@@ -265,16 +262,15 @@ impl RuleSet {
     /// The empty rule set: decides nothing.
     pub fn empty() -> Self {
         Self {
-            index: Index::default(),
+            index: Index::new(&[]),
             rules: Vec::new(),
-            reads_approvals: false,
         }
     }
 
     /// Whether any rule reads `context.owner_automatic_approvals`: when none does, the facts
     /// need not count them.
     pub fn reads_approvals(&self) -> bool {
-        self.reads_approvals
+        self.index.reads().attribute("owner_automatic_approvals")
     }
 }
 

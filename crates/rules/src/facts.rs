@@ -154,6 +154,7 @@ pub(crate) mod cedar {
 
     use super::{datetime, Facts, FactsError, Situation};
     use crate::index::Reads;
+    use crate::kept::Kept;
 
     fn uid(kind: &str, id: &str) -> Result<EntityUid, FactsError> {
         let kind = EntityTypeName::from_str(kind).map_err(|e| FactsError::Cedar(e.to_string()))?;
@@ -169,22 +170,9 @@ pub(crate) mod cedar {
     /// kept, a few thousand at most (the time of the evaluation recurs at every evaluation
     /// within its second, and a dry-run's requests share many expiries).
     fn datetime_value(text: &str) -> X {
-        use std::collections::HashMap;
-        use std::sync::{Mutex, OnceLock};
-        const KEPT_AT_MOST: usize = 4_096;
-        static KEPT: OnceLock<Mutex<HashMap<String, X>>> = OnceLock::new();
-        let kept = KEPT.get_or_init(Mutex::default);
-        if let Some(value) = kept.lock().ok().and_then(|k| k.get(text).cloned()) {
-            return value;
-        }
-        let value = X::new_datetime(text);
-        if let Ok(mut k) = kept.lock() {
-            if k.len() >= KEPT_AT_MOST {
-                k.clear();
-            }
-            k.insert(text.to_owned(), value.clone());
-        }
-        value
+        static KEPT: std::sync::OnceLock<Kept<String, X>> = std::sync::OnceLock::new();
+        KEPT.get_or_init(|| Kept::new(4_096))
+            .get_or(text, || X::new_datetime(text))
     }
 
     fn long(value: i64) -> X {

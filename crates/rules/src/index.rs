@@ -17,7 +17,9 @@
 //! about `approve`.
 
 use std::collections::{BTreeSet, HashMap};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+
+use crate::kept::Kept;
 
 use cedar_policy::{Effect, Policy, PolicySet};
 use serde_json::Value;
@@ -107,8 +109,6 @@ pub(crate) enum Action {
 }
 
 impl Action {
-    pub(crate) const ALL: [Self; 2] = [Self::Deny, Self::Approve];
-
     pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::Deny => "deny",
@@ -135,19 +135,18 @@ struct Entry {
 }
 
 /// The rules of a set, by action and by guard.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub(crate) struct Index {
     /// In source order.
     entries: Vec<Entry>,
     /// Rules without a guard, always evaluated.
     unguarded: Vec<usize>,
-    guarded: HashMap<Guard, Vec<usize>>,
-    /// Every rule about each action, and its permits alone (what matched beneath a `forbid`),
-    /// and the same of the rules without a guard: the sets asked most often, built once.
-    whole: HashMap<(Action, bool), (Vec<usize>, Arc<PolicySet>)>,
-    unguarded_only: HashMap<(Action, bool), (Vec<usize>, Arc<PolicySet>)>,
-    /// The other sets asked, kept: requests alike ask for the same rules.
-    kept: Arc<Mutex<HashMap<Chosen, Arc<PolicySet>>>>,
+    /// Rules with a guard, by the name it needs: an owner's login, a repository, a permission.
+    by_login: HashMap<String, Vec<usize>>,
+    by_repository: HashMap<String, Vec<usize>>,
+    by_permission: HashMap<String, Vec<usize>>,
+    /// The sets asked, kept: requests alike ask for the same rules.
+    kept: Arc<Kept<Chosen, Arc<PolicySet>>>,
     reads: Reads,
 }
 
@@ -160,7 +159,15 @@ const KEPT_AT_MOST: usize = 1_024;
 impl Index {
     /// Indexes the rules, given in source order.
     pub(crate) fn new(policies: &[Policy]) -> Self {
-        let mut index = Self::default();
+        let mut index = Self {
+            entries: Vec::with_capacity(policies.len()),
+            unguarded: Vec::new(),
+            by_login: HashMap::new(),
+            by_repository: HashMap::new(),
+            by_permission: HashMap::new(),
+            kept: Arc::new(Kept::new(KEPT_AT_MOST)),
+            reads: Reads::default(),
+        };
         let mut reads = Some(Reads::default());
         for (at, policy) in policies.iter().enumerate() {
             let json = policy.to_json().ok();
@@ -177,10 +184,16 @@ impl Index {
                 deny,
                 approve,
             });
-            match json.as_ref().and_then(guard) {
-                Some(g) => index.guarded.entry(g).or_default().push(at),
-                None => index.unguarded.push(at),
-            }
+            let (by, name) = match json.as_ref().and_then(guard) {
+                Some(Guard::Login(name)) => (&mut index.by_login, name),
+                Some(Guard::Repository(name)) => (&mut index.by_repository, name),
+                Some(Guard::Permission(name)) => (&mut index.by_permission, name),
+                None => {
+                    index.unguarded.push(at);
+                    continue;
+                }
+            };
+            by.entry(name).or_default().push(at);
         }
         index.reads = match reads {
             Some(mut r) => {
@@ -189,18 +202,6 @@ impl Index {
             }
             None => Reads::everything(),
         };
-        let all: Vec<usize> = (0..index.entries.len()).collect();
-        for action in Action::ALL {
-            for permits_only in [false, true] {
-                let key = (action, permits_only);
-                let every = index.chosen(&all, action, permits_only);
-                let set = Arc::new(index.set(&every));
-                index.whole.insert(key, (every, set));
-                let unguarded = index.chosen(&index.unguarded, action, permits_only);
-                let set = Arc::new(index.set(&unguarded));
-                index.unguarded_only.insert(key, (unguarded, set));
-            }
-        }
         index
     }
 
@@ -211,23 +212,20 @@ impl Index {
 
     /// The rules `facts` can match, by position in source order.
     pub(crate) fn candidates(&self, facts: &Facts, repositories_listed: bool) -> Vec<usize> {
-        if self.guarded.is_empty() {
-            return self.unguarded.clone();
-        }
         let mut found: BTreeSet<usize> = self.unguarded.iter().copied().collect();
-        let mut add = |g: Guard| {
-            if let Some(at) = self.guarded.get(&g) {
+        let mut add = |by: &HashMap<String, Vec<usize>>, name: &str| {
+            if let Some(at) = by.get(name) {
                 found.extend(at.iter().copied());
             }
         };
-        add(Guard::Login(facts.owner.login.clone()));
+        add(&self.by_login, &facts.owner.login);
         if repositories_listed {
             for repo in &facts.repositories {
-                add(Guard::Repository(repo.name.clone()));
+                add(&self.by_repository, &repo.name);
             }
         }
         for (name, _) in facts.permissions.entries() {
-            add(Guard::Permission(name.to_owned()));
+            add(&self.by_permission, name);
         }
         found.into_iter().collect()
     }
@@ -244,27 +242,8 @@ impl Index {
         if chosen.is_empty() {
             return None;
         }
-        let key = (action, permits_only);
-        for (at, set) in [self.whole.get(&key), self.unguarded_only.get(&key)]
-            .into_iter()
-            .flatten()
-        {
-            if *at == chosen {
-                return Some(Arc::clone(set));
-            }
-        }
         let key = (action, permits_only, chosen);
-        if let Some(set) = self.kept.lock().ok().and_then(|k| k.get(&key).cloned()) {
-            return Some(set);
-        }
-        let set = Arc::new(self.set(&key.2));
-        if let Ok(mut kept) = self.kept.lock() {
-            if kept.len() >= KEPT_AT_MOST {
-                kept.clear();
-            }
-            kept.insert(key, Arc::clone(&set));
-        }
-        Some(set)
+        Some(self.kept.get_or(&key, || Arc::new(self.set(&key.2))))
     }
 
     /// The positions among `candidates` of the rules about `action` (their permits alone).

@@ -8,6 +8,7 @@ pub mod compile;
 pub mod decide;
 pub mod facts;
 mod index;
+pub mod kept;
 pub mod schema;
 
 pub use cases::{Case, CaseResult, CasesError, Expectation};
