@@ -122,9 +122,9 @@ impl<'a> Resolved<'a> {
 
 /// `$table.status = '$state'`, the state written out: the indexes over pending requests and
 /// active grants are partial (`WHERE status = 'pending'`), and a query uses one only when its
-/// condition states the same literal (a bound parameter does not do: SQLite never proves the
-/// index's condition from it, PostgreSQL not in a generic plan). `$state` is the `as_str` of
-/// a state enum, never outside input.
+/// condition states the same literal (`crate::literal`). For the statements these macros
+/// build, whose state is chosen at run time; `$state` is the `as_str` of a state enum, never
+/// outside input.
 macro_rules! in_state {
     ($table:ident, $state:expr) => {{
         let state: &'static str = $state;

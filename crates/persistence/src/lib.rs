@@ -14,6 +14,7 @@ pub mod grants;
 pub mod intake;
 pub(crate) mod json;
 mod kept_orgs;
+mod literal;
 pub mod models;
 pub mod notifications;
 mod outage;

@@ -287,7 +287,7 @@ pub fn release(conn: &mut DbConnection, lessee: &str) -> Result<usize, StoreErro
     use notifications as n;
     let held = n::table
         .filter(n::leased_by.eq(lessee))
-        .filter(n::status.eq(Status::Pending));
+        .filter(n::status.eq(crate::literal::Pending));
     Ok(diesel::update(held).set(lease_ended()).execute(conn)?)
 }
 

@@ -31,20 +31,21 @@ macro_rules! backlog {
     ($conn:expr, $table:ident, $owner:ident, $value:expr) => {{
         use diesel::prelude::*;
         let value: Option<i64> = $value;
-        let of = |status: $crate::outbox::Status| {
-            let mut q = $table::table.filter($table::status.eq(status)).into_boxed();
-            if let Some(value) = value {
-                q = q.filter($table::$owner.eq(value));
-            }
-            q
-        };
-        let pending: i64 = of($crate::outbox::Status::Pending)
-            .count()
-            .get_result($conn)?;
-        let failed: i64 = of($crate::outbox::Status::Failed)
-            .count()
-            .get_result($conn)?;
-        let oldest_pending: Option<chrono::NaiveDateTime> = of($crate::outbox::Status::Pending)
+        // The status written out, as the partial indexes over due and failed rows need.
+        macro_rules! of {
+            ($status:expr) => {{
+                let mut q = $table::table
+                    .filter($table::status.eq($status))
+                    .into_boxed();
+                if let Some(value) = value {
+                    q = q.filter($table::$owner.eq(value));
+                }
+                q
+            }};
+        }
+        let pending: i64 = of!($crate::literal::Pending).count().get_result($conn)?;
+        let failed: i64 = of!($crate::literal::Failed).count().get_result($conn)?;
+        let oldest_pending: Option<chrono::NaiveDateTime> = of!($crate::literal::Pending)
             .select(diesel::dsl::min($table::created_at))
             .get_result($conn)?;
         Ok($crate::outbox::Backlog {

@@ -23,7 +23,7 @@ use crate::schema::{
 };
 use crate::starts::Starts;
 use crate::LoadOne;
-use crate::{Page, StoreError, Total};
+use crate::{literal, Page, StoreError, Total};
 
 /// A request with the token and owner the API shows with it.
 #[derive(Debug, Clone)]
@@ -383,7 +383,7 @@ fn supersede_grants(conn: &mut DbConnection, review: &Review<'_>) -> Result<(), 
         diesel::update(
             pat_grants::table
                 .filter(pat_grants::org_id.eq(review.org_id))
-                .filter(pat_grants::status.eq(GrantState::Active.as_str()))
+                .filter(pat_grants::status.eq(literal::Active))
                 .filter(pat_grants::token_id.eq_any(tokens_of)),
         )
         .set((

@@ -321,7 +321,7 @@ pub fn release(conn: &mut DbConnection, owner: &str) -> Result<usize, StoreError
     Ok(diesel::update(
         webhook_deliveries::table
             .filter(webhook_deliveries::leased_by.eq(owner))
-            .filter(webhook_deliveries::status.eq(Status::Pending)),
+            .filter(webhook_deliveries::status.eq(crate::literal::Pending)),
     )
     .set((
         webhook_deliveries::leased_by.eq(None::<String>),

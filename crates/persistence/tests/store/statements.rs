@@ -439,3 +439,24 @@ fn outbox_statements_are_prepared_once(url: &str) {
 }
 
 both_backends!(url: outbox_statements_are_prepared_once);
+
+/// The bundled SQLite plans without looking at bound values (`SQLITE_ENABLE_QPSG`, set in
+/// `.cargo/config.toml`). Otherwise it prepares a statement again each time one is bound (every
+/// `LIMIT ?`, every comparison a partial index might match): a third of a filing's time.
+#[test]
+fn sqlite_is_built_to_plan_without_bound_values() {
+    #[derive(diesel::QueryableByName)]
+    struct CompileOption {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        compile_options: String,
+    }
+    let (url, _guard) = crate::common::fresh_url(patgate_persistence::Backend::Sqlite);
+    let db = connect(&url, 1);
+    let options: Vec<CompileOption> =
+        read(&db, |c| diesel::sql_query("PRAGMA compile_options").load(c));
+    let options: Vec<String> = options.into_iter().map(|o| o.compile_options).collect();
+    assert!(
+        options.iter().any(|o| o == "ENABLE_QPSG"),
+        "SQLite was built without SQLITE_ENABLE_QPSG: {options:?}"
+    );
+}
