@@ -561,11 +561,11 @@ const RULES: usize = 100;
 const DRY_RUNS: usize = 5;
 
 /// A rule set of [`RULES`] rules, none of which decides the benchmark's filings. Most name an
-/// owner, a repository or a permission first (approve rules on owners, deny rules on
-/// repository names, rules that leave requests for people on permissions), as a large set's
-/// rules do, and are left out of a filing that lacks the name; twelve are evaluated at every
-/// filing: ten that name nothing (lifetimes, owners' private repositories) and two on the
-/// permissions the filings ask for.
+/// owner, a role, a repository or a permission first (approve rules on owners, deny rules on
+/// repository names, rules on organization owners' private repositories, rules that leave
+/// requests for people on permissions), as a large set's rules do, and are left out of a
+/// filing that lacks the name; seven are evaluated at every filing (a member's): five on
+/// lifetimes, which name nothing first, and two on the permissions the filings ask for.
 fn rule_set() -> String {
     (0..RULES)
         .map(|i| match i {

@@ -5,8 +5,8 @@ use diesel::prelude::*;
 use patgate_domain::intake::TokenFiling;
 use patgate_domain::policy::{lifetime_days, IntakeDecision, PolicyStack, PolicyViolation};
 use patgate_domain::{
-    EmailAddress, GrantState, RepositorySelection, RequestEvent, RequestState,
-    RequestedPermissions, ReviewReason, TransitionError,
+    EmailAddress, RepositorySelection, RequestEvent, RequestState, RequestedPermissions,
+    ReviewReason, TransitionError,
 };
 
 use crate::db::DbConnection;
@@ -16,7 +16,7 @@ use crate::routing::{self, Recorded};
 use crate::schema::{
     pat_grants, pat_request_repositories, pat_request_reviews, pat_requests, tokens,
 };
-use crate::{policy, review_rules, seed, StoreError};
+use crate::{literal, policy, review_rules, seed, StoreError};
 
 /// A token's request as the issuer files it.
 #[derive(Debug, Clone)]
@@ -106,15 +106,21 @@ pub fn file(
         actor,
         at,
     };
-    let (created, request) = match submit(conn, &submission)? {
+    let (outcome, rules) = submit(conn, &submission)?;
+    let (created, request) = match outcome {
         Outcome::Pending(r) => (true, r),
         Outcome::Unchanged(r) => (false, r),
         Outcome::Granted { request, .. } => (false, request),
     };
-    // The request as `submit` wrote it: only its review and grant are read.
+    // The request as `submit` wrote it: only its review and grant are read, and the rules'
+    // decision when the filing did not just make it.
+    let rules = match rules {
+        Decided::Known(row) => row,
+        Decided::Unknown => review_rules::latest_decision(conn, request.id)?,
+    };
     Ok(Filed {
         created,
-        verdict: verdict_of(conn, request)?,
+        verdict: verdict_with(conn, request, rules)?,
     })
 }
 
@@ -204,7 +210,7 @@ fn active_grant(
     Ok(pat_grants::table
         .filter(pat_grants::org_id.eq(org_id))
         .filter(pat_grants::token_id.eq(token_id))
-        .filter(pat_grants::status.eq(GrantState::Active.as_str()))
+        .filter(pat_grants::status.eq(literal::Active))
         .first(conn)
         .optional()?)
 }
@@ -217,7 +223,7 @@ fn pending_request(
     Ok(pat_requests::table
         .filter(pat_requests::org_id.eq(org_id))
         .filter(pat_requests::token_id.eq(token_id))
-        .filter(pat_requests::status.eq(RequestState::Pending.as_str()))
+        .filter(pat_requests::status.eq(literal::Pending))
         .first(conn)
         .optional()?)
 }
@@ -234,10 +240,23 @@ fn parse(permissions: &str) -> Result<RequestedPermissions, StoreError> {
     crate::json::parse("request permissions", permissions)
 }
 
+/// The latest decision of the organization's rules about a request a filing left, when the
+/// filing knows it.
+#[derive(Debug, Clone)]
+pub enum Decided {
+    /// Rules ran at this filing (`Some`), or the request is new and none did (`None`).
+    Known(Option<review_rules::DecisionRow>),
+    /// An earlier filing's, if any: read it.
+    Unknown,
+}
+
 /// Files the token's request: the policy refuses it, grants it at once, or leaves it pending.
 /// A resubmission replaces the pending request when it asks for anything new, and records
 /// what it adds to or upgrades in the access the token already holds.
-pub fn submit(conn: &mut DbConnection, s: &Submission<'_>) -> Result<Outcome, IntakeError> {
+pub fn submit(
+    conn: &mut DbConnection,
+    s: &Submission<'_>,
+) -> Result<(Outcome, Decided), IntakeError> {
     let token = upsert_token(conn, s)?;
     let (decision, stack) = decide(conn, s.org_id, &token)?;
     let mut asked_repos: Vec<i64> = s.repositories.iter().map(|r| r.id).collect();
@@ -253,10 +272,11 @@ pub fn submit(conn: &mut DbConnection, s: &Submission<'_>) -> Result<Outcome, In
         let nothing_new = added.is_empty() && upgraded.is_empty();
         if nothing_new && covers(conn, grant, s.repository_selection, &asked_repos)? {
             let request = pat_requests::table.find(grant.request_id).first(conn)?;
-            return Ok(Outcome::Granted {
+            let granted = Outcome::Granted {
                 request,
                 grant: grant.clone(),
-            });
+            };
+            return Ok((granted, Decided::Unknown));
         }
     }
     let filing = Filing {
@@ -284,38 +304,47 @@ pub fn submit(conn: &mut DbConnection, s: &Submission<'_>) -> Result<Outcome, In
             s.reason,
             s.at,
         )?;
-        return by_rules(conn, s, &token, request, &stack);
+        return by_rules(conn, s, &token, request, &stack, Decided::Known(None));
     }
-    approve_by_policy(conn, s, request.id)
+    Ok((
+        approve_by_policy(conn, s, request.id)?,
+        Decided::Known(None),
+    ))
 }
 
 /// A pending request after the organization's review rules ran over it (in enforce mode they
-/// may have approved or denied it).
+/// may have approved or denied it), with their decision; `without` when no rules ran.
 fn by_rules(
     conn: &mut DbConnection,
     s: &Submission<'_>,
     token: &Token,
     request: PatRequest,
     stack: &PolicyStack,
-) -> Result<Outcome, IntakeError> {
+    without: Decided,
+) -> Result<(Outcome, Decided), IntakeError> {
     let known = review_rules::Known {
         owner: s.owner,
         token,
         repositories: s.repositories,
     };
-    let applied = review_rules::decide_filed(conn, &request, known, stack, s.actor, s.at)?;
-    if !applied.as_ref().is_some_and(|a| a.acted) {
-        return Ok(Outcome::Pending(request));
+    let Some(applied) = review_rules::decide_filed(conn, &request, known, stack, s.actor, s.at)?
+    else {
+        return Ok((Outcome::Pending(request), without));
+    };
+    let decided = Decided::Known(Some(applied.row));
+    if !applied.acted {
+        return Ok((Outcome::Pending(request), decided));
     }
     let request: PatRequest = pat_requests::table.find(request.id).first(conn)?;
     let grant: Option<PatGrant> = pat_grants::table
         .filter(pat_grants::request_id.eq(request.id))
         .first(conn)
         .optional()?;
-    Ok(match grant {
+    let outcome = match grant {
         Some(grant) => Outcome::Granted { request, grant },
         None => Outcome::Pending(request),
-    })
+    };
+    Ok((outcome, decided))
 }
 
 /// What the organization's policy makes of the token's filing, with the policy read; a
@@ -363,12 +392,12 @@ fn refile(
     pending: PatRequest,
     filing: &Filing<'_>,
     stack: &PolicyStack,
-) -> Result<Outcome, IntakeError> {
+) -> Result<(Outcome, Decided), IntakeError> {
     let same = parse(&pending.permissions)? == *s.permissions
         && pending.repository_selection == s.repository_selection.as_str()
         && repository_ids(conn, pending.id)? == filing.repository_ids;
     if same {
-        return Ok(Outcome::Unchanged(pending));
+        return Ok((Outcome::Unchanged(pending), Decided::Unknown));
     }
     let refiled = requests::refile(conn, &pending, filing)?;
     audit(
@@ -380,7 +409,8 @@ fn refile(
         s.reason,
         s.at,
     )?;
-    by_rules(conn, s, token, refiled, stack)
+    // The request stays the same row: without rules now, an earlier decision stands.
+    by_rules(conn, s, token, refiled, stack, Decided::Unknown)
 }
 
 /// No approval required: the request is approved at once by the policy, recorded as one
@@ -443,7 +473,7 @@ pub fn cancel(
     let updated: Option<PatRequest> = diesel::update(
         pat_requests::table
             .filter(pat_requests::id.eq(request_id))
-            .filter(pat_requests::status.eq(RequestState::Pending.as_str())),
+            .filter(pat_requests::status.eq(literal::Pending)),
     )
     .set((
         pat_requests::status.eq(next.as_str()),
@@ -489,13 +519,20 @@ pub fn verdict(
     request_id: i64,
 ) -> Result<Option<Verdict>, StoreError> {
     match requests::find(conn, org_id, request_id)? {
-        Some(request) => Ok(Some(verdict_of(conn, request)?)),
+        Some(request) => {
+            let rules = review_rules::latest_decision(conn, request.id)?;
+            Ok(Some(verdict_with(conn, request, rules)?))
+        }
         None => Ok(None),
     }
 }
 
-/// The request with its latest review and its grant.
-fn verdict_of(conn: &mut DbConnection, request: PatRequest) -> Result<Verdict, StoreError> {
+/// The request with its latest review, its grant and the rules' latest decision (`rules`).
+fn verdict_with(
+    conn: &mut DbConnection,
+    request: PatRequest,
+    rules: Option<review_rules::DecisionRow>,
+) -> Result<Verdict, StoreError> {
     let review = pat_request_reviews::table
         .filter(pat_request_reviews::request_id.eq(request.id))
         .order(pat_request_reviews::id.desc())
@@ -505,7 +542,6 @@ fn verdict_of(conn: &mut DbConnection, request: PatRequest) -> Result<Verdict, S
         .filter(pat_grants::request_id.eq(request.id))
         .first(conn)
         .optional()?;
-    let rules = review_rules::latest_decision(conn, request.id)?;
     Ok(Verdict {
         request,
         review,

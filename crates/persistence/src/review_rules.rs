@@ -9,7 +9,7 @@ use std::sync::{Arc, OnceLock};
 use chrono::{NaiveDateTime, TimeDelta};
 use diesel::prelude::*;
 use patgate_domain::policy::{lifetime_days, PolicyStack};
-use patgate_domain::{RequestState, ReviewAction};
+use patgate_domain::ReviewAction;
 use patgate_rules::kept::Kept;
 use patgate_rules::{Decision, Facts, Mode, Outcome, Owner, Repository, RuleSet, Situation};
 use serde::{Deserialize, Serialize};
@@ -20,7 +20,7 @@ use crate::schema::{
     organization_owners, organizations, pat_grants, pat_request_repositories, pat_requests,
     repositories, review_rule_decisions, review_rule_runs, review_rule_versions, tokens, users,
 };
-use crate::{policy, requests, Page, StoreError, Total};
+use crate::{literal, policy, requests, Page, StoreError, Total};
 
 /// One saved version of an organization's rules.
 #[derive(Debug, Clone, Queryable)]
@@ -178,6 +178,35 @@ pub enum SaveError {
 
 crate::store_error_from_diesel!(SaveError);
 
+/// The organization's rules lock, held to the end of the transaction: filings and batches of
+/// a run share it, a save holds it alone. A save thus waits for the filings in flight and
+/// then sees their requests, and a filing that waited for a save reads the version it saved.
+/// On PostgreSQL a transaction-scoped advisory lock (no row is written); SQLite has one
+/// writer at a time, which already gives the same order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Hold {
+    Shared,
+    Alone,
+}
+
+fn hold(conn: &mut DbConnection, org_id: i64, how: Hold) -> Result<(), StoreError> {
+    /// The first key of the rules locks (the second is the organization's).
+    const RULES_LOCK: i32 = 7_428_137;
+    let DbConnection::Postgresql(pg) = conn else {
+        return Ok(());
+    };
+    // Organizations whose ids differ only above 32 bits share a lock, which costs a wait,
+    // never a wrong order.
+    let key = (org_id ^ (org_id >> 32)) as i32;
+    let function = match how {
+        Hold::Shared => "pg_advisory_xact_lock_shared",
+        Hold::Alone => "pg_advisory_xact_lock",
+    };
+    use diesel::connection::SimpleConnection;
+    pg.batch_execute(&format!("SELECT {function}({RULES_LOCK}, {key})"))?;
+    Ok(())
+}
+
 /// Saves a new immutable version if `expected` is still current, records it in the audit
 /// trail, and in enforce mode starts the check of every pending request (replacing the run of
 /// an older version); any other mode stops such a run.
@@ -186,6 +215,7 @@ pub fn save(
     expected: Expected,
     new: &NewVersion<'_>,
 ) -> Result<RuleVersion, SaveError> {
+    hold(conn, new.org_id, Hold::Alone)?;
     let current: i64 = review_rule_versions::table
         .filter(review_rule_versions::org_id.eq(new.org_id))
         .select(diesel::dsl::max(review_rule_versions::version))
@@ -244,7 +274,7 @@ pub fn save(
     if new.mode == Mode::Enforce {
         let until: Option<i64> = pat_requests::table
             .filter(pat_requests::org_id.eq(new.org_id))
-            .filter(pat_requests::status.eq(RequestState::Pending.as_str()))
+            .filter(pat_requests::status.eq(literal::Pending))
             .select(diesel::dsl::max(pat_requests::id))
             .first(conn)?;
         if let Some(until) = until {
@@ -407,7 +437,7 @@ fn approvals_of(
     let counted = review_rule_decisions::table
         .filter(review_rule_decisions::owner_id.eq_any(owner_ids))
         .filter(review_rule_decisions::acted)
-        .filter(review_rule_decisions::outcome.eq(Outcome::Approved.as_str()))
+        .filter(review_rule_decisions::outcome.eq(literal::Approved))
         .filter(review_rule_decisions::created_at.gt(at - TimeDelta::days(7)))
         .select((
             review_rule_decisions::owner_id,
@@ -457,6 +487,8 @@ pub struct Applied {
     pub decision: Decision,
     /// Whether the decision became a review.
     pub acted: bool,
+    /// The decision as recorded.
+    pub row: DecisionRow,
 }
 
 /// What a filing already holds of its request, so that its rules read none of it again: the
@@ -485,6 +517,7 @@ pub fn decide_filed(
     at: NaiveDateTime,
 ) -> Result<Option<Applied>, StoreError> {
     let org_id = request.org_id;
+    hold(conn, org_id, Hold::Shared)?;
     let head: Option<(i64, String, String, String, bool)> = review_rule_versions::table
         .inner_join(organizations::table)
         .filter(review_rule_versions::org_id.eq(org_id))
@@ -596,7 +629,7 @@ fn apply(
         limits: decision.limits.clone(),
         error: decision.error.clone(),
     };
-    diesel::insert_into(review_rule_decisions::table)
+    let row = diesel::insert_into(review_rule_decisions::table)
         .values((
             review_rule_decisions::org_id.eq(request.org_id),
             review_rule_decisions::request_id.eq(request.id),
@@ -609,12 +642,14 @@ fn apply(
                 .eq(crate::json::text("review rule decision", &explanation)?),
             review_rule_decisions::created_at.eq(at),
         ))
-        .execute(conn)?;
+        .returning(review_rule_decisions::all_columns)
+        .get_result(conn)?;
     Ok(Applied {
         version,
         mode,
         decision,
         acted,
+        row,
     })
 }
 
@@ -702,6 +737,7 @@ pub fn run_batch(
     at: NaiveDateTime,
     lease: TimeDelta,
 ) -> Result<Progress, StoreError> {
+    hold(conn, run.org_id, Hold::Shared)?;
     let head = current(conn, run.org_id)?;
     let still = head
         .as_ref()
@@ -727,7 +763,7 @@ pub fn run_batch(
     };
     let pending: Vec<PatRequest> = pat_requests::table
         .filter(pat_requests::org_id.eq(run.org_id))
-        .filter(pat_requests::status.eq(RequestState::Pending.as_str()))
+        .filter(pat_requests::status.eq(literal::Pending))
         .filter(pat_requests::id.gt(after_id))
         .filter(pat_requests::id.le(run.until_id))
         .order(pat_requests::id)
@@ -856,7 +892,7 @@ fn for_each_pending(
     loop {
         let chunk: Vec<PatRequest> = pat_requests::table
             .filter(pat_requests::org_id.eq(org_id))
-            .filter(pat_requests::status.eq(RequestState::Pending.as_str()))
+            .filter(pat_requests::status.eq(literal::Pending))
             .filter(pat_requests::id.gt(after))
             .order(pat_requests::id)
             .limit(CHUNK)
@@ -919,7 +955,7 @@ pub fn dry_run(
         let chunk: Vec<(i64, PatRequest)> = pat_grants::table
             .inner_join(pat_requests::table)
             .filter(pat_grants::org_id.eq(org_id))
-            .filter(pat_grants::status.eq(patgate_domain::GrantState::Active.as_str()))
+            .filter(pat_grants::status.eq(literal::Active))
             .filter(pat_grants::id.gt(after))
             .order(pat_grants::id)
             .limit(CHUNK)

@@ -156,8 +156,30 @@ pub(crate) mod cedar {
     use crate::index::Reads;
     use crate::kept::Kept;
 
+    /// The schema's entity types, parsed once: parsing a type's name costs as much as
+    /// building the entity.
+    const KINDS: [&str; 5] = [
+        "Organization",
+        "User",
+        "TokenRequest",
+        "Repository",
+        "Action",
+    ];
+
     fn uid(kind: &str, id: &str) -> Result<EntityUid, FactsError> {
-        let kind = EntityTypeName::from_str(kind).map_err(|e| FactsError::Cedar(e.to_string()))?;
+        static PARSED: std::sync::OnceLock<Vec<Option<EntityTypeName>>> =
+            std::sync::OnceLock::new();
+        let parsed = PARSED.get_or_init(|| {
+            KINDS
+                .iter()
+                .map(|k| EntityTypeName::from_str(k).ok())
+                .collect()
+        });
+        let known = KINDS.iter().position(|k| *k == kind);
+        let kind = match known.and_then(|at| parsed.get(at).cloned().flatten()) {
+            Some(parsed) => parsed,
+            None => EntityTypeName::from_str(kind).map_err(|e| FactsError::Cedar(e.to_string()))?,
+        };
         Ok(EntityUid::from_type_name_and_id(kind, EntityId::new(id)))
     }
 

@@ -5,7 +5,7 @@
 //!
 //! A rule is indexed by its guard, the leftmost condition of its first `when` clause, when
 //! that condition is one of:
-//! - `principal.login == "…"` (either way round),
+//! - `principal.login == "…"` or `principal.role == "…"` (either way round),
 //! - `resource.repository_names.contains("…")`,
 //! - `resource.hasTag("…")`.
 //!
@@ -121,6 +121,7 @@ impl Action {
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) enum Guard {
     Login(String),
+    Role(String),
     Repository(String),
     Permission(String),
 }
@@ -143,6 +144,7 @@ pub(crate) struct Index {
     unguarded: Vec<usize>,
     /// Rules with a guard, by the name it needs: an owner's login, a repository, a permission.
     by_login: HashMap<String, Vec<usize>>,
+    by_role: HashMap<String, Vec<usize>>,
     by_repository: HashMap<String, Vec<usize>>,
     by_permission: HashMap<String, Vec<usize>>,
     /// The sets asked, kept: requests alike ask for the same rules.
@@ -163,6 +165,7 @@ impl Index {
             entries: Vec::with_capacity(policies.len()),
             unguarded: Vec::new(),
             by_login: HashMap::new(),
+            by_role: HashMap::new(),
             by_repository: HashMap::new(),
             by_permission: HashMap::new(),
             kept: Arc::new(Kept::new(KEPT_AT_MOST)),
@@ -186,6 +189,7 @@ impl Index {
             });
             let (by, name) = match json.as_ref().and_then(guard) {
                 Some(Guard::Login(name)) => (&mut index.by_login, name),
+                Some(Guard::Role(name)) => (&mut index.by_role, name),
                 Some(Guard::Repository(name)) => (&mut index.by_repository, name),
                 Some(Guard::Permission(name)) => (&mut index.by_permission, name),
                 None => {
@@ -219,6 +223,7 @@ impl Index {
             }
         };
         add(&self.by_login, &facts.owner.login);
+        add(&self.by_role, &facts.owner.role);
         if repositories_listed {
             for repo in &facts.repositories {
                 add(&self.by_repository, &repo.name);
@@ -319,11 +324,14 @@ fn guard(policy: &Value) -> Option<Guard> {
     }
     if let Some(eq) = expr.get("==") {
         let (left, right) = (eq.get("left")?, eq.get("right")?);
-        let login = |attr: &Value, lit: &Value| -> Option<Guard> {
-            (attribute(attr, "principal")? == "login").then_some(())?;
-            Some(Guard::Login(string(lit)?))
+        let named = |attr: &Value, lit: &Value| -> Option<Guard> {
+            match attribute(attr, "principal")? {
+                "login" => Some(Guard::Login(string(lit)?)),
+                "role" => Some(Guard::Role(string(lit)?)),
+                _ => None,
+            }
         };
-        return login(left, right).or_else(|| login(right, left));
+        return named(left, right).or_else(|| named(right, left));
     }
     if let Some(contains) = expr.get("contains") {
         let on = contains.get("left")?;
@@ -391,7 +399,11 @@ mod tests {
                 None,
             ),
             (
-                r#"permit (principal, action, resource) when { principal.role == "owner" };"#,
+                r#"forbid (principal, action, resource) when { principal.role == "owner" && resource.any_private_repository };"#,
+                Some(Guard::Role("owner".into())),
+            ),
+            (
+                r#"permit (principal, action, resource) when { principal.site_admin == true };"#,
                 None,
             ),
             (r#"permit (principal, action, resource);"#, None),

@@ -264,12 +264,18 @@ pub struct RuleDecisionDto {
 
 impl From<&Decision> for RuleDecisionDto {
     fn from(d: &Decision) -> Self {
+        Self::from(d.clone())
+    }
+}
+
+impl From<Decision> for RuleDecisionDto {
+    fn from(d: Decision) -> Self {
         Self {
             outcome: outcome(d.outcome),
-            rules: d.rules.clone(),
-            reasons: d.reasons.clone(),
-            limits: d.limits.clone(),
-            error: d.error.clone(),
+            rules: d.rules,
+            reasons: d.reasons,
+            limits: d.limits,
+            error: d.error,
         }
     }
 }

@@ -392,14 +392,16 @@ pub async fn dry_run_review_rules(call: Call<OrgPath>, payload: RawBody) -> Repl
             let (set, results) = check(&candidate, &situation)?;
             let run = review_rules::dry_run(conn, org.id, &set, at)?;
             let unmatched = unmatched(&set, &results, run.requests.iter().map(|c| &c.candidate));
+            // Each decision moves into the answer: a dry-run over many pending requests holds
+            // them once.
             let requests: Vec<DryRunRequestDto> = run
                 .requests
-                .iter()
+                .into_iter()
                 .map(|c| DryRunRequestDto {
                     pat_request_id: c.request_id,
-                    current: c.current.as_ref().map(RuleDecisionDto::from),
-                    candidate: RuleDecisionDto::from(&c.candidate),
                     changed: changed(c.current.as_ref(), &c.candidate),
+                    current: c.current.map(RuleDecisionDto::from),
+                    candidate: RuleDecisionDto::from(c.candidate),
                 })
                 .collect();
             let (current_version, current_mode) = run
@@ -414,12 +416,12 @@ pub async fn dry_run_review_rules(call: Call<OrgPath>, payload: RawBody) -> Repl
                 grants_checked: run.grants_checked,
                 grants_refused: run
                     .grants
-                    .iter()
+                    .into_iter()
                     .map(|g| DryRunGrantDto {
                         grant_id: g.grant_id,
                         pat_request_id: g.request_id,
-                        rules: g.decision.rules.clone(),
-                        reasons: g.decision.reasons.clone(),
+                        rules: g.decision.rules,
+                        reasons: g.decision.reasons,
                     })
                     .collect(),
                 rules: set.rules().iter().map(RuleDto::from).collect(),

@@ -4,7 +4,9 @@
 
 use chrono::TimeDelta;
 use diesel::prelude::*;
-use patgate_domain::AccessLevel;
+use patgate_domain::intake::TokenFiling;
+use patgate_domain::{AccessLevel, Login, RepositorySelection, TokenName};
+use patgate_persistence::intake::{self, IntakeError};
 use patgate_persistence::models::PatRequest;
 use patgate_persistence::review_rules::{self, Expected, NewVersion, Progress, SaveError};
 use patgate_persistence::schema::{pat_request_reviews, pat_requests, review_rule_decisions};
@@ -144,5 +146,72 @@ fn two_workers_on_one_run_decide_each_request_once(db: &Db) {
     assert!(left.is_none());
 }
 
+/// A filing still in flight when a version is saved in enforce mode is decided by that
+/// version: the save waits for the filing's transaction (then its check covers the request),
+/// or the filing waits for the save (then it reads the version saved).
+fn a_filing_in_flight_during_a_save_is_decided_by_the_saved_version(db: &Db) {
+    let (acme, _) = fixture(db, 0);
+    let actor = (acme.installation.app_id, acme.installation.id);
+    let filing = TokenFiling {
+        owner: Login::parse("bob").expect("login"),
+        owner_email: None,
+        token_id: 77,
+        token_name: TokenName::parse("in flight").expect("name"),
+        token_expires_at: Some(t(60 * 24 * 30)),
+        selection: RepositorySelection::All,
+        repositories: Vec::new(),
+        permissions: perms(&[("issues", AccessLevel::Read)], &[]),
+        reason: None,
+    };
+    let new = version(&acme, Mode::Enforce, DENY_ALL);
+    let (filed_tx, filed_rx) = std::sync::mpsc::channel();
+    let org_id = acme.id();
+    let request_id = std::thread::scope(|scope| {
+        let filing = &filing;
+        // The sender moves in: a failed filing drops it and the saver stops waiting.
+        let filer = scope.spawn(move || {
+            db.write(Touches::Nothing, |c| {
+                let filed = intake::file(c, org_id, filing, actor, t(101))?;
+                filed_tx.send(()).expect("tell the saver");
+                // The save starts while this transaction is still open.
+                std::thread::sleep(std::time::Duration::from_millis(400));
+                Ok::<_, IntakeError>(filed.verdict.request.id)
+            })
+            .expect("filing")
+        });
+        filed_rx.recv().expect("the filing");
+        db.write(Touches::Nothing, |c| {
+            review_rules::save(c, Expected::Any, &new)
+        })
+        .expect("save");
+        filer.join().expect("filer")
+    });
+    let lease = TimeDelta::seconds(30);
+    while let Some(run) = db
+        .write(Touches::Nothing, |c| {
+            review_rules::claim_run(c, t(102), lease)
+        })
+        .expect("claim")
+    {
+        while let Progress::More { .. } = db
+            .write(Touches::Org(run.org_id), |c| {
+                review_rules::run_batch(c, &run, 10, t(102), lease)
+            })
+            .expect("batch")
+        {}
+    }
+    let status: String = read(db, |c| {
+        pat_requests::table
+            .find(request_id)
+            .select(pat_requests::status)
+            .first(c)
+    });
+    assert_eq!(status, "denied", "request {request_id}");
+}
+
 both_backends!(a_save_checks_the_version_it_replaces);
+both_backends!(
+    a_filing_in_flight_during_a_save_is_decided_by_the_saved_version,
+    pool = 4
+);
 both_backends!(two_workers_on_one_run_decide_each_request_once, pool = 4);
