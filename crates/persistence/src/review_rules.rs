@@ -761,12 +761,9 @@ pub fn run_batch(
     let Some(after_id) = cursor else {
         return Ok(Progress::Done { decided: 0 });
     };
-    let pending: Vec<PatRequest> = pat_requests::table
-        .filter(pat_requests::org_id.eq(run.org_id))
-        .filter(pat_requests::status.eq(literal::Pending))
-        .filter(pat_requests::id.gt(after_id))
+    // The cursor is the last request decided, in the index's order (filing time, then id).
+    let pending: Vec<PatRequest> = pending_after(run.org_id, (after_id > 0).then_some(after_id))
         .filter(pat_requests::id.le(run.until_id))
-        .order(pat_requests::id)
         .limit(batch)
         .load(conn)?;
     let set = compiled(version)?;
@@ -879,6 +876,34 @@ fn in_parallel<T: Send>(facts: &[Facts], decide: impl Fn(&Facts) -> T + Sync) ->
     })
 }
 
+/// The organization's pending requests in the order of their index (`pat_requests_pending_created`:
+/// filing time, then id), from the one after `after`: each chunk of a walk over them is a
+/// range of the index, not a sort of every pending request.
+fn pending_after(
+    org_id: i64,
+    after: Option<i64>,
+) -> pat_requests::BoxedQuery<'static, crate::db::MultiBackend> {
+    let query = pat_requests::table
+        .filter(pat_requests::org_id.eq(org_id))
+        .filter(pat_requests::status.eq(literal::Pending))
+        .order((pat_requests::created_at, pat_requests::id))
+        .into_boxed();
+    match after {
+        None => query,
+        Some(id) => query.filter(
+            diesel::dsl::sql::<diesel::sql_types::Bool>(crate::filters::from_first_row!(
+                pat_requests,
+                created_at,
+                ">"
+            ))
+            .bind::<diesel::sql_types::BigInt, _>(id)
+            .sql("), ")
+            .bind::<diesel::sql_types::BigInt, _>(id)
+            .sql(")"),
+        ),
+    }
+}
+
 /// Calls `each` with the facts of every pending request of the organization, oldest first,
 /// reading them [`CHUNK`] at a time.
 fn for_each_pending(
@@ -888,19 +913,13 @@ fn for_each_pending(
     approvals_read: bool,
     mut each: impl FnMut(&[Facts]),
 ) -> Result<(), StoreError> {
-    let mut after = 0_i64;
+    let mut after = None;
     loop {
-        let chunk: Vec<PatRequest> = pat_requests::table
-            .filter(pat_requests::org_id.eq(org_id))
-            .filter(pat_requests::status.eq(literal::Pending))
-            .filter(pat_requests::id.gt(after))
-            .order(pat_requests::id)
-            .limit(CHUNK)
-            .load(conn)?;
+        let chunk: Vec<PatRequest> = pending_after(org_id, after).limit(CHUNK).load(conn)?;
         let Some(last) = chunk.last() else {
             return Ok(());
         };
-        after = last.id;
+        after = Some(last.id);
         each(&facts_of(conn, org_id, &chunk, at, approvals_read)?);
         if i64::try_from(chunk.len()).unwrap_or(i64::MAX) < CHUNK {
             return Ok(());
@@ -947,22 +966,39 @@ pub fn dry_run(
             candidate: candidate.decide(f, &situation),
         }));
     })?;
+    // Read in filing order; answered in the order of their ids.
+    requests.sort_unstable_by_key(|c| c.request_id);
 
     let mut grants = Vec::new();
     let mut grants_checked = 0;
-    let mut after = 0_i64;
+    let mut after = None;
     loop {
-        let chunk: Vec<(i64, PatRequest)> = pat_grants::table
+        // In the order of `pat_grants_active_granted` (grant time, then id): each chunk a
+        // range of the index.
+        let mut query = pat_grants::table
             .inner_join(pat_requests::table)
             .filter(pat_grants::org_id.eq(org_id))
             .filter(pat_grants::status.eq(literal::Active))
-            .filter(pat_grants::id.gt(after))
-            .order(pat_grants::id)
+            .order((pat_grants::access_granted_at, pat_grants::id))
             .limit(CHUNK)
             .select((pat_grants::id, pat_requests::all_columns))
-            .load(conn)?;
+            .into_boxed::<crate::db::MultiBackend>();
+        if let Some(id) = after {
+            query = query.filter(
+                diesel::dsl::sql::<diesel::sql_types::Bool>(crate::filters::from_first_row!(
+                    pat_grants,
+                    access_granted_at,
+                    ">"
+                ))
+                .bind::<diesel::sql_types::BigInt, _>(id)
+                .sql("), ")
+                .bind::<diesel::sql_types::BigInt, _>(id)
+                .sql(")"),
+            );
+        }
+        let chunk: Vec<(i64, PatRequest)> = query.load(conn)?;
         let Some((last, _)) = chunk.last() else { break };
-        after = *last;
+        after = Some(*last);
         let asked: Vec<PatRequest> = chunk.iter().map(|(_, r)| r.clone()).collect();
         let facts = facts_of(conn, org_id, &asked, at, candidate.reads_approvals())?;
         let decisions = in_parallel(&facts, |f| candidate.decide(f, &situation));
@@ -980,6 +1016,7 @@ pub fn dry_run(
             break;
         }
     }
+    grants.sort_unstable_by_key(|g| g.grant_id);
     Ok(DryRun {
         current: head.map(|v| (v.version, v.mode())),
         requests,

@@ -307,9 +307,11 @@ impl From<&CaseResult> for CaseResultDto {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct RuleRunDto {
     pub version: i64,
-    /// Requests with an id up to this one are done.
+    /// The last request checked: requests are checked in the order they were filed (then by
+    /// id), and those filed before this one are done; 0 before the first batch.
     pub after_id: i64,
-    /// The last request pending at the save.
+    /// The newest request pending at the save: requests with a higher id were filed after it
+    /// and decided by this version at their filing.
     pub until_id: i64,
 }
 
