@@ -244,6 +244,23 @@ macro_rules! from_first_row {
 
 pub(crate) use from_first_row;
 
+/// `($table.$order, $table.id) $op (the row $id's $order, $id)`: the rows from row `$id` on in
+/// the order of an index on `($order, id)`, a range of that index.
+macro_rules! from_row {
+    ($table:ident, $order:ident, $op:literal, $id:expr) => {{
+        let id: i64 = $id;
+        diesel::dsl::sql::<diesel::sql_types::Bool>(crate::filters::from_first_row!(
+            $table, $order, $op
+        ))
+        .bind::<diesel::sql_types::BigInt, _>(id)
+        .sql("), ")
+        .bind::<diesel::sql_types::BigInt, _>(id)
+        .sql(")")
+    }};
+}
+
+pub(crate) use from_row;
+
 /// The ids of one page of `$table`'s rows in `$status` that pass `$resolved`, ordered by
 /// `$table.$order` then id (newest first unless `$ascending`), and what is known of the
 /// total: the ids of this page and of the read-ahead window are read, and only a page past
@@ -281,18 +298,11 @@ macro_rules! page_ids {
             // list's index instead of a walk from its beginning. The first row's order value
             // is read by its id (a primary-key lookup) rather than kept, so that the window
             // decodes no timestamps.
-            let from = if ascending {
-                crate::filters::from_first_row!($table, $order, ">=")
+            query = if ascending {
+                query.filter(crate::filters::from_row!($table, $order, ">=", first))
             } else {
-                crate::filters::from_first_row!($table, $order, "<=")
+                query.filter(crate::filters::from_row!($table, $order, "<=", first))
             };
-            query = query.filter(
-                diesel::dsl::sql::<diesel::sql_types::Bool>(from)
-                    .bind::<diesel::sql_types::BigInt, _>(first)
-                    .sql("), ")
-                    .bind::<diesel::sql_types::BigInt, _>(first)
-                    .sql(")"),
-            );
         }
         let window = crate::db::Window::for_connection(
             $conn,

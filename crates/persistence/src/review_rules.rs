@@ -890,17 +890,7 @@ fn pending_after(
         .into_boxed();
     match after {
         None => query,
-        Some(id) => query.filter(
-            diesel::dsl::sql::<diesel::sql_types::Bool>(crate::filters::from_first_row!(
-                pat_requests,
-                created_at,
-                ">"
-            ))
-            .bind::<diesel::sql_types::BigInt, _>(id)
-            .sql("), ")
-            .bind::<diesel::sql_types::BigInt, _>(id)
-            .sql(")"),
-        ),
+        Some(id) => query.filter(crate::filters::from_row!(pat_requests, created_at, ">", id)),
     }
 }
 
@@ -984,17 +974,12 @@ pub fn dry_run(
             .select((pat_grants::id, pat_requests::all_columns))
             .into_boxed::<crate::db::MultiBackend>();
         if let Some(id) = after {
-            query = query.filter(
-                diesel::dsl::sql::<diesel::sql_types::Bool>(crate::filters::from_first_row!(
-                    pat_grants,
-                    access_granted_at,
-                    ">"
-                ))
-                .bind::<diesel::sql_types::BigInt, _>(id)
-                .sql("), ")
-                .bind::<diesel::sql_types::BigInt, _>(id)
-                .sql(")"),
-            );
+            query = query.filter(crate::filters::from_row!(
+                pat_grants,
+                access_granted_at,
+                ">",
+                id
+            ));
         }
         let chunk: Vec<(i64, PatRequest)> = query.load(conn)?;
         let Some((last, _)) = chunk.last() else { break };
